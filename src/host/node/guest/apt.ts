@@ -1,0 +1,131 @@
+/**
+ * Downloads Debian packages for a foreign architecture with `apt-get download`, through a private
+ * apt configuration rooted in virtkit's cache directory. The host's own apt sources, lists and
+ * state are never read or changed: every Dir:: setting points inside `root`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CliError } from '../../../cli/errors.ts';
+
+const run = promisify(execFile);
+
+export interface AptSource {
+  mirror: string;
+  suite: string;
+  components: string[];
+  arch: string;
+  keyring: string;
+}
+
+export const DEBIAN_TRIXIE_RISCV64: AptSource = {
+  mirror: 'http://deb.debian.org/debian',
+  suite: 'trixie',
+  components: ['main'],
+  arch: 'riscv64',
+  keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+};
+
+export class PrivateApt {
+  readonly configFile: string;
+
+  constructor(
+    readonly root: string,
+    readonly source: AptSource,
+  ) {
+    this.configFile = join(root, 'apt.conf');
+  }
+
+  /** Writes the private configuration and directory tree (idempotent). */
+  async prepare(): Promise<void> {
+    const dirs = [
+      'etc/apt/sources.list.d',
+      'etc/apt/apt.conf.d',
+      'etc/apt/preferences.d',
+      'etc/apt/trusted.gpg.d',
+      'var/lib/apt/lists/partial',
+      'var/cache/apt/archives/partial',
+      'var/lib/dpkg',
+      'log',
+    ];
+    for (const d of dirs) await mkdir(join(this.root, d), { recursive: true });
+    await writeFile(join(this.root, 'var/lib/dpkg/status'), '', { flag: 'a' });
+    const s = this.source;
+    await writeFile(
+      join(this.root, 'etc/apt/sources.list'),
+      `deb [arch=${s.arch} signed-by=${s.keyring}] ${s.mirror} ${s.suite} ${s.components.join(' ')}\n`,
+    );
+    const r = this.root;
+    const conf = [
+      `Dir "${r}/";`,
+      `Dir::State "${r}/var/lib/apt/";`,
+      `Dir::State::status "${r}/var/lib/dpkg/status";`,
+      `Dir::Cache "${r}/var/cache/apt/";`,
+      `Dir::Etc "${r}/etc/apt/";`,
+      `Dir::Etc::SourceList "${r}/etc/apt/sources.list";`,
+      `Dir::Etc::SourceParts "${r}/etc/apt/sources.list.d/";`,
+      `Dir::Etc::Parts "${r}/etc/apt/apt.conf.d/";`,
+      `Dir::Etc::Preferences "${r}/etc/apt/preferences";`,
+      `Dir::Etc::PreferencesParts "${r}/etc/apt/preferences.d/";`,
+      `Dir::Etc::TrustedParts "${r}/etc/apt/trusted.gpg.d/";`,
+      `Dir::Log "${r}/log/";`,
+      `APT::Architecture "${s.arch}";`,
+      `APT::Architectures { "${s.arch}"; };`,
+      `Acquire::Languages "none";`,
+      `APT::Sandbox::User "root";`,
+      '',
+    ].join('\n');
+    await writeFile(this.configFile, conf);
+  }
+
+  private async apt(cmd: string, args: string[], cwd?: string): Promise<string> {
+    try {
+      const { stdout } = await run(cmd, args, {
+        cwd,
+        env: { ...process.env, APT_CONFIG: this.configFile, LC_ALL: 'C' },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return stdout;
+    } catch (e) {
+      const err = e as { code?: string; stderr?: string; message: string };
+      if (err.code === 'ENOENT') throw new CliError(`${cmd} not found: virtkit fetches guests with Debian's apt tools`);
+      const detail = (err.stderr ?? err.message).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+      throw new CliError(`${cmd} ${args.join(' ')} failed: ${detail}`);
+    }
+  }
+
+  async update(): Promise<void> {
+    await this.apt('apt-get', ['-q', 'update']);
+  }
+
+  /** Resolves a (virtual or meta) package to the first real dependency matching a pattern, e.g. linux-image-riscv64 -> linux-image-6.12...-riscv64. */
+  async resolveDependency(pkg: string, pattern: RegExp): Promise<string> {
+    const out = await this.apt('apt-cache', ['depends', pkg]);
+    for (const line of out.split('\n')) {
+      const m = /^\s*Depends:\s*(\S+)/.exec(line);
+      if (m && pattern.test(m[1]!)) return m[1]!;
+    }
+    throw new CliError(`cannot resolve ${pkg}: no dependency matching ${pattern}`);
+  }
+
+  async version(pkg: string): Promise<string> {
+    const out = await this.apt('apt-cache', ['policy', pkg]);
+    const m = /Candidate:\s*(\S+)/.exec(out);
+    if (!m || m[1] === '(none)')
+      throw new CliError(`package ${pkg} not found in ${this.source.suite}/${this.source.arch}`);
+    return m[1]!;
+  }
+
+  /** Downloads the .deb files into dir and returns their paths, in the order of pkgs. */
+  async download(pkgs: string[], dir: string): Promise<string[]> {
+    await mkdir(dir, { recursive: true });
+    await this.apt('apt-get', ['-q', 'download', ...pkgs], dir);
+    const files = await readdir(dir);
+    return pkgs.map((p) => {
+      const f = files.find((name) => name.startsWith(`${p}_`) && name.endsWith('.deb'));
+      if (!f) throw new CliError(`apt-get download did not produce a .deb for ${p}`);
+      return join(dir, f);
+    });
+  }
+}

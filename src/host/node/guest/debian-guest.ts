@@ -1,0 +1,208 @@
+/**
+ * The default guest: Debian trixie's riscv64 kernel and busybox-static, fetched with apt-get
+ * download through a private apt configuration, turned into a kernel Image plus an initramfs
+ * that loads the virtio modules and starts a shell on the serial console.
+ *
+ * Cache layout (under cacheDir()):
+ *   apt/                         private apt root (config, lists, no host state)
+ *   debs/                        downloaded .deb files
+ *   guests/<name>/Image          the kernel (Debian ships the EFI-stub Image as /boot/vmlinux-*)
+ *   guests/<name>/initramfs.cpio newc archive built by src/machine/cpio.ts
+ *   guests/<name>/guest.json     what was fetched (versions, modules)
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeCpio, type CpioEntry } from '../../../machine/cpio.ts';
+import { CliError } from '../../../cli/errors.ts';
+import { cacheDir } from '../cache-dir.ts';
+import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
+import { indexModules, resolveModules } from './modules.ts';
+
+const run = promisify(execFile);
+
+export const DEFAULT_GUEST = 'debian-trixie-riscv64';
+/** virtio transport plus the device drivers the virt board offers; dependencies are added automatically. */
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng'];
+
+export interface GuestInfo {
+  name: string;
+  dir: string;
+  kernel: string;
+  initrd: string;
+  kernelPackage: string;
+  kernelVersion: string;
+  busyboxVersion: string;
+  modules: string[];
+  fetchedAt: string;
+}
+
+export function guestDir(name = DEFAULT_GUEST): string {
+  return join(cacheDir(), 'guests', name);
+}
+
+export async function loadGuest(name = DEFAULT_GUEST): Promise<GuestInfo | undefined> {
+  try {
+    const info = JSON.parse(await readFile(join(guestDir(name), 'guest.json'), 'utf8')) as GuestInfo;
+    await stat(info.kernel);
+    await stat(info.initrd);
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function listGuests(): Promise<GuestInfo[]> {
+  let names: string[] = [];
+  try {
+    names = await readdir(join(cacheDir(), 'guests'));
+  } catch {
+    return [];
+  }
+  const out: GuestInfo[] = [];
+  for (const n of names.sort()) {
+    const g = await loadGuest(n);
+    if (g) out.push(g);
+  }
+  return out;
+}
+
+/** The /init script: mount the pseudo filesystems, load drivers, run a shell; leaving the shell powers off. */
+export function initScript(modules: string[]): string {
+  return `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin /mnt /run
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+for m in ${modules.join(' ')}; do insmod /lib/modules/$m.ko 2>/dev/null; done
+sleep 0 2>/dev/null
+hostname virtkit
+echo "virtkit guest: Debian $(uname -r) $(uname -m), $(grep -c ^processor /proc/cpuinfo) cpu(s)"
+setsid cttyhack sh -l
+echo "shell exited: powering off"
+poweroff -f
+`;
+}
+
+const PROFILE = `export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PS1='virtkit:\\w# '
+export HOME=/root
+`;
+
+type Progress = (msg: string) => void;
+
+export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Progress } = {}): Promise<GuestInfo> {
+  const say = opts.progress ?? (() => {});
+  if (!opts.force) {
+    const have = await loadGuest();
+    if (have) return have;
+  }
+  const root = cacheDir();
+  const apt = new PrivateApt(join(root, 'apt'), DEBIAN_TRIXIE_RISCV64);
+  say('preparing a private apt configuration for Debian trixie riscv64');
+  await apt.prepare();
+  say('updating package lists (apt-get update, private configuration)');
+  await apt.update();
+  const kernelPkg = await apt.resolveDependency('linux-image-riscv64', /^linux-image-\d/);
+  const busyboxVersion = await apt.version('busybox-static');
+  say(`downloading ${kernelPkg} and busybox-static ${busyboxVersion}`);
+  const [kernelDeb, busyboxDeb] = await apt.download([kernelPkg, 'busybox-static'], join(root, 'debs'));
+
+  const work = await mkdtemp(join(root, 'unpack-'));
+  try {
+    say('unpacking the packages');
+    await dpkgExtract(kernelDeb!, join(work, 'kernel'));
+    await dpkgExtract(busyboxDeb!, join(work, 'busybox'));
+    const bootDir = join(work, 'kernel', 'boot');
+    const kernelFile = (await readdir(bootDir)).find((f) => /^(vmlinux|vmlinuz)-/.test(f));
+    if (!kernelFile) throw new CliError(`${kernelPkg} contains no /boot/vmlinux-* kernel image`);
+    const kernelVersion = kernelFile.replace(/^vmlinu[xz]-/, '');
+    const modRoot = join(work, 'kernel', 'usr', 'lib', 'modules', kernelVersion);
+    const builtin = new Set(
+      (await readFile(join(modRoot, 'modules.builtin'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((p) => p.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_')),
+    );
+    say('resolving module dependencies and decompressing modules');
+    const mods = await resolveModules(GUEST_MODULES, await indexModules(join(modRoot, 'kernel')), builtin);
+    const busybox = await firstExisting([
+      join(work, 'busybox', 'usr', 'bin', 'busybox'),
+      join(work, 'busybox', 'bin', 'busybox'),
+    ]);
+
+    const entries: CpioEntry[] = [
+      ...[
+        'bin',
+        'sbin',
+        'etc',
+        'proc',
+        'sys',
+        'dev',
+        'tmp',
+        'root',
+        'lib',
+        'lib/modules',
+        'usr',
+        'usr/bin',
+        'usr/sbin',
+        'mnt',
+        'run',
+      ].map((p): CpioEntry => ({ type: 'dir', path: p })),
+      { type: 'chardev', path: 'dev/console', major: 5, minor: 1 },
+      { type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
+      { type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
+      { type: 'symlink', path: 'bin/sh', target: 'busybox' },
+      { type: 'file', path: 'init', data: new TextEncoder().encode(initScript(mods.map((m) => m.name))), mode: 0o755 },
+      { type: 'file', path: 'etc/profile', data: new TextEncoder().encode(PROFILE) },
+      { type: 'file', path: 'etc/hostname', data: new TextEncoder().encode('virtkit\n') },
+      ...mods.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}.ko`, data: m.data })),
+    ];
+    say(`building the initramfs (${mods.length} modules: ${mods.map((m) => m.name).join(', ')})`);
+    const dir = guestDir();
+    await mkdir(dir, { recursive: true });
+    const info: GuestInfo = {
+      name: DEFAULT_GUEST,
+      dir,
+      kernel: join(dir, 'Image'),
+      initrd: join(dir, 'initramfs.cpio'),
+      kernelPackage: kernelPkg,
+      kernelVersion,
+      busyboxVersion,
+      modules: mods.map((m) => m.name),
+      fetchedAt: new Date().toISOString(),
+    };
+    // Write then rename, so an interrupted fetch never leaves a half-written guest behind.
+    await writeFile(info.kernel + '.tmp', await readFile(join(bootDir, kernelFile)));
+    await rename(info.kernel + '.tmp', info.kernel);
+    await writeFile(info.initrd + '.tmp', writeCpio(entries));
+    await rename(info.initrd + '.tmp', info.initrd);
+    await writeFile(join(dir, 'guest.json'), JSON.stringify(info, null, 2) + '\n');
+    return info;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function firstExisting(paths: string[]): Promise<Uint8Array> {
+  for (const p of paths) {
+    try {
+      return new Uint8Array(await readFile(p));
+    } catch {
+      // try the next location (trixie moved busybox to /usr/bin)
+    }
+  }
+  throw new CliError(`busybox-static contains none of ${paths.join(', ')}`);
+}
+
+async function dpkgExtract(deb: string, dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  try {
+    await run('dpkg-deb', ['-x', deb, dest], { maxBuffer: 16 * 1024 * 1024 });
+  } catch (e) {
+    throw new CliError(`cannot unpack ${deb}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
