@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KernelImageError, loadKernel, parseImageHeader, planBootLayout } from './kernel-image.ts';
+
+const MiB = 1024 * 1024;
+
+function fakeImage(textOffset: number, imageSize: number, efi = true): Uint8Array {
+  const b = new Uint8Array(4096);
+  const dv = new DataView(b.buffer);
+  if (efi) b.set([0x4d, 0x5a], 0);
+  dv.setUint32(8, textOffset, true);
+  dv.setUint32(16, imageSize, true);
+  dv.setUint32(32, 2, true);
+  b.set(new TextEncoder().encode('RISCV'), 48);
+  dv.setUint32(56, 0x05435352, true);
+  b[100] = 0xaa;
+  return b;
+}
+
+test('an EFI-stub Image is recognised and loaded at RAM base + text_offset', () => {
+  const img = fakeImage(0x200000, 8 * MiB);
+  const hdr = parseImageHeader(img)!;
+  assert.equal(hdr.textOffset, 0x200000);
+  assert.equal(hdr.efiStub, true);
+  const ram = new Uint8Array(64 * MiB);
+  const k = loadKernel(img, ram, 0x80000000);
+  assert.equal(k.entry, 0x80200000);
+  assert.equal(k.end, 0x80200000 + 8 * MiB);
+  assert.equal(ram[0x200000 + 100], 0xaa);
+});
+
+test('initrd and FDT are placed as QEMU virt places them', () => {
+  const k = { entry: 0x80200000, end: 0x80200000 + 30 * MiB, kind: 'image' as const };
+  const big = planBootLayout(0x80000000, 512 * MiB, k, 3 * MiB, 8192);
+  assert.equal(big.initrdStart, 0x80200000 + 128 * MiB);
+  assert.equal(big.fdtAddr, 0x80000000 + 512 * MiB - 2 * MiB);
+  const small = planBootLayout(0x80000000, 128 * MiB, { ...k, end: 0x80200000 + 10 * MiB }, MiB, 8192);
+  assert.equal(small.initrdStart, 0x80200000 + 64 * MiB);
+});
+
+test('bad kernels and layouts give clear errors', () => {
+  const ram = new Uint8Array(16 * MiB);
+  assert.throws(() => loadKernel(new Uint8Array(100), ram, 0x80000000), /neither a RISC-V Linux Image/);
+  assert.throws(() => loadKernel(fakeImage(0x200000, 64 * MiB), ram, 0x80000000), /needs 66 MiB of RAM/);
+  assert.throws(() => loadKernel(fakeImage(0x123, 4096), ram, 0x80000000), KernelImageError);
+  const k = { entry: 0x80200000, end: 0x80200000 + 30 * MiB, kind: 'image' as const };
+  assert.throws(() => planBootLayout(0x80000000, 64 * MiB, k, 40 * MiB, 8192), /does not fit/);
+});
