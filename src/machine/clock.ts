@@ -10,3 +10,33 @@ export interface Clock {
   /** Current mtime in ticks (a non-negative integer below 2^53, monotonic). */
   now(): number;
 }
+
+/**
+ * mtime from a host millisecond source (performance.now in Node and browsers), continuous across
+ * snapshot/restore: loadState makes the clock resume at the saved mtime, whatever the host time is.
+ */
+export class HostClock implements Clock {
+  private offset = 0;
+
+  constructor(private readonly nowMs: () => number) {}
+
+  now(): number {
+    return Math.max(0, Math.floor(this.nowMs() * (TIMEBASE_HZ / 1000)) + this.offset);
+  }
+
+  /** Milliseconds until mtime reaches `ticks` (0 if already there). */
+  msUntil(ticks: number): number {
+    return Math.max(0, (ticks - this.now()) / (TIMEBASE_HZ / 1000));
+  }
+
+  saveState(): { version: 1; mtime: number } {
+    return { version: 1, mtime: this.now() };
+  }
+
+  loadState(state: { mtime: number }): void {
+    if (typeof state?.mtime !== 'number' || !Number.isSafeInteger(state.mtime) || state.mtime < 0)
+      throw new Error('clock state: mtime must be a non-negative integer');
+    this.offset = 0;
+    this.offset = state.mtime - this.now();
+  }
+}

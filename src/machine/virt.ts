@@ -1,0 +1,461 @@
+/**
+ * The `virt` board, laid out like QEMU's `-M virt` so guests and firmware built for it just work:
+ *
+ *   0x00100000 SiFive test finisher (poweroff/reboot)   0x00101000 Goldfish RTC (IRQ 11)
+ *   0x02000000 CLINT (msip, mtimecmp, mtime)             0x0c000000 PLIC (95 sources)
+ *   0x10000000 NS16550A UART (IRQ 10)                    0x10001000 + 0x1000*i virtio-mmio slot i (IRQ 1+i), 8 slots
+ *   0x80000000 RAM
+ *
+ * Boot: without firmware the kernel starts in S-mode on hart 0 (a0 = hartid, a1 = FDT) and the
+ * built-in SBI (sbi.ts) answers its ecalls; other harts wait for an HSM hart_start. With
+ * `firmware` (OpenSBI fw_jump/fw_dynamic, or any M-mode program) every hart starts in M-mode at the
+ * firmware entry with a0 = hartid, a1 = FDT, a2 = fw_dynamic_info, and the kernel sits at
+ * 0x80200000 as QEMU places it.
+ *
+ * Platform-neutral: time comes from a host millisecond source, output and power events through
+ * callbacks. The board does not schedule itself: src/vmm/ drives `runSlice`.
+ */
+import { Bus } from './bus.ts';
+import { HostClock } from './clock.ts';
+import { buildVirtFdt, VIRT } from './fdt.ts';
+import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
+import { parseElf, loadElf, ElfError } from './elf.ts';
+import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
+import { Hart } from '../riscv/hart.ts';
+import { Clint } from '../devices/clint.ts';
+import { Plic } from '../devices/plic.ts';
+import { Uart16550 } from '../devices/uart16550.ts';
+import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
+import { SifiveTest, type FinisherResult } from '../devices/sifive-test.ts';
+import type { MmioDevice } from '../devices/mmio.ts';
+import { VirtioMmio, VIRTIO_MMIO_MAGIC, VIRTIO_VENDOR_QEMU, type VirtioDeviceModel } from '../virtio/mmio.ts';
+import { VirtioBlk } from '../virtio/blk.ts';
+import { VirtioConsole } from '../virtio/console.ts';
+import { VirtioRng } from '../virtio/rng.ts';
+import type { BlockBackend } from '../storage/types.ts';
+
+const MiB = 1024 * 1024;
+const MIP_SSIP = 1 << 1;
+const MIP_STIP = 1 << 5;
+/** Exceptions OpenSBI delegates to S-mode, plus illegal-instruction and access faults (we emulate nothing in M-mode). */
+const BUILTIN_MEDELEG = 0xb1ff;
+const BUILTIN_MIDELEG = 0x222;
+export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zicntr_zba_zbb_zbs_sstc';
+
+export class BoardConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BoardConfigError';
+  }
+}
+
+export interface VirtDisk {
+  backend: BlockBackend;
+  readOnly?: boolean;
+  serial?: string;
+}
+
+export interface VirtOptions {
+  memoryBytes: number;
+  cpus: number;
+  kernel?: Uint8Array;
+  initrd?: Uint8Array;
+  append?: string;
+  /** M-mode firmware: a raw binary loaded at RAM base, or an ELF. */
+  firmware?: Uint8Array;
+  /** Build the board without booting anything: loadState() follows (snapshot restore). */
+  restoring?: boolean;
+  /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
+  builtinSbi?: boolean;
+  disks?: VirtDisk[];
+  isa?: string;
+  /** Host time in milliseconds (performance.now). */
+  nowMs: () => number;
+  /** Wall-clock time for the RTC, ns since the epoch. */
+  wallClockNs?: () => bigint;
+  entropy?: (buf: Uint8Array) => void;
+  /** Serial console output (UART, virtio-console and SBI console), called at most once per slice. */
+  onOutput: (bytes: Uint8Array) => void;
+}
+
+export const MACHINE_STATE_VERSION = 1;
+
+export interface MachineState {
+  version: number;
+  memoryBytes: number;
+  cpus: number;
+  builtinSbi: boolean;
+  clock: { version: 1; mtime: number };
+  harts: unknown[];
+  hartStates: HartState[];
+  sbiTimer: number[];
+  clint: object;
+  plic: object;
+  uart: object;
+  rtc: object;
+  virtio: object[];
+}
+
+export type PowerEvent = { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
+
+/** An MmioDevice for an empty virtio-mmio slot: magic, version 2, device id 0 (Linux skips it). */
+class EmptyVirtioSlot implements MmioDevice {
+  read(offset: number): number {
+    if (offset === 0) return VIRTIO_MMIO_MAGIC;
+    if (offset === 4) return 2;
+    if (offset === 0xc) return VIRTIO_VENDOR_QEMU;
+    return 0;
+  }
+  write(): void {}
+}
+
+export class VirtMachine {
+  readonly bus: Bus;
+  readonly clock: HostClock;
+  readonly harts: Hart[];
+  readonly hartStates: HartState[];
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart16550;
+  readonly rtc: GoldfishRtc;
+  readonly virtio: VirtioMmio[] = [];
+  readonly blks: VirtioBlk[] = [];
+  readonly console: VirtioConsole;
+  /** Set when the guest powered off, rebooted or reported failure; the VM loop stops. */
+  power: PowerEvent | undefined;
+  /** Guest-caused device errors (virtio NEEDS_RESET reasons), for diagnostics. */
+  readonly deviceErrors: string[] = [];
+  readonly builtinSbi: boolean;
+  private readonly sbiTimer: number[];
+  private readonly sbiPlatform: SbiPlatform;
+  private out: Uint8Array = new Uint8Array(4096);
+  private outLen = 0;
+  private readonly stdin: number[] = [];
+
+  constructor(readonly opts: VirtOptions) {
+    const { memoryBytes, cpus } = opts;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
+    if (
+      !Number.isSafeInteger(memoryBytes) ||
+      memoryBytes < 16 * MiB ||
+      memoryBytes > 4096 * MiB ||
+      memoryBytes % MiB !== 0
+    )
+      throw new BoardConfigError(
+        `memory must be a whole number of MiB between 16 MiB and 4 GiB, not ${memoryBytes} bytes`,
+      );
+    this.bus = new Bus(VIRT.dram.base, memoryBytes);
+    this.clock = new HostClock(opts.nowMs);
+    this.harts = [];
+    for (let i = 0; i < cpus; i++) this.harts.push(new Hart(this.bus, i, this.clock));
+    this.hartStates = this.harts.map(() => HartState.Stopped);
+    this.sbiTimer = this.harts.map(() => Infinity);
+    this.sbiPlatform = this.makeSbiPlatform();
+
+    this.clint = new Clint(this.harts, this.clock);
+    this.plic = new Plic(this.harts, 95);
+    const emit = (b: number) => this.emit(b);
+    this.uart = new Uart16550(this.plic.irqLine(VIRT.uart.irq), emit);
+    this.rtc = new GoldfishRtc(this.plic.irqLine(VIRT.rtc.irq), opts.wallClockNs);
+    const test = new SifiveTest((r: FinisherResult) => {
+      this.power =
+        r.kind === 'pass'
+          ? { kind: 'poweroff' }
+          : r.kind === 'reset'
+            ? { kind: 'reboot' }
+            : { kind: 'fail', code: r.code };
+    });
+    this.bus.addDevice('test', VIRT.test.base, VIRT.test.size, test);
+    this.bus.addDevice('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
+    this.bus.addDevice('clint', VIRT.clint.base, VIRT.clint.size, this.clint);
+    this.bus.addDevice('plic', VIRT.plic.base, VIRT.plic.size, this.plic);
+    this.bus.addDevice('uart', VIRT.uart.base, VIRT.uart.size, this.uart);
+
+    // virtio slots: disks first, then the entropy source and the console; the rest stay empty.
+    const models: VirtioDeviceModel[] = [];
+    for (const d of opts.disks ?? []) {
+      const blk = new VirtioBlk(d.backend, { readOnly: d.readOnly, serial: d.serial });
+      this.blks.push(blk);
+      models.push(blk);
+    }
+    models.push(new VirtioRng(opts.entropy));
+    this.console = new VirtioConsole((bytes) => {
+      for (const b of bytes) this.emit(b);
+    });
+    models.push(this.console);
+    if (models.length > VIRT.virtio.count)
+      throw new BoardConfigError(`at most ${VIRT.virtio.count - 2} disks fit in the board's virtio slots`);
+    for (let i = 0; i < VIRT.virtio.count; i++) {
+      const base = VIRT.virtio.base + i * VIRT.virtio.stride;
+      const model = models[i];
+      if (!model) {
+        this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, new EmptyVirtioSlot());
+        continue;
+      }
+      const t = new VirtioMmio(this.bus, this.plic.irqLine(VIRT.virtio.irq + i), model, (msg) =>
+        this.deviceErrors.push(`virtio slot ${i}: ${msg}`),
+      );
+      this.virtio.push(t);
+      this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, t);
+    }
+    this.builtinSbi = opts.builtinSbi ?? !opts.firmware;
+    if (this.builtinSbi) for (const h of this.harts) h.sbiHandler = (hart) => this.sbiCall(hart);
+    if (!opts.restoring) this.boot();
+  }
+
+  private emit(b: number): void {
+    if (this.outLen === this.out.length) {
+      const bigger = new Uint8Array(this.out.length * 2);
+      bigger.set(this.out);
+      this.out = bigger;
+    }
+    this.out[this.outLen++] = b;
+  }
+
+  /** Hands buffered console output to onOutput. */
+  flushOutput(): void {
+    if (this.outLen === 0) return;
+    this.opts.onOutput(this.out.slice(0, this.outLen));
+    this.outLen = 0;
+  }
+
+  private boot(): void {
+    const o = this.opts;
+    const ram = this.bus.ram;
+    const base = VIRT.dram.base;
+    let kernel: LoadedKernel | undefined;
+    let firmwareEntry: number = base;
+    try {
+      if (o.firmware) firmwareEntry = this.loadFirmware(o.firmware);
+      if (o.kernel) kernel = loadKernel(o.kernel, ram, base);
+    } catch (e) {
+      if (e instanceof KernelImageError) throw new BoardConfigError(e.message);
+      throw e;
+    }
+    if (!kernel && !o.firmware) throw new BoardConfigError('nothing to boot: give a kernel or a firmware');
+    if (o.initrd && !kernel) throw new BoardConfigError('an initrd needs a kernel');
+    const rngSeed = new Uint8Array(64);
+    (o.entropy ?? ((b: Uint8Array) => globalThis.crypto.getRandomValues(b)))(rngSeed);
+    const fdtFor = (initrd?: { start: number; end: number }) =>
+      buildVirtFdt({
+        harts: this.harts.length,
+        memorySize: o.memoryBytes,
+        isa: o.isa ?? DEFAULT_ISA,
+        mmuType: 'riscv,sv48',
+        bootargs: o.append ?? '',
+        initrd,
+        rngSeed,
+      });
+    const probe = fdtFor(o.initrd ? { start: 0, end: 0 } : undefined);
+    const k = kernel ?? { entry: base + 2 * MiB, end: base + 2 * MiB, kind: 'image' as const };
+    let layout;
+    try {
+      layout = planBootLayout(base, o.memoryBytes, k, o.initrd?.length, probe.length + 4096);
+    } catch (e) {
+      if (e instanceof KernelImageError) throw new BoardConfigError(e.message);
+      throw e;
+    }
+    if (o.initrd && layout.initrdStart !== undefined) ram.set(o.initrd, layout.initrdStart - base);
+    const fdt = fdtFor(
+      layout.initrdStart !== undefined ? { start: layout.initrdStart, end: layout.initrdEnd! } : undefined,
+    );
+    ram.set(fdt, layout.fdtAddr - base);
+
+    if (this.builtinSbi) {
+      const h0 = this.harts[0]!;
+      this.enterSupervisor(h0, k.entry, layout.fdtAddr);
+      this.hartStates[0] = HartState.Started;
+    } else {
+      // fw_dynamic_info just below the FDT: magic, version 2, next_addr, next_mode (1 = S), options, boot_hart.
+      const info = layout.fdtAddr - 64;
+      const dv = new DataView(ram.buffer, ram.byteOffset + (info - base), 48);
+      const put = (off: number, v: number) => {
+        dv.setUint32(off, v >>> 0, true);
+        dv.setUint32(off + 4, Math.floor(v / 2 ** 32) >>> 0, true);
+      };
+      put(0, 0x4942534f);
+      put(8, 2);
+      put(16, k.entry);
+      put(24, 1);
+      put(32, 0);
+      put(40, 0);
+      for (const h of this.harts) {
+        h.priv = 3;
+        h.setPc(firmwareEntry);
+        h.writeReg(10, h.hartId);
+        h.writeReg(11, layout.fdtAddr);
+        h.writeReg(12, info);
+        this.hartStates[h.hartId] = HartState.Started;
+      }
+    }
+  }
+
+  private loadFirmware(fw: Uint8Array): number {
+    const base = VIRT.dram.base;
+    if (fw.length >= 4 && fw[0] === 0x7f && fw[1] === 0x45 && fw[2] === 0x4c && fw[3] === 0x46) {
+      try {
+        const elf = parseElf(fw);
+        loadElf(elf, fw, this.bus.ram, base);
+        return elf.toPhysical(elf.entry);
+      } catch (e) {
+        if (e instanceof ElfError) throw new BoardConfigError(`firmware ELF: ${e.message}`);
+        throw e;
+      }
+    }
+    if (fw.length > 2 * MiB) throw new BoardConfigError('a raw firmware binary must fit below the kernel (2 MiB)');
+    this.bus.ram.set(fw, 0);
+    return base;
+  }
+
+  /** Puts a hart in S-mode at addr as M-mode firmware would leave it. */
+  private enterSupervisor(h: Hart, addr: number, a1: number): void {
+    h.medeleg = BUILTIN_MEDELEG;
+    h.mideleg = BUILTIN_MIDELEG;
+    h.mcounteren = 0xffffffff | 0;
+    h.menvcfgHi |= -0x80000000; // STCE: S-mode programs its timer through stimecmp (Sstc)
+    h.priv = 1;
+    h.setPc(addr);
+    h.writeReg(10, h.hartId);
+    h.writeReg(11, a1);
+    h.waiting = false;
+  }
+
+  private sbiCall(hart: Hart): boolean {
+    handleSbiCall(hart, this.sbiPlatform);
+    return true;
+  }
+
+  private makeSbiPlatform(): SbiPlatform {
+    return {
+      hartCount: this.harts.length,
+      setTimer: (id, time) => {
+        this.sbiTimer[id] = time;
+        this.harts[id]!.setSoftwarePending(MIP_STIP, false);
+      },
+      sendIpi: (id) => this.harts[id]!.setSoftwarePending(MIP_SSIP, true),
+      remoteFence: (id, kind) => {
+        if (kind === 'fence.i') this.harts[id]!.flushDecodedCode();
+        else this.harts[id]!.flushTlb();
+      },
+      hartState: (id) => this.hartStates[id]!,
+      hartStart: (id, addr, opaque) => {
+        this.enterSupervisor(this.harts[id]!, addr, opaque);
+        this.hartStates[id] = HartState.Started;
+      },
+      hartStop: (id) => {
+        this.hartStates[id] = HartState.Stopped;
+      },
+      hartSuspend: (id) => {
+        this.harts[id]!.waiting = true;
+      },
+      systemReset: (type, reason) => {
+        this.power =
+          type === 0 ? (reason === 0 ? { kind: 'poweroff' } : { kind: 'fail', code: 1 }) : { kind: 'reboot' };
+      },
+      consoleWrite: (bytes) => {
+        for (const b of bytes) this.emit(b);
+      },
+      consoleRead: (max) => new Uint8Array(this.stdin.splice(0, max)),
+      ramView: (addr, len) =>
+        this.bus.isRam(addr, len)
+          ? this.bus.ram.subarray(addr - this.bus.ramBase, addr - this.bus.ramBase + len)
+          : undefined,
+    };
+  }
+
+  /** Console input from the host: to the UART first (the shell's console), else buffered. Returns bytes accepted. */
+  input(bytes: Uint8Array): number {
+    return this.uart.receive(bytes);
+  }
+
+  /** Raises timer interrupts that are due (CLINT mtimecmp, SBI timers). */
+  updateTimers(): void {
+    this.clint.update();
+    if (this.builtinSbi) {
+      const now = this.clock.now();
+      for (let i = 0; i < this.harts.length; i++) {
+        if (now >= this.sbiTimer[i]!) {
+          this.sbiTimer[i] = Infinity;
+          this.harts[i]!.setSoftwarePending(MIP_STIP, true);
+        }
+      }
+    }
+  }
+
+  /** Runs every started hart for up to `budget` instructions each. Returns instructions retired. */
+  runSlice(budget: number): number {
+    let retired = 0;
+    for (let i = 0; i < this.harts.length; i++) {
+      if (this.hartStates[i] !== HartState.Started) continue;
+      retired += this.harts[i]!.run(budget);
+      if (this.power) break;
+    }
+    return retired;
+  }
+
+  /** True when every started hart waits for an interrupt. */
+  allWaiting(): boolean {
+    for (let i = 0; i < this.harts.length; i++) {
+      if (this.hartStates[i] === HartState.Started && !this.harts[i]!.waiting) return false;
+    }
+    return true;
+  }
+
+  /** The earliest mtime at which a timer may wake a hart (Infinity if none). */
+  nextTimerDeadline(): number {
+    let t = this.clint.nextDeadline() ?? Infinity;
+    for (let i = 0; i < this.harts.length; i++) {
+      t = Math.min(t, this.sbiTimer[i]!, this.harts[i]!.stimecmp);
+    }
+    return t;
+  }
+
+  /** Board, hart and device state as plain data (RAM is saved separately). Drain block I/O first. */
+  saveState(): MachineState {
+    return {
+      version: MACHINE_STATE_VERSION,
+      memoryBytes: this.opts.memoryBytes,
+      cpus: this.harts.length,
+      builtinSbi: this.builtinSbi,
+      clock: this.clock.saveState(),
+      harts: this.harts.map((h) => h.saveState()),
+      hartStates: [...this.hartStates],
+      sbiTimer: this.sbiTimer.map((t) => (t === Infinity ? -1 : t)),
+      clint: this.clint.saveState(),
+      plic: this.plic.saveState(),
+      uart: this.uart.saveState(),
+      rtc: this.rtc.saveState(),
+      virtio: this.virtio.map((v) => v.saveState()),
+    };
+  }
+
+  /** Restores saveState()'s output into a board built with the same configuration (and RAM already loaded). */
+  loadState(s: MachineState): void {
+    if (s.version !== MACHINE_STATE_VERSION)
+      throw new BoardConfigError(`machine state version ${s.version} is not supported`);
+    if (s.cpus !== this.harts.length || s.memoryBytes !== this.opts.memoryBytes)
+      throw new BoardConfigError('snapshot was taken on a board with a different CPU count or memory size');
+    if (s.virtio.length !== this.virtio.length)
+      throw new BoardConfigError('snapshot has a different set of virtio devices (disks)');
+    this.clock.loadState(s.clock);
+    s.harts.forEach((h, i) => this.harts[i]!.loadState(h));
+    s.hartStates.forEach((st, i) => (this.hartStates[i] = st));
+    s.sbiTimer.forEach((t, i) => (this.sbiTimer[i] = t < 0 ? Infinity : t));
+    this.clint.loadState(s.clint);
+    this.plic.loadState(s.plic);
+    this.uart.loadState(s.uart);
+    this.rtc.loadState(s.rtc);
+    s.virtio.forEach((v, i) => this.virtio[i]!.loadState(v));
+  }
+
+  /** Resolves once no block request is in flight. */
+  async drainIo(): Promise<void> {
+    await Promise.all(this.blks.map((b) => b.drain()));
+  }
+
+  get instret(): number {
+    let n = 0;
+    for (const h of this.harts) n += h.instret;
+    return n;
+  }
+}

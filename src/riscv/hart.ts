@@ -1,0 +1,1347 @@
+/**
+ * One RISC-V RV64GC hart (M/S/U, Sv39/Sv48, Sstc), interpreted.
+ *
+ * Public API (stable; used by boards, the SBI and tests):
+ *   new Hart(bus, hartId, clock)
+ *   setPc(addr) / getPc()   pc as a JS number holding the signed 64-bit value: addresses below 2^53
+ *                            as themselves, sign-extended high addresses (0xffffffc0_00000000...) as
+ *                            negative numbers. Only values in (-2^53, 2^53) are exact.
+ *   run(budget): number     executes up to `budget` instructions synchronously; returns the number
+ *                            retired (a trap consumes budget but retires nothing). Returns early with
+ *                            `waiting` set when WFI leaves the hart idle with no interrupt pending.
+ *   setPending(mask, level)  InterruptPins for the CLINT/ACLINT/PLIC (mip bits MSIP/MTIP/MEIP/SEIP/
+ *                            STIP/SSIP). Clears `waiting` when an enabled-in-mie interrupt becomes pending.
+ *   priv (0 U, 1 S, 3 M), instret, waiting, hartId
+ *   readReg(i) / writeReg(i, v)   x registers as JS numbers (signed 64-bit, exact below 2^53);
+ *                            writeReg accepts any integer number in (-2^63, 2^64).
+ *   readRegLo(i)/readRegHi(i) the exact int32 halves.
+ *   saveState() / loadState(s)  plain JSON-able, versioned; RAM is saved by the board.
+ *   sbiHandler?: (hart) => boolean   when set, an ECALL from S-mode calls it first; returning true
+ *                            completes the ECALL (pc advances) instead of trapping to M-mode.
+ *   stimecmp (read-only number, Infinity when Sstc is off) so a host can compute when to wake.
+ *   flushDecodedCode()       drops pre-decoded instructions (remote FENCE.I from an SBI).
+ *   flushTlb()               drops all translations (remote SFENCE.VMA from an SBI).
+ *
+ * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
+ * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
+ */
+import type { Bus, CodeCacheClient } from '../machine/bus.ts';
+import type { Clock } from '../machine/clock.ts';
+import type { FpContext } from './fpu/context.ts';
+import { decodeAny, decode16, decode32 } from './decode.ts';
+import { Op, TLB_SIZE, TLB_MASK, execute, executeFp } from './exec.ts';
+import * as C from './csr.ts';
+
+const TWO32 = 4294967296;
+
+/** Access kinds for translation. */
+const FETCH = 0;
+const LOAD = 1;
+const STORE = 2;
+
+const PAGE_FAULT = [12, 13, 15];
+const ACCESS_FAULT = [1, 5, 7];
+
+export const HART_STATE_VERSION = 1;
+
+export interface HartState {
+  version: number;
+  hartId: number;
+  x: number[];
+  f: number[];
+  pcLo: number;
+  pcHi: number;
+  priv: number;
+  frm: number;
+  fflags: number;
+  instret: number;
+  cycleOffset: number;
+  waiting: boolean;
+  csr: Record<string, number>;
+  pmpcfg: number[];
+  pmpaddr: number[];
+}
+
+export class Hart implements FpContext, CodeCacheClient {
+  readonly bus: Bus;
+  readonly hartId: number;
+  readonly clock: Clock;
+  readonly x = new Int32Array(66);
+  readonly f = new Int32Array(64);
+  frm = 0;
+  fflags = 0;
+
+  pcLo = 0;
+  pcHi = 0;
+  priv = 3;
+  instret = 0;
+  waiting = false;
+  sbiHandler?: (hart: Hart) => boolean;
+
+  // ---- CSR state (64-bit values as lo/hi pairs) ----
+  mstatus = 0; // low word; the high word is UXL=SXL=2 and SD, computed
+  medeleg = 0;
+  mideleg = 0;
+  mie = 0;
+  /** Effective mip: pins | software bits | Sstc's STIP. */
+  mip = 0;
+  private mipPins = 0;
+  private mipSoft = 0;
+  private sstcStip = 0;
+  mtvecLo = 0;
+  mtvecHi = 0;
+  stvecLo = 0;
+  stvecHi = 0;
+  mepcLo = 0;
+  mepcHi = 0;
+  sepcLo = 0;
+  sepcHi = 0;
+  mcauseLo = 0;
+  mcauseHi = 0;
+  scauseLo = 0;
+  scauseHi = 0;
+  mtvalLo = 0;
+  mtvalHi = 0;
+  stvalLo = 0;
+  stvalHi = 0;
+  mscratchLo = 0;
+  mscratchHi = 0;
+  sscratchLo = 0;
+  sscratchHi = 0;
+  mcounteren = 0;
+  scounteren = 0;
+  mcountinhibit = 0;
+  menvcfgLo = 0;
+  menvcfgHi = 0;
+  senvcfg = 0;
+  satpLo = 0;
+  satpHi = 0;
+  stimecmpLo = -1;
+  stimecmpHi = -1;
+  cycleOffset = 0;
+  readonly pmpcfg = new Uint8Array(64);
+  readonly pmpaddr = new Int32Array(128);
+
+  // ---- translation caches ----
+  readonly rTagLo = new Int32Array(TLB_SIZE).fill(1);
+  readonly rTagHi = new Int32Array(TLB_SIZE);
+  readonly rOff = new Int32Array(TLB_SIZE);
+  readonly wTagLo = new Int32Array(TLB_SIZE).fill(1);
+  readonly wTagHi = new Int32Array(TLB_SIZE);
+  readonly wOff = new Int32Array(TLB_SIZE);
+  readonly xTagLo = new Int32Array(TLB_SIZE).fill(1);
+  readonly xTagHi = new Int32Array(TLB_SIZE);
+  readonly xOff = new Int32Array(TLB_SIZE);
+  /** XOR-ed into the high address word of TLB tags: effective privilege, SUM, MXR (see docs/cpu.md). */
+  dkey = 0;
+  ikey = 0;
+
+  /** Decoded instruction pages, indexed by RAM page number: [packed word, imm] per 2-byte slot. */
+  readonly pages: (Int32Array | undefined)[];
+  private decodedList: number[] = [];
+  private readonly tramp = new Int32Array(6);
+  private readonly dec = new Int32Array(2);
+
+  // ---- run bookkeeping shared with exec.ts ----
+  runTraps = 0;
+  runLeft = 0;
+  runBudget = 0;
+  ldLo = 0;
+  ldHi = 0;
+  private csrLo = 0;
+  private csrHi = 0;
+  private resvValid = false;
+  private resvAddr = 0;
+
+  constructor(bus: Bus, hartId: number, clock: Clock) {
+    this.bus = bus;
+    this.hartId = hartId;
+    this.clock = clock;
+    this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
+    bus.attach(this);
+    this.updateKeys();
+  }
+
+  // =============================== public API ===============================
+
+  setPc(addr: number): void {
+    this.pcLo = addr % TWO32 | 0;
+    this.pcHi = Math.floor(addr / TWO32) | 0;
+  }
+
+  getPc(): number {
+    return this.pcHi * TWO32 + (this.pcLo >>> 0);
+  }
+
+  readReg(i: number): number {
+    return this.x[2 * i + 1] * TWO32 + (this.x[2 * i] >>> 0);
+  }
+
+  readRegLo(i: number): number {
+    return this.x[2 * i];
+  }
+
+  readRegHi(i: number): number {
+    return this.x[2 * i + 1];
+  }
+
+  writeReg(i: number, v: number): void {
+    if (i === 0) return;
+    this.x[2 * i] = v % TWO32 | 0;
+    this.x[2 * i + 1] = Math.floor(v / TWO32) | 0;
+  }
+
+  /** Sets register i from exact halves. */
+  writeRegParts(i: number, lo: number, hi: number): void {
+    if (i === 0) return;
+    this.x[2 * i] = lo;
+    this.x[2 * i + 1] = hi;
+  }
+
+  setPending(mask: number, level: boolean): void {
+    if (level) this.mipPins |= mask;
+    else this.mipPins &= ~mask;
+    this.updateMip();
+  }
+
+  /**
+   * Sets or clears software-writable mip bits (SSIP, STIP) as M-mode firmware would with a CSR
+   * write; used by the built-in SBI for IPIs and timers, which S-mode then clears through sip.
+   */
+  setSoftwarePending(mask: number, level: boolean): void {
+    if (level) this.mipSoft |= mask;
+    else this.mipSoft &= ~mask;
+    this.updateMip();
+  }
+
+  get stimecmp(): number {
+    if ((this.menvcfgHi & C.ENVCFG_STCE_HI) === 0) return Infinity;
+    return (this.stimecmpHi >>> 0) * TWO32 + (this.stimecmpLo >>> 0);
+  }
+
+  run(budget: number): number {
+    this.resvValid = false; // a reservation never survives a slice: other harts/devices ran since
+    if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) this.updateSstc();
+    if (this.waiting) {
+      if ((this.mip & this.mie) === 0) return 0;
+      this.waiting = false;
+    }
+    if (budget <= 0) return 0;
+    this.runTraps = 0;
+    this.runBudget = budget;
+    this.runLeft = budget;
+    const used = execute(this, budget);
+    const retired = used - this.runTraps;
+    this.instret += retired;
+    this.runBudget = 0;
+    this.runLeft = 0;
+    this.runTraps = 0;
+    return retired;
+  }
+
+  flushDecodedCode(): void {
+    this.flushDecoded();
+  }
+
+  // =============================== state ===============================
+
+  saveState(): HartState {
+    const csr: Record<string, number> = {};
+    for (const k of C.SAVED_FIELDS) csr[k] = (this as unknown as Record<string, number>)[k]!;
+    csr.mipPins = this.mipPins;
+    csr.mipSoft = this.mipSoft;
+    return {
+      version: HART_STATE_VERSION,
+      hartId: this.hartId,
+      x: Array.from(this.x.subarray(0, 64)),
+      f: Array.from(this.f),
+      pcLo: this.pcLo,
+      pcHi: this.pcHi,
+      priv: this.priv,
+      frm: this.frm,
+      fflags: this.fflags,
+      instret: this.instret,
+      cycleOffset: this.cycleOffset,
+      waiting: this.waiting,
+      csr,
+      pmpcfg: Array.from(this.pmpcfg),
+      pmpaddr: Array.from(this.pmpaddr),
+    };
+  }
+
+  loadState(s: unknown): void {
+    const st = s as Partial<HartState> | null;
+    if (!st || typeof st !== 'object' || st.version !== HART_STATE_VERSION) {
+      throw new Error(`hart state: unsupported version ${String(st && (st as { version?: unknown }).version)}`);
+    }
+    const ints = (a: unknown, len: number, what: string): number[] => {
+      if (!Array.isArray(a) || a.length !== len || !a.every((v) => Number.isInteger(v))) {
+        throw new Error(`hart state: bad ${what}`);
+      }
+      return a as number[];
+    };
+    const num = (v: unknown, what: string): number => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`hart state: bad ${what}`);
+      return v;
+    };
+    this.x.set(ints(st.x, 64, 'x'));
+    this.x[0] = this.x[1] = 0;
+    this.f.set(ints(st.f, 64, 'f'));
+    this.pmpcfg.set(ints(st.pmpcfg, 64, 'pmpcfg'));
+    this.pmpaddr.set(ints(st.pmpaddr, 128, 'pmpaddr'));
+    this.pcLo = num(st.pcLo, 'pc') | 0;
+    this.pcHi = num(st.pcHi, 'pc') | 0;
+    const priv = num(st.priv, 'priv');
+    if (priv !== 0 && priv !== 1 && priv !== 3) throw new Error('hart state: bad priv');
+    this.priv = priv;
+    this.frm = num(st.frm, 'frm') & 7;
+    this.fflags = num(st.fflags, 'fflags') & 31;
+    this.instret = num(st.instret, 'instret');
+    this.cycleOffset = num(st.cycleOffset, 'cycleOffset');
+    this.waiting = st.waiting === true;
+    const csr = st.csr;
+    if (!csr || typeof csr !== 'object') throw new Error('hart state: bad csr');
+    const self = this as unknown as Record<string, number>;
+    for (const k of C.SAVED_FIELDS) self[k] = num(csr[k], k) | 0;
+    this.mipPins = num(csr.mipPins, 'mipPins') | 0;
+    this.mipSoft = num(csr.mipSoft, 'mipSoft') | 0;
+    this.flushTlb();
+    this.flushDecoded();
+    this.updateKeys();
+    this.updateMip();
+  }
+
+  // =============================== helpers for exec.ts ===============================
+
+  /** Sets pc = (vLo,vHi) + off with carry into the high word. */
+  setPcRel(vLo: number, vHi: number, off: number): void {
+    const s = (vLo >>> 0) + off;
+    this.pcLo = s | 0;
+    this.pcHi = (vHi + (s < 0 ? -1 : s > 4294967295 ? 1 : 0)) | 0;
+  }
+
+  private advance(w: number): void {
+    this.setPcRel(this.pcLo, this.pcHi, (w >>> 27) & 1 ? 2 : 4);
+  }
+
+  updateKeys(): void {
+    const ms = this.mstatus;
+    const eff = this.priv === 3 && (ms & C.MSTATUS_MPRV) !== 0 ? (ms >>> 11) & 3 : this.priv;
+    const sum = (ms >>> 18) & 1;
+    const mxr = (ms >>> 19) & 1;
+    this.dkey = (16 | eff | (sum << 2) | (mxr << 3)) << 24;
+    this.ikey = (16 | this.priv) << 24;
+  }
+
+  private updateMip(): void {
+    let soft = this.mipSoft;
+    let sstc = 0;
+    if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) {
+      soft &= ~C.MIP_STIP;
+      sstc = this.sstcStip;
+    }
+    this.mip = this.mipPins | soft | sstc;
+    if ((this.mip & this.mie) !== 0) this.waiting = false;
+  }
+
+  private updateSstc(): void {
+    const now = this.clock.now();
+    const nowHi = Math.floor(now / TWO32);
+    const nowLo = now - nowHi * TWO32;
+    const ch = this.stimecmpHi >>> 0;
+    const fire = nowHi > ch || (nowHi === ch && nowLo >= this.stimecmpLo >>> 0);
+    this.sstcStip = fire ? C.MIP_STIP : 0;
+    this.updateMip();
+  }
+
+  flushTlb(): void {
+    this.rTagLo.fill(1);
+    this.wTagLo.fill(1);
+    this.xTagLo.fill(1);
+  }
+
+  private flushTlbPage(lo: number, hi: number): void {
+    const i = (lo >>> 12) & TLB_MASK;
+    void hi;
+    this.rTagLo[i] = 1;
+    this.wTagLo[i] = 1;
+    this.xTagLo[i] = 1;
+  }
+
+  flushDecoded(): void {
+    for (const p of this.decodedList) this.pages[p] = undefined;
+    this.decodedList = [];
+  }
+
+  dropWriteTranslations(ramPage: number): void {
+    const off = ramPage << 12;
+    const tags = this.wTagLo;
+    const offs = this.wOff;
+    for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = 1;
+  }
+
+  dropDecodedPage(ramPage: number): void {
+    this.pages[ramPage] = undefined;
+  }
+
+  newCodePage(ramPage: number): Int32Array {
+    const page = new Int32Array(4098);
+    page[4096] = Op.PAGE_END;
+    this.pages[ramPage] = page;
+    if (this.decodedList.length > this.pages.length) {
+      this.decodedList = [];
+      for (let i = 0; i < this.pages.length; i++) if (this.pages[i] !== undefined) this.decodedList.push(i);
+    }
+    this.decodedList.push(ramPage);
+    this.bus.markCode(ramPage);
+    return page;
+  }
+
+  decodeSlot(code: Int32Array, pageOff: number, p: number): void {
+    const m = this.bus.ram;
+    const a = (pageOff >>> 0) + p;
+    const lo16 = m[a] | (m[a + 1] << 8);
+    const dec = this.dec;
+    if ((lo16 & 3) === 3) {
+      if (p === 4094) {
+        code[p] = Op.CROSS;
+        code[p + 1] = 0;
+        return;
+      }
+      decode32(lo16 | (m[a + 2] << 16) | (m[a + 3] << 24), dec);
+    } else {
+      decode16(lo16, dec);
+    }
+    code[p] = dec[0];
+    code[p + 1] = dec[1];
+  }
+
+  /** Fetch-TLB miss for pc: returns 1 (filled, retry), 2 (fetch via slowFetch), 0 (trap taken). */
+  fetchMiss(): number {
+    const lo = this.pcLo;
+    const hi = this.pcHi;
+    const pa = this.xlate(lo, hi, FETCH);
+    if (pa < 0) {
+      this.trap(this.xcause, lo, hi, false);
+      return 0;
+    }
+    const off = pa - this.bus.ramBase;
+    if (off >= 0 && off < this.bus.ramSize) {
+      const i = (lo >>> 12) & TLB_MASK;
+      this.xTagLo[i] = lo & -4096;
+      this.xTagHi[i] = hi ^ this.ikey;
+      this.xOff[i] = off - (off % 4096);
+      return 1;
+    }
+    return 2;
+  }
+
+  /** Fetches and decodes the instruction at pc without the page cache (page-crossing or MMIO). */
+  slowFetch(): Int32Array | null {
+    const lo = this.pcLo;
+    const hi = this.pcHi;
+    const h0 = this.fetchHalf(lo, hi);
+    if (h0 < 0) return null;
+    let h1 = 0;
+    if ((h0 & 3) === 3) {
+      const lo2 = (lo + 2) | 0;
+      const hi2 = lo2 === 0 && lo === -2 ? (hi + 1) | 0 : (lo >>> 0) + 2 > 4294967295 ? (hi + 1) | 0 : hi;
+      h1 = this.fetchHalf(lo2, hi2);
+      if (h1 < 0) return null;
+    }
+    decodeAny(h0, h1, this.dec);
+    const t = this.tramp;
+    t[0] = this.dec[0];
+    t[1] = this.dec[1];
+    t[2] = Op.PAGE_END;
+    t[4] = Op.PAGE_END;
+    return t;
+  }
+
+  private fetchHalf(lo: number, hi: number): number {
+    const pa = this.xlate(lo, hi, FETCH);
+    if (pa < 0) {
+      this.trap(this.xcause, lo, hi, false);
+      return -1;
+    }
+    const v = this.bus.read(pa, 2);
+    if (v < 0) {
+      this.trap(1, lo, hi, false);
+      return -1;
+    }
+    return v;
+  }
+
+  // =============================== address translation ===============================
+
+  private xcause = 0;
+
+  /** Translates a virtual address; returns the physical address, or -1 with xcause set. */
+  private xlate(lo: number, hi: number, access: number): number {
+    let eff = this.priv;
+    if (access !== FETCH && eff === 3 && (this.mstatus & C.MSTATUS_MPRV) !== 0) eff = (this.mstatus >>> 11) & 3;
+    const mode = this.satpHi >>> 28;
+    if (eff === 3 || mode === 0) {
+      if (hi < 0 || hi >= 0x1000000) {
+        this.xcause = ACCESS_FAULT[access];
+        return -1;
+      }
+      return hi * TWO32 + (lo >>> 0);
+    }
+    return this.walk(lo, hi, access, eff, mode === 8 ? 3 : 4);
+  }
+
+  private walk(lo: number, hi: number, access: number, eff: number, levels: number): number {
+    const top = levels === 3 ? hi >> 6 : hi >> 15;
+    const pf = PAGE_FAULT[access];
+    if (top !== 0 && top !== -1) {
+      this.xcause = pf;
+      return -1;
+    }
+    const bus = this.bus;
+    const ram = bus.ramI32;
+    let base = ((this.satpHi & 0xfff) * TWO32 + (this.satpLo >>> 0)) * 4096;
+    let pteLo = 0;
+    let pteHi = 0;
+    let pteAddr = 0;
+    let i = levels - 1;
+    for (; ; i--) {
+      const vpn =
+        i === 0 ? (lo >>> 12) & 511 : i === 1 ? (lo >>> 21) & 511 : i === 2 ? ((lo >>> 30) | (hi << 2)) & 511 : (hi >>> 7) & 511;
+      pteAddr = base + vpn * 8;
+      const off = pteAddr - bus.ramBase;
+      if (off < 0 || off + 8 > bus.ramSize) {
+        this.xcause = ACCESS_FAULT[access];
+        return -1;
+      }
+      pteLo = ram[off >>> 2];
+      pteHi = ram[(off >>> 2) + 1];
+      if ((pteLo & 1) === 0 || (pteLo & 6) === 4 || pteHi >>> 22 !== 0) {
+        this.xcause = pf;
+        return -1;
+      }
+      if ((pteLo & 10) !== 0) break; // R or X: leaf
+      if ((pteLo & 0xd0) !== 0 || i === 0) {
+        // D, A, U reserved in non-leaf PTEs; no leaf at level 0
+        this.xcause = pf;
+        return -1;
+      }
+      base = ((pteHi & 0x3fffff) * 4194304 + (pteLo >>> 10)) * 4096;
+    }
+    // Leaf checks.
+    const u = (pteLo & 16) !== 0;
+    if (eff === 0 ? !u : u && (access === FETCH || (this.mstatus & C.MSTATUS_SUM) === 0)) {
+      this.xcause = pf;
+      return -1;
+    }
+    if (access === FETCH) {
+      if ((pteLo & 8) === 0) {
+        this.xcause = pf;
+        return -1;
+      }
+    } else if (access === LOAD) {
+      if ((pteLo & 2) === 0 && !((this.mstatus & C.MSTATUS_MXR) !== 0 && (pteLo & 8) !== 0)) {
+        this.xcause = pf;
+        return -1;
+      }
+    } else if ((pteLo & 4) === 0) {
+      this.xcause = pf;
+      return -1;
+    }
+    const ppnLo = pteLo >>> 10; // low 22 bits of ppn
+    const superMask = i === 0 ? 0 : (1 << (9 * i)) - 1; // i <= 3 -> at most 27 bits
+    if ((ppnLo & superMask) !== 0) {
+      this.xcause = pf; // misaligned superpage
+      return -1;
+    }
+    // Hardware A/D update.
+    const want = access === STORE ? 0xc0 : 0x40;
+    if ((pteLo & want) !== want) {
+      pteLo |= want;
+      ram[(pteAddr - bus.ramBase) >>> 2] = pteLo;
+      bus.notifyWrite(pteAddr, 8);
+    }
+    const vpnAll = ((lo >>> 12) | (hi << 20)) & superMask;
+    const ppn = (pteHi & 0x3fffff) * 4194304 + ppnLo + vpnAll;
+    return ppn * 4096 + (lo & 4095);
+  }
+
+  // =============================== data access slow paths ===============================
+
+  private dataFault(cause: number, lo: number, hi: number): false {
+    this.trap(cause, lo, hi, false);
+    return false;
+  }
+
+  /** Slow-path load of 1/2/4/8 bytes (any alignment) into ldLo/ldHi; false if a trap was taken. */
+  load(lo: number, hi: number, size: number): boolean {
+    const o = lo & 4095;
+    if (o + size > 4096) return this.loadBytes(lo, hi, size);
+    const pa = this.xlate(lo, hi, LOAD);
+    if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+    const bus = this.bus;
+    const off = pa - bus.ramBase;
+    if (off >= 0 && off < bus.ramSize) {
+      const i = (lo >>> 12) & TLB_MASK;
+      this.rTagLo[i] = lo & -4096;
+      this.rTagHi[i] = hi ^ this.dkey;
+      this.rOff[i] = off - o;
+      const m = bus.ram;
+      let vlo = 0;
+      let vhi = 0;
+      for (let k = Math.min(size, 4) - 1; k >= 0; k--) vlo = (vlo << 8) | m[off + k];
+      for (let k = size - 1; k >= 4; k--) vhi = (vhi << 8) | m[off + k];
+      this.ldLo = vlo | 0;
+      this.ldHi = vhi | 0;
+      return true;
+    }
+    if ((lo & (size - 1)) !== 0) return this.dataFault(4, lo, hi);
+    const r = bus.findDevice(pa, size);
+    if (r === undefined) return this.dataFault(5, lo, hi);
+    const doff = pa - r.base;
+    if (size === 8) {
+      this.ldLo = r.dev.read(doff, 4) | 0;
+      this.ldHi = r.dev.read(doff + 4, 4) | 0;
+    } else {
+      this.ldLo = r.dev.read(doff, size as 1 | 2 | 4) | 0;
+      this.ldHi = 0;
+    }
+    return true;
+  }
+
+  /** A load crossing a page boundary: byte by byte, faults report the original address. */
+  private loadBytes(lo: number, hi: number, size: number): boolean {
+    let vlo = 0;
+    let vhi = 0;
+    for (let k = 0; k < size; k++) {
+      const s = (lo >>> 0) + k;
+      const blo = s | 0;
+      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
+      const pa = this.xlate(blo, bhi, LOAD);
+      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+      const b = this.bus.read(pa, 1);
+      if (b < 0) return this.dataFault(5, lo, hi);
+      if (k < 4) vlo |= b << (8 * k);
+      else vhi |= b << (8 * (k - 4));
+    }
+    this.ldLo = vlo | 0;
+    this.ldHi = vhi | 0;
+    return true;
+  }
+
+  /** Slow-path store; false if a trap was taken. */
+  store(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    const o = lo & 4095;
+    if (o + size > 4096) return this.storeBytes(lo, hi, size, vlo, vhi);
+    const pa = this.xlate(lo, hi, STORE);
+    if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+    const bus = this.bus;
+    const off = pa - bus.ramBase;
+    if (off >= 0 && off < bus.ramSize) {
+      const page = off >>> 12;
+      if (bus.codePages[page] !== 0) {
+        bus.codeWritten(page);
+      } else {
+        const i = (lo >>> 12) & TLB_MASK;
+        this.wTagLo[i] = lo & -4096;
+        this.wTagHi[i] = hi ^ this.dkey;
+        this.wOff[i] = off - o;
+      }
+      const m = bus.ram;
+      for (let k = 0; k < size; k++) m[off + k] = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
+      return true;
+    }
+    if ((lo & (size - 1)) !== 0) return this.dataFault(6, lo, hi);
+    const r = bus.findDevice(pa, size);
+    if (r === undefined) return this.dataFault(7, lo, hi);
+    const doff = pa - r.base;
+    if (size === 8) {
+      r.dev.write(doff, 4, vlo >>> 0);
+      r.dev.write(doff + 4, 4, vhi >>> 0);
+    } else {
+      r.dev.write(doff, size as 1 | 2 | 4, size === 4 ? vlo >>> 0 : vlo & ((1 << (8 * size)) - 1));
+    }
+    return true;
+  }
+
+  private storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    // Translate every byte first so that a fault leaves memory untouched.
+    const pas: number[] = [];
+    for (let k = 0; k < size; k++) {
+      const s = (lo >>> 0) + k;
+      const pa = this.xlate(s | 0, s > 4294967295 ? (hi + 1) | 0 : hi, STORE);
+      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+      if (this.bus.findDevice(pa, 1) === undefined && !this.bus.isRam(pa, 1)) return this.dataFault(7, lo, hi);
+      pas.push(pa);
+    }
+    for (let k = 0; k < size; k++) {
+      this.bus.write(pas[k], 1, (k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4))) & 255);
+    }
+    return true;
+  }
+
+  // =============================== traps ===============================
+
+  /** Takes a trap at the current pc (this.pcLo/pcHi). */
+  trap(cause: number, tvalLo: number, tvalHi: number, isInterrupt: boolean): void {
+    const priv = this.priv;
+    this.resvValid = false;
+    const deleg = priv <= 1 && ((isInterrupt ? this.mideleg : this.medeleg) >>> cause) & 1;
+    const causeHi = isInterrupt ? -0x80000000 : 0;
+    let ms = this.mstatus;
+    if (deleg) {
+      this.sepcLo = this.pcLo & -2;
+      this.sepcHi = this.pcHi;
+      this.scauseLo = cause;
+      this.scauseHi = causeHi;
+      this.stvalLo = tvalLo;
+      this.stvalHi = tvalHi;
+      ms = (ms & ~(C.MSTATUS_SPIE | C.MSTATUS_SIE | C.MSTATUS_SPP)) | ((ms & C.MSTATUS_SIE) << 4) | (priv << 8);
+      this.priv = 1;
+      const vec = (this.stvecLo & 1) !== 0 && isInterrupt ? 4 * cause : 0;
+      this.setPcRel(this.stvecLo & -4, this.stvecHi, vec);
+    } else {
+      this.mepcLo = this.pcLo & -2;
+      this.mepcHi = this.pcHi;
+      this.mcauseLo = cause;
+      this.mcauseHi = causeHi;
+      this.mtvalLo = tvalLo;
+      this.mtvalHi = tvalHi;
+      ms = (ms & ~(C.MSTATUS_MPIE | C.MSTATUS_MIE | C.MSTATUS_MPP)) | ((ms & C.MSTATUS_MIE) << 4) | (priv << 11);
+      this.priv = 3;
+      const vec = (this.mtvecLo & 1) !== 0 && isInterrupt ? 4 * cause : 0;
+      this.setPcRel(this.mtvecLo & -4, this.mtvecHi, vec);
+    }
+    this.mstatus = ms;
+    this.updateKeys();
+  }
+
+  /** Illegal instruction at pc; tval gets the instruction bits (re-read from memory when raw is 0). */
+  illegal(raw: number): void {
+    let bits = raw;
+    if (bits === 0) bits = this.rereadInsn();
+    this.trap(2, bits, 0, false);
+  }
+
+  private rereadInsn(): number {
+    const lo = this.pcLo;
+    const hi = this.pcHi;
+    const pa = this.xlate(lo, hi, FETCH);
+    if (pa < 0) return 0;
+    const h0 = this.bus.read(pa, 2);
+    if (h0 < 0) return 0;
+    if ((h0 & 3) !== 3) return h0;
+    const pa2 = this.xlate((lo + 2) | 0, hi, FETCH);
+    const h1 = pa2 < 0 ? -1 : this.bus.read(pa2, 2);
+    return h1 < 0 ? 0 : (h0 | (h1 << 16)) | 0;
+  }
+
+  /** Takes the highest-priority pending and enabled interrupt, if any. */
+  takeInterrupt(): boolean {
+    const pend = this.mip & this.mie;
+    if (pend === 0) return false;
+    const priv = this.priv;
+    const ms = this.mstatus;
+    let cand = 0;
+    const mPend = pend & ~this.mideleg;
+    if (mPend !== 0 && (priv < 3 || (ms & C.MSTATUS_MIE) !== 0)) cand = mPend;
+    else {
+      const sPend = pend & this.mideleg;
+      if (sPend !== 0 && (priv === 0 || (priv === 1 && (ms & C.MSTATUS_SIE) !== 0))) cand = sPend;
+    }
+    if (cand === 0) return false;
+    for (const c of C.IRQ_PRIORITY) {
+      if ((cand >>> c) & 1) {
+        this.waiting = false;
+        this.trap(c, 0, 0, true);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // =============================== system instructions ===============================
+
+  /**
+   * Executes a system/atomic/FP instruction at pc. Returns 0 (trap taken), 1 (done; pc not
+   * advanced, the block continues), 2 (done; pc set; leave the block), 3 (WFI idle: stop run).
+   */
+  execSystem(w: number, imm: number): number {
+    const op = w & 255;
+    const d = (w >>> 8) & 127;
+    const a = (w >>> 15) & 63;
+    const b = (w >>> 21) & 63;
+    const x = this.x;
+    switch (op) {
+      case Op.ECALL:
+        if (this.priv === 1 && this.sbiHandler !== undefined && this.sbiHandler(this)) {
+          this.advance(w);
+          return 2;
+        }
+        this.trap(this.priv === 0 ? 8 : this.priv === 1 ? 9 : 11, 0, 0, false);
+        return 0;
+      case Op.EBREAK:
+        this.trap(3, this.pcLo, this.pcHi, false);
+        return 0;
+      case Op.MRET: {
+        if (this.priv < 3) return this.illegalR();
+        let ms = this.mstatus;
+        const mpp = (ms >>> 11) & 3;
+        ms = (ms & ~(C.MSTATUS_MIE | C.MSTATUS_MPP)) | ((ms >>> 4) & C.MSTATUS_MIE) | C.MSTATUS_MPIE;
+        if (mpp !== 3) ms &= ~C.MSTATUS_MPRV;
+        this.mstatus = ms;
+        this.priv = mpp;
+        this.resvValid = false;
+        this.pcLo = this.mepcLo & -2;
+        this.pcHi = this.mepcHi;
+        this.updateKeys();
+        return 2;
+      }
+      case Op.SRET: {
+        if (this.priv < 1 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TSR) !== 0)) return this.illegalR();
+        let ms = this.mstatus;
+        const spp = (ms >>> 8) & 1;
+        ms = (ms & ~(C.MSTATUS_SIE | C.MSTATUS_SPP)) | ((ms >>> 4) & C.MSTATUS_SIE) | C.MSTATUS_SPIE;
+        ms &= ~C.MSTATUS_MPRV; // SPP is never M
+        this.mstatus = ms;
+        this.priv = spp;
+        this.resvValid = false;
+        this.pcLo = this.sepcLo & -2;
+        this.pcHi = this.sepcHi;
+        this.updateKeys();
+        return 2;
+      }
+      case Op.WFI:
+        if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TW) !== 0)) return this.illegalR();
+        this.advance(w);
+        if ((this.mip & this.mie) === 0) {
+          this.waiting = true;
+          return 3;
+        }
+        return 2;
+      case Op.SFENCE_VMA:
+        if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0)) return this.illegalR();
+        if (a === 0) this.flushTlb();
+        else this.flushTlbPage(x[a], x[a + 1]);
+        this.advance(w);
+        return 2;
+      case Op.CSRRW:
+      case Op.CSRRS:
+      case Op.CSRRC:
+      case Op.CSRRWI:
+      case Op.CSRRSI:
+      case Op.CSRRCI:
+        return this.execCsr(op, d, a >>> 1, imm, w);
+      case Op.LR_W:
+      case Op.LR_D: {
+        const size = op === Op.LR_W ? 4 : 8;
+        const lo = x[a];
+        const hi = x[a + 1];
+        if ((lo & (size - 1)) !== 0) return this.dataFault0(4, lo, hi);
+        if (!this.load(lo, hi, size)) return 0;
+        x[d] = this.ldLo;
+        x[d + 1] = size === 4 ? this.ldLo >> 31 : this.ldHi;
+        this.resvValid = true;
+        this.resvAddr = lo;
+        this.advance(w);
+        return 2;
+      }
+      case Op.SC_W:
+      case Op.SC_D: {
+        const size = op === Op.SC_W ? 4 : 8;
+        const lo = x[a];
+        const hi = x[a + 1];
+        if ((lo & (size - 1)) !== 0) return this.dataFault0(6, lo, hi);
+        if (this.resvValid && this.resvAddr === lo) {
+          if (!this.store(lo, hi, size, x[b], x[b + 1])) return 0;
+          x[d] = 0;
+        } else {
+          // Even a failing SC must check permissions? The spec allows failing without access.
+          x[d] = 1;
+        }
+        x[d + 1] = 0;
+        this.resvValid = false;
+        this.advance(w);
+        return 2;
+      }
+      case Op.AMO_W:
+      case Op.AMO_D:
+        return this.execAmo(op === Op.AMO_D, imm, d, a, b, w);
+      case Op.FLW:
+      case Op.FLD:
+      case Op.FSW:
+      case Op.FSD: {
+        if ((this.mstatus & C.MSTATUS_FS) === 0) return this.illegalR();
+        const lo = (x[a] + imm) | 0;
+        const s = (x[a] >>> 0) + imm;
+        const hi = (x[a + 1] + (s < 0 ? -1 : s > 4294967295 ? 1 : 0)) | 0;
+        const f = this.f;
+        if (op === Op.FLW || op === Op.FLD) {
+          if (!this.load(lo, hi, op === Op.FLW ? 4 : 8)) return 0;
+          f[d] = this.ldLo;
+          f[d + 1] = op === Op.FLW ? -1 : this.ldHi;
+          this.mstatus |= C.MSTATUS_FS;
+          this.advance(w);
+          return 2;
+        }
+        if (!this.store(lo, hi, op === Op.FSW ? 4 : 8, f[b], f[b + 1])) return 0;
+        this.advance(w);
+        return 2;
+      }
+      case Op.FP:
+        if ((this.mstatus & C.MSTATUS_FS) === 0) return this.illegalR(imm);
+        if (!executeFp(this, imm)) return this.illegalR(imm);
+        x[64] = 0;
+        x[65] = 0;
+        x[0] = 0;
+        x[1] = 0;
+        this.mstatus |= C.MSTATUS_FS;
+        this.advance(w);
+        return 2;
+    }
+    return this.illegalR();
+  }
+
+  private illegalR(raw = 0): number {
+    this.illegal(raw);
+    return 0;
+  }
+
+  private dataFault0(cause: number, lo: number, hi: number): number {
+    this.trap(cause, lo, hi, false);
+    return 0;
+  }
+
+  private execAmo(dbl: boolean, f5: number, d: number, a: number, b: number, w: number): number {
+    const x = this.x;
+    const lo = x[a];
+    const hi = x[a + 1];
+    const size = dbl ? 8 : 4;
+    if ((lo & (size - 1)) !== 0) return this.dataFault0(6, lo, hi);
+    // Check write permission first so a read-only page reports a store/AMO fault.
+    const pa = this.xlate(lo, hi, STORE);
+    if (pa < 0) return this.dataFault0(this.xcause === 13 ? 15 : this.xcause === 5 ? 7 : this.xcause, lo, hi);
+    if (!this.bus.isRam(pa, size) && this.bus.findDevice(pa, size) === undefined) return this.dataFault0(7, lo, hi);
+    if (!this.load(lo, hi, size)) return 0;
+    const ol = this.ldLo;
+    const oh = dbl ? this.ldHi : this.ldLo >> 31;
+    const bl = x[b];
+    const bh = dbl ? x[b + 1] : x[b] >> 31;
+    let rl = 0;
+    let rh = 0;
+    switch (f5) {
+      case 1: // swap
+        rl = bl;
+        rh = bh;
+        break;
+      case 0: {
+        // add
+        const s = (ol >>> 0) + (bl >>> 0);
+        rl = s | 0;
+        rh = (oh + bh + (s > 4294967295 ? 1 : 0)) | 0;
+        break;
+      }
+      case 4:
+        rl = ol ^ bl;
+        rh = oh ^ bh;
+        break;
+      case 12:
+        rl = ol & bl;
+        rh = oh & bh;
+        break;
+      case 8:
+        rl = ol | bl;
+        rh = oh | bh;
+        break;
+      default: {
+        // 16 min, 20 max, 24 minu, 28 maxu
+        const signed = f5 === 16 || f5 === 20;
+        const oLess = oh !== bh ? (signed ? oh < bh : oh >>> 0 < bh >>> 0) : ol >>> 0 < bl >>> 0;
+        const pickOld = f5 === 16 || f5 === 24 ? oLess : !oLess;
+        rl = pickOld ? ol : bl;
+        rh = pickOld ? oh : bh;
+      }
+    }
+    if (!this.store(lo, hi, size, rl, rh)) return 0;
+    x[d] = ol;
+    x[d + 1] = oh;
+    this.advance(w);
+    return 2;
+  }
+
+  // =============================== CSRs ===============================
+
+  private execCsr(op: number, d: number, rs1: number, csr: number, w: number): number {
+    const x = this.x;
+    const imm = op >= Op.CSRRWI;
+    const kind = imm ? op - Op.CSRRWI : op - Op.CSRRW; // 0 write, 1 set, 2 clear
+    const srcLo = imm ? rs1 : x[rs1 * 2];
+    const srcHi = imm ? 0 : x[rs1 * 2 + 1];
+    const writes = kind === 0 || rs1 !== 0;
+    if (this.priv < ((csr >>> 8) & 3) || (writes && csr >>> 10 === 3)) return this.illegalR();
+    const skipRead = kind === 0 && d === 64; // CSRRW with rd=x0 has no read side effects
+    if (!this.csrRead(csr)) return this.illegalR();
+    const oldLo = this.csrLo;
+    const oldHi = this.csrHi;
+    void skipRead;
+    if (writes) {
+      let nl = srcLo;
+      let nh = srcHi;
+      if (kind === 1) {
+        nl = oldLo | srcLo;
+        nh = oldHi | srcHi;
+      } else if (kind === 2) {
+        nl = oldLo & ~srcLo;
+        nh = oldHi & ~srcHi;
+      }
+      if (!this.csrWrite(csr, nl, nh)) return this.illegalR();
+    }
+    x[d] = oldLo;
+    x[d + 1] = oldHi;
+    x[64] = 0;
+    x[65] = 0;
+    this.advance(w);
+    return 2;
+  }
+
+  /** Current instret including instructions retired so far in this run() slice. */
+  private liveInstret(): number {
+    return this.instret + (this.runBudget - this.runLeft) - this.runTraps;
+  }
+
+  private set64(v: number): void {
+    const hi = Math.floor(v / TWO32);
+    this.csrLo = (v - hi * TWO32) | 0;
+    this.csrHi = hi | 0;
+  }
+
+  /** Counter access rule for cycle/time/instret/hpmcounterN from S and U. */
+  private counterOk(bit: number): boolean {
+    if (this.priv < 3 && ((this.mcounteren >>> bit) & 1) === 0) return false;
+    if (this.priv === 0 && ((this.scounteren >>> bit) & 1) === 0) return false;
+    return true;
+  }
+
+  /** Reads a CSR into csrLo/csrHi; false when the CSR does not exist or is not accessible. */
+  private csrRead(csr: number): boolean {
+    this.csrHi = 0;
+    switch (csr) {
+      case C.FFLAGS:
+      case C.FRM:
+      case C.FCSR:
+        if ((this.mstatus & C.MSTATUS_FS) === 0) return false;
+        this.csrLo = csr === C.FFLAGS ? this.fflags : csr === C.FRM ? this.frm : (this.frm << 5) | this.fflags;
+        return true;
+      case C.CYCLE:
+        if (!this.counterOk(0)) return false;
+        this.set64(this.liveInstret() + this.cycleOffset);
+        return true;
+      case C.TIME:
+        if (!this.counterOk(1)) return false;
+        this.set64(this.clock.now());
+        return true;
+      case C.INSTRET:
+        if (!this.counterOk(2)) return false;
+        this.set64(this.liveInstret());
+        return true;
+      case C.MCYCLE:
+        this.set64(this.liveInstret() + this.cycleOffset);
+        return true;
+      case C.MINSTRET:
+        this.set64(this.liveInstret());
+        return true;
+      case C.SSTATUS:
+        this.csrLo = this.mstatus & C.SSTATUS_MASK;
+        this.csrHi = C.MSTATUS_HI_UXL | this.sdBit();
+        return true;
+      case C.MSTATUS:
+        this.csrLo = this.mstatus;
+        this.csrHi = C.MSTATUS_HI_UXL | C.MSTATUS_HI_SXL | this.sdBit();
+        return true;
+      case C.SIE:
+        this.csrLo = this.mie & this.mideleg;
+        return true;
+      case C.SIP:
+        if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) this.updateSstc();
+        this.csrLo = this.mip & this.mideleg;
+        return true;
+      case C.MIE:
+        this.csrLo = this.mie;
+        return true;
+      case C.MIP:
+        if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) this.updateSstc();
+        this.csrLo = this.mip;
+        return true;
+      case C.STVEC:
+        this.csrLo = this.stvecLo;
+        this.csrHi = this.stvecHi;
+        return true;
+      case C.MTVEC:
+        this.csrLo = this.mtvecLo;
+        this.csrHi = this.mtvecHi;
+        return true;
+      case C.SCOUNTEREN:
+        this.csrLo = this.scounteren;
+        return true;
+      case C.MCOUNTEREN:
+        this.csrLo = this.mcounteren;
+        return true;
+      case C.SENVCFG:
+        this.csrLo = this.senvcfg;
+        return true;
+      case C.MENVCFG:
+        this.csrLo = this.menvcfgLo;
+        this.csrHi = this.menvcfgHi;
+        return true;
+      case C.SSCRATCH:
+        this.csrLo = this.sscratchLo;
+        this.csrHi = this.sscratchHi;
+        return true;
+      case C.MSCRATCH:
+        this.csrLo = this.mscratchLo;
+        this.csrHi = this.mscratchHi;
+        return true;
+      case C.SEPC:
+        this.csrLo = this.sepcLo & -2;
+        this.csrHi = this.sepcHi;
+        return true;
+      case C.MEPC:
+        this.csrLo = this.mepcLo & -2;
+        this.csrHi = this.mepcHi;
+        return true;
+      case C.SCAUSE:
+        this.csrLo = this.scauseLo;
+        this.csrHi = this.scauseHi;
+        return true;
+      case C.MCAUSE:
+        this.csrLo = this.mcauseLo;
+        this.csrHi = this.mcauseHi;
+        return true;
+      case C.STVAL:
+        this.csrLo = this.stvalLo;
+        this.csrHi = this.stvalHi;
+        return true;
+      case C.MTVAL:
+        this.csrLo = this.mtvalLo;
+        this.csrHi = this.mtvalHi;
+        return true;
+      case C.STIMECMP:
+        if (this.priv === 1 && ((this.mcounteren & 2) === 0 || (this.menvcfgHi & C.ENVCFG_STCE_HI) === 0)) return false;
+        this.csrLo = this.stimecmpLo;
+        this.csrHi = this.stimecmpHi;
+        return true;
+      case C.SATP:
+        if (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0) return false;
+        this.csrLo = this.satpLo;
+        this.csrHi = this.satpHi;
+        return true;
+      case C.MISA:
+        this.csrLo = C.MISA_LO;
+        this.csrHi = C.MISA_HI;
+        return true;
+      case C.MEDELEG:
+        this.csrLo = this.medeleg;
+        return true;
+      case C.MIDELEG:
+        this.csrLo = this.mideleg;
+        return true;
+      case C.MVENDORID:
+      case C.MARCHID:
+      case C.MIMPID:
+      case C.MCONFIGPTR:
+        this.csrLo = 0;
+        return true;
+      case C.MHARTID:
+        this.csrLo = this.hartId;
+        return true;
+      case C.MCOUNTINHIBIT:
+        this.csrLo = this.mcountinhibit;
+        return true;
+    }
+    if (csr >= C.HPMCOUNTER3 && csr <= C.HPMCOUNTER31) {
+      if (!this.counterOk(csr - C.CYCLE)) return false;
+      this.csrLo = 0;
+      return true;
+    }
+    if ((csr >= C.MHPMCOUNTER3 && csr <= C.MHPMCOUNTER31) || (csr >= C.MHPMEVENT3 && csr <= C.MHPMEVENT31)) {
+      this.csrLo = 0;
+      return true;
+    }
+    if (csr >= C.PMPCFG0 && csr <= C.PMPCFG0 + 15) {
+      const n = csr - C.PMPCFG0;
+      if (n & 1) return false; // RV64: odd pmpcfg registers do not exist
+      const c = this.pmpcfg;
+      const o = n * 4;
+      this.csrLo = c[o] | (c[o + 1] << 8) | (c[o + 2] << 16) | (c[o + 3] << 24);
+      this.csrHi = c[o + 4] | (c[o + 5] << 8) | (c[o + 6] << 16) | (c[o + 7] << 24);
+      return true;
+    }
+    if (csr >= C.PMPADDR0 && csr <= C.PMPADDR0 + 63) {
+      const n = csr - C.PMPADDR0;
+      this.csrLo = this.pmpaddr[2 * n];
+      this.csrHi = this.pmpaddr[2 * n + 1];
+      return true;
+    }
+    return false;
+  }
+
+  private sdBit(): number {
+    return (this.mstatus & C.MSTATUS_FS) === C.MSTATUS_FS ? -0x80000000 : 0;
+  }
+
+  private csrWrite(csr: number, lo: number, hi: number): boolean {
+    const v64 = (hi >>> 0) * TWO32 + (lo >>> 0);
+    switch (csr) {
+      case C.FFLAGS:
+        this.fflags = lo & 31;
+        this.mstatus |= C.MSTATUS_FS;
+        return true;
+      case C.FRM:
+        this.frm = lo & 7;
+        this.mstatus |= C.MSTATUS_FS;
+        return true;
+      case C.FCSR:
+        this.fflags = lo & 31;
+        this.frm = (lo >>> 5) & 7;
+        this.mstatus |= C.MSTATUS_FS;
+        return true;
+      case C.MCYCLE:
+        this.cycleOffset = v64 - this.liveInstret() - 1;
+        return true;
+      case C.MINSTRET:
+        this.instret = v64 - (this.runBudget - this.runLeft - this.runTraps) - 1;
+        return true;
+      case C.SSTATUS:
+        this.writeMstatus((this.mstatus & ~C.SSTATUS_WMASK) | (lo & C.SSTATUS_WMASK));
+        return true;
+      case C.MSTATUS:
+        this.writeMstatus((this.mstatus & ~C.MSTATUS_WMASK) | (lo & C.MSTATUS_WMASK));
+        return true;
+      case C.SIE:
+        this.mie = (this.mie & ~this.mideleg) | (lo & this.mideleg & C.MIE_MASK);
+        this.updateMip();
+        return true;
+      case C.SIP: {
+        const m = this.mideleg & C.MIP_SSIP;
+        this.mipSoft = (this.mipSoft & ~m) | (lo & m);
+        this.updateMip();
+        return true;
+      }
+      case C.MIE:
+        this.mie = lo & C.MIE_MASK;
+        this.updateMip();
+        return true;
+      case C.MIP:
+        this.mipSoft = (this.mipSoft & ~C.MIP_WMASK) | (lo & C.MIP_WMASK);
+        this.updateMip();
+        return true;
+      case C.STVEC:
+        this.stvecLo = (lo & 2) !== 0 ? lo & -4 : lo;
+        this.stvecHi = hi;
+        return true;
+      case C.MTVEC:
+        this.mtvecLo = (lo & 2) !== 0 ? lo & -4 : lo;
+        this.mtvecHi = hi;
+        return true;
+      case C.SCOUNTEREN:
+        this.scounteren = lo;
+        return true;
+      case C.MCOUNTEREN:
+        this.mcounteren = lo;
+        return true;
+      case C.SENVCFG:
+        this.senvcfg = lo & 1;
+        return true;
+      case C.MENVCFG:
+        this.menvcfgLo = lo & 1;
+        this.menvcfgHi = hi & C.ENVCFG_STCE_HI;
+        this.updateSstc();
+        return true;
+      case C.SSCRATCH:
+        this.sscratchLo = lo;
+        this.sscratchHi = hi;
+        return true;
+      case C.MSCRATCH:
+        this.mscratchLo = lo;
+        this.mscratchHi = hi;
+        return true;
+      case C.SEPC:
+        this.sepcLo = lo & -2;
+        this.sepcHi = hi;
+        return true;
+      case C.MEPC:
+        this.mepcLo = lo & -2;
+        this.mepcHi = hi;
+        return true;
+      case C.SCAUSE:
+        this.scauseLo = lo;
+        this.scauseHi = hi;
+        return true;
+      case C.MCAUSE:
+        this.mcauseLo = lo;
+        this.mcauseHi = hi;
+        return true;
+      case C.STVAL:
+        this.stvalLo = lo;
+        this.stvalHi = hi;
+        return true;
+      case C.MTVAL:
+        this.mtvalLo = lo;
+        this.mtvalHi = hi;
+        return true;
+      case C.STIMECMP:
+        this.stimecmpLo = lo;
+        this.stimecmpHi = hi;
+        this.updateSstc();
+        return true;
+      case C.SATP: {
+        const mode = hi >>> 28;
+        if (mode !== 0 && mode !== 8 && mode !== 9) return true; // unsupported mode: write ignored
+        this.satpLo = lo;
+        this.satpHi = mode === 0 ? 0 : hi;
+        this.flushTlb();
+        this.updateKeys();
+        return true;
+      }
+      case C.MEDELEG:
+        this.medeleg = lo & C.MEDELEG_MASK;
+        return true;
+      case C.MIDELEG:
+        this.mideleg = lo & C.MIDELEG_MASK;
+        this.updateMip();
+        return true;
+      case C.MCOUNTINHIBIT:
+        this.mcountinhibit = lo & ~2;
+        return true;
+      case C.MISA:
+        return true;
+    }
+    if (csr >= C.PMPCFG0 && csr <= C.PMPCFG0 + 15) {
+      const o = (csr - C.PMPCFG0) * 4;
+      const c = this.pmpcfg;
+      for (let k = 0; k < 8; k++) {
+        if (c[o + k] & 0x80) continue; // locked
+        let b = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0x9f;
+        if ((b & 3) === 2) b &= ~2; // W without R is reserved
+        c[o + k] = b;
+      }
+      return true;
+    }
+    if (csr >= C.PMPADDR0 && csr <= C.PMPADDR0 + 63) {
+      const n = csr - C.PMPADDR0;
+      if (this.pmpcfg[n] & 0x80) return true;
+      if (n + 1 < 64 && (this.pmpcfg[n + 1] & 0x98) === 0x88) return true; // next entry is locked TOR
+      this.pmpaddr[2 * n] = lo;
+      this.pmpaddr[2 * n + 1] = hi & 0x3fffff;
+      return true;
+    }
+    // Read-only-zero registers (hpm counters/events) accept and ignore writes.
+    return true;
+  }
+
+  private writeMstatus(v: number): void {
+    if (((v >>> 11) & 3) === 2) v = (v & ~C.MSTATUS_MPP) | (this.mstatus & C.MSTATUS_MPP);
+    this.mstatus = v;
+    this.updateKeys();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * A running VM: drives a VirtMachine in budgeted slices on the host's event loop.
+ *
+ * Each turn runs the harts for a few milliseconds of wall time (never awaiting inside a slice),
+ * then yields so host I/O (console input, disk promises, timers) can run. When every hart waits
+ * in WFI the VM sleeps until the next timer deadline or until input arrives. Platform-neutral:
+ * the host supplies the clock and the two ways to schedule (yield now, sleep for a while).
+ *
+ * Invariants: no slice runs while paused or after stop; console input the UART cannot take yet
+ * is queued here (bounded by the host's reads) and retried every turn; a guest can never make
+ * this loop throw: errors from the board end the VM with an 'error' stop reason.
+ */
+import { VirtMachine, type PowerEvent, type VirtOptions, type MachineState } from '../machine/virt.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
+
+export interface VmHost {
+  nowMs(): number;
+  /** Runs fn soon, after pending I/O callbacks (setImmediate / MessageChannel). */
+  yieldTo(fn: () => void): void;
+  /** Runs fn after ms milliseconds; returns a canceller. */
+  sleep(fn: () => void, ms: number): () => void;
+}
+
+export type StopReason = PowerEvent | { kind: 'panic' } | { kind: 'quit' } | { kind: 'error'; message: string };
+
+export interface VmEvents {
+  output(bytes: Uint8Array): void;
+  stopped(reason: StopReason): void;
+}
+
+/** Instructions per hart between timer checks. */
+const SLICE_BUDGET = 20_000;
+/** Wall time per event-loop turn before yielding. */
+const TURN_MS = 8;
+const PANIC_TEXT = 'Kernel panic - not syncing';
+
+export interface VmSnapshotMeta {
+  /** Anything the caller needs to rebuild the same configuration (disk paths, kernel args...). */
+  config: unknown;
+}
+
+export class Vm {
+  readonly machine: VirtMachine;
+  private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
+  private pendingInput: Uint8Array[] = [];
+  private cancelSleep: (() => void) | undefined;
+  private scheduled = false;
+  private panicTail = '';
+  readonly startedAt: number;
+  /** Wall time of the first console output and of the first shell prompt, when seen (for benchmarks). */
+  firstOutputAt: number | undefined;
+
+  constructor(
+    opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>,
+    private readonly host: VmHost,
+    private readonly events: VmEvents,
+  ) {
+    this.startedAt = host.nowMs();
+    this.machine = new VirtMachine({ ...opts, nowMs: () => host.nowMs(), onOutput: (b) => this.onOutput(b) });
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  get stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  start(): void {
+    if (this.state !== 'created' && this.state !== 'paused') return;
+    this.state = 'running';
+    this.schedule();
+  }
+
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.state = 'paused';
+    this.cancelSleep?.();
+    this.cancelSleep = undefined;
+  }
+
+  resume(): void {
+    if (this.state === 'paused') this.start();
+  }
+
+  stop(reason: StopReason = { kind: 'quit' }): void {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.cancelSleep?.();
+    this.machine.flushOutput();
+    this.events.stopped(reason);
+  }
+
+  /** Console input from the user; delivered as fast as the guest's UART FIFO drains. */
+  input(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.pendingInput.push(bytes.slice());
+    this.deliverInput();
+    if (this.state === 'running' && this.cancelSleep) {
+      this.cancelSleep();
+      this.cancelSleep = undefined;
+      this.schedule();
+    }
+  }
+
+  private deliverInput(): void {
+    while (this.pendingInput.length) {
+      const head = this.pendingInput[0]!;
+      const n = this.machine.input(head);
+      if (n >= head.length) this.pendingInput.shift();
+      else {
+        this.pendingInput[0] = head.subarray(n);
+        return;
+      }
+    }
+  }
+
+  private onOutput(bytes: Uint8Array): void {
+    if (this.firstOutputAt === undefined) this.firstOutputAt = this.host.nowMs();
+    // Watch for a kernel panic across chunk boundaries without keeping the whole log.
+    const text = this.panicTail + new TextDecoder('latin1').decode(bytes);
+    if (text.includes(PANIC_TEXT)) this.sawPanic = true;
+    this.panicTail = text.slice(-PANIC_TEXT.length);
+    this.events.output(bytes);
+  }
+
+  private sawPanic = false;
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.host.yieldTo(() => {
+      this.scheduled = false;
+      this.turn();
+    });
+  }
+
+  private turn(): void {
+    if (this.state !== 'running') return;
+    const m = this.machine;
+    const deadline = this.host.nowMs() + TURN_MS;
+    try {
+      for (;;) {
+        m.updateTimers();
+        if (this.pendingInput.length) this.deliverInput();
+        m.runSlice(SLICE_BUDGET);
+        if (m.power || this.sawPanic) break;
+        if (m.allWaiting()) {
+          m.updateTimers();
+          if (!m.allWaiting()) continue;
+          m.flushOutput();
+          const wake = m.nextTimerDeadline();
+          const ms = wake === Infinity ? 50 : Math.min(50, m.clock.msUntil(wake));
+          this.cancelSleep = this.host.sleep(() => {
+            this.cancelSleep = undefined;
+            this.turn();
+          }, ms);
+          return;
+        }
+        if (this.host.nowMs() >= deadline) break;
+      }
+    } catch (e) {
+      this.stop({ kind: 'error', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    m.flushOutput();
+    if (this.sawPanic) {
+      this.stop({ kind: 'panic' });
+      return;
+    }
+    if (m.power) {
+      this.stop(m.power);
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Pauses, waits for disk I/O to settle, and returns a snapshot file (see snapshot-file.ts). */
+  async snapshot(meta: VmSnapshotMeta): Promise<Uint8Array> {
+    const wasRunning = this.state === 'running';
+    this.pause();
+    await this.machine.drainIo();
+    const bytes = encodeSnapshot({ meta, machine: this.machine.saveState() }, this.machine.bus.ram);
+    if (wasRunning) this.resume();
+    return bytes;
+  }
+
+  /**
+   * Builds a VM from a snapshot file. `rebuild` receives the saved meta.config and returns the
+   * board options (disks reopened etc.); the VM starts paused: call start().
+   */
+  static async restore(
+    bytes: Uint8Array,
+    rebuild: (config: unknown) => Promise<Omit<VirtOptions, 'onOutput' | 'nowMs' | 'memoryBytes' | 'cpus'>>,
+    host: VmHost,
+    events: VmEvents,
+  ): Promise<Vm> {
+    const snap = decodeSnapshot(bytes);
+    const st = snap.state as { meta: VmSnapshotMeta; machine: MachineState };
+    if (!st || typeof st !== 'object' || !st.machine || typeof st.machine !== 'object')
+      throw new Error('snapshot holds no machine state');
+    const base = await rebuild(st.meta?.config);
+    const vm = new Vm(
+      {
+        ...base,
+        memoryBytes: st.machine.memoryBytes,
+        cpus: st.machine.cpus,
+        builtinSbi: st.machine.builtinSbi,
+        restoring: true,
+      },
+      host,
+      events,
+    );
+    snap.restoreRam(vm.machine.bus.ram);
+    vm.machine.loadState(st.machine);
+    return vm;
+  }
+}
