@@ -85,3 +85,94 @@ export class StorageError extends Error {
     this.name = 'StorageError';
   }
 }
+
+/*
+ * Optional capabilities. A format implements the ones it supports; callers test with the guards
+ * below instead of checking `format` names, so a new format gains a feature by implementing it.
+ */
+
+/** What `qemu-img check` reports, with the same meaning for each number. */
+export interface CheckResult {
+  /** Clusters whose refcount is higher than the number of references (space lost, harmless). */
+  leaks: number;
+  /** Refcounts lower than the number of references, bad offsets, overlapping metadata (dangerous). */
+  corruptions: number;
+  leaksFixed: number;
+  corruptionsFixed: number;
+  /** Allocated/total virtual clusters and the offset just past the last allocated host cluster. */
+  allocatedClusters: number;
+  totalClusters: number;
+  fragmentedClusters: number;
+  compressedClusters: number;
+  imageEndOffset: number;
+  /** One line per problem found, in the order found. */
+  messages: string[];
+}
+
+export interface CheckableBackend {
+  check(repair?: 'leaks' | 'all'): Promise<CheckResult>;
+}
+
+/** An image that can store a whole cluster compressed (`qemu-img convert -c`). */
+export interface CompressedWriteBackend {
+  /** The unit `writeCompressedCluster` takes; offsets must be aligned to it. */
+  readonly clusterSize: number;
+  /** Writes one cluster (data.length == clusterSize, or less at the end of the disk) compressed. */
+  writeCompressedCluster(offset: number, data: Uint8Array): Promise<void>;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  /** Bytes of saved VM state (0 for disk-only snapshots). */
+  vmStateSize: number;
+  /** Wall-clock time of creation: seconds and nanoseconds since the epoch. */
+  dateSec: number;
+  dateNsec: number;
+  /** Guest clock at creation, in nanoseconds. */
+  vmClockNsec: number;
+  /** Virtual disk size when taken. */
+  diskSize: number;
+}
+
+/** Internal snapshots (qcow2): names or ids select a snapshot, as `qemu-img snapshot` does. */
+export interface SnapshotBackend {
+  listSnapshots(): Promise<SnapshotInfo[]>;
+  createSnapshot(
+    name: string,
+    opts?: { dateSec?: number; dateNsec?: number; vmClockNsec?: number },
+  ): Promise<SnapshotInfo>;
+  applySnapshot(nameOrId: string): Promise<void>;
+  deleteSnapshot(nameOrId: string): Promise<void>;
+}
+
+/** A disk whose virtual size can change; shrinking refuses when data would be lost. */
+export interface ResizableBackend {
+  resize(newSize: number): Promise<void>;
+}
+
+export function isCheckable(b: BlockBackend): b is BlockBackend & CheckableBackend {
+  return typeof (b as Partial<CheckableBackend>).check === 'function';
+}
+export function canWriteCompressed(b: BlockBackend): b is BlockBackend & CompressedWriteBackend {
+  return typeof (b as Partial<CompressedWriteBackend>).writeCompressedCluster === 'function';
+}
+export function hasSnapshots(b: BlockBackend): b is BlockBackend & SnapshotBackend {
+  return typeof (b as Partial<SnapshotBackend>).listSnapshots === 'function';
+}
+export function isResizable(b: BlockBackend): b is BlockBackend & ResizableBackend {
+  return typeof (b as Partial<ResizableBackend>).resize === 'function';
+}
+
+/** Shared argument check for every BlockBackend: a StorageError('out-of-range') naming the request. */
+export function checkRange(b: { size: number }, offset: number, length: number, what = 'request'): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > b.size
+  ) {
+    throw new StorageError('out-of-range', `${what} at ${offset}+${length} is outside the disk (size ${b.size})`);
+  }
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runBlockBackendContract } from '../../storage/contract/block-backend-contract.ts';
+import { rawFormat } from '../../storage/raw.ts';
+import { FileStore } from './file-store.ts';
+import { openImageFile } from './open-image.ts';
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'virtkit-fs-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+let n = 0;
+runBlockBackendContract('raw over FileStore', async (size) => {
+  const path = join(dir, `c${n++}.raw`);
+  const store = await FileStore.open(path, { create: true });
+  await rawFormat.create!(store, size, { options: {} });
+  return {
+    backend: await rawFormat.open(store, {}),
+    reopen: (readOnly) => openImageFile(path, { readOnly, format: 'raw' }),
+  };
+});
+
+describe('FileStore', () => {
+  it('reads zeros past the end, grows on write, truncates', async () => {
+    const path = join(dir, 'a.bin');
+    await writeFile(path, Uint8Array.of(1, 2, 3));
+    const s = await FileStore.open(path);
+    const buf = new Uint8Array(6);
+    await s.read(1, buf);
+    assert.deepEqual(buf, Uint8Array.of(2, 3, 0, 0, 0, 0));
+    await s.write(10, Uint8Array.of(9));
+    assert.equal(await s.size(), 11);
+    await s.truncate(2);
+    assert.equal(await s.size(), 2);
+    await s.close();
+  });
+  it('maps errors to StorageError codes', async () => {
+    await assert.rejects(FileStore.open(join(dir, 'missing')), { code: 'not-found' });
+    const path = join(dir, 'ro.bin');
+    await writeFile(path, new Uint8Array(4));
+    const s = await FileStore.open(path, { readOnly: true });
+    await assert.rejects(s.write(0, new Uint8Array(1)), { code: 'read-only' });
+    await s.close();
+  });
+  it('create with exclusive refuses an existing file', async () => {
+    const path = join(dir, 'x.bin');
+    await (await FileStore.open(path, { create: true, exclusive: true })).close();
+    await assert.rejects(FileStore.open(path, { create: true, exclusive: true }));
+  });
+});

@@ -1,0 +1,96 @@
+/** `img check`: consistency check (and optional repair) of an image's metadata. */
+import { isCheckable, type CheckResult } from '../types.ts';
+import type { ImgContext } from './context.ts';
+import { openChain } from './open-chain.ts';
+
+export interface CheckOptions {
+  format?: string;
+  /** -r: repair leaked clusters, or everything that can be repaired. Opens the image writable. */
+  repair?: 'leaks' | 'all';
+}
+
+export interface CheckReport {
+  filename: string;
+  format: string;
+  /** Absent when the format has no consistency check (qemu-img exit status 63). */
+  result?: CheckResult;
+}
+
+/** qemu-img check's exit statuses. */
+export const CHECK_OK = 0;
+export const CHECK_NOT_COMPLETED = 1;
+export const CHECK_CORRUPT = 2;
+export const CHECK_LEAKS = 3;
+export const CHECK_UNSUPPORTED = 63;
+
+export async function imgCheck(ctx: ImgContext, path: string, opts: CheckOptions = {}): Promise<CheckReport> {
+  // The backing chain is not part of the check; leaving it closed lets broken chains be checked.
+  const img = await openChain(ctx, path, { format: opts.format, readOnly: opts.repair === undefined, backing: false });
+  try {
+    const b = img.backend;
+    const report: CheckReport = { filename: path, format: img.layers[0]!.format };
+    if (isCheckable(b)) report.result = await b.check(opts.repair);
+    return report;
+  } finally {
+    await img.close();
+  }
+}
+
+export function checkExitCode(r: CheckReport): number {
+  if (!r.result) return CHECK_UNSUPPORTED;
+  if (r.result.corruptions > 0) return CHECK_CORRUPT;
+  if (r.result.leaks > 0) return CHECK_LEAKS;
+  return CHECK_OK;
+}
+
+/** The object `qemu-img check --output=json` prints. */
+export function checkToJson(r: CheckReport): Record<string, unknown> {
+  const res = r.result!;
+  const o: Record<string, unknown> = {
+    'image-end-offset': res.imageEndOffset,
+    'total-clusters': res.totalClusters,
+    'check-errors': 0,
+    'allocated-clusters': res.allocatedClusters,
+    filename: r.filename,
+    format: r.format,
+    'fragmented-clusters': res.fragmentedClusters,
+    'compressed-clusters': res.compressedClusters,
+  };
+  if (res.corruptions) o['corruptions'] = res.corruptions;
+  if (res.leaks) o['leaks'] = res.leaks;
+  if (res.corruptionsFixed) o['corruptions-fixed'] = res.corruptionsFixed;
+  if (res.leaksFixed) o['leaks-fixed'] = res.leaksFixed;
+  return o;
+}
+
+/** qemu-img check's human report. */
+export function checkText(r: CheckReport): string {
+  const res = r.result!;
+  const lines: string[] = [...res.messages];
+  if (res.leaksFixed || res.corruptionsFixed) {
+    lines.push('The following inconsistencies were found and repaired:', '');
+    lines.push(`    ${res.leaksFixed} leaked clusters`, `    ${res.corruptionsFixed} corruptions`, '');
+  }
+  if (res.corruptions === 0 && res.leaks === 0) {
+    lines.push('No errors were found on the image.');
+  } else {
+    if (res.corruptions) {
+      lines.push('', `${res.corruptions} errors were found on the image.`);
+      lines.push('Data may be corrupted, or further writes to the image may corrupt it.');
+    }
+    if (res.leaks) {
+      lines.push('', `${res.leaks} leaked clusters were found on the image.`);
+      lines.push('This means waste of disk space, but no harm to data.');
+    }
+  }
+  if (res.totalClusters > 0) {
+    const pct = (n: number, d: number) => ((100 * n) / (d || 1)).toFixed(2);
+    lines.push(
+      `${res.allocatedClusters}/${res.totalClusters} = ${pct(res.allocatedClusters, res.totalClusters)}% allocated, ` +
+        `${pct(res.fragmentedClusters, res.allocatedClusters)}% fragmented, ` +
+        `${pct(res.compressedClusters, res.allocatedClusters)}% compressed clusters`,
+    );
+  }
+  if (res.imageEndOffset) lines.push(`Image end offset: ${res.imageEndOffset}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,59 @@
+/** `img create`: a new, empty image, optionally on top of a backing file. */
+import { StorageError } from '../types.ts';
+import type { ImgContext } from './context.ts';
+import { findFormat, openChain } from './open-chain.ts';
+
+export interface CreateImageOptions {
+  /** qemu-img -f (default raw). */
+  format?: string;
+  /** Virtual size in bytes; when absent, the backing file's size. */
+  size?: number;
+  /** qemu-img -o key=value options for the format. */
+  options?: Record<string, string>;
+  /** -b and -F: the backing file as it will be written in the header, and its format. */
+  backingFile?: string;
+  backingFormat?: string;
+}
+
+export interface CreateImageResult {
+  format: string;
+  size: number;
+  backingFormat?: string;
+}
+
+export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImageOptions): Promise<CreateImageResult> {
+  const fmt = findFormat(ctx, opts.format ?? 'raw');
+  if (!fmt.create) throw new StorageError('unsupported', `format '${fmt.name}' does not support image creation`);
+  let size = opts.size;
+  let backingFormat = opts.backingFormat;
+  if (opts.backingFile !== undefined) {
+    // Open the backing file once: it must exist, its format is recorded, and it gives the default size.
+    const backingPath = ctx.host.resolve(path, opts.backingFile);
+    const backing = await openChain(ctx, backingPath, { format: backingFormat, readOnly: true });
+    try {
+      backingFormat = backing.layers[0]!.format;
+      size ??= backing.backend.size;
+    } finally {
+      await backing.close();
+    }
+  }
+  if (size === undefined) throw new StorageError('unsupported', 'an image size is required (or a backing file to take it from)');
+  if (!Number.isSafeInteger(size) || size < 0) throw new StorageError('too-large', `image size ${size} is out of range`);
+  const store = await ctx.host.createFile(path);
+  try {
+    await fmt.create(store, size, {
+      options: { ...(opts.options ?? {}) },
+      backingFile: opts.backingFile,
+      backingFormat,
+      openFile: (name, ro) => ctx.host.openFile(ctx.host.resolve(path, name), ro),
+      openBacking: async (name, bf) => {
+        const chain = await openChain(ctx, ctx.host.resolve(path, name), { format: bf, readOnly: true });
+        return chain.backend;
+      },
+    });
+    await store.flush();
+  } finally {
+    await store.close();
+  }
+  return { format: fmt.name, size, backingFormat };
+}

@@ -1,0 +1,63 @@
+/**
+ * Zero detection for convert/compare: finds the runs of a buffer that are all zero, at a
+ * granularity (qemu-img's -S, default 4 KiB) so short zero runs inside data stay data.
+ */
+
+/** True if every byte of buf[start, end) is zero. Word-at-a-time where alignment allows. */
+export function isZero(buf: Uint8Array, start = 0, end = buf.length): boolean {
+  let i = start;
+  // Walk bytes up to an 8-byte boundary of the underlying buffer, then compare 32-bit words.
+  while (i < end && (buf.byteOffset + i) % 4 !== 0) if (buf[i++] !== 0) return false;
+  const words = Math.floor((end - i) / 4);
+  if (words > 0) {
+    const w = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    // Unrolled OR of eight words per step: the branch is taken once per 32 bytes.
+    let k = 0;
+    const n8 = words - (words % 8);
+    for (; k < n8; k += 8) {
+      if ((w[k]! | w[k + 1]! | w[k + 2]! | w[k + 3]! | w[k + 4]! | w[k + 5]! | w[k + 6]! | w[k + 7]!) !== 0) return false;
+    }
+    for (; k < words; k++) if (w[k] !== 0) return false;
+    i += words * 4;
+  }
+  while (i < end) if (buf[i++] !== 0) return false;
+  return true;
+}
+
+export interface Run {
+  /** Offset within the buffer. */
+  start: number;
+  length: number;
+  zero: boolean;
+}
+
+/**
+ * Splits buf into alternating data/zero runs. Blocks of `granularity` bytes aligned to
+ * `baseOffset + i` (the buffer's position in the image) count as zero only if wholly zero, so
+ * the output stays aligned to the granularity like qemu-img's. granularity 0 = one data run.
+ */
+export function splitZeroRuns(
+  buf: Uint8Array,
+  granularity: number,
+  baseOffset = 0,
+  zeroTest: (b: Uint8Array) => boolean = (b) => isZero(b),
+): Run[] {
+  const runs: Run[] = [];
+  if (buf.length === 0) return runs;
+  if (granularity <= 0) return [{ start: 0, length: buf.length, zero: false }];
+  // Most buffers of a sparse image are wholly zero or wholly data: test the whole first.
+  if (zeroTest(buf)) return [{ start: 0, length: buf.length, zero: true }];
+  const push = (start: number, length: number, zero: boolean) => {
+    const last = runs[runs.length - 1];
+    if (last && last.zero === zero) last.length += length;
+    else runs.push({ start, length, zero });
+  };
+  let i = 0;
+  while (i < buf.length) {
+    const next = Math.min(buf.length, (Math.floor((baseOffset + i) / granularity) + 1) * granularity - baseOffset);
+    // A partial block at the end of the buffer still counts as a block (the image ends there).
+    push(i, next - i, zeroTest(buf.subarray(i, next)));
+    i = next;
+  }
+  return runs;
+}
