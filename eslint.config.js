@@ -16,7 +16,8 @@ export default tseslint.config(
   },
   {
     files: core.map((d) => `${d}/**/*.ts`),
-    ignores: ['**/*.test.ts'],
+    // Test support (contract suites, fakes) runs only under Node's test runner.
+    ignores: ['**/*.test.ts', 'src/storage/contract/**', '**/testing.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,7 +1,7 @@
 /**
  * Disk image conversion: virtkit vs qemu-img in the same run on the same machine.
  *
- *   node --import tsx bench/img-convert/run.ts [--size-gib 2] [--data-mib 256] [--reads 20000]
+ *   node --import tsx bench/img-convert/run.ts [--size-gib 2] [--data-mib 256] [--reads 20000] [--runs 2]
  *
  * Builds a sparse raw image (default 2 GiB) holding random data (default 256 MiB) in 1 MiB pieces
  * at scattered offsets, converts it to every format both tools support and back to raw with
@@ -25,6 +25,8 @@ const opt = (name: string, dflt: number) => {
 const SIZE = opt('size-gib', 2) * 1024 ** 3;
 const DATA = opt('data-mib', 256) * 1024 ** 2;
 const READS = opt('reads', 20000);
+/** Each conversion runs this many times per tool; the fastest counts (the machines are shared and noisy). */
+const RUNS = opt('runs', 2);
 const PIECE = 1024 * 1024;
 
 const ctx = nodeImgContext();
@@ -37,7 +39,7 @@ function makeSource(path: string): void {
   const slots = SIZE / PIECE;
   const pieces = DATA / PIECE;
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const used = new Set<number>();
   const buf = new Uint8Array(PIECE);
   while (used.size < pieces) {
@@ -64,7 +66,17 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
 }
 
 function qemuConvert(fmt: string, src: string, dst: string): number {
-  return time(() => execFileSync('qemu-img', ['convert', '-O', fmt, src, dst]))[1];
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++)
+    best = Math.min(best, time(() => execFileSync('qemu-img', ['convert', '-O', fmt, src, dst]))[1]);
+  return best;
+}
+
+async function virtkitConvert(fmt: string, src: string, dst: string): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++)
+    best = Math.min(best, await timeAsync(() => imgConvert(ctx, [src], dst, { format: fmt })));
+  return best;
 }
 
 function sameContent(a: string, b: string): void {
@@ -81,26 +93,32 @@ async function main(): Promise<void> {
   const supported = ctx.formats.filter((f) => typeof f.create === 'function').map((f) => f.name);
   const targets = ['qcow2', 'vmdk', 'vpc', 'vhdx'].filter((f) => supported.includes(f));
   const missing = ['qcow2', 'vmdk', 'vpc', 'vhdx'].filter((f) => !supported.includes(f));
-  console.log(`source: ${SIZE / 1024 ** 3} GiB sparse raw, ${DATA / 1024 ** 2} MiB random data; node ${process.version}`);
+  console.log(
+    `source: ${SIZE / 1024 ** 3} GiB sparse raw, ${DATA / 1024 ** 2} MiB random data; node ${process.version}`,
+  );
   if (missing.length) console.log(`not available in virtkit yet (skipped): ${missing.join(', ')}`);
   console.log('conversion                 virtkit   qemu-img   ratio');
   let worst = 0;
+  let worstNonRaw = 0;
   const row = (name: string, ours: number, theirs: number) => {
     const ratio = ours / theirs;
     worst = Math.max(worst, ratio);
-    console.log(`${name.padEnd(24)} ${ours.toFixed(3).padStart(8)}s ${theirs.toFixed(3).padStart(9)}s ${ratio.toFixed(2).padStart(7)}`);
+    if (!name.startsWith('raw')) worstNonRaw = Math.max(worstNonRaw, ratio);
+    console.log(
+      `${name.padEnd(24)} ${ours.toFixed(3).padStart(8)}s ${theirs.toFixed(3).padStart(9)}s ${ratio.toFixed(2).padStart(7)}`,
+    );
   };
   for (const fmt of targets) {
     const ours = join(dir, `v.${fmt}`);
     const theirs = join(dir, `q.${fmt}`);
     const tq = qemuConvert(fmt, src, theirs);
-    const tv = await timeAsync(() => imgConvert(ctx, [src], ours, { format: fmt }));
+    const tv = await virtkitConvert(fmt, src, ours);
     sameContent(src, ours);
     row(`raw -> ${fmt}`, tv, tq);
     const oursBack = join(dir, `v-${fmt}.raw`);
     const theirsBack = join(dir, `q-${fmt}.raw`);
     const tq2 = qemuConvert('raw', theirs, theirsBack);
-    const tv2 = await timeAsync(() => imgConvert(ctx, [ours], oursBack, { format: 'raw' }));
+    const tv2 = await virtkitConvert('raw', ours, oursBack);
     sameContent(src, oursBack);
     row(`${fmt} -> raw`, tv2, tq2);
     console.log(`${''.padEnd(24)} sizes: virtkit ${mib(ours)} qemu-img ${mib(theirs)} (MiB on disk)`);
@@ -109,6 +127,8 @@ async function main(): Promise<void> {
     rmSync(theirs);
   }
   console.log(`worst ratio virtkit/qemu-img: ${worst.toFixed(2)} (target <= 1.25)`);
+  // qemu-img skips the holes of a raw source with SEEK_DATA; Node.js cannot, so virtkit reads them.
+  console.log(`worst ratio for non-raw sources: ${worstNonRaw.toFixed(2)}`);
 
   if (supported.includes('qcow2')) {
     const img = await openChain(ctx, join(dir, 'v.qcow2'), { readOnly: true });
@@ -116,7 +136,7 @@ async function main(): Promise<void> {
       const b = img.backend;
       const buf = new Uint8Array(4096);
       let seed = 99;
-      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
       const offsets = Array.from({ length: READS }, () => Math.floor(rnd() * (b.size / 4096)) * 4096);
       for (const o of offsets.slice(0, Math.min(READS, 5000))) await b.read(o, buf); // warm metadata and page cache
       const t = await timeAsync(async () => {
@@ -129,7 +149,7 @@ async function main(): Promise<void> {
   }
 }
 
-const mib = (p: string) => (statSync(p).blocks * 512 / 1024 ** 2).toFixed(0);
+const mib = (p: string) => ((statSync(p).blocks * 512) / 1024 ** 2).toFixed(0);
 
 try {
   await main();

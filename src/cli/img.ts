@@ -82,8 +82,10 @@ function parseOptions(list: string[] | undefined): Record<string, string> {
 
 function size(text: string, what = 'size'): number {
   const n = parseImgSize(text);
-  if (n === undefined) throw new UsageError(`invalid ${what} '${text}' (expected a number with an optional k, M, G, T, P or E suffix)`);
-  if (!Number.isSafeInteger(n)) throw new UsageError(`${what} '${text}' is too large (at most ${Number.MAX_SAFE_INTEGER} bytes)`);
+  if (n === undefined)
+    throw new UsageError(`invalid ${what} '${text}' (expected a number with an optional k, M, G, T, P or E suffix)`);
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`${what} '${text}' is too large (at most ${Number.MAX_SAFE_INTEGER} bytes)`);
   return n;
 }
 
@@ -101,7 +103,15 @@ function progress(a: ParsedArgs): Progress | undefined {
 /** Image options every verb may not accept: we refuse unknown -o keys as qemu-img does. */
 const CREATE_OPTIONS: Record<string, string[]> = {
   raw: ['preallocation'],
-  qcow2: ['cluster_size', 'compat', 'preallocation', 'lazy_refcounts', 'refcount_bits', 'extended_l2', 'compression_type'],
+  qcow2: [
+    'cluster_size',
+    'compat',
+    'preallocation',
+    'lazy_refcounts',
+    'refcount_bits',
+    'extended_l2',
+    'compression_type',
+  ],
   vmdk: ['subformat', 'adapter_type', 'hwversion', 'compat6', 'toolsversion', 'zeroed_grain'],
   vpc: ['subformat', 'force_size'],
   vhdx: ['log_size', 'block_size', 'subformat', 'block_state_zero'],
@@ -113,7 +123,8 @@ function formatOptions(format: string, opts: Record<string, string>) {
   const known = CREATE_OPTIONS[format];
   if (known) {
     for (const k of Object.keys(rest)) {
-      if (!known.includes(k)) throw new UsageError(`invalid parameter '${k}' for format '${format}' (valid: ${known.join(', ')})`);
+      if (!known.includes(k))
+        throw new UsageError(`invalid parameter '${k}' for format '${format}' (valid: ${known.join(', ')})`);
     }
   }
   return { options: rest, size: sz, backingFile: backing_file, backingFormat: backing_fmt };
@@ -149,7 +160,14 @@ const verbs: Record<string, Verb> = {
   -F FMT            the backing file's format (detected when omitted)
   -q                quiet
   SIZE              bytes, or with a k, M, G, T, P or E suffix (powers of 1024); defaults to the backing file's size`,
-    spec: { format: 'string', options: 'list', backing: 'string', 'backing-format': 'string', quiet: 'boolean', unsafe: 'boolean' },
+    spec: {
+      format: 'string',
+      options: 'list',
+      backing: 'string',
+      'backing-format': 'string',
+      quiet: 'boolean',
+      unsafe: 'boolean',
+    },
     aliases: { f: 'format', o: 'options', b: 'backing', F: 'backing-format', q: 'quiet', u: 'unsafe' },
     async run({ ctx }, a) {
       const [file, sizeText] = positionals(a, 1, 2, this.usage);
@@ -166,7 +184,8 @@ const verbs: Record<string, Verb> = {
       });
       if (!bool(a, 'quiet')) {
         const extra = Object.entries(fo.options).map(([k, v]) => ` ${k}=${v}`);
-        const back = backingFile !== undefined ? ` backing_file=${backingFile} backing_fmt=${r.backingFormat ?? ''}` : '';
+        const back =
+          backingFile !== undefined ? ` backing_file=${backingFile} backing_fmt=${r.backingFormat ?? ''}` : '';
         out(`Formatting '${file}', fmt=${r.format}${extra.join('')} size=${r.size}${back}`);
       }
       return 0;
@@ -199,7 +218,18 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
       'no-create': 'boolean',
       quiet: 'boolean',
     },
-    aliases: { f: 'format', O: 'output-format', o: 'options', c: 'compress', p: 'progress', S: 'sparse', B: 'backing', F: 'backing-format', n: 'no-create', q: 'quiet' },
+    aliases: {
+      f: 'format',
+      O: 'output-format',
+      o: 'options',
+      c: 'compress',
+      p: 'progress',
+      S: 'sparse',
+      B: 'backing',
+      F: 'backing-format',
+      n: 'no-create',
+      q: 'quiet',
+    },
     async run({ ctx }, a) {
       if (a.positional.length < 2) throw new UsageError(`missing arguments; usage: ${this.usage}`);
       const srcs = a.positional.slice(0, -1);
@@ -273,8 +303,11 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
       // "-1G" looks like an option to the parser, so take the size from the raw positional list.
       const [file, sizeText] = positionals(a, 2, 2, this.usage);
       const t = sizeText!;
-      const spec: SizeSpec =
-        t.startsWith('+') ? { delta: size(t.slice(1)) } : t.startsWith('-') ? { delta: -size(t.slice(1)) } : { absolute: size(t) };
+      const spec: SizeSpec = t.startsWith('+')
+        ? { delta: size(t.slice(1)) }
+        : t.startsWith('-')
+          ? { delta: -size(t.slice(1)) }
+          : { absolute: size(t) };
       await imgResize(ctx, file!, spec, { format: str(a, 'format'), shrink: bool(a, 'shrink') });
       if (!bool(a, 'quiet')) out('Image resized.');
       return 0;
@@ -378,7 +411,14 @@ Exit status: 0 identical, 1 different ("Content mismatch at offset N!"), 2 error
   -f FMT            the overlay's format
   -p                show progress on stderr
 Without -u, data that differs between the old and the new backing file is first copied into the overlay.`,
-    spec: { format: 'string', backing: 'string', 'backing-format': 'string', unsafe: 'boolean', progress: 'boolean', quiet: 'boolean' },
+    spec: {
+      format: 'string',
+      backing: 'string',
+      'backing-format': 'string',
+      unsafe: 'boolean',
+      progress: 'boolean',
+      quiet: 'boolean',
+    },
     aliases: { f: 'format', b: 'backing', F: 'backing-format', u: 'unsafe', p: 'progress', q: 'quiet' },
     async run({ ctx }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
@@ -437,7 +477,8 @@ Prints "required size" (with the data present) and "fully allocated size".`,
       const files = positionals(a, 0, 1, this.usage);
       const mode = outputMode(a);
       const sz = str(a, 'size');
-      if ((sz === undefined) === (files.length === 0)) throw new UsageError('measure needs either --size N or a FILE (not both)');
+      if ((sz === undefined) === (files.length === 0))
+        throw new UsageError('measure needs either --size N or a FILE (not both)');
       const format = str(a, 'output-format') ?? 'raw';
       const fo = formatOptions(format, parseOptions(a.flags['options'] as string[] | undefined));
       const r = await imgMeasure(ctx, {

@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run.ts'),
   img: () => import('./img.ts'),
   guest: () => import('./guest.ts'),
+  web: () => import('./web.ts'),
 };
 
 async function topHelp(): Promise<string> {

@@ -10,7 +10,8 @@
 import { readFileSync, writeSync } from 'node:fs';
 import type { Command } from './main.ts';
 import { parseArgs, parseSize, type ParsedArgs } from './args.ts';
-import { CliError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
+import { LINUX_HELP, runLinux } from './run-linux.ts';
 
 /** Exit statuses of a bare-metal run (besides 0 = pass and 2 = bad input). */
 export const EXIT_LIMIT = 124;
@@ -157,16 +158,17 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'run a machine (bare-metal ELF programs for now)',
-  help: HELP,
+  summary: 'run a VM: boot Linux (default guest) or a bare-metal ELF',
+  get help() {
+    return `${LINUX_HELP}\n\n--- bare-metal mode ---\n\n${HELP}`;
+  },
   async run(argv) {
+    // Bare metal is chosen by '--firmware none'; everything else boots an operating system.
+    const fw = argv.findIndex((x) => x === '--firmware' || x.startsWith('--firmware='));
+    const firmware = fw < 0 ? undefined : argv[fw]!.includes('=') ? argv[fw]!.split('=')[1] : argv[fw + 1];
+    if (firmware !== 'none') return runLinux(argv);
     const a = parseArgs(argv, { ...SPEC });
     if (a.positional.length > 0) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
-    const firmware = a.flags.firmware as string | undefined;
-    if (firmware === 'none') return runBareMetal(a);
-    if (firmware === undefined) {
-      throw new UsageError('only bare-metal mode exists so far: use --firmware none --kernel FILE.elf');
-    }
-    throw new CliError(`--firmware '${firmware}' is not supported yet (only 'none')`, 2);
+    return runBareMetal(a);
   },
 };

@@ -142,7 +142,8 @@ export class BareMetalMachine {
     if (this.tohostAddr === undefined) return undefined;
     const v = this.readTohost();
     if (v === 0n) return undefined;
-    if ((v & 1n) === 1n) {
+    // HTIF: device in bits 63:56, command in 55:48. Device 0 command 0 with bit 0 set is exit.
+    if (v >> 48n === 0n && (v & 1n) === 1n) {
       const code = v >> 1n;
       if (code === 0n) return { kind: 'pass', via: 'tohost' };
       return { kind: 'fail', code: code > 0x7fffffffn ? 0x7fffffff : Number(code), via: 'tohost' };

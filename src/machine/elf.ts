@@ -96,7 +96,8 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   }
   if (bytes[4] === 1) throw new ElfError('elf32', 'ELFCLASS32 (32-bit) executables are not supported; need ELF64');
   if (bytes[4] !== 2) throw new ElfError('bad-header', `unknown ELF class ${bytes[4]}`);
-  if (bytes[5] === 2) throw new ElfError('big-endian', 'big-endian ELF files are not supported; RISC-V is little-endian');
+  if (bytes[5] === 2)
+    throw new ElfError('big-endian', 'big-endian ELF files are not supported; RISC-V is little-endian');
   if (bytes[5] !== 1) throw new ElfError('bad-header', `unknown ELF data encoding ${bytes[5]}`);
   if (bytes[6] !== 1) throw new ElfError('bad-version', `unknown ELF identification version ${bytes[6]}`);
   if (bytes.length < EHDR_SIZE) throw new ElfError('truncated', `file is too short for an ELF64 header`);

@@ -27,8 +27,8 @@ import { Plic } from '../devices/plic.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
 import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
 import { SifiveTest, type FinisherResult } from '../devices/sifive-test.ts';
-import type { MmioDevice } from '../devices/mmio.ts';
-import { VirtioMmio, VIRTIO_MMIO_MAGIC, VIRTIO_VENDOR_QEMU, type VirtioDeviceModel } from '../virtio/mmio.ts';
+import { VirtioMmio, type VirtioDeviceModel } from '../virtio/mmio.ts';
+import { EmptyVirtioSlot } from '../virtio/empty-slot.ts';
 import { VirtioBlk } from '../virtio/blk.ts';
 import { VirtioConsole } from '../virtio/console.ts';
 import { VirtioRng } from '../virtio/rng.ts';
@@ -97,17 +97,6 @@ export interface MachineState {
 }
 
 export type PowerEvent = { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
-
-/** An MmioDevice for an empty virtio-mmio slot: magic, version 2, device id 0 (Linux skips it). */
-class EmptyVirtioSlot implements MmioDevice {
-  read(offset: number): number {
-    if (offset === 0) return VIRTIO_MMIO_MAGIC;
-    if (offset === 4) return 2;
-    if (offset === 0xc) return VIRTIO_VENDOR_QEMU;
-    return 0;
-  }
-  write(): void {}
-}
 
 export class VirtMachine {
   readonly bus: Bus;
@@ -371,6 +360,7 @@ export class VirtMachine {
   /** Raises timer interrupts that are due (CLINT mtimecmp, SBI timers). */
   updateTimers(): void {
     this.clint.update();
+    this.rtc.update();
     if (this.builtinSbi) {
       const now = this.clock.now();
       for (let i = 0; i < this.harts.length; i++) {

@@ -168,14 +168,15 @@ export enum Op {
   BSETI,
 }
 
-export const TLB_BITS = 10;
+export const TLB_BITS = 12;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
 /** High word of the 64-bit sum (alo,ahi) + sign-extended imm. */
 function effHi(alo: number, ahi: number, imm: number): number {
-  const s = (alo >>> 0) + imm;
-  return (ahi + (s < 0 ? -1 : s > 4294967295 ? 1 : 0)) | 0;
+  // Integer-only carry: the low-word sum wrapped below alo (unsigned) exactly when it carried.
+  const lo = (alo + imm) | 0;
+  return (ahi + (imm >> 31) + (lo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
 }
 
 /** Unsigned less-than on two 64-bit values. */
@@ -376,19 +377,69 @@ export function execute(h: Hart, budget: number): number {
           }
           break;
         }
-        case Op.BLT:
-        case Op.BGE:
-        case Op.BLTU:
+        case Op.BLT: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const ah = x[a + 1];
+          const bh = x[b + 1];
+          if (ah !== bh ? ah < bh : x[a] >>> 0 < x[b] >>> 0) {
+            const t = p + code[p + 1];
+            if (t >>> 0 < limit) {
+              p = t;
+              if (--n > 0) continue inner;
+              h.setPcRel(vLo, vHi, p);
+              break outer;
+            }
+            h.setPcRel(vLo, vHi, t);
+            n--;
+            continue outer;
+          }
+          break;
+        }
+        case Op.BGE: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const ah = x[a + 1];
+          const bh = x[b + 1];
+          if (ah !== bh ? ah > bh : x[a] >>> 0 >= x[b] >>> 0) {
+            const t = p + code[p + 1];
+            if (t >>> 0 < limit) {
+              p = t;
+              if (--n > 0) continue inner;
+              h.setPcRel(vLo, vHi, p);
+              break outer;
+            }
+            h.setPcRel(vLo, vHi, t);
+            n--;
+            continue outer;
+          }
+          break;
+        }
+        case Op.BLTU: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const ah = x[a + 1];
+          const bh = x[b + 1];
+          if (ah !== bh ? ah >>> 0 < bh >>> 0 : x[a] >>> 0 < x[b] >>> 0) {
+            const t = p + code[p + 1];
+            if (t >>> 0 < limit) {
+              p = t;
+              if (--n > 0) continue inner;
+              h.setPcRel(vLo, vHi, p);
+              break outer;
+            }
+            h.setPcRel(vLo, vHi, t);
+            n--;
+            continue outer;
+          }
+          break;
+        }
         case Op.BGEU: {
           const a = (w >>> 15) & 63;
           const b = (w >>> 21) & 63;
           const ah = x[a + 1];
           const bh = x[b + 1];
-          const op = w & 255;
-          let less: boolean;
-          if (ah !== bh) less = op <= Op.BGE ? ah < bh : ah >>> 0 < bh >>> 0;
-          else less = x[a] >>> 0 < x[b] >>> 0;
-          if (less === (op === Op.BLT || op === Op.BLTU)) {
+          if (ah !== bh ? ah >>> 0 > bh >>> 0 : x[a] >>> 0 >= x[b] >>> 0) {
             const t = p + code[p + 1];
             if (t >>> 0 < limit) {
               p = t;
@@ -511,9 +562,78 @@ export function execute(h: Hart, budget: number): number {
         }
 
         // ---- stores: fast path through the write TLB; the slow path ends the block ----
-        case Op.SB:
-        case Op.SH:
-        case Op.SW:
+        case Op.SB: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const alo = x[a];
+          const imm = code[p + 1];
+          const lo = (alo + imm) | 0;
+          const hi = effHi(alo, x[a + 1], imm);
+          const ti = (lo >>> 12) & TLB_MASK;
+          if (wTagLo[ti] === (lo & -4096) && wTagHi[ti] === (hi ^ dkey)) {
+            const o = (wOff[ti] + (lo & 4095)) >>> 0; // RAM offsets may exceed 2^31
+            m8[o] = x[b];
+            break;
+          }
+          h.pcLo = vLo + p;
+          h.pcHi = vHi;
+          if (!h.store(lo, hi, 1, x[b], x[b + 1])) {
+            n--;
+            h.runTraps++;
+            continue outer;
+          }
+          h.setPcRel(vLo, vHi, p + 4 - ((w >>> 26) & 2));
+          n--;
+          continue outer;
+        }
+        case Op.SH: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const alo = x[a];
+          const imm = code[p + 1];
+          const lo = (alo + imm) | 0;
+          const hi = effHi(alo, x[a + 1], imm);
+          const ti = (lo >>> 12) & TLB_MASK;
+          if (wTagLo[ti] === (lo & -4095) && wTagHi[ti] === (hi ^ dkey)) {
+            const o = (wOff[ti] + (lo & 4095)) >>> 0; // RAM offsets may exceed 2^31
+            mU16[o >>> 1] = x[b];
+            break;
+          }
+          h.pcLo = vLo + p;
+          h.pcHi = vHi;
+          if (!h.store(lo, hi, 2, x[b], x[b + 1])) {
+            n--;
+            h.runTraps++;
+            continue outer;
+          }
+          h.setPcRel(vLo, vHi, p + 4 - ((w >>> 26) & 2));
+          n--;
+          continue outer;
+        }
+        case Op.SW: {
+          const a = (w >>> 15) & 63;
+          const b = (w >>> 21) & 63;
+          const alo = x[a];
+          const imm = code[p + 1];
+          const lo = (alo + imm) | 0;
+          const hi = effHi(alo, x[a + 1], imm);
+          const ti = (lo >>> 12) & TLB_MASK;
+          if (wTagLo[ti] === (lo & -4093) && wTagHi[ti] === (hi ^ dkey)) {
+            const o = (wOff[ti] + (lo & 4095)) >>> 0; // RAM offsets may exceed 2^31
+            mI32[o >>> 2] = x[b];
+            break;
+          }
+          h.pcLo = vLo + p;
+          h.pcHi = vHi;
+          if (!h.store(lo, hi, 4, x[b], x[b + 1])) {
+            n--;
+            h.runTraps++;
+            continue outer;
+          }
+          h.setPcRel(vLo, vHi, p + 4 - ((w >>> 26) & 2));
+          n--;
+          continue outer;
+        }
         case Op.SD: {
           const a = (w >>> 15) & 63;
           const b = (w >>> 21) & 63;
@@ -522,21 +642,15 @@ export function execute(h: Hart, budget: number): number {
           const lo = (alo + imm) | 0;
           const hi = effHi(alo, x[a + 1], imm);
           const ti = (lo >>> 12) & TLB_MASK;
-          const op = w & 255;
-          const size = op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SW ? 4 : 8;
-          if (wTagLo[ti] === (lo & (-4096 | (size - 1))) && wTagHi[ti] === (hi ^ dkey)) {
+          if (wTagLo[ti] === (lo & -4089) && wTagHi[ti] === (hi ^ dkey)) {
             const o = (wOff[ti] + (lo & 4095)) >>> 0; // RAM offsets may exceed 2^31
-            if (size === 4) mI32[o >>> 2] = x[b];
-            else if (size === 8) {
-              mI32[o >>> 2] = x[b];
-              mI32[(o >>> 2) + 1] = x[b + 1];
-            } else if (size === 1) m8[o] = x[b];
-            else mU16[o >>> 1] = x[b];
+            mI32[o >>> 2] = x[b];
+            mI32[(o >>> 2) + 1] = x[b + 1];
             break;
           }
           h.pcLo = vLo + p;
           h.pcHi = vHi;
-          if (!h.store(lo, hi, size, x[b], x[b + 1])) {
+          if (!h.store(lo, hi, 8, x[b], x[b + 1])) {
             n--;
             h.runTraps++;
             continue outer;

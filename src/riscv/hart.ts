@@ -135,6 +135,8 @@ export class Hart implements FpContext, CodeCacheClient {
   /** XOR-ed into the high address word of TLB tags: effective privilege, SUM, MXR (see docs/cpu.md). */
   dkey = 0;
   ikey = 0;
+  /** Set when a translation from a superpage leaf was cached (see flushTlbPage). */
+  private tlbHasSuperpages = false;
 
   /** Decoded instruction pages, indexed by RAM page number: [packed word, imm] per 2-byte slot. */
   readonly pages: (Int32Array | undefined)[];
@@ -358,11 +360,19 @@ export class Hart implements FpContext, CodeCacheClient {
     this.rTagLo.fill(1);
     this.wTagLo.fill(1);
     this.xTagLo.fill(1);
+    this.tlbHasSuperpages = false;
   }
 
-  private flushTlbPage(lo: number, hi: number): void {
+  /**
+   * SFENCE.VMA with an address. Entries are per 4 KiB page, so when any entry came from a
+   * superpage, the other 4 KiB pieces of that superpage may be cached too: flush everything.
+   */
+  private flushTlbPage(lo: number): void {
+    if (this.tlbHasSuperpages) {
+      this.flushTlb();
+      return;
+    }
     const i = (lo >>> 12) & TLB_MASK;
-    void hi;
     this.rTagLo[i] = 1;
     this.wTagLo[i] = 1;
     this.xTagLo[i] = 1;
@@ -561,6 +571,7 @@ export class Hart implements FpContext, CodeCacheClient {
       ram[(pteAddr - bus.ramBase) >>> 2] = pteLo;
       bus.notifyWrite(pteAddr, 8);
     }
+    if (i > 0) this.tlbHasSuperpages = true;
     const vpnAll = ((lo >>> 12) | (hi << 20)) & superMask;
     const ppn = (pteHi & 0x3fffff) * 4194304 + ppnLo + vpnAll;
     return ppn * 4096 + (lo & 4095);
@@ -822,7 +833,7 @@ export class Hart implements FpContext, CodeCacheClient {
       case Op.SFENCE_VMA:
         if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0)) return this.illegalR();
         if (a === 0) this.flushTlb();
-        else this.flushTlbPage(x[a], x[a + 1]);
+        else this.flushTlbPage(x[a]);
         this.advance(w);
         return 2;
       case Op.CSRRW:
@@ -1156,6 +1167,14 @@ export class Hart implements FpContext, CodeCacheClient {
         return true;
       case C.MCOUNTINHIBIT:
         this.csrLo = this.mcountinhibit;
+        return true;
+      case C.TSELECT:
+      case C.TDATA1:
+      case C.TDATA2:
+      case C.TDATA3:
+        // Debug triggers are not implemented: tselect reads 0 and tdata1 never accepts a trigger
+        // type, which is how software (OpenSBI, riscv-tests) detects that there are none.
+        this.csrLo = 0;
         return true;
     }
     if (csr >= C.HPMCOUNTER3 && csr <= C.HPMCOUNTER31) {

@@ -45,11 +45,15 @@ async function openLayer(
   const candidates = opts.formats ?? allFormats;
   const { head, size } = await readProbeHead(store);
   let fmt: ImageFormat;
+  let unprobed: string | undefined;
   if (format) {
     fmt = candidates.find((f) => f.name === format) ?? findFormat(format);
     if (fmt.name !== 'raw' && fmt.probe(head, size) === 0) {
+      // Another format recognising the file is a clear mismatch. Some formats cannot be told from
+      // their first bytes (a fixed VHD keeps its footer at the end): their open() validates.
       const actual = bestFormat(head, size, candidates).name;
-      throw new StorageError('bad-magic', `${store.name}: image is ${actual}, not ${format}`);
+      if (actual !== 'raw') throw new StorageError('bad-magic', `${store.name}: image is ${actual}, not ${format}`);
+      unprobed = actual;
     }
   } else {
     fmt = bestFormat(head, size, candidates);
@@ -85,5 +89,11 @@ async function openLayer(
       }
     },
   };
-  return fmt.open(store, layerOpts);
+  try {
+    return await fmt.open(store, layerOpts);
+  } catch (e) {
+    if (unprobed && e instanceof StorageError && e.code === 'bad-magic')
+      throw new StorageError('bad-magic', `${store.name}: image is ${unprobed}, not ${format}`);
+    throw e;
+  }
 }

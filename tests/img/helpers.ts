@@ -63,7 +63,9 @@ export async function virtkit(...args: string[]): Promise<Result> {
 
 /** The whole CLI as a child process (for exit statuses through bin/virtkit). */
 export function virtkitProcess(...args: string[]): Result {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/virtkit'), 'img', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/virtkit'), 'img', ...args], {
+    encoding: 'utf8',
+  });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

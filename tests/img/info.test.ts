@@ -11,7 +11,12 @@ function pick(o: Json): Json {
   const r: Json = {};
   for (const k of FIELDS) r[k] = o[k];
   const snaps = o['snapshots'] as Json[] | undefined;
-  r['snapshots'] = snaps?.map((s) => ({ id: s['id'], name: s['name'], 'vm-state-size': s['vm-state-size'], 'date-sec': s['date-sec'] }));
+  r['snapshots'] = snaps?.map((s) => ({
+    id: s['id'],
+    name: s['name'],
+    'vm-state-size': s['vm-state-size'],
+    'date-sec': s['date-sec'],
+  }));
   return r;
 }
 
@@ -62,10 +67,16 @@ if (names.includes('qcow2')) {
       assert.deepEqual(mine.map(pick), theirs.map(pick));
       assert.equal(mine[0]!['full-backing-filename'], theirs[0]!['full-backing-filename']);
       const human = await virtkit('info', top);
-      assert.match(human.stdout, /backing file: base\.qcow2 \(actual path: .*base\.qcow2\)\nbacking file format: qcow2/);
+      assert.match(
+        human.stdout,
+        /backing file: base\.qcow2 \(actual path: .*base\.qcow2\)\nbacking file format: qcow2/,
+      );
       const list = await virtkit('snapshot', '-l', base);
       assert.deepEqual(
-        list.stdout.split('\n').slice(2, 4).map((l) => l.split(/\s+/).slice(0, 2)),
+        list.stdout
+          .split('\n')
+          .slice(2, 4)
+          .map((l) => l.split(/\s+/).slice(0, 2)),
         [
           ['1', 'first'],
           ['2', 'second'],

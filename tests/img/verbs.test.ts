@@ -155,7 +155,19 @@ test('unknown verbs, options and missing arguments are usage errors; help is com
   assert.equal((await virtkit('info')).status, 2);
   assert.equal((await virtkit('info', '--nope', 'x')).status, 2);
   assert.equal((await virtkit('info', '--output', 'xml', 'x')).status, 2);
-  for (const verb of ['info', 'create', 'convert', 'check', 'resize', 'snapshot', 'compare', 'commit', 'rebase', 'map', 'measure']) {
+  for (const verb of [
+    'info',
+    'create',
+    'convert',
+    'check',
+    'resize',
+    'snapshot',
+    'compare',
+    'commit',
+    'rebase',
+    'map',
+    'measure',
+  ]) {
     const h = await virtkit(verb, '--help');
     assert.equal(h.status, 0);
     assert.match(h.stdout, new RegExp(`^usage: virtkit img ${verb} `));

@@ -91,14 +91,14 @@ function binD(funct5: number, a: number, b: number, rm: number): [number, number
   const c = newCtx();
   putD(c, 1, a);
   putD(c, 2, b);
-  assert.ok(executeFp(c, op(funct5, D, 2, 1, rm, 3)));
+  assert.ok(executeFp(c, op(funct5, D, funct5 === FSQRT ? 0 : 2, 1, rm, 3)));
   return [getD(c, 3), c.fflags];
 }
 function binS(funct5: number, a: number, b: number, rm: number): [number, number] {
   const c = newCtx();
   putS(c, 1, a);
   putS(c, 2, b);
-  assert.ok(executeFp(c, op(funct5, S, 2, 1, rm, 3)));
+  assert.ok(executeFp(c, op(funct5, S, funct5 === FSQRT ? 0 : 2, 1, rm, 3)));
   return [getS(c, 3), c.fflags];
 }
 
@@ -196,11 +196,12 @@ test('division and square root: special cases and directed rounding', () => {
   assert.equal(s.fflags, NV);
   assert.deepEqual(binD(FSQRT, -0, 0, RNE)[0], -0);
   assert.deepEqual(binD(FSQRT, 2, 0, RNE), [Math.SQRT2, NX]);
-  assert.deepEqual(binD(FSQRT, 2, 0, RUP), [Math.SQRT2 + 2 ** -52, NX]);
-  assert.deepEqual(binD(FSQRT, 2, 0, RDN), [Math.SQRT2, NX]);
+  // RN(sqrt 2) is above sqrt 2 in double and below it in single.
+  assert.deepEqual(binD(FSQRT, 2, 0, RUP), [Math.SQRT2, NX]);
+  assert.deepEqual(binD(FSQRT, 2, 0, RDN), [Math.SQRT2 - 2 ** -52, NX]);
   assert.deepEqual(binD(FSQRT, 2 ** -1074, 0, RNE), [2 ** -537, 0]);
-  assert.deepEqual(binS(FSQRT, 2, 0, RUP), [Math.fround(Math.SQRT2), NX]);
-  assert.deepEqual(binS(FSQRT, 2, 0, RDN), [Math.fround(Math.SQRT2) - 2 ** -23, NX]);
+  assert.deepEqual(binS(FSQRT, 2, 0, RUP), [Math.fround(Math.SQRT2) + 2 ** -23, NX]);
+  assert.deepEqual(binS(FSQRT, 2, 0, RDN), [Math.fround(Math.SQRT2), NX]);
   assert.deepEqual(binS(FSQRT, 0.25, 0, RDN), [0.5, 0]);
 });
 
@@ -547,4 +548,48 @@ test('flags accumulate into fflags across instructions', () => {
   assert.ok(executeFp(c, op(FDIV, D, 2, 1, RNE, 4)));
   assert.ok(executeFp(c, op(FDIV, D, 3, 1, RNE, 4)));
   assert.equal(c.fflags, DZ | NX);
+});
+
+test('the double fma fast path agrees with the exact limb engine on structured random operands', async () => {
+  const { exactSum } = await import('./exact.ts');
+  const { res, unpackD, uM, uE, uNeg, uCls } = await import('./round.ts');
+  const { makeRng } = await import('./testdata/vectors.ts');
+  const rnd = makeRng(7);
+  // Values with 1..53 significant bits, so exact results, ties and cancellations all occur.
+  const rv = (): number => {
+    const bits = 1 + (rnd() % 53);
+    let m = 1;
+    for (let i = 1; i < bits; i++) if (rnd() & 1) m += 2 ** -i;
+    return (rnd() & 1 ? -1 : 1) * m * 2 ** ((rnd() % 40) - 20);
+  };
+  const c = newCtx();
+  const insn = fmaOp(0x43, D, 3, 2, 1, RNE, 4);
+  let checked = 0;
+  for (let i = 0; i < 100000; i++) {
+    const a = rv();
+    const b = rv();
+    const k = rnd() % 4;
+    let addend: number;
+    if (k === 0) addend = rv();
+    else if (k === 1) addend = -(a * b) * (1 + ((rnd() % 64) - 32) * 2 ** -52);
+    else if (k === 2) addend = -(a * b) + rv() * 2 ** -(rnd() % 80);
+    else addend = a * b * 2 ** ((rnd() % 120) - 60) * (rnd() & 1 ? 1 : -1);
+    putD(c, 1, a);
+    putD(c, 2, b);
+    putD(c, 3, addend);
+    c.fflags = 0;
+    assert.ok(executeFp(c, insn));
+    unpackD(0, c.f[3], c.f[2]);
+    unpackD(1, c.f[5], c.f[4]);
+    unpackD(2, c.f[7], c.f[6]);
+    if (uCls[0] !== 1 || uCls[1] !== 1 || uCls[2] !== 1) continue;
+    res.flags = 0;
+    exactSum(uNeg[0] ^ uNeg[1], uM[0], uM[1], uE[0] + uE[1], true, uNeg[2], uM[2], uE[2], true, RNE);
+    const ctxt = `${a} * ${b} + ${addend}`;
+    assert.equal(c.f[9], res.hi, ctxt);
+    assert.equal(c.f[8], res.lo, ctxt);
+    assert.equal(c.fflags, res.flags, ctxt);
+    checked++;
+  }
+  assert.ok(checked > 90000);
 });

@@ -22,6 +22,10 @@ import {
   RNE,
   SNAN,
   ZERO,
+  F64,
+  HI,
+  I32,
+  LO,
   bitsToD,
   bitsToS,
   res,
@@ -303,6 +307,53 @@ function fastFmaS(a: number, b: number, c: number): boolean {
   return true;
 }
 
+const FMA_LOW_D = 2 ** -900;
+
+/**
+ * Double FMA fast path (RNE), after Boldo and Melquiond: the exact product ph + pl (Dekker),
+ * th + tl = c + ph (2Sum), v = tl + pl rounded to odd (emulated from its 2Sum error), and
+ * z = RN(th + v) is the correctly rounded a*b + c when nothing underflows or overflows.
+ * Inexact iff the round-to-odd step or the last addition lost something: when tl + pl is not a
+ * double, tl != 0 rules out cancellation in c + ph, so z is within a factor 2 of th and z - th
+ * (exact by Sterbenz) cannot equal tl + pl.
+ */
+function fastFmaD(a: number, b: number, c: number): boolean {
+  const ph = a * b;
+  const aph = Math.abs(ph);
+  if (!(aph >= FMA_LOW_D && aph < HIGH_SAFE_D)) return false;
+  if (!(Math.abs(a) < HIGH_SAFE_D && Math.abs(b) < HIGH_SAFE_D && Math.abs(c) < HIGH_SAFE_D)) return false;
+  twoProd(a, b);
+  const pl = twoProdErr();
+  const th = c + ph;
+  let bb = th - c;
+  const tl = c - (th - bb) + (ph - bb);
+  const s = tl + pl;
+  bb = s - tl;
+  const e = tl - (s - bb) + (pl - bb);
+  let v = s;
+  if (e !== 0) {
+    F64[0] = s;
+    const lo = I32[LO];
+    if ((lo & 1) === 0) {
+      // Round to odd: step to the neighbour on e's side, whose last bit is odd.
+      if (e > 0 === s > 0) I32[LO] = lo + 1;
+      else if (lo === 0) {
+        I32[LO] = -1;
+        I32[HI] -= 1;
+      } else I32[LO] = lo - 1;
+      v = F64[0];
+    }
+  }
+  const z = th + v;
+  const az = Math.abs(z);
+  if (!(az >= FMA_LOW_D && az < HIGH_SAFE_D)) return false;
+  bb = z - th;
+  const err2 = th - (z - bb) + (v - bb);
+  if (e !== 0 || err2 !== 0) res.flags |= NX;
+  setD(z);
+  return true;
+}
+
 function fma(f: Int32Array, insn: number, dbl: boolean, rm: number): void {
   const rs1 = (insn >>> 15) & 31;
   const rs2 = (insn >>> 20) & 31;
@@ -311,6 +362,12 @@ function fma(f: Int32Array, insn: number, dbl: boolean, rm: number): void {
   const flipP = op === 0x4b || op === 0x4f ? 1 : 0;
   const flipC = op === 0x47 || op === 0x4f ? 1 : 0;
   if (dbl) {
+    if (rm === RNE) {
+      const a = bitsToD(f[2 * rs1 + 1], f[2 * rs1]);
+      const b = bitsToD(f[2 * rs2 + 1], f[2 * rs2]);
+      const c = bitsToD(f[2 * rs3 + 1], f[2 * rs3]);
+      if (fastFmaD(flipP ? -a : a, b, flipC ? -c : c)) return;
+    }
     unpackD(0, f[2 * rs1 + 1], f[2 * rs1]);
     unpackD(1, f[2 * rs2 + 1], f[2 * rs2]);
     unpackD(2, f[2 * rs3 + 1], f[2 * rs3]);
@@ -387,7 +444,8 @@ function minMax(f: Int32Array, rs1: number, rs2: number, dbl: boolean, max: bool
     }
     pickA = false;
   } else if (c1 >= QNAN) pickA = true;
-  else if (a === b) pickA = max ? uNeg[0] === 0 : uNeg[0] === 1; // -0 < +0
+  else if (a === b)
+    pickA = max ? uNeg[0] === 0 : uNeg[0] === 1; // -0 < +0
   else pickA = max ? a > b : a < b;
   res.hi = pickA ? ah : bh;
   res.lo = pickA ? al : bl;
@@ -658,4 +716,3 @@ export function executeFp(ctx: FpContext, insn: number): boolean {
   ctx.fflags |= res.flags;
   return true;
 }
-

@@ -4,6 +4,7 @@
  * the member.
  */
 import type { BlockBackend } from '../types.ts';
+import { qcow2BackingWriter } from './qcow2-backing.ts';
 
 /** What `qemu-img info` shows beyond the virtual size. */
 export interface DescribedBackend {
@@ -25,19 +26,57 @@ export interface EmptiableBackend {
   makeEmpty(): Promise<void>;
 }
 
+/** The public header fields of a qcow2 image (src/storage/qcow2/header.ts) that info reports. */
+interface Qcow2HeaderView {
+  version: number;
+  refcountOrder: number;
+  compressionType: number;
+  incompatible: bigint;
+  compatible: bigint;
+}
+
+function qcow2Header(b: BlockBackend): Qcow2HeaderView | undefined {
+  const h = (b as { header?: Partial<Qcow2HeaderView> }).header;
+  if (b.format !== 'qcow2' || !h || typeof h.version !== 'number' || typeof h.incompatible !== 'bigint')
+    return undefined;
+  return h as Qcow2HeaderView;
+}
+
+/** qcow2's format-specific block as qemu-img prints it, derived from the header's feature bits. */
+function qcow2Specific(h: Qcow2HeaderView): { type: string; data: Record<string, unknown> } {
+  const data: Record<string, unknown> = {
+    compat: h.version >= 3 ? '1.1' : '0.10',
+    'compression-type': h.compressionType === 1 ? 'zstd' : 'zlib',
+  };
+  if (h.version >= 3) {
+    data['lazy-refcounts'] = (h.compatible & 1n) !== 0n;
+  }
+  data['refcount-bits'] = 2 ** h.refcountOrder;
+  if (h.version >= 3) {
+    data['corrupt'] = (h.incompatible & 2n) !== 0n;
+    data['extended-l2'] = (h.incompatible & 16n) !== 0n;
+  }
+  return { type: 'qcow2', data };
+}
+
 export function describe(b: BlockBackend): DescribedBackend & { formatSpecific?: DescribedBackend['formatSpecific'] } {
   const d = b as BlockBackend & DescribedBackend & { info?: { blockSize?: unknown } };
   // Formats that do not name a clusterSize may still publish their block size in `info` (VHDX).
   const blockSize = typeof d.info?.blockSize === 'number' ? d.info.blockSize : undefined;
+  const q = qcow2Header(b);
   return {
     clusterSize: typeof d.clusterSize === 'number' ? d.clusterSize : blockSize,
-    dirty: typeof d.dirty === 'boolean' ? d.dirty : undefined,
-    formatSpecific: typeof d.formatSpecific === 'function' ? () => d.formatSpecific!() : undefined,
+    dirty: typeof d.dirty === 'boolean' ? d.dirty : q ? (q.incompatible & 1n) !== 0n : undefined,
+    formatSpecific:
+      typeof d.formatSpecific === 'function' ? () => d.formatSpecific!() : q ? () => qcow2Specific(q) : undefined,
   };
 }
 
-export function isRebasable(b: BlockBackend): b is BlockBackend & RebasableBackend {
-  return typeof (b as Partial<RebasableBackend>).setBackingFile === 'function';
+/** How to rewrite b's backing reference: its own setBackingFile, or a known adapter, or none. */
+export function backingWriter(b: BlockBackend): RebasableBackend['setBackingFile'] | undefined {
+  const r = b as Partial<RebasableBackend>;
+  if (typeof r.setBackingFile === 'function') return (name, format) => r.setBackingFile!(name, format);
+  return qcow2BackingWriter(b);
 }
 
 export function isEmptiable(b: BlockBackend): b is BlockBackend & EmptiableBackend {

@@ -19,12 +19,20 @@ export interface CommitOptions {
 
 const CHUNK = 2 * 1024 * 1024;
 
-async function readAt(b: { read(o: number, x: Uint8Array): Promise<void> }, pos: number, x: Uint8Array): Promise<Uint8Array> {
+async function readAt(
+  b: { read(o: number, x: Uint8Array): Promise<void> },
+  pos: number,
+  x: Uint8Array,
+): Promise<Uint8Array> {
   await b.read(pos, x);
   return x;
 }
 
-export async function imgCommit(ctx: ImgContext, path: string, opts: CommitOptions = {}): Promise<{ base: string; bytes: number }> {
+export async function imgCommit(
+  ctx: ImgContext,
+  path: string,
+  opts: CommitOptions = {},
+): Promise<{ base: string; bytes: number }> {
   const img = await openChain(ctx, path, { format: opts.format, readOnly: false, backingReadOnly: false });
   try {
     const top = img.backend;
@@ -41,7 +49,11 @@ export async function imgCommit(ctx: ImgContext, path: string, opts: CommitOptio
     }
     const base = img.layers[baseIndex]!.backend;
     if (base.size < top.size) {
-      if (!isResizable(base)) throw new StorageError('unsupported', `base '${img.layers[baseIndex]!.path}' is smaller than the overlay and cannot grow`);
+      if (!isResizable(base))
+        throw new StorageError(
+          'unsupported',
+          `base '${img.layers[baseIndex]!.path}' is smaller than the overlay and cannot grow`,
+        );
       await base.resize(top.size);
     }
     let bytes = 0;

@@ -31,7 +31,12 @@ export type CompareResult =
 const CHUNK = 1024 * 1024;
 const SECTOR = 512;
 
-export async function imgCompare(ctx: ImgContext, pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
+export async function imgCompare(
+  ctx: ImgContext,
+  pathA: string,
+  pathB: string,
+  opts: CompareOptions = {},
+): Promise<CompareResult> {
   const opened: OpenedImage[] = [];
   try {
     opened.push(await openChain(ctx, pathA, { format: opts.formatA, readOnly: true }));
@@ -42,9 +47,14 @@ export async function imgCompare(ctx: ImgContext, pathA: string, pathB: string, 
   }
 }
 
-export async function compareBackends(a: BlockBackend, b: BlockBackend, opts: CompareOptions = {}): Promise<CompareResult> {
+export async function compareBackends(
+  a: BlockBackend,
+  b: BlockBackend,
+  opts: CompareOptions = {},
+): Promise<CompareResult> {
   const sizeMismatch = a.size !== b.size;
-  if (sizeMismatch && opts.strict) return { identical: false, offset: Math.min(a.size, b.size), reason: 'size', sizeMismatch };
+  if (sizeMismatch && opts.strict)
+    return { identical: false, offset: Math.min(a.size, b.size), reason: 'size', sizeMismatch };
   const common = Math.min(a.size, b.size);
   const total = Math.max(a.size, b.size);
   const bufA = new Uint8Array(CHUNK);

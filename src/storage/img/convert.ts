@@ -63,11 +63,13 @@ export async function imgConvert(
 ): Promise<ConvertResult> {
   if (sources.length === 0) throw new StorageError('unsupported', 'convert needs at least one source image');
   const sparse = opts.sparseSize ?? 4096;
-  if (!Number.isSafeInteger(sparse) || sparse < 0) throw new StorageError('out-of-range', `invalid sparse size ${sparse}`);
+  if (!Number.isSafeInteger(sparse) || sparse < 0)
+    throw new StorageError('out-of-range', `invalid sparse size ${sparse}`);
   const format = opts.format ?? 'raw';
   const options = { ...(opts.options ?? {}) };
   // VMDK stores compressed grains only in the streamOptimized subformat.
-  if (opts.compress && format === 'vmdk' && options['subformat'] === undefined) options['subformat'] = 'streamOptimized';
+  if (opts.compress && format === 'vmdk' && options['subformat'] === undefined)
+    options['subformat'] = 'streamOptimized';
 
   const opened: OpenedImage[] = [];
   let dst: OpenedImage | undefined;
@@ -93,7 +95,10 @@ export async function imgConvert(
     });
     const out = dst.backend;
     if (out.size < total) {
-      throw new StorageError('out-of-range', `target '${target}' (${out.size} bytes) is smaller than the source (${total} bytes)`);
+      throw new StorageError(
+        'out-of-range',
+        `target '${target}' (${out.size} bytes) is smaller than the source (${total} bytes)`,
+      );
     }
     const compressedWriter = opts.compress && canWriteCompressed(out) ? out : undefined;
     if (opts.compress && !compressedWriter && !(format === 'vmdk' && options['subformat'] === 'streamOptimized')) {

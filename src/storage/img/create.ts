@@ -37,8 +37,10 @@ export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImage
       await backing.close();
     }
   }
-  if (size === undefined) throw new StorageError('unsupported', 'an image size is required (or a backing file to take it from)');
-  if (!Number.isSafeInteger(size) || size < 0) throw new StorageError('too-large', `image size ${size} is out of range`);
+  if (size === undefined)
+    throw new StorageError('unsupported', 'an image size is required (or a backing file to take it from)');
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new StorageError('too-large', `image size ${size} is out of range`);
   const store = await ctx.host.createFile(path);
   try {
     await fmt.create(store, size, {

@@ -43,8 +43,16 @@ export async function imgMeasure(ctx: ImgContext, opts: MeasureOptions): Promise
   if (format !== 'qcow2') throw new StorageError('unsupported', `format '${format}' does not support size measurement`);
 
   const clusterSize = Number(o['cluster_size'] ?? 65536);
-  if (!Number.isInteger(clusterSize) || clusterSize < 512 || clusterSize > 2 * 1024 * 1024 || (clusterSize & (clusterSize - 1)) !== 0) {
-    throw new StorageError('unsupported', `cluster size must be a power of two between 512 and 2M, not '${o['cluster_size']}'`);
+  if (
+    !Number.isInteger(clusterSize) ||
+    clusterSize < 512 ||
+    clusterSize > 2 * 1024 * 1024 ||
+    (clusterSize & (clusterSize - 1)) !== 0
+  ) {
+    throw new StorageError(
+      'unsupported',
+      `cluster size must be a power of two between 512 and 2M, not '${o['cluster_size']}'`,
+    );
   }
   const refcountBits = Number(o['refcount_bits'] ?? 16);
   if (![1, 2, 4, 8, 16, 32, 64].includes(refcountBits)) {
@@ -84,7 +92,12 @@ export async function imgMeasure(ctx: ImgContext, opts: MeasureOptions): Promise
 }
 
 /** File size of a fully allocated qcow2 image: data clusters plus every table that maps them. */
-export function qcow2PreallocSize(size: number, clusterSize: number, refcountBits: number, extendedL2: boolean): number {
+export function qcow2PreallocSize(
+  size: number,
+  clusterSize: number,
+  refcountBits: number,
+  extendedL2: boolean,
+): number {
   const alignedSize = roundUp(size, clusterSize);
   const l2EntrySize = extendedL2 ? 16 : 8;
   let meta = clusterSize; // the header cluster

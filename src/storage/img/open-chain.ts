@@ -88,7 +88,12 @@ export async function openChain(ctx: ImgContext, path: string, opts: OpenChainOp
   const seen: string[] = [];
   const readOnly = opts.readOnly ?? true;
 
-  const openLayer = async (p: string, format: string | undefined, depth: number, ro: boolean): Promise<BlockBackend> => {
+  const openLayer = async (
+    p: string,
+    format: string | undefined,
+    depth: number,
+    ro: boolean,
+  ): Promise<BlockBackend> => {
     if (depth > MAX_CHAIN_DEPTH) {
       throw new StorageError('backing-depth', `backing chain of '${path}' is deeper than ${MAX_CHAIN_DEPTH} images`);
     }

@@ -5,7 +5,7 @@
  * sees the same disk afterwards. Unsafe mode (-u) only rewrites the reference.
  */
 import { StorageError, type BlockBackend } from '../types.ts';
-import { isRebasable } from './capabilities.ts';
+import { backingWriter } from './capabilities.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
 
@@ -30,7 +30,8 @@ export async function imgRebase(ctx: ImgContext, path: string, opts: RebaseOptio
   let fresh: OpenedImage | undefined;
   try {
     const top = img.backend;
-    if (!isRebasable(top)) throw new StorageError('unsupported', `format '${top.format}' cannot change its backing file`);
+    const setBacking = backingWriter(top);
+    if (!setBacking) throw new StorageError('unsupported', `format '${top.format}' cannot change its backing file`);
     let backingFormat = opts.backingFormat;
     if (newName !== undefined) {
       // Safe mode reads the new backing file; unsafe mode still checks it exists when it can, but
@@ -44,7 +45,7 @@ export async function imgRebase(ctx: ImgContext, path: string, opts: RebaseOptio
     }
     let copied = 0;
     if (!opts.unsafe) copied = await copyDifferences(top, fresh?.backend, opts.onProgress);
-    await top.setBackingFile(newName, newName !== undefined ? backingFormat : undefined);
+    await setBacking(newName, newName !== undefined ? backingFormat : undefined);
     await top.flush();
     return { copiedBytes: copied };
   } finally {

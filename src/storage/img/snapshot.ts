@@ -21,13 +21,16 @@ export async function imgSnapshot(
   const img = await openChain(ctx, path, { format: opts.format, readOnly: action.op === 'list', backing: false });
   try {
     const b: BlockBackend = img.backend;
-    if (!hasSnapshots(b)) throw new StorageError('unsupported', `format '${b.format}' does not support internal snapshots`);
+    if (!hasSnapshots(b))
+      throw new StorageError('unsupported', `format '${b.format}' does not support internal snapshots`);
     const s: SnapshotBackend = b;
     switch (action.op) {
       case 'list':
         return await s.listSnapshots();
       case 'create':
-        return [await s.createSnapshot(action.name, { dateSec: opts.now?.sec, dateNsec: opts.now?.nsec, vmClockNsec: 0 })];
+        return [
+          await s.createSnapshot(action.name, { dateSec: opts.now?.sec, dateNsec: opts.now?.nsec, vmClockNsec: 0 }),
+        ];
       case 'apply':
         await s.applySnapshot(action.name);
         break;

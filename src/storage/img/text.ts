@@ -7,7 +7,14 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 /** One row (or the header, without a snapshot) of qemu's snapshot table. */
 export function snapshotRow(s?: ImageSnapshot): string {
   if (!s) {
-    return 'ID'.padEnd(10) + 'TAG'.padEnd(17) + 'VM SIZE'.padStart(8) + 'DATE'.padStart(20) + 'VM CLOCK'.padStart(13) + 'ICOUNT'.padStart(11);
+    return (
+      'ID'.padEnd(10) +
+      'TAG'.padEnd(17) +
+      'VM SIZE'.padStart(8) +
+      'DATE'.padStart(20) +
+      'VM CLOCK'.padStart(13) +
+      'ICOUNT'.padStart(11)
+    );
   }
   const d = new Date(s.dateSec * 1000);
   const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
@@ -44,7 +51,8 @@ export function infoText(info: ImageInfo): string {
   ];
   if (info.clusterSize !== undefined) lines.push(`cluster_size: ${info.clusterSize}`);
   if (info.backingFilename !== undefined) {
-    const actual = info.fullBackingFilename !== info.backingFilename ? ` (actual path: ${info.fullBackingFilename})` : '';
+    const actual =
+      info.fullBackingFilename !== info.backingFilename ? ` (actual path: ${info.fullBackingFilename})` : '';
     lines.push(`backing file: ${info.backingFilename}${actual}`);
     if (info.backingFilenameFormat) lines.push(`backing file format: ${info.backingFilenameFormat}`);
   }

@@ -28,7 +28,10 @@ test('splitZeroRuns merges neighbours and aligns blocks to the image offset', ()
   const runs = splitZeroRuns(buf, 4096, 1024);
   assert.deepEqual(runs[0], { start: 0, length: 3072, zero: true });
   assert.deepEqual(runs[1], { start: 3072, length: 4096, zero: false });
-  assert.equal(runs.reduce((n, r) => n + r.length, 0), buf.length);
+  assert.equal(
+    runs.reduce((n, r) => n + r.length, 0),
+    buf.length,
+  );
   // Granularity 0: no zero detection at all.
   assert.deepEqual(splitZeroRuns(new Uint8Array(10), 0), [{ start: 0, length: 10, zero: false }]);
   assert.deepEqual(splitZeroRuns(new Uint8Array(0), 4096), []);

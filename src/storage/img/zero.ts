@@ -15,7 +15,8 @@ export function isZero(buf: Uint8Array, start = 0, end = buf.length): boolean {
     let k = 0;
     const n8 = words - (words % 8);
     for (; k < n8; k += 8) {
-      if ((w[k]! | w[k + 1]! | w[k + 2]! | w[k + 3]! | w[k + 4]! | w[k + 5]! | w[k + 6]! | w[k + 7]!) !== 0) return false;
+      if ((w[k]! | w[k + 1]! | w[k + 2]! | w[k + 3]! | w[k + 4]! | w[k + 5]! | w[k + 6]! | w[k + 7]!) !== 0)
+        return false;
     }
     for (; k < words; k++) if (w[k] !== 0) return false;
     i += words * 4;

@@ -311,3 +311,27 @@ describe('OVA errors', () => {
     );
   });
 });
+
+describe('OVA random damage', () => {
+  it('gives StorageErrors only, never other exceptions', async () => {
+    const disk = new Uint8Array(2048).fill(3);
+    const ovf = virtualBoxOvf('d.vmdk', 4096);
+    const whole = (
+      await packOva([
+        ['vm.ovf', ovf],
+        ['d.vmdk', disk],
+      ])
+    ).bytes();
+    let x = 12345;
+    const rng = (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let i = 0; i < 300; i++) {
+      const bad = whole.slice();
+      for (let k = 0; k < 1 + rng(3); k++) bad[rng(512 + ovf.length)] = 32 + rng(95);
+      try {
+        await importOva(new MemoryStore('f.ova', bad));
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw new Error(`iteration ${i}: ${String(e)}`);
+      }
+    }
+  });
+});

@@ -45,7 +45,15 @@ export interface OpSpec {
 }
 
 function r(name: string, funct5: number, dbl: boolean, rs2 = -1, funct3 = -1, extra: Partial<OpSpec> = {}): OpSpec {
-  return { name: name + (dbl ? '.d' : '.s'), form: 'r', code: (funct5 << 2) | (dbl ? 1 : 0), rs2, funct3, dbl, ...extra };
+  return {
+    name: name + (dbl ? '.d' : '.s'),
+    form: 'r',
+    code: (funct5 << 2) | (dbl ? 1 : 0),
+    rs2,
+    funct3,
+    dbl,
+    ...extra,
+  };
 }
 
 /** Every F/D operation, both precisions. */
@@ -156,8 +164,10 @@ export class VectorGen {
     else if (k === 2) exp = 1 + this.u(3);
     else if (k === 3) exp = 0x7fe - this.u(3);
     else if (k === 4) exp = 1 + this.u(0x7fe);
-    else if (k === 5) exp = 1023 + 31 + this.u(3) - 1; // near 2^31 .. 2^33
-    else if (k === 6) exp = 1023 + 62 + this.u(3) - 1; // near 2^63 .. 2^64
+    else if (k === 5)
+      exp = 1023 + 31 + this.u(3) - 1; // near 2^31 .. 2^33
+    else if (k === 6)
+      exp = 1023 + 62 + this.u(3) - 1; // near 2^63 .. 2^64
     else if (k === 7) exp = 0x3ff + this.u(40) - 20;
     else exp = 0x3ff + this.u(8) - 4;
     const m = this.u(6);

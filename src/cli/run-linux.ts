@@ -1,0 +1,308 @@
+/**
+ * `virtkit run` for operating systems: boots a kernel (by default the cached Debian guest,
+ * fetched on first use) on the virt board with the serial console on this terminal.
+ *
+ * Console input: on a TTY, raw mode with Ctrl-A escapes (see host/node/console.ts). Piped input
+ * is held until the guest first shows a shell prompt (a line ending in "# " or "$ "), then typed
+ * as fast as the UART takes it, so `printf 'uname -m\npoweroff -f\n' | virtkit run` works even
+ * though the pipe is ready long before the guest is.
+ */
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs, parseSize } from './args.ts';
+import { CliError, UsageError } from './errors.ts';
+import { Vm, type StopReason, type VmHost } from '../vmm/vm.ts';
+import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
+import { HostConsole } from '../host/node/console.ts';
+import { SnapshotError } from '../vmm/snapshot-file.ts';
+import { StorageError } from '../storage/types.ts';
+
+export const LINUX_HELP = `usage: virtkit run [options]
+
+Boots a RISC-V Linux guest on virtkit's virt board (QEMU virt memory map) with the serial console
+on this terminal. With no --kernel, boots the default guest (Debian trixie riscv64 kernel and a
+busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch').
+
+options:
+  --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
+  --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
+  --append TEXT          kernel command line (default: "console=ttyS0")
+  --memory SIZE          guest RAM, e.g. 512M, 1G (default 512M; 16M..4G)
+  --cpus N               number of harts, 1..8 (default 1)
+  --disk FILE[,format=F][,readonly]
+                         attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
+                         detected from the contents when format= is absent)
+  --firmware FILE|none   run an M-mode firmware (e.g. OpenSBI fw_jump.bin/fw_dynamic.bin) instead of
+                         the built-in SBI; 'none' runs a bare-metal ELF (see below)
+  --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM, or end of
+                         piped input once the guest is back at its prompt)
+  --restore FILE         resume a snapshot (same disks, CPUs and memory as when it was saved)
+  --stats                print instructions executed, wall time and MIPS on exit
+  -h, --help             show this help
+
+console (on a terminal): Ctrl-A x quit, Ctrl-A s save a snapshot (to --save-on-exit's file or
+virtkit-<time>.snap), Ctrl-A h help.
+
+exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report,
+2 bad input (flags, files), 70 internal error.
+
+Bare metal: virtkit run --firmware none --kernel test.elf (see that mode's --help).`;
+
+const SPEC = {
+  kernel: 'string',
+  initrd: 'string',
+  append: 'string',
+  memory: 'string',
+  cpus: 'string',
+  disk: 'list',
+  firmware: 'string',
+  'save-on-exit': 'string',
+  restore: 'string',
+  stats: 'boolean',
+} as const;
+
+interface DiskSpec {
+  path: string;
+  format?: string;
+  readOnly: boolean;
+}
+
+/** Parses FILE[,format=F][,readonly] (QEMU's spelling; readonly=on also accepted). */
+export function parseDiskSpec(text: string): DiskSpec {
+  const parts = text.split(',');
+  const path = parts.shift()!;
+  if (!path) throw new UsageError(`--disk '${text}': missing file name`);
+  const spec: DiskSpec = { path: resolve(path), readOnly: false };
+  for (const p of parts) {
+    const [k, v] = p.split('=', 2) as [string, string | undefined];
+    if (k === 'format' && v) spec.format = v;
+    else if (k === 'readonly' && (v === undefined || v === 'on' || v === 'true')) spec.readOnly = true;
+    else if (k === 'readonly' && (v === 'off' || v === 'false')) spec.readOnly = false;
+    else throw new UsageError(`--disk '${text}': unknown option '${p}' (format=FMT, readonly)`);
+  }
+  return spec;
+}
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(path);
+    if (b.length === 0) throw new UsageError(`${what} '${path}' is empty`);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+async function openDisks(specs: DiskSpec[]): Promise<VirtDisk[]> {
+  const { openImageFile } = await import('../host/node/open-image.ts');
+  const disks: VirtDisk[] = [];
+  for (const s of specs) {
+    try {
+      const backend = await openImageFile(s.path, { format: s.format, readOnly: s.readOnly });
+      disks.push({ backend, readOnly: s.readOnly, serial: `virtkit${disks.length}` });
+    } catch (e) {
+      for (const d of disks) await d.backend.close().catch(() => {});
+      if (e instanceof StorageError || (e as NodeJS.ErrnoException).code)
+        throw new UsageError(`--disk ${s.path}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+  return disks;
+}
+
+const nodeHost: VmHost = {
+  nowMs: () => performance.now(),
+  yieldTo: (fn) => setImmediate(fn),
+  sleep: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+interface SavedConfig {
+  disks: DiskSpec[];
+  append: string;
+}
+
+const PROMPT = /[#$] $/;
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+export async function runLinux(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, SPEC);
+  if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
+  const f = a.flags;
+  const memoryBytes = parseSize((f.memory as string | undefined) ?? '512M', 'memory size');
+  const cpusText = (f.cpus as string | undefined) ?? '1';
+  const cpus = Number(cpusText);
+  if (!/^\d+$/.test(cpusText) || cpus < 1 || cpus > 8)
+    throw new UsageError(`--cpus must be an integer 1..8, not '${cpusText}'`);
+  if (memoryBytes % (1024 * 1024) !== 0 || memoryBytes < 16 * 1024 * 1024 || memoryBytes > 4096 * 1024 * 1024)
+    throw new UsageError(`--memory must be a whole number of MiB between 16M and 4G, not '${f.memory}'`);
+  const diskSpecs = ((f.disk as string[] | undefined) ?? []).map(parseDiskSpec);
+  const savePath = f['save-on-exit'] as string | undefined;
+  const restorePath = f.restore as string | undefined;
+  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.disk || f.cpus || f.memory))
+    throw new UsageError(
+      '--restore takes the configuration from the snapshot: drop --kernel/--initrd/--append/--disk/--cpus/--memory/--firmware',
+    );
+
+  let exitCode = 0;
+  let done!: (code: number) => void;
+  const finished = new Promise<number>((r) => (done = r));
+  let vm: Vm;
+  let config: SavedConfig;
+  let inputHeld = !restorePath && !process.stdin.isTTY;
+  let heldInput: Uint8Array[] = [];
+  let stdinEnded = false;
+  let outputTail = '';
+  let saving = false;
+  let opened: VirtDisk[] = [];
+
+  const onOutput = (bytes: Uint8Array) => {
+    try {
+      process.stdout.write(bytes);
+    } catch {
+      // stdout closed: keep the guest running
+    }
+    outputTail = (outputTail + new TextDecoder('latin1').decode(bytes)).slice(-64);
+    // Shells may follow the prompt with terminal queries (busybox ash sends ESC[6n): ignore escapes.
+    if (PROMPT.test(outputTail.replace(ESCAPES, ''))) {
+      if (inputHeld) {
+        inputHeld = false;
+        for (const b of heldInput) vm.input(b);
+        heldInput = [];
+      }
+      if (stdinEnded && savePath) void saveAndQuit();
+    }
+  };
+  const onStopped = (r: StopReason) => {
+    console_.stop();
+    if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
+    else if (r.kind === 'reboot') {
+      process.stderr.write('\nvirtkit: the guest rebooted; stopping (reboot is not emulated yet)\n');
+      exitCode = 0;
+    } else if (r.kind === 'panic') {
+      process.stderr.write('\nvirtkit: guest kernel panic\n');
+      exitCode = 1;
+    } else if (r.kind === 'fail') {
+      process.stderr.write(`\nvirtkit: the guest reported failure (code ${r.code})\n`);
+      exitCode = 1;
+    } else {
+      process.stderr.write(`\nvirtkit: internal error: ${r.message}\n`);
+      exitCode = 70;
+    }
+    done(exitCode);
+  };
+
+  const writeSnapshot = async (path: string) => {
+    const bytes = await vm.snapshot({ config });
+    await writeFile(path + '.tmp', bytes);
+    await rename(path + '.tmp', path);
+    process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
+  };
+  const saveAndQuit = async () => {
+    if (saving) return;
+    saving = true;
+    try {
+      if (savePath) await writeSnapshot(savePath);
+    } catch (e) {
+      process.stderr.write(`virtkit: cannot save the snapshot: ${(e as Error).message}\n`);
+      exitCode = 1;
+    }
+    vm.stop({ kind: 'quit' });
+  };
+
+  try {
+    if (restorePath) {
+      const bytes = await readInput(restorePath, 'snapshot');
+      vm = await Vm.restore(
+        bytes,
+        async (saved) => {
+          config = saved as SavedConfig;
+          if (!config || !Array.isArray(config.disks))
+            throw new SnapshotError('snapshot has no virtkit run configuration');
+          opened = await openDisks(config.disks);
+          return { disks: opened, append: config.append };
+        },
+        nodeHost,
+        { output: onOutput, stopped: onStopped },
+      );
+    } else {
+      let kernelPath = f.kernel as string | undefined;
+      let initrdPath = f.initrd as string | undefined;
+      if (!kernelPath) {
+        if (f.firmware) throw new UsageError('--firmware needs --kernel (or use --firmware none for a bare-metal ELF)');
+        const guest = await import('../host/node/guest/debian-guest.ts');
+        let g = await guest.loadGuest();
+        if (!g) {
+          process.stderr.write("virtkit: the default guest is not cached yet: fetching it ('virtkit guest fetch')\n");
+          g = await guest.fetchDefaultGuest({ progress: (m) => process.stderr.write(`virtkit guest: ${m}\n`) });
+        }
+        kernelPath = g.kernel;
+        initrdPath ??= g.initrd;
+      }
+      const kernel = await readInput(kernelPath, 'kernel');
+      const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
+      const firmware = f.firmware ? await readInput(f.firmware as string, 'firmware') : undefined;
+      const append = (f.append as string | undefined) ?? 'console=ttyS0';
+      config = { disks: diskSpecs, append };
+      const disks = await openDisks(diskSpecs);
+      opened = disks;
+      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks }, nodeHost, {
+        output: onOutput,
+        stopped: onStopped,
+      });
+    }
+  } catch (e) {
+    if (e instanceof BoardConfigError || e instanceof SnapshotError) throw new UsageError(e.message);
+    throw e;
+  }
+
+  const console_ = new HostConsole({
+    input: (b) => {
+      if (inputHeld) heldInput.push(b.slice());
+      else vm.input(b);
+    },
+    quit: () => void saveAndQuit(),
+    snapshot: () => {
+      const path = savePath ?? `virtkit-${new Date().toISOString().replace(/[:.]/g, '-')}.snap`;
+      writeSnapshot(path).catch((e) =>
+        process.stderr.write(`virtkit: cannot save the snapshot: ${(e as Error).message}\n`),
+      );
+    },
+    end: () => {
+      stdinEnded = true;
+      if (savePath && !inputHeld) {
+        // Let the guest consume what was typed, then save at its next prompt (see onOutput).
+      }
+    },
+  });
+  console_.start();
+  const onSignal = () => void saveAndQuit();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const t0 = performance.now();
+  vm.start();
+  const code = await finished;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  // Disks are flushed and closed on every exit path, so what the guest wrote is on the host.
+  for (const d of opened) {
+    try {
+      await d.backend.flush();
+      await d.backend.close();
+    } catch (e) {
+      process.stderr.write(`virtkit: flushing a disk failed: ${(e as Error).message}\n`);
+      if (code === 0) return 1;
+    }
+  }
+  if (f.stats) {
+    const secs = (performance.now() - t0) / 1000;
+    const n = vm.machine.instret;
+    process.stderr.write(`virtkit: ${n} instructions in ${secs.toFixed(2)} s (${(n / secs / 1e6).toFixed(1)} MIPS)\n`);
+  }
+  return code;
+}
+
+export { CliError };

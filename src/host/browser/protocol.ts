@@ -1,0 +1,35 @@
+/**
+ * Messages between the page (UI thread) and the worker that runs the VM. Plain structured-clone
+ * data; byte arrays are transferred, not copied.
+ */
+import type { BlobLike } from './blob-store.ts';
+import type { BootConfig } from './guest-config.ts';
+
+/** A host file the user added as a disk (a DOM File: a Blob with a name). */
+export interface FileDisk {
+  file: BlobLike & { readonly name: string };
+  format?: string;
+  /** Copy-on-write in memory; otherwise the guest sees a read-only disk. */
+  writable: boolean;
+}
+
+export type UiMessage =
+  | { t: 'boot'; config: BootConfig; files: FileDisk[] }
+  | { t: 'input'; data: Uint8Array }
+  | { t: 'pause' }
+  | { t: 'resume' }
+  | { t: 'save' }
+  | { t: 'restore'; bytes: Uint8Array; name: string; files: FileDisk[] };
+
+export type VmPhase = 'downloading' | 'opening disks' | 'booting' | 'running' | 'paused' | 'restoring' | 'stopped';
+
+export type WorkerMessage =
+  | { t: 'phase'; phase: VmPhase; detail?: string }
+  | { t: 'progress'; what: string; loaded: number; total: number | undefined }
+  | { t: 'output'; data: Uint8Array }
+  | { t: 'stats'; instret: number; mips: number; seconds: number }
+  /** The first shell prompt since boot or restore; ms counted from the VM's start. */
+  | { t: 'prompt'; ms: number; instret: number }
+  | { t: 'snapshot'; bytes: Uint8Array }
+  | { t: 'error'; message: string }
+  | { t: 'stopped'; reason: string };

@@ -1,0 +1,367 @@
+/**
+ * The worker side of the page: boots or restores a Vm from UI messages, streams its console
+ * out, reports progress and speed, and turns every failure into an 'error' message the page
+ * shows. The CPU loop runs here only. No DOM: the worker entry (web/src/worker.ts) just wires
+ * postMessage to this class, and tests drive it under Node.
+ */
+import { Vm, type StopReason } from '../../vmm/vm.ts';
+import { BoardConfigError, type VirtDisk } from '../../machine/virt.ts';
+import { openImage } from '../../storage/open.ts';
+import { HttpStore, type FetchLike } from '../../storage/http-store.ts';
+import type { ByteStore } from '../../storage/types.ts';
+import { BlobStore } from './blob-store.ts';
+import { download, type DownloadFetch } from './download.ts';
+import { OverlayStore } from './overlay-store.ts';
+import type { BootConfig } from './guest-config.ts';
+import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts';
+import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
+
+/** The disks as the snapshot records them; `disks` matches `virtkit run`'s saved configuration. */
+export interface SavedDiskRef {
+  kind: 'url' | 'file';
+  /** URL, or the file's name. */
+  name: string;
+  size?: number;
+  format?: string;
+  writable: boolean;
+}
+export interface SnapshotConfig {
+  disks: { path: string; format?: string; readOnly: boolean }[];
+  append: string;
+  web?: { disks: SavedDiskRef[] };
+}
+
+const PROMPT = /[#$] $/;
+
+export interface ControllerOptions {
+  fetch?: DownloadFetch & FetchLike;
+  statsIntervalMs?: number;
+}
+
+export class VmController {
+  private vm: Vm | undefined;
+  private host: WorkerVmHost | undefined;
+  private config: SnapshotConfig | undefined;
+  private busy = false;
+  private generation = 0;
+  private tail = '';
+  private promptSeen = false;
+  private startedAt = 0;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private lastStats = { at: 0, instret: 0 };
+
+  constructor(
+    private readonly post: (msg: WorkerMessage, transfer?: ArrayBuffer[]) => void,
+    private readonly opts: ControllerOptions = {},
+  ) {}
+
+  handle(msg: UiMessage): void {
+    switch (msg.t) {
+      case 'boot':
+        void this.guard(() => this.boot(msg.config, msg.files));
+        break;
+      case 'restore':
+        void this.guard(() => this.restore(msg.bytes, msg.name, msg.files));
+        break;
+      case 'input':
+        this.vm?.input(msg.data);
+        break;
+      case 'pause':
+        if (this.vm?.running) {
+          this.vm.pause();
+          this.phase('paused');
+        }
+        break;
+      case 'resume':
+        if (this.vm && !this.vm.running && !this.vm.stopped) {
+          this.vm.resume();
+          this.phase('running');
+        }
+        break;
+      case 'save':
+        void this.save();
+        break;
+    }
+  }
+
+  private phase(phase: VmPhase, detail?: string): void {
+    this.post(detail === undefined ? { t: 'phase', phase } : { t: 'phase', phase, detail });
+  }
+
+  private error(e: unknown): void {
+    this.post({ t: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+
+  /** One boot or restore at a time; failures become visible errors, never unhandled rejections. */
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    if (this.busy) {
+      this.error(new Error('a boot or restore is already in progress'));
+      return;
+    }
+    this.busy = true;
+    try {
+      await fn();
+    } catch (e) {
+      this.phase('stopped');
+      this.error(e);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private get fetchFn(): DownloadFetch & FetchLike {
+    return this.opts.fetch ?? (globalThis as unknown as { fetch: DownloadFetch & FetchLike }).fetch;
+  }
+
+  /** HTTP errors as errors: HttpStore would otherwise report a 404 as "no range support". */
+  private rangeFetch(): FetchLike {
+    return async (url, init) => {
+      const res = await this.fetchFn(url, init);
+      if (res.status >= 400 && res.status !== 416)
+        throw new Error(res.status === 404 ? 'not found (HTTP 404)' : `HTTP ${res.status}`);
+      return res;
+    };
+  }
+
+  private async openStore(store: ByteStore, format: string | undefined, writable: boolean): Promise<VirtDisk> {
+    const s = writable ? await OverlayStore.open(store) : store;
+    const backend = await openImage(s, { format, readOnly: !writable });
+    return { backend, readOnly: !writable };
+  }
+
+  private async openUrlDisk(url: string, format: string | undefined, writable: boolean): Promise<VirtDisk> {
+    try {
+      const store = await HttpStore.open(url, { fetch: this.rangeFetch() });
+      return await this.openStore(store, format, writable);
+    } catch (e) {
+      const m = (e as Error).message;
+      throw new Error(`disk ${url}: ${m.startsWith(url) ? m.slice(url.length).replace(/^:\s*/, '') : m}`);
+    }
+  }
+
+  private async openFileDisk(f: FileDisk): Promise<VirtDisk> {
+    try {
+      return await this.openStore(new BlobStore(f.file.name, f.file), f.format, f.writable);
+    } catch (e) {
+      throw new Error(`disk file ${f.file.name}: ${(e as Error).message}`);
+    }
+  }
+
+  private async closeDisks(disks: VirtDisk[]): Promise<void> {
+    for (const d of disks) await d.backend.close().catch(() => {});
+  }
+
+  private async boot(cfg: BootConfig, files: FileDisk[]): Promise<void> {
+    this.teardown();
+    this.phase('downloading');
+    const progress = (what: string) => (p: { loaded: number; total: number | undefined }) =>
+      this.post({ t: 'progress', what, loaded: p.loaded, total: p.total });
+    const kernel = await download(cfg.kernel, 'kernel', { onProgress: progress('kernel'), fetch: this.fetchFn });
+    const initrd = cfg.initrd
+      ? await download(cfg.initrd, 'initrd', { onProgress: progress('initrd'), fetch: this.fetchFn })
+      : undefined;
+    this.phase('opening disks');
+    const disks: VirtDisk[] = [];
+    const refs: SavedDiskRef[] = [];
+    try {
+      for (const d of cfg.disks) {
+        disks.push(await this.openUrlDisk(d.url, d.format, d.writable));
+        refs.push({ kind: 'url', name: d.url, writable: d.writable, ...(d.format ? { format: d.format } : {}) });
+      }
+      for (const f of files) {
+        disks.push(await this.openFileDisk(f));
+        refs.push({
+          kind: 'file',
+          name: f.file.name,
+          size: f.file.size,
+          writable: f.writable,
+          ...(f.format ? { format: f.format } : {}),
+        });
+      }
+    } catch (e) {
+      await this.closeDisks(disks);
+      throw e;
+    }
+    disks.forEach((d, i) => (d.serial = `virtkit${i}`));
+    this.config = {
+      disks: refs.map((r) => ({ path: r.name, readOnly: !r.writable, ...(r.format ? { format: r.format } : {}) })),
+      append: cfg.append,
+      web: { disks: refs },
+    };
+    this.phase('booting');
+    const host = createWorkerHost();
+    let vm: Vm;
+    try {
+      vm = new Vm(
+        { memoryBytes: cfg.memoryMiB * 1024 * 1024, cpus: cfg.cpus, kernel, initrd, append: cfg.append, disks },
+        host,
+        this.events(),
+      );
+    } catch (e) {
+      host.close();
+      await this.closeDisks(disks);
+      if (e instanceof BoardConfigError) throw new Error(`cannot boot: ${e.message}`);
+      throw e;
+    }
+    this.launch(vm, host);
+  }
+
+  /** Finds the disks a snapshot was saved with among the files the user added (and by URL). */
+  private async reopenDisks(config: SnapshotConfig, files: FileDisk[]): Promise<VirtDisk[]> {
+    const disks: VirtDisk[] = [];
+    const byName = (name: string) => files.find((f) => f.file.name === name);
+    const refs: SavedDiskRef[] =
+      config.web?.disks ??
+      config.disks.map((d) => ({
+        kind: 'file' as const,
+        name: d.path.split(/[\\/]/).pop() ?? d.path,
+        writable: !d.readOnly,
+        ...(d.format ? { format: d.format } : {}),
+      }));
+    try {
+      for (const r of refs) {
+        if (r.kind === 'url') {
+          disks.push(await this.openUrlDisk(r.name, r.format, r.writable));
+          continue;
+        }
+        const f = byName(r.name);
+        if (!f)
+          throw new Error(
+            `this snapshot was saved with the disk file '${r.name}' attached: add that file as a disk, then restore again`,
+          );
+        if (r.size !== undefined && f.file.size !== r.size)
+          throw new Error(`disk file ${r.name} is ${f.file.size} bytes, the snapshot's was ${r.size}`);
+        disks.push(await this.openFileDisk({ ...f, writable: r.writable, ...(r.format ? { format: r.format } : {}) }));
+      }
+    } catch (e) {
+      await this.closeDisks(disks);
+      throw e;
+    }
+    disks.forEach((d, i) => (d.serial = `virtkit${i}`));
+    return disks;
+  }
+
+  private async restore(bytes: Uint8Array, name: string, files: FileDisk[]): Promise<void> {
+    this.teardown();
+    this.phase('restoring', name);
+    const host = createWorkerHost();
+    let config: SnapshotConfig | undefined;
+    try {
+      const vm = await Vm.restore(
+        bytes,
+        async (saved) => {
+          const c = saved as SnapshotConfig | undefined;
+          if (!c || typeof c !== 'object' || !Array.isArray(c.disks) || typeof c.append !== 'string')
+            throw new Error('the snapshot holds no virtkit VM configuration');
+          config = c;
+          return { disks: await this.reopenDisks(c, files), append: c.append };
+        },
+        host,
+        this.events(),
+      );
+      this.config = config;
+      this.launch(vm, host);
+    } catch (e) {
+      host.close();
+      throw new Error(`cannot restore ${name}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Events of one VM; a replaced VM's late events are dropped. */
+  private events() {
+    const gen = ++this.generation;
+    return {
+      output: (data: Uint8Array) => {
+        if (gen !== this.generation) return;
+        if (!this.promptSeen) {
+          this.tail = (this.tail + new TextDecoder('latin1').decode(data)).slice(-64);
+          if (PROMPT.test(this.tail) && this.vm) {
+            this.promptSeen = true;
+            this.post({ t: 'prompt', ms: performance.now() - this.startedAt, instret: this.vm.machine.instret });
+          }
+        }
+        this.post({ t: 'output', data }, [data.buffer as ArrayBuffer]);
+      },
+      stopped: (r: StopReason) => {
+        if (gen !== this.generation) return;
+        this.stopStats();
+        this.phase('stopped');
+        this.post({ t: 'stopped', reason: describeStop(r) });
+      },
+    };
+  }
+
+  private launch(vm: Vm, host: WorkerVmHost): void {
+    this.vm = vm;
+    this.host = host;
+    this.tail = '';
+    this.promptSeen = false;
+    this.startedAt = performance.now();
+    this.lastStats = { at: this.startedAt, instret: vm.machine.instret };
+    this.phase('running');
+    const every = this.opts.statsIntervalMs ?? 1000;
+    this.statsTimer = setInterval(() => this.stats(), every);
+    vm.start();
+  }
+
+  private stats(): void {
+    const vm = this.vm;
+    if (!vm) return;
+    const now = performance.now();
+    const n = vm.machine.instret;
+    const dt = (now - this.lastStats.at) / 1000;
+    const mips = dt > 0 ? (n - this.lastStats.instret) / dt / 1e6 : 0;
+    this.lastStats = { at: now, instret: n };
+    this.post({ t: 'stats', instret: n, mips, seconds: (now - this.startedAt) / 1000 });
+  }
+
+  private stopStats(): void {
+    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+  }
+
+  private async save(): Promise<void> {
+    const vm = this.vm;
+    if (!vm || vm.stopped || !this.config) {
+      this.error(new Error('nothing to save: no VM is running'));
+      return;
+    }
+    try {
+      const bytes = await vm.snapshot({ config: this.config });
+      this.post({ t: 'snapshot', bytes }, [bytes.buffer as ArrayBuffer]);
+    } catch (e) {
+      this.error(new Error(`cannot save a snapshot: ${(e as Error).message}`));
+    }
+  }
+
+  /** Ends the current VM (a new boot or restore replaces it). */
+  teardown(): void {
+    this.stopStats();
+    const vm = this.vm;
+    this.vm = undefined;
+    if (vm) {
+      this.generation++;
+      if (!vm.stopped) vm.stop({ kind: 'quit' });
+      for (const d of vm.machine.opts.disks ?? []) void d.backend.close().catch(() => {});
+    }
+    this.host?.close();
+    this.host = undefined;
+  }
+}
+
+export function describeStop(r: StopReason): string {
+  switch (r.kind) {
+    case 'poweroff':
+      return 'the guest powered off';
+    case 'reboot':
+      return 'the guest rebooted (reboot is not emulated: boot again)';
+    case 'fail':
+      return `the guest reported failure (code ${r.code})`;
+    case 'panic':
+      return 'guest kernel panic';
+    case 'quit':
+      return 'stopped';
+    case 'error':
+      return `internal error: ${r.message}`;
+  }
+}
