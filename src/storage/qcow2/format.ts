@@ -316,8 +316,8 @@ export const qcow2Format: ImageFormat = {
   probe(head) {
     if (head.length < 8) return 0;
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const version = dv.getUint32(4);
-    return dv.getUint32(0) === QCOW2_MAGIC && (version === 2 || version === 3) ? 100 : 0;
+    // Any QFI\xfb file is claimed (as qemu does), so open() can say which version it cannot read.
+    return dv.getUint32(0) === QCOW2_MAGIC ? 100 : 0;
   },
   open: (store, opts) => openQcow2(store, opts),
   create: createQcow2,

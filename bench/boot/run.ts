@@ -1,0 +1,104 @@
+/**
+ * Boot benchmark: wall time from process start to the first shell prompt and to power-off, for
+ * virtkit and for qemu-system-riscv64 -M virt (TCG) booting the same kernel and initramfs in the
+ * same run, on the same machine. Prints both and the ratio virtkit/QEMU, plus virtkit's guest
+ * instruction count, MIPS and peak RSS.
+ *
+ *   node --import tsx bench/boot/run.ts [--runs N] [--memory 512M] [--cpus 1]
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadGuest, fetchDefaultGuest } from '../../src/host/node/guest/debian-guest.ts';
+
+const VIRTKIT = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const runs = Number(opt('--runs', '1'));
+const memory = opt('--memory', '512M');
+const cpus = opt('--cpus', '1');
+const PROMPT = /virtkit:\/# /;
+
+interface Timing {
+  prompt: number;
+  exit: number;
+  stderr: string;
+}
+
+/** Starts cmd, waits for the prompt, types poweroff, waits for exit; times both from spawn. */
+function timeBoot(cmd: string, argv: string[]): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let prompt = 0;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (!prompt && PROMPT.test(out)) {
+        prompt = performance.now() - t0;
+        child.stdin.write('poweroff -f\n');
+      }
+    });
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 1_800_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (!prompt) reject(new Error(`${cmd} exited (${code}) before a prompt:\n${err}\n${out.slice(-2000)}`));
+      else resolve({ prompt, exit: performance.now() - t0, stderr: err });
+    });
+  });
+}
+
+const g = (await loadGuest()) ?? (await fetchDefaultGuest({ progress: (m) => console.error(m) }));
+const append = 'console=ttyS0';
+for (let r = 0; r < runs; r++) {
+  const q = await timeBoot('qemu-system-riscv64', [
+    '-M',
+    'virt',
+    '-m',
+    memory,
+    '-smp',
+    cpus,
+    '-nographic',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    g.kernel,
+    '-initrd',
+    g.initrd,
+    '-append',
+    append,
+  ]);
+  const v = await timeBoot(process.execPath, [
+    VIRTKIT,
+    'run',
+    '--memory',
+    memory,
+    '--cpus',
+    cpus,
+    '--kernel',
+    g.kernel,
+    '--initrd',
+    g.initrd,
+    '--append',
+    append,
+    '--stats',
+  ]);
+  const stats = /(\d+) instructions in ([\d.]+) s \(([\d.]+) MIPS\), peak RSS (\d+) MiB/.exec(v.stderr);
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  console.log(
+    `run ${r + 1}: boot to prompt  virtkit ${s(v.prompt)} s  qemu ${s(q.prompt)} s  ratio ${(v.prompt / q.prompt).toFixed(1)}`,
+  );
+  console.log(
+    `run ${r + 1}: to power-off    virtkit ${s(v.exit)} s  qemu ${s(q.exit)} s  ratio ${(v.exit / q.exit).toFixed(1)}`,
+  );
+  if (stats)
+    console.log(
+      `run ${r + 1}: virtkit guest instructions ${stats[1]}, ${stats[3]} MIPS, peak RSS ${stats[4]} MiB (--memory ${memory})`,
+    );
+}
