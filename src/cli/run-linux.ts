@@ -154,8 +154,9 @@ export async function runLinux(argv: string[]): Promise<number> {
   let config: SavedConfig;
   let inputHeld = !restorePath && !process.stdin.isTTY;
   let heldInput: Uint8Array[] = [];
-  let stdinEnded = false;
   let outputTail = '';
+  let atPrompt = false;
+  let lastOutputAt = performance.now();
   let saving = false;
   let opened: VirtDisk[] = [];
 
@@ -166,15 +167,25 @@ export async function runLinux(argv: string[]): Promise<number> {
       // stdout closed: keep the guest running
     }
     outputTail = (outputTail + new TextDecoder('latin1').decode(bytes)).slice(-64);
+    lastOutputAt = performance.now();
     // Shells may follow the prompt with terminal queries (busybox ash sends ESC[6n): ignore escapes.
-    if (PROMPT.test(outputTail.replace(ESCAPES, ''))) {
-      if (inputHeld) {
-        inputHeld = false;
-        for (const b of heldInput) vm.input(b);
-        heldInput = [];
-      }
-      if (stdinEnded && savePath) void saveAndQuit();
+    atPrompt = PROMPT.test(outputTail.replace(ESCAPES, ''));
+    if (atPrompt && inputHeld) {
+      inputHeld = false;
+      for (const b of heldInput) vm.input(b);
+      heldInput = [];
     }
+  };
+  /**
+   * --save-on-exit with piped input: once stdin has ended, save when the guest has taken every
+   * typed byte, sits at a prompt, has printed nothing for a while and all harts wait for interrupts.
+   */
+  const IDLE_MS = 750;
+  const saveWhenIdle = () => {
+    if (saving || vm.stopped) return;
+    const quiet = performance.now() - lastOutputAt >= IDLE_MS;
+    if (!inputHeld && vm.pendingInputBytes === 0 && atPrompt && quiet && vm.machine.allWaiting()) void saveAndQuit();
+    else setTimeout(saveWhenIdle, 250);
   };
   const onStopped = (r: StopReason) => {
     console_.stop();
@@ -272,10 +283,8 @@ export async function runLinux(argv: string[]): Promise<number> {
       );
     },
     end: () => {
-      stdinEnded = true;
-      if (savePath && !inputHeld) {
-        // Let the guest consume what was typed, then save at its next prompt (see onOutput).
-      }
+      // With --save-on-exit, the snapshot is taken once the guest has answered every piped line (see onOutput).
+      if (savePath) saveWhenIdle();
     },
   });
   console_.start();
@@ -300,7 +309,10 @@ export async function runLinux(argv: string[]): Promise<number> {
   if (f.stats) {
     const secs = (performance.now() - t0) / 1000;
     const n = vm.machine.instret;
-    process.stderr.write(`virtkit: ${n} instructions in ${secs.toFixed(2)} s (${(n / secs / 1e6).toFixed(1)} MIPS)\n`);
+    const rss = process.resourceUsage().maxRSS / 1024;
+    process.stderr.write(
+      `virtkit: ${n} instructions in ${secs.toFixed(2)} s (${(n / secs / 1e6).toFixed(1)} MIPS), peak RSS ${rss.toFixed(0)} MiB\n`,
+    );
   }
   return code;
 }

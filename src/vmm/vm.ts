@@ -92,6 +92,13 @@ export class Vm {
     this.events.stopped(reason);
   }
 
+  /** Console input accepted from the host but not yet taken by the guest's UART. */
+  get pendingInputBytes(): number {
+    let n = 0;
+    for (const b of this.pendingInput) n += b.length;
+    return n;
+  }
+
   /** Console input from the user; delivered as fast as the guest's UART FIFO drains. */
   input(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
