@@ -266,6 +266,10 @@ const variants: [string, (n: number) => number][] = [
 for (const [, f] of variants) f(100_000); // warm up
 for (const [name, f] of variants) {
   let best = Infinity;
-  for (let r = 0; r < 3; r++) best = Math.min(best, cpuMs(() => f(N)));
+  for (let r = 0; r < 3; r++)
+    best = Math.min(
+      best,
+      cpuMs(() => f(N)),
+    );
   console.log(`${name.padEnd(48)} ${((4 * N) / (best * 1000)).toFixed(0).padStart(6)} MIPS (CPU time)`);
 }

@@ -160,15 +160,15 @@ enum { OP_PUSH, OP_LOAD, OP_STORE, OP_ADD, OP_SUB, OP_MUL, OP_MOD, OP_LT, OP_JZ,
 static const int32_t prog[] = {
     OP_PUSH, 2, OP_STORE, 0,                                  /* n = 2 */
     OP_PUSH, 0, OP_STORE, 2,                                  /* count = 0 */
-    /* 8: outer */ OP_LOAD, 0, OP_LOAD, 3, OP_LT, OP_JZ, 60,  /* while n < N */
+    /* 8: outer */ OP_LOAD, 0, OP_LOAD, 3, OP_LT, OP_JZ, 64,  /* while n < N */
     OP_PUSH, 2, OP_STORE, 1,                                  /* d = 2 */
-    /* 19: inner */ OP_LOAD, 1, OP_LOAD, 1, OP_MUL, OP_LOAD, 0, OP_PUSH, 1, OP_ADD, OP_LT, OP_JZ, 46, /* d*d < n+1 */
-    OP_LOAD, 0, OP_LOAD, 1, OP_MOD, OP_JZ, 53,                /* n % d == 0 -> composite */
+    /* 19: inner */ OP_LOAD, 1, OP_LOAD, 1, OP_MUL, OP_LOAD, 0, OP_PUSH, 1, OP_ADD, OP_LT, OP_JZ, 48, /* d*d < n+1 */
+    OP_LOAD, 0, OP_LOAD, 1, OP_MOD, OP_JZ, 55,                /* n % d == 0 -> composite */
     OP_LOAD, 1, OP_PUSH, 1, OP_ADD, OP_STORE, 1, OP_JMP, 19,  /* d++ */
-    /* 46: prime */ OP_LOAD, 2, OP_PUSH, 1, OP_ADD, OP_STORE, 2, /* count++ */
-    /* 53: next */ OP_LOAD, 0, OP_PUSH, 1, OP_ADD, OP_STORE, 0, /* n++ ... */
+    /* 48: prime */ OP_LOAD, 2, OP_PUSH, 1, OP_ADD, OP_STORE, 2, /* count++ */
+    /* 55: next */ OP_LOAD, 0, OP_PUSH, 1, OP_ADD, OP_STORE, 0, /* n++ */
     OP_JMP, 8,
-    /* 60 */ OP_HALT,
+    /* 64 */ OP_HALT,
 };
 
 static int64_t interpret(int64_t limit) {

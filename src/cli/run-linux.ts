@@ -16,6 +16,8 @@ import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
 import { HostConsole } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
+import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
+import { wakeableHost } from '../host/node/net/wake.ts';
 
 export const LINUX_HELP = `usage: virtkit run [options]
 
@@ -32,6 +34,13 @@ options:
   --disk FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
+  --net SPEC             add a virtio-net NIC (repeatable; MACs 52:54:00:12:34:56, :57, ...):
+                           user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,restrict=on]
+                             NAT: guest 10.0.2.15 (DHCP), gateway/host 10.0.2.2, DNS 10.0.2.3
+                           switch=NAME   a LAN shared with the other NICs on switch NAME
+                           socket,path=PATH  a LAN shared by every process using PATH
+                             (socket,listen=PATH / socket,connect=PATH: host or join explicitly)
+                           any form takes mac=52:54:00:XX:XX:XX
   --firmware FILE|none   run an M-mode firmware (e.g. OpenSBI fw_jump.bin/fw_dynamic.bin) instead of
                          the built-in SBI; 'none' runs a bare-metal ELF (see below)
   --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM, or end of
@@ -55,6 +64,7 @@ const SPEC = {
   memory: 'string',
   cpus: 'string',
   disk: 'list',
+  net: 'list',
   firmware: 'string',
   'save-on-exit': 'string',
   restore: 'string',
@@ -122,6 +132,7 @@ const nodeHost: VmHost = {
 
 interface SavedConfig {
   disks: DiskSpec[];
+  nets?: string[];
   append: string;
 }
 
@@ -140,6 +151,15 @@ export async function runLinux(argv: string[]): Promise<number> {
   if (memoryBytes % (1024 * 1024) !== 0 || memoryBytes < 16 * 1024 * 1024 || memoryBytes > 4096 * 1024 * 1024)
     throw new UsageError(`--memory must be a whole number of MiB between 16M and 4G, not '${f.memory}'`);
   const diskSpecs = ((f.disk as string[] | undefined) ?? []).map(parseDiskSpec);
+  const netTexts = (f.net as string[] | undefined) ?? [];
+  for (const t of netTexts) {
+    try {
+      parseNetSpec(t);
+    } catch (e) {
+      if (e instanceof NetConfigError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const savePath = f['save-on-exit'] as string | undefined;
   const restorePath = f.restore as string | undefined;
   if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.disk || f.cpus || f.memory))
@@ -148,6 +168,17 @@ export async function runLinux(argv: string[]): Promise<number> {
     );
 
   let exitCode = 0;
+  const woken = wakeableHost(nodeHost);
+  let netSetup: NetSetup | undefined;
+  const openNets = async (texts: string[]) => {
+    try {
+      netSetup = await NetSetup.build(texts.map(parseNetSpec));
+    } catch (e) {
+      if (e instanceof NetConfigError) throw new UsageError(e.message);
+      throw e;
+    }
+    return netSetup.nics.map((n) => ({ mac: n.mac, backend: wakingBackend(n.backend, woken.wake) }));
+  };
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
   let vm: Vm;
@@ -234,9 +265,9 @@ export async function runLinux(argv: string[]): Promise<number> {
           if (!config || !Array.isArray(config.disks))
             throw new SnapshotError('snapshot has no virtkit run configuration');
           opened = await openDisks(config.disks);
-          return { disks: opened, append: config.append };
+          return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []) };
         },
-        nodeHost,
+        woken.host,
         { output: onOutput, stopped: onStopped },
       );
     } else {
@@ -257,10 +288,11 @@ export async function runLinux(argv: string[]): Promise<number> {
       const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
       const firmware = f.firmware ? await readInput(f.firmware as string, 'firmware') : undefined;
       const append = (f.append as string | undefined) ?? 'console=ttyS0';
-      config = { disks: diskSpecs, append };
+      config = { disks: diskSpecs, append, nets: netTexts };
       const disks = await openDisks(diskSpecs);
       opened = disks;
-      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks }, nodeHost, {
+      const nics = await openNets(netTexts);
+      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks, nics }, woken.host, {
         output: onOutput,
         stopped: onStopped,
       });
@@ -294,6 +326,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   const t0 = performance.now();
   vm.start();
   const code = await finished;
+  netSetup?.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   // Disks are flushed and closed on every exit path, so what the guest wrote is on the host.

@@ -5,9 +5,9 @@
  *   none   bare-metal: an ELF runs in M-mode from its entry on the minimal board of
  *          src/machine/baremetal.ts; the exit status is the program's verdict (riscv-tests HTIF
  *          `tohost` or the SiFive test finisher).
- *   (Linux boot with the built-in SBI / a firmware image is added as another mode here.)
+ *   other  boots an operating system (run-linux.ts): the built-in SBI or a firmware image.
  */
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, writeSync } from 'node:fs';
 import type { Command } from './main.ts';
 import { parseArgs, parseSize, type ParsedArgs } from './args.ts';
 import { UsageError } from './errors.ts';
@@ -28,7 +28,7 @@ The run ends when the program writes the HTIF 'tohost' word (riscv-tests convent
 (code << 1) | 1 exits with code) or the test finisher (0x5555 pass, 0x3333 | code << 16 fail).
 
 options:
-  --firmware none          bare-metal mode (required for now; Linux boot is not available yet)
+  --firmware none          selects bare-metal mode (without it, 'virtkit run' boots Linux)
   --kernel FILE            the ELF64 RISC-V executable to run
   --memory SIZE            guest RAM size, e.g. 64M, 1G (default 128M)
   --max-instructions N     stop after N instructions (default: no limit)
@@ -95,8 +95,12 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
 
   let bytes: Uint8Array;
   try {
+    // Nothing larger than guest RAM can be loaded: refuse before reading a huge file.
+    const size = statSync(kernel).size;
+    if (size > memory + (1 << 20)) throw new UsageError(`kernel '${kernel}' (${size} bytes) is larger than guest RAM`);
     bytes = new Uint8Array(readFileSync(kernel));
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new UsageError(`cannot read kernel '${kernel}': ${code}`);
   }

@@ -32,6 +32,8 @@ import { EmptyVirtioSlot } from '../virtio/empty-slot.ts';
 import { VirtioBlk } from '../virtio/blk.ts';
 import { VirtioConsole } from '../virtio/console.ts';
 import { VirtioRng } from '../virtio/rng.ts';
+import { VirtioNet } from '../virtio/net.ts';
+import type { NetBackend } from '../net/types.ts';
 import type { BlockBackend } from '../storage/types.ts';
 
 const MiB = 1024 * 1024;
@@ -55,6 +57,12 @@ export interface VirtDisk {
   serial?: string;
 }
 
+export interface VirtNic {
+  backend: NetBackend;
+  /** Default: 52:54:00:12:34:56 + the NIC's index, as QEMU numbers them. */
+  mac?: Uint8Array;
+}
+
 export interface VirtOptions {
   memoryBytes: number;
   cpus: number;
@@ -68,6 +76,8 @@ export interface VirtOptions {
   /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
   builtinSbi?: boolean;
   disks?: VirtDisk[];
+  /** virtio-net devices, placed in the virtio slots after the disks. */
+  nics?: VirtNic[];
   isa?: string;
   /** Host time in milliseconds (performance.now). */
   nowMs: () => number;
@@ -109,6 +119,7 @@ export class VirtMachine {
   readonly rtc: GoldfishRtc;
   readonly virtio: VirtioMmio[] = [];
   readonly blks: VirtioBlk[] = [];
+  readonly nics: VirtioNet[] = [];
   readonly console: VirtioConsole;
   /** Set when the guest powered off, rebooted or reported failure; the VM loop stops. */
   power: PowerEvent | undefined;
@@ -167,13 +178,19 @@ export class VirtMachine {
       this.blks.push(blk);
       models.push(blk);
     }
+    (opts.nics ?? []).forEach((n, i) => {
+      const mac = n.mac ?? new Uint8Array([0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + i]);
+      const nic = new VirtioNet(n.backend, { mac });
+      this.nics.push(nic);
+      models.push(nic);
+    });
     models.push(new VirtioRng(opts.entropy));
     this.console = new VirtioConsole((bytes) => {
       for (const b of bytes) this.emit(b);
     });
     models.push(this.console);
     if (models.length > VIRT.virtio.count)
-      throw new BoardConfigError(`at most ${VIRT.virtio.count - 2} disks fit in the board's virtio slots`);
+      throw new BoardConfigError(`at most ${VIRT.virtio.count - 2} disks and NICs fit in the board's virtio slots`);
     for (let i = 0; i < VIRT.virtio.count; i++) {
       const base = VIRT.virtio.base + i * VIRT.virtio.stride;
       const model = models[i];

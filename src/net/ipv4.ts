@@ -84,6 +84,13 @@ export function ipv4Frame(
 export const IP_PAYLOAD = ETH_HEADER + 20;
 
 /** The TCP/UDP checksum of a segment at [off, off+len) between src and dst (0 = valid when verifying). */
-export function transportChecksum(f: Uint8Array, off: number, len: number, src: number, dst: number, proto: number): number {
+export function transportChecksum(
+  f: Uint8Array,
+  off: number,
+  len: number,
+  src: number,
+  dst: number,
+  proto: number,
+): number {
   return finish(sum16(f, off, off + len, pseudoSum(src, dst, proto, len)));
 }

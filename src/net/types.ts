@@ -16,6 +16,11 @@ export interface NetBackend {
    * may be reused after the call). Called once by the NIC.
    */
   connect(deliver: (frame: Uint8Array) => void): void;
+  /**
+   * The NIC finished a batch of transmitted frames (one guest notification): a backend may
+   * hold replies such as TCP ACKs until then so one covers several segments.
+   */
+  flush?(): void;
   /** Whether every frame this backend delivers carries verified, correct checksums. */
   readonly checksumsValid?: boolean;
   /** Releases host resources (sockets, timers). */
@@ -55,7 +60,7 @@ export class ManualTimers implements NetTimers {
     for (;;) {
       let bestId = -1;
       let best: { at: number; fn: () => void } | undefined;
-      for (const [id, e] of this.pending) if (e.at <= end && (!best || e.at < best.at)) (best = e), (bestId = id);
+      for (const [id, e] of this.pending) if (e.at <= end && (!best || e.at < best.at)) ((best = e), (bestId = id));
       if (!best) break;
       this.pending.delete(bestId);
       this.t = Math.max(this.t, best.at);

@@ -55,7 +55,10 @@ function decodeFields(insn: number, out: Decoded, c: number, raw: number): void 
       return pack(out, Op.AUIPC, d, 0, 0, insn & 0xfffff000, c);
     case 0x6f: {
       const imm =
-        ((insn >> 31) << 20) | (((insn >>> 12) & 0xff) << 12) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+        ((insn >> 31) << 20) |
+        (((insn >>> 12) & 0xff) << 12) |
+        (((insn >>> 20) & 1) << 11) |
+        (((insn >>> 21) & 0x3ff) << 1);
       return pack(out, rd === 0 ? Op.J : Op.JAL, d, 0, 0, imm, c);
     }
     case 0x67:
@@ -258,15 +261,7 @@ function decodeOp32(
   return pack(out, op, d, rs1, rs2, 0, c);
 }
 
-function decodeSystem(
-  insn: number,
-  out: Decoded,
-  c: number,
-  raw: number,
-  d: number,
-  f3: number,
-  rs1: number,
-): void {
+function decodeSystem(insn: number, out: Decoded, c: number, raw: number, d: number, f3: number, rs1: number): void {
   const csr = (insn >>> 20) & 0xfff;
   switch (f3) {
     case 0:
@@ -393,7 +388,11 @@ export function decode16(h: number, out: Decoded): void {
       case 6:
       case 7: {
         const v = sext(
-          (bit(h, 12) << 8) | (((h >>> 10) & 3) << 3) | (((h >>> 5) & 3) << 6) | (((h >>> 3) & 3) << 1) | (bit(h, 2) << 5),
+          (bit(h, 12) << 8) |
+            (((h >>> 10) & 3) << 3) |
+            (((h >>> 5) & 3) << 6) |
+            (((h >>> 3) & 3) << 1) |
+            (bit(h, 2) << 5),
           9,
         );
         return pack(out, f3 === 6 ? Op.BEQ : Op.BNE, 0, rs1p, 0, v, C);
@@ -448,6 +447,6 @@ export function decode16(h: number, out: Decoded): void {
 
 /** Decodes the instruction whose low halfword is `lo16` and (for 32-bit ones) high halfword `hi16`. */
 export function decodeAny(lo16: number, hi16: number, out: Decoded): void {
-  if ((lo16 & 3) === 3) decode32((lo16 | (hi16 << 16)) | 0, out);
+  if ((lo16 & 3) === 3) decode32(lo16 | (hi16 << 16) | 0, out);
   else decode16(lo16, out);
 }

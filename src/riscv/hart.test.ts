@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asm, machine, load, runProgram, RAM_BASE, li64, poke64, peek32 } from './test-support.ts';
 import * as C from './csr.ts';
+import { warmUpInterpreter } from './hart.ts';
 
 const hex = (v: number): string => '0x' + (v >>> 0).toString(16);
 
@@ -330,7 +331,7 @@ test('MMU: Sv39 walk, superpage, A/D bits set in hardware, page faults, TLB flus
   const l0 = RAM_BASE + 0x12000;
   const pte = (pa: number, flags: number): [number, number] => {
     const ppn = Math.floor(pa / 4096);
-    return [((ppn << 10) | flags) | 0, Math.floor(ppn / 4194304)];
+    return [(ppn << 10) | flags | 0, Math.floor(ppn / 4194304)];
   };
   // root[2] -> 1 GiB identity superpage for 0x80000000 (RWX, A/D preset, not U)
   poke64(bus, root + 2 * 8, ...pte(0x80000000, 0xcf));
@@ -437,4 +438,12 @@ test('saveState/loadState round trip', () => {
   assert.equal(m2.hart.mscratchLo, 7);
   assert.equal(m2.hart.getPc(), m.hart.getPc());
   assert.throws(() => m2.hart.loadState({ version: 99 }), /version/);
+});
+
+test('the interpreter warm-up program runs every iteration to its final WFI', () => {
+  const h = warmUpInterpreter();
+  assert.equal(h.waiting, true);
+  assert.equal(h.readReg(27), 0); // s11 counted down to zero
+  assert.equal(h.priv, 3);
+  assert.ok(h.instret > 400 * 150, `instret ${h.instret}`);
 });

@@ -31,6 +31,8 @@ import type { FpContext } from './fpu/context.ts';
 import { decodeAny, decode16, decode32 } from './decode.ts';
 import { Op, TLB_SIZE, TLB_MASK, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
+import { WARMUP_PROGRAM } from './warmup-program.ts';
+import { Bus as BusClass } from '../machine/bus.ts';
 
 const TWO32 = 4294967296;
 
@@ -162,12 +164,13 @@ export class Hart implements FpContext, CodeCacheClient {
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     bus.attach(this);
     this.updateKeys();
+    if (!warmedUp) warmUpInterpreter();
   }
 
   // =============================== public API ===============================
 
   setPc(addr: number): void {
-    this.pcLo = addr % TWO32 | 0;
+    this.pcLo = (addr % TWO32) | 0;
     this.pcHi = Math.floor(addr / TWO32) | 0;
   }
 
@@ -189,7 +192,7 @@ export class Hart implements FpContext, CodeCacheClient {
 
   writeReg(i: number, v: number): void {
     if (i === 0) return;
-    this.x[2 * i] = v % TWO32 | 0;
+    this.x[2 * i] = (v % TWO32) | 0;
     this.x[2 * i + 1] = Math.floor(v / TWO32) | 0;
   }
 
@@ -517,7 +520,13 @@ export class Hart implements FpContext, CodeCacheClient {
     let i = levels - 1;
     for (; ; i--) {
       const vpn =
-        i === 0 ? (lo >>> 12) & 511 : i === 1 ? (lo >>> 21) & 511 : i === 2 ? ((lo >>> 30) | (hi << 2)) & 511 : (hi >>> 7) & 511;
+        i === 0
+          ? (lo >>> 12) & 511
+          : i === 1
+            ? (lo >>> 21) & 511
+            : i === 2
+              ? ((lo >>> 30) | (hi << 2)) & 511
+              : (hi >>> 7) & 511;
       pteAddr = base + vpn * 8;
       const off = pteAddr - bus.ramBase;
       if (off < 0 || off + 8 > bus.ramSize) {
@@ -588,15 +597,23 @@ export class Hart implements FpContext, CodeCacheClient {
   load(lo: number, hi: number, size: number): boolean {
     const o = lo & 4095;
     if (o + size > 4096) return this.loadBytes(lo, hi, size);
-    const pa = this.xlate(lo, hi, LOAD);
-    if (pa < 0) return this.dataFault(this.xcause, lo, hi);
     const bus = this.bus;
-    const off = pa - bus.ramBase;
+    const i = (lo >>> 12) & TLB_MASK;
+    let off: number;
+    let pa = 0;
+    if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
+      off = (this.rOff[i] >>> 0) + o; // TLB hit (misaligned, or LR/FP/AMO callers)
+    } else {
+      pa = this.xlate(lo, hi, LOAD);
+      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+      off = pa - bus.ramBase;
+      if (off >= 0 && off < bus.ramSize) {
+        this.rTagLo[i] = lo & -4096;
+        this.rTagHi[i] = hi ^ this.dkey;
+        this.rOff[i] = off - o;
+      }
+    }
     if (off >= 0 && off < bus.ramSize) {
-      const i = (lo >>> 12) & TLB_MASK;
-      this.rTagLo[i] = lo & -4096;
-      this.rTagHi[i] = hi ^ this.dkey;
-      this.rOff[i] = off - o;
       const m = bus.ram;
       let vlo = 0;
       let vhi = 0;
@@ -644,16 +661,22 @@ export class Hart implements FpContext, CodeCacheClient {
   store(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
     const o = lo & 4095;
     if (o + size > 4096) return this.storeBytes(lo, hi, size, vlo, vhi);
-    const pa = this.xlate(lo, hi, STORE);
-    if (pa < 0) return this.dataFault(this.xcause, lo, hi);
     const bus = this.bus;
-    const off = pa - bus.ramBase;
+    const i = (lo >>> 12) & TLB_MASK;
+    let off: number;
+    let pa = 0;
+    if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
+      off = (this.wOff[i] >>> 0) + o;
+    } else {
+      pa = this.xlate(lo, hi, STORE);
+      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+      off = pa - bus.ramBase;
+    }
     if (off >= 0 && off < bus.ramSize) {
       const page = off >>> 12;
       if (bus.codePages[page] !== 0) {
         bus.codeWritten(page);
       } else {
-        const i = (lo >>> 12) & TLB_MASK;
         this.wTagLo[i] = lo & -4096;
         this.wTagHi[i] = hi ^ this.dkey;
         this.wOff[i] = off - o;
@@ -744,7 +767,7 @@ export class Hart implements FpContext, CodeCacheClient {
     if ((h0 & 3) !== 3) return h0;
     const pa2 = this.xlate((lo + 2) | 0, hi, FETCH);
     const h1 = pa2 < 0 ? -1 : this.bus.read(pa2, 2);
-    return h1 < 0 ? 0 : (h0 | (h1 << 16)) | 0;
+    return h1 < 0 ? 0 : h0 | (h1 << 16) | 0;
   }
 
   /** Takes the highest-priority pending and enabled interrupt, if any. */
@@ -929,13 +952,36 @@ export class Hart implements FpContext, CodeCacheClient {
     const hi = x[a + 1];
     const size = dbl ? 8 : 4;
     if ((lo & (size - 1)) !== 0) return this.dataFault0(6, lo, hi);
-    // Check write permission first so a read-only page reports a store/AMO fault.
-    const pa = this.xlate(lo, hi, STORE);
-    if (pa < 0) return this.dataFault0(this.xcause === 13 ? 15 : this.xcause === 5 ? 7 : this.xcause, lo, hi);
-    if (!this.bus.isRam(pa, size) && this.bus.findDevice(pa, size) === undefined) return this.dataFault0(7, lo, hi);
-    if (!this.load(lo, hi, size)) return 0;
-    const ol = this.ldLo;
-    const oh = dbl ? this.ldHi : this.ldLo >> 31;
+    // RAM offset through the write TLB, or a store-permission walk (so a read-only page reports
+    // a store/AMO fault); -1 means MMIO.
+    const bus = this.bus;
+    const i = (lo >>> 12) & TLB_MASK;
+    let off = -1;
+    if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
+      off = (this.wOff[i] >>> 0) + (lo & 4095);
+    } else {
+      const pa = this.xlate(lo, hi, STORE);
+      if (pa < 0) return this.dataFault0(this.xcause, lo, hi);
+      if (bus.isRam(pa, size)) {
+        off = pa - bus.ramBase;
+        if (bus.codePages[off >>> 12] === 0) {
+          this.wTagLo[i] = lo & -4096;
+          this.wTagHi[i] = hi ^ this.dkey;
+          this.wOff[i] = off - (lo & 4095);
+        }
+      } else if (bus.findDevice(pa, size) === undefined) return this.dataFault0(7, lo, hi);
+    }
+    const ram = bus.ramI32;
+    let ol: number;
+    let oh: number;
+    if (off >= 0) {
+      ol = ram[off >>> 2];
+      oh = dbl ? ram[(off >>> 2) + 1] : ol >> 31;
+    } else {
+      if (!this.load(lo, hi, size)) return 0;
+      ol = this.ldLo;
+      oh = dbl ? this.ldHi : this.ldLo >> 31;
+    }
     const bl = x[b];
     const bh = dbl ? x[b + 1] : x[b] >> 31;
     let rl = 0;
@@ -973,7 +1019,11 @@ export class Hart implements FpContext, CodeCacheClient {
         rh = pickOld ? oh : bh;
       }
     }
-    if (!this.store(lo, hi, size, rl, rh)) return 0;
+    if (off >= 0) {
+      ram[off >>> 2] = rl;
+      if (dbl) ram[(off >>> 2) + 1] = rh;
+      if (bus.codePages[off >>> 12] !== 0) bus.codeWritten(off >>> 12);
+    } else if (!this.store(lo, hi, size, rl, rh)) return 0;
     x[d] = ol;
     x[d + 1] = oh;
     this.advance(w);
@@ -1363,4 +1413,29 @@ export class Hart implements FpContext, CodeCacheClient {
     this.mstatus = v;
     this.updateKeys();
   }
+}
+
+let warmedUp = false;
+/** Enough iterations (about 180 instructions each) for V8 to optimize the loop during warm-up. */
+const WARMUP_ITERATIONS = 400;
+
+/**
+ * Runs WARMUP_PROGRAM on a scratch bus (see warmup-program.ts for why). Hart construction calls it
+ * once per process; returns the scratch hart so tests can check that the program ran to its WFI.
+ */
+export function warmUpInterpreter(): Hart {
+  warmedUp = true;
+  const base = 0x80000000;
+  const bus = new BusClass(base, 64 * 1024);
+  const h = new Hart(bus, 0, { now: () => 12345 });
+  for (const [at, words] of WARMUP_PROGRAM) bus.ramI32.set(words, at);
+  const big = [0x7f4a7c15, -0x61c88647, 0x12345678, -0x7ffffff0, 0x40000001, -3];
+  for (let r = 5; r < 32; r++) h.writeRegParts(r, big[r % 6], big[(r + 3) % 6]);
+  h.writeRegParts(8, base + 0x8000, 0); // s0: data pointer
+  h.writeRegParts(30, 5, 0x1234); // t5, t6: equal high words, so compares look at the low words
+  h.writeRegParts(31, -5, 0x1234);
+  h.writeRegParts(27, WARMUP_ITERATIONS, 0); // s11: loop count
+  h.setPc(base);
+  for (let k = 0; k < 1000 && !h.waiting; k++) h.run(10_000);
+  return h;
 }

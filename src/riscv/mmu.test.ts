@@ -3,13 +3,19 @@ import assert from 'node:assert/strict';
 import { asm, machine, load, RAM_BASE, li64, poke64, peek32, type Machine } from './test-support.ts';
 import * as C from './csr.ts';
 
-const V = 1, R = 2, W = 4, X = 8, U = 16, A = 64, D = 128;
+const V = 1,
+  R = 2,
+  W = 4,
+  X = 8,
+  U = 16,
+  A = 64,
+  D = 128;
 const ROOT = RAM_BASE + 0x100000;
 const S_HANDLER = RAM_BASE + 0x3000;
 
 function pte(pa: number, flags: number): [number, number] {
   const ppn = Math.floor(pa / 4096);
-  return [(((ppn % 4194304) << 10) | flags) | 0, Math.floor(ppn / 4194304)];
+  return [((ppn % 4194304) << 10) | flags | 0, Math.floor(ppn / 4194304)];
 }
 
 /** Page tables in RAM: map(va, pa, flags, level) creates intermediate tables as needed. */
@@ -80,8 +86,12 @@ test('U-mode cannot access supervisor pages; S-mode needs SUM for user pages', (
   assert.equal(uOnS.hart.readReg(31), 0x10000);
   const sOnU = runPaged(1, [asm.lui(1, 0x10), asm.ld(2, 1, 0)], (t) => t.map(0x10000, data, R | W | U));
   assert.equal(sOnU.hart.readReg(30), 13);
-  const sum = runPaged(1, [asm.lui(1, 0x10), asm.addi(3, 0, 9), asm.sd(3, 1, 0), asm.ld(2, 1, 0), asm.ebreak()], (t) =>
-    t.map(0x10000, data, R | W | U), { mstatus: C.MSTATUS_SUM });
+  const sum = runPaged(
+    1,
+    [asm.lui(1, 0x10), asm.addi(3, 0, 9), asm.sd(3, 1, 0), asm.ld(2, 1, 0), asm.ebreak()],
+    (t) => t.map(0x10000, data, R | W | U),
+    { mstatus: C.MSTATUS_SUM },
+  );
   assert.equal(sum.hart.readReg(2), 9);
   assert.equal(sum.hart.readReg(30), 3);
   // Even with SUM, S-mode may not execute user pages.
@@ -129,8 +139,12 @@ test('reserved PTE bits and W-without-R are page faults; non-canonical addresses
 
 test('Sv48: a four-level walk translates', () => {
   const va = 0x8000000000; // above Sv39's range
-  const m = runPaged(1, [asm.addi(1, 0, 1), asm.slli(1, 1, 39), asm.addi(3, 0, 5), asm.sd(3, 1, 8), asm.ld(4, 1, 8), asm.ebreak()], (t) =>
-    t.map(va, RAM_BASE + 0x20000, R | W), { levels: 4 });
+  const m = runPaged(
+    1,
+    [asm.addi(1, 0, 1), asm.slli(1, 1, 39), asm.addi(3, 0, 5), asm.sd(3, 1, 8), asm.ld(4, 1, 8), asm.ebreak()],
+    (t) => t.map(va, RAM_BASE + 0x20000, R | W),
+    { levels: 4 },
+  );
   assert.equal(m.hart.readReg(30), 3);
   assert.equal(m.hart.readReg(4), 5);
   assert.equal(peek32(m.bus, RAM_BASE + 0x20008), 5);

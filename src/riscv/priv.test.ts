@@ -146,14 +146,14 @@ test('interrupt delegation: S-level interrupt taken in S, masked in M, priority 
 test('vectored mtvec: interrupts go to base + 4*cause, exceptions to base', () => {
   const m = setup(0, [asm.nop(), asm.ecall()]);
   const h = m.hart;
-  h.mtvecLo = (HANDLER | 1) | 0;
+  h.mtvecLo = HANDLER | 1 | 0;
   load(m.bus, HANDLER + 4 * 7, [SPIN]);
   h.mie = C.MIP_MTIP;
   h.setPending(C.MIP_MTIP, true);
   h.run(1);
   assert.equal(h.getPc(), HANDLER + 28);
   const e = setup(0, [asm.ecall()]);
-  e.hart.mtvecLo = (HANDLER | 1) | 0;
+  e.hart.mtvecLo = HANDLER | 1 | 0;
   e.hart.run(1);
   assert.equal(e.hart.getPc(), HANDLER);
   assert.equal(e.hart.mcauseLo, 8);
@@ -199,7 +199,14 @@ test('FP loads/stores: FS=Off is illegal; FLW NaN-boxes; FS becomes dirty', () =
   m.hart.run(2);
   assert.equal(m.hart.mcauseLo, 2);
   const data = RAM_BASE + 0x400;
-  const f = setup(3, [...li64(5, data, 0), asm.flw(1, 5, 0), asm.fld(2, 5, 8), asm.fsd(1, 5, 16), asm.fsw(2, 5, 24), asm.ebreak()]);
+  const f = setup(3, [
+    ...li64(5, data, 0),
+    asm.flw(1, 5, 0),
+    asm.fld(2, 5, 8),
+    asm.fsd(1, 5, 16),
+    asm.fsw(2, 5, 24),
+    asm.ebreak(),
+  ]);
   poke64(f.bus, data, 0x3f800000, 0x12345678);
   poke64(f.bus, data + 8, 0x11111111, 0x22222222);
   f.hart.mstatus |= 1 << 13; // FS = Initial
@@ -213,7 +220,13 @@ test('FP loads/stores: FS=Off is illegal; FLW NaN-boxes; FS becomes dirty', () =
   assert.equal(peek32(f.bus, data + 24), 0x11111111);
   assert.equal(f.hart.mstatus & C.MSTATUS_FS, C.MSTATUS_FS);
   // fcsr maps onto frm/fflags
-  const c = setup(3, [asm.addi(1, 0, 0xff), asm.csrrw(0, C.FCSR, 1), asm.csrrs(2, C.FRM, 0), asm.csrrs(3, C.FFLAGS, 0), asm.ebreak()]);
+  const c = setup(3, [
+    asm.addi(1, 0, 0xff),
+    asm.csrrw(0, C.FCSR, 1),
+    asm.csrrs(2, C.FRM, 0),
+    asm.csrrs(3, C.FFLAGS, 0),
+    asm.ebreak(),
+  ]);
   c.hart.mstatus |= 1 << 13;
   c.hart.run(10);
   assert.equal(c.hart.readReg(2), 7);
@@ -272,7 +285,12 @@ test('Zba/Zbb/Zbs execute correctly', () => {
 });
 
 test('PMP CSRs are WARL storage: all-ones pmpaddr reads back 54 bits; odd pmpcfg is illegal', () => {
-  const m = setup(3, [asm.addi(1, 0, -1), asm.csrrw(0, C.PMPADDR0, 1), asm.csrrs(2, C.PMPADDR0, 0), asm.csrrs(3, C.PMPCFG0 + 1, 0)]);
+  const m = setup(3, [
+    asm.addi(1, 0, -1),
+    asm.csrrw(0, C.PMPADDR0, 1),
+    asm.csrrs(2, C.PMPADDR0, 0),
+    asm.csrrs(3, C.PMPCFG0 + 1, 0),
+  ]);
   m.hart.run(10);
   assert.equal(m.hart.readRegLo(2), -1);
   assert.equal(m.hart.readRegHi(2), 0x3fffff);

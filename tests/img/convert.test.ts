@@ -150,3 +150,30 @@ test('convert -c to a format without compression is refused', async () => {
     dir.done();
   }
 });
+
+test('convert -o passes format options; -n writes into an existing image, zeroing what the source has not', async () => {
+  const dir = scratch();
+  try {
+    const src = dir.path('src.raw');
+    qemu('create', '-q', '-f', 'raw', src, '4M');
+    qemuIo(src, 'raw', 'write -P 3 64k 64k');
+    const small = dir.path('small.qcow2');
+    assert.equal((await virtkit('convert', '-O', 'qcow2', '-o', 'cluster_size=4096', src, small)).status, 0);
+    assert.equal((qemuJson('info', '--output=json', small) as Record<string, unknown>)['cluster-size'], 4096);
+    assertGoodCopy(src, small);
+
+    // An existing target full of other data: -n must leave exactly the source's content.
+    const existing = dir.path('existing.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', existing, '4M');
+    qemuIo(existing, 'qcow2', 'write -P 9 0 4M');
+    const r = await virtkit('convert', '-n', '-O', 'qcow2', src, existing);
+    assert.equal(r.status, 0, r.stderr);
+    assertGoodCopy(src, existing);
+    // A target smaller than the source is refused.
+    const tiny = dir.path('tiny.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', tiny, '1M');
+    assert.equal((await virtkit('convert', '-n', '-O', 'qcow2', src, tiny)).status, 2);
+  } finally {
+    dir.done();
+  }
+});

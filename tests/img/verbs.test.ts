@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { nodeImgHost } from '../../src/host/node/img-host.ts';
 import { creatableFormats, qemu, qemuImg, qemuIo, qemuJson, scratch, sha256, virtkit } from './helpers.ts';
 
 type Json = Record<string, unknown>;
@@ -131,7 +132,38 @@ test('measure agrees with qemu-img for raw and qcow2 sizes', async () => {
     qemu('create', '-q', '-f', 'raw', f, '5M');
     const ours = await virtkit('measure', '-O', 'raw', f);
     assert.equal(ours.stdout, qemu('measure', '-O', 'raw', f));
+    // From an image's contents: only its allocated clusters count as required.
+    const q = dir.path('a.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', q, '64M');
+    qemuIo(q, 'qcow2', 'write -P 1 0 100k', 'write -P 2 30M 1M');
+    for (const opts of [[], ['-o', 'cluster_size=4096']]) {
+      const mine = JSON.parse((await virtkit('measure', '--output=json', '-O', 'qcow2', ...opts, q)).stdout) as Json;
+      const theirs = qemuJson('measure', '--output=json', '-O', 'qcow2', ...opts, q) as Json;
+      assert.equal(mine['required'], theirs['required']);
+      assert.equal(mine['fully-allocated'], theirs['fully-allocated']);
+    }
     assert.equal((await virtkit('measure', '-O', 'raw', '--size', '1M', f)).status, 2);
+  } finally {
+    dir.done();
+  }
+});
+
+test('map of a sparse raw image agrees with qemu-img map when the host knows its holes', async () => {
+  const dir = scratch();
+  try {
+    const f = dir.path('sparse.raw');
+    qemu('create', '-q', '-f', 'raw', f, '32M');
+    qemuIo(f, 'raw', 'write -P 1 6M 192k', 'write -P 2 20M 64k');
+    const ours = JSON.parse((await virtkit('map', '--output=json', f)).stdout) as Json[];
+    const holes = await nodeImgHost.dataRanges!(f);
+    if (holes) {
+      assert.deepEqual(ours, qemuJson('map', '--output=json', f));
+    } else {
+      // No hole map on this host (no filefrag, or no FIEMAP): the file is one data run.
+      assert.deepEqual(ours, [
+        { start: 0, length: 32 << 20, depth: 0, present: true, zero: false, data: true, offset: 0 },
+      ]);
+    }
   } finally {
     dir.done();
   }

@@ -3,7 +3,7 @@
 # fmin/fmax NaN and signed-zero rules, sign injection, compares (quiet vs signalling), fclass,
 # conversions with saturation and their flags, double<->single with NaN-boxing, and the illegal
 # cases (reserved rounding modes, FP disabled by mstatus.FS = Off).
-.include "vk.inc"
+.include "vk.S"
 .equ ONE, 0x3ff0000000000000
 .equ TWO, 0x4000000000000000
 .equ THREE, 0x4008000000000000

@@ -1,7 +1,7 @@
 # F extension: single-precision arithmetic and rounding, fflags, fma, fmin/fmax NaN rules,
 # compares, fclass, conversions with saturation, and NaN-boxing: every single result must be
 # boxed (upper 32 bits all ones) and every improperly boxed input reads as the canonical NaN.
-.include "vk.inc"
+.include "vk.S"
 .equ S1, 0x3f800000
 .equ S2, 0x40000000
 .equ S3, 0x40400000

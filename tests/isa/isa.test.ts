@@ -100,7 +100,7 @@ for (const file of sources) {
   });
 }
 
-const prelude = '.include "vk.inc"\nTEST_BEGIN\n';
+const prelude = '.include "vk.S"\nTEST_BEGIN\n';
 
 test('runner: a failing test reports its number (the finisher is seen first)', () => {
   const elf = build('fail7', { text: prelude + '  li gp, 7\n  FAIL\nTEST_END\n' });

@@ -3,7 +3,7 @@
 # always enabled below M; mstatus.MIE gates them in M), vectored mtvec, delegated supervisor
 # software/timer interrupts through mideleg (taken in S, never in M), and WFI waking on a
 # pending-and-enabled interrupt even with mstatus.MIE = 0.
-.include "vk.inc"
+.include "vk.S"
 .equ MIP_SSIP, 1 << 1
 .equ MIP_MSIP, 1 << 3
 .equ MIP_STIP, 1 << 5

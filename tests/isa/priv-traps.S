@@ -2,7 +2,7 @@
 # access faults (mepc, mcause, mtval), ecall from U/S/M, delegation to S through medeleg (stval,
 # sepc, sstatus.SPP/SPIE), medeleg bit 11 being read-only zero, mret/sret state transitions,
 # xRET from a too-low privilege, TW/TSR/TVM, and mepc bit 0 always reading as zero.
-.include "vk.inc"
+.include "vk.S"
 .equ NOWHERE, 0x0000100000000000
 TEST_BEGIN
   .option push

@@ -2,7 +2,7 @@
 # neighbouring word untouched), LR/SC reservation rules, rd = x0 forms, and misaligned
 # LR / AMO traps (load-misaligned for LR, store/AMO-misaligned for AMOs; QEMU 7.2 wrongly
 # reports a misaligned AMO as load-misaligned, so test 34 fails there).
-.include "vk.inc"
+.include "vk.S"
 
 # \inst rd, rs2, (mem): memory starts at \init, rs2 = \v; expect old value \old, memory \new.
 .macro TEST_AMO_D n, inst, init, v, new

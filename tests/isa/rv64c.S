@@ -1,6 +1,6 @@
 # RV64C: every RV64C (and RV64DC) encoding written out explicitly with c.* mnemonics, 32-bit
 # instructions at 2-byte-aligned addresses, and the reserved all-zero halfword (illegal).
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   .option push
   .option rvc

@@ -1,6 +1,6 @@
 # RV64I integer computation: add/sub/logic/shifts/compares, the 32-bit W forms (sign extension of
 # the 32-bit result), lui/auipc, and writes to x0.
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   TEST_RR 1, add, 3, 1, 2
   TEST_RR 2, add, 0, -1, 1

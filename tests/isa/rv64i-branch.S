@@ -1,6 +1,6 @@
 # RV64I control transfer: every conditional branch taken and not taken (signed/unsigned edge
 # cases), backward branches, jal/jalr link values, jalr clearing bit 0 of the target, rd == rs1.
-.include "vk.inc"
+.include "vk.S"
 
 # Branch taken: \inst on (v1, v2) must branch.
 .macro TEST_BR_TAKEN n, inst, v1, v2

@@ -1,7 +1,7 @@
 # RV64I loads and stores: every width, sign/zero extension, negative offsets, store merging
 # within a doubleword, and misaligned accesses (either performed correctly, or trapping with
 # cause 4/6 and mtval = the address: the spec allows both; virtkit and QEMU perform them).
-.include "vk.inc"
+.include "vk.S"
 
 .macro TEST_LD n, inst, res, off, base=tdat
   li gp, \n

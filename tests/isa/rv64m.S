@@ -1,7 +1,7 @@
 # RV64M: multiply (all high-half variants with sign mixes), divide/remainder including division
 # by zero (quotient all ones, remainder = dividend) and signed overflow (MIN / -1 = MIN, rem 0),
 # and the W forms (32-bit operation, sign-extended result, upper source bits ignored).
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   TEST_RR 1, mul, 6, 2, 3
   TEST_RR 2, mul, 0x0000000000000001, -1, -1

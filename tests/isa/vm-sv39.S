@@ -3,7 +3,7 @@
 # non-canonical addresses, R/W/X permissions, U pages vs S (SUM) and S pages vs U, MXR, A/D
 # bits (updated by hardware or page fault: both are allowed), sfence.vma after a PTE change,
 # MPRV in M-mode, and page-fault delegation to S (stval). Faults are taken in M (tval checked).
-.include "vk.inc"
+.include "vk.S"
 .equ P1_VAL, 0x1111111111111111
 .equ P2_VAL, 0x2222222222222222
 TEST_BEGIN

@@ -1,7 +1,7 @@
 # Sv48 address translation: satp mode 9 accepted, a 4-level walk to a 4 KiB page above the Sv39
 # range, 512 GiB terapages (aligned works, misaligned faults), Sv48 canonical-address rule (bits
 # 63:48 must equal bit 47), a 1 GiB page reached through 4 levels, and a U-mode access.
-.include "vk.inc"
+.include "vk.S"
 .equ P1_VAL, 0x1111111111111111
 TEST_BEGIN
   .option push

@@ -1,7 +1,7 @@
 # Zba, Zbb, Zbs: every instruction, including the .uw forms' zero-extension of rs1, the W forms'
 # sign extension, clz/ctz/cpop of 0, rotate amounts masked to 6 (or 5) bits, and bit indexes
 # taken modulo 64.
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   # Zba
   TEST_RR 1, add.uw, 0x100000005, 0xffffffff00000004, 0x100000001

@@ -2,7 +2,7 @@
 # retired instruction exactly (two reads k instructions apart differ by k + 1) and not the
 # instruction that traps; minstret is writable; time follows the CLINT's mtime; mcounteren
 # gates S-mode access and scounteren gates U-mode access.
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   .option push
   .option norvc

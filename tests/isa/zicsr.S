@@ -4,7 +4,7 @@
 # S and U, misa/mstatus fixed fields, sstatus as a view of mstatus, fcsr/frm/fflags aliasing,
 # and satp ignoring writes of unsupported modes. (QEMU 7.2 does not trap test 8, csrrs of a
 # read-only CSR from a register holding 0; the spec says that is a write, so it must trap.)
-.include "vk.inc"
+.include "vk.S"
 TEST_BEGIN
   .option push
   .option norvc

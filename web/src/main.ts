@@ -303,7 +303,9 @@ async function loadConfig(): Promise<void> {
     }
     if (!res.ok) {
       if (!explicit) return; // no default config: the user fills the form
-      throw new ConfigError(`config URL ${url}: ${res.status === 404 ? 'not found' : 'request failed'} (HTTP ${res.status})`);
+      throw new ConfigError(
+        `config URL ${url}: ${res.status === 404 ? 'not found' : 'request failed'} (HTTP ${res.status})`,
+      );
     }
     let doc: unknown;
     try {

@@ -53,7 +53,10 @@ export async function download(url: string, what: string, opts: DownloadOptions 
   }
   if (!res.ok) {
     const why = res.status === 404 ? 'not found' : 'request failed';
-    throw new DownloadError(url, `${what} URL ${url}: ${why} (HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''})`);
+    throw new DownloadError(
+      url,
+      `${what} URL ${url}: ${why} (HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''})`,
+    );
   }
   const lenText = res.headers.get('content-length');
   // A compressed transfer's Content-Length counts encoded bytes, not the bytes we receive.

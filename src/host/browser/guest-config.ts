@@ -112,8 +112,7 @@ export function configFromJson(doc: unknown, base: string): BootConfig {
 export function configFromQuery(params: URLSearchParams, base: string): BootConfig | undefined {
   const kernel = params.get('kernel');
   if (!kernel) {
-    for (const k of ['initrd', 'disk'])
-      if (params.has(k)) throw new ConfigError(`'${k}' was given without 'kernel'`);
+    for (const k of ['initrd', 'disk']) if (params.has(k)) throw new ConfigError(`'${k}' was given without 'kernel'`);
     return undefined;
   }
   return {

@@ -61,7 +61,10 @@ export class OverlayStore implements ByteStore {
     if (offset < 0) throw new StorageError('out-of-range', `${this.name}: negative write offset ${offset}`);
     const end = offset + data.length;
     if (end > this.maxBytes)
-      throw new StorageError('too-large', `${this.name}: write past ${this.maxBytes} bytes refused (in-memory overlay)`);
+      throw new StorageError(
+        'too-large',
+        `${this.name}: write past ${this.maxBytes} bytes refused (in-memory overlay)`,
+      );
     for (let b = Math.floor(offset / BLOCK); b * BLOCK < end; b++) {
       let blk = this.blocks.get(b);
       if (!blk) {

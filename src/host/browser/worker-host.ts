@@ -17,8 +17,7 @@ export interface WorkerVmHost extends VmHost {
 }
 
 export function createWorkerHost(): WorkerVmHost {
-  const Channel = (globalThis as unknown as { MessageChannel: new () => { port1: Port; port2: Port } })
-    .MessageChannel;
+  const Channel = (globalThis as unknown as { MessageChannel: new () => { port1: Port; port2: Port } }).MessageChannel;
   const channel = new Channel();
   // A FIFO of callbacks: one message per yield keeps ordering and lets timers interleave.
   const queue: (() => void)[] = [];

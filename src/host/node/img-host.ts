@@ -8,6 +8,7 @@ import type { ImgContext, ImgHost } from '../../storage/img/context.ts';
 import { formats } from '../../storage/registry.ts';
 import type { ByteStore } from '../../storage/types.ts';
 import { FileStore } from './file-store.ts';
+import { fileDataRanges } from './img-holes.ts';
 
 export const nodeImgHost: ImgHost = {
   openFile(path: string, readOnly: boolean): Promise<ByteStore> {
@@ -29,6 +30,13 @@ export const nodeImgHost: ImgHost = {
       return await realpath(path);
     } catch {
       return path; // Opening it will report the real problem.
+    }
+  },
+  async dataRanges(path: string) {
+    try {
+      return await fileDataRanges(path, (await stat(path)).size);
+    } catch {
+      return undefined;
     }
   },
   async allocatedSize(path: string): Promise<number | undefined> {

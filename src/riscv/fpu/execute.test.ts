@@ -229,6 +229,10 @@ test('fused multiply-add rounds once and follows the RISC-V invalid rules', () =
   assert.deepEqual(run(0x43, 2 ** -600, 2 ** -600, 1, RUP), [1 + 2 ** -52, NX]);
   assert.deepEqual(run(0x43, -(2 ** -600), 2 ** -600, 1, RDN), [1 - 2 ** -53, NX]);
   assert.deepEqual(run(0x43, -(2 ** -600), 2 ** -600, 1, RNE), [1, NX]);
+  // (1 + 2^-52)^2 + 4 = 5 + 2^-51 + 2^-104: just above a tie, so RNE rounds up. Rounding the
+  // low part (2^-51 + 2^-104) to nearest first would land exactly on the tie and round down.
+  assert.deepEqual(run(0x43, 1 + 2 ** -52, 1 + 2 ** -52, 4, RNE), [5 + 2 ** -50, NX]);
+  assert.deepEqual(run(0x43, 1 + 2 ** -52, -(1 + 2 ** -52), -4, RNE), [-(5 + 2 ** -50), NX]);
   // Exact cancellation.
   assert.ok(Object.is(run(0x43, 2, 3, -6, RNE)[0], 0));
   assert.ok(Object.is(run(0x43, 2, 3, -6, RDN)[0], -0));

@@ -59,6 +59,13 @@ function qcow2Specific(h: Qcow2HeaderView): { type: string; data: Record<string,
   return { type: 'qcow2', data };
 }
 
+/** VMDK's format-specific block from its public descriptor (the extent list needs grain sizes VMDK does not publish). */
+function vmdkSpecific(b: BlockBackend): { type: string; data: Record<string, unknown> } | undefined {
+  const d = (b as { descriptor?: { cid?: unknown; parentCid?: unknown; createType?: unknown } }).descriptor;
+  if (b.format !== 'vmdk' || !d || typeof d.cid !== 'number' || typeof d.parentCid !== 'number') return undefined;
+  return { type: 'vmdk', data: { cid: d.cid, 'parent-cid': d.parentCid, 'create-type': String(d.createType) } };
+}
+
 export function describe(b: BlockBackend): DescribedBackend & { formatSpecific?: DescribedBackend['formatSpecific'] } {
   const d = b as BlockBackend & DescribedBackend & { info?: { blockSize?: unknown } };
   // Formats that do not name a clusterSize may still publish their block size in `info` (VHDX).
@@ -68,7 +75,11 @@ export function describe(b: BlockBackend): DescribedBackend & { formatSpecific?:
     clusterSize: typeof d.clusterSize === 'number' ? d.clusterSize : blockSize,
     dirty: typeof d.dirty === 'boolean' ? d.dirty : q ? (q.incompatible & 1n) !== 0n : undefined,
     formatSpecific:
-      typeof d.formatSpecific === 'function' ? () => d.formatSpecific!() : q ? () => qcow2Specific(q) : undefined,
+      typeof d.formatSpecific === 'function'
+        ? () => d.formatSpecific!()
+        : q
+          ? () => qcow2Specific(q)
+          : () => vmdkSpecific(b),
   };
 }
 

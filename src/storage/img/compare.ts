@@ -6,7 +6,7 @@
 import type { BlockBackend } from '../types.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
-import { isZero } from './zero.ts';
+import { isZero, sameBytes } from './zero.ts';
 
 export interface CompareOptions {
   /** -f / -F: formats of the first and second image. */
@@ -109,8 +109,7 @@ function isAllocated(s: { data: boolean; zero: boolean; depth: number }): boolea
 /** Offset (rounded down to a sector) of the first differing byte, or -1. */
 function firstDifference(x: Uint8Array, y: Uint8Array): number {
   for (let s = 0; s < x.length; s += SECTOR) {
-    const e = Math.min(x.length, s + SECTOR);
-    for (let i = s; i < e; i++) if (x[i] !== y[i]) return s;
+    if (!sameBytes(x, y, s, Math.min(x.length, s + SECTOR))) return s;
   }
   return -1;
 }

@@ -20,6 +20,17 @@ export interface ImgHost {
   canonical?(path: string): Promise<string>;
   /** Bytes the file occupies on the host (qemu-img's actual-size / disk size), if the host can tell. */
   allocatedSize?(path: string): Promise<number | undefined>;
+  /**
+   * The byte ranges of a file that hold data (everything else is a hole that reads as zeros), in
+   * ascending order, or undefined when the host cannot tell. Raw images opened read-only use it
+   * for their block status, so convert/map/compare skip holes instead of reading them.
+   */
+  dataRanges?(path: string): Promise<DataRange[] | undefined>;
+}
+
+export interface DataRange {
+  offset: number;
+  length: number;
 }
 
 export interface ImgContext {

@@ -35,6 +35,8 @@ export interface ConvertOptions {
   chunkSize?: number;
   /** Reads in flight ahead of the writer (default 4). */
   readAhead?: number;
+  /** Writes in flight (default 1: not every backend is safe with concurrent writes yet); issued in order. */
+  writesInFlight?: number;
   /** -t: 'unsafe' (default, as qemu-img convert) skips fsync of the target; 'writeback' syncs it at the end. */
   cache?: 'writeback' | 'unsafe';
 }
@@ -74,6 +76,7 @@ export async function imgConvert(
   const opened: OpenedImage[] = [];
   let dst: OpenedImage | undefined;
   let failed = false;
+  const writes: Promise<void>[] = [];
   try {
     for (const s of sources) opened.push(await openChain(ctx, s, { format: opts.sourceFormat, readOnly: true }));
     const srcs = opened.map((o) => o.backend);
@@ -152,6 +155,7 @@ export async function imgConvert(
     // Reads run ahead of the writer; each read promise gets a no-op catch so a failure while
     // the writer is busy is not "unhandled" (it is rethrown when the writer reaches it).
     const depth = Math.max(1, opts.readAhead ?? 4);
+    const maxWrites = Math.max(1, opts.writesInFlight ?? 1);
     const queue: { seg: Segment; data: Promise<Uint8Array | undefined> }[] = [];
     const plan = planSegments(reader, total, chunk, align, sparse === 0 ? false : true, skipBacking);
     let planned = false;
@@ -171,15 +175,23 @@ export async function imgConvert(
       const item = queue.shift();
       if (!item) break;
       const buf = await item.data;
-      await writeSegment(item.seg, buf);
-      give(buf);
-      done += item.seg.length;
-      opts.onProgress?.(done, total);
+      const seg = item.seg;
+      const w = writeSegment(seg, buf).then(() => {
+        give(buf);
+        done += seg.length;
+        opts.onProgress?.(done, total);
+      });
+      w.catch(() => undefined);
+      writes.push(w);
+      if (writes.length >= maxWrites) await writes.shift();
     }
+    while (writes.length) await writes.shift();
     await out.flush();
     return { format: out.format, size: out.size, dataBytes };
   } catch (e) {
     failed = true;
+    // No write may still be running when the target is closed.
+    await Promise.allSettled(writes);
     throw e;
   } finally {
     // Close the target first so its metadata is written even if a source fails to close.

@@ -1,7 +1,7 @@
 /** `img create`: a new, empty image, optionally on top of a backing file. */
 import { StorageError } from '../types.ts';
 import type { ImgContext } from './context.ts';
-import { findFormat, openChain } from './open-chain.ts';
+import { findFormat, openChain, type OpenedImage } from './open-chain.ts';
 
 export interface CreateImageOptions {
   /** qemu-img -f (default raw). */
@@ -42,6 +42,8 @@ export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImage
   if (!Number.isSafeInteger(size) || size < 0)
     throw new StorageError('too-large', `image size ${size} is out of range`);
   const store = await ctx.host.createFile(path);
+  // Backing images the format opens while creating (to read a size) are closed afterwards.
+  const opened: OpenedImage[] = [];
   try {
     await fmt.create(store, size, {
       options: { ...(opts.options ?? {}) },
@@ -50,11 +52,13 @@ export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImage
       openFile: (name, ro) => ctx.host.openFile(ctx.host.resolve(path, name), ro),
       openBacking: async (name, bf) => {
         const chain = await openChain(ctx, ctx.host.resolve(path, name), { format: bf, readOnly: true });
+        opened.push(chain);
         return chain.backend;
       },
     });
     await store.flush();
   } finally {
+    for (const o of opened) await o.close().catch(() => undefined);
     await store.close();
   }
   return { format: fmt.name, size, backingFormat };

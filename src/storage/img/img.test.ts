@@ -122,3 +122,23 @@ test('backing loops, missing files and wrong formats are StorageErrors naming th
   await assert.rejects(imgInfo(ctx, 'a.qcow2', { format: 'nosuch' }), /unknown image format 'nosuch'/);
   await assert.rejects(imgConvert(ctx, [], 'x', {}), /at least one source/);
 });
+
+test('commit -b commits every layer above the chosen base into it', async () => {
+  const { ctx } = setup();
+  await imgCreate(ctx, 'base.qcow2', { format: 'qcow2', size: 1 << 20 });
+  await write(ctx, 'base.qcow2', 0, fill(1 << 20, 1));
+  await imgCreate(ctx, 'mid.qcow2', { format: 'qcow2', backingFile: 'base.qcow2' });
+  await write(ctx, 'mid.qcow2', 65536, fill(65536, 2));
+  await imgCreate(ctx, 'top.qcow2', { format: 'qcow2', backingFile: 'mid.qcow2' });
+  await write(ctx, 'top.qcow2', 3 * 65536, fill(100, 3));
+  // A zero run in the top layer hides base data: the base must read zeros there afterwards.
+  const img = await openChain(ctx, 'top.qcow2', { readOnly: false });
+  await img.backend.writeZeroes(8 * 65536, 65536);
+  await img.close();
+  const view = await readAll(ctx, 'top.qcow2');
+  await assert.rejects(imgCommit(ctx, 'top.qcow2', { base: 'elsewhere.qcow2' }), /not in the backing chain/);
+  const r = await imgCommit(ctx, 'top.qcow2', { base: 'base.qcow2' });
+  assert.equal(r.base, 'base.qcow2');
+  assert.deepEqual(await readAll(ctx, 'base.qcow2'), view);
+  assert.deepEqual(await readAll(ctx, 'top.qcow2'), view);
+});

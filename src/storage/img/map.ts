@@ -38,7 +38,8 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
     while (pos < end) {
       const st = await b.blockStatus(pos, Math.min(STEP, end - pos));
       const n = Math.max(1, Math.min(end - pos, st.offset + st.length - pos));
-      const present = st.data;
+      // Stored in a file (data, or a raw file's hole) or supplied by a layer's data: present.
+      const present = st.data || st.hostOffset !== undefined;
       const depth = present ? st.depth : bottom;
       const e: MapEntry = {
         start: pos,
@@ -49,7 +50,7 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
         data: st.data && !st.zero ? true : st.data,
         filename: img.layers[Math.min(depth, bottom)]?.path ?? path,
       };
-      if (st.hostOffset !== undefined && st.data) e.offset = st.hostOffset + (pos - st.offset);
+      if (st.hostOffset !== undefined) e.offset = st.hostOffset + (pos - st.offset);
       const last = out[out.length - 1];
       if (last && mergeable(last, e)) last.length += n;
       else out.push(e);

@@ -6,6 +6,7 @@
 import type { ImageFormat } from '../formats.ts';
 import { StorageError, type BlockBackend, type ByteStore } from '../types.ts';
 import { MAX_CHAIN_DEPTH, type ImgContext } from './context.ts';
+import { HoleMappedBackend, normaliseRanges } from './holes.ts';
 
 export interface ImageLayer {
   /** The path as resolved by the host (what qemu-img calls filename / full-backing-filename). */
@@ -118,6 +119,12 @@ export async function openChain(ctx: ImgContext, path: string, opts: OpenChainOp
           return openLayer(ctx.host.resolve(p, name), bfmt, depth + 1, opts.backingReadOnly ?? true);
         },
       });
+      // A read-only raw file can report its holes when the host knows the file's hole map.
+      if (fmt.name === 'raw' && ro && ctx.host.dataRanges) {
+        const ranges = await ctx.host.dataRanges(p);
+        const clean = ranges && normaliseRanges(ranges, backend.size);
+        if (clean) backend = new HoleMappedBackend(backend, clean);
+      }
       layer.backend = backend;
       layers[depth] = layer as ImageLayer;
     } catch (e) {

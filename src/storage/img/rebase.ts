@@ -8,6 +8,7 @@ import { StorageError, type BlockBackend } from '../types.ts';
 import { backingWriter } from './capabilities.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
+import { sameBytes } from './zero.ts';
 
 export interface RebaseOptions {
   format?: string;
@@ -85,9 +86,4 @@ async function copyDifferences(
     onProgress?.(pos, top.size);
   }
   return copied;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
-  for (let i = s; i < e; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isZero, splitZeroRuns } from './zero.ts';
+import { isZero, sameBytes, splitZeroRuns } from './zero.ts';
 
 test('isZero finds a single non-zero byte anywhere, at any alignment', () => {
   const buf = new Uint8Array(1000);
@@ -35,4 +35,19 @@ test('splitZeroRuns merges neighbours and aligns blocks to the image offset', ()
   // Granularity 0: no zero detection at all.
   assert.deepEqual(splitZeroRuns(new Uint8Array(10), 0), [{ start: 0, length: 10, zero: false }]);
   assert.deepEqual(splitZeroRuns(new Uint8Array(0), 4096), []);
+});
+
+test('sameBytes finds a difference at any position and alignment', () => {
+  const a = new Uint8Array(600).map((_, i) => i & 0xff);
+  const b = a.slice();
+  assert.ok(sameBytes(a, b));
+  for (const at of [0, 1, 2, 3, 4, 255, 511, 599]) {
+    b[at] ^= 1;
+    assert.equal(sameBytes(a, b), false, `byte ${at}`);
+    assert.equal(sameBytes(a.subarray(1), b.subarray(1)), at === 0, `offset views, byte ${at}`);
+    assert.equal(sameBytes(a, b, at + 1, 600), true);
+    b[at] ^= 1;
+  }
+  // Views with different alignments fall back to bytes.
+  assert.ok(sameBytes(a.subarray(1, 101), a.slice(1, 101)));
 });

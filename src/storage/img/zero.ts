@@ -62,3 +62,23 @@ export function splitZeroRuns(
   }
   return runs;
 }
+
+/** True if a[s, e) equals b[s, e); compares 32-bit words where both buffers allow it. */
+export function sameBytes(a: Uint8Array, b: Uint8Array, s = 0, e = a.length): boolean {
+  let i = s;
+  if ((a.byteOffset + i) % 4 === (b.byteOffset + i) % 4) {
+    while (i < e && (a.byteOffset + i) % 4 !== 0) {
+      if (a[i] !== b[i]) return false;
+      i++;
+    }
+    const words = Math.floor((e - i) / 4);
+    if (words > 0) {
+      const wa = new Uint32Array(a.buffer, a.byteOffset + i, words);
+      const wb = new Uint32Array(b.buffer, b.byteOffset + i, words);
+      for (let k = 0; k < words; k++) if (wa[k] !== wb[k]) return false;
+      i += words * 4;
+    }
+  }
+  for (; i < e; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

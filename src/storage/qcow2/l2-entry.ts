@@ -51,7 +51,7 @@ export function readL2(dv: DataView, i: number, ext: boolean, clusterBits: numbe
   } else {
     const offHi = hi & 0x00ffffff;
     if (offHi >= 0x200000) throw new StorageError('corrupt', 'qcow2: cluster offset beyond 2^53');
-    e.host = offHi * TWO32 + (lo & 0xfffffe00);
+    e.host = offHi * TWO32 + ((lo & 0xfffffe00) >>> 0);
     e.zeroFlag = !ext && (lo & ZERO_LO) !== 0;
   }
   return e;
@@ -111,7 +111,7 @@ export function readL1(dv: DataView, i: number): { offset: number; copied: boole
   const lo = dv.getUint32(i * 8 + 4);
   const offHi = hi & 0x00ffffff;
   if (offHi >= 0x200000) throw new StorageError('corrupt', `qcow2: L1 entry ${i} points beyond 2^53`);
-  return { offset: offHi * TWO32 + (lo & 0xfffffe00), copied: (hi & COPIED_HI) !== 0 };
+  return { offset: offHi * TWO32 + ((lo & 0xfffffe00) >>> 0), copied: (hi & COPIED_HI) !== 0 };
 }
 
 export function encodeL1(offset: number, copied: boolean): Uint8Array {

@@ -62,7 +62,7 @@ export class VhdImage implements BlockBackend {
     this.backing = p.backing;
   }
 
-  private check(offset: number, length: number): void {
+  private checkArgs(offset: number, length: number): void {
     if (this.closed) throw new StorageError('io', `VHD ${this.store.name}: image is closed`);
     if (
       !Number.isSafeInteger(offset) ||
@@ -112,7 +112,7 @@ export class VhdImage implements BlockBackend {
   }
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
-    this.check(offset, buf.length);
+    this.checkArgs(offset, buf.length);
     const dyn = this.dyn;
     if (!dyn) return this.store.read(offset, buf);
     let done = 0;
@@ -157,7 +157,7 @@ export class VhdImage implements BlockBackend {
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
-    this.check(offset, data.length);
+    this.checkArgs(offset, data.length);
     this.checkWritable();
     if (!this.dyn) return this.store.write(offset, data);
     await this.serial.run(() => this.writeDynamic(offset, data));
@@ -268,7 +268,7 @@ export class VhdImage implements BlockBackend {
   }
 
   private async zeroRange(offset: number, length: number, discard: boolean): Promise<void> {
-    this.check(offset, length);
+    this.checkArgs(offset, length);
     this.checkWritable();
     const dyn = this.dyn;
     const chunk = 1 << 20;
@@ -307,7 +307,7 @@ export class VhdImage implements BlockBackend {
   }
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
-    this.check(offset, length);
+    this.checkArgs(offset, length);
     const dyn = this.dyn;
     if (!dyn) return { offset, length, data: true, zero: false, depth: 0, hostOffset: offset };
     const block = Math.floor(offset / dyn.blockSize);

@@ -37,7 +37,7 @@ export class VmdkImage implements BlockBackend {
     return this.descriptor.cid;
   }
 
-  private check(offset: number, length: number): void {
+  private checkArgs(offset: number, length: number): void {
     if (this.closed) throw new StorageError('io', `VMDK ${this.name}: image is closed`);
     if (
       !Number.isSafeInteger(offset) ||
@@ -101,14 +101,14 @@ export class VmdkImage implements BlockBackend {
   }
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
-    this.check(offset, buf.length);
+    this.checkArgs(offset, buf.length);
     await this.each(offset, buf.length, (p, inExt, done, n) =>
       p.extent.read(inExt, buf.subarray(done, done + n), this.fallback(p.start)),
     );
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
-    this.check(offset, data.length);
+    this.checkArgs(offset, data.length);
     this.checkWritable();
     await this.serial.run(() =>
       this.each(offset, data.length, (p, inExt, done, n) =>
@@ -118,7 +118,7 @@ export class VmdkImage implements BlockBackend {
   }
 
   private async zero(offset: number, length: number, discard: boolean): Promise<void> {
-    this.check(offset, length);
+    this.checkArgs(offset, length);
     this.checkWritable();
     await this.serial.run(() =>
       this.each(offset, length, (p, inExt, _done, n) =>
@@ -136,7 +136,7 @@ export class VmdkImage implements BlockBackend {
   }
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
-    this.check(offset, length);
+    this.checkArgs(offset, length);
     const p = this.extents[this.find(offset)]!;
     const inExt = offset - p.start;
     const run = await p.extent.status(inExt, Math.min(length, p.extent.size - inExt));

@@ -19,6 +19,7 @@ import { CliError } from '../../../cli/errors.ts';
 import { cacheDir } from '../cache-dir.ts';
 import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
 import { indexModules, resolveModules } from './modules.ts';
+import { UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/udhcpc-script.ts';
 
 const run = promisify(execFile);
 
@@ -149,6 +150,8 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
         'usr',
         'usr/bin',
         'usr/sbin',
+        'usr/share',
+        'usr/share/udhcpc',
         'mnt',
         'run',
       ].map((p): CpioEntry => ({ type: 'dir', path: p })),
@@ -159,6 +162,7 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
       { type: 'file', path: 'init', data: new TextEncoder().encode(initScript(mods.map((m) => m.name))), mode: 0o755 },
       { type: 'file', path: 'etc/profile', data: new TextEncoder().encode(PROFILE) },
       { type: 'file', path: 'etc/hostname', data: new TextEncoder().encode('virtkit\n') },
+      { type: 'file', path: UDHCPC_SCRIPT_PATH, data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
       ...mods.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}.ko`, data: m.data })),
     ];
     say(`building the initramfs (${mods.length} modules: ${mods.map((m) => m.name).join(', ')})`);

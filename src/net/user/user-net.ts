@@ -1,0 +1,440 @@
+/**
+ * User-mode networking (QEMU's `-netdev user`, slirp): the guest sees a private 10.0.2.0/24 LAN
+ * with a gateway at 10.0.2.2 (which is also the host's 127.0.0.1) and a DNS server at 10.0.2.3,
+ * and its TCP/UDP traffic leaves through ordinary host sockets; no privileges, no tap device.
+ *
+ * This class is the guest-facing side: Ethernet, ARP, IPv4, ICMP echo, the DHCP server, the DNS
+ * forwarder and the TCP/UDP NAT tables. Host sockets sit behind UserNetHost (host.ts).
+ *
+ * Guest input is never trusted: malformed frames are counted and dropped, tables are bounded
+ * (TCP connections, connects in flight, UDP mappings, DNS queries, DHCP leases) and nothing a
+ * guest sends makes transmit() throw.
+ */
+import { BROADCAST_MAC, ipToString, macKey, parseIp } from '../bytes.ts';
+import { ARP_REPLY, ARP_REQUEST, buildArp, parseArp } from '../arp.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, MAX_FRAME } from '../ethernet.ts';
+import { parseIpv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Ipv4Packet } from '../ipv4.ts';
+import { buildEchoReply, buildUnreachable, ICMP_ECHO_REQUEST, parseIcmp, UNREACH_PORT } from '../icmp.ts';
+import { buildUdp, parseUdp } from '../udp.ts';
+import { ACK, buildTcp, FIN, RST, SYN, parseTcp, seqAdd, type TcpOut, type TcpSegment } from '../tcp.ts';
+import {
+  buildDhcpReply,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  DHCPACK,
+  DHCPDISCOVER,
+  DHCPNAK,
+  DHCPOFFER,
+  DHCPREQUEST,
+  parseDhcp,
+  type DhcpRequest,
+} from '../dhcp.ts';
+import {
+  buildDnsError,
+  buildDnsResponse,
+  CLASS_IN,
+  parseDnsQuery,
+  RCODE_FORMERR,
+  RCODE_NOTIMP,
+  RCODE_NXDOMAIN,
+  RCODE_OK,
+  RCODE_SERVFAIL,
+  TYPE_A,
+  TYPE_AAAA,
+} from '../dns.ts';
+import type { NetBackend } from '../types.ts';
+import type { HostTcpHandlers, HostTcpSocket, HostUdpSocket, UserNetHost } from './host.ts';
+import { TcpConn, type TcpConnHost } from './tcp-conn.ts';
+
+export const NETWORK = 0x0a000200; // 10.0.2.0/24
+export const NETMASK = 0xffffff00;
+export const GATEWAY_IP = 0x0a000202;
+export const DNS_IP = 0x0a000203;
+export const FIRST_GUEST_IP = 0x0a00020f; // 10.0.2.15
+const BROADCAST_IP = 0xffffffff;
+const SUBNET_BROADCAST = 0x0a0002ff;
+/** The gateway's MAC as QEMU's slirp uses it (52:55 + the IP address). */
+export const GATEWAY_MAC = new Uint8Array([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+export const LEASE_SECONDS = 86400;
+const MAX_LEASES = 16;
+const UDP_IDLE_MS = 120_000;
+const MAX_DNS_INFLIGHT = 64;
+const MAX_UDP_PAYLOAD = 1500 - 28;
+
+export interface UserNetOptions {
+  /** restrict=on: the guest may reach only the host (10.0.2.2), DNS, and forwarded ports. */
+  restrict?: boolean;
+  maxTcpConnections?: number;
+  /** Outbound connects waiting for the host; SYNs beyond it are dropped (the guest retries). */
+  maxPendingConnects?: number;
+  maxUdpMappings?: number;
+  /** DNS search domain handed out by DHCP. */
+  domain?: string;
+}
+
+interface UdpMapping {
+  sock: HostUdpSocket;
+  guestIp: number;
+  guestPort: number;
+  lastUsed: number;
+  cancel: () => void;
+}
+
+export class UserNet implements NetBackend, TcpConnHost {
+  readonly checksumsValid = true;
+  readonly timers;
+  /** Dropped frames by reason (a fixed set of strings, so bounded). */
+  readonly drops = new Map<string, number>();
+  private deliver: ((frame: Uint8Array) => void) | undefined;
+  private readonly tcp = new Map<string, TcpConn>();
+  private readonly udp = new Map<string, UdpMapping>();
+  private readonly leases = new Map<number, number>();
+  /** Guest IP -> MAC, learned from the guest's own frames. */
+  private readonly arp = new Map<number, Uint8Array>();
+  private lastGuestMac: Uint8Array = BROADCAST_MAC;
+  private readonly ackQueue = new Set<TcpConn>();
+  private dnsInflight = 0;
+  private nextPort = 49152;
+  private issCounter = 0;
+  private closed = false;
+  private readonly maxTcp: number;
+  private readonly maxPending: number;
+  private readonly maxUdp: number;
+
+  constructor(
+    private readonly host: UserNetHost,
+    private readonly opts: UserNetOptions = {},
+  ) {
+    this.timers = host.timers;
+    this.maxTcp = opts.maxTcpConnections ?? 1024;
+    this.maxPending = opts.maxPendingConnects ?? 128;
+    this.maxUdp = opts.maxUdpMappings ?? 256;
+  }
+
+  connect(deliver: (frame: Uint8Array) => void): void {
+    this.deliver = deliver;
+  }
+
+  get tcpCount(): number {
+    return this.tcp.size;
+  }
+
+  get udpCount(): number {
+    return this.udp.size;
+  }
+
+  private drop(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  private send(frame: Uint8Array): void {
+    if (!this.closed) this.deliver?.(frame);
+  }
+
+  private guestMac(ip: number): Uint8Array {
+    return this.arp.get(ip) ?? this.lastGuestMac;
+  }
+
+  /** A frame from the guest. Never throws: anything unexpected is counted as a drop. */
+  transmit(frame: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.handle(frame);
+    } catch (e) {
+      this.drop(`internal: ${e instanceof Error ? e.name : 'error'}`);
+    }
+  }
+
+  /** End of a batch of guest frames: send the ACKs that were held back to cover several segments. */
+  flush(): void {
+    for (const c of this.ackQueue) if (c.ackPending && c.state !== 'closed') c.sendAck();
+    this.ackQueue.clear();
+  }
+
+  wantAck(conn: TcpConn): void {
+    this.ackQueue.add(conn);
+  }
+
+  private handle(f: Uint8Array): void {
+    if (f.length < 14 || f.length > MAX_FRAME) return this.drop('ethernet: bad frame length');
+    if (f[6]! & 1) return this.drop('ethernet: multicast source');
+    const type = ethType(f);
+    if (type === ETHERTYPE_ARP) return this.handleArp(f);
+    if (type !== ETHERTYPE_IPV4) return this.drop('ethernet: unsupported ethertype');
+    // Only frames to us or to broadcast (a switch may flood others).
+    if (!(f[0]! & 1) && macKey(f, 0) !== macKey(GATEWAY_MAC, 0)) return this.drop('ethernet: not for us');
+    const ip = parseIpv4(f);
+    if (typeof ip === 'string') return this.drop(ip);
+    if (ip.fragment) return this.drop('ipv4: fragment');
+    this.learn(ip.src, f);
+    switch (ip.proto) {
+      case PROTO_UDP:
+        return this.handleUdp(f, ip);
+      case PROTO_TCP:
+        return this.handleTcp(f, ip);
+      case PROTO_ICMP:
+        return this.handleIcmp(f, ip);
+      default:
+        return this.drop('ipv4: unsupported protocol');
+    }
+  }
+
+  private learn(ip: number, f: Uint8Array): void {
+    if ((ip & NETMASK) !== NETWORK || ip === GATEWAY_IP || ip === DNS_IP) return;
+    const mac = f.slice(6, 12);
+    this.lastGuestMac = mac;
+    if (this.arp.size >= MAX_LEASES && !this.arp.has(ip)) return;
+    this.arp.set(ip, mac);
+  }
+
+  private handleArp(f: Uint8Array): void {
+    const a = parseArp(f);
+    if (typeof a === 'string') return this.drop(a);
+    if (a.senderIp !== 0) this.learn(a.senderIp, f);
+    if (a.op !== ARP_REQUEST) return;
+    if (a.targetIp !== GATEWAY_IP && a.targetIp !== DNS_IP) return;
+    this.send(buildArp(ARP_REPLY, a.senderMac, GATEWAY_MAC, a.targetIp, a.senderMac, a.senderIp));
+  }
+
+  private handleIcmp(f: Uint8Array, ip: Ipv4Packet): void {
+    const m = parseIcmp(f, ip);
+    if (typeof m === 'string') return this.drop(m);
+    if (m.type !== ICMP_ECHO_REQUEST || m.code !== 0) return;
+    if (ip.dst === GATEWAY_IP || ip.dst === DNS_IP) this.send(buildEchoReply(f, ip, GATEWAY_MAC, f.subarray(6, 12)));
+    else this.drop('icmp: echo beyond the gateway is not forwarded');
+  }
+
+  // ---- UDP: DHCP, DNS, NAT ----
+
+  private handleUdp(f: Uint8Array, ip: Ipv4Packet): void {
+    const u = parseUdp(f, ip);
+    if (typeof u === 'string') return this.drop(u);
+    if (u.dstPort === DHCP_SERVER_PORT && u.srcPort === DHCP_CLIENT_PORT) {
+      if (ip.dst === BROADCAST_IP || ip.dst === GATEWAY_IP || ip.dst === SUBNET_BROADCAST) return this.dhcp(u.data);
+    }
+    if (ip.dst === BROADCAST_IP || ip.dst === SUBNET_BROADCAST) return this.drop('udp: broadcast');
+    if (ip.dst === DNS_IP) {
+      if (u.dstPort === 53) return this.dns(u.data, ip.src, u.srcPort);
+      return this.send(buildUnreachable(f, ip, UNREACH_PORT, DNS_IP, GATEWAY_MAC, f.subarray(6, 12)));
+    }
+    const target = this.hostAddress(ip.dst);
+    if (target === undefined) return this.drop('udp: destination not reachable');
+    const key = `${ip.src}:${u.srcPort}`;
+    let m = this.udp.get(key);
+    if (!m) {
+      if (this.udp.size >= this.maxUdp) this.evictUdp();
+      const guestIp = ip.src;
+      const guestPort = u.srcPort;
+      const sock = this.host.udpOpen((data, fromIp, fromPort) => this.udpFromHost(key, data, fromIp, fromPort));
+      m = { sock, guestIp, guestPort, lastUsed: this.timers.now(), cancel: () => {} };
+      this.udp.set(key, m);
+      this.armUdpIdle(key, m);
+    }
+    m.lastUsed = this.timers.now();
+    m.sock.send(u.data.slice(), target, u.dstPort);
+  }
+
+  /** The host address a guest destination maps to, or undefined if the guest may not reach it. */
+  private hostAddress(dst: number): string | undefined {
+    if (dst === GATEWAY_IP) return '127.0.0.1';
+    if (this.opts.restrict) return undefined;
+    if ((dst & NETMASK) === NETWORK) return undefined; // other guests' addresses: nothing there
+    const top = dst >>> 24;
+    if (top === 0 || top === 127 || top >= 224) return undefined;
+    return ipToString(dst);
+  }
+
+  private udpFromHost(key: string, data: Uint8Array, fromIp: string, fromPort: number): void {
+    const m = this.udp.get(key);
+    if (!m || this.closed) return;
+    const src = fromIp === '127.0.0.1' ? GATEWAY_IP : parseIp(fromIp);
+    if (src === undefined) return this.drop('udp: reply from a non-IPv4 address');
+    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: reply larger than the MTU');
+    m.lastUsed = this.timers.now();
+    this.send(buildUdp(this.guestMac(m.guestIp), GATEWAY_MAC, src, fromPort, m.guestIp, m.guestPort, data));
+  }
+
+  private armUdpIdle(key: string, m: UdpMapping): void {
+    m.cancel = this.timers.setTimer(
+      () => {
+        if (this.udp.get(key) !== m) return;
+        if (this.timers.now() - m.lastUsed >= UDP_IDLE_MS) this.closeUdp(key);
+        else this.armUdpIdle(key, m);
+      },
+      Math.max(1000, m.lastUsed + UDP_IDLE_MS - this.timers.now()),
+    );
+  }
+
+  private closeUdp(key: string): void {
+    const m = this.udp.get(key);
+    if (!m) return;
+    this.udp.delete(key);
+    m.cancel();
+    m.sock.close();
+  }
+
+  private evictUdp(): void {
+    let oldest: string | undefined;
+    let t = Infinity;
+    for (const [k, m] of this.udp) if (m.lastUsed < t) ((t = m.lastUsed), (oldest = k));
+    if (oldest) this.closeUdp(oldest);
+  }
+
+  private dhcp(data: Uint8Array): void {
+    const req = parseDhcp(data);
+    if (typeof req === 'string') return this.drop(req);
+    if (req.serverId !== undefined && req.serverId !== GATEWAY_IP) return; // talking to another server
+    const k = macKey(req.chaddr, 0);
+    let ip = this.leases.get(k);
+    if (ip === undefined) {
+      if (this.leases.size >= MAX_LEASES) return this.drop('dhcp: no free addresses');
+      ip = FIRST_GUEST_IP + this.leases.size;
+      this.leases.set(k, ip);
+    }
+    let type: number;
+    if (req.type === DHCPDISCOVER) type = DHCPOFFER;
+    else if (req.type === DHCPREQUEST) {
+      const wanted = req.requestedIp ?? req.ciaddr;
+      type = wanted === ip ? DHCPACK : DHCPNAK;
+    } else return; // RELEASE, DECLINE, INFORM: nothing to do
+    this.replyDhcp(type, req, ip);
+  }
+
+  private replyDhcp(type: number, req: DhcpRequest, ip: number): void {
+    const body = buildDhcpReply(type, req, {
+      ip,
+      mask: NETMASK,
+      router: GATEWAY_IP,
+      dns: DNS_IP,
+      server: GATEWAY_IP,
+      leaseSeconds: LEASE_SECONDS,
+      domain: this.opts.domain,
+    });
+    this.send(buildUdp(BROADCAST_MAC, GATEWAY_MAC, GATEWAY_IP, DHCP_SERVER_PORT, BROADCAST_IP, DHCP_CLIENT_PORT, body));
+  }
+
+  private dns(data: Uint8Array, guestIp: number, guestPort: number): void {
+    const reply = (b: Uint8Array) =>
+      this.send(buildUdp(this.guestMac(guestIp), GATEWAY_MAC, DNS_IP, 53, guestIp, guestPort, b));
+    const q = parseDnsQuery(data);
+    if (typeof q === 'string') {
+      this.drop(q);
+      const e = buildDnsError(data, RCODE_FORMERR);
+      if (e) reply(e);
+      return;
+    }
+    if (q.qclass !== CLASS_IN) return reply(buildDnsResponse(q, RCODE_NOTIMP));
+    // No IPv6 on this network: an empty AAAA answer makes resolvers fall back to A.
+    if (q.qtype === TYPE_AAAA) return reply(buildDnsResponse(q, RCODE_OK));
+    if (q.qtype !== TYPE_A) return reply(buildDnsResponse(q, RCODE_NOTIMP));
+    if (this.dnsInflight >= MAX_DNS_INFLIGHT) return reply(buildDnsResponse(q, RCODE_SERVFAIL));
+    this.dnsInflight++;
+    this.host.resolve(q.name).then(
+      (addrs) => {
+        this.dnsInflight--;
+        const nums = addrs.map((a) => (a.startsWith('127.') ? GATEWAY_IP : parseIp(a))).filter((a) => a !== undefined);
+        reply(buildDnsResponse(q, nums.length ? RCODE_OK : RCODE_NXDOMAIN, nums));
+      },
+      () => {
+        this.dnsInflight--;
+        reply(buildDnsResponse(q, RCODE_SERVFAIL));
+      },
+    );
+  }
+
+  // ---- TCP NAT ----
+
+  private handleTcp(f: Uint8Array, ip: Ipv4Packet): void {
+    const seg = parseTcp(f, ip);
+    if (typeof seg === 'string') return this.drop(seg);
+    const key = `${ip.src}:${seg.srcPort}>${ip.dst}:${seg.dstPort}`;
+    const conn = this.tcp.get(key);
+    if (conn) return conn.segment(seg);
+    if ((seg.flags & (SYN | ACK | RST | FIN)) !== SYN) {
+      if (!(seg.flags & RST)) this.resetFor(ip, seg, f);
+      return;
+    }
+    const target = this.hostAddress(ip.dst);
+    if (target === undefined || this.tcp.size >= this.maxTcp) {
+      this.drop(target === undefined ? 'tcp: destination not reachable' : 'tcp: connection table full');
+      return this.resetFor(ip, seg, f);
+    }
+    let pending = 0;
+    for (const c of this.tcp.values()) if (c.state === 'connecting') pending++;
+    if (pending >= this.maxPending) return this.drop('tcp: too many connects in flight');
+    this.learn(ip.src, f);
+    const c = new TcpConn(this, key, ip.src, seg.srcPort, ip.dst, seg.dstPort, 'connecting', this.iss());
+    c.acceptSyn(seg);
+    this.tcp.set(key, c);
+    c.host = this.host.tcpConnect(target, seg.dstPort, c);
+  }
+
+  /** RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */
+  private resetFor(ip: Ipv4Packet, seg: TcpSegment, f: Uint8Array): void {
+    const t: TcpOut =
+      seg.flags & ACK
+        ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: RST, window: 0 }
+        : {
+            srcPort: seg.dstPort,
+            dstPort: seg.srcPort,
+            seq: 0,
+            ack: seqAdd(seg.seq, seg.data.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0)),
+            flags: RST | ACK,
+            window: 0,
+          };
+    this.send(buildTcp(f.subarray(6, 12), GATEWAY_MAC, ip.dst, ip.src, t));
+  }
+
+  private iss(): number {
+    this.issCounter = (this.issCounter + 0x9e3779b9) >>> 0;
+    return (Math.floor(this.timers.now() * 250) + this.issCounter) >>> 0;
+  }
+
+  emit(conn: TcpConn, t: TcpOut, data?: Uint8Array): void {
+    this.send(buildTcp(this.guestMac(conn.guestIp), GATEWAY_MAC, conn.remoteIp, conn.guestIp, t, data));
+  }
+
+  remove(conn: TcpConn): void {
+    if (this.tcp.get(conn.key) === conn) this.tcp.delete(conn.key);
+    this.ackQueue.delete(conn);
+  }
+
+  /**
+   * A host connection accepted on a forwarded port: open a connection to guestPort from
+   * 10.0.2.2. `attach` wires the host socket's events to the connection. Returns false (the
+   * caller closes the socket) when the table is full.
+   */
+  forwardTcp(guestPort: number, attach: (h: HostTcpHandlers) => HostTcpSocket, guestIp?: number): boolean {
+    if (this.closed || this.tcp.size >= this.maxTcp) return false;
+    const gip = guestIp ?? this.defaultGuestIp();
+    let key = '';
+    let port = 0;
+    for (let i = 0; i < 16384; i++) {
+      port = this.nextPort;
+      this.nextPort = this.nextPort >= 65535 ? 49152 : this.nextPort + 1;
+      key = `${gip}:${guestPort}>${GATEWAY_IP}:${port}`;
+      if (!this.tcp.has(key)) break;
+    }
+    if (this.tcp.has(key)) return false;
+    const c = new TcpConn(this, key, gip, guestPort, GATEWAY_IP, port, 'syn-sent', this.iss());
+    this.tcp.set(key, c);
+    c.host = attach(c);
+    c.host.pause();
+    c.openToGuest();
+    return true;
+  }
+
+  /** The address DHCP gave the guest (10.0.2.15 before any lease). */
+  defaultGuestIp(): number {
+    for (const ip of this.leases.values()) return ip;
+    return FIRST_GUEST_IP;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const c of this.tcp.values()) c.dispose();
+    this.tcp.clear();
+    for (const k of [...this.udp.keys()]) this.closeUdp(k);
+    this.closed = true;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * virtkit in a browser tab, end to end: `virtkit web` serves the app and the default guest,
+ * headless Chromium (Debian's, through playwright-core) boots it, and the test types into the
+ * xterm.js terminal like a person. Covers the error banners, a boot with a lazily read URL disk
+ * and a host file disk, snapshot save -> reload -> restore, and snapshots crossing between the
+ * browser and `virtkit run` in both directions.
+ *
+ * Needs the default guest (cached by `virtkit guest fetch`; `virtkit web` fetches it) and
+ * Chromium at /usr/bin/chromium (Debian package 'chromium'). Two guest boots: one in the
+ * browser, one in Node; allow minutes on a busy machine.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import {
+  ROOT,
+  launchChromium,
+  startVirtkitWeb,
+  terminalText,
+  waitForTerminal,
+  type ChromiumSession,
+  type WebServerProcess,
+} from './harness.ts';
+
+const BOOT_MS = 600_000;
+const CMD_MS = 60_000;
+const PROMPT_END = /# ?$/;
+const FILE_MARK = 'VIRTKIT-FILE-DISK';
+const URL_MARK = 'VIRTKIT-HTTP-DISK';
+
+let srv: WebServerProcess;
+let chrome: ChromiumSession;
+let page: Page;
+let work: string;
+const artifacts = join(tmpdir(), 'virtkit-web-artifacts');
+
+async function errorBanner(timeoutMs = 60_000): Promise<string> {
+  const banner = page.locator('#error');
+  await banner.waitFor({ state: 'visible', timeout: timeoutMs });
+  return (await banner.textContent()) ?? '';
+}
+
+/** Types a command into the terminal and waits until its output and the next prompt appear. */
+async function run(cmd: string, expect: RegExp): Promise<string> {
+  await page.locator('.xterm').click();
+  await page.keyboard.type(cmd);
+  await page.keyboard.press('Enter');
+  return waitForTerminal(page, new RegExp(expect.source + '[\\s\\S]*' + PROMPT_END.source), CMD_MS);
+}
+
+async function saveSnapshot(path: string): Promise<void> {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('#save')]);
+  assert.match(dl.suggestedFilename(), /^virtkit-.*\.snap$/);
+  await dl.saveAs(path);
+  assert.equal(readFileSync(path).subarray(0, 6).toString('latin1'), 'VKSNAP');
+}
+
+async function restoreSnapshot(path: string, files: string[] = []): Promise<void> {
+  await page.goto(srv.url);
+  if (files.length) await page.setInputFiles('#disk-files', files);
+  await page.setInputFiles('#restore-file', path);
+  await page.locator('#phase', { hasText: 'running' }).waitFor({ timeout: 120_000 });
+}
+
+/** Runs `virtkit run` with stdin piped (input, if given, is written at once); onOutput sees the stdout so far. */
+function virtkitRun(args: string[], onOutput: (out: string, child: ReturnType<typeof spawn>) => void, input?: string) {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/virtkit'), 'run', ...args], {
+    cwd: work,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    onOutput(out, child);
+  });
+  child.stderr!.on('data', (d) => (err += d));
+  if (input !== undefined) child.stdin!.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), BOOT_MS);
+  return new Promise<{ code: number | null; out: string; err: string }>((ok) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      ok({ code, out, err });
+    }),
+  );
+}
+
+describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'virtkit-web-e2e-'));
+    mkdirSync(artifacts, { recursive: true });
+    // A raw disk for the file picker and a qcow2 disk served by URL, each starting with a marker.
+    const raw = new Uint8Array(1 << 20);
+    raw.set(new TextEncoder().encode(FILE_MARK));
+    writeFileSync(join(work, 'file-disk.img'), raw);
+    const urlRaw = new Uint8Array(4 << 20);
+    urlRaw.set(new TextEncoder().encode(URL_MARK));
+    writeFileSync(join(work, 'url-disk.raw'), urlRaw);
+    execFileSync('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'qcow2',
+      join(work, 'url-disk.raw'),
+      join(work, 'url-disk.qcow2'),
+    ]);
+    // The same image cut short: its tables point past the end.
+    writeFileSync(join(work, 'truncated.qcow2'), readFileSync(join(work, 'url-disk.qcow2')).subarray(0, 200_000));
+    // A snapshot header from a future format version.
+    const future = new Uint8Array(64);
+    future.set(new TextEncoder().encode('VKSNAP\0\0'));
+    new DataView(future.buffer).setUint32(8, 99, true);
+    writeFileSync(join(work, 'future.snap'), future);
+    srv = await startVirtkitWeb(['--files', work]);
+    chrome = await launchChromium();
+    page = chrome.page;
+  });
+
+  after(async () => {
+    await chrome?.close();
+    await srv?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a missing kernel URL is reported in the page', async () => {
+    await page.goto(`${srv.url}?kernel=files/no-such-Image&autostart=1`);
+    const msg = await errorBanner();
+    assert.match(msg, /kernel URL .*no-such-Image: not found \(HTTP 404/);
+  });
+
+  test('an unreachable kernel URL is reported in the page', async () => {
+    await page.goto(`${srv.url}?kernel=${encodeURIComponent('http://127.0.0.1:9/Image')}&autostart=1`);
+    assert.match(await errorBanner(), /cannot reach kernel URL http:\/\/127\.0\.0\.1:9\/Image/);
+  });
+
+  test('a truncated disk image is reported in the page', async () => {
+    await page.goto(`${srv.url}?kernel=guest/Image&initrd=guest/initramfs.cpio&disk=files/truncated.qcow2&autostart=1`);
+    assert.match(await errorBanner(), /disk .*truncated\.qcow2: .*outside the file/);
+  });
+
+  test('a bad page configuration is reported in the page', async () => {
+    await page.goto(`${srv.url}?kernel=guest/Image&memory=lots`);
+    assert.match(await errorBanner(), /memory: 'lots' is not a size/);
+  });
+
+  test('a snapshot from an incompatible version is reported in the page', async () => {
+    await page.goto(srv.url);
+    await page.setInputFiles('#restore-file', join(work, 'future.snap'));
+    assert.match(await errorBanner(), /future\.snap: snapshot format version 99 is not supported/);
+  });
+
+  test('boots to a shell with a URL disk and a file disk, saves, reloads and restores', async () => {
+    await page.goto(`${srv.url}?kernel=guest/Image&initrd=guest/initramfs.cpio&disk=files/url-disk.qcow2`);
+    await page.setInputFiles('#disk-files', join(work, 'file-disk.img'));
+    await page.click('#boot');
+    await waitForTerminal(page, PROMPT_END, BOOT_MS);
+    await run('uname -m', /\nriscv64\n/);
+    await run('head -c 17 /dev/vda; echo; head -c 17 /dev/vdb; echo', new RegExp(`${URL_MARK}\\n${FILE_MARK}\\n`));
+    await run('export MARK=vk$((1000+234)); echo set $MARK', /\nset vk1234\n/);
+    const shot = join(artifacts, 'booted.png');
+    await page.screenshot({ path: shot });
+    console.log(`# screenshot of the booted page: ${shot}`);
+
+    const snap = join(work, 'browser-disks.snap');
+    await saveSnapshot(snap);
+    assert.match((await page.locator('#notice').textContent()) ?? '', /snapshot saved as virtkit-.*\.snap/);
+
+    // Restoring needs the file disk it was saved with: without it, a clear message.
+    await page.goto(srv.url);
+    await page.setInputFiles('#restore-file', snap);
+    assert.match(await errorBanner(), /saved with the disk file 'file-disk\.img' attached/);
+
+    await restoreSnapshot(snap, [join(work, 'file-disk.img')]);
+    assert.doesNotMatch(await terminalText(page), /riscv64/, 'a reloaded page starts with an empty terminal');
+    await run('echo again $MARK; head -c 17 /dev/vdb; echo', new RegExp(`\\nagain vk1234\\n${FILE_MARK}\\n`));
+  });
+
+  test('snapshots cross between Node and the browser in both directions', async () => {
+    // Node boots and saves (SIGTERM saves to --save-on-exit once the marker is set).
+    const nodeSnap = join(work, 'node.snap');
+    let typed = false;
+    let signalled = false;
+    const booted = await virtkitRun(['--save-on-exit', nodeSnap], (out, child) => {
+      if (!typed && PROMPT_END.test(out)) {
+        typed = true;
+        child.stdin!.write('export MARK=node$((40+2)); echo set-$MARK\n');
+      }
+      if (!signalled && /\nset-node42\r?\n[\s\S]*# $/.test(out)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    assert.equal(booted.code, 0, booted.err);
+    assert.ok(existsSync(nodeSnap), 'node saved its snapshot');
+
+    // The browser restores Node's snapshot, finds the shell, and saves its own.
+    await restoreSnapshot(nodeSnap);
+    await run('echo from-node $MARK; export MARK2=browser$((5+5))', /\nfrom-node node42\n/);
+    const browserSnap = join(work, 'browser.snap');
+    await saveSnapshot(browserSnap);
+
+    // Node restores the browser's snapshot and finds both markers.
+    const restored = await virtkitRun(['--restore', browserSnap], () => {}, 'echo both $MARK2 $MARK\npoweroff -f\n');
+    assert.equal(restored.code, 0, restored.err);
+    assert.match(restored.out, /both browser10 node42/);
+  });
+});
