@@ -1,7 +1,7 @@
 /**
  * Disk image conversion: virtkit vs qemu-img in the same run on the same machine.
  *
- *   node --import tsx bench/img-convert/run.ts [--size-gib 2] [--data-mib 256] [--reads 20000] [--runs 3]
+ *   node --import tsx bench/img-convert/run.ts [--size-gib 2] [--data-mib 256] [--reads 20000] [--runs 3] [--out-dir DIR]
  *
  * Builds a sparse raw image (default 2 GiB) holding random data (default 256 MiB) in 1 MiB pieces
  * at scattered offsets, converts it to every format both tools support and back to raw with
@@ -31,6 +31,13 @@ const PIECE = 1024 * 1024;
 
 const ctx = nodeImgContext();
 const dir = mkdtempSync(join(tmpdir(), 'virtkit-bench-img-'));
+/**
+ * --out-dir: where the converted images go (default: beside the source, in the temp directory).
+ * A tmpfs here (e.g. /dev/shm) takes the disk's writeback noise out of the comparison; the source
+ * stays on the temp directory's file system so both tools can find its holes.
+ */
+const outIdx = args.indexOf('--out-dir');
+const outDir = outIdx >= 0 ? mkdtempSync(join(args[outIdx + 1]!, 'virtkit-bench-img-')) : dir;
 
 /** A deterministic scatter: DATA/PIECE pieces in distinct 1 MiB slots, some at unaligned 4 KiB offsets. */
 function makeSource(path: string): void {
@@ -112,14 +119,14 @@ async function main(): Promise<void> {
     );
   };
   for (const fmt of targets) {
-    const ours = join(dir, `v.${fmt}`);
-    const theirs = join(dir, `q.${fmt}`);
+    const ours = join(outDir, `v.${fmt}`);
+    const theirs = join(outDir, `q.${fmt}`);
     const tq = qemuConvert(fmt, src, theirs);
     const tv = await virtkitConvert(fmt, src, ours);
     sameContent(src, ours);
     row(`raw -> ${fmt}`, tv, tq);
-    const oursBack = join(dir, `v-${fmt}.raw`);
-    const theirsBack = join(dir, `q-${fmt}.raw`);
+    const oursBack = join(outDir, `v-${fmt}.raw`);
+    const theirsBack = join(outDir, `q-${fmt}.raw`);
     const tq2 = qemuConvert('raw', theirs, theirsBack);
     const tv2 = await virtkitConvert('raw', ours, oursBack);
     sameContent(src, oursBack);
@@ -134,7 +141,7 @@ async function main(): Promise<void> {
   console.log(`worst ratio for non-raw sources: ${worstNonRaw.toFixed(2)}`);
 
   if (supported.includes('qcow2')) {
-    const img = await openChain(ctx, join(dir, 'v.qcow2'), { readOnly: true });
+    const img = await openChain(ctx, join(outDir, 'v.qcow2'), { readOnly: true });
     try {
       const b = img.backend;
       const buf = new Uint8Array(4096);
@@ -158,4 +165,5 @@ try {
   await main();
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
 }

@@ -41,18 +41,33 @@ export interface ImgIo {
   stderr(text: string): void;
 }
 
+/** What a verb prints with: lines to stdout, JSON, lines to stderr, a progress bar for -p. */
+interface Printer {
+  ctx: ImgContext;
+  out(line: string): void;
+  json(value: unknown): void;
+  err(line: string): void;
+  progress(a: ParsedArgs): Progress | undefined;
+}
+
+function printer(io: ImgIo): Printer {
+  const out = (line: string) => io.stdout(line + '\n');
+  return {
+    ctx: io.ctx,
+    out,
+    json: (v) => out(JSON.stringify(v, null, 4)),
+    err: (line) => io.stderr(line + '\n'),
+    progress: (a) => (a.flags['progress'] === true ? progressBar(io.stderr) : undefined),
+  };
+}
+
 interface Verb {
   usage: string;
   help: string;
   spec: Record<string, FlagKind>;
   aliases: Record<string, string>;
-  run(io: ImgIo, a: ParsedArgs): Promise<number>;
+  run(p: Printer, a: ParsedArgs): Promise<number>;
 }
-
-/** The io of the verb running now (one verb per call of runImg; calls do not interleave output). */
-let current: ImgIo;
-const out = (s: string) => current.stdout(s + '\n');
-const json = (v: unknown) => out(JSON.stringify(v, null, 4));
 
 function str(a: ParsedArgs, name: string): string | undefined {
   const v = a.flags[name];
@@ -96,10 +111,6 @@ function positionals(a: ParsedArgs, min: number, max: number, usage: string): st
   return a.positional;
 }
 
-function progress(a: ParsedArgs): Progress | undefined {
-  return bool(a, 'progress') ? progressBar(current.stderr) : undefined;
-}
-
 /** Image options every verb may not accept: we refuse unknown -o keys as qemu-img does. */
 const CREATE_OPTIONS: Record<string, string[]> = {
   raw: ['preallocation'],
@@ -139,7 +150,7 @@ const verbs: Record<string, Verb> = {
   --backing-chain   describe every image of the backing chain, top first`,
     spec: { format: 'string', output: 'string', 'backing-chain': 'boolean', 'force-share': 'boolean' },
     aliases: { f: 'format', U: 'force-share' },
-    async run({ ctx }, a) {
+    async run({ ctx, out, json }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const mode = outputMode(a);
       const chain = bool(a, 'backing-chain');
@@ -169,7 +180,7 @@ const verbs: Record<string, Verb> = {
       unsafe: 'boolean',
     },
     aliases: { f: 'format', o: 'options', b: 'backing', F: 'backing-format', q: 'quiet', u: 'unsafe' },
-    async run({ ctx }, a) {
+    async run({ ctx, out }, a) {
       const [file, sizeText] = positionals(a, 1, 2, this.usage);
       const format = str(a, 'format') ?? 'raw';
       const fo = formatOptions(format, parseOptions(a.flags['options'] as string[] | undefined));
@@ -230,7 +241,7 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
       n: 'no-create',
       q: 'quiet',
     },
-    async run({ ctx }, a) {
+    async run({ ctx, progress }, a) {
       if (a.positional.length < 2) throw new UsageError(`missing arguments; usage: ${this.usage}`);
       const srcs = a.positional.slice(0, -1);
       const dst = a.positional[a.positional.length - 1]!;
@@ -265,7 +276,7 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
 63 the format has no check.`,
     spec: { format: 'string', repair: 'string', output: 'string', quiet: 'boolean' },
     aliases: { f: 'format', r: 'repair', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, out, json, err }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const mode = outputMode(a);
       const repair = str(a, 'repair');
@@ -278,13 +289,14 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
       } catch (e) {
         if (e instanceof StorageError && ['not-found', 'bad-magic', 'unsupported'].includes(e.code)) throw e;
         // Opened, but the checker itself failed: qemu-img's "check not completed".
-        current.stderr(`virtkit img: check of '${file}' not completed: ${(e as Error).message}\n`);
+        err(`virtkit img: check of '${file}' not completed: ${(e as Error).message}`);
         return 1;
       }
       if (!report.result) {
-        current.stderr(`virtkit img: format '${report.format}' does not support checks\n`);
+        err(`virtkit img: format '${report.format}' does not support checks`);
         return 63;
       }
+      for (const m of report.result.messages) err(m);
       if (mode === 'json') json(checkToJson(report));
       else if (!bool(a, 'quiet')) out(checkText(report));
       return checkExitCode(report);
@@ -299,7 +311,7 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
   SIZE              new size, or +SIZE / -SIZE relative to the current one`,
     spec: { format: 'string', shrink: 'boolean', quiet: 'boolean' },
     aliases: { f: 'format', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, out }, a) {
       // "-1G" looks like an option to the parser, so take the size from the raw positional list.
       const [file, sizeText] = positionals(a, 2, 2, this.usage);
       const t = sizeText!;
@@ -324,7 +336,7 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
   -f FMT            the image's format`,
     spec: { format: 'string', list: 'boolean', create: 'string', apply: 'string', delete: 'string', quiet: 'boolean' },
     aliases: { f: 'format', l: 'list', c: 'create', a: 'apply', d: 'delete', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, out }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const ops = (['list', 'create', 'apply', 'delete'] as const).filter((k) => a.flags[k] !== undefined);
       if (ops.length !== 1) throw new UsageError('snapshot needs exactly one of -l, -c, -a, -d');
@@ -348,7 +360,7 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
 Exit status: 0 identical, 1 different ("Content mismatch at offset N!"), 2 error.`,
     spec: { 'a-format': 'string', 'b-format': 'string', strict: 'boolean', progress: 'boolean', quiet: 'boolean' },
     aliases: { f: 'a-format', F: 'b-format', s: 'strict', p: 'progress', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, out, progress }, a) {
       const [fa, fb] = positionals(a, 2, 2, this.usage);
       const bar = progress(a);
       const r = await imgCompare(ctx, fa!, fb!, {
@@ -387,7 +399,7 @@ Exit status: 0 identical, 1 different ("Content mismatch at offset N!"), 2 error
   -p                show progress on stderr`,
     spec: { format: 'string', base: 'string', drop: 'boolean', progress: 'boolean', quiet: 'boolean' },
     aliases: { f: 'format', b: 'base', d: 'drop', p: 'progress', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, out, progress }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const bar = progress(a);
       await imgCommit(ctx, file!, {
@@ -420,7 +432,7 @@ Without -u, data that differs between the old and the new backing file is first 
       quiet: 'boolean',
     },
     aliases: { f: 'format', b: 'backing', F: 'backing-format', u: 'unsafe', p: 'progress', q: 'quiet' },
-    async run({ ctx }, a) {
+    async run({ ctx, progress }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const backing = str(a, 'backing');
       if (backing === undefined) throw new UsageError('rebase needs -b BACKING (use -b "" to remove the backing file)');
@@ -446,7 +458,7 @@ Without -u, data that differs between the old and the new backing file is first 
   --max-length N    map at most N bytes`,
     spec: { format: 'string', output: 'string', 'start-offset': 'string', 'max-length': 'string' },
     aliases: { f: 'format' },
-    async run({ ctx }, a) {
+    async run({ ctx, out }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const mode = outputMode(a);
       const so = str(a, 'start-offset');
@@ -473,7 +485,7 @@ Without -u, data that differs between the old and the new backing file is first 
 Prints "required size" (with the data present) and "fully allocated size".`,
     spec: { 'output-format': 'string', options: 'list', format: 'string', size: 'string', output: 'string' },
     aliases: { O: 'output-format', o: 'options', f: 'format' },
-    async run({ ctx }, a) {
+    async run({ ctx, out, json }, a) {
       const files = positionals(a, 0, 1, this.usage);
       const mode = outputMode(a);
       const sz = str(a, 'size');
@@ -521,9 +533,14 @@ const processIo = (): ImgIo => ({
 });
 
 export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<number> {
-  current = io;
+  const p = printer(io);
+  const out = p.out;
   const [name, ...rest] = argv;
   if (!name) throw new UsageError("missing verb (try 'virtkit img --help')");
+  if (name === '--help' || name === '-h') {
+    out(help);
+    return 0;
+  }
   if (name === 'help') {
     const v = rest[0];
     if (v && !verbs[v]) throw new UsageError(`unknown verb '${v}'`);
@@ -541,7 +558,7 @@ export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<n
   const parsed = parseArgs(args, verb.spec, verb.aliases);
   parsed.positional = parsed.positional.map((x) => (x.startsWith('\u0000') ? x.slice(1) : x));
   try {
-    return await verb.run(io, parsed);
+    return await verb.run(p, parsed);
   } catch (e) {
     throw toCliError(e);
   }
@@ -550,5 +567,6 @@ export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<n
 export const command: Command = {
   summary: 'create, inspect, convert and check disk images (qemu-img compatible)',
   help,
+  handlesHelp: true,
   run: (argv) => runImg(argv),
 };

@@ -9,6 +9,8 @@ export interface Command {
   summary: string;
   /** Full help text for `virtkit CMD --help`. */
   help: string;
+  /** The command prints its own help for --help (e.g. per verb) instead of `help`. */
+  handlesHelp?: boolean;
   /** Runs the command; resolves to the process exit status. Throw UsageError for bad input. */
   run(argv: string[]): Promise<number>;
 }
@@ -51,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const { command } = await load();
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (!command.handlesHelp && (rest.includes('--help') || rest.includes('-h'))) {
       console.log(command.help);
       return 0;
     }

@@ -33,6 +33,7 @@ import { VirtioBlk } from '../virtio/blk.ts';
 import { VirtioConsole } from '../virtio/console.ts';
 import { VirtioRng } from '../virtio/rng.ts';
 import { VirtioNet } from '../virtio/net.ts';
+// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import type { NetBackend } from '../net/types.ts';
 import type { BlockBackend } from '../storage/types.ts';
 

@@ -101,7 +101,10 @@ export class EthernetSwitch {
     let oldest = Infinity;
     for (const [k, e] of this.table) {
       if (now - e.seen >= this.agingMs) this.table.delete(k);
-      else if (e.seen < oldest) ((oldest = e.seen), (oldestKey = k));
+      else if (e.seen < oldest) {
+        oldest = e.seen;
+        oldestKey = k;
+      }
     }
     if (this.table.size >= this.maxMacs && oldestKey >= 0) this.table.delete(oldestKey);
   }

@@ -153,3 +153,100 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A minimal guest-side TCP endpoint for tests: connects (or answers one SYN when listening),
+ * acknowledges in-order data, sends data in MSS-sized segments without waiting for ACKs.
+ */
+export class GuestTcpEndpoint {
+  seq = 0x1000;
+  ack = 0;
+  established = false;
+  finReceived = false;
+  reset = false;
+  readonly received: Uint8Array[] = [];
+  remotePort: number;
+
+  constructor(
+    private readonly transmit: (f: Uint8Array) => void,
+    readonly remoteIp: number,
+    remotePort: number,
+    readonly localPort: number,
+  ) {
+    this.remotePort = remotePort;
+  }
+
+  private out(flags: number, data?: Uint8Array, opts: Partial<TcpOut> = {}): void {
+    this.transmit(
+      guestTcp(
+        this.remoteIp,
+        {
+          srcPort: this.localPort,
+          dstPort: this.remotePort,
+          seq: this.seq,
+          ack: this.ack,
+          flags,
+          window: 0xffff,
+          ...opts,
+        },
+        data,
+      ),
+    );
+  }
+
+  connect(): void {
+    this.out(0x02, undefined, { mss: 1460, wscale: 2 });
+    this.seq = (this.seq + 1) >>> 0;
+  }
+
+  send(data: Uint8Array): void {
+    for (let o = 0; o < data.length; o += 1460) {
+      const part = data.subarray(o, o + 1460);
+      this.out(0x18, part);
+      this.seq = (this.seq + part.length) >>> 0;
+    }
+  }
+
+  close(): void {
+    this.out(0x11);
+    this.seq = (this.seq + 1) >>> 0;
+  }
+
+  /** Handles a segment for this endpoint (the test routes by port). */
+  segment(s: TcpSegment): void {
+    if (s.flags & 0x04) {
+      this.reset = true;
+      return;
+    }
+    if (s.flags & 0x02) {
+      this.ack = (s.seq + 1) >>> 0;
+      if (s.flags & 0x10) {
+        this.established = true;
+        this.out(0x10);
+      } else {
+        // Listening: answer the SYN.
+        this.remotePort = s.srcPort;
+        this.out(0x12, undefined, { mss: 1460, wscale: 2 });
+        this.seq = (this.seq + 1) >>> 0;
+        this.established = true;
+      }
+      return;
+    }
+    let advanced = false;
+    if (s.data.length && s.seq === this.ack) {
+      this.received.push(s.data.slice());
+      this.ack = (this.ack + s.data.length) >>> 0;
+      advanced = true;
+    }
+    if (s.flags & 0x01 && (s.seq + s.data.length) >>> 0 === this.ack) {
+      this.ack = (this.ack + 1) >>> 0;
+      this.finReceived = true;
+      advanced = true;
+    }
+    if (advanced || s.data.length) this.out(0x10);
+  }
+
+  text(): string {
+    return new TextDecoder().decode(concat(this.received));
+  }
+}

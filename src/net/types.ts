@@ -60,7 +60,12 @@ export class ManualTimers implements NetTimers {
     for (;;) {
       let bestId = -1;
       let best: { at: number; fn: () => void } | undefined;
-      for (const [id, e] of this.pending) if (e.at <= end && (!best || e.at < best.at)) ((best = e), (bestId = id));
+      for (const [id, e] of this.pending) {
+        if (e.at <= end && (!best || e.at < best.at)) {
+          best = e;
+          bestId = id;
+        }
+      }
       if (!best) break;
       this.pending.delete(bestId);
       this.t = Math.max(this.t, best.at);

@@ -166,8 +166,9 @@ function lt(al: number, ah: number, bl: number, bh: number): boolean {
   return ah !== bh ? ah < bh : al >>> 0 < bl >>> 0;
 }
 
-// ---- 64-bit helpers on lo/hi int32 pairs (no BigInt). They live in this module because calls
-// across modules go through ESM binding getters under tsx, which V8 does not inline. ----
+// ---- 64-bit helpers on lo/hi int32 pairs (no BigInt). They live in this module so that V8 can
+// inline them (and because a module loaded as CommonJS, e.g. by tsx from a CommonJS entry
+// point, turns every cross-module call into a getter call). ----
 
 const TWO32 = 4294967296;
 
@@ -426,6 +427,7 @@ export function execute(h: Hart, budget: number): number {
   const xTagHi = h.xTagHi;
   const xOff = h.xOff;
   const pages = h.pages;
+  const f = h.f;
   let n = budget;
 
   while (n > 0 && !h.waiting) {
@@ -1232,6 +1234,73 @@ export function execute(h: Hart, budget: number): number {
             exitOff = p + 4 - ((w >>> 26) & 2);
             exitKind = 0;
             break exit;
+          case Op.FLW:
+          case Op.FLD: {
+            // FS=Off (illegal) and TLB misses go through the slow path.
+            const a = (w >>> 15) & 63;
+            const alo = x[a];
+            const imm = code[p + 1];
+            const lo = (alo + imm) | 0;
+            const hi = (x[a + 1] + (imm >> 31) + (lo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+            const ti = (lo >>> 12) & TLB_MASK;
+            const dbl = (w & 255) === Op.FLD;
+            if (
+              (h.mstatus & 0x6000) !== 0 &&
+              rTagLo[ti] === (lo & (dbl ? -4089 : -4093)) &&
+              rTagHi[ti] === (hi ^ dkey)
+            ) {
+              const i = (rOff[ti] + (lo & 4095)) >>> 2;
+              const d = (w >>> 8) & 127;
+              f[d] = mI32[i];
+              f[d + 1] = dbl ? mI32[i + 1] : -1; // FLW NaN-boxes
+              h.mstatus |= 0x6000; // FS = Dirty
+              break;
+            }
+            h.pcLo = vLo + p;
+            h.pcHi = vHi;
+            h.runLeft = n;
+            exitKind = h.execSystem(w, imm) === 0 ? 3 : 2;
+            break exit;
+          }
+          case Op.FSW:
+          case Op.FSD: {
+            const a = (w >>> 15) & 63;
+            const alo = x[a];
+            const imm = code[p + 1];
+            const lo = (alo + imm) | 0;
+            const hi = (x[a + 1] + (imm >> 31) + (lo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+            const ti = (lo >>> 12) & TLB_MASK;
+            const dbl = (w & 255) === Op.FSD;
+            if (
+              (h.mstatus & 0x6000) !== 0 &&
+              wTagLo[ti] === (lo & (dbl ? -4089 : -4093)) &&
+              wTagHi[ti] === (hi ^ dkey)
+            ) {
+              const i = (wOff[ti] + (lo & 4095)) >>> 2;
+              const b = (w >>> 21) & 63;
+              mI32[i] = f[b];
+              if (dbl) mI32[i + 1] = f[b + 1];
+              break;
+            }
+            h.pcLo = vLo + p;
+            h.pcHi = vHi;
+            h.runLeft = n;
+            exitKind = h.execSystem(w, imm) === 0 ? 3 : 2;
+            break exit;
+          }
+          case Op.FP: {
+            if ((h.mstatus & 0x6000) !== 0 && executeFp(h, code[p + 1])) {
+              x[0] = 0; // the FPU never writes x0; keep it zero regardless
+              x[1] = 0;
+              h.mstatus |= 0x6000; // FS = Dirty
+              break;
+            }
+            h.pcLo = vLo + p;
+            h.pcHi = vHi;
+            h.illegal(code[p + 1]);
+            exitKind = 3;
+            break exit;
+          }
           case Op.ECALL:
           case Op.EBREAK:
           case Op.MRET:
@@ -1249,12 +1318,7 @@ export function execute(h: Hart, budget: number): number {
           case Op.LR_D:
           case Op.SC_D:
           case Op.AMO_W:
-          case Op.AMO_D:
-          case Op.FLW:
-          case Op.FLD:
-          case Op.FSW:
-          case Op.FSD:
-          case Op.FP: {
+          case Op.AMO_D: {
             // Rarer instructions: executed by the hart's slow path, which returns 0 (trap taken),
             // 1 (done, continue in this block), 2 (done, pc set, leave the block) or 3 (stop run: WFI).
             h.pcLo = vLo + p;

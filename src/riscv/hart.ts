@@ -1416,8 +1416,9 @@ export class Hart implements FpContext, CodeCacheClient {
 }
 
 let warmedUp = false;
-/** Enough iterations (about 180 instructions each) for V8 to optimize the loop during warm-up. */
-const WARMUP_ITERATIONS = 400;
+/** Iterations of about 200 instructions: one gives type feedback; a few dozen also let V8 start
+ * optimizing the loop (about 30 ms of CPU, measured against first-run speed of bench/cpu). */
+const WARMUP_ITERATIONS = 50;
 
 /**
  * Runs WARMUP_PROGRAM on a scratch bus (see warmup-program.ts for why). Hart construction calls it

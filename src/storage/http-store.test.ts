@@ -11,6 +11,20 @@ let requests = 0;
 before(async () => {
   server = createServer((req, res) => {
     requests++;
+    if (req.url === '/hugelength') {
+      res.writeHead(206, { 'content-range': 'bytes 0-0/99999999999999999999' });
+      res.end(Buffer.from(content.subarray(0, 1)));
+      return;
+    }
+    if (req.url === '/wholefile' && req.headers.range !== 'bytes=0-0') {
+      // Claims a partial answer but sends everything: must be refused, not buffered.
+      res.writeHead(206, {
+        'content-range': `bytes 0-4095/${content.length}`,
+        'content-length': String(content.length),
+      });
+      res.end(Buffer.from(content));
+      return;
+    }
     if (req.url === '/norange') {
       res.writeHead(200, { 'content-length': String(content.length) });
       res.end(Buffer.from(content));
@@ -69,5 +83,15 @@ describe('HttpStore', () => {
   });
   it('refuses servers without range support', async () => {
     await assert.rejects(HttpStore.open(`${base}/norange`), { code: 'unsupported' });
+  });
+
+  it('refuses a hostile server: an impossible total length, a body larger than the range', async () => {
+    await assert.rejects(HttpStore.open(`${base}/hugelength`), { code: 'too-large' });
+    const s = await HttpStore.open(`${base}/wholefile`, { blockSize: 4096 });
+    await assert.rejects(s.read(0, new Uint8Array(10)), (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'io');
+      assert.match((e as Error).message, /announced/);
+      return true;
+    });
   });
 });

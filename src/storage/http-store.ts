@@ -50,6 +50,8 @@ export class HttpStore implements ByteStore {
       const m = /\/(\d+)\s*$/.exec(res.headers.get('content-range') ?? '');
       if (!m) throw new StorageError('unsupported', `${url}: server gave no total length in Content-Range`);
       length = Number(m[1]);
+      if (!Number.isSafeInteger(length))
+        throw new StorageError('too-large', `${url}: total length ${m[1]} in Content-Range is out of range`);
     } else if (res.status === 416) {
       length = 0;
     } else {
@@ -100,7 +102,18 @@ export class HttpStore implements ByteStore {
     if (res.status !== 206) {
       throw new StorageError('io', `${this.name}: range ${start}-${last} answered HTTP ${res.status}`);
     }
-    const data = new Uint8Array(await res.arrayBuffer());
+    // A server that ignores the range would send the whole file: refuse by its declared length
+    // before buffering it, and check the real length after.
+    const declared = res.headers.get('content-length');
+    if (declared !== null && Number(declared) !== last - start + 1) {
+      throw new StorageError('io', `${this.name}: range ${start}-${last} announced ${declared} bytes`);
+    }
+    let data: Uint8Array;
+    try {
+      data = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      throw new StorageError('io', `${this.name}: range ${start}-${last}: ${(e as Error).message}`);
+    }
     if (data.length !== last - start + 1) {
       throw new StorageError('io', `${this.name}: range ${start}-${last} returned ${data.length} bytes`);
     }

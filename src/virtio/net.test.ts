@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtioMmio, R } from './mmio.ts';
-import { VirtioNet, NET_HDR_LEN, VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MAC } from './net.ts';
+import {
+  VirtioNet,
+  NET_HDR_LEN,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_MAC,
+} from './net.ts';
+import { buildTcp } from '../net/tcp.ts';
 import { RecordingIrq, TestDriver } from './testing.ts';
 import type { NetBackend } from '../net/types.ts';
 import { buildUdp } from '../net/udp.ts';
@@ -153,4 +161,45 @@ test('link down drops traffic and raises a config interrupt; state round-trips',
   net.loadState(s);
   assert.equal(net.linkUp, false);
   assert.throws(() => net.loadState({ version: 1, mac: [1, 2], link: true }));
+});
+
+test('tx: a TSO request (gso TCPV4) is cut into MSS-sized frames; without HOST_TSO4 it is dropped', () => {
+  const { ram, be, net, drv } = setup();
+  drv.init([16, 16], BASE + 0x1000, [(1 << VIRTIO_NET_F_CSUM) | (1 << VIRTIO_NET_F_HOST_TSO4), 1]);
+  const data = new Uint8Array(4000).map((_, i) => i & 255);
+  const big = buildTcp(
+    MAC,
+    MAC,
+    0x0a00020f,
+    0x0a000202,
+    { srcPort: 5, dstPort: 80, seq: 1, ack: 2, flags: 0x18, window: 9 },
+    data,
+  );
+  const hdr = new Uint8Array(NET_HDR_LEN);
+  hdr[1] = 1; // GSO_TCPV4
+  hdr[4] = 1448 & 255;
+  hdr[5] = 1448 >> 8;
+  ram.set(hdr, 0x20000);
+  ram.set(big, 0x20100);
+  drv.addChain(1, [
+    { addr: BASE + 0x20000, len: NET_HDR_LEN },
+    { addr: BASE + 0x20100, len: big.length },
+  ]);
+  drv.kick(1);
+  assert.deepEqual(
+    be.sent.map((f) => f.length),
+    [54 + 1448, 54 + 1448, 54 + 1104],
+  );
+  assert.equal(net.stats.txFrames, 3);
+  const plain = setup();
+  plain.drv.init([16, 16], BASE + 0x1000, [1 << VIRTIO_NET_F_CSUM, 1]);
+  plain.ram.set(hdr, 0x20000);
+  plain.ram.set(big, 0x20100);
+  plain.drv.addChain(1, [
+    { addr: BASE + 0x20000, len: NET_HDR_LEN },
+    { addr: BASE + 0x20100, len: big.length },
+  ]);
+  plain.drv.kick(1);
+  assert.equal(plain.be.sent.length, 0);
+  assert.equal(plain.net.stats.txDropped, 1);
 });

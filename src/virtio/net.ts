@@ -5,17 +5,22 @@
  *
  * Features: MAC (config mac), STATUS (link up/down with a config interrupt), CSUM (the guest
  * may leave a TCP/UDP checksum for us to complete: we finish it before the frame leaves, so
- * every backend sees correct checksums), GUEST_CSUM (frames from backends that guarantee valid
+ * every backend sees correct checksums), HOST_TSO4 (the guest may send TCP segments of up to
+ * 64 KiB; they are cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames from backends that guarantee valid
  * checksums are marked DATA_VALID, saving the guest the check). No GSO, no mergeable buffers,
- * no control queue: every rx buffer must hold a whole 1514-byte frame, which Linux guarantees
+ * no control queue, no receive-side GSO: every rx buffer must hold a whole 1514-byte frame, which Linux guarantees
  * when MRG_RXBUF and GUEST_TSO are not negotiated.
  *
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
  * wait in a bounded backlog (then are dropped, as a full NIC ring would).
  */
 import { StateReader } from '../devices/state.ts';
+// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import type { NetBackend } from '../net/types.ts';
+// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { finish, sum16 } from '../net/bytes.ts';
+// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
+import { segmentTcp } from '../net/tso.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
 
@@ -23,12 +28,16 @@ export const VIRTIO_ID_NET = 1;
 export const VIRTIO_NET_F_CSUM = 0;
 export const VIRTIO_NET_F_GUEST_CSUM = 1;
 export const VIRTIO_NET_F_MAC = 5;
+export const VIRTIO_NET_F_HOST_TSO4 = 11;
 export const VIRTIO_NET_F_STATUS = 16;
 export const VIRTIO_NET_S_LINK_UP = 1;
 export const NET_HDR_LEN = 12;
 const HDR_F_NEEDS_CSUM = 1;
 const HDR_F_DATA_VALID = 2;
 const GSO_NONE = 0;
+const GSO_TCPV4 = 1;
+/** Largest GSO request: a 64 KiB IP packet plus Ethernet and VLAN headers. */
+const MAX_GSO_FRAME = 65535 + 18;
 /** Largest frame accepted from the guest without GSO: 1500 MTU + Ethernet + VLAN tag. */
 export const MAX_TX_FRAME = 1518;
 
@@ -50,7 +59,11 @@ export class VirtioNet implements VirtioDeviceModel {
   readonly deviceId = VIRTIO_ID_NET;
   readonly queueSizes: readonly number[];
   readonly features: readonly [number, number] = [
-    (1 << VIRTIO_NET_F_CSUM) | (1 << VIRTIO_NET_F_GUEST_CSUM) | (1 << VIRTIO_NET_F_MAC) | (1 << VIRTIO_NET_F_STATUS),
+    (1 << VIRTIO_NET_F_CSUM) |
+      (1 << VIRTIO_NET_F_GUEST_CSUM) |
+      (1 << VIRTIO_NET_F_MAC) |
+      (1 << VIRTIO_NET_F_HOST_TSO4) |
+      (1 << VIRTIO_NET_F_STATUS),
     0,
   ];
   /** mac[6], status u16, max_virtqueue_pairs u16. */
@@ -61,7 +74,7 @@ export class VirtioNet implements VirtioDeviceModel {
   private readonly txChain = new DescChain();
   private readonly backlog: Uint8Array[] = [];
   private readonly backlogMax: number;
-  private readonly txBuf = new Uint8Array(NET_HDR_LEN + MAX_TX_FRAME);
+  private readonly txBuf = new Uint8Array(NET_HDR_LEN + MAX_GSO_FRAME);
   private readonly rxHdr = new Uint8Array(NET_HDR_LEN);
 
   constructor(
@@ -180,10 +193,20 @@ export class VirtioNet implements VirtioDeviceModel {
         const buf = this.txBuf.subarray(0, len);
         c.copyOut(ram, 0, buf);
         const frame = this.prepare(buf);
-        if (frame && this.linkUp) {
+        if (!frame || !this.linkUp) this.stats.txDropped++;
+        else if (buf[1] === GSO_TCPV4) {
+          // TSO: cut the guest's large segment into MTU-sized frames here.
+          const mss = buf[4]! | (buf[5]! << 8);
+          const ok = segmentTcp(frame, mss, (seg) => {
+            this.stats.txFrames++;
+            this.backend.transmit(seg);
+          });
+          if (!ok) this.stats.txDropped++;
+        } else if (frame.length > MAX_TX_FRAME) this.stats.txDropped++;
+        else {
           this.stats.txFrames++;
           this.backend.transmit(frame);
-        } else this.stats.txDropped++;
+        }
       }
       q.complete(c, 0);
       pushed = true;
@@ -198,7 +221,7 @@ export class VirtioNet implements VirtioDeviceModel {
   private prepare(buf: Uint8Array): Uint8Array | undefined {
     const flags = buf[0]!;
     const gso = buf[1]!;
-    if (gso !== GSO_NONE) return undefined; // no GSO was offered
+    if (gso !== GSO_NONE && (gso !== GSO_TCPV4 || !this.transport.hasFeature(VIRTIO_NET_F_HOST_TSO4))) return undefined;
     const frame = buf.subarray(NET_HDR_LEN);
     if (flags & HDR_F_NEEDS_CSUM) {
       if (!this.transport.hasFeature(VIRTIO_NET_F_CSUM)) return undefined;

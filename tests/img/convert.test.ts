@@ -177,3 +177,23 @@ test('convert -o passes format options; -n writes into an existing image, zeroin
     dir.done();
   }
 });
+
+if (targets.includes('vpc')) {
+  test('convert -O vpc -o subformat=fixed: a fixed VHD (no leading signature) opens with -f vpc', async () => {
+    const dir = scratch();
+    try {
+      const src = dir.path('src.raw');
+      qemu('create', '-q', '-f', 'raw', src, '8M');
+      qemuIo(src, 'raw', 'write -P 0x71 1M 64k');
+      const dst = dir.path('fixed.vhd');
+      assert.equal((await virtkit('convert', '-O', 'vpc', '-o', 'subformat=fixed', src, dst)).status, 0);
+      assert.equal(qemuImg('compare', '-f', 'raw', '-F', 'vpc', src, dst).status, 0);
+      const info = await virtkit('info', '-f', 'vpc', '--output=json', dst);
+      assert.equal(JSON.parse(info.stdout)['format'], 'vpc');
+      // Detected by content it is raw, as qemu-img sees it too.
+      assert.equal(JSON.parse((await virtkit('info', '--output=json', dst)).stdout)['format'], 'raw');
+    } finally {
+      dir.done();
+    }
+  });
+}

@@ -82,7 +82,12 @@ test('check: clean, leaked and corrupt images give qemu-img exit statuses', asyn
     truncateSync(leak, end + 65536);
     pokeRefcount(leak, end / 65536, 1);
     assert.equal(qemuImg('check', leak).status, 3);
-    assert.equal((await virtkit('check', leak)).status, 3);
+    const leaky = await virtkit('check', leak);
+    assert.equal(leaky.status, 3);
+    assert.match(leaky.stderr, /^Leaked cluster \d+ refcount=1 reference=0$/m);
+    const leakJson = await virtkit('check', '--output=json', leak);
+    assert.equal(leakJson.status, 3);
+    assert.deepEqual(JSON.parse(leakJson.stdout), JSON.parse(qemuImg('check', '--output=json', leak).stdout));
     assert.equal((await virtkit('check', '-r', 'leaks', leak)).status, 0);
     assert.equal(qemuImg('check', leak).status, 0);
 
@@ -261,6 +266,32 @@ test('errors through the real CLI: one line on stderr, exit status 2', () => {
       assert.match(r.stderr, msg);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     }
+  } finally {
+    dir.done();
+  }
+});
+
+test('create -b takes the size from the backing file and records its format', async () => {
+  const dir = scratch();
+  try {
+    const base = dir.path('base.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', base, '24M');
+    qemuIo(base, 'qcow2', 'write -P 8 0 64k');
+    const top = dir.path('top.qcow2');
+    const r = await virtkit('create', '-f', 'qcow2', '-b', 'base.qcow2', top);
+    assert.equal(r.status, 0, r.stderr);
+    const info = qemuJson('info', '--output=json', top) as Json;
+    assert.equal(info['virtual-size'], 24 * 1024 * 1024);
+    assert.equal(info['backing-filename'], 'base.qcow2');
+    assert.equal(info['backing-filename-format'], 'qcow2');
+    assert.equal(qemuImg('check', top).status, 0);
+    assert.equal(qemuImg('compare', top, base).status, 0);
+    // A backing file that does not exist is an error, and so is one in a format it is not.
+    assert.equal((await virtkit('create', '-f', 'qcow2', '-b', 'nope.qcow2', dir.path('x.qcow2'))).status, 2);
+    assert.equal(
+      (await virtkit('create', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'vmdk', dir.path('y.qcow2'))).status,
+      2,
+    );
   } finally {
     dir.done();
   }

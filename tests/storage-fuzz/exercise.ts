@@ -5,7 +5,15 @@
  */
 import { openImage } from '../../src/storage/open.ts';
 import { importOva } from '../../src/storage/ova/ova.ts';
-import { isCheckable, StorageError, type BlockBackend, type ByteStore } from '../../src/storage/types.ts';
+import {
+  canWriteCompressed,
+  hasSnapshots,
+  isCheckable,
+  isResizable,
+  StorageError,
+  type BlockBackend,
+  type ByteStore,
+} from '../../src/storage/types.ts';
 import { CaseMeter, GuardStore, GuardViolation, type GuardLimits } from './guard-store.ts';
 import type { Rng } from './mutate.ts';
 import type { Files } from './seeds.ts';
@@ -39,6 +47,24 @@ function expect(cond: boolean, what: string): void {
   if (!cond) throw new GuardViolation(`contract: ${what}`);
 }
 
+/** What `virtkit img` does to an image besides I/O: repair, snapshots, resize, compressed writes. */
+async function maintain(img: BlockBackend, rng: Rng): Promise<void> {
+  if (isCheckable(img) && rng.chance(0.4)) await img.check(rng.chance(0.5) ? 'leaks' : 'all');
+  if (hasSnapshots(img) && rng.chance(0.4)) {
+    const list = await img.listSnapshots();
+    const op = rng.int(3);
+    if (op === 0) await img.createSnapshot(`fuzz${rng.int(100)}`, { dateSec: 1, dateNsec: 0, vmClockNsec: 0 });
+    else if (list.length && op === 1) await img.applySnapshot(rng.pick(list).id);
+    else if (list.length) await img.deleteSnapshot(rng.pick(list).name);
+  }
+  if (canWriteCompressed(img) && rng.chance(0.3) && img.size >= img.clusterSize) {
+    const cs = img.clusterSize;
+    const off = rng.int(Math.floor(img.size / cs)) * cs;
+    await img.writeCompressedCluster(off, new Uint8Array(Math.min(cs, img.size - off)).fill(7));
+  }
+  if (isResizable(img) && rng.chance(0.2)) await img.resize(img.size + 512 * (1 + rng.int(2048)));
+}
+
 async function useDisk(img: BlockBackend, rng: Rng, writable: boolean): Promise<void> {
   const size = img.size;
   expect(Number.isSafeInteger(size) && size >= 0, `size ${size} is not a non-negative safe integer`);
@@ -54,8 +80,10 @@ async function useDisk(img: BlockBackend, rng: Rng, writable: boolean): Promise<
       const d = rng.int(size);
       await img.discard(d, Math.min(size - d, rng.int(256 * 1024)));
     }
+    await maintain(img, rng);
     await img.flush();
   }
+  if (hasSnapshots(img)) await img.listSnapshots();
   const buf = new Uint8Array(READ_CHUNK);
   for (let off = 0; off < Math.min(size, SEQUENTIAL_LIMIT); off += READ_CHUNK)
     await img.read(off, buf.subarray(0, Math.min(READ_CHUNK, size - off)));
@@ -69,7 +97,10 @@ async function useDisk(img: BlockBackend, rng: Rng, writable: boolean): Promise<
     const want = size - off;
     const st = await img.blockStatus(off, want);
     expect(st.offset === off, `blockStatus(${off}) answered for offset ${st.offset}`);
-    expect(Number.isSafeInteger(st.length) && st.length > 0 && st.length <= want, `blockStatus(${off}, ${want}) length ${st.length}`);
+    expect(
+      Number.isSafeInteger(st.length) && st.length > 0 && st.length <= want,
+      `blockStatus(${off}, ${want}) length ${st.length}`,
+    );
     off += st.length;
   }
   if (isCheckable(img)) await img.check();
@@ -123,7 +154,10 @@ export async function runCase(spec: CaseSpec, limits: GuardLimits, rng: Rng): Pr
     if (e instanceof StorageError && typeof e.message === 'string' && e.message.trim().length > 0 && e.code)
       return { outcome: 'rejected', detail: `${e.code}: ${e.message}`, meter };
     const err = e as Error;
-    const where = (err?.stack ?? '').split('\n').filter((l) => l.trim().startsWith('at ')).slice(0, 6);
+    const where = (err?.stack ?? '')
+      .split('\n')
+      .filter((l) => l.trim().startsWith('at '))
+      .slice(0, 6);
     return { outcome: 'bug', detail: `${err?.name}: ${err?.message}\n    ${where.join('\n    ')}`, meter };
   }
 }

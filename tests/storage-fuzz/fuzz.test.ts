@@ -90,6 +90,7 @@ describe(`storage fuzz (seed ${SEED}, ${CASES} cases per image)`, () => {
       const counts = { ok: 0, rejected: 0, rw: 0 };
       let maxCalls = 0;
       let maxIo = 0;
+      let maxMem = 0;
       const first = REPLAY ? Number(REPLAY.split(':').at(-1)) : 0;
       const last = REPLAY ? first + 1 : CASES;
       for (let i = first; i < last; i++) {
@@ -97,10 +98,17 @@ describe(`storage fuzz (seed ${SEED}, ${CASES} cases per image)`, () => {
         const { files, what } = await mutatedFiles(seed, rng, i);
         const passes = i % RW_EVERY === 0 ? [false, true] : [false];
         for (const writable of passes) {
-          const r = await timed(() => runCase({ ...spec, files, writable }, DEFAULT_LIMITS, makeRng(hashSeed(SEED, i, 'use'))));
+          const r = await timed(() =>
+            runCase({ ...spec, files, writable }, DEFAULT_LIMITS, makeRng(hashSeed(SEED, i, 'use'))),
+          );
           maxCalls = Math.max(maxCalls, r.meter.calls);
           maxIo = Math.max(maxIo, r.meter.largestIo);
-          if (LOG) appendFileSync(LOG, `${seed.name}:${i} ${writable ? 'rw' : 'ro'} ${r.outcome} [${what}] ${r.detail.split('\n')[0]}\n`);
+          maxMem = Math.max(maxMem, r.meter.peakArrayBuffers);
+          if (LOG)
+            appendFileSync(
+              LOG,
+              `${seed.name}:${i} ${writable ? 'rw' : 'ro'} ${r.outcome} [${what}] ${r.detail.split('\n')[0]}\n`,
+            );
           if (REPLAY) t.diagnostic(`${seed.name}:${i} ${writable ? 'rw' : 'ro'} [${what}] -> ${r.outcome} ${r.detail}`);
           if (r.outcome === 'bug') bugs.push(`${seed.name}:${i} ${writable ? 'rw' : 'ro'} [${what}]\n  ${r.detail}`);
           else counts[r.outcome]++;
@@ -109,7 +117,8 @@ describe(`storage fuzz (seed ${SEED}, ${CASES} cases per image)`, () => {
       }
       t.diagnostic(
         `${seed.name}: ${last - first} cases (${counts.rw} also read-write): ${counts.ok} ok, ${counts.rejected} rejected, ` +
-          `${bugs.length} bugs; max ${maxCalls} store calls, largest I/O ${maxIo} bytes`,
+          `${bugs.length} bugs; max ${maxCalls} store calls, largest I/O ${maxIo} bytes, ` +
+          `ArrayBuffers peak +${(maxMem / 2 ** 20).toFixed(1)} MiB`,
       );
       assert.deepEqual(bugs.slice(0, 5), [], `${bugs.length} bugs; replay one with VIRTKIT_FUZZ_CASE=<image:index>`);
     });

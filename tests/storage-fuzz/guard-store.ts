@@ -104,7 +104,8 @@ export class GuardStore implements ByteStore {
 
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.meter.io(this.name, 'write', offset, data.length);
-    if (this.readOnly) this.meter.violate(`${this.name}: write of ${data.length} bytes at ${offset} to a read-only store`);
+    if (this.readOnly)
+      this.meter.violate(`${this.name}: write of ${data.length} bytes at ${offset} to a read-only store`);
     if (!Number.isSafeInteger(offset) || offset < 0)
       this.meter.violate(`${this.name}: write at invalid offset ${offset}`);
     this.writes++;

@@ -60,7 +60,10 @@ export function qcow2Map(b: Uint8Array): StructMap {
   for (let off = headerLength, n = 0; off + 8 <= cs && n < 16; n++) {
     const type = u(b, off, 4, false);
     const len = u(b, off + 4, 4, false);
-    m.fields.push({ name: `ext${n}.type`, off, size: 4, le: false }, { name: `ext${n}.len`, off: off + 4, size: 4, le: false });
+    m.fields.push(
+      { name: `ext${n}.type`, off, size: 4, le: false },
+      { name: `ext${n}.len`, off: off + 4, size: 4, le: false },
+    );
     m.boundaries.push(off, off + 8 + len);
     if (type === 0) break;
     off += 8 + Math.ceil(len / 8) * 8;
@@ -78,7 +81,18 @@ export function qcow2Map(b: Uint8Array): StructMap {
     for (let i = 0; i < Math.min(count, MAX_ENTRIES); i++) {
       const l2 = Number(readUint(b, off + i * 8, 8, false) & OFF_MASK);
       if (l2 && l2 + cs <= b.length) {
-        addTable(m, { name: `${name}[${i}].L2`, off: l2, count: l2Entries * (extL2 ? 2 : 1), entry: 8, le: false, encode: ptr(OFF_MASK) }, b.length);
+        addTable(
+          m,
+          {
+            name: `${name}[${i}].L2`,
+            off: l2,
+            count: l2Entries * (extL2 ? 2 : 1),
+            entry: 8,
+            le: false,
+            encode: ptr(OFF_MASK),
+          },
+          b.length,
+        );
       }
     }
   };
@@ -86,11 +100,16 @@ export function qcow2Map(b: Uint8Array): StructMap {
 
   const rtOff = u(b, 48, 8, false);
   const rtCount = (u(b, 56, 4, false) * cs) / 8;
-  addTable(m, { name: 'reftable', off: rtOff, count: rtCount, entry: 8, le: false, encode: ptr(~0x1ffn & (2n ** 64n - 1n)) }, b.length);
+  addTable(
+    m,
+    { name: 'reftable', off: rtOff, count: rtCount, entry: 8, le: false, encode: ptr(~0x1ffn & (2n ** 64n - 1n)) },
+    b.length,
+  );
   const refBytes = Math.max(1, 2 ** refOrder / 8) as 1 | 2 | 4 | 8;
   for (let i = 0; i < Math.min(rtCount, MAX_ENTRIES); i++) {
     const rb = u(b, rtOff + i * 8, 8, false);
-    if (rb && rb + cs <= b.length) addTable(m, { name: `refblock${i}`, off: rb, count: cs / refBytes, entry: refBytes, le: false }, b.length);
+    if (rb && rb + cs <= b.length)
+      addTable(m, { name: `refblock${i}`, off: rb, count: cs / refBytes, entry: refBytes, le: false }, b.length);
   }
 
   // Snapshot table entries: l1 offset/size, id and name lengths, extra data.
@@ -106,7 +125,11 @@ export function qcow2Map(b: Uint8Array): StructMap {
       [`snap${i}.extra_data_size`, 36, 4],
     ]);
     const extra = u(b, so + 36, 4, false);
-    if (extra >= 16) addFields(m, so + 40, false, [[`snap${i}.vm_state_size_large`, 0, 8], [`snap${i}.disk_size`, 8, 8]]);
+    if (extra >= 16)
+      addFields(m, so + 40, false, [
+        [`snap${i}.vm_state_size_large`, 0, 8],
+        [`snap${i}.disk_size`, 8, 8],
+      ]);
     addL1(`snap${i}.L1`, u(b, so, 8, false), u(b, so + 8, 4, false));
     const len = 40 + extra + u(b, so + 12, 2, false) + u(b, so + 14, 2, false);
     m.boundaries.push(so, so + len);
@@ -159,10 +182,19 @@ export function vmdkSparseMap(b: Uint8Array): StructMap {
   if (flags & 2) dirs.push(['RGD', u(b, hdr + 48, 8, true)]);
   for (const [name, sector] of dirs) {
     if (!sector) continue;
-    addTable(m, { name, off: sector * 512, count: gdEntries, entry: 4, le: true, encode: (o) => sectorPtr(o) }, b.length);
+    addTable(
+      m,
+      { name, off: sector * 512, count: gdEntries, entry: 4, le: true, encode: (o) => sectorPtr(o) },
+      b.length,
+    );
     for (let i = 0; i < Math.min(gdEntries, MAX_ENTRIES); i++) {
       const gt = u(b, sector * 512 + i * 4, 4, true);
-      if (gt) addTable(m, { name: `${name}[${i}].GT`, off: gt * 512, count: gtes, entry: 4, le: true, encode: (o) => sectorPtr(o) }, b.length);
+      if (gt)
+        addTable(
+          m,
+          { name: `${name}[${i}].GT`, off: gt * 512, count: gtes, entry: 4, le: true, encode: (o) => sectorPtr(o) },
+          b.length,
+        );
     }
   }
   const descOff = u(b, 28, 8, true) * 512;
@@ -180,10 +212,16 @@ export function vmdkSparseMap(b: Uint8Array): StructMap {
       const size = u(b, off + 8, 4, true);
       m.boundaries.push(off, off + 12);
       if (size) {
-        addFields(m, off, true, [[`marker${n}.lba`, 0, 8], [`marker${n}.size`, 8, 4]]);
+        addFields(m, off, true, [
+          [`marker${n}.lba`, 0, 8],
+          [`marker${n}.size`, 8, 4],
+        ]);
         off += Math.ceil((12 + size) / 512) * 512;
       } else {
-        addFields(m, off, true, [[`marker${n}.sectors`, 0, 8], [`marker${n}.type`, 12, 4]]);
+        addFields(m, off, true, [
+          [`marker${n}.sectors`, 0, 8],
+          [`marker${n}.type`, 12, 4],
+        ]);
         const type = u(b, off + 12, 4, true);
         if (type === 0) break;
         off += 512 + u(b, off, 8, true) * 512;
@@ -242,7 +280,11 @@ export function vhdMap(b: Uint8Array): StructMap {
     m.boundaries.push(dynOff, dynOff + 1024);
     const bat = u(b, dynOff + 16, 8, false);
     const entries = u(b, dynOff + 28, 4, false);
-    addTable(m, { name: 'BAT', off: bat, count: entries, entry: 4, le: false, encode: (o) => BigInt(Math.floor(o / 512)) }, b.length);
+    addTable(
+      m,
+      { name: 'BAT', off: bat, count: entries, entry: 4, le: false, encode: (o) => BigInt(Math.floor(o / 512)) },
+      b.length,
+    );
     const blockSize = u(b, dynOff + 32, 4, false);
     for (let i = 0; i < Math.min(entries, MAX_ENTRIES); i++) {
       const s = u(b, bat + i * 4, 4, false);
@@ -332,9 +374,39 @@ export function vhdxMap(b: Uint8Array): StructMap {
       if (off) m.boundaries.push(off, off + MiB);
     }
   }
+  // Pending log entries ('loge' every 4 KiB of the log): header fields and descriptors.
+  const logEntries: number[] = [];
+  for (let at = logOff; logLen && at + 4096 <= Math.min(b.length, logOff + logLen); at += 4096) {
+    if (u(b, at, 4, true) !== 0x65676f6c) continue;
+    logEntries.push(at);
+    addFields(m, at, true, [
+      [`log@${at}.length`, 8, 4],
+      [`log@${at}.tail`, 12, 4],
+      [`log@${at}.sequence`, 16, 8],
+      [`log@${at}.descriptors`, 24, 4],
+      [`log@${at}.guid`, 32, 8],
+      [`log@${at}.flushed_offset`, 48, 8],
+      [`log@${at}.last_offset`, 56, 8],
+    ]);
+    for (let d = 0; d < Math.min(u(b, at + 24, 4, true), 16); d++) {
+      addFields(m, at + 64 + d * 32, true, [
+        [`log@${at}.desc${d}.signature`, 0, 4],
+        [`log@${at}.desc${d}.trailing`, 4, 4],
+        [`log@${at}.desc${d}.leading`, 8, 8],
+        [`log@${at}.desc${d}.file_offset`, 16, 8],
+        [`log@${at}.desc${d}.sequence`, 24, 8],
+      ]);
+    }
+    m.boundaries.push(at, at + u(b, at + 8, 4, true));
+  }
   clusterBoundaries(m, b.length, MiB);
   m.fix = (x) => {
     const dv = new DataView(x.buffer, x.byteOffset, x.byteLength);
+    for (const at of logEntries) {
+      if (at + 64 > x.length) continue;
+      const len = Math.min(dv.getUint32(at + 8, true), x.length - at);
+      if (len >= 64 && len % 4096 === 0) dv.setUint32(at + 4, crc32c(x.subarray(at, at + len), 4), true);
+    }
     for (const base of [64 * 1024, 128 * 1024])
       if (base + 4096 <= x.length) dv.setUint32(base + 4, crc32c(x.subarray(base, base + 4096), 4), true);
     for (const base of [192 * 1024, 256 * 1024])
@@ -363,7 +435,7 @@ export function textMap(b: Uint8Array): StructMap {
 export function tarMap(b: Uint8Array): StructMap {
   const m = emptyMap();
   const headers: number[] = [];
-  for (let off = 0; off + 512 <= b.length && headers.length < 64; ) {
+  for (let off = 0; off + 512 <= b.length && headers.length < 64;) {
     if (b[off] === 0) break;
     headers.push(off);
     m.fields.push(

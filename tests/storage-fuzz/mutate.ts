@@ -48,7 +48,16 @@ export interface Mutated {
 function edgeValues(orig: bigint, size: number, fileSize: number, rng: Rng): bigint[] {
   const max = (1n << BigInt(size * 8)) - 1n;
   const fs = BigInt(fileSize);
-  const list = [0n, max, max - 1n, orig + 1n, orig - 1n, orig * 2n, orig / 2n, orig ^ (1n << BigInt(rng.int(size * 8)))];
+  const list = [
+    0n,
+    max,
+    max - 1n,
+    orig + 1n,
+    orig - 1n,
+    orig * 2n,
+    orig / 2n,
+    orig ^ (1n << BigInt(rng.int(size * 8))),
+  ];
   list.push(1n, fs, fs - 1n, fs + 512n, 1n << 31n, (1n << 32n) - 1n, 1n << 32n, BigInt(rng.int(1 << 30)));
   if (size === 8) list.push(1n << 53n, (1n << 53n) + 1n, 1n << 62n, 1n << 63n, 1n << 40n, 1n << 48n);
   if (size === 2) list.push(0x8000n);
@@ -119,7 +128,20 @@ function flipInTable(b: Uint8Array, m: StructMap, rng: Rng): string {
   return `bit ${bit} of byte ${at} in ${t.name}`;
 }
 
-const WEIRD_NUMBERS = ['0', '-1', '1', '4294967295', '4294967296', '9007199254740993', '18446744073709551615', '99999999999999999999', '0x10', '1e9', '512', '2147483648'];
+const WEIRD_NUMBERS = [
+  '0',
+  '-1',
+  '1',
+  '4294967295',
+  '4294967296',
+  '9007199254740993',
+  '18446744073709551615',
+  '99999999999999999999',
+  '0x10',
+  '1e9',
+  '512',
+  '2147483648',
+];
 
 /** Token-level edits of a text region, kept the same length when it is embedded in a binary file. */
 function editText(b: Uint8Array, m: StructMap, rng: Rng, fixedLength: boolean): { bytes: Uint8Array; what: string } {
@@ -152,7 +174,18 @@ function editText(b: Uint8Array, m: StructMap, rng: Rng, fixedLength: boolean): 
     text = lines.join('\n');
   } else if (op === 5) {
     const quoted = [...text.matchAll(/"([^"\n]*)"/g)];
-    const w = rng.pick(['', '.', '/', '..', 'a"b', '\u0000', 'missing.vmdk', 'x'.repeat(300), '../../etc/passwd', '%s%s%n']);
+    const w = rng.pick([
+      '',
+      '.',
+      '/',
+      '..',
+      'a"b',
+      '\u0000',
+      'missing.vmdk',
+      'x'.repeat(300),
+      '../../etc/passwd',
+      '%s%s%n',
+    ]);
     if (quoted.length) {
       const q = rng.pick(quoted);
       text = text.slice(0, q.index + 1) + w + text.slice(q.index + 1 + q[1]!.length);
@@ -160,7 +193,19 @@ function editText(b: Uint8Array, m: StructMap, rng: Rng, fixedLength: boolean): 
     } else what = 'no quoted string';
   } else {
     const i = rng.int(text.length + 1);
-    const junk = rng.pick(['=', '"', '\n', '\r\n', '#', ' RW 0 FLAT "x" 0\n', '<', '&', '<!DOCTYPE x [<!ENTITY a "b">]>', '\uFFFF', '<a>'.repeat(50)]);
+    const junk = rng.pick([
+      '=',
+      '"',
+      '\n',
+      '\r\n',
+      '#',
+      ' RW 0 FLAT "x" 0\n',
+      '<',
+      '&',
+      '<!DOCTYPE x [<!ENTITY a "b">]>',
+      '\uFFFF',
+      '<a>'.repeat(50),
+    ]);
     text = text.slice(0, i) + junk + text.slice(i);
     what = `insert ${JSON.stringify(junk.slice(0, 20))} at ${i}`;
   }
@@ -204,7 +249,7 @@ function randomBytes(b: Uint8Array, rng: Rng): string {
  * and edits may change its length.
  */
 export function mutate(seed: Uint8Array, m: StructMap, rng: Rng, textIsWholeFile = false): Mutated {
-  let b = seed.slice();
+  let b: Uint8Array = seed.slice();
   const what: string[] = [];
   const steps = 1 + (rng.chance(0.3) ? rng.int(3) : 0);
   for (let s = 0; s < steps; s++) {

@@ -131,7 +131,13 @@ const qcow2Fill = (salt: number, snapshot: boolean) => async (b: BlockBackend) =
 };
 
 function single(name: string, files: Files, map: StructMap, extra: Partial<Seed> = {}): Seed {
-  return { name, files, main: Object.keys(files).at(-1)!, targets: [{ file: Object.keys(files).at(-1)!, map, weight: 1 }], ...extra };
+  return {
+    name,
+    files,
+    main: Object.keys(files).at(-1)!,
+    targets: [{ file: Object.keys(files).at(-1)!, map, weight: 1 }],
+    ...extra,
+  };
 }
 
 async function qcow2Seed(name: string, options: Record<string, string>, size = MiB): Promise<Seed> {
@@ -148,38 +154,44 @@ async function ovaSeed(): Promise<Seed> {
   await build('raw', 'src.raw', 768 * KiB, {}, srcFiles, writePattern(9));
   const src = await openImage(new MemoryStore('src.raw', srcFiles['src.raw'], true), { format: 'raw', readOnly: true });
   const out = new MemoryStore('vm.ova');
-  await exportOva({ name: 'fuzz vm', cpus: 2, memoryBytes: 512 * MiB, nics: [{ network: 'lan', model: 'E1000' }] }, [src], out);
+  await exportOva(
+    { name: 'fuzz vm', cpus: 2, memoryBytes: 512 * MiB, nics: [{ network: 'lan', model: 'E1000' }] },
+    [src],
+    out,
+  );
   await src.close();
   const ova = out.bytes();
   // Members, to mutate one and repack with a manifest that matches again.
   const members: [string, Uint8Array][] = [];
-  for (let off = 0; off + 512 <= ova.length && ova[off] !== 0; ) {
+  for (let off = 0; off + 512 <= ova.length && ova[off] !== 0;) {
     let name = '';
     for (let i = 0; i < 100 && ova[off + i]; i++) name += String.fromCharCode(ova[off + i]!);
     const size = parseInt(String.fromCharCode(...ova.subarray(off + 124, off + 135)), 8);
     members.push([name, ova.slice(off + 512, off + 512 + size)]);
     off += 512 + Math.ceil(size / 512) * 512;
   }
-  const repack = (member: string, freshManifest: boolean) => async (mutated: Uint8Array, files: Files): Promise<Files> => {
-    const list = members.map(([n, d]): [string, Uint8Array] => [n, n === member ? mutated : d]);
-    if (freshManifest) {
-      const lines = list
-        .filter(([n]) => !n.endsWith('.mf'))
-        .map(([n, d]) => {
-          const h = new Sha256();
-          h.update(d);
-          return `SHA256(${n})= ${h.hex()}\n`;
-        })
-        .join('');
-      const mf = list.findIndex(([n]) => n.endsWith('.mf'));
-      list[mf] = [list[mf]![0], new Uint8Array([...lines].map((c) => c.charCodeAt(0)))];
-    }
-    const s = new MemoryStore('vm.ova');
-    const w = new TarWriter(s);
-    for (const [n, d] of list) await w.add(n, d);
-    await w.end();
-    return { ...files, 'vm.ova': s.bytes() };
-  };
+  const repack =
+    (member: string, freshManifest: boolean) =>
+    async (mutated: Uint8Array, files: Files): Promise<Files> => {
+      const list = members.map(([n, d]): [string, Uint8Array] => [n, n === member ? mutated : d]);
+      if (freshManifest) {
+        const lines = list
+          .filter(([n]) => !n.endsWith('.mf'))
+          .map(([n, d]) => {
+            const h = new Sha256();
+            h.update(d);
+            return `SHA256(${n})= ${h.hex()}\n`;
+          })
+          .join('');
+        const mf = list.findIndex(([n]) => n.endsWith('.mf'));
+        list[mf] = [list[mf]![0], new Uint8Array([...lines].map((c) => c.charCodeAt(0)))];
+      }
+      const s = new MemoryStore('vm.ova');
+      const w = new TarWriter(s);
+      for (const [n, d] of list) await w.add(n, d);
+      await w.end();
+      return { ...files, 'vm.ova': s.bytes() };
+    };
   const files: Files = { 'vm.ova': ova };
   const targets: Target[] = [{ file: 'vm.ova', map: tarMap(ova), weight: 3 }];
   for (const [n, d] of members) {
@@ -210,10 +222,18 @@ export async function virtkitSeeds(): Promise<Seed[]> {
   {
     const files: Files = {};
     const base = await build('qcow2', 'base.qcow2', MiB, { cluster_size: '4k' }, files, writePattern(5));
-    const top = await build('qcow2', 'top.qcow2', MiB, { cluster_size: '4k', compat: '0.10' }, files, writePattern(6, MiB / 2), {
-      file: 'base.qcow2',
-      format: 'qcow2',
-    });
+    const top = await build(
+      'qcow2',
+      'top.qcow2',
+      MiB,
+      { cluster_size: '4k', compat: '0.10' },
+      files,
+      writePattern(6, MiB / 2),
+      {
+        file: 'base.qcow2',
+        format: 'qcow2',
+      },
+    );
     seeds.push({
       name: 'qcow2-v2-backing',
       files,
@@ -228,6 +248,23 @@ export async function virtkitSeeds(): Promise<Seed[]> {
     const files: Files = {};
     const b = await build('vmdk', `${sub}.vmdk`, MiB, { subformat: sub }, files, writePattern(7));
     seeds.push(single(`vmdk-${sub}`, files, vmdkSparseMap(b), { appendOnly: sub === 'streamOptimized' }));
+  }
+  {
+    const files: Files = {};
+    const parent = await build('vmdk', 'parent.vmdk', MiB, {}, files, writePattern(15));
+    const delta = await build('vmdk', 'delta.vmdk', MiB, {}, files, writePattern(16, MiB / 2), {
+      file: 'parent.vmdk',
+      format: 'vmdk',
+    });
+    seeds.push({
+      name: 'vmdk-delta',
+      files,
+      main: 'delta.vmdk',
+      targets: [
+        { file: 'delta.vmdk', map: vmdkSparseMap(delta), weight: 4 },
+        { file: 'parent.vmdk', map: vmdkSparseMap(parent), weight: 1 },
+      ],
+    });
   }
   {
     const files: Files = {};
@@ -255,7 +292,10 @@ export async function virtkitSeeds(): Promise<Seed[]> {
   {
     const files: Files = {};
     const parent = await build('vpc', 'parent.vhd', 3 * MiB, {}, files, writePattern(12, 2 * MiB));
-    const child = await build('vpc', 'child.vhd', 3 * MiB, {}, files, writePattern(13, MiB), { file: 'parent.vhd', format: 'vpc' });
+    const child = await build('vpc', 'child.vhd', 3 * MiB, {}, files, writePattern(13, MiB), {
+      file: 'parent.vhd',
+      format: 'vpc',
+    });
     seeds.push({
       name: 'vhd-differencing',
       files,
@@ -268,7 +308,14 @@ export async function virtkitSeeds(): Promise<Seed[]> {
   }
   for (const sub of ['dynamic', 'fixed']) {
     const files: Files = {};
-    const b = await build('vhdx', `${sub}.vhdx`, 3 * MiB, { subformat: sub, block_size: '1M' }, files, writePattern(14, 2 * MiB));
+    const b = await build(
+      'vhdx',
+      `${sub}.vhdx`,
+      3 * MiB,
+      { subformat: sub, block_size: '1M' },
+      files,
+      writePattern(14, 2 * MiB),
+    );
     seeds.push(single(`vhdx-${sub}`, files, vhdxMap(b)));
   }
   seeds.push(await ovaSeed());
@@ -309,6 +356,40 @@ export function qemuSeeds(): Seed[] {
     {
       const b = convert('d.vhdx', 'vhdx', '-o', 'block_size=1M');
       seeds.push(single('qemu-vhdx', { 'd.vhdx': b }, vhdxMap(b)));
+    }
+    {
+      // qemu logs each BAT update and leaves the entries when it dies: a pending log to replay.
+      const p = join(dir, 'log.vhdx');
+      q('create', '-q', '-f', 'vhdx', '-o', 'block_size=1M', p, '3M');
+      try {
+        execFileSync(
+          'qemu-io',
+          ['-f', 'vhdx', '-c', 'write -P 0x77 0 64k', '-c', 'write -P 0x78 2M 4k', '-c', 'abort', p],
+          {
+            stdio: 'ignore',
+          },
+        );
+      } catch {
+        // abort() kills qemu-io; that is the point.
+      }
+      const b = new Uint8Array(readFileSync(p));
+      seeds.push(single('qemu-vhdx-pending-log', { 'log.vhdx': b }, vhdxMap(b)));
+    }
+    {
+      const p = join(dir, 'split.vmdk');
+      q('create', '-q', '-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', p, '1M');
+      execFileSync('qemu-io', ['-f', 'vmdk', '-c', 'write -P 0x33 64k 100k', p], { stdio: 'ignore' });
+      const desc = new Uint8Array(readFileSync(p));
+      const ext = new Uint8Array(readFileSync(join(dir, 'split-s001.vmdk')));
+      seeds.push({
+        name: 'qemu-vmdk-twoGbMaxExtentSparse',
+        files: { 'split-s001.vmdk': ext, 'split.vmdk': desc },
+        main: 'split.vmdk',
+        targets: [
+          { file: 'split.vmdk', map: textMap(desc), weight: 2, wholeText: true },
+          { file: 'split-s001.vmdk', map: vmdkSparseMap(ext), weight: 2 },
+        ],
+      });
     }
     return seeds;
   } finally {

@@ -71,7 +71,10 @@ export function readField(b: Uint8Array, f: Field): bigint {
 
 export function writeField(b: Uint8Array, f: Field, value: bigint): void {
   if (!f.octal) return writeUint(b, f.off, f.size, f.le, value);
-  const digits = BigInt.asUintN(64, value).toString(8).padStart(f.size - 1, '0').slice(-(f.size - 1));
+  const digits = BigInt.asUintN(64, value)
+    .toString(8)
+    .padStart(f.size - 1, '0')
+    .slice(-(f.size - 1));
   for (let i = 0; i < f.size - 1; i++) b[f.off + i] = digits.charCodeAt(i);
   b[f.off + f.size - 1] = 0;
 }

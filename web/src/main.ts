@@ -47,6 +47,7 @@ let urlDisks: UrlDisk[] = [];
 const fileDisks: FileDisk[] = [];
 let phase = 'idle';
 let promptMs: number | undefined;
+let promptInstret: number | undefined;
 
 function showError(message: string): void {
   el.error.textContent = message;
@@ -173,6 +174,7 @@ function newWorker(): Worker {
   };
   worker = w;
   promptMs = undefined;
+  promptInstret = undefined;
   return w;
 }
 
@@ -236,6 +238,7 @@ function onWorkerMessage(m: WorkerMessage): void {
       break;
     case 'prompt':
       promptMs = m.ms;
+      promptInstret = m.instret;
       break;
     case 'snapshot':
       downloadSnapshot(m.bytes);
@@ -332,6 +335,9 @@ async function loadConfig(): Promise<void> {
   },
   get promptMs() {
     return promptMs;
+  },
+  get promptInstret() {
+    return promptInstret;
   },
 };
 

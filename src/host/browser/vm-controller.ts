@@ -31,7 +31,8 @@ export interface SnapshotConfig {
   web?: { disks: SavedDiskRef[] };
 }
 
-const PROMPT = /[#$] $/;
+/** A shell prompt at the end of the output; busybox may follow it with a cursor-position query (ESC [6n). */
+const PROMPT = /[#$] (\x1b\[6n)?$/;
 
 export interface ControllerOptions {
   fetch?: DownloadFetch & FetchLike;
@@ -110,7 +111,12 @@ export class VmController {
   }
 
   private get fetchFn(): DownloadFetch & FetchLike {
-    return this.opts.fetch ?? (globalThis as unknown as { fetch: DownloadFetch & FetchLike }).fetch;
+    // Called as a plain function: a worker's fetch throws "Illegal invocation" with another `this`.
+    const g = globalThis as unknown as { fetch: DownloadFetch & FetchLike };
+    return (
+      this.opts.fetch ??
+      (((url: string, init?: Parameters<FetchLike>[1]) => g.fetch(url, init!)) as DownloadFetch & FetchLike)
+    );
   }
 
   /** HTTP errors as errors: HttpStore would otherwise report a 404 as "no range support". */

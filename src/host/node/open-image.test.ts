@@ -35,7 +35,10 @@ describe('host image files', () => {
   it('creates a monolithicFlat VMDK with its -flat extent, which qemu-img and openImageFile read', async () => {
     const path = join(dir, 'flat.vmdk');
     const store = await FileStore.open(path, { create: true });
-    await vmdkFormat.create!(store, 3 << 20, { options: { subformat: 'monolithicFlat' }, openFile: hostFileCreator(path) });
+    await vmdkFormat.create!(store, 3 << 20, {
+      options: { subformat: 'monolithicFlat' },
+      openFile: hostFileCreator(path),
+    });
     await store.close();
     assert.equal(statSync(join(dir, 'flat-flat.vmdk')).size, 3 << 20);
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path], { encoding: 'utf8' })) as {

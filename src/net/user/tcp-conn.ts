@@ -176,6 +176,8 @@ export class TcpConn implements HostTcpHandlers {
 
   private sendSyn(): void {
     const synAck = this.state === 'syn-rcvd';
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.armRtx();
     this.nat.emit(this, {
       srcPort: this.remotePort,
       dstPort: this.guestPort,
@@ -186,8 +188,6 @@ export class TcpConn implements HostTcpHandlers {
       mss: OUR_MSS,
       wscale: synAck ? (this.rcvWscale ? RCV_WSCALE : undefined) : RCV_WSCALE,
     });
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.armRtx();
   }
 
   // ---- segments from the guest ----
@@ -392,20 +392,23 @@ export class TcpConn implements HostTcpHandlers {
       const n = Math.min(this.mss, unsent, room);
       // Nagle-free, but avoid tiny segments when more data is waiting for window space.
       if (n < this.mss && n < unsent && inFlight > 0) break;
-      this.sendData(inFlight, n, n === unsent);
+      // State first, then the frame: delivery may re-enter segment() synchronously (a switch, a test).
       this.sndNxt = seqAdd(this.sndNxt, n);
       if (this.rttSeq < 0) {
         this.rttSeq = this.sndNxt;
         this.rttStart = this.nat.timers.now();
       }
       this.armRtx();
+      this.sendData(inFlight, n, n === unsent);
+      if (this.state !== 'established' || this.finSent) return;
     }
     if (this.hostEnded && !this.finSent && seqDiff(this.sndNxt, this.sndUna) === this.sndBufLen) {
       this.finSent = true;
       this.ackPending = false;
-      this.nat.emit(this, { ...this.hdr(0, this.rcvNxt), flags: FIN | ACK });
+      const t = { ...this.hdr(0, this.rcvNxt), flags: FIN | ACK };
       this.sndNxt = seqAdd(this.sndNxt, 1);
       this.armRtx();
+      this.nat.emit(this, t);
     }
   }
 
@@ -518,9 +521,9 @@ export class TcpConn implements HostTcpHandlers {
       // Window probe: one byte beyond the closed window; the guest answers with its current window.
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       if (inFlight === 0 && this.sndBufLen > 0) {
-        this.sendData(0, 1, true);
         this.sndNxt = seqAdd(this.sndNxt, 1);
         this.armRtx();
+        this.sendData(0, 1, true);
       }
     }, this.rto);
   }

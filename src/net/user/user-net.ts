@@ -276,7 +276,12 @@ export class UserNet implements NetBackend, TcpConnHost {
   private evictUdp(): void {
     let oldest: string | undefined;
     let t = Infinity;
-    for (const [k, m] of this.udp) if (m.lastUsed < t) ((t = m.lastUsed), (oldest = k));
+    for (const [k, m] of this.udp) {
+      if (m.lastUsed < t) {
+        t = m.lastUsed;
+        oldest = k;
+      }
+    }
     if (oldest) this.closeUdp(oldest);
   }
 

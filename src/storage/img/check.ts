@@ -46,16 +46,16 @@ export function checkExitCode(r: CheckReport): number {
 /** The object `qemu-img check --output=json` prints. */
 export function checkToJson(r: CheckReport): Record<string, unknown> {
   const res = r.result!;
-  const o: Record<string, unknown> = {
-    'image-end-offset': res.imageEndOffset,
-    'total-clusters': res.totalClusters,
-    'check-errors': 0,
-    'allocated-clusters': res.allocatedClusters,
-    filename: r.filename,
-    format: r.format,
-    'fragmented-clusters': res.fragmentedClusters,
-    'compressed-clusters': res.compressedClusters,
-  };
+  // qemu-img leaves out the counters that are zero (except check-errors).
+  const o: Record<string, unknown> = {};
+  if (res.imageEndOffset) o['image-end-offset'] = res.imageEndOffset;
+  if (res.totalClusters) o['total-clusters'] = res.totalClusters;
+  o['check-errors'] = 0;
+  if (res.allocatedClusters) o['allocated-clusters'] = res.allocatedClusters;
+  o['filename'] = r.filename;
+  o['format'] = r.format;
+  if (res.fragmentedClusters) o['fragmented-clusters'] = res.fragmentedClusters;
+  if (res.compressedClusters) o['compressed-clusters'] = res.compressedClusters;
   if (res.corruptions) o['corruptions'] = res.corruptions;
   if (res.leaks) o['leaks'] = res.leaks;
   if (res.corruptionsFixed) o['corruptions-fixed'] = res.corruptionsFixed;
@@ -63,10 +63,10 @@ export function checkToJson(r: CheckReport): Record<string, unknown> {
   return o;
 }
 
-/** qemu-img check's human report. */
+/** qemu-img check's human summary (the per-problem messages go to stderr separately, as qemu-img does). */
 export function checkText(r: CheckReport): string {
   const res = r.result!;
-  const lines: string[] = [...res.messages];
+  const lines: string[] = [];
   if (res.leaksFixed || res.corruptionsFixed) {
     lines.push('The following inconsistencies were found and repaired:', '');
     lines.push(`    ${res.leaksFixed} leaked clusters`, `    ${res.corruptionsFixed} corruptions`, '');

@@ -1,6 +1,7 @@
 /** `img info`: what an image is, in the terms (and JSON spelling) of `qemu-img info`. */
 import { hasSnapshots, type SnapshotInfo } from '../types.ts';
 import { describe } from './capabilities.ts';
+import { headerClusterSize } from './cluster-size.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type ImageLayer } from './open-chain.ts';
 
@@ -54,7 +55,8 @@ export async function describeLayer(ctx: ImgContext, layer: ImageLayer): Promise
   };
   const actual = ctx.host.allocatedSize ? await ctx.host.allocatedSize(layer.path) : undefined;
   if (actual !== undefined) info.actualSize = actual;
-  if (d.clusterSize !== undefined) info.clusterSize = d.clusterSize;
+  const clusterSize = d.clusterSize ?? (await headerClusterSize(layer.format, layer.store));
+  if (clusterSize !== undefined) info.clusterSize = clusterSize;
   if (layer.backingName !== undefined) {
     info.backingFilename = layer.backingName;
     info.fullBackingFilename = ctx.host.resolve(layer.path, layer.backingName);

@@ -77,8 +77,10 @@ export async function chooseFormat(
   const detected = best?.name ?? 'raw';
   if (wanted === undefined) return best ?? findFormat(ctx, 'raw');
   const f = findFormat(ctx, wanted);
-  // Every file can be read as raw; any other format must recognise its own header.
-  if (wanted !== 'raw' && f.probe(head, size) === 0) {
+  // Every file can be read as raw. Another format recognising the file is a clear mismatch;
+  // a file nothing recognises may still be the wanted format when its signature is not at the
+  // start (a fixed VHD keeps its footer at the end), so then the format's open() decides.
+  if (wanted !== 'raw' && f.probe(head, size) === 0 && detected !== 'raw') {
     throw new StorageError('bad-magic', `'${path}': image is ${detected}, not ${wanted}`);
   }
   return f;

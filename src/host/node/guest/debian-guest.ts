@@ -19,7 +19,7 @@ import { CliError } from '../../../cli/errors.ts';
 import { cacheDir } from '../cache-dir.ts';
 import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
 import { indexModules, resolveModules } from './modules.ts';
-import { UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/udhcpc-script.ts';
+import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/udhcpc-script.ts';
 
 const run = promisify(execFile);
 
@@ -163,6 +163,8 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
       { type: 'file', path: 'etc/profile', data: new TextEncoder().encode(PROFILE) },
       { type: 'file', path: 'etc/hostname', data: new TextEncoder().encode('virtkit\n') },
       { type: 'file', path: UDHCPC_SCRIPT_PATH, data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
+      { type: 'dir', path: 'etc/udhcpc' },
+      { type: 'symlink', path: UDHCPC_DEBIAN_PATH, target: `/${UDHCPC_SCRIPT_PATH}` },
       ...mods.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}.ko`, data: m.data })),
     ];
     say(`building the initramfs (${mods.length} modules: ${mods.map((m) => m.name).join(', ')})`);

@@ -39,10 +39,11 @@ function port(text: string, what: string, spec: string): number {
 
 /** hostfwd=[tcp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
 function parseHostfwd(v: string, spec: string): HostForward {
-  const m = /^(?:(tcp|udp):)?([^:]*):(\d*)-([^:]*):(\d*)$/.exec(v);
+  const m = /^(?:(tcp|udp|):)?([^:]*):(\d*)-([^:]*):(\d*)$/.exec(v);
   if (!m)
     throw new NetConfigError(`--net ${spec}: hostfwd '${v}' is not [tcp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`);
-  const [, proto = 'tcp', hostAddr, hostPort, guestAddr, guestPort] = m;
+  const [, proto0, hostAddr, hostPort, guestAddr, guestPort] = m;
+  const proto = proto0 || 'tcp';
   if (proto !== 'tcp') throw new NetConfigError(`--net ${spec}: only tcp port forwarding is supported`);
   const addr = hostAddr || '127.0.0.1';
   if (parseIp(addr) === undefined) throw new NetConfigError(`--net ${spec}: bad host address '${addr}'`);

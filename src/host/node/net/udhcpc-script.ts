@@ -1,9 +1,12 @@
 /**
- * The event script busybox udhcpc runs (/usr/share/udhcpc/default.script): applies the lease
+ * The event script busybox udhcpc runs (/usr/share/udhcpc/default.script, and
+ * /etc/udhcpc/default.script where Debian's busybox looks for it): applies the lease
  * to the interface, installs the default route and writes /etc/resolv.conf, so a plain
  * `udhcpc -i eth0` in the default guest gives it a working network.
  */
 export const UDHCPC_SCRIPT_PATH = 'usr/share/udhcpc/default.script';
+/** Debian builds busybox with this default script path: a symlink to the one above. */
+export const UDHCPC_DEBIAN_PATH = 'etc/udhcpc/default.script';
 
 export const UDHCPC_SCRIPT = `#!/bin/sh
 # udhcpc event script (virtkit guest): $1 is deconfig, bound, renew or nak.

@@ -1,0 +1,91 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { encodeSnapshot } from '../../vmm/snapshot-file.ts';
+import type { WorkerMessage } from './protocol.ts';
+import { VmController } from './vm-controller.ts';
+
+let server: Server;
+let base: string;
+
+before(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/junk-kernel') res.writeHead(200, { 'content-length': 64 }).end(new Uint8Array(64).fill(1));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+/** Sends one message and collects what the controller posts until an error or a stop. */
+function drive(msgs: Parameters<VmController['handle']>[0][]): Promise<WorkerMessage[]> {
+  return new Promise((done) => {
+    const got: WorkerMessage[] = [];
+    const c = new VmController((m) => {
+      got.push(m);
+      if (m.t === 'error') {
+        c.teardown();
+        done(got);
+      }
+    });
+    for (const m of msgs) c.handle(m);
+  });
+}
+
+const cfg = (kernel: string) => ({ kernel, append: 'console=ttyS0', memoryMiB: 64, cpus: 1, disks: [] });
+
+test('a missing kernel becomes an error message after the download phase', async () => {
+  const got = await drive([{ t: 'boot', config: cfg(`${base}/nope`), files: [] }]);
+  assert.deepEqual(got[0], { t: 'phase', phase: 'downloading' });
+  assert.match((got.at(-1) as { message: string }).message, /kernel URL .*\/nope: not found \(HTTP 404/);
+});
+
+test("a kernel that is no kernel is refused with the board's reason", async () => {
+  const got = await drive([{ t: 'boot', config: cfg(`${base}/junk-kernel`), files: [] }]);
+  assert.match((got.at(-1) as { message: string }).message, /cannot boot: kernel is neither a RISC-V Linux Image/);
+  assert.ok(got.some((m) => m.t === 'progress' && m.loaded === 64 && m.total === 64));
+});
+
+test('a URL disk that is not there names the disk', async () => {
+  const got = await drive([
+    {
+      t: 'boot',
+      config: { ...cfg(`${base}/junk-kernel`), disks: [{ url: `${base}/disk.qcow2`, writable: false }] },
+      files: [],
+    },
+  ]);
+  assert.match((got.at(-1) as { message: string }).message, /disk .*\/disk\.qcow2: not found \(HTTP 404\)/);
+});
+
+test('bad snapshots are refused with a reason: garbage, a future version, a foreign configuration', async () => {
+  const restore = async (bytes: Uint8Array) =>
+    ((await drive([{ t: 'restore', bytes, name: 'x.snap', files: [] }])).at(-1) as { message: string }).message;
+  assert.match(await restore(new Uint8Array(100)), /cannot restore x\.snap: not a virtkit snapshot/);
+  const future = encodeSnapshot({}, new Uint8Array(4096));
+  new DataView(future.buffer).setUint32(8, 99, true);
+  assert.match(await restore(future), /snapshot format version 99 is not supported/);
+  const foreign = encodeSnapshot(
+    { meta: { config: { something: 1 } }, machine: { memoryBytes: 4096 } },
+    new Uint8Array(4096),
+  );
+  assert.match(await restore(foreign), /holds no virtkit VM configuration/);
+});
+
+test('a snapshot that needs a disk file the page does not have asks for it', async () => {
+  const snap = encodeSnapshot(
+    {
+      meta: { config: { disks: [{ path: '/home/me/data.qcow2', readOnly: false }], append: '' } },
+      machine: { memoryBytes: 4096 },
+    },
+    new Uint8Array(4096),
+  );
+  const got = await drive([{ t: 'restore', bytes: snap, name: 'n.snap', files: [] }]);
+  assert.match((got.at(-1) as { message: string }).message, /saved with the disk file 'data\.qcow2' attached/);
+});
+
+test('saving with no VM says so', async () => {
+  const got = await drive([{ t: 'save' }]);
+  assert.match((got.at(-1) as { message: string }).message, /nothing to save/);
+});

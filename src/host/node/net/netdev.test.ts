@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { NetConfigError, NetSetup, parseNetSpec } from './netdev.ts';
+
+test('parses user, hostfwd, restrict, switch, socket and mac options', () => {
+  assert.deepEqual(parseNetSpec('user'), { kind: 'user', forwards: [], restrict: false, mac: undefined });
+  const u = parseNetSpec('user,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=::2222-10.0.2.15:22,restrict=on');
+  assert.equal(u.kind, 'user');
+  assert.deepEqual(u.kind === 'user' && u.forwards, [
+    { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 },
+    { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 2222, guestPort: 22 },
+  ]);
+  assert.equal(u.kind === 'user' && u.restrict, true);
+  assert.deepEqual(parseNetSpec('switch=lan0,mac=52:54:00:aa:bb:cc'), {
+    kind: 'switch',
+    name: 'lan0',
+    mac: new Uint8Array([0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]),
+  });
+  assert.deepEqual(parseNetSpec('socket,path=/tmp/x.sock'), {
+    kind: 'socket',
+    mode: 'path',
+    path: '/tmp/x.sock',
+    mac: undefined,
+  });
+});
+
+test('bad specs are one-line NetConfigErrors', () => {
+  for (const bad of [
+    'bogus',
+    'user,hostfwd=tcp::99999-:80',
+    'user,hostfwd=tcp::80-:0',
+    'user,hostfwd=udp::53-:53',
+    'user,hostfwd=tcp:1.2.3:80-:80',
+    'user,hostfwd=8080:80',
+    'user,restrict=maybe',
+    'user,hostfwd=tcp::8080-:80,hostfwd=tcp::8080-:81',
+    'user,mac=01:00:5e:00:00:01',
+    'user,mac=zz',
+    'switch=',
+    'switch=a b',
+    'socket',
+    'socket,listen=/a,connect=/b',
+    'socket,bind=/a',
+    'user,novalue',
+  ]) {
+    assert.throws(
+      () => parseNetSpec(bad),
+      (e: unknown) => e instanceof NetConfigError && !e.message.includes('\n'),
+      bad,
+    );
+  }
+});
+
+test('a forwarded port already in use fails the whole setup and releases what it opened', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as AddressInfo).port;
+  await assert.rejects(NetSetup.build([parseNetSpec(`user,hostfwd=tcp:127.0.0.1:${port}-:80`)]), /already in use/);
+  const ok = await NetSetup.build([parseNetSpec('switch=a'), parseNetSpec('switch=a'), parseNetSpec('user')]);
+  assert.equal(ok.nics.length, 3);
+  // Two NICs on switch 'a' see each other's broadcasts.
+  let got = 0;
+  ok.nics[1]!.backend.connect(() => got++);
+  ok.nics[0]!.backend.connect(() => {});
+  const f = new Uint8Array(60).fill(0xff, 0, 6);
+  f[6] = 2;
+  ok.nics[0]!.backend.transmit(f);
+  assert.equal(got, 1);
+  ok.close();
+  blocker.close();
+});
