@@ -80,6 +80,7 @@ async function bench(name: string, cmd: string, argv: (fwdPort: number) => strin
       let n = 0;
       req.on('data', (d) => (n += d.length));
       req.on('end', () => {
+        if (n !== BYTES) console.error(`upload: received ${n} bytes, expected ${BYTES}`);
         uploadDone(performance.now());
         res.end(`got ${n}\n`);
       });
@@ -97,7 +98,10 @@ async function bench(name: string, cmd: string, argv: (fwdPort: number) => strin
   try {
     await c.waitFor(/# $/m);
     await c.run('udhcpc -i eth0 -n -q -t 5 >/dev/null 2>&1');
-    await c.run(`dd if=/dev/zero of=/tmp/up bs=1M count=${MB} 2>/dev/null; mkdir -p /www; ln -sf /tmp/up /www/up`);
+    // Text: busybox wget --post-file sends the file as a C string (up to the first NUL byte).
+    await c.run(
+      `seq 1 ${Math.ceil(BYTES / 7) + 1} | head -c ${BYTES} > /tmp/up; mkdir -p /www; ln -sf /tmp/up /www/up`,
+    );
     await c.run('httpd -p 8080 -h /www');
 
     const h2gEnd = await c.run(`wget -q -O /dev/null http://10.0.2.2:${port}/big`);

@@ -222,7 +222,9 @@ export async function runLinux(argv: string[]): Promise<number> {
     console_.stop();
     if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
     else if (r.kind === 'reboot') {
-      process.stderr.write('\nvirtkit: the guest rebooted; stopping (reboot is not emulated yet)\n');
+      process.stderr.write(
+        '\nvirtkit: the guest asked to reboot, but a restored VM has no boot files to reboot from; stopping\n',
+      );
       exitCode = 0;
     } else if (r.kind === 'panic') {
       process.stderr.write('\nvirtkit: guest kernel panic\n');

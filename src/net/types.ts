@@ -13,9 +13,16 @@ export interface NetBackend {
   transmit(frame: Uint8Array): void;
   /**
    * Connects the receive side: the backend calls deliver() with frames for the guest (the view
-   * may be reused after the call). Called once by the NIC.
+   * may be reused after the call). Called once by the NIC. `gsoSize` accompanies an IPv4/TCP
+   * frame larger than the MTU (only after setReceiveOffload): the NIC hands it to the guest as
+   * one large segment of gsoSize-byte pieces.
    */
-  connect(deliver: (frame: Uint8Array) => void): void;
+  connect(deliver: (frame: Uint8Array, gsoSize?: number) => void): void;
+  /**
+   * The NIC now accepts IPv4/TCP frames up to `maxFrame` bytes (receive-side segmentation
+   * offload negotiated by its driver); 0 = MTU-sized frames only (the default, and after reset).
+   */
+  setReceiveOffload?(maxFrame: number): void;
   /**
    * The NIC finished a batch of transmitted frames (one guest notification): a backend may
    * hold replies such as TCP ACKs until then so one covers several segments.

@@ -447,3 +447,48 @@ test('the interpreter warm-up program runs every iteration to its final WFI', ()
   assert.equal(h.priv, 3);
   assert.ok(h.instret > 50 * 150, `instret ${h.instret}`);
 });
+
+test('8-byte MMIO accesses are split into two 4-byte device accesses, low word first', () => {
+  const m = machine();
+  const log: string[] = [];
+  m.bus.addDevice('dev', 0x10000000, 0x1000, {
+    read: (off, size) => {
+      log.push(`r${size}@${off}`);
+      return off === 8 ? 0x89abcdef : 0x01234567;
+    },
+    write: (off, size, v) => {
+      log.push(`w${size}@${off}=${v.toString(16)}`);
+    },
+  });
+  load(m.bus, RAM_BASE, [
+    asm.lui(1, 0x10000),
+    ...li64(2, 0x55667788, 0x11223344),
+    asm.sd(2, 1, 0),
+    asm.ld(3, 1, 8),
+    asm.lw(4, 1, 8),
+    asm.ebreak(),
+  ]);
+  m.hart.run(50);
+  assert.deepEqual(log, ['w4@0=55667788', 'w4@4=11223344', 'r4@8', 'r4@12', 'r4@8']);
+  assert.equal(m.hart.readRegLo(3), 0x89abcdef | 0);
+  assert.equal(m.hart.readRegHi(3), 0x01234567);
+  assert.equal(m.hart.readReg(4), 0x89abcdef | 0); // lw sign-extends
+});
+
+test('pc and register conventions: signed 64-bit values as JS numbers', () => {
+  const m = machine();
+  const h = m.hart;
+  h.setPc(-0x80000000); // 0xffffffff80000000
+  assert.equal(h.pcHi, -1);
+  assert.equal(h.pcLo, -0x80000000);
+  assert.equal(h.getPc(), -0x80000000);
+  h.setPc(0x1_2345_6788);
+  assert.equal(h.getPc(), 0x1_2345_6788);
+  h.writeReg(5, -2);
+  assert.equal(h.readReg(5), -2);
+  assert.equal(h.readRegHi(5), -1);
+  h.writeReg(6, 2 ** 40 + 3);
+  assert.equal(h.readReg(6), 2 ** 40 + 3);
+  h.writeReg(0, 7);
+  assert.equal(h.readReg(0), 0);
+});

@@ -231,7 +231,8 @@ export class Hart implements FpContext, CodeCacheClient {
       if ((this.mip & this.mie) === 0) return 0;
       this.waiting = false;
     }
-    if (budget <= 0) return 0;
+    if (!(budget >= 1)) return 0; // also rejects NaN
+    budget = Math.floor(budget);
     this.runTraps = 0;
     this.runBudget = budget;
     this.runLeft = budget;
@@ -1040,11 +1041,11 @@ export class Hart implements FpContext, CodeCacheClient {
     const srcHi = imm ? 0 : x[rs1 * 2 + 1];
     const writes = kind === 0 || rs1 !== 0;
     if (this.priv < ((csr >>> 8) & 3) || (writes && csr >>> 10 === 3)) return this.illegalR();
-    const skipRead = kind === 0 && d === 64; // CSRRW with rd=x0 has no read side effects
+    // CSR reads here have no side effects, so CSRRW with rd=x0 may read too (it also checks
+    // that the CSR exists).
     if (!this.csrRead(csr)) return this.illegalR();
     const oldLo = this.csrLo;
     const oldHi = this.csrHi;
-    void skipRead;
     if (writes) {
       let nl = srcLo;
       let nh = srcHi;

@@ -225,3 +225,15 @@ test('instruction fetch page fault reports the pc in stval; fetch sets A', () =>
   assert.equal(peek32(n.bus, target) & A, A);
   assert.equal(peek32(n.bus, target) & D, 0);
 });
+
+test('a 32-bit instruction straddling into a non-executable page faults with stval = next page', () => {
+  // U-mode code at 0x2000 (U page); VA 0x3000 is the supervisor handler page (no U): the fetch of
+  // the second half of the instruction at 0x2ffe faults.
+  const m = runPaged(0, [asm.jal(0, 0xffe)], () => {}, { budget: 0 });
+  load(m.bus, RAM_BASE + 0x2ffe, [{ c: 0x0513 }]); // low half of addi a0, a0, ...
+  m.hart.setPc(0x2000);
+  m.hart.run(10);
+  assert.equal(m.hart.readReg(30), 12);
+  assert.equal(m.hart.readReg(31), 0x3000);
+  assert.equal(m.hart.sepcLo, 0x2ffe);
+});

@@ -18,7 +18,7 @@ import { StateReader } from '../devices/state.ts';
 // eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import type { NetBackend } from '../net/types.ts';
 // eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
-import { finish, sum16 } from '../net/bytes.ts';
+import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
 // eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { segmentTcp } from '../net/tso.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
@@ -27,8 +27,10 @@ import { DescChain } from './virtqueue.ts';
 export const VIRTIO_ID_NET = 1;
 export const VIRTIO_NET_F_CSUM = 0;
 export const VIRTIO_NET_F_GUEST_CSUM = 1;
+export const VIRTIO_NET_F_GUEST_TSO4 = 7;
 export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_HOST_TSO4 = 11;
+export const VIRTIO_NET_F_MRG_RXBUF = 15;
 export const VIRTIO_NET_F_STATUS = 16;
 export const VIRTIO_NET_S_LINK_UP = 1;
 export const NET_HDR_LEN = 12;
@@ -63,6 +65,8 @@ export class VirtioNet implements VirtioDeviceModel {
       (1 << VIRTIO_NET_F_GUEST_CSUM) |
       (1 << VIRTIO_NET_F_MAC) |
       (1 << VIRTIO_NET_F_HOST_TSO4) |
+      (1 << VIRTIO_NET_F_GUEST_TSO4) |
+      (1 << VIRTIO_NET_F_MRG_RXBUF) |
       (1 << VIRTIO_NET_F_STATUS),
     0,
   ];
@@ -70,9 +74,14 @@ export class VirtioNet implements VirtioDeviceModel {
   readonly config = new Uint8Array(10);
   readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0 };
   private transport!: VirtioMmio;
-  private readonly rxChain = new DescChain();
+  /** Rx chains popped for a frame that does not fit yet (mergeable buffers), in order. */
+  private readonly held: DescChain[] = [];
+  private heldCount = 0;
+  private heldBytes = 0;
+  private readonly lens: number[] = [];
+  private readonly two = new Uint8Array(2);
   private readonly txChain = new DescChain();
-  private readonly backlog: Uint8Array[] = [];
+  private readonly backlog: Array<{ frame: Uint8Array; gsoSize: number }> = [];
   private readonly backlogMax: number;
   private readonly txBuf = new Uint8Array(NET_HDR_LEN + MAX_GSO_FRAME);
   private readonly rxHdr = new Uint8Array(NET_HDR_LEN);
@@ -87,7 +96,7 @@ export class VirtioNet implements VirtioDeviceModel {
     this.config.set(opts.mac.subarray(0, 6), 0);
     this.config[6] = VIRTIO_NET_S_LINK_UP;
     this.config[8] = 1; // one queue pair
-    backend.connect((frame) => this.receive(frame));
+    backend.connect((frame, gsoSize) => this.receive(frame, gsoSize));
   }
 
   attach(transport: VirtioMmio): void {
@@ -115,10 +124,14 @@ export class VirtioNet implements VirtioDeviceModel {
   }
 
   reset(): void {
+    // Held chains belong to the old rings; large frames are no longer acceptable.
     this.backlog.length = 0;
+    this.heldCount = this.heldBytes = 0;
+    this.backend.setReceiveOffload?.(0);
   }
 
   driverOk(): void {
+    this.backend.setReceiveOffload?.(this.rxOffload ? MAX_GSO_FRAME - 4 : 0);
     this.drainBacklog();
   }
 
@@ -128,15 +141,16 @@ export class VirtioNet implements VirtioDeviceModel {
   }
 
   /** A frame from the backend for the guest (the view is copied if it has to wait). */
-  receive(frame: Uint8Array): void {
-    if (!this.linkUp || frame.length < 14 || frame.length > 65535) {
+  receive(frame: Uint8Array, gsoSize = 0): void {
+    const limit = gsoSize ? MAX_GSO_FRAME : MAX_TX_FRAME;
+    if (!this.linkUp || frame.length < 14 || frame.length > limit || (gsoSize && !this.rxOffload)) {
       this.stats.rxDropped++;
       return;
     }
     if (this.backlog.length === 0 && this.transport?.live) {
       let delivered = false;
       this.transport.guard(() => {
-        delivered = this.deliverOne(frame);
+        delivered = this.deliverOne(frame, gsoSize);
         if (delivered) this.transport.notifyUsed(0);
       });
       if (delivered) return;
@@ -145,39 +159,116 @@ export class VirtioNet implements VirtioDeviceModel {
       this.stats.rxDropped++;
       return;
     }
-    this.backlog.push(frame.slice());
+    this.backlog.push({ frame: frame.slice(), gsoSize });
   }
 
   private drainBacklog(): void {
     let pushed = false;
-    while (this.backlog.length && this.deliverOne(this.backlog[0]!)) {
+    while (this.backlog.length && this.deliverOne(this.backlog[0]!.frame, this.backlog[0]!.gsoSize)) {
       this.backlog.shift();
       pushed = true;
     }
     if (pushed) this.transport.notifyUsed(0);
   }
 
-  /** Copies one frame into the next rx buffer; false if the guest has posted none. */
-  private deliverOne(frame: Uint8Array): boolean {
+  /** Whether the driver negotiated receive-side TSO (we then send it frames up to 64 KiB). */
+  private get rxOffload(): boolean {
+    return this.transport?.hasFeature(VIRTIO_NET_F_GUEST_TSO4) ?? false;
+  }
+
+  /**
+   * Copies one frame into rx buffers: one buffer, or with MRG_RXBUF as many as it takes
+   * (num_buffers in the header). Buffers are popped and held until enough are there; false
+   * means the frame has to wait for the guest to post more.
+   */
+  private deliverOne(frame: Uint8Array, gsoSize: number): boolean {
     const q = this.transport.queues[0]!;
-    const c = this.rxChain;
-    if (!q.pop(c)) return false;
+    const need = NET_HDR_LEN + frame.length;
+    const mergeable = this.transport.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
+    for (;;) {
+      if (this.heldCount > 0 && (!mergeable || this.heldBytes >= need)) break;
+      if (this.heldCount === this.held.length) this.held.push(new DescChain());
+      const c = this.held[this.heldCount]!;
+      if (!q.pop(c)) return false;
+      this.heldCount++;
+      this.heldBytes += c.writeBytes;
+      if (!mergeable) break;
+    }
     const ram = this.transport.mem.ram;
-    if (c.writeBytes < NET_HDR_LEN + frame.length) {
-      // Too small for the frame (we negotiated no mergeable buffers): the frame is lost.
+    if (this.heldBytes < need) {
+      // One buffer too small for the frame (no mergeable buffers negotiated): the frame is lost.
       this.stats.rxDropped++;
-      q.complete(c, 0);
+      q.complete(this.held[0]!, 0);
+      this.releaseHeld(1);
       return true;
     }
     const h = this.rxHdr;
     h.fill(0);
-    if (this.backend.checksumsValid && this.transport.hasFeature(VIRTIO_NET_F_GUEST_CSUM)) h[0] = HDR_F_DATA_VALID;
-    h[10] = 1; // num_buffers
-    c.copyIn(ram, 0, h);
-    c.copyIn(ram, NET_HDR_LEN, frame);
-    q.complete(c, NET_HDR_LEN + frame.length);
+    let csumAt = -1;
+    let csum = 0;
+    if (gsoSize && frame.length > 14 + 20) {
+      // A large TCP segment: the guest's stack takes it whole (GSO), with the checksum marked partial.
+      const ihl = (frame[14]! & 15) * 4;
+      const tcp = 14 + ihl;
+      const thl = tcp + 12 < frame.length ? (frame[tcp + 12]! >> 4) * 4 : 20;
+      h[0] = HDR_F_NEEDS_CSUM;
+      h[1] = GSO_TCPV4;
+      put16le(h, 2, tcp + thl);
+      put16le(h, 4, gsoSize);
+      put16le(h, 6, tcp);
+      put16le(h, 8, 16);
+      // The checksum field must hold the pseudo-header sum only.
+      const src = get32(frame, 26);
+      const dst = get32(frame, 30);
+      let ps = pseudoSum(src, dst, 6, frame.length - tcp);
+      while (ps > 0xffff) ps = (ps & 0xffff) + Math.floor(ps / 0x10000);
+      csumAt = NET_HDR_LEN + tcp + 16;
+      csum = ps;
+    } else if (this.backend.checksumsValid && this.transport.hasFeature(VIRTIO_NET_F_GUEST_CSUM)) {
+      h[0] = HDR_F_DATA_VALID;
+    }
+    // Spread header + frame over the held buffers.
+    let done = 0;
+    let used = 0;
+    const total = need;
+    while (done < total) {
+      const c = this.held[used]!;
+      const take = Math.min(c.writeBytes, total - done);
+      let w = 0;
+      if (done < NET_HDR_LEN) {
+        const hp = h.subarray(done, Math.min(NET_HDR_LEN, done + take));
+        w += c.copyIn(ram, 0, hp);
+      }
+      if (w < take) {
+        const fo = done + w - NET_HDR_LEN;
+        w += c.copyIn(ram, w, frame.subarray(fo, fo + (take - w)));
+      }
+      if (csumAt >= done && csumAt + 2 <= done + take) {
+        this.two[0] = csum >> 8;
+        this.two[1] = csum & 0xff;
+        c.copyIn(ram, csumAt - done, this.two);
+      }
+      this.lens[used] = take;
+      done += take;
+      used++;
+    }
+    // num_buffers is written into the first buffer's header (it is in the first 12 bytes).
+    this.two[0] = used & 0xff;
+    this.two[1] = used >> 8;
+    this.held[0]!.copyIn(ram, 10, this.two);
+    for (let i = 0; i < used; i++) q.complete(this.held[i]!, this.lens[i]!);
+    this.releaseHeld(used);
     this.stats.rxFrames++;
     return true;
+  }
+
+  /** Drops the first n held chains (completed), keeping the rest in order. */
+  private releaseHeld(n: number): void {
+    const done = this.held.splice(0, n);
+    this.held.push(...done);
+    this.heldCount -= n;
+    this.heldBytes = 0;
+    for (let i = 0; i < this.heldCount; i++) this.heldBytes += this.held[i]!.writeBytes;
   }
 
   private transmit(): void {
@@ -237,14 +328,34 @@ export class VirtioNet implements VirtioDeviceModel {
   }
 
   saveState(): object {
-    return { version: 1, mac: Array.from(this.config.subarray(0, 6)), link: this.linkUp };
+    // Frames in the backlog are not saved (a restore loses them, as a cable pull would); rx
+    // chains held for a large frame are, by head, so the guest gets them back.
+    const held = this.held.slice(0, this.heldCount).map((c) => c.head);
+    return { version: 1, mac: Array.from(this.config.subarray(0, 6)), link: this.linkUp, held };
   }
 
+  /** Restores after the transport and its queues (guest RAM loaded). Throws DeviceStateError or VirtioError. */
   loadState(state: unknown): void {
     const r = new StateReader('virtio-net', state, 1);
     const mac = r.ints('mac', 0, 255, 6, 6);
+    const link = r.bool('link');
+    const heads = r.ints('held', 0, 0xffff, this.queueSizes[0]!);
     this.config.set(mac, 0);
-    this.config[6] = r.bool('link') ? VIRTIO_NET_S_LINK_UP : 0;
+    this.config[6] = link ? VIRTIO_NET_S_LINK_UP : 0;
     this.backlog.length = 0;
+    this.heldCount = this.heldBytes = 0;
+    const q = this.transport.queues[0]!;
+    for (const head of heads) {
+      if (this.heldCount === this.held.length) this.held.push(new DescChain());
+      const c = this.held[this.heldCount]!;
+      q.readChain(head, c);
+      this.heldCount++;
+      this.heldBytes += c.writeBytes;
+    }
   }
+}
+
+function put16le(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
 }

@@ -40,7 +40,10 @@ export interface VmSnapshotMeta {
 }
 
 export class Vm {
-  readonly machine: VirtMachine;
+  private board: VirtMachine;
+  private readonly opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>;
+  /** How many times the guest rebooted (the board was rebuilt from the same options). */
+  reboots = 0;
   private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
   private pendingInput: Uint8Array[] = [];
   private cancelSleep: (() => void) | undefined;
@@ -56,7 +59,21 @@ export class Vm {
     private readonly events: VmEvents,
   ) {
     this.startedAt = host.nowMs();
-    this.machine = new VirtMachine({ ...opts, nowMs: () => host.nowMs(), onOutput: (b) => this.onOutput(b) });
+    this.opts = opts;
+    this.board = this.build();
+  }
+
+  private build(): VirtMachine {
+    return new VirtMachine({ ...this.opts, nowMs: () => this.host.nowMs(), onOutput: (b) => this.onOutput(b) });
+  }
+
+  get machine(): VirtMachine {
+    return this.board;
+  }
+
+  /** A reboot rebuilds the board from the boot files it was given (a restored VM without them stops instead). */
+  private get canReboot(): boolean {
+    return Boolean(this.opts.kernel || this.opts.firmware) && !this.opts.restoring;
   }
 
   get running(): boolean {
@@ -176,7 +193,11 @@ export class Vm {
       this.stop({ kind: 'panic' });
       return;
     }
-    if (m.power) {
+    if (m.power?.kind === 'reboot' && this.canReboot) {
+      // Disks and network backends stay open; every device and hart starts afresh, RAM is new.
+      this.reboots++;
+      this.board = this.build();
+    } else if (m.power) {
       this.stop(m.power);
       return;
     }

@@ -7,7 +7,7 @@
  * second cpio archive (the kernel unpacks concatenated archives).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCpio } from '../../src/machine/cpio.ts';
 import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../../src/host/node/net/udhcpc-script.ts';
@@ -46,7 +46,12 @@ export class GuestSession {
     if (!existsSync(OPENSBI)) throw new Error(`${OPENSBI} is missing: apt-get install opensbi`);
     const full = ['run', '--firmware', OPENSBI, '--kernel', files.kernel, '--initrd', files.initrd, '--memory', '256M'];
     this.child = spawn(process.execPath, [VIRTKIT, ...full, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d) => (this.out += d));
+    // VIRTKIT_NET_LOG=FILE copies the console to FILE as it arrives (to see where a stuck test is).
+    const log = process.env.VIRTKIT_NET_LOG;
+    this.child.stdout!.on('data', (d) => {
+      this.out += d;
+      if (log) appendFileSync(log, d);
+    });
     this.child.stderr!.on('data', (d) => (this.err += d));
     this.child.stdin!.on('error', () => {});
     this.exited = new Promise((r) => this.child.on('close', (code) => r(code)));

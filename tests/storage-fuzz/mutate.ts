@@ -103,7 +103,7 @@ function setEntry(b: Uint8Array, m: StructMap, rng: Rng, fileSize: number): stri
       [v, how] = [enc(fileSize, orig), 'at EOF'];
       break;
     case 6:
-      [v, how] = [enc(fileSize + rng.pick([512, 4096, 1 << 20, 2 ** 40]), orig), 'past EOF'];
+      [v, how] = [enc(fileSize + rng.pick([512, 4096, 1 << 20, 2 ** 31, 2 ** 33, 2 ** 36, 2 ** 40]), orig), 'past EOF'];
       break;
     case 7:
       [v, how] = [enc(rng.pick([0, 512, 4096, 65536]), orig), 'into the header'];

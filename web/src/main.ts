@@ -280,15 +280,21 @@ el.diskFiles.onchange = () => {
   addFiles(el.diskFiles.files);
   el.diskFiles.value = '';
 };
-el.drop.ondragover = (ev) => {
+// Files dropped anywhere on the page become disks; while a VM runs they wait for the next boot.
+document.body.ondragover = (ev) => {
   ev.preventDefault();
   el.drop.classList.add('over');
 };
-el.drop.ondragleave = () => el.drop.classList.remove('over');
-el.drop.ondrop = (ev) => {
+document.body.ondragleave = () => el.drop.classList.remove('over');
+document.body.ondrop = (ev) => {
   ev.preventDefault();
   el.drop.classList.remove('over');
-  addFiles(ev.dataTransfer?.files ?? null);
+  const files = ev.dataTransfer?.files ?? null;
+  addFiles(files);
+  if (files?.length && (phase === 'running' || phase === 'paused'))
+    notice(
+      `disk ${Array.from(files, (f) => f.name).join(', ')} added: press Reboot to attach it (disks attach at boot)`,
+    );
 };
 
 /** The page's configuration: query parameters, else ?config=URL, else virtkit.json beside the page. */

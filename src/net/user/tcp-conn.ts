@@ -38,7 +38,9 @@ export type TcpState = 'connecting' | 'syn-sent' | 'syn-rcvd' | 'established' | 
 export interface TcpConnHost {
   readonly timers: NetTimers;
   /** Sends a segment to the guest (from this connection's remote address/port). */
-  emit(conn: TcpConn, t: TcpOut, data?: Uint8Array): void;
+  emit(conn: TcpConn, t: TcpOut, data?: Uint8Array, gsoSize?: number): void;
+  /** Largest TCP payload per frame towards the guest (above the MSS when the NIC offloads). */
+  segmentLimit(mss: number): number;
   /** Asks for an ACK at the end of the current batch of guest frames. */
   wantAck(conn: TcpConn): void;
   /** The connection is finished: remove it from the table. */
@@ -389,7 +391,7 @@ export class TcpConn implements HostTcpHandlers {
         if (inFlight === 0) this.armPersist();
         break;
       }
-      const n = Math.min(this.mss, unsent, room);
+      const n = Math.min(this.nat.segmentLimit(this.mss), unsent, room);
       // Nagle-free, but avoid tiny segments when more data is waiting for window space.
       if (n < this.mss && n < unsent && inFlight > 0) break;
       // State first, then the frame: delivery may re-enter segment() synchronously (a switch, a test).
@@ -427,6 +429,7 @@ export class TcpConn implements HostTcpHandlers {
         window: this.advertised(),
       },
       data,
+      n > this.mss ? this.mss : undefined,
     );
   }
 

@@ -405,3 +405,28 @@ test('stray segments: RST to unknown ports, data before the handshake completes 
   assert.equal(host.tcp[0]!.written.length, 0);
   assert.equal(sink.take().length, 0);
 });
+
+test('receive offload: with a NIC that takes large frames, host data goes out in window-sized TCP segments', () => {
+  const host = new FakeHost();
+  const net = new UserNet(host);
+  const got: Array<{ len: number; gso?: number }> = [];
+  const sink = new FrameSink();
+  net.connect((f, gso) => {
+    sink.deliver(f);
+    got.push({ len: f.length, gso });
+  });
+  net.setReceiveOffload(65535);
+  const env = { host, net, sink };
+  const { sock, una } = handshake(env, EXT, 80, 40000, 7);
+  void una;
+  got.length = 0;
+  sock.h.onData(new Uint8Array(100_000));
+  // The guest window is 64240 << 7: two frames, the first as large as the NIC takes.
+  assert.deepEqual(
+    got.map((g) => [g.len - 54, g.gso]),
+    [
+      [65481, 1460],
+      [100_000 - 65481, 1460],
+    ],
+  );
+});

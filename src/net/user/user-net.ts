@@ -85,7 +85,9 @@ export class UserNet implements NetBackend, TcpConnHost {
   readonly timers;
   /** Dropped frames by reason (a fixed set of strings, so bounded). */
   readonly drops = new Map<string, number>();
-  private deliver: ((frame: Uint8Array) => void) | undefined;
+  private deliver: ((frame: Uint8Array, gsoSize?: number) => void) | undefined;
+  /** Largest frame the NIC takes (receive offload), 0 = MTU-sized only. */
+  private rxOffload = 0;
   private readonly tcp = new Map<string, TcpConn>();
   private readonly udp = new Map<string, UdpMapping>();
   private readonly leases = new Map<number, number>();
@@ -111,8 +113,17 @@ export class UserNet implements NetBackend, TcpConnHost {
     this.maxUdp = opts.maxUdpMappings ?? 256;
   }
 
-  connect(deliver: (frame: Uint8Array) => void): void {
+  connect(deliver: (frame: Uint8Array, gsoSize?: number) => void): void {
     this.deliver = deliver;
+  }
+
+  setReceiveOffload(maxFrame: number): void {
+    this.rxOffload = maxFrame > 1514 ? maxFrame : 0;
+  }
+
+  segmentLimit(mss: number): number {
+    // IPv4 total length is 16 bits: 40 bytes of IP and TCP headers leave 65495 for data.
+    return this.rxOffload ? Math.max(mss, Math.min(65495, this.rxOffload - 54)) : mss;
   }
 
   get tcpCount(): number {
@@ -127,8 +138,8 @@ export class UserNet implements NetBackend, TcpConnHost {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
-  private send(frame: Uint8Array): void {
-    if (!this.closed) this.deliver?.(frame);
+  private send(frame: Uint8Array, gsoSize?: number): void {
+    if (!this.closed) this.deliver?.(frame, gsoSize);
   }
 
   private guestMac(ip: number): Uint8Array {
@@ -395,8 +406,8 @@ export class UserNet implements NetBackend, TcpConnHost {
     return (Math.floor(this.timers.now() * 250) + this.issCounter) >>> 0;
   }
 
-  emit(conn: TcpConn, t: TcpOut, data?: Uint8Array): void {
-    this.send(buildTcp(this.guestMac(conn.guestIp), GATEWAY_MAC, conn.remoteIp, conn.guestIp, t, data));
+  emit(conn: TcpConn, t: TcpOut, data?: Uint8Array, gsoSize?: number): void {
+    this.send(buildTcp(this.guestMac(conn.guestIp), GATEWAY_MAC, conn.remoteIp, conn.guestIp, t, data), gsoSize);
   }
 
   remove(conn: TcpConn): void {

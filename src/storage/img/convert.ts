@@ -142,14 +142,18 @@ export async function imgConvert(
         }
         return;
       }
+      // Every run's request is issued at once, before the next segment's: a backend that
+      // allocates in the order requests arrive keeps the target laid out sequentially.
+      const pending: Promise<void>[] = [];
       for (const run of splitZeroRuns(buf!, sparse, seg.offset, zeroTest)) {
         if (run.zero) {
-          if (!zeroInit) await out.writeZeroes(seg.offset + run.start, run.length);
+          if (!zeroInit) pending.push(out.writeZeroes(seg.offset + run.start, run.length));
           continue;
         }
-        await out.write(seg.offset + run.start, buf!.subarray(run.start, run.start + run.length));
+        pending.push(out.write(seg.offset + run.start, buf!.subarray(run.start, run.start + run.length)));
         dataBytes += run.length;
       }
+      await allSettledOrThrow(pending);
     };
 
     // Reads run ahead of the writer; each read promise gets a no-op catch so a failure while
@@ -207,6 +211,13 @@ export async function imgConvert(
     // Only surface a close failure when nothing else failed (the finally keeps the first error).
     if (first !== undefined && !failed) throw first;
   }
+}
+
+/** Waits for every request (none may still run when the target closes), then throws the first failure. */
+async function allSettledOrThrow(pending: Promise<void>[]): Promise<void> {
+  if (pending.length === 1) return pending[0];
+  const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function roundUp(n: number, a: number): number {

@@ -49,7 +49,9 @@ export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImage
       options: { ...(opts.options ?? {}) },
       backingFile: opts.backingFile,
       backingFormat,
-      openFile: (name, ro) => ctx.host.openFile(ctx.host.resolve(path, name), ro),
+      // Companion files a format writes while creating (a flat VMDK's extent) are new files.
+      openFile: (name, ro) =>
+        ro ? ctx.host.openFile(ctx.host.resolve(path, name), ro) : ctx.host.createFile(ctx.host.resolve(path, name)),
       openBacking: async (name, bf) => {
         const chain = await openChain(ctx, ctx.host.resolve(path, name), { format: bf, readOnly: true });
         opened.push(chain);

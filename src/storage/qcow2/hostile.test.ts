@@ -99,4 +99,24 @@ describe('qcow2 hostile input', () => {
     marked[79] |= 2;
     await assert.rejects(openQcow2(new MemoryStore('c', marked), {}), { code: 'corrupt' });
   });
+
+  it('check() counts an L2 entry far past the end of the file without allocating for it', async () => {
+    const img = await image();
+    const b = await openQcow2(new MemoryStore('x', img, true), { readOnly: true });
+    const l2 = b.l1.find((o) => o > 0)!;
+    await b.close();
+    const c = img.slice();
+    // Entry 0 of the first L2 table -> 2^38 + 2^31: past EOF, low word with bit 31 set.
+    c.set(u64(2 ** 38 + 2 ** 31), l2);
+    const bad = await openQcow2(new MemoryStore('bad', c, true), { readOnly: true });
+    const before = process.memoryUsage().arrayBuffers;
+    const r = await bad.check();
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20);
+    assert.ok(r.corruptions >= 1);
+    assert.ok(
+      r.messages.some((m) => /beyond the end of the image/.test(m)),
+      r.messages.join('\n'),
+    );
+    await bad.close();
+  });
 });

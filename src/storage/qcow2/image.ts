@@ -273,10 +273,72 @@ export class Qcow2Image
       while (done < data.length) {
         const pos = offset + done;
         const n = Math.min(data.length - done, cs - (pos % cs));
+        if (n === cs) {
+          const k = await this.writeClusters(pos, data.subarray(done));
+          if (k > 0) {
+            done += k;
+            continue;
+          }
+        }
         await this.writeInCluster(pos, data.subarray(done, done + n));
         done += n;
       }
     });
+  }
+
+  /**
+   * Writes the run of whole clusters at the start of `data` (pos is cluster-aligned) with one
+   * store write: clusters that are all rewritten in place at contiguous host offsets, or all newly
+   * allocated (contiguously, in one allocation). The run stays inside one L2 table. Ordering is
+   * the one-cluster path's: the data is written before the L2 entries point at it, and the
+   * refcounts (raised by the allocation) reach the disk before that L2 table does.
+   * Returns the bytes written: 0 when the first cluster needs the one-cluster path.
+   */
+  private async writeClusters(pos: number, data: Uint8Array): Promise<number> {
+    const cs = this.clusterSize;
+    const vc = pos / cs;
+    const l1i = Math.floor(vc / this.l2Entries);
+    const first = vc % this.l2Entries;
+    const max = Math.min(Math.floor(data.length / cs), this.l2Entries - first);
+    const l2off = await this.writableL2(l1i);
+    let t = await this.l2.get(l2off);
+    const complete = (e: L2Entry) => (this.ext ? e.alloc === FULL : !e.zeroFlag);
+    const olds: L2Entry[] = [];
+    let inPlace = false;
+    for (let i = 0; i < max; i++) {
+      const e = readL2(t.dv, first + i, this.ext, this.clusterBits);
+      const mine = await this.exclusive(e);
+      if (i === 0) {
+        // A cluster of ours that is partly unallocated or zero-flagged keeps its host cluster (one-cluster path).
+        if (mine && !complete(e)) return 0;
+        inPlace = mine;
+      } else if (inPlace ? !mine || !complete(e) || e.host !== olds[0]!.host + i * cs : mine) break;
+      olds.push(e);
+    }
+    const bytes = olds.length * cs;
+    if (inPlace) {
+      t = await this.l2.get(l2off);
+      for (let i = 0; i < olds.length; i++) {
+        const e = olds[i]!;
+        if (!e.copied) {
+          writeL2(t.dv, first + i, this.ext, e.host, true, false, e.alloc, e.zero);
+          t.dirty = true;
+        }
+      }
+      await this.store.write(olds[0]!.host, data.subarray(0, bytes));
+      return bytes;
+    }
+    const host = await this.rc.alloc(olds.length);
+    await this.store.write(host, data.subarray(0, bytes));
+    // The awaits above may have evicted the table object: look it up again before changing it.
+    t = await this.l2.get(l2off);
+    for (let i = 0; i < olds.length; i++) {
+      this.dropEntry(olds[i]!, false);
+      writeL2(t.dv, first + i, this.ext, host + i * cs, true, false, this.ext ? FULL : 0, 0);
+    }
+    t.dirty = true;
+    await this.maybeFlushFrees();
+    return bytes;
   }
 
   /** An L2 table for L1 index l1i that only the active image uses (allocated or copied on demand). */

@@ -95,6 +95,9 @@ export class VhdImage implements BlockBackend {
     if (bm) return bm;
     bm = new Uint8Array(this.dyn!.bitmapSize);
     await this.store.read(this.blockHost(block), bm);
+    // A concurrent write may have cached (and marked sectors in) this bitmap meanwhile: keep that one.
+    const cached = this.bitmaps.get(block);
+    if (cached) return cached;
     if (this.bitmaps.size >= BITMAP_CACHE_LIMIT) this.bitmaps.delete(this.bitmaps.keys().next().value!);
     this.bitmaps.set(block, bm);
     return bm;

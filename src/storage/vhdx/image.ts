@@ -177,6 +177,12 @@ export class VhdxImage implements BlockBackend {
   private dirty = false;
   /** Where the next block goes: the 1 MiB aligned end of everything allocated so far. */
   private allocEnd: number;
+  /**
+   * Header updates, block allocation and BAT changes run one at a time: two concurrent writes
+   * into one unallocated block would otherwise both allocate it (the second BAT entry wins and
+   * the first write's data is lost). Data writes into allocated blocks do not wait.
+   */
+  private metaLock: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly store: ByteStore,
@@ -327,17 +333,28 @@ export class VhdxImage implements BlockBackend {
     return { present: present === 1, length: end - inBlock };
   }
 
+  /** Runs fn after every earlier metadata operation finished (see metaLock). */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.metaLock.then(fn);
+    this.metaLock = p.catch(() => undefined);
+    return p;
+  }
+
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.checkWritable();
     this.checkRange(offset, data.length);
-    await this.markDirty();
+    if (!this.dirty) await this.locked(() => this.markDirty());
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
       const block = Math.floor(pos / this.geometry.blockSize);
       const inBlock = pos - block * this.geometry.blockSize;
       const n = Math.min(data.length - done, this.geometry.blockSize - inBlock);
-      const host = await this.ensureAllocated(block);
+      const idx = payloadIndex(this.geometry, block);
+      const host =
+        this.bat.state(idx) === PAYLOAD_BLOCK_FULLY_PRESENT
+          ? this.bat.offset(idx)
+          : await this.locked(() => this.ensureAllocated(block));
       await this.store.write(host + inBlock, data.subarray(done, done + n));
       done += n;
     }
@@ -346,7 +363,7 @@ export class VhdxImage implements BlockBackend {
   /**
    * Returns the file offset of a FULLY_PRESENT block, allocating it (or turning a partially
    * present one into a fully present copy) first. The block's old content is preserved: zeros,
-   * or the parent's data where the parent shows through.
+   * or the parent's data where the parent shows through. Callers hold metaLock.
    */
   private async ensureAllocated(block: number): Promise<number> {
     const idx = payloadIndex(this.geometry, block);
@@ -416,6 +433,10 @@ export class VhdxImage implements BlockBackend {
   private async zeroRange(offset: number, length: number, discard: boolean): Promise<void> {
     this.checkWritable();
     this.checkRange(offset, length);
+    await this.locked(() => this.zeroRangeLocked(offset, length, discard));
+  }
+
+  private async zeroRangeLocked(offset: number, length: number, discard: boolean): Promise<void> {
     await this.markDirty();
     const bs = this.geometry.blockSize;
     let pos = offset;

@@ -192,6 +192,10 @@ export class SparseExtent implements Extent {
       t = readU32s(raw, this.header.numGTEsPerGT);
     }
     await this.evict();
+    // A concurrent read may have loaded this table meanwhile, and a write may have changed that
+    // copy since: the cached one is authoritative.
+    const cached = this.gts.get(index);
+    if (cached) return cached;
     this.gts.set(index, t);
     return t;
   }
@@ -286,11 +290,20 @@ export class SparseExtent implements Extent {
       const pos = offset + done;
       const grain = Math.floor(pos / this.grainBytes);
       const inGrain = pos % this.grainBytes;
-      const n = Math.min(buf.length - done, this.grainBytes - inGrain);
-      const part = buf.subarray(done, done + n);
-      if (this.openGrain?.index === grain) part.set(this.openGrain.buf.subarray(inGrain, inGrain + n));
-      else {
+      let n = Math.min(buf.length - done, this.grainBytes - inGrain);
+      if (this.openGrain?.index === grain) {
+        buf.subarray(done, done + n).set(this.openGrain.buf.subarray(inGrain, inGrain + n));
+      } else {
         const e = await this.entry(grain);
+        // Following grains mapped alike (contiguous in the file, or all unallocated, or all zero)
+        // are read with the same request: one store read per run instead of one per grain.
+        for (let g = grain + 1; !this.compressed && done + n < buf.length; g++) {
+          const next = await this.entry(g);
+          if (e > 1 ? next !== e + (g - grain) * this.header.grainSize : next !== e) break;
+          if (e > 1) this.grainHost(g, next);
+          n += Math.min(this.grainBytes, buf.length - done - n);
+        }
+        const part = buf.subarray(done, done + n);
         if (e === 0) await fallback(pos, part);
         else if (e === 1) part.fill(0);
         else if (this.compressed) part.set((await this.inflate(grain, e)).subarray(inGrain, inGrain + n));
@@ -310,13 +323,50 @@ export class SparseExtent implements Extent {
       const n = Math.min(data.length - done, this.grainBytes - inGrain);
       const part = data.subarray(done, done + n);
       if (this.compressed) await this.streamWrite(grain, inGrain, part);
-      else {
+      else if (inGrain === 0 && n === this.grainBytes) {
+        done += await this.writeGrains(grain, data.subarray(done));
+        continue;
+      } else {
         const e = await this.entry(grain);
         if (e > 1) await this.store.write(this.grainHost(grain, e) + inGrain, part);
         else await this.allocateGrain(grain, e, inGrain, part, fallback);
       }
       done += n;
     }
+  }
+
+  /**
+   * Whole grains from `grain` on (data holds at least one), within one grain table, in one store
+   * write: a run allocated at contiguous sectors is rewritten in place; a run of unallocated or
+   * zero grains is appended at the end of the file together (its entries, as for single grains,
+   * are written by flush() after the data). Returns the bytes written.
+   */
+  private async writeGrains(grain: number, data: Uint8Array): Promise<number> {
+    const per = this.header.numGTEsPerGT;
+    const base = grain % per;
+    const max = Math.min(Math.floor(data.length / this.grainBytes), per - base);
+    // The table first: a new one is appended before the grains, as for single grains.
+    const t = (await this.gt(Math.floor(grain / per), true))!;
+    const e0 = t[base]!;
+    let count = 1;
+    if (e0 > 1) {
+      const host = this.grainHost(grain, e0);
+      while (count < max && t[base + count] === e0 + count * this.header.grainSize) {
+        this.grainHost(grain + count, t[base + count]!);
+        count++;
+      }
+      await this.store.write(host, data.subarray(0, count * this.grainBytes));
+      return count * this.grainBytes;
+    }
+    while (count < max && t[base + count]! <= 1) count++;
+    const bytes = count * this.grainBytes;
+    const host = this.nextFree;
+    this.checkAddressable(host + bytes);
+    await this.store.write(host, data.subarray(0, bytes));
+    this.nextFree = host + bytes;
+    this.fileSize = Math.max(this.fileSize, this.nextFree);
+    for (let i = 0; i < count; i++) await this.setEntry(grain + i, host / SECTOR + i * this.header.grainSize);
+    return bytes;
   }
 
   private assertWritable(): void {

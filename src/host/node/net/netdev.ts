@@ -189,10 +189,11 @@ export function wakingBackend(b: NetBackend, wake: () => void): NetBackend {
     transmit: (f) => b.transmit(f),
     flush: () => b.flush?.(),
     connect: (deliver) =>
-      b.connect((f) => {
-        deliver(f);
+      b.connect((f, gso) => {
+        deliver(f, gso);
         wake();
       }),
+    setReceiveOffload: (n) => b.setReceiveOffload?.(n),
     checksumsValid: b.checksumsValid,
     close: () => b.close(),
   };

@@ -1,0 +1,32 @@
+/** `virtkit run --net` input errors: one line on stderr, exit status 2, nothing booted. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { ensureGuest, virtkit } from '../support/virtkit.ts';
+
+test(
+  'bad --net specs and a forwarded port already in use exit 2 with a one-line message',
+  { timeout: 120_000 },
+  async () => {
+    ensureGuest();
+    for (const spec of ['bogus', 'user,hostfwd=tcp::70000-:80', 'user,restrict=perhaps', 'socket,listen=']) {
+      const r = await virtkit(['run', '--net', spec], '', 60_000);
+      assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /--net/);
+    }
+    const blocker = createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', res));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await virtkit(['run', '--net', `user,hostfwd=tcp:127.0.0.1:${port}-:80`], '', 60_000);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr.trim(), new RegExp(`^virtkit run: hostfwd 127\\.0\\.0\\.1:${port}: port already in use$`));
+      const c = await virtkit(['run', '--net', 'socket,connect=/nonexistent/virtkit.sock'], '', 60_000);
+      assert.equal(c.code, 2, c.stderr);
+      assert.match(c.stderr, /ENOENT/);
+    } finally {
+      blocker.close();
+    }
+  },
+);
