@@ -8,7 +8,7 @@
  * a block but never expose one whose contents were not yet durable.
  */
 import type { BlockBackend, ByteStore, ExtentStatus } from '../types.ts';
-import { StorageError } from '../types.ts';
+import { StorageError, checkRange } from '../types.ts';
 import { DISK_DIFFERENCING, FOOTER_SIZE } from './footer.ts';
 import { Serial } from './serial.ts';
 
@@ -44,6 +44,8 @@ export class VhdImage implements BlockBackend {
   readonly size: number;
   readonly backing?: BlockBackend;
   readonly diskType: number;
+  /** The block size of a dynamic or differencing disk (qemu-img info's cluster-size); fixed disks have none. */
+  readonly clusterSize?: number;
   private readonly store: ByteStore;
   private readonly footer: Uint8Array;
   private readonly dyn?: DynamicLayout;
@@ -59,23 +61,13 @@ export class VhdImage implements BlockBackend {
     this.diskType = p.diskType;
     this.footer = p.footer;
     this.dyn = p.dyn;
+    this.clusterSize = p.dyn?.blockSize;
     this.backing = p.backing;
   }
 
   private checkArgs(offset: number, length: number): void {
     if (this.closed) throw new StorageError('io', `VHD ${this.store.name}: image is closed`);
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new StorageError(
-        'out-of-range',
-        `VHD ${this.store.name}: range ${offset}+${length} outside the ${this.size}-byte disk`,
-      );
-    }
+    checkRange(this, offset, length, `VHD ${this.store.name}: request`);
   }
 
   private checkWritable(): void {

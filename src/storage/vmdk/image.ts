@@ -3,7 +3,7 @@
  * for delta disks a parent image that unallocated grains read through to.
  */
 import type { BlockBackend, ExtentStatus } from '../types.ts';
-import { StorageError } from '../types.ts';
+import { StorageError, checkRange } from '../types.ts';
 import type { Descriptor } from './descriptor.ts';
 import type { Extent, Fallback } from './extent.ts';
 import { Serial } from './serial.ts';
@@ -16,6 +16,11 @@ export interface PlacedExtent {
 export class VmdkImage implements BlockBackend {
   readonly format = 'vmdk';
   readonly size: number;
+  /**
+   * The grain size, when every extent is sparse with the same grain (qemu-img info's
+   * cluster-size); undefined for flat extents.
+   */
+  readonly clusterSize?: number;
   private readonly serial = new Serial();
   private closed = false;
 
@@ -30,6 +35,8 @@ export class VmdkImage implements BlockBackend {
   ) {
     const last = extents[extents.length - 1];
     this.size = last ? last.start + last.extent.size : 0;
+    const grain = extents[0]?.extent.grainBytes;
+    if (grain !== undefined && extents.every((p) => p.extent.grainBytes === grain)) this.clusterSize = grain;
   }
 
   /** The content identifier a child delta disk records as its parentCID. */
@@ -39,18 +46,7 @@ export class VmdkImage implements BlockBackend {
 
   private checkArgs(offset: number, length: number): void {
     if (this.closed) throw new StorageError('io', `VMDK ${this.name}: image is closed`);
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new StorageError(
-        'out-of-range',
-        `VMDK ${this.name}: range ${offset}+${length} outside the ${this.size}-byte disk`,
-      );
-    }
+    checkRange(this, offset, length, `VMDK ${this.name}: request`);
   }
 
   private checkWritable(): void {
