@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,11 @@ class Console {
   out = '';
   private n = 0;
   constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d) => (this.out += d));
+    const log = process.env.VIRTKIT_NET_LOG; // FILE: a copy of the console, to watch a run
+    child.stdout!.on('data', (d) => {
+      this.out += d;
+      if (log) appendFileSync(log, d);
+    });
     child.stderr!.on('data', (d) => (this.out += d));
     child.stdin!.on('error', () => {});
   }
@@ -68,7 +72,7 @@ interface Result {
 }
 
 async function bench(name: string, cmd: string, argv: (fwdPort: number) => string[]): Promise<Result> {
-  const big = Buffer.alloc(BYTES, 0x5a);
+  const big = Buffer.alloc(BYTES, 0x5a); // 'Z's: text, so the guest can post the same file back
   let reqStart = 0;
   let uploadDone: (t: number) => void = () => {};
   const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -96,12 +100,10 @@ async function bench(name: string, cmd: string, argv: (fwdPort: number) => strin
   const child = spawn(cmd, argv(fwd), { stdio: ['pipe', 'pipe', 'pipe'] });
   const c = new Console(child);
   try {
-    await c.waitFor(/# $/m);
+    await c.waitFor(/virtkit:[^\n]*# /);
     await c.run('udhcpc -i eth0 -n -q -t 5 >/dev/null 2>&1');
-    // Text: busybox wget --post-file sends the file as a C string (up to the first NUL byte).
-    await c.run(
-      `seq 1 ${Math.ceil(BYTES / 7) + 1} | head -c ${BYTES} > /tmp/up; mkdir -p /www; ln -sf /tmp/up /www/up`,
-    );
+    // The upload source: text (busybox wget --post-file stops at a NUL byte), fetched untimed.
+    await c.run(`wget -q -O /tmp/up http://10.0.2.2:${port}/big; mkdir -p /www; ln -sf /tmp/up /www/up`);
     await c.run('httpd -p 8080 -h /www');
 
     const h2gEnd = await c.run(`wget -q -O /dev/null http://10.0.2.2:${port}/big`);

@@ -35,7 +35,7 @@ options:
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
   --net SPEC             add a virtio-net NIC (repeatable; MACs 52:54:00:12:34:56, :57, ...):
-                           user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,restrict=on]
+                           user[,hostfwd=tcp|udp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,restrict=on]
                              NAT: guest 10.0.2.15 (DHCP), gateway/host 10.0.2.2, DNS 10.0.2.3
                            switch=NAME   a LAN shared with the other NICs on switch NAME
                            socket,path=PATH  a LAN shared by every process using PATH
@@ -300,6 +300,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       });
     }
   } catch (e) {
+    netSetup?.close(); // listening sockets would keep the process alive
     if (e instanceof BoardConfigError || e instanceof SnapshotError) throw new UsageError(e.message);
     throw e;
   }

@@ -341,8 +341,9 @@ export class VirtMachine {
       },
       sendIpi: (id) => this.harts[id]!.setSoftwarePending(MIP_SSIP, true),
       remoteFence: (id, kind) => {
-        if (kind === 'fence.i') this.harts[id]!.flushDecodedCode();
-        else this.harts[id]!.flushTlb();
+        // fence.i: nothing to do, a hart's decoded code is kept coherent with RAM by the bus
+        // (stores to code pages and notifyWrite drop stale pages), as for a local FENCE.I.
+        if (kind !== 'fence.i') this.harts[id]!.flushTlb();
       },
       hartState: (id) => this.hartStates[id]!,
       hartStart: (id, addr, opaque) => {

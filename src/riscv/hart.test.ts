@@ -168,6 +168,47 @@ test('M extension: mul/mulh/mulhsu/mulhu/div/rem with edge cases', () => {
   assert.equal(h.readReg(19), (0xfffffff9 >>> 0) % 3);
 });
 
+test('M extension: mul/mulhu/div/rem on random 64-bit operands match a BigInt reference', () => {
+  // Covers the written-out MUL and the 16-bit-digit division used for 32-bit divisors.
+  let seed = 12345;
+  const rnd = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+    return seed;
+  };
+  const M64 = (1n << 64n) - 1n;
+  const u = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const s64 = (v: bigint) => BigInt.asIntN(64, v);
+  for (let k = 0; k < 200; k++) {
+    const al = rnd();
+    const ah = k % 4 === 0 ? 0 : rnd();
+    const bl = k % 7 === 0 ? (rnd() & 0xffff) | 1 : rnd() | 1;
+    const bh = k % 3 === 0 ? rnd() : 0; // mostly 32-bit divisors
+    const m = machine();
+    const words = [
+      ...li64(1, al, ah),
+      ...li64(2, bl, bh),
+      asm.mul(3, 1, 2),
+      asm.mulhu(4, 1, 2),
+      asm.divu(5, 1, 2),
+      asm.remu(6, 1, 2),
+      asm.div(7, 1, 2),
+      asm.rem(8, 1, 2),
+      asm.ebreak(),
+    ];
+    runProgram(words, 1000, m);
+    const A = u(al, ah);
+    const B = u(bl, bh);
+    const got = (r: number) => u(m.hart.readRegLo(r), m.hart.readRegHi(r));
+    const ctx = `a=${A.toString(16)} b=${B.toString(16)}`;
+    assert.equal(got(3), (A * B) & M64, `mul ${ctx}`);
+    assert.equal(got(4), (A * B) >> 64n, `mulhu ${ctx}`);
+    assert.equal(got(5), A / B, `divu ${ctx}`);
+    assert.equal(got(6), A % B, `remu ${ctx}`);
+    assert.equal(got(7), BigInt.asUintN(64, s64(A) / s64(B)), `div ${ctx}`);
+    assert.equal(got(8), BigInt.asUintN(64, s64(A) % s64(B)), `rem ${ctx}`);
+  }
+});
+
 test('compressed instructions execute with 2-byte steps', () => {
   // c.li x10, 5 ; c.addi x10, 3 ; c.mv x11, x10 ; c.add x11, x10 ; c.slli x11, 2 ; c.j +4 ; c.li x10, 0 ; ebreak
   const m = runProgram([

@@ -42,6 +42,8 @@ const LOAD = 1;
 const STORE = 2;
 
 const PAGE_FAULT = [12, 13, 15];
+/** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
+const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];
 
 export const HART_STATE_VERSION = 1;
@@ -137,8 +139,18 @@ export class Hart implements FpContext, CodeCacheClient {
   /** XOR-ed into the high address word of TLB tags: effective privilege, SUM, MXR (see docs/cpu.md). */
   dkey = 0;
   ikey = 0;
-  /** Set when a translation from a superpage leaf was cached (see flushTlbPage). */
-  private tlbHasSuperpages = false;
+  /**
+   * Virtual regions of the superpages (2 MiB, 1 GiB, 512 GiB leaves) whose translations may be
+   * cached, as base/mask pairs, so that SFENCE.VMA with an address can tell whether other 4 KiB
+   * slots may hold pieces of the same leaf (see flushTlbPage). More than SP_MAX distinct regions
+   * sets spOverflow: every address flush is then a full flush until the next one.
+   */
+  private readonly spLo = new Int32Array(SP_MAX);
+  private readonly spHi = new Int32Array(SP_MAX);
+  private readonly spMaskLo = new Int32Array(SP_MAX);
+  private readonly spMaskHi = new Int32Array(SP_MAX);
+  private spCount = 0;
+  private spOverflow = false;
 
   /** Decoded instruction pages, indexed by RAM page number: [packed word, imm] per 2-byte slot. */
   readonly pages: (Int32Array | undefined)[];
@@ -364,17 +376,27 @@ export class Hart implements FpContext, CodeCacheClient {
     this.rTagLo.fill(1);
     this.wTagLo.fill(1);
     this.xTagLo.fill(1);
-    this.tlbHasSuperpages = false;
+    this.spCount = 0;
+    this.spOverflow = false;
   }
 
   /**
-   * SFENCE.VMA with an address. Entries are per 4 KiB page, so when any entry came from a
-   * superpage, the other 4 KiB pieces of that superpage may be cached too: flush everything.
+   * SFENCE.VMA with an address. Entries are per 4 KiB page: when the address lies in a superpage
+   * whose translations may be cached, its other 4 KiB pieces may sit in other slots, so flush
+   * everything; otherwise only the address's slot can hold a translation for it. (Linux issues
+   * these for every fixmap text patch, next to its 1 GiB linear map: a full flush each time was
+   * ~100,000 flushes and their refill walks per boot.)
    */
-  private flushTlbPage(lo: number): void {
-    if (this.tlbHasSuperpages) {
+  private flushTlbPage(lo: number, hi: number): void {
+    if (this.spOverflow) {
       this.flushTlb();
       return;
+    }
+    for (let k = 0; k < this.spCount; k++) {
+      if ((lo & this.spMaskLo[k]) === this.spLo[k] && (hi & this.spMaskHi[k]) === this.spHi[k]) {
+        this.flushTlb();
+        return;
+      }
     }
     const i = (lo >>> 12) & TLB_MASK;
     this.rTagLo[i] = 1;
@@ -581,10 +603,31 @@ export class Hart implements FpContext, CodeCacheClient {
       ram[(pteAddr - bus.ramBase) >>> 2] = pteLo;
       bus.notifyWrite(pteAddr, 8);
     }
-    if (i > 0) this.tlbHasSuperpages = true;
+    if (i > 0) this.noteSuperpage(lo, hi, i);
     const vpnAll = ((lo >>> 12) | (hi << 20)) & superMask;
     const ppn = (pteHi & 0x3fffff) * 4194304 + ppnLo + vpnAll;
     return ppn * 4096 + (lo & 4095);
+  }
+
+  /** Records the region of a level-`level` leaf (1: 2 MiB, 2: 1 GiB, 3: 512 GiB) containing (lo, hi). */
+  private noteSuperpage(lo: number, hi: number, level: number): void {
+    const mLo = level === 1 ? -0x200000 : level === 2 ? -0x40000000 : 0;
+    const mHi = level === 3 ? -128 : -1;
+    const bLo = lo & mLo;
+    const bHi = hi & mHi;
+    const n = this.spCount;
+    for (let k = 0; k < n; k++) {
+      if (this.spLo[k] === bLo && this.spHi[k] === bHi && this.spMaskLo[k] === mLo && this.spMaskHi[k] === mHi) return;
+    }
+    if (n === SP_MAX) {
+      this.spOverflow = true;
+      return;
+    }
+    this.spLo[n] = bLo;
+    this.spHi[n] = bHi;
+    this.spMaskLo[n] = mLo;
+    this.spMaskHi[n] = mHi;
+    this.spCount = n + 1;
   }
 
   // =============================== data access slow paths ===============================
@@ -857,7 +900,7 @@ export class Hart implements FpContext, CodeCacheClient {
       case Op.SFENCE_VMA:
         if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0)) return this.illegalR();
         if (a === 0) this.flushTlb();
-        else this.flushTlbPage(x[a]);
+        else this.flushTlbPage(x[a], x[a + 1]);
         this.advance(w);
         return 2;
       case Op.CSRRW:

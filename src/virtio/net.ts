@@ -3,13 +3,16 @@
  * queue 0 = receiveq1, queue 1 = transmitq1. Every buffer starts with the 12-byte
  * virtio_net_hdr (VERSION_1 always carries num_buffers).
  *
- * Features: MAC (config mac), STATUS (link up/down with a config interrupt), CSUM (the guest
- * may leave a TCP/UDP checksum for us to complete: we finish it before the frame leaves, so
- * every backend sees correct checksums), HOST_TSO4 (the guest may send TCP segments of up to
- * 64 KiB; they are cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames from backends that guarantee valid
- * checksums are marked DATA_VALID, saving the guest the check). No GSO, no mergeable buffers,
- * no control queue, no receive-side GSO: every rx buffer must hold a whole 1514-byte frame, which Linux guarantees
- * when MRG_RXBUF and GUEST_TSO are not negotiated.
+ * queue 2 = controlq.
+ *
+ * Features: MAC, STATUS (link up/down with a config interrupt), CSUM (the guest may leave a
+ * TCP/UDP checksum for us to complete: it is finished before the frame leaves, so every backend
+ * sees correct checksums), HOST_TSO4 (the guest may send TCP segments of up to 64 KiB; they are
+ * cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames from backends that
+ * guarantee valid checksums are marked DATA_VALID), GUEST_TSO4 + MRG_RXBUF (the backend may send
+ * large TCP segments, handed over as GSO packets across as many rx buffers as they need),
+ * CTRL_VQ + CTRL_RX + CTRL_MAC_ADDR (promiscuous/all-multicast modes, MAC filter tables and MAC
+ * changes; frames for other stations are filtered here, see net/rx-filter.ts).
  *
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
  * wait in a bounded backlog (then are dropped, as a full NIC ring would).
@@ -21,6 +24,8 @@ import type { NetBackend } from '../net/types.ts';
 import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
 // eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { segmentTcp } from '../net/tso.ts';
+// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
+import { MAC_TABLE_ENTRIES, RxFilter } from '../net/rx-filter.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
 
@@ -31,6 +36,19 @@ export const VIRTIO_NET_F_GUEST_TSO4 = 7;
 export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_HOST_TSO4 = 11;
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
+export const VIRTIO_NET_F_CTRL_VQ = 17;
+export const VIRTIO_NET_F_CTRL_RX = 18;
+export const VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
+const CTRL_RX = 0;
+const CTRL_RX_PROMISC = 0;
+const CTRL_RX_ALLMULTI = 1;
+const CTRL_MAC = 1;
+const CTRL_MAC_TABLE_SET = 0;
+const CTRL_MAC_ADDR_SET = 1;
+const CTRL_OK = 0;
+const CTRL_ERR = 1;
+/** Longest control command accepted (a full MAC table is well below this). */
+const CTRL_MAX = 16384;
 export const VIRTIO_NET_F_STATUS = 16;
 export const VIRTIO_NET_S_LINK_UP = 1;
 export const NET_HDR_LEN = 12;
@@ -55,6 +73,8 @@ export interface VirtioNetStats {
   rxFrames: number;
   txDropped: number;
   rxDropped: number;
+  /** Frames for other stations, dropped by the receive filter. */
+  rxFiltered: number;
 }
 
 export class VirtioNet implements VirtioDeviceModel {
@@ -67,12 +87,15 @@ export class VirtioNet implements VirtioDeviceModel {
       (1 << VIRTIO_NET_F_HOST_TSO4) |
       (1 << VIRTIO_NET_F_GUEST_TSO4) |
       (1 << VIRTIO_NET_F_MRG_RXBUF) |
+      (1 << VIRTIO_NET_F_CTRL_VQ) |
+      (1 << VIRTIO_NET_F_CTRL_RX) |
+      (1 << VIRTIO_NET_F_CTRL_MAC_ADDR) |
       (1 << VIRTIO_NET_F_STATUS),
     0,
   ];
   /** mac[6], status u16, max_virtqueue_pairs u16. */
   readonly config = new Uint8Array(10);
-  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0 };
+  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0, rxFiltered: 0 };
   private transport!: VirtioMmio;
   /** Rx chains popped for a frame that does not fit yet (mergeable buffers), in order. */
   private readonly held: DescChain[] = [];
@@ -81,6 +104,9 @@ export class VirtioNet implements VirtioDeviceModel {
   private readonly lens: number[] = [];
   private readonly two = new Uint8Array(2);
   private readonly txChain = new DescChain();
+  private readonly ctrlChain = new DescChain();
+  /** What the driver programmed through the control queue (promiscuous until it does). */
+  readonly filter = new RxFilter();
   private readonly backlog: Array<{ frame: Uint8Array; gsoSize: number }> = [];
   private readonly backlogMax: number;
   private readonly txBuf = new Uint8Array(NET_HDR_LEN + MAX_GSO_FRAME);
@@ -91,7 +117,7 @@ export class VirtioNet implements VirtioDeviceModel {
     opts: VirtioNetOptions,
   ) {
     const n = opts.queueSize ?? 256;
-    this.queueSizes = [n, n];
+    this.queueSizes = [n, n, 64];
     this.backlogMax = opts.backlogFrames ?? 512;
     this.config.set(opts.mac.subarray(0, 6), 0);
     this.config[6] = VIRTIO_NET_S_LINK_UP;
@@ -127,6 +153,7 @@ export class VirtioNet implements VirtioDeviceModel {
     // Held chains belong to the old rings; large frames are no longer acceptable.
     this.backlog.length = 0;
     this.heldCount = this.heldBytes = 0;
+    this.filter.reset();
     this.backend.setReceiveOffload?.(0);
   }
 
@@ -138,6 +165,46 @@ export class VirtioNet implements VirtioDeviceModel {
   queueNotify(index: number): void {
     if (index === 0) this.drainBacklog();
     else if (index === 1) this.transmit();
+    else if (index === 2) this.control();
+  }
+
+  /** Control queue: rx mode and MAC filter commands; anything else is answered with an error. */
+  private control(): void {
+    const q = this.transport.queues[2]!;
+    const ram = this.transport.mem.ram;
+    const c = this.ctrlChain;
+    let pushed = false;
+    while (q.pop(c)) {
+      let ack = CTRL_ERR;
+      if (c.readBytes >= 2 && c.readBytes <= CTRL_MAX && c.writeBytes >= 1) {
+        const cmd = new Uint8Array(c.readBytes);
+        c.copyOut(ram, 0, cmd);
+        ack = this.command(cmd[0]!, cmd[1]!, cmd.subarray(2)) ? CTRL_OK : CTRL_ERR;
+      }
+      this.two[0] = ack;
+      const written = c.writeBytes >= 1 ? c.copyIn(ram, 0, this.two.subarray(0, 1)) : 0;
+      q.complete(c, written);
+      pushed = true;
+    }
+    if (pushed) this.transport.notifyUsed(2);
+  }
+
+  private command(cls: number, cmd: number, data: Uint8Array): boolean {
+    const has = (bit: number) => this.transport.hasFeature(bit);
+    if (cls === CTRL_RX && has(VIRTIO_NET_F_CTRL_RX) && data.length === 1) {
+      if (cmd === CTRL_RX_PROMISC) this.filter.promisc = data[0] !== 0;
+      else if (cmd === CTRL_RX_ALLMULTI) this.filter.allmulti = data[0] !== 0;
+      else return false;
+      return true;
+    }
+    if (cls === CTRL_MAC) {
+      if (cmd === CTRL_MAC_TABLE_SET && has(VIRTIO_NET_F_CTRL_RX)) return this.filter.setTables(data);
+      if (cmd === CTRL_MAC_ADDR_SET && has(VIRTIO_NET_F_CTRL_MAC_ADDR) && data.length === 6 && !(data[0]! & 1)) {
+        this.config.set(data, 0);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A frame from the backend for the guest (the view is copied if it has to wait). */
@@ -145,6 +212,10 @@ export class VirtioNet implements VirtioDeviceModel {
     const limit = gsoSize ? MAX_GSO_FRAME : MAX_TX_FRAME;
     if (!this.linkUp || frame.length < 14 || frame.length > limit || (gsoSize && !this.rxOffload)) {
       this.stats.rxDropped++;
+      return;
+    }
+    if (!this.filter.accepts(frame, this.config)) {
+      this.stats.rxFiltered++;
       return;
     }
     if (this.backlog.length === 0 && this.transport?.live) {
@@ -331,7 +402,13 @@ export class VirtioNet implements VirtioDeviceModel {
     // Frames in the backlog are not saved (a restore loses them, as a cable pull would); rx
     // chains held for a large frame are, by head, so the guest gets them back.
     const held = this.held.slice(0, this.heldCount).map((c) => c.head);
-    return { version: 1, mac: Array.from(this.config.subarray(0, 6)), link: this.linkUp, held };
+    return {
+      version: 1,
+      mac: Array.from(this.config.subarray(0, 6)),
+      link: this.linkUp,
+      held,
+      filter: this.filter.save(),
+    };
   }
 
   /** Restores after the transport and its queues (guest RAM loaded). Throws DeviceStateError or VirtioError. */
@@ -340,8 +417,19 @@ export class VirtioNet implements VirtioDeviceModel {
     const mac = r.ints('mac', 0, 255, 6, 6);
     const link = r.bool('link');
     const heads = r.ints('held', 0, 0xffff, this.queueSizes[0]!);
+    const fr = new StateReader('virtio-net filter', { version: 1, ...(r.raw('filter') as object) }, 1);
+    const MAXKEY = 2 ** 48 - 1;
+    const filter = {
+      promisc: fr.bool('promisc'),
+      allmulti: fr.bool('allmulti'),
+      unicast: fr.ints('unicast', 0, MAXKEY, MAC_TABLE_ENTRIES),
+      multicast: fr.ints('multicast', 0, MAXKEY, MAC_TABLE_ENTRIES),
+      uniOverflow: fr.bool('uniOverflow'),
+      multiOverflow: fr.bool('multiOverflow'),
+    };
     this.config.set(mac, 0);
     this.config[6] = link ? VIRTIO_NET_S_LINK_UP : 0;
+    this.filter.load(filter);
     this.backlog.length = 0;
     this.heldCount = this.heldBytes = 0;
     const q = this.transport.queues[0]!;

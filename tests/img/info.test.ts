@@ -48,6 +48,29 @@ for (const format of names) {
   });
 }
 
+test('info reports cluster-size like qemu-img for every VMDK and VHD subformat', async () => {
+  const dir = scratch();
+  try {
+    const cases = [
+      ['vmdk', 'monolithicSparse'],
+      ['vmdk', 'streamOptimized'],
+      ['vmdk', 'monolithicFlat'],
+      ['vpc', 'dynamic'],
+      ['vpc', 'fixed'],
+    ].filter(([format]) => names.includes(format!));
+    for (const [format, sub] of cases) {
+      const f = dir.path(`${sub}.${format}`);
+      qemu('create', '-q', '-f', format!, '-o', `subformat=${sub}`, f, '24M');
+      const ours = await virtkit('info', '--output', 'json', f);
+      assert.equal(ours.status, 0, ours.stderr);
+      const want = (qemuJson('info', '--output=json', f) as Json)['cluster-size'];
+      assert.equal((JSON.parse(ours.stdout) as Json)['cluster-size'], want, `${format} ${sub}`);
+    }
+  } finally {
+    dir.done();
+  }
+});
+
 if (names.includes('qcow2')) {
   test('info shows qcow2 backing files, the backing chain and snapshots like qemu-img', async () => {
     const dir = scratch();

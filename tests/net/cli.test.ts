@@ -22,6 +22,15 @@ test(
       const r = await virtkit(['run', '--net', `user,hostfwd=tcp:127.0.0.1:${port}-:80`], '', 60_000);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr.trim(), new RegExp(`^virtkit run: hostfwd 127\\.0\\.0\\.1:${port}: port already in use$`));
+      // More NICs than virtio slots: refused, and the forward's listener does not keep the process alive.
+      const probe = createServer();
+      await new Promise<void>((res) => probe.listen(0, '127.0.0.1', res));
+      const free = (probe.address() as AddressInfo).port;
+      await new Promise((res) => probe.close(res));
+      const many = Array.from({ length: 7 }, (_, i) => ['--net', i ? 'user' : `user,hostfwd=tcp::${free}-:80`]).flat();
+      const m = await virtkit(['run', ...many], '', 60_000);
+      assert.equal(m.code, 2, m.stderr);
+      assert.match(m.stderr, /virtio slots/);
       const c = await virtkit(['run', '--net', 'socket,connect=/nonexistent/virtkit.sock'], '', 60_000);
       assert.equal(c.code, 2, c.stderr);
       assert.match(c.stderr, /ENOENT/);

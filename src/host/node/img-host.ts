@@ -48,15 +48,17 @@ export const nodeImgHost: ImgHost = {
   },
 };
 
-/** memcmp against a shared zero buffer: an order of magnitude faster than a JS loop. */
-const ZEROS = Buffer.alloc(1 << 20);
+/**
+ * memcmp of the buffer against itself shifted by 16 bytes: with the first 16 bytes zero, equal
+ * means every byte is zero. An order of magnitude faster than a JS loop, and it streams the
+ * buffer's memory once (comparing against a zero buffer streams twice as much).
+ */
 export function isZeroFast(buf: Uint8Array): boolean {
-  for (let off = 0; off < buf.length; off += ZEROS.length) {
-    const n = Math.min(ZEROS.length, buf.length - off);
-    const view = Buffer.from(buf.buffer, buf.byteOffset + off, n);
-    if (ZEROS.compare(view, 0, n, 0, n) !== 0) return false;
-  }
-  return true;
+  const n = buf.length;
+  for (let i = 0; i < Math.min(16, n); i++) if (buf[i] !== 0) return false;
+  if (n <= 16) return true;
+  const view = Buffer.from(buf.buffer, buf.byteOffset, n);
+  return view.compare(view, 0, n - 16, 16, n) === 0;
 }
 
 export function nodeImgContext(): ImgContext {

@@ -430,3 +430,22 @@ test('receive offload: with a NIC that takes large frames, host data goes out in
     ],
   );
 });
+
+test('UDP port forwarding: each host peer gets its own 10.0.2.2 port; guest replies go back to that peer', () => {
+  const { net, sink } = setup();
+  const replies: string[] = [];
+  net.forwardUdp('127.0.0.1:5000', 53, new TextEncoder().encode('q1'), (d) =>
+    replies.push(`A:${new TextDecoder().decode(d)}`),
+  );
+  net.forwardUdp('127.0.0.1:5001', 53, new TextEncoder().encode('q2'), (d) =>
+    replies.push(`B:${new TextDecoder().decode(d)}`),
+  );
+  const [a, b] = sink.take();
+  assert.equal(a!.ip!.src, GATEWAY_IP);
+  assert.equal(a!.udp!.dstPort, 53);
+  assert.notEqual(a!.udp!.srcPort, b!.udp!.srcPort);
+  net.transmit(guestUdp(GATEWAY_IP, 53, b!.udp!.srcPort, new TextEncoder().encode('r2')));
+  net.transmit(guestUdp(GATEWAY_IP, 53, a!.udp!.srcPort, new TextEncoder().encode('r1')));
+  net.transmit(guestUdp(GATEWAY_IP, 54, a!.udp!.srcPort, new TextEncoder().encode('wrong source port')));
+  assert.deepEqual(replies, ['B:r2', 'A:r1']);
+});

@@ -72,6 +72,15 @@ export interface UserNetOptions {
   domain?: string;
 }
 
+/** A host peer talking to a forwarded UDP port: it appears to the guest as 10.0.2.2:port. */
+interface UdpForward {
+  port: number;
+  guestIp: number;
+  guestPort: number;
+  reply: (data: Uint8Array) => void;
+  lastUsed: number;
+}
+
 interface UdpMapping {
   sock: HostUdpSocket;
   guestIp: number;
@@ -90,6 +99,10 @@ export class UserNet implements NetBackend, TcpConnHost {
   private rxOffload = 0;
   private readonly tcp = new Map<string, TcpConn>();
   private readonly udp = new Map<string, UdpMapping>();
+  /** Forwarded UDP peers by host address, and the same by our port on 10.0.2.2. */
+  private readonly udpFwdByPeer = new Map<string, UdpForward>();
+  private readonly udpFwdByPort = new Map<number, UdpForward>();
+  private nextUdpPort = 49152;
   private readonly leases = new Map<number, number>();
   /** Guest IP -> MAC, learned from the guest's own frames. */
   private readonly arp = new Map<number, Uint8Array>();
@@ -224,6 +237,13 @@ export class UserNet implements NetBackend, TcpConnHost {
       if (ip.dst === BROADCAST_IP || ip.dst === GATEWAY_IP || ip.dst === SUBNET_BROADCAST) return this.dhcp(u.data);
     }
     if (ip.dst === BROADCAST_IP || ip.dst === SUBNET_BROADCAST) return this.drop('udp: broadcast');
+    if (ip.dst === GATEWAY_IP) {
+      const fw = this.udpFwdByPort.get(u.dstPort);
+      if (fw && fw.guestPort === u.srcPort) {
+        fw.lastUsed = this.timers.now();
+        return fw.reply(u.data.slice());
+      }
+    }
     if (ip.dst === DNS_IP) {
       if (u.dstPort === 53) return this.dns(u.data, ip.src, u.srcPort);
       return this.send(buildUnreachable(f, ip, UNREACH_PORT, DNS_IP, GATEWAY_MAC, f.subarray(6, 12)));
@@ -440,6 +460,38 @@ export class UserNet implements NetBackend, TcpConnHost {
     return true;
   }
 
+  /**
+   * A datagram from host peer `peer` (address:port text) to a forwarded UDP port: delivered to
+   * guestPort from 10.0.2.2:P, P fixed per peer, so the guest's replies find their way back
+   * through `reply`. At most maxUdpMappings peers; the least recently active one is dropped.
+   */
+  forwardUdp(peer: string, guestPort: number, data: Uint8Array, reply: (data: Uint8Array) => void): void {
+    if (this.closed) return;
+    let fw = this.udpFwdByPeer.get(peer);
+    if (!fw || fw.guestPort !== guestPort) {
+      if (fw) this.dropUdpForward(peer, fw);
+      if (this.udpFwdByPeer.size >= this.maxUdp) {
+        let oldest: [string, UdpForward] | undefined;
+        for (const e of this.udpFwdByPeer) if (!oldest || e[1].lastUsed < oldest[1].lastUsed) oldest = e;
+        if (oldest) this.dropUdpForward(oldest[0], oldest[1]);
+      }
+      let port = this.nextUdpPort;
+      while (this.udpFwdByPort.has(port)) port = port >= 65535 ? 49152 : port + 1;
+      this.nextUdpPort = port >= 65535 ? 49152 : port + 1;
+      fw = { port, guestIp: this.defaultGuestIp(), guestPort, reply, lastUsed: 0 };
+      this.udpFwdByPeer.set(peer, fw);
+      this.udpFwdByPort.set(port, fw);
+    }
+    fw.lastUsed = this.timers.now();
+    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: forwarded datagram larger than the MTU');
+    this.send(buildUdp(this.guestMac(fw.guestIp), GATEWAY_MAC, GATEWAY_IP, fw.port, fw.guestIp, guestPort, data));
+  }
+
+  private dropUdpForward(peer: string, fw: UdpForward): void {
+    this.udpFwdByPeer.delete(peer);
+    this.udpFwdByPort.delete(fw.port);
+  }
+
   /** The address DHCP gave the guest (10.0.2.15 before any lease). */
   defaultGuestIp(): number {
     for (const ip of this.leases.values()) return ip;
@@ -451,6 +503,8 @@ export class UserNet implements NetBackend, TcpConnHost {
     for (const c of this.tcp.values()) c.dispose();
     this.tcp.clear();
     for (const k of [...this.udp.keys()]) this.closeUdp(k);
+    this.udpFwdByPeer.clear();
+    this.udpFwdByPort.clear();
     this.closed = true;
   }
 }

@@ -124,7 +124,7 @@ async function concurrentRound(
   const size = model.length;
   const before = model.slice();
   const ops: Promise<void>[] = [];
-  for (let off = 0; off < size; ) {
+  for (let off = 0; off < size;) {
     const len = Math.min(size - off, 1 + (rng(6) === 0 ? rng(600_000) : rng(40_000)));
     const kind = rng(8);
     const at = off;

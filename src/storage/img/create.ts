@@ -1,7 +1,7 @@
 /** `img create`: a new, empty image, optionally on top of a backing file. */
 import { StorageError } from '../types.ts';
 import type { ImgContext } from './context.ts';
-import { findFormat, openChain, type OpenedImage } from './open-chain.ts';
+import { findFormat, openChain, withoutFlush, type OpenedImage } from './open-chain.ts';
 
 export interface CreateImageOptions {
   /** qemu-img -f (default raw). */
@@ -13,6 +13,12 @@ export interface CreateImageOptions {
   /** -b and -F: the backing file as it will be written in the header, and its format. */
   backingFile?: string;
   backingFormat?: string;
+  /**
+   * 'unsafe': nothing is synced to the host (convert's default -t unsafe: the image is about to
+   * be filled and closed anyway, and a crash leaves a scratch copy worth nothing). Default
+   * 'writeback': the new image is durable when create returns.
+   */
+  cache?: 'writeback' | 'unsafe';
 }
 
 export interface CreateImageResult {
@@ -41,7 +47,8 @@ export async function imgCreate(ctx: ImgContext, path: string, opts: CreateImage
     throw new StorageError('unsupported', 'an image size is required (or a backing file to take it from)');
   if (!Number.isSafeInteger(size) || size < 0)
     throw new StorageError('too-large', `image size ${size} is out of range`);
-  const store = await ctx.host.createFile(path);
+  const created = await ctx.host.createFile(path);
+  const store = opts.cache === 'unsafe' ? withoutFlush(created) : created;
   // Backing images the format opens while creating (to read a size) are closed afterwards.
   const opened: OpenedImage[] = [];
   try {

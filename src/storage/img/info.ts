@@ -1,7 +1,6 @@
 /** `img info`: what an image is, in the terms (and JSON spelling) of `qemu-img info`. */
 import { hasSnapshots, type SnapshotInfo } from '../types.ts';
 import { describe } from './capabilities.ts';
-import { headerClusterSize } from './cluster-size.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type ImageLayer } from './open-chain.ts';
 
@@ -55,8 +54,7 @@ export async function describeLayer(ctx: ImgContext, layer: ImageLayer): Promise
   };
   const actual = ctx.host.allocatedSize ? await ctx.host.allocatedSize(layer.path) : undefined;
   if (actual !== undefined) info.actualSize = actual;
-  const clusterSize = d.clusterSize ?? (await headerClusterSize(layer.format, layer.store));
-  if (clusterSize !== undefined) info.clusterSize = clusterSize;
+  if (d.clusterSize !== undefined) info.clusterSize = d.clusterSize;
   if (layer.backingName !== undefined) {
     info.backingFilename = layer.backingName;
     info.fullBackingFilename = ctx.host.resolve(layer.path, layer.backingName);

@@ -190,7 +190,7 @@ function unopenedBacking(name: string, format: string | undefined): BlockBackend
 }
 
 /** The same store, but flush() returns at once (the close still writes everything out). */
-function withoutFlush(store: ByteStore): ByteStore {
+export function withoutFlush(store: ByteStore): ByteStore {
   return {
     get name() {
       return store.name;

@@ -59,8 +59,7 @@ export function splitZeroRuns(
     // A partial block at the end of the buffer still counts as a block (the image ends there).
     // Three bytes first: data blocks almost always show a non-zero one, which saves the view and
     // the full test (tens of thousands of blocks per conversion).
-    const zero =
-      buf[i] === 0 && buf[next - 1] === 0 && buf[(i + next) >> 1] === 0 && zeroTest(buf.subarray(i, next));
+    const zero = buf[i] === 0 && buf[next - 1] === 0 && buf[(i + next) >> 1] === 0 && zeroTest(buf.subarray(i, next));
     push(i, next - i, zero);
     i = next;
   }

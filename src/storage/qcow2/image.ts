@@ -90,6 +90,9 @@ export class Qcow2Image
   private markedDirty = false;
   private readonly barriers: boolean;
   private lastCompressed: { host: number; data: Uint8Array } | undefined;
+  /** One cluster of scratch for read-modify-write: operations are serialised, so one suffices. */
+  private scratch: Uint8Array | undefined;
+  private zeroBuf: Uint8Array | undefined;
   /** Next byte for packing compressed clusters (0 = start a new cluster). */
   private compressFree = 0;
 
@@ -272,14 +275,12 @@ export class Qcow2Image
       let done = 0;
       while (done < data.length) {
         const pos = offset + done;
-        const n = Math.min(data.length - done, cs - (pos % cs));
-        if (n === cs) {
-          const k = await this.writeClusters(pos, data.subarray(done));
-          if (k > 0) {
-            done += k;
-            continue;
-          }
+        const k = await this.writeRun(pos, data.subarray(done));
+        if (k > 0) {
+          done += k;
+          continue;
         }
+        const n = Math.min(data.length - done, cs - (pos % cs));
         await this.writeInCluster(pos, data.subarray(done, done + n));
         done += n;
       }
@@ -287,35 +288,45 @@ export class Qcow2Image
   }
 
   /**
-   * Writes the run of whole clusters at the start of `data` (pos is cluster-aligned) with one
-   * store write: clusters that are all rewritten in place at contiguous host offsets, or all newly
-   * allocated (contiguously, in one allocation). The run stays inside one L2 table. Ordering is
-   * the one-cluster path's: the data is written before the L2 entries point at it, and the
-   * refcounts (raised by the allocation) reach the disk before that L2 table does.
+   * Writes as much of `data` (at virtual offset pos) as one run of clusters inside one L2 table
+   * can take, with one store write for the data: clusters rewritten in place at contiguous host
+   * offsets, or clusters all newly allocated together (contiguously). A new cluster only partly
+   * covered must read as zeros now (no copy-on-write from anywhere); its uncovered bytes are
+   * written as zeros unless they lie past the end of the file, which reads as zeros already.
+   * Ordering is the one-cluster path's: the data is written before the L2 entries point at it,
+   * and the refcounts (raised by the allocation) reach the disk before that L2 table does.
    * Returns the bytes written: 0 when the first cluster needs the one-cluster path.
    */
-  private async writeClusters(pos: number, data: Uint8Array): Promise<number> {
+  private async writeRun(pos: number, data: Uint8Array): Promise<number> {
     const cs = this.clusterSize;
-    const vc = pos / cs;
+    const vc = Math.floor(pos / cs);
+    const inCluster = pos - vc * cs;
     const l1i = Math.floor(vc / this.l2Entries);
     const first = vc % this.l2Entries;
-    const max = Math.min(Math.floor(data.length / cs), this.l2Entries - first);
+    const max = Math.min(Math.ceil((inCluster + data.length) / cs), this.l2Entries - first);
     const l2off = await this.writableL2(l1i);
     let t = await this.l2.get(l2off);
     const complete = (e: L2Entry) => (this.ext ? e.alloc === FULL : !e.zeroFlag);
+    const readsZero = (e: L2Entry) =>
+      !e.compressed &&
+      (this.ext ? e.zero === FULL || (e.alloc === 0 && !this.backing) : e.zeroFlag || (e.host === 0 && !this.backing));
     const olds: L2Entry[] = [];
     let inPlace = false;
     for (let i = 0; i < max; i++) {
       const e = readL2(t.dv, first + i, this.ext, this.clusterBits);
       const mine = await this.exclusive(e);
+      const from = i === 0 ? inCluster : 0;
+      const whole = from === 0 && inCluster + data.length >= (i + 1) * cs;
       if (i === 0) {
-        // A cluster of ours that is partly unallocated or zero-flagged keeps its host cluster (one-cluster path).
-        if (mine && !complete(e)) return 0;
+        if (mine ? !complete(e) : !whole && !readsZero(e)) return 0;
         inPlace = mine;
-      } else if (inPlace ? !mine || !complete(e) || e.host !== olds[0]!.host + i * cs : mine) break;
+      } else if (
+        inPlace ? !mine || !complete(e) || e.host !== olds[0]!.host + i * cs : mine || (!whole && !readsZero(e))
+      )
+        break;
       olds.push(e);
     }
-    const bytes = olds.length * cs;
+    const bytes = Math.min(data.length, olds.length * cs - inCluster);
     if (inPlace) {
       t = await this.l2.get(l2off);
       for (let i = 0; i < olds.length; i++) {
@@ -325,11 +336,16 @@ export class Qcow2Image
           t.dirty = true;
         }
       }
-      await this.store.write(olds[0]!.host, data.subarray(0, bytes));
+      await this.store.write(olds[0]!.host + inCluster, data.subarray(0, bytes));
       return bytes;
     }
     const host = await this.rc.alloc(olds.length);
-    await this.store.write(host, data.subarray(0, bytes));
+    const tail = olds.length * cs - inCluster - bytes;
+    const eof = inCluster > 0 || tail > 0 ? await this.store.size() : 0;
+    if (inCluster > 0 && host < eof) await this.store.write(host, this.zeros().subarray(0, inCluster));
+    await this.store.write(host + inCluster, data.subarray(0, bytes));
+    if (tail > 0 && host + inCluster + bytes < eof)
+      await this.store.write(host + inCluster + bytes, this.zeros().subarray(0, tail));
     // The awaits above may have evicted the table object: look it up again before changing it.
     t = await this.l2.get(l2off);
     for (let i = 0; i < olds.length; i++) {
@@ -339,6 +355,11 @@ export class Qcow2Image
     t.dirty = true;
     await this.maybeFlushFrees();
     return bytes;
+  }
+
+  /** A cluster of zeros, shared (never written to). */
+  private zeros(): Uint8Array {
+    return (this.zeroBuf ??= new Uint8Array(this.clusterSize));
   }
 
   /** An L2 table for L1 index l1i that only the active image uses (allocated or copied on demand). */
@@ -407,8 +428,10 @@ export class Qcow2Image
       buf = data.length === cs ? data : new Uint8Array(cs);
       if (buf !== data) buf.set(data);
     } else {
-      buf = new Uint8Array(cs);
+      // Reused, not allocated per call (a conversion does this for both ends of every data run).
+      buf = this.scratch ??= new Uint8Array(cs);
       await this.readAt(clusterStart, buf.subarray(0, valid));
+      buf.fill(0, valid);
       buf.set(data, inCluster);
     }
     const host = mine ? e.host : await this.rc.alloc(1);

@@ -18,6 +18,8 @@ export interface ExtentRun {
 export interface Extent {
   readonly size: number;
   readonly writable: boolean;
+  /** Bytes per grain, for sparse extents (flat and zero extents have none). */
+  readonly grainBytes?: number;
   read(offset: number, buf: Uint8Array, fallback: Fallback): Promise<void>;
   write(offset: number, data: Uint8Array, fallback: Fallback): Promise<void>;
   /** Makes the range read as zeros (discard: may instead fall back to the parent, when `parentShows`). */

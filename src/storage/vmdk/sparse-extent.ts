@@ -69,7 +69,7 @@ export class SparseExtent implements Extent {
   readonly header: SparseHeader;
   private readonly store: ByteStore;
   private readonly where: string;
-  private readonly grainBytes: number;
+  readonly grainBytes: number;
   private readonly gtBytes: number;
   private readonly gd: Uint32Array;
   private readonly rgd?: Uint32Array;

@@ -12,6 +12,8 @@ test('parses user, hostfwd, restrict, switch, socket and mac options', () => {
     { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 2222, guestPort: 22 },
   ]);
   assert.equal(u.kind === 'user' && u.restrict, true);
+  const ud = parseNetSpec('user,hostfwd=udp:127.0.0.1:5353-:53,hostfwd=tcp::5353-:53');
+  assert.deepEqual(ud.kind === 'user' && ud.forwards.map((f) => f.proto), ['udp', 'tcp']);
   assert.deepEqual(parseNetSpec('switch=lan0,mac=52:54:00:aa:bb:cc'), {
     kind: 'switch',
     name: 'lan0',
@@ -30,7 +32,6 @@ test('bad specs are one-line NetConfigErrors', () => {
     'bogus',
     'user,hostfwd=tcp::99999-:80',
     'user,hostfwd=tcp::80-:0',
-    'user,hostfwd=udp::53-:53',
     'user,hostfwd=tcp:1.2.3:80-:80',
     'user,hostfwd=8080:80',
     'user,restrict=maybe',
@@ -69,4 +70,27 @@ test('a forwarded port already in use fails the whole setup and releases what it
   assert.equal(got, 1);
   ok.close();
   blocker.close();
+});
+
+test('socket,path=: the first setup hosts the LAN, the second joins it', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'virtkit-netdev-'));
+  const path = join(dir, 'lan.sock');
+  const a = await NetSetup.build([parseNetSpec(`socket,path=${path}`)]);
+  const b = await NetSetup.build([parseNetSpec(`socket,path=${path}`)]);
+  const got: number[] = [];
+  a.nics[0]!.backend.connect((f) => got.push(f[13]!));
+  b.nics[0]!.backend.connect(() => {});
+  const f = new Uint8Array(60).fill(0xff, 0, 6);
+  f[6] = 2;
+  f[13] = 42;
+  b.nics[0]!.backend.transmit(f);
+  const end = Date.now() + 5000;
+  while (!got.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(got, [42]);
+  b.close();
+  a.close();
+  await rm(dir, { recursive: true, force: true });
 });

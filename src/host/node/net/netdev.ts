@@ -2,13 +2,12 @@
  * `--net` for `virtkit run`: parses the option text (QEMU's -netdev spellings) and builds the
  * backends. Each --net adds one virtio-net NIC.
  *
- *   user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]
+ *   user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on|off]
  *   switch=NAME                 a switch inside this process (several NICs on one LAN)
  *   socket,listen=PATH          host a LAN on a unix socket; socket,connect=PATH joins it;
  *   socket,path=PATH            joins PATH if someone hosts it there, else hosts it
  * Every form takes mac=52:54:00:xx:xx:xx.
  */
-import type { Server } from 'node:net';
 import type { NetBackend } from '../../../net/types.ts';
 import { parseIp, parseMac } from '../../../net/bytes.ts';
 import { EthernetSwitch } from '../../../net/switch.ts';
@@ -37,20 +36,21 @@ function port(text: string, what: string, spec: string): number {
   return n;
 }
 
-/** hostfwd=[tcp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+/** hostfwd=[tcp:|udp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
 function parseHostfwd(v: string, spec: string): HostForward {
   const m = /^(?:(tcp|udp|):)?([^:]*):(\d*)-([^:]*):(\d*)$/.exec(v);
   if (!m)
-    throw new NetConfigError(`--net ${spec}: hostfwd '${v}' is not [tcp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`);
+    throw new NetConfigError(
+      `--net ${spec}: hostfwd '${v}' is not [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`,
+    );
   const [, proto0, hostAddr, hostPort, guestAddr, guestPort] = m;
-  const proto = proto0 || 'tcp';
-  if (proto !== 'tcp') throw new NetConfigError(`--net ${spec}: only tcp port forwarding is supported`);
+  const proto = proto0 === 'udp' ? 'udp' : 'tcp';
   const addr = hostAddr || '127.0.0.1';
   if (parseIp(addr) === undefined) throw new NetConfigError(`--net ${spec}: bad host address '${addr}'`);
   if (guestAddr && guestAddr !== '10.0.2.15')
     throw new NetConfigError(`--net ${spec}: forwarding goes to the guest at 10.0.2.15, not '${guestAddr}'`);
   return {
-    proto: 'tcp',
+    proto,
     hostAddr: addr,
     hostPort: port(hostPort!, 'host port', spec),
     guestPort: port(guestPort!, 'guest port', spec),
@@ -84,7 +84,7 @@ export function parseNetSpec(spec: string): NetSpec {
     }
     const seen = new Set<string>();
     for (const f of forwards) {
-      const key = `${f.hostAddr}:${f.hostPort}`;
+      const key = `${f.proto}:${f.hostAddr}:${f.hostPort}`;
       if (seen.has(key)) throw new NetConfigError(`--net ${spec}: host port ${key} is forwarded twice`);
       seen.add(key);
     }
@@ -135,7 +135,7 @@ export class NetSetup {
     if (spec.kind === 'user') {
       const net = new UserNet(new NodeUserNetHost(), { restrict: spec.restrict });
       this.closers.push(() => net.close());
-      const servers: Server[] = await listenForwards(net, spec.forwards);
+      const servers = await listenForwards(net, spec.forwards);
       this.closers.push(() => servers.forEach((x) => x.close()));
       this.nics.push({ backend: net, mac: spec.mac });
     } else if (spec.kind === 'switch') {
@@ -157,14 +157,22 @@ export class NetSetup {
         this.closers.push(() => hub.close());
         backend = hub.port();
       } else {
+        // Join if someone hosts the LAN; else host it; if another process won that race, join it.
+        const join = () => StreamClient.connect(where);
         try {
-          backend = await StreamClient.connect(where);
+          backend = await join();
         } catch {
-          const hub = await StreamHub.listen(where).catch((e: NodeJS.ErrnoException) => {
-            throw new NetConfigError(`--net socket,path=${where}: ${e.code ?? e.message}`);
-          });
-          this.closers.push(() => hub.close());
-          backend = hub.port();
+          try {
+            const hub = await StreamHub.listen(where);
+            this.closers.push(() => hub.close());
+            backend = hub.port();
+          } catch (e) {
+            backend = await join().catch(() => {
+              throw new NetConfigError(
+                `--net socket,path=${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+              );
+            });
+          }
         }
       }
       this.closers.push(() => backend.close());

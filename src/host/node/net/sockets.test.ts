@@ -63,7 +63,7 @@ test('guest TCP through the NAT to a server on 127.0.0.1 (via 10.0.2.2): 2 MB ea
 test('port forwarding: a host client reaches a guest service; UDP and DNS go through host sockets', async () => {
   const g = guestNet();
   const servers = await listenForwards(g.net, [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 0, guestPort: 80 }]);
-  const hostPort = (servers[0]!.address() as AddressInfo).port;
+  const hostPort = servers[0]!.port;
   const ep = new GuestTcpEndpoint(g.tx, GATEWAY_IP, 0, 80);
   g.endpoints.set(80, ep);
   const client = connect(hostPort, '127.0.0.1');
@@ -114,6 +114,21 @@ test('port forwarding: a host client reaches a guest service; UDP and DNS go thr
   await until(() => g.sink.frames.some((f) => f.udp?.dstPort === 5001), 'the DNS answer');
   const a = g.sink.frames.find((f) => f.udp?.dstPort === 5001)!.udp!.data;
   assert.deepEqual([...a.subarray(a.length - 4)], [10, 0, 2, 2]);
+  // UDP forwarding: a host datagram reaches the guest port, the guest's answer comes back.
+  const [ufwd] = await listenForwards(g.net, [{ proto: 'udp', hostAddr: '127.0.0.1', hostPort: 0, guestPort: 53 }]);
+  const peer = createSocket('udp4');
+  const answers: string[] = [];
+  peer.on('message', (m) => answers.push(String(m)));
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+  peer.send('question', ufwd!.port, '127.0.0.1');
+  await until(() => g.sink.frames.some((f) => f.udp?.dstPort === 53), 'the forwarded datagram');
+  const fq = g.sink.frames.find((f) => f.udp?.dstPort === 53)!;
+  assert.equal(new TextDecoder().decode(fq.udp!.data), 'question');
+  g.tx(guestUdp(GATEWAY_IP, 53, fq.udp!.srcPort, new TextEncoder().encode('answer')));
+  await until(() => answers.length === 1, 'the answer at the host peer');
+  assert.equal(answers[0], 'answer');
+  peer.close();
+  ufwd!.close();
   client.destroy();
   echo.close();
   for (const s of servers) s.close();

@@ -3,7 +3,7 @@
  * resolver (dns.lookup, i.e. getaddrinfo, so /etc/hosts and the system configuration apply),
  * timers through setTimeout. Also the listeners behind port forwarding (hostfwd).
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { HostTcpHandlers, HostTcpSocket, HostUdpSocket, UserNetHost } from '../../../net/user/host.ts';
@@ -89,34 +89,53 @@ export class NodeUserNetHost implements UserNetHost {
   }
 }
 
+/** A bound forwarded port (port: the actual host port, useful when 0 was asked for). */
+export interface ForwardListener {
+  port: number;
+  close(): void;
+}
+
 export interface HostForward {
-  proto: 'tcp';
+  proto: 'tcp' | 'udp';
   hostAddr: string;
   hostPort: number;
   guestPort: number;
 }
 
 /** Listens on every forwarded host port; rejects (closing what it opened) if one cannot be bound. */
-export async function listenForwards(net: UserNet, rules: HostForward[]): Promise<Server[]> {
-  const servers: Server[] = [];
+export async function listenForwards(net: UserNet, rules: HostForward[]): Promise<ForwardListener[]> {
+  const servers: ForwardListener[] = [];
+  const fail = (r: HostForward, e: NodeJS.ErrnoException) =>
+    new Error(
+      `hostfwd ${r.proto === 'udp' ? 'udp:' : ''}${r.hostAddr}:${r.hostPort}: ${e.code === 'EADDRINUSE' ? 'port already in use' : (e.code ?? e.message)}`,
+    );
   try {
     for (const r of rules) {
+      if (r.proto === 'udp') {
+        const s = createSocket('udp4');
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', (e: NodeJS.ErrnoException) => reject(fail(r, e)));
+          s.bind(r.hostPort, r.hostAddr, () => resolve());
+        });
+        s.on('error', () => {});
+        s.on('message', (m, from) =>
+          net.forwardUdp(`${from.address}:${from.port}`, r.guestPort, new Uint8Array(m), (d) =>
+            s.send(d, from.port, from.address, () => {}),
+          ),
+        );
+        servers.push({ port: s.address().port, close: () => s.close() });
+        continue;
+      }
       const srv = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => {
         sock.on('error', () => {});
         if (!net.forwardTcp(r.guestPort, (h) => wrapSocket(sock, h))) sock.destroy();
       });
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', (e: NodeJS.ErrnoException) =>
-          reject(
-            new Error(
-              `hostfwd ${r.hostAddr}:${r.hostPort}: ${e.code === 'EADDRINUSE' ? 'port already in use' : (e.code ?? e.message)}`,
-            ),
-          ),
-        );
+        srv.once('error', (e: NodeJS.ErrnoException) => reject(fail(r, e)));
         srv.listen(r.hostPort, r.hostAddr, () => resolve());
       });
       srv.on('error', () => {});
-      servers.push(srv);
+      servers.push({ port: (srv.address() as AddressInfo).port, close: () => srv.close() });
     }
   } catch (e) {
     for (const s of servers) s.close();
