@@ -298,6 +298,7 @@ export async function runLinux(argv: string[]): Promise<number> {
         output: onOutput,
         stopped: onStopped,
       });
+      if (netSetup) netSetup.describeNics = () => vm.machine.nics.map((n) => n.describe());
     }
   } catch (e) {
     netSetup?.close(); // listening sockets would keep the process alive

@@ -112,7 +112,9 @@ export class FrameSink {
       const ip = parseIpv4(f);
       if (typeof ip === 'string') throw new Error(`the stack sent a bad IPv4 packet: ${ip}`);
       r.ip = ip;
-      if (ip.proto === PROTO_TCP) {
+      if (ip.fragment) {
+        // Transport headers are checked once the fragments are put back together.
+      } else if (ip.proto === PROTO_TCP) {
         const t = parseTcp(f, ip);
         if (typeof t === 'string') throw new Error(`the stack sent a bad TCP segment: ${t}`);
         r.tcp = t;

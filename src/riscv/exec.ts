@@ -14,7 +14,11 @@
  * and V8 emits a jump table for the switch only when every case label is an integer literal.
  */
 import type { Hart } from './hart.ts';
+import type { JitWindow } from './jit.ts';
 import { executeFp } from './fpu/execute.ts';
+
+/** Bytes per translated window (jit.ts imports it from here to avoid a cycle at load time). */
+export const JIT_WINDOW_SHIFT = 9;
 
 export enum Op {
   DECODE = 0,
@@ -185,7 +189,7 @@ function mulhu32(a: number, b: number): number {
 }
 
 /** High 64 bits of a 64x64 product; signedA/signedB select MULH, MULHSU or MULHU. */
-function mulh64(x: Int32Array, d: number, a: number, b: number, signedA: boolean, signedB: boolean): void {
+export function mulh64(x: Int32Array, d: number, a: number, b: number, signedA: boolean, signedB: boolean): void {
   const a0 = x[a]!;
   const a1 = x[a + 1]!;
   const b0 = x[b]!;
@@ -288,7 +292,7 @@ function neg(lo: number, hi: number, out: number): void {
 }
 
 /** DIV/DIVU/REM/REMU with the RISC-V rules for division by zero and overflow. */
-function div64(x: Int32Array, d: number, a: number, b: number, signed: boolean, rem: boolean): void {
+export function div64(x: Int32Array, d: number, a: number, b: number, signed: boolean, rem: boolean): void {
   const nl = x[a]!;
   const nh = x[a + 1]!;
   const dl = x[b]!;
@@ -340,7 +344,7 @@ function div64(x: Int32Array, d: number, a: number, b: number, signed: boolean, 
 }
 
 /** DIVW/DIVUW/REMW/REMUW: 32-bit operation, result sign-extended. */
-function div32(x: Int32Array, d: number, a: number, b: number, signed: boolean, rem: boolean): void {
+export function div32(x: Int32Array, d: number, a: number, b: number, signed: boolean, rem: boolean): void {
   const n = x[a]!;
   const v = x[b]!;
   let r: number;
@@ -438,6 +442,9 @@ export function execute(h: Hart, budget: number): number {
   const xTagHi = h.xTagHi;
   const xOff = h.xOff;
   const pages = h.pages;
+  const jit = h.jit;
+  const heat = h.jitHeat;
+  const jitThreshold = h.jitThreshold;
   const f = h.f;
   let n = budget;
 
@@ -455,10 +462,20 @@ export function execute(h: Hart, budget: number): number {
     let limit: number;
     let code: Int32Array;
     let pageOff = 0;
+    /** RAM page number of the block (-1: a trampoline), its translated windows, budget at entry. */
+    let pg = -1;
+    let jw: (JitWindow | undefined)[] | undefined;
+    const n0 = n;
     const ti0 = (pcLo >>> 12) & TLB_MASK;
     if (xTagLo[ti0] === (pcLo & -4096) && xTagHi[ti0] === (vHi ^ h.ikey)) {
       pageOff = xOff[ti0];
-      code = pages[pageOff >>> 12] ?? h.newCodePage(pageOff >>> 12);
+      pg = pageOff >>> 12;
+      code = pages[pg] ?? h.newCodePage(pg);
+      jw = jit[pg];
+      if (jw === undefined && heat[pg] >= jitThreshold) {
+        h.jitCompile(pg);
+        jw = jit[pg];
+      }
       vLo = pcLo & -4096;
       p = pcLo & 4095;
       limit = 4096;
@@ -487,6 +504,23 @@ export function execute(h: Hart, budget: number): number {
     let exitKind = 0;
     let exitOff = 0;
     exit: {
+      if (jw !== undefined) {
+        // Translated windows of this page (jit.ts): run them until one ends the block or hands
+        // an instruction back (kind 5), which the interpreter below then executes.
+        for (;;) {
+          const fn = jw[p >>> JIT_WINDOW_SHIFT];
+          if (fn === undefined) break;
+          const k = fn(p, n, vLo, vHi);
+          n = h.jN;
+          p = h.jOff;
+          if (k === 5) break;
+          if (k !== 4) {
+            exitKind = k;
+            exitOff = p;
+            break exit;
+          }
+        }
+      }
       inner: for (;;) {
         const w = code[p];
         switch (w & 255) {
@@ -1589,6 +1623,12 @@ export function execute(h: Hart, budget: number): number {
     if (exitKind <= 1) h.setPcRel(vLo, vHi, exitOff);
     if (exitKind !== 1) n--;
     if (exitKind === 3) h.runTraps++;
+    if (jw === undefined && pg >= 0) {
+      // Instructions interpreted in this page so far: a hot page gets translated (jit.ts).
+      const hot = heat[pg] + (n0 - n);
+      heat[pg] = hot;
+      if (hot >= jitThreshold) h.jitCompile(pg);
+    }
   }
   return budget - n;
 }

@@ -32,6 +32,7 @@ import { decodeAny, decode16, decode32 } from './decode.ts';
 import { Op, TLB_SIZE, TLB_MASK, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
+import { compilePage, type JitWindow } from './jit.ts';
 import { Bus as BusClass } from '../machine/bus.ts';
 
 const TWO32 = 4294967296;
@@ -42,6 +43,10 @@ const LOAD = 1;
 const STORE = 2;
 
 const PAGE_FAULT = [12, 13, 15];
+/** Default jitThreshold: enough interpreted instructions that translating (~1 ms a page) pays off. */
+const JIT_THRESHOLD = 200_000;
+/** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
+const JIT_MAX_PER_PAGE = 16;
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
 const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];
@@ -155,6 +160,23 @@ export class Hart implements FpContext, CodeCacheClient {
   /** Decoded instruction pages, indexed by RAM page number: [packed word, imm] per 2-byte slot. */
   readonly pages: (Int32Array | undefined)[];
   private decodedList: number[] = [];
+
+  // ---- translation tier (jit.ts) ----
+  /** Translated windows per RAM page (undefined: not translated). */
+  readonly jit: ((JitWindow | undefined)[] | undefined)[];
+  /** Instructions interpreted per RAM page since it was (re)decoded or its translation dropped. */
+  readonly jitHeat: Int32Array;
+  /** Translations made per RAM page: a page whose code keeps changing stops being translated. */
+  private readonly jitCount: Uint8Array;
+  /**
+   * Interpreted instructions after which a page is translated. Infinity disables the tier (the
+   * interpreter alone is the reference); tests set 0 to run everything translated. Read by each
+   * run(), so changes apply from the next one.
+   */
+  jitThreshold = JIT_THRESHOLD;
+  /** Results of a translated window: remaining budget and page offset (see jit.ts). */
+  jN = 0;
+  jOff = 0;
   private readonly tramp = new Int32Array(6);
   private readonly dec = new Int32Array(2);
 
@@ -174,6 +196,9 @@ export class Hart implements FpContext, CodeCacheClient {
     this.hartId = hartId;
     this.clock = clock;
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
+    this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
+    this.jitHeat = new Int32Array(bus.ramSize >>> 12);
+    this.jitCount = new Uint8Array(bus.ramSize >>> 12);
     bus.attach(this);
     this.updateKeys();
     if (!warmedUp) warmUpInterpreter();
@@ -405,8 +430,37 @@ export class Hart implements FpContext, CodeCacheClient {
   }
 
   flushDecoded(): void {
-    for (const p of this.decodedList) this.pages[p] = undefined;
+    for (const p of this.decodedList) {
+      this.pages[p] = undefined;
+      this.dropJit(p);
+    }
     this.decodedList = [];
+  }
+
+  /** Forgets the page's translation (its decoded slots changed or are gone). */
+  private dropJit(ramPage: number): void {
+    this.jit[ramPage] = undefined;
+    this.jitHeat[ramPage] = 0;
+  }
+
+  /** Translates a hot page (called by exec.ts when its heat reaches jitThreshold). */
+  jitCompile(ramPage: number): void {
+    const code = this.pages[ramPage];
+    if (code === undefined || this.jitCount[ramPage] >= JIT_MAX_PER_PAGE) {
+      this.jitHeat[ramPage] = -0x40000000; // do not ask again soon
+      return;
+    }
+    this.jitCount[ramPage]++;
+    // Decode every slot first, so instructions not run yet are translated too (no re-translation
+    // when they first run). Decoding is a pure function of RAM, which the page mirrors.
+    const pageOff = ramPage << 12;
+    for (let p = 0; p < 4096; p += 2) if ((code[p] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, p);
+    const fns = compilePage(this, code);
+    if (fns === undefined) {
+      this.jitThreshold = Infinity; // no run-time code generation on this host
+      return;
+    }
+    this.jit[ramPage] = fns;
   }
 
   dropWriteTranslations(ramPage: number): void {
@@ -418,12 +472,14 @@ export class Hart implements FpContext, CodeCacheClient {
 
   dropDecodedPage(ramPage: number): void {
     this.pages[ramPage] = undefined;
+    this.dropJit(ramPage);
   }
 
   newCodePage(ramPage: number): Int32Array {
     const page = new Int32Array(4098);
     page[4096] = Op.PAGE_END;
     this.pages[ramPage] = page;
+    this.dropJit(ramPage);
     if (this.decodedList.length > this.pages.length) {
       this.decodedList = [];
       for (let i = 0; i < this.pages.length; i++) if (this.pages[i] !== undefined) this.decodedList.push(i);
@@ -434,6 +490,12 @@ export class Hart implements FpContext, CodeCacheClient {
   }
 
   decodeSlot(code: Int32Array, pageOff: number, p: number): void {
+    // A translated page is missing this slot: translate it again once it is hot again.
+    if (this.jit[pageOff >>> 12] !== undefined) this.dropJit(pageOff >>> 12);
+    this.decodeRaw(code, pageOff, p);
+  }
+
+  private decodeRaw(code: Int32Array, pageOff: number, p: number): void {
     const m = this.bus.ram;
     const a = (pageOff >>> 0) + p;
     const lo16 = m[a] | (m[a + 1] << 8);

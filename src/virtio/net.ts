@@ -145,6 +145,17 @@ export class VirtioNet implements VirtioDeviceModel {
     this.transport.configChanged();
   }
 
+  /** One line of device state, for diagnostics. */
+  describe(): string {
+    const s = this.stats;
+    const rx = this.transport.queues[0]!;
+    return (
+      `virtio-net tx=${s.txFrames}/${s.txDropped} rx=${s.rxFrames}/${s.rxDropped}/${s.rxFiltered} ` +
+      `backlog=${this.backlog.length} held=${this.heldCount}(${this.heldBytes}B) rxAvail=${rx.hasAvailable()} ` +
+      `irq=${this.transport.interruptStatus} status=${this.transport.status}`
+    );
+  }
+
   get backlogLength(): number {
     return this.backlog.length;
   }

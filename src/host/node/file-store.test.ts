@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -38,6 +38,27 @@ describe('FileStore', () => {
     assert.equal(await s.size(), 11);
     await s.truncate(2);
     assert.equal(await s.size(), 2);
+    await s.close();
+  });
+  it('keeps size() equal to the file length through writes, concurrent writes and truncates', async () => {
+    const path = join(dir, 'size.bin');
+    await writeFile(path, new Uint8Array(100));
+    const s = await FileStore.open(path);
+    const onDisk = async () => (await stat(path)).size;
+    assert.equal(await s.size(), 100);
+    await s.write(50, new Uint8Array(10));
+    assert.equal(await s.size(), 100);
+    await s.write(4096, new Uint8Array(0));
+    assert.equal(await s.size(), 100, 'an empty write does not grow the file');
+    const pending = [s.write(5000, new Uint8Array(1000)), s.write(300, new Uint8Array(10))];
+    assert.equal(await s.size(), 6000, 'a write in progress counts');
+    await Promise.all(pending);
+    assert.equal(await s.size(), await onDisk());
+    await s.truncate(10);
+    assert.equal(await s.size(), 10);
+    await s.truncate(70000);
+    assert.equal(await s.size(), 70000);
+    assert.equal(await onDisk(), 70000);
     await s.close();
   });
   it('maps errors to StorageError codes', async () => {

@@ -12,6 +12,14 @@ export interface FileStoreOptions {
 
 export class FileStore implements ByteStore {
   private closed = false;
+  /**
+   * A writable store owns its file, so it tracks the length itself instead of asking the file
+   * system (formats ask for it on every allocation). It never falls below the real length: it
+   * grows when a write starts, so a concurrent caller sees at least what is being written.
+   */
+  private knownSize: number | undefined;
+  /** The highest end of the writes started since the last truncate began. */
+  private writeHigh = 0;
 
   private constructor(
     readonly name: string,
@@ -34,11 +42,21 @@ export class FileStore implements ByteStore {
     } catch (e) {
       throw toStorageError(e, abs);
     }
-    return new FileStore(abs, fh, readOnly);
+    const store = new FileStore(abs, fh, readOnly);
+    if (!readOnly) store.knownSize = await store.statSize();
+    return store;
   }
 
   async size(): Promise<number> {
-    return (await this.fh.stat()).size;
+    return this.knownSize ?? this.statSize();
+  }
+
+  private async statSize(): Promise<number> {
+    try {
+      return (await this.fh.stat()).size;
+    } catch (e) {
+      throw toStorageError(e, this.name);
+    }
   }
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
@@ -57,6 +75,10 @@ export class FileStore implements ByteStore {
 
   async write(offset: number, data: Uint8Array): Promise<void> {
     if (this.readOnly) throw new StorageError('read-only', `${this.name} is read-only`);
+    if (data.length > 0) {
+      this.writeHigh = Math.max(this.writeHigh, offset + data.length);
+      if (this.knownSize !== undefined) this.knownSize = Math.max(this.knownSize, offset + data.length);
+    }
     let done = 0;
     try {
       while (done < data.length) {
@@ -70,9 +92,14 @@ export class FileStore implements ByteStore {
 
   async truncate(size: number): Promise<void> {
     if (this.readOnly) throw new StorageError('read-only', `${this.name} is read-only`);
+    // Unknown while it runs (and if it fails): the next size() asks the file system. Writes
+    // started meanwhile may end past the new length.
+    this.knownSize = undefined;
+    this.writeHigh = 0;
     await this.fh.truncate(size).catch((e: unknown) => {
       throw toStorageError(e, this.name);
     });
+    this.knownSize = Math.max(size, this.writeHigh);
   }
 
   async flush(): Promise<void> {

@@ -589,6 +589,17 @@ export class TcpConn implements HostTcpHandlers {
     this.state = 'closed';
   }
 
+  /** One line of connection state, for diagnostics. */
+  describe(): string {
+    const d = (a: number, b: number) => seqDiff(a, b);
+    return (
+      `${this.key} ${this.state} inflight=${d(this.sndNxt, this.sndUna)} buf=${this.sndBufLen} ` +
+      `wnd=${this.sndWnd} rcvwnd=${d(this.rcvEdge, this.rcvNxt)} paused=${this.hostPaused} ` +
+      `hostEnded=${this.hostEnded} fin=${this.finSent}/${this.finAcked} guestFin=${this.guestFin} ` +
+      `rto=${Math.round(this.rto)} retries=${this.retries} rtx=${!!this.cancelRtx} persist=${!!this.cancelPersist}`
+    );
+  }
+
   get unackedBytes(): number {
     return this.sndBufLen;
   }

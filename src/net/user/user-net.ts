@@ -43,6 +43,7 @@ import {
   TYPE_AAAA,
 } from '../dns.ts';
 import type { NetBackend } from '../types.ts';
+import { fragment, Reassembler } from '../ipv4-frag.ts';
 import type { HostTcpHandlers, HostTcpSocket, HostUdpSocket, UserNetHost } from './host.ts';
 import { TcpConn, type TcpConnHost } from './tcp-conn.ts';
 
@@ -59,7 +60,8 @@ export const LEASE_SECONDS = 86400;
 const MAX_LEASES = 16;
 const UDP_IDLE_MS = 120_000;
 const MAX_DNS_INFLIGHT = 64;
-const MAX_UDP_PAYLOAD = 1500 - 28;
+/** Largest UDP payload in one IPv4 datagram (sent to the guest in fragments above the MTU). */
+const MAX_UDP_PAYLOAD = 65535 - 28;
 
 export interface UserNetOptions {
   /** restrict=on: the guest may reach only the host (10.0.2.2), DNS, and forwarded ports. */
@@ -108,6 +110,7 @@ export class UserNet implements NetBackend, TcpConnHost {
   private readonly arp = new Map<number, Uint8Array>();
   private lastGuestMac: Uint8Array = BROADCAST_MAC;
   private readonly ackQueue = new Set<TcpConn>();
+  private readonly frags: Reassembler;
   private dnsInflight = 0;
   private nextPort = 49152;
   private issCounter = 0;
@@ -124,6 +127,19 @@ export class UserNet implements NetBackend, TcpConnHost {
     this.maxTcp = opts.maxTcpConnections ?? 1024;
     this.maxPending = opts.maxPendingConnects ?? 128;
     this.maxUdp = opts.maxUdpMappings ?? 256;
+    this.frags = new Reassembler(() => this.timers.now());
+  }
+
+  /** Connection table and drop counters, one line each, for diagnostics. */
+  describe(): string[] {
+    const out = [...this.tcp.values()].map((c) => c.describe());
+    for (const [k, v] of this.drops) out.push(`drop ${k}: ${v}`);
+    return out;
+  }
+
+  /** Partial datagrams waiting for more fragments. */
+  get fragmentsPending(): number {
+    return this.frags.pending;
   }
 
   connect(deliver: (frame: Uint8Array, gsoSize?: number) => void): void {
@@ -179,7 +195,8 @@ export class UserNet implements NetBackend, TcpConnHost {
     this.ackQueue.add(conn);
   }
 
-  private handle(f: Uint8Array): void {
+  private handle(frame: Uint8Array): void {
+    let f = frame;
     if (f.length < 14 || f.length > MAX_FRAME) return this.drop('ethernet: bad frame length');
     if (f[6]! & 1) return this.drop('ethernet: multicast source');
     const type = ethType(f);
@@ -187,9 +204,15 @@ export class UserNet implements NetBackend, TcpConnHost {
     if (type !== ETHERTYPE_IPV4) return this.drop('ethernet: unsupported ethertype');
     // Only frames to us or to broadcast (a switch may flood others).
     if (!(f[0]! & 1) && macKey(f, 0) !== macKey(GATEWAY_MAC, 0)) return this.drop('ethernet: not for us');
-    const ip = parseIpv4(f);
+    let ip = parseIpv4(f);
     if (typeof ip === 'string') return this.drop(ip);
-    if (ip.fragment) return this.drop('ipv4: fragment');
+    if (ip.fragment) {
+      const whole = this.frags.add(f, ip);
+      if (!whole) return;
+      f = whole;
+      ip = parseIpv4(f);
+      if (typeof ip === 'string') return this.drop(ip);
+    }
     this.learn(ip.src, f);
     switch (ip.proto) {
       case PROTO_UDP:
@@ -280,9 +303,10 @@ export class UserNet implements NetBackend, TcpConnHost {
     if (!m || this.closed) return;
     const src = fromIp === '127.0.0.1' ? GATEWAY_IP : parseIp(fromIp);
     if (src === undefined) return this.drop('udp: reply from a non-IPv4 address');
-    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: reply larger than the MTU');
+    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: reply too large for IPv4');
     m.lastUsed = this.timers.now();
-    this.send(buildUdp(this.guestMac(m.guestIp), GATEWAY_MAC, src, fromPort, m.guestIp, m.guestPort, data));
+    const d = buildUdp(this.guestMac(m.guestIp), GATEWAY_MAC, src, fromPort, m.guestIp, m.guestPort, data);
+    for (const piece of fragment(d)) this.send(piece);
   }
 
   private armUdpIdle(key: string, m: UdpMapping): void {
@@ -483,8 +507,9 @@ export class UserNet implements NetBackend, TcpConnHost {
       this.udpFwdByPort.set(port, fw);
     }
     fw.lastUsed = this.timers.now();
-    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: forwarded datagram larger than the MTU');
-    this.send(buildUdp(this.guestMac(fw.guestIp), GATEWAY_MAC, GATEWAY_IP, fw.port, fw.guestIp, guestPort, data));
+    if (data.length > MAX_UDP_PAYLOAD) return this.drop('udp: forwarded datagram too large for IPv4');
+    const d = buildUdp(this.guestMac(fw.guestIp), GATEWAY_MAC, GATEWAY_IP, fw.port, fw.guestIp, guestPort, data);
+    for (const piece of fragment(d)) this.send(piece);
   }
 
   private dropUdpForward(peer: string, fw: UdpForward): void {

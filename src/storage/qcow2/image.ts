@@ -86,6 +86,9 @@ export class Qcow2Image
   pendingFrees: [number, number][] = [];
   snapshots: SnapshotEntry[];
   private lock: Promise<unknown> = Promise.resolve();
+  /** Reads whose mapping is done and whose data reads run outside the lock; and who waits for them. */
+  private readsInFlight = 0;
+  private readsDrained: (() => void)[] = [];
   private closed = false;
   private markedDirty = false;
   private readonly barriers: boolean;
@@ -133,10 +136,15 @@ export class Qcow2Image
     return this.header.version;
   }
 
-  /** Runs fn after every earlier operation finished: metadata updates never interleave. */
-  serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.lock.then(() => {
+  /**
+   * Runs fn after every earlier operation finished: metadata updates never interleave. Unless
+   * `shared`, fn also waits for the data reads still running outside the lock (see read()), so
+   * nothing a read is reading can be freed, reused or rewritten under it.
+   */
+  serialize<T>(fn: () => Promise<T>, shared = false): Promise<T> {
+    const p = this.lock.then(async () => {
       if (this.closed) throw new StorageError('io', `${this.store.name} is closed`);
+      if (!shared && this.readsInFlight > 0) await new Promise<void>((r) => this.readsDrained.push(r));
       return fn();
     });
     this.lock = p.catch(() => undefined);
@@ -204,21 +212,56 @@ export class Qcow2Image
 
   // ---------------------------------------------------------------- read
 
+  /**
+   * The mapping (and zero, backing and compressed parts) under the lock; the reads of plain
+   * data clusters after it, outside, so several reads (a conversion's read-ahead) overlap their
+   * I/O. Operations that change anything wait for those reads first (serialize).
+   */
   async read(offset: number, buf: Uint8Array): Promise<void> {
     checkRange(this, offset, buf.length, 'read');
-    return this.serialize(() => this.readAt(offset, buf));
+    const data = await this.serialize(async () => {
+      const runs: [number, Uint8Array][] = [];
+      await this.readAt(offset, buf, runs);
+      if (runs.length > 0) this.readsInFlight++;
+      return runs;
+    }, true);
+    if (data.length === 0) return;
+    try {
+      if (data.length === 1) await this.store.read(data[0]![0], data[0]![1]);
+      else {
+        const failed = (await Promise.allSettled(data.map(([h, b]) => this.store.read(h, b)))).find(
+          (r): r is PromiseRejectedResult => r.status === 'rejected',
+        );
+        if (failed) throw failed.reason;
+      }
+    } finally {
+      if (--this.readsInFlight === 0) for (const r of this.readsDrained.splice(0)) r();
+    }
   }
 
-  async readAt(offset: number, buf: Uint8Array): Promise<void> {
+  /**
+   * Reads [offset, +buf.length) as the guest sees it. With `deferred`, runs of plain data
+   * clusters are not read but listed there (host offset, destination), contiguous runs merged.
+   */
+  async readAt(offset: number, buf: Uint8Array, deferred?: [number, Uint8Array][]): Promise<void> {
     let done = 0;
     while (done < buf.length) {
       const pos = offset + done;
       const run = await this.mapRun(pos, buf.length - done);
       const sub = buf.subarray(done, done + run.length);
       switch (run.kind) {
-        case 'data':
-          await this.store.read(run.host, sub);
+        case 'data': {
+          if (!deferred) {
+            await this.store.read(run.host, sub);
+            break;
+          }
+          const last = deferred[deferred.length - 1];
+          // The previous run ends where this one starts, in the file and in buf: one read.
+          if (last && last[0] + last[1].length === run.host && last[1].byteOffset + last[1].length === sub.byteOffset)
+            last[1] = buf.subarray(done - last[1].length, done + run.length);
+          else deferred.push([run.host, sub]);
           break;
+        }
         case 'zero':
           sub.fill(0);
           break;
@@ -551,7 +594,7 @@ export class Qcow2Image
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
     checkRange(this, offset, length, 'block-status');
-    return this.serialize(async () => {
+    return this.serialize(async (): Promise<ExtentStatus> => {
       const run = await this.mapRun(offset, length);
       switch (run.kind) {
         case 'data':
@@ -567,7 +610,7 @@ export class Qcow2Image
           return { ...st, offset, depth: st.depth + 1 };
         }
       }
-    });
+    }, true);
   }
 
   // ---------------------------------------------------------------- flush, close

@@ -117,6 +117,8 @@ export class NetSetup {
   readonly nics: BuiltNic[] = [];
   private readonly closers: Array<() => void> = [];
   private readonly switches = new Map<string, EthernetSwitch>();
+  /** Set by the VM runner: the NICs' state, printed with VIRTKIT_NET_DEBUG. */
+  describeNics?: () => string[];
 
   /** Builds every spec; on failure closes what was opened and throws NetConfigError. */
   static async build(specs: NetSpec[]): Promise<NetSetup> {
@@ -135,6 +137,15 @@ export class NetSetup {
     if (spec.kind === 'user') {
       const net = new UserNet(new NodeUserNetHost(), { restrict: spec.restrict });
       this.closers.push(() => net.close());
+      if (process.env.VIRTKIT_NET_DEBUG) {
+        // Diagnostics: the NAT's connection table on stderr every 2 s.
+        const t = setInterval(() => {
+          const lines = [...(this.describeNics?.() ?? []), ...net.describe()];
+          process.stderr.write(`[net] ${lines.join('\n[net] ')}\n`);
+        }, 2000);
+        t.unref();
+        this.closers.push(() => clearInterval(t));
+      }
       const servers = await listenForwards(net, spec.forwards);
       this.closers.push(() => servers.forEach((x) => x.close()));
       this.nics.push({ backend: net, mac: spec.mac });
