@@ -5,8 +5,8 @@
  *
  * Builds a sparse raw image (default 2 GiB) holding random data (default 256 MiB) in 1 MiB pieces
  * at scattered offsets, converts it to every format both tools support and back to raw with
- * virtkit and with `qemu-img convert`, and prints each pair's times, the ratio virtkit/qemu-img
- * and the worst ratio (target <= 1.25). Then measures random 4 KiB reads through a qcow2 image
+ * virtkit and with `qemu-img convert` (the two alternating, best of --runs each), and prints each
+ * pair's times, the ratio virtkit/qemu-img and the worst ratio (target <= 1.25). Then measures random 4 KiB reads through a qcow2 image
  * with a warm cache. Every output is checked with `qemu-img compare` against the source.
  */
 import { execFileSync, spawnSync } from 'node:child_process';

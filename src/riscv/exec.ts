@@ -18,7 +18,9 @@ import type { JitWindow } from './jit.ts';
 import { executeFp } from './fpu/execute.ts';
 
 /** Bytes per translated window (jit.ts imports it from here to avoid a cycle at load time). */
-export const JIT_WINDOW_SHIFT = 9;
+export const JIT_WINDOW_SHIFT = 8;
+export const JST = new Float64Array(10);
+(globalThis as any).__JST = JST;
 
 export enum Op {
   DECODE = 0,
@@ -473,7 +475,7 @@ export function execute(h: Hart, budget: number): number {
       code = pages[pg] ?? h.newCodePage(pg);
       jw = jit[pg];
       if (jw === undefined && heat[pg] >= jitThreshold) {
-        h.jitCompile(pg);
+        h.jitCompile(pg, pcLo & 4095);
         jw = jit[pg];
       }
       vLo = pcLo & -4096;
@@ -510,8 +512,10 @@ export function execute(h: Hart, budget: number): number {
         for (;;) {
           const fn = jw[p >>> JIT_WINDOW_SHIFT];
           if (fn === undefined) break;
+          const nb = n;
           const k = fn(p, n, vLo, vHi);
           n = h.jN;
+          JST[0]++; JST[1] += nb - n; JST[2 + k]++;
           p = h.jOff;
           if (k === 5) break;
           if (k !== 4) {
@@ -1627,7 +1631,7 @@ export function execute(h: Hart, budget: number): number {
       // Instructions interpreted in this page so far: a hot page gets translated (jit.ts).
       const hot = heat[pg] + (n0 - n);
       heat[pg] = hot;
-      if (hot >= jitThreshold) h.jitCompile(pg);
+      if (hot >= jitThreshold) h.jitCompile(pg, -1);
     }
   }
   return budget - n;

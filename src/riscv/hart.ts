@@ -174,6 +174,7 @@ export class Hart implements FpContext, CodeCacheClient {
    * run(), so changes apply from the next one.
    */
   jitThreshold = JIT_THRESHOLD;
+  private readonly jitIncl = new Uint8Array(2048);
   /** Results of a translated window: remaining budget and page offset (see jit.ts). */
   jN = 0;
   jOff = 0;
@@ -443,19 +444,35 @@ export class Hart implements FpContext, CodeCacheClient {
     this.jitHeat[ramPage] = 0;
   }
 
-  /** Translates a hot page (called by exec.ts when its heat reaches jitThreshold). */
-  jitCompile(ramPage: number): void {
+  /**
+   * Translates a hot page (called by exec.ts when its heat reaches jitThreshold); `entry` (or -1)
+   * is a page offset about to run, translated even if it has not run yet.
+   */
+  jitCompile(ramPage: number, entry: number): void {
     const code = this.pages[ramPage];
     if (code === undefined || this.jitCount[ramPage] >= JIT_MAX_PER_PAGE) {
       this.jitHeat[ramPage] = -0x40000000; // do not ask again soon
       return;
     }
     this.jitCount[ramPage]++;
-    // Decode every slot first, so instructions not run yet are translated too (no re-translation
-    // when they first run). Decoding is a pure function of RAM, which the page mirrors.
+    // Slots to translate: every executed (decoded) instruction and the straight-line code after
+    // it, decoded now, so code not run yet needs no re-translation when it first runs. Following
+    // instruction lengths from executed starts never translates the middle of an instruction.
+    // (Decoding is a pure function of RAM, which the page mirrors.)
     const pageOff = ramPage << 12;
-    for (let p = 0; p < 4096; p += 2) if ((code[p] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, p);
-    const fns = compilePage(this, code);
+    const incl = this.jitIncl;
+    incl.fill(0);
+    if (entry >= 0 && (code[entry] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, entry);
+    for (let p = 0; p < 4096; p += 2) {
+      if ((code[p] & 255) === Op.DECODE || incl[p >> 1] === 1) continue;
+      for (let q = p; q < 4096 && incl[q >> 1] === 0; q += (code[q] >>> 27) & 1 ? 2 : 4) {
+        if ((code[q] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, q);
+        incl[q >> 1] = 1;
+        const op = code[q] & 255;
+        if (op === Op.ILLEGAL || op === Op.CROSS) break;
+      }
+    }
+    const fns = compilePage(this, code, incl);
     if (fns === undefined) {
       this.jitThreshold = Infinity; // no run-time code generation on this host
       return;

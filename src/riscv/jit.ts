@@ -34,11 +34,12 @@ import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts'
 
 export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => number;
 
-/** Windows of 2^JIT_WINDOW_SHIFT bytes (512: 8 per page) keep each function small enough for V8's optimizer. */
+/** Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8 to optimize. */
 export const JIT_WINDOWS = 4096 >>> JIT_WINDOW_SHIFT;
 
 const FACTORY_PARAMS = [
   'h',
+  'ex',
   'x',
   'm8',
   'mI8',
@@ -64,11 +65,11 @@ let evalAllowed: boolean | undefined;
  * Translates the decoded slots of one page into JIT_WINDOWS functions (undefined for windows
  * without decoded instructions). Returns undefined when run-time code generation is unavailable.
  */
-export function compilePage(h: Hart, code: Int32Array): (JitWindow | undefined)[] | undefined {
+export function compilePage(h: Hart, code: Int32Array, incl: Uint8Array): (JitWindow | undefined)[] | undefined {
   if (evalAllowed === false) return undefined;
   const out: (JitWindow | undefined)[] = new Array<JitWindow | undefined>(JIT_WINDOWS).fill(undefined);
   for (let wi = 0; wi < JIT_WINDOWS; wi++) {
-    const body = windowSource(code, wi);
+    const body = windowSource(code, incl, wi);
     if (body === undefined) continue;
     let factory: Factory;
     try {
@@ -82,6 +83,7 @@ export function compilePage(h: Hart, code: Int32Array): (JitWindow | undefined)[
     const bus = h.bus;
     out[wi] = factory(
       h,
+      exit,
       h.x,
       bus.ram,
       bus.ramI8,
@@ -102,12 +104,23 @@ export function compilePage(h: Hart, code: Int32Array): (JitWindow | undefined)[
   return out;
 }
 
+/** Stores a window's results in the hart (small enough for V8 to inline into every window). */
+function exit(h: Hart, n: number, off: number, kind: number): number {
+  h.jN = n;
+  h.jOff = off;
+  return kind;
+}
+
+/** Slots to translate: incl[p >> 1] = 1 (instruction starts reached from executed code). */
+let incl: Uint8Array;
+
 function decoded(code: Int32Array, p: number): boolean {
-  return p < 4096 && (code[p] & 255) !== Op.DECODE;
+  return p < 4096 && incl[p >> 1] === 1 && (code[p] & 255) !== Op.DECODE;
 }
 
 /** Source of the factory for window wi, or undefined when it holds no decoded instruction. */
-function windowSource(code: Int32Array, wi: number): string | undefined {
+function windowSource(code: Int32Array, included: Uint8Array, wi: number): string | undefined {
+  incl = included;
   const ws = wi << JIT_WINDOW_SHIFT;
   const we = ws + (1 << JIT_WINDOW_SHIFT);
   const parts: string[] = [];
@@ -123,7 +136,7 @@ function windowSource(code: Int32Array, wi: number): string | undefined {
     parts.push(body.text);
     if (!body.ends) {
       // Count the instruction, then fall through to the next case or jump to where flow goes.
-      parts.push(`if (--n <= 0) { h.jN = n; h.jOff = ${next}; return 1; }`);
+      parts.push(`if (--n <= 0) { return ex(h, n, ${next}, 1); }`);
       if (!(next + 0 < we && decoded(code, next) && isNextCase(code, p, next))) parts.push(goTo(next, ws, we, code));
     }
   }
@@ -133,7 +146,7 @@ const dkey = h.dkey;
 for (;;) {
 switch (p) {
 ${parts.join('\n')}
-default: h.jN = n; h.jOff = p; return 5;
+default: return ex(h, n, p, 5);
 }
 }
 };`;
@@ -147,21 +160,21 @@ function isNextCase(code: Int32Array, p: number, next: number): boolean {
 
 /** Transfers control to byte offset t of the page after the budget was counted. */
 function goTo(t: number, ws: number, we: number, code: Int32Array): string {
-  if (t >= ws && t < we) return decoded(code, t) ? `p = ${t}; continue;` : `h.jN = n; h.jOff = ${t}; return 5;`;
-  return `h.jN = n; h.jOff = ${t}; return 4;`;
+  if (t >= ws && t < we) return decoded(code, t) ? `p = ${t}; continue;` : `return ex(h, n, ${t}, 5);`;
+  return `return ex(h, n, ${t}, 4);`;
 }
 
 /** Branch/jump to page offset expression `t` (in-page already checked by the caller or known). */
 function takenDynamic(t: string, ws: number, we: number): string {
-  return `{ const t = ${t}; if (--n <= 0) { h.jN = n; h.jOff = t; return 1; } if (t >= ${ws} && t < ${we}) { p = t; continue; } h.jN = n; h.jOff = t; return 4; }`;
+  return `{ const t = ${t}; if (--n <= 0) { return ex(h, n, t, 1); } if (t >= ${ws} && t < ${we}) { p = t; continue; } return ex(h, n, t, 4); }`;
 }
 
 function takenStatic(t: number, ws: number, we: number): string {
   if (t >= 0 && t < 4096) {
-    const go = t >= ws && t < we ? `p = ${t}; continue;` : `h.jN = n; h.jOff = ${t}; return 4;`;
-    return `if (--n <= 0) { h.jN = n; h.jOff = ${t}; return 1; } ${go}`;
+    const go = t >= ws && t < we ? `p = ${t}; continue;` : `return ex(h, n, ${t}, 4);`;
+    return `if (--n <= 0) { return ex(h, n, ${t}, 1); } ${go}`;
   }
-  return `h.jN = n; h.jOff = ${t}; return 0;`;
+  return `return ex(h, n, ${t}, 0);`;
 }
 
 interface InsnSource {
@@ -187,7 +200,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   const setW = (v: string) => `{ const v = ${v}; x[${d}] = v; x[${d + 1}] = v >> 31; }`;
   const plain = (text: string): InsnSource => ({ text, ends: false });
   const ends = (text: string): InsnSource => ({ text, ends: true });
-  const interpret = ends(`h.jN = n; h.jOff = ${p}; return 5;`);
+  const interpret = ends(`return ex(h, n, ${p}, 5);`);
   const shift = (kind: 'l' | 'rl' | 'ra', sa: string) => {
     const pre = `const sa = ${sa}; const lo = ${X(a)}; const hi = ${X(a + 1)};`;
     if (kind === 'l')
@@ -203,13 +216,13 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   const load = (size: number, fast: string, slowLo: string, signHi: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} let v; if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { v = ${fast}; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, ${size})) { h.jN = n; h.jOff = ${p}; return 3; } v = ${slowLo}; } x[${d}] = v; x[${d + 1}] = ${signHi}; }`,
+      `{ ${addr(a, imm)} let v; if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { v = ${fast}; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, ${size})) { return ex(h, n, ${p}, 3); } v = ${slowLo}; } x[${d}] = v; x[${d + 1}] = ${signHi}; }`,
     );
   };
   const store = (size: number, fast: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else { ${SAVE_PC(p)} if (!h.store(lo, hi, ${size}, x[${b}], x[${b + 1}])) { h.jN = n; h.jOff = ${p}; return 3; } h.jN = n; h.jOff = ${p + len}; return 0; } }`,
+      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else { ${SAVE_PC(p)} if (!h.store(lo, hi, ${size}, x[${b}], x[${b + 1}])) { return ex(h, n, ${p}, 3); } return ex(h, n, ${p + len}, 0); } }`,
     );
   };
   const link = `{ const s = (vLo >>> 0) + ${p + len}; x[${d}] = s | 0; x[${d + 1}] = s > 4294967295 ? (vHi + 1) | 0 : vHi; }`;
@@ -227,7 +240,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
       return ends(takenStatic(p + imm, ws, we));
     case Op.JALR:
       return ends(
-        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', ws, we)} h.pcLo = tlo; h.pcHi = thi; h.jN = n; return 2; }`,
+        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', ws, we)} h.pcLo = tlo; h.pcHi = thi; return ex(h, n, 0, 2); }`,
       );
     case Op.BEQ:
       return branch(`x[${a}] === x[${b}] && x[${a + 1}] === x[${b + 1}]`);
@@ -260,7 +273,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
     case Op.LD: {
       const mask = -4096 | 7;
       return plain(
-        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, 8)) { h.jN = n; h.jOff = ${p}; return 3; } x[${d}] = h.ldLo; x[${d + 1}] = h.ldHi; } }`,
+        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, 8)) { return ex(h, n, ${p}, 3); } x[${d}] = h.ldLo; x[${d + 1}] = h.ldHi; } }`,
       );
     }
     case Op.SB:
@@ -383,7 +396,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
       return plain('');
     case Op.FENCE_I:
       // As in the interpreter: nothing to drop (decoded code is coherent), but the block ends.
-      return ends(`h.jN = n; h.jOff = ${p + len}; return 0;`);
+      return ends(`return ex(h, n, ${p + len}, 0);`);
     case Op.SH1ADD:
     case Op.SH2ADD:
     case Op.SH3ADD:

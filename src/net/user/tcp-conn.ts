@@ -25,6 +25,8 @@ export const OUR_MSS = 1460;
 const RTO_MIN = 200;
 const RTO_MAX = 30_000;
 const RTO_INITIAL = 1000;
+/** Longest interval between zero-window probes. */
+const PROBE_MAX = 1000;
 /** Retransmissions of the same data before the connection is reset. */
 const MAX_RETRIES = 10;
 /** How long a fully closed connection lingers to re-acknowledge a retransmitted FIN. */
@@ -391,9 +393,9 @@ export class TcpConn implements HostTcpHandlers {
         if (inFlight === 0) this.armPersist();
         break;
       }
+      // No sender-side silly-window avoidance: waiting for an ACK that may never come (the guest
+      // already acknowledged everything but a probe) stalls a slow reader's transfer.
       const n = Math.min(this.nat.segmentLimit(this.mss), unsent, room);
-      // Nagle-free, but avoid tiny segments when more data is waiting for window space.
-      if (n < this.mss && n < unsent && inFlight > 0) break;
       // State first, then the frame: delivery may re-enter segment() synchronously (a switch, a test).
       this.sndNxt = seqAdd(this.sndNxt, n);
       if (this.rttSeq < 0) {
@@ -494,11 +496,17 @@ export class TcpConn implements HostTcpHandlers {
   private retransmit(timeout: boolean): void {
     if (this.state === 'closed') return;
     if (timeout) {
-      if (++this.retries > MAX_RETRIES) {
-        this.reset();
-        return;
+      if (this.state === 'established' && this.sndWnd === 0) {
+        // A zero-window probe went unanswered with an open window: the guest is alive but its
+        // reader is slow. Keep probing (RFC 9293 3.8.6.1: never give up), at least every second.
+        this.rto = Math.min(PROBE_MAX, this.rto * 2);
+      } else {
+        if (++this.retries > MAX_RETRIES) {
+          this.reset();
+          return;
+        }
+        this.rto = Math.min(RTO_MAX, this.rto * 2);
       }
-      this.rto = Math.min(RTO_MAX, this.rto * 2);
     }
     this.rttSeq = -1; // Karn: no RTT samples from retransmitted data
     if (this.state === 'syn-sent' || this.state === 'syn-rcvd') {
@@ -528,7 +536,7 @@ export class TcpConn implements HostTcpHandlers {
         this.armRtx();
         this.sendData(0, 1, true);
       }
-    }, this.rto);
+    }, Math.min(this.rto, PROBE_MAX));
   }
 
   private stopPersist(): void {

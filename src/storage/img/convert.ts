@@ -121,11 +121,9 @@ export async function imgConvert(
     const reader = new ConcatReader(srcs);
     const zeroTest = ctx.isZero ?? ((b: Uint8Array) => isZero(b));
     let dataBytes = 0;
-    // Chunk buffers are recycled: allocating (and zero-filling) megabytes per chunk costs GC time.
-    const pool: Uint8Array[] = [];
-    const take = (n: number) => (pool.pop() ?? new Uint8Array(chunk)).subarray(0, n);
+    const take = (n: number) => takeBuffer(chunk).subarray(0, n);
     const give = (b: Uint8Array | undefined) => {
-      if (b && b.buffer.byteLength === chunk) pool.push(new Uint8Array(b.buffer, 0, chunk));
+      if (b && b.buffer.byteLength === chunk) giveBuffer(new Uint8Array(b.buffer, 0, chunk));
     };
 
     const writeSegment = async (seg: Segment, buf: Uint8Array | undefined): Promise<void> => {
@@ -223,6 +221,25 @@ async function allSettledOrThrow(pending: Promise<void>[]): Promise<void> {
   if (pending.length === 1) return pending[0];
   const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/**
+ * Chunk buffers, recycled within and across conversions: fresh megabytes cost page faults, and
+ * their external memory makes V8 run a full GC per conversion. Held weakly, so an idle process
+ * gives them back at its next GC.
+ */
+const bufferPool: WeakRef<Uint8Array>[] = [];
+
+function takeBuffer(size: number): Uint8Array {
+  while (bufferPool.length > 0) {
+    const b = bufferPool.pop()!.deref();
+    if (b && b.length === size) return b;
+  }
+  return new Uint8Array(size);
+}
+
+function giveBuffer(b: Uint8Array): void {
+  if (bufferPool.length < 16) bufferPool.push(new WeakRef(b));
 }
 
 function roundUp(n: number, a: number): number {
