@@ -19,8 +19,6 @@ import { executeFp } from './fpu/execute.ts';
 
 /** Bytes per translated window (jit.ts imports it from here to avoid a cycle at load time). */
 export const JIT_WINDOW_SHIFT = 8;
-export const JST = new Float64Array(10);
-(globalThis as any).__JST = JST;
 
 export enum Op {
   DECODE = 0,
@@ -447,6 +445,7 @@ export function execute(h: Hart, budget: number): number {
   const jit = h.jit;
   const heat = h.jitHeat;
   const jitThreshold = h.jitThreshold;
+  const jitOn = jitThreshold !== Infinity;
   const f = h.f;
   let n = budget;
 
@@ -474,7 +473,7 @@ export function execute(h: Hart, budget: number): number {
       pg = pageOff >>> 12;
       code = pages[pg] ?? h.newCodePage(pg);
       jw = jit[pg];
-      if (jw === undefined && heat[pg] >= jitThreshold) {
+      if (jitOn && jw === undefined && heat[pg] >= jitThreshold) {
         h.jitCompile(pg, pcLo & 4095);
         jw = jit[pg];
       }
@@ -512,10 +511,8 @@ export function execute(h: Hart, budget: number): number {
         for (;;) {
           const fn = jw[p >>> JIT_WINDOW_SHIFT];
           if (fn === undefined) break;
-          const nb = n;
           const k = fn(p, n, vLo, vHi);
           n = h.jN;
-          JST[0]++; JST[1] += nb - n; JST[2 + k]++;
           p = h.jOff;
           if (k === 5) break;
           if (k !== 4) {
@@ -1627,7 +1624,7 @@ export function execute(h: Hart, budget: number): number {
     if (exitKind <= 1) h.setPcRel(vLo, vHi, exitOff);
     if (exitKind !== 1) n--;
     if (exitKind === 3) h.runTraps++;
-    if (jw === undefined && pg >= 0) {
+    if (jitOn && jw === undefined && pg >= 0) {
       // Instructions interpreted in this page so far: a hot page gets translated (jit.ts).
       const hot = heat[pg] + (n0 - n);
       heat[pg] = hot;

@@ -21,6 +21,8 @@
  *   stimecmp (read-only number, Infinity when Sstc is off) so a host can compute when to wake.
  *   flushDecodedCode()       drops pre-decoded instructions (remote FENCE.I from an SBI).
  *   flushTlb()               drops all translations (remote SFENCE.VMA from an SBI).
+ *   jitThreshold             interpreted instructions per page before it is translated to JavaScript
+ *                            (jit.ts); Infinity (default) keeps the interpreter alone.
  *
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
@@ -43,8 +45,14 @@ const LOAD = 1;
 const STORE = 2;
 
 const PAGE_FAULT = [12, 13, 15];
-/** Default jitThreshold: enough interpreted instructions that translating (~1 ms a page) pays off. */
-const JIT_THRESHOLD = 200_000;
+/**
+ * Default jitThreshold: off. Measured on the Linux boot (docs/cpu.md, "Translation tier"), the
+ * translated windows run ~2x faster per instruction than the interpreter, but V8's compile time
+ * and the calls between windows ate the gain (boot CPU time 13.5 s interpreted, 14.0 s with
+ * pages translated after 20M instructions, worse with lower thresholds), so the tier stays
+ * opt-in until it pays off.
+ */
+const JIT_THRESHOLD = Infinity;
 /** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
 const JIT_MAX_PER_PAGE = 16;
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
@@ -169,9 +177,9 @@ export class Hart implements FpContext, CodeCacheClient {
   /** Translations made per RAM page: a page whose code keeps changing stops being translated. */
   private readonly jitCount: Uint8Array;
   /**
-   * Interpreted instructions after which a page is translated. Infinity disables the tier (the
-   * interpreter alone is the reference); tests set 0 to run everything translated. Read by each
-   * run(), so changes apply from the next one.
+   * Interpreted instructions after which a page is translated (jit.ts). Infinity (the default)
+   * disables the tier; tests set 0 to run everything translated. Read by each run(), so changes
+   * apply from the next one.
    */
   jitThreshold = JIT_THRESHOLD;
   private readonly jitIncl = new Uint8Array(2048);

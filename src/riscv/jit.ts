@@ -39,7 +39,6 @@ export const JIT_WINDOWS = 4096 >>> JIT_WINDOW_SHIFT;
 
 const FACTORY_PARAMS = [
   'h',
-  'ex',
   'x',
   'm8',
   'mI8',
@@ -83,7 +82,6 @@ export function compilePage(h: Hart, code: Int32Array, incl: Uint8Array): (JitWi
     const bus = h.bus;
     out[wi] = factory(
       h,
-      exit,
       h.x,
       bus.ram,
       bus.ramI8,
@@ -102,13 +100,6 @@ export function compilePage(h: Hart, code: Int32Array, incl: Uint8Array): (JitWi
     );
   }
   return out;
-}
-
-/** Stores a window's results in the hart (small enough for V8 to inline into every window). */
-function exit(h: Hart, n: number, off: number, kind: number): number {
-  h.jN = n;
-  h.jOff = off;
-  return kind;
 }
 
 /** Slots to translate: incl[p >> 1] = 1 (instruction starts reached from executed code). */
@@ -136,19 +127,29 @@ function windowSource(code: Int32Array, included: Uint8Array, wi: number): strin
     parts.push(body.text);
     if (!body.ends) {
       // Count the instruction, then fall through to the next case or jump to where flow goes.
-      parts.push(`if (--n <= 0) { return ex(h, n, ${next}, 1); }`);
+      parts.push(`if (--n <= 0) { { off = ${next}; k = 1; break L; } }`);
       if (!(next + 0 < we && decoded(code, next) && isNextCase(code, p, next))) parts.push(goTo(next, ws, we, code));
     }
   }
   if (!any) return undefined;
+  // Every exit leaves through the loop's end: exits first taken after V8 optimized the window
+  // then cost no deoptimization (assignments and breaks need no type feedback; a call or a
+  // property store there would, and the budget exit moves to a new instruction every slice).
   return `return function (p, n, vLo, vHi) {
 const dkey = h.dkey;
-for (;;) {
+let k = 5;
+let off = 0;
+let hi2 = 0;
+L: for (;;) {
 switch (p) {
 ${parts.join('\n')}
-default: return ex(h, n, p, 5);
+default: { off = p; k = 5; break L; }
 }
 }
+if (k === 2) { h.pcLo = off; h.pcHi = hi2; }
+h.jN = n;
+h.jOff = off;
+return k;
 };`;
 }
 
@@ -160,21 +161,21 @@ function isNextCase(code: Int32Array, p: number, next: number): boolean {
 
 /** Transfers control to byte offset t of the page after the budget was counted. */
 function goTo(t: number, ws: number, we: number, code: Int32Array): string {
-  if (t >= ws && t < we) return decoded(code, t) ? `p = ${t}; continue;` : `return ex(h, n, ${t}, 5);`;
-  return `return ex(h, n, ${t}, 4);`;
+  if (t >= ws && t < we) return decoded(code, t) ? `p = ${t}; continue;` : `{ off = ${t}; k = 5; break L; }`;
+  return `{ off = ${t}; k = 4; break L; }`;
 }
 
 /** Branch/jump to page offset expression `t` (in-page already checked by the caller or known). */
 function takenDynamic(t: string, ws: number, we: number): string {
-  return `{ const t = ${t}; if (--n <= 0) { return ex(h, n, t, 1); } if (t >= ${ws} && t < ${we}) { p = t; continue; } return ex(h, n, t, 4); }`;
+  return `{ const t = ${t}; if (--n <= 0) { { off = t; k = 1; break L; } } if (t >= ${ws} && t < ${we}) { p = t; continue; } { off = t; k = 4; break L; } }`;
 }
 
 function takenStatic(t: number, ws: number, we: number): string {
   if (t >= 0 && t < 4096) {
-    const go = t >= ws && t < we ? `p = ${t}; continue;` : `return ex(h, n, ${t}, 4);`;
-    return `if (--n <= 0) { return ex(h, n, ${t}, 1); } ${go}`;
+    const go = t >= ws && t < we ? `p = ${t}; continue;` : `{ off = ${t}; k = 4; break L; }`;
+    return `if (--n <= 0) { { off = ${t}; k = 1; break L; } } ${go}`;
   }
-  return `return ex(h, n, ${t}, 0);`;
+  return `{ off = ${t}; k = 0; break L; }`;
 }
 
 interface InsnSource {
@@ -200,7 +201,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   const setW = (v: string) => `{ const v = ${v}; x[${d}] = v; x[${d + 1}] = v >> 31; }`;
   const plain = (text: string): InsnSource => ({ text, ends: false });
   const ends = (text: string): InsnSource => ({ text, ends: true });
-  const interpret = ends(`return ex(h, n, ${p}, 5);`);
+  const interpret = ends(`{ off = ${p}; k = 5; break L; }`);
   const shift = (kind: 'l' | 'rl' | 'ra', sa: string) => {
     const pre = `const sa = ${sa}; const lo = ${X(a)}; const hi = ${X(a + 1)};`;
     if (kind === 'l')
@@ -216,13 +217,13 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   const load = (size: number, fast: string, slowLo: string, signHi: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} let v; if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { v = ${fast}; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, ${size})) { return ex(h, n, ${p}, 3); } v = ${slowLo}; } x[${d}] = v; x[${d + 1}] = ${signHi}; }`,
+      `{ ${addr(a, imm)} let v; if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { v = ${fast}; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, ${size})) { { off = ${p}; k = 3; break L; } } v = ${slowLo}; } x[${d}] = v; x[${d + 1}] = ${signHi}; }`,
     );
   };
   const store = (size: number, fast: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else { ${SAVE_PC(p)} if (!h.store(lo, hi, ${size}, x[${b}], x[${b + 1}])) { return ex(h, n, ${p}, 3); } return ex(h, n, ${p + len}, 0); } }`,
+      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else { ${SAVE_PC(p)} if (!h.store(lo, hi, ${size}, x[${b}], x[${b + 1}])) { { off = ${p}; k = 3; break L; } } { off = ${p + len}; k = 0; break L; } } }`,
     );
   };
   const link = `{ const s = (vLo >>> 0) + ${p + len}; x[${d}] = s | 0; x[${d + 1}] = s > 4294967295 ? (vHi + 1) | 0 : vHi; }`;
@@ -240,7 +241,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
       return ends(takenStatic(p + imm, ws, we));
     case Op.JALR:
       return ends(
-        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', ws, we)} h.pcLo = tlo; h.pcHi = thi; return ex(h, n, 0, 2); }`,
+        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', ws, we)} { off = tlo; hi2 = thi; k = 2; break L; } }`,
       );
     case Op.BEQ:
       return branch(`x[${a}] === x[${b}] && x[${a + 1}] === x[${b + 1}]`);
@@ -273,7 +274,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
     case Op.LD: {
       const mask = -4096 | 7;
       return plain(
-        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, 8)) { return ex(h, n, ${p}, 3); } x[${d}] = h.ldLo; x[${d + 1}] = h.ldHi; } }`,
+        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, 8)) { { off = ${p}; k = 3; break L; } } x[${d}] = h.ldLo; x[${d + 1}] = h.ldHi; } }`,
       );
     }
     case Op.SB:
@@ -396,7 +397,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
       return plain('');
     case Op.FENCE_I:
       // As in the interpreter: nothing to drop (decoded code is coherent), but the block ends.
-      return ends(`return ex(h, n, ${p + len}, 0);`);
+      return ends(`{ off = ${p + len}; k = 0; break L; }`);
     case Op.SH1ADD:
     case Op.SH2ADD:
     case Op.SH3ADD:
@@ -405,7 +406,14 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
     case Op.SH2ADD_UW:
     case Op.SH3ADD_UW: {
       const uw = op === Op.ADD_UW || op === Op.SH1ADD_UW || op === Op.SH2ADD_UW || op === Op.SH3ADD_UW;
-      const s = op === Op.ADD_UW ? 0 : op === Op.SH1ADD || op === Op.SH1ADD_UW ? 1 : op === Op.SH2ADD || op === Op.SH2ADD_UW ? 2 : 3;
+      const s =
+        op === Op.ADD_UW
+          ? 0
+          : op === Op.SH1ADD || op === Op.SH1ADD_UW
+            ? 1
+            : op === Op.SH2ADD || op === Op.SH2ADD_UW
+              ? 2
+              : 3;
       const ah = uw ? '0' : `x[${a + 1}]`;
       const sh = s === 0 ? ah : `(${ah} << ${s}) | (x[${a}] >>> ${32 - s})`;
       return plain(

@@ -296,6 +296,14 @@ export class TcpConn implements HostTcpHandlers {
     } else if (ack === this.sndUna && seg.data.length === 0 && !(seg.flags & FIN) && wnd === this.sndWnd) {
       if (this.sndNxt !== this.sndUna && ++this.dupAcks === 3) this.retransmit(false);
     }
+    if (this.sndWnd === 0 && wnd > 0 && ack === this.sndUna && this.sndNxt !== this.sndUna) {
+      // The window reopened without covering what went out as probes: the guest dropped those
+      // bytes, so send them again in order now rather than after a retransmission timeout.
+      this.sndNxt = this.sndUna;
+      this.finSent = false;
+      this.rttSeq = -1;
+      this.stopRtx();
+    }
     this.sndWnd = wnd;
     if (this.sndWnd > 0) this.stopPersist();
     return true;
@@ -526,17 +534,20 @@ export class TcpConn implements HostTcpHandlers {
 
   private armPersist(): void {
     if (this.cancelPersist) return;
-    this.cancelPersist = this.nat.timers.setTimer(() => {
-      this.cancelPersist = undefined;
-      if (this.state !== 'established' || this.sndWnd > 0) return;
-      // Window probe: one byte beyond the closed window; the guest answers with its current window.
-      const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      if (inFlight === 0 && this.sndBufLen > 0) {
-        this.sndNxt = seqAdd(this.sndNxt, 1);
-        this.armRtx();
-        this.sendData(0, 1, true);
-      }
-    }, Math.min(this.rto, PROBE_MAX));
+    this.cancelPersist = this.nat.timers.setTimer(
+      () => {
+        this.cancelPersist = undefined;
+        if (this.state !== 'established' || this.sndWnd > 0) return;
+        // Window probe: one byte beyond the closed window; the guest answers with its current window.
+        const inFlight = seqDiff(this.sndNxt, this.sndUna);
+        if (inFlight === 0 && this.sndBufLen > 0) {
+          this.sndNxt = seqAdd(this.sndNxt, 1);
+          this.armRtx();
+          this.sendData(0, 1, true);
+        }
+      },
+      Math.min(this.rto, PROBE_MAX),
+    );
   }
 
   private stopPersist(): void {

@@ -449,3 +449,29 @@ test('UDP port forwarding: each host peer gets its own 10.0.2.2 port; guest repl
   net.transmit(guestUdp(GATEWAY_IP, 54, a!.udp!.srcPort, new TextEncoder().encode('wrong source port')));
   assert.deepEqual(replies, ['B:r2', 'A:r1']);
 });
+
+test('a guest that keeps its window closed is probed at least every second and never reset', () => {
+  const env = setup();
+  const { net, sink, host } = env;
+  const { sock, una } = handshake(env);
+  net.transmit(guestTcp(EXT, { srcPort: 40000, dstPort: 80, seq: 1001, ack: una, flags: ACK, window: 0 }));
+  sock.h.onData(new Uint8Array(5000));
+  assert.equal(sink.tcp().length, 0, 'nothing fits a closed window');
+  let probes = 0;
+  for (let t = 0; t < 600; t++) {
+    host.timers.advance(1000);
+    for (const s of sink.tcp()) {
+      assert.equal(s.flags & RST, 0);
+      probes++;
+      // The guest answers every probe: still no room.
+      net.transmit(guestTcp(EXT, { srcPort: 40000, dstPort: 80, seq: 1001, ack: una, flags: ACK, window: 0 }));
+    }
+  }
+  assert.ok(probes >= 300, `probes: ${probes}`);
+  assert.equal(net.tcpCount, 1);
+  assert.equal(sock.destroyed, false);
+  // The window opens: the data flows at once.
+  net.transmit(guestTcp(EXT, { srcPort: 40000, dstPort: 80, seq: 1001, ack: una, flags: ACK, window: 8000 }));
+  const sent = sink.tcp().reduce((n, s) => n + s.data.length, 0);
+  assert.ok(sent >= 4999, `sent ${sent}`);
+});

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { asm, machine, load, RAM_BASE, li64, type Machine } from './test-support.ts';
+
+/**
+ * The translation tier must match the interpreter exactly: the same programs run with every page
+ * translated from its first block (jitThreshold 0) and interpreted only (Infinity).
+ */
+function runBoth(words: number[], budget: number, setup?: (m: Machine) => void): [Machine, Machine] {
+  const out: Machine[] = [];
+  for (const threshold of [Infinity, 0]) {
+    const m = machine();
+    m.hart.jitThreshold = threshold;
+    setup?.(m);
+    load(m.bus, RAM_BASE, words);
+    let left = budget;
+    // Small slices, so budget exits land on many different instructions.
+    while (left > 0 && !m.hart.waiting) left -= Math.max(1, m.hart.run(Math.min(left, 37)));
+    out.push(m);
+  }
+  return [out[0]!, out[1]!];
+}
+
+function sameState(a: Machine, b: Machine): void {
+  assert.deepEqual(Array.from(b.hart.x), Array.from(a.hart.x), 'registers');
+  assert.equal(b.hart.getPc(), a.hart.getPc(), 'pc');
+  assert.equal(b.hart.instret, a.hart.instret, 'instret');
+  assert.equal(b.hart.mcauseLo, a.hart.mcauseLo, 'mcause');
+  assert.deepEqual(b.bus.ram.subarray(0x8000, 0x8100), a.bus.ram.subarray(0x8000, 0x8100), 'data');
+}
+
+test('translated loop with loads, stores, multiply and calls matches the interpreter', () => {
+  const data = RAM_BASE + 0x8000;
+  const prog = [
+    ...li64(8, data, 0), // s0 = data
+    asm.addi(9, 0, 40), // s1 = loop count
+    asm.addi(10, 0, 7),
+    ...li64(11, 0x9e3779b9, 0x7f4a7c15),
+    // loop:
+    asm.mul(12, 10, 11),
+    asm.mulhu(13, 10, 11),
+    asm.add(10, 12, 13),
+    asm.srli(14, 10, 33),
+    asm.xor(10, 10, 14),
+    asm.andi(15, 9, 31),
+    asm.slli(15, 15, 3),
+    asm.add(15, 15, 8),
+    asm.sd(10, 15, 0),
+    asm.ld(16, 15, 0),
+    asm.lw(17, 15, 4),
+    asm.lbu(18, 15, 1),
+    asm.sltu(19, 16, 11),
+    asm.addiw(20, 17, -5),
+    asm.jal(1, 16), // call the callee
+    asm.addi(9, 9, -1),
+    asm.bne(9, 0, -4 * 16), // back to loop
+    asm.jal(0, 12), // skip the callee
+    asm.addi(21, 21, 3), // callee
+    asm.jalr(0, 1, 0),
+    asm.divu(22, 10, 11),
+    asm.remu(23, 10, 9),
+    asm.ebreak(),
+  ];
+  const [a, b] = runBoth(prog, 5000);
+  assert.equal(a.hart.mcauseLo, 3, 'program reached its ebreak');
+  assert.equal(a.hart.readReg(21), 120, 'the callee ran once per iteration');
+  sameState(a, b);
+});
+
+test('translated code takes page faults and misaligned accesses like the interpreter', () => {
+  const prog = [
+    ...li64(8, RAM_BASE + 0x8003, 0), // misaligned address (hardware handles it)
+    ...li64(9, 0x11223344, 0x55667788),
+    asm.sd(9, 8, 0),
+    asm.ld(10, 8, 0),
+    asm.lhu(11, 8, 1),
+    ...li64(12, 0x40, 0), // unmapped physical address: access fault
+    asm.ld(13, 12, 0),
+    asm.ebreak(),
+  ];
+  const [a, b] = runBoth(prog, 500);
+  assert.equal(a.hart.mcauseLo, 5, 'load access fault');
+  assert.equal(a.hart.readRegLo(10), 0x11223344);
+  sameState(a, b);
+});
+
+test('a store into translated code is seen by the next instruction', () => {
+  const target = RAM_BASE + 0x100;
+  const prog = [
+    asm.addi(5, 0, 3), // run the callee three times, patching it after the first call
+    asm.jal(1, 0x100 - 4), // call target
+    ...li64(2, target, 0),
+    ...li64(3, asm.addi(10, 10, 100), 0),
+    asm.sw(3, 2, 0), // patch: addi a0, a0, 1 -> addi a0, a0, 100
+    asm.addi(5, 5, -1),
+    asm.bne(5, 0, -4 * 19),
+    asm.ebreak(),
+  ];
+  const [a, b] = runBoth(prog, 2000, (m) => load(m.bus, target, [asm.addi(10, 10, 1), asm.jalr(0, 1, 0)]));
+  assert.equal(a.hart.readReg(10), 201);
+  sameState(a, b);
+});
