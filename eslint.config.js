@@ -22,12 +22,21 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'dgram', 'crypto', 'zlib'],
-              message: 'The core is platform-neutral: host I/O belongs in src/host/.',
-            },
-          ],
+          // Exact module names for the bare ones: a pattern 'net' would also match '../net/x.ts'.
+          paths: [
+            'fs',
+            'fs/promises',
+            'path',
+            'os',
+            'child_process',
+            'net',
+            'dgram',
+            'crypto',
+            'zlib',
+            'http',
+            'https',
+          ].map((name) => ({ name, message: 'The core is platform-neutral: host I/O belongs in src/host/.' })),
+          patterns: [{ group: ['node:*'], message: 'The core is platform-neutral: host I/O belongs in src/host/.' }],
         },
       ],
       'no-restricted-globals': [

@@ -33,7 +33,6 @@ import { VirtioBlk } from '../virtio/blk.ts';
 import { VirtioConsole } from '../virtio/console.ts';
 import { VirtioRng } from '../virtio/rng.ts';
 import { VirtioNet } from '../virtio/net.ts';
-// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import type { NetBackend } from '../net/types.ts';
 import type { BlockBackend } from '../storage/types.ts';
 
@@ -319,6 +318,8 @@ export class VirtMachine {
     h.medeleg = BUILTIN_MEDELEG;
     h.mideleg = BUILTIN_MIDELEG;
     h.mcounteren = 0xffffffff | 0;
+    // As OpenSBI leaves it: U-mode may read cycle/time/instret (the vDSO's clock_gettime reads time).
+    h.scounteren = 7;
     h.menvcfgHi |= -0x80000000; // STCE: S-mode programs its timer through stimecmp (Sstc)
     h.priv = 1;
     h.setPc(addr);

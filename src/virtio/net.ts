@@ -18,13 +18,9 @@
  * wait in a bounded backlog (then are dropped, as a full NIC ring would).
  */
 import { StateReader } from '../devices/state.ts';
-// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import type { NetBackend } from '../net/types.ts';
-// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
-// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { segmentTcp } from '../net/tso.ts';
-// eslint-disable-next-line no-restricted-imports -- the lint pattern 'net' targets node:net, not src/net
 import { MAC_TABLE_ENTRIES, RxFilter } from '../net/rx-filter.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';

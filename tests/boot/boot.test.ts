@@ -23,6 +23,8 @@ test('default guest: uname, cpuinfo, virtio-blk both ways, poweroff exits 0', { 
     const script = [
       'echo "@@M $(uname -m)"',
       'echo "@@C $(grep -c ^processor /proc/cpuinfo)"',
+      // U-mode reads the time CSR (the vDSO's clock_gettime): needs scounteren as firmware leaves it.
+      'echo "@@T $( (time true) 2>&1 | grep -c real)"',
       'echo "@@D $(head -c 22 /dev/vda)"',
       'printf GUEST-WROTE-THIS > /tmp/g && dd if=/tmp/g of=/dev/vda bs=512 seek=8 conv=fsync 2>/dev/null && echo "@@W done"',
       'poweroff -f',
@@ -32,6 +34,7 @@ test('default guest: uname, cpuinfo, virtio-blk both ways, poweroff exits 0', { 
     assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.stderr}\n${r.stdout.slice(-3000)}`);
     assert.match(r.stdout, /@@M riscv64/);
     assert.match(r.stdout, /@@C 1\b/);
+    assert.match(r.stdout, /@@T 1\b/);
     assert.match(r.stdout, /@@D HOST-WROTE-THIS-SECTOR/);
     assert.match(r.stdout, /@@W done/);
     const back = readFileSync(disk);

@@ -37,7 +37,12 @@ export interface GuestInfo {
   busyboxVersion: string;
   modules: string[];
   fetchedAt: string;
+  /** GUEST_LAYOUT of the virtkit that built it: an older cached guest is rebuilt automatically. */
+  layout?: number;
 }
+
+/** Bumped whenever the initramfs contents change (2: udhcpc default script). */
+export const GUEST_LAYOUT = 2;
 
 export function guestDir(name = DEFAULT_GUEST): string {
   return join(cacheDir(), 'guests', name);
@@ -46,6 +51,7 @@ export function guestDir(name = DEFAULT_GUEST): string {
 export async function loadGuest(name = DEFAULT_GUEST): Promise<GuestInfo | undefined> {
   try {
     const info = JSON.parse(await readFile(join(guestDir(name), 'guest.json'), 'utf8')) as GuestInfo;
+    if (info.layout !== GUEST_LAYOUT) return undefined;
     await stat(info.kernel);
     await stat(info.initrd);
     return info;
@@ -180,6 +186,7 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
       busyboxVersion,
       modules: mods.map((m) => m.name),
       fetchedAt: new Date().toISOString(),
+      layout: GUEST_LAYOUT,
     };
     // Write then rename, so an interrupted fetch never leaves a half-written guest behind.
     await writeFile(info.kernel + '.tmp', await readFile(join(bootDir, kernelFile)));
