@@ -17,7 +17,6 @@ import { HostConsole } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
-import { wakeableHost } from '../host/node/net/wake.ts';
 
 export const LINUX_HELP = `usage: virtkit run [options]
 
@@ -168,7 +167,6 @@ export async function runLinux(argv: string[]): Promise<number> {
     );
 
   let exitCode = 0;
-  const woken = wakeableHost(nodeHost);
   let netSetup: NetSetup | undefined;
   const openNets = async (texts: string[]) => {
     try {
@@ -177,7 +175,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       if (e instanceof NetConfigError) throw new UsageError(e.message);
       throw e;
     }
-    return netSetup.nics.map((n) => ({ mac: n.mac, backend: wakingBackend(n.backend, woken.wake) }));
+    return netSetup.nics.map((n) => ({ mac: n.mac, backend: wakingBackend(n.backend, () => vm?.wake()) }));
   };
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
@@ -269,7 +267,7 @@ export async function runLinux(argv: string[]): Promise<number> {
           opened = await openDisks(config.disks);
           return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []) };
         },
-        woken.host,
+        nodeHost,
         { output: onOutput, stopped: onStopped },
       );
     } else {
@@ -294,7 +292,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const disks = await openDisks(diskSpecs);
       opened = disks;
       const nics = await openNets(netTexts);
-      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks, nics }, woken.host, {
+      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks, nics }, nodeHost, {
         output: onOutput,
         stopped: onStopped,
       });

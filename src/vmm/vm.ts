@@ -121,6 +121,11 @@ export class Vm {
     if (bytes.length === 0) return;
     this.pendingInput.push(bytes.slice());
     this.deliverInput();
+    this.wake();
+  }
+
+  /** Ends a WFI sleep now: host I/O (input, a network frame, a disk completion) raised an interrupt. */
+  wake(): void {
     if (this.state === 'running' && this.cancelSleep) {
       this.cancelSleep();
       this.cancelSleep = undefined;
