@@ -19,6 +19,8 @@ import { executeFp } from './fpu/execute.ts';
 
 /** Bytes per translated window (jit.ts imports it from here to avoid a cycle at load time). */
 export const JIT_WINDOW_SHIFT = 8;
+/** log2 of the windows per page. */
+export const JIT_PAGE_BITS = 12 - JIT_WINDOW_SHIFT;
 
 export enum Op {
   DECODE = 0,
@@ -463,19 +465,24 @@ export function execute(h: Hart, budget: number): number {
     let limit: number;
     let code: Int32Array;
     let pageOff = 0;
-    /** RAM page number of the block (-1: a trampoline), its translated windows, budget at entry. */
+    /** RAM page number of the block (-1: a trampoline) and its translated windows. */
     let pg = -1;
     let jw: (JitWindow | undefined)[] | undefined;
-    const n0 = n;
+    /** Window where the interpreter took over in this block (-1: none) and the budget then. */
+    let hotWin = -1;
+    let nInt = 0;
     const ti0 = (pcLo >>> 12) & TLB_MASK;
     if (xTagLo[ti0] === (pcLo & -4096) && xTagHi[ti0] === (vHi ^ h.ikey)) {
       pageOff = xOff[ti0];
       pg = pageOff >>> 12;
       code = pages[pg] ?? h.newCodePage(pg);
       jw = jit[pg];
-      if (jitOn && jw === undefined && heat[pg] >= jitThreshold) {
-        h.jitCompile(pg, pcLo & 4095);
-        jw = jit[pg];
+      if (jitOn) {
+        const wi = (pcLo & 4095) >>> JIT_WINDOW_SHIFT;
+        if ((jw === undefined || jw[wi] === undefined) && heat[(pg << JIT_PAGE_BITS) | wi] >= jitThreshold) {
+          h.jitCompile(pg, wi, pcLo & 4095);
+          jw = jit[pg];
+        }
       }
       vLo = pcLo & -4096;
       p = pcLo & 4095;
@@ -521,6 +528,10 @@ export function execute(h: Hart, budget: number): number {
             break exit;
           }
         }
+      }
+      if (jitOn && limit !== 0) {
+        hotWin = (pg << JIT_PAGE_BITS) | (p >>> JIT_WINDOW_SHIFT);
+        nInt = n;
       }
       inner: for (;;) {
         const w = code[p];
@@ -1624,11 +1635,12 @@ export function execute(h: Hart, budget: number): number {
     if (exitKind <= 1) h.setPcRel(vLo, vHi, exitOff);
     if (exitKind !== 1) n--;
     if (exitKind === 3) h.runTraps++;
-    if (jitOn && jw === undefined && pg >= 0) {
-      // Instructions interpreted in this page so far: a hot page gets translated (jit.ts).
-      const hot = heat[pg] + (n0 - n);
-      heat[pg] = hot;
-      if (hot >= jitThreshold) h.jitCompile(pg, -1);
+    if (hotWin >= 0) {
+      // Instructions interpreted from this window (the block's first interpreted one): a hot
+      // window gets translated (jit.ts).
+      const hot = heat[hotWin] + (nInt - n);
+      heat[hotWin] = hot;
+      if (hot >= jitThreshold) h.jitCompile(hotWin >>> JIT_PAGE_BITS, hotWin & ((1 << JIT_PAGE_BITS) - 1), -1);
     }
   }
   return budget - n;

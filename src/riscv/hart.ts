@@ -21,8 +21,8 @@
  *   stimecmp (read-only number, Infinity when Sstc is off) so a host can compute when to wake.
  *   flushDecodedCode()       drops pre-decoded instructions (remote FENCE.I from an SBI).
  *   flushTlb()               drops all translations (remote SFENCE.VMA from an SBI).
- *   jitThreshold             interpreted instructions per page before it is translated to JavaScript
- *                            (jit.ts); Infinity (default) keeps the interpreter alone.
+ *   jitThreshold             interpreted instructions per 256-byte code window before it is translated
+ *                            to JavaScript (jit.ts); Infinity keeps the interpreter alone.
  *
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
@@ -31,10 +31,10 @@ import type { Bus, CodeCacheClient } from '../machine/bus.ts';
 import type { Clock } from '../machine/clock.ts';
 import type { FpContext } from './fpu/context.ts';
 import { decodeAny, decode16, decode32 } from './decode.ts';
-import { Op, TLB_SIZE, TLB_MASK, execute, executeFp } from './exec.ts';
+import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
-import { compilePage, type JitWindow } from './jit.ts';
+import { compileWindow, type JitWindow } from './jit.ts';
 import { Bus as BusClass } from '../machine/bus.ts';
 
 const TWO32 = 4294967296;
@@ -46,15 +46,14 @@ const STORE = 2;
 
 const PAGE_FAULT = [12, 13, 15];
 /**
- * Default jitThreshold: off. Measured on the Linux boot (docs/cpu.md, "Translation tier"), the
- * translated windows run ~2x faster per instruction than the interpreter, but V8's compile time
- * and the calls between windows ate the gain (boot CPU time 13.5 s interpreted, 14.0 s with
- * pages translated after 20M instructions, worse with lower thresholds), so the tier stays
- * opt-in until it pays off.
+ * Default jitThreshold, per 256-byte window: only really hot code is worth V8's compile time
+ * (measured on the Linux boot, docs/cpu.md "Translation tier": 5M boots faster than 20M; 0.5-2M
+ * compiled so much early-boot code that it lost to the interpreter; whole pages at 200k were 10x
+ * slower).
  */
-const JIT_THRESHOLD = Infinity;
+const JIT_THRESHOLD = 5_000_000;
 /** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
-const JIT_MAX_PER_PAGE = 16;
+const JIT_MAX_PER_PAGE = 64;
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
 const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];
@@ -172,14 +171,14 @@ export class Hart implements FpContext, CodeCacheClient {
   // ---- translation tier (jit.ts) ----
   /** Translated windows per RAM page (undefined: not translated). */
   readonly jit: ((JitWindow | undefined)[] | undefined)[];
-  /** Instructions interpreted per RAM page since it was (re)decoded or its translation dropped. */
+  /** Instructions interpreted per window (page << JIT_PAGE_BITS | window) since it was (re)decoded. */
   readonly jitHeat: Int32Array;
-  /** Translations made per RAM page: a page whose code keeps changing stops being translated. */
+  /** Windows translated per RAM page: a page whose code keeps changing stops being translated. */
   private readonly jitCount: Uint8Array;
   /**
-   * Interpreted instructions after which a page is translated (jit.ts). Infinity (the default)
-   * disables the tier; tests set 0 to run everything translated. Read by each run(), so changes
-   * apply from the next one.
+   * Interpreted instructions after which a code window is translated (jit.ts). Infinity disables
+   * the tier; tests set 0 to run everything translated. Read by each run(), so changes apply from
+   * the next one.
    */
   jitThreshold = JIT_THRESHOLD;
   private readonly jitIncl = new Uint8Array(2048);
@@ -206,7 +205,7 @@ export class Hart implements FpContext, CodeCacheClient {
     this.clock = clock;
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
-    this.jitHeat = new Int32Array(bus.ramSize >>> 12);
+    this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
     this.jitCount = new Uint8Array(bus.ramSize >>> 12);
     bus.attach(this);
     this.updateKeys();
@@ -446,20 +445,21 @@ export class Hart implements FpContext, CodeCacheClient {
     this.decodedList = [];
   }
 
-  /** Forgets the page's translation (its decoded slots changed or are gone). */
+  /** Forgets the page's translations (its decoded slots changed or are gone). */
   private dropJit(ramPage: number): void {
     this.jit[ramPage] = undefined;
-    this.jitHeat[ramPage] = 0;
+    this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
   }
 
   /**
-   * Translates a hot page (called by exec.ts when its heat reaches jitThreshold); `entry` (or -1)
-   * is a page offset about to run, translated even if it has not run yet.
+   * Translates window `wi` of a page (called by exec.ts when its heat reaches jitThreshold);
+   * `entry` (or -1) is a page offset about to run, translated even if it has not run yet.
    */
-  jitCompile(ramPage: number, entry: number): void {
+  jitCompile(ramPage: number, wi: number, entry: number): void {
     const code = this.pages[ramPage];
+    const hi = (ramPage << JIT_PAGE_BITS) | wi;
     if (code === undefined || this.jitCount[ramPage] >= JIT_MAX_PER_PAGE) {
-      this.jitHeat[ramPage] = -0x40000000; // do not ask again soon
+      this.jitHeat[hi] = -0x40000000; // do not ask again soon
       return;
     }
     this.jitCount[ramPage]++;
@@ -480,12 +480,21 @@ export class Hart implements FpContext, CodeCacheClient {
         if (op === Op.ILLEGAL || op === Op.CROSS) break;
       }
     }
-    const fns = compilePage(this, code, incl);
-    if (fns === undefined) {
+    const fn = compileWindow(this, code, incl, wi);
+    if (fn === undefined) {
       this.jitThreshold = Infinity; // no run-time code generation on this host
       return;
     }
-    this.jit[ramPage] = fns;
+    if (fn === null) {
+      this.jitHeat[hi] = -0x40000000; // nothing to translate here
+      return;
+    }
+    let windows = this.jit[ramPage];
+    if (windows === undefined) {
+      windows = new Array<JitWindow | undefined>(1 << JIT_PAGE_BITS).fill(undefined);
+      this.jit[ramPage] = windows;
+    }
+    windows[wi] = fn;
   }
 
   dropWriteTranslations(ramPage: number): void {
@@ -515,8 +524,14 @@ export class Hart implements FpContext, CodeCacheClient {
   }
 
   decodeSlot(code: Int32Array, pageOff: number, p: number): void {
-    // A translated page is missing this slot: translate it again once it is hot again.
-    if (this.jit[pageOff >>> 12] !== undefined) this.dropJit(pageOff >>> 12);
+    // A translated window is missing this slot: translate it again once it is hot again.
+    const windows = this.jit[pageOff >>> 12];
+    const wi = p >>> JIT_WINDOW_SHIFT;
+    const hi = ((pageOff >>> 12) << JIT_PAGE_BITS) | wi;
+    if (windows !== undefined && windows[wi] !== undefined) {
+      windows[wi] = undefined;
+      this.jitHeat[hi] = 0;
+    } else if (this.jitHeat[hi] < 0) this.jitHeat[hi] = 0; // new code where there was none
     this.decodeRaw(code, pageOff, p);
   }
 

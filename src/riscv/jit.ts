@@ -1,9 +1,10 @@
 /**
- * Second execution tier: translates the pre-decoded instructions of a hot RAM page into
- * JavaScript functions (one per 512-byte window of the page), which V8 then compiles to machine
- * code. Compared with the interpreter's loop, a translated instruction has no dispatch (straight
- * line code falls through from one `case` to the next), no field extraction (register indices and
- * immediates are literals) and no per-op type feedback shared with unrelated code.
+ * Second execution tier: translates the pre-decoded instructions of a hot 256-byte window of a
+ * RAM page into a JavaScript function, which V8 then compiles to machine code (Hart.jitThreshold
+ * says how hot; docs/cpu.md "Translation tier" has the measurements). Compared with the
+ * interpreter's loop, a translated instruction has no dispatch (straight-line code falls through
+ * from one `case` to the next), no field extraction (register indices and immediates are
+ * literals) and no per-op type feedback shared with unrelated code.
  *
  * Contract with exec.ts (the interpreter stays the reference; a window may always decline):
  *   fn(p, n, vLo, vHi) runs from byte offset p of the page (virtual base vLo/vHi) with budget n
@@ -19,23 +20,23 @@
  *
  * Invariants:
  * - Translations depend only on the page's decoded slots: every event that drops or changes
- *   them (a store to the code page, decoding a new slot, flushDecoded) drops the page's windows
- *   first (Hart.dropJit). Virtual addresses (AUIPC, links, JALR) come in as vLo/vHi, so one
+ *   them (a store to the code page, flushDecoded) drops the page's windows first
+ *   (Hart.dropJit), and decoding a new slot drops its window. Virtual addresses (AUIPC, links, JALR) come in as vLo/vHi, so one
  *   translation serves every mapping of the physical page.
  * - Each translated instruction has exactly the interpreter's semantics, budget accounting and
  *   slow paths (the same Hart methods); stores that miss the write TLB end the block as in the
  *   interpreter, so self-modifying code and interrupts behave identically.
  * - No allocation while running; compiling allocates (source text, one closure per window).
  * - Where the host forbids run-time code generation (a page's Content-Security-Policy without
- *   'unsafe-eval'), compile() reports false once and the hart keeps interpreting.
+ *   'unsafe-eval'), compileWindow() returns undefined once and the hart keeps interpreting.
  */
 import type { Hart } from './hart.ts';
 import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts';
 
-export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => number;
+// Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8
+// to optimize (512-byte windows mostly were not), and only hot windows are translated.
 
-/** Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8 to optimize. */
-export const JIT_WINDOWS = 4096 >>> JIT_WINDOW_SHIFT;
+export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => number;
 
 const FACTORY_PARAMS = [
   'h',
@@ -61,45 +62,41 @@ type Factory = (...args: unknown[]) => JitWindow;
 let evalAllowed: boolean | undefined;
 
 /**
- * Translates the decoded slots of one page into JIT_WINDOWS functions (undefined for windows
- * without decoded instructions). Returns undefined when run-time code generation is unavailable.
+ * Translates window wi of a page's decoded slots (incl marks the slots to translate). Returns
+ * null when the window holds none, undefined when run-time code generation is unavailable.
  */
-export function compilePage(h: Hart, code: Int32Array, incl: Uint8Array): (JitWindow | undefined)[] | undefined {
+export function compileWindow(h: Hart, code: Int32Array, incl: Uint8Array, wi: number): JitWindow | null | undefined {
   if (evalAllowed === false) return undefined;
-  const out: (JitWindow | undefined)[] = new Array<JitWindow | undefined>(JIT_WINDOWS).fill(undefined);
-  for (let wi = 0; wi < JIT_WINDOWS; wi++) {
-    const body = windowSource(code, incl, wi);
-    if (body === undefined) continue;
-    let factory: Factory;
-    try {
-      factory = new Function(...FACTORY_PARAMS, body) as Factory;
-      evalAllowed = true;
-    } catch {
-      // Run-time code generation is disabled (CSP): stay with the interpreter for good.
-      evalAllowed = false;
-      return undefined;
-    }
-    const bus = h.bus;
-    out[wi] = factory(
-      h,
-      h.x,
-      bus.ram,
-      bus.ramI8,
-      bus.ramU16,
-      bus.ramI16,
-      bus.ramI32,
-      h.rTagLo,
-      h.rTagHi,
-      h.rOff,
-      h.wTagLo,
-      h.wTagHi,
-      h.wOff,
-      mulh64,
-      div64,
-      div32,
-    );
+  const body = windowSource(code, incl, wi);
+  if (body === undefined) return null;
+  let factory: Factory;
+  try {
+    factory = new Function(...FACTORY_PARAMS, body) as Factory;
+    evalAllowed = true;
+  } catch {
+    // Run-time code generation is disabled (CSP): stay with the interpreter for good.
+    evalAllowed = false;
+    return undefined;
   }
-  return out;
+  const bus = h.bus;
+  return factory(
+    h,
+    h.x,
+    bus.ram,
+    bus.ramI8,
+    bus.ramU16,
+    bus.ramI16,
+    bus.ramI32,
+    h.rTagLo,
+    h.rTagHi,
+    h.rOff,
+    h.wTagLo,
+    h.wTagHi,
+    h.wOff,
+    mulh64,
+    div64,
+    div32,
+  );
 }
 
 /** Slots to translate: incl[p >> 1] = 1 (instruction starts reached from executed code). */
