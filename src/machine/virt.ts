@@ -71,6 +71,8 @@ export interface VirtOptions {
   append?: string;
   /** M-mode firmware: a raw binary loaded at RAM base, or an ELF. */
   firmware?: Uint8Array;
+  /** Use the translation tier for hot code (default true; the interpreter runs everything when false). */
+  translate?: boolean;
   /** Build the board without booting anything: loadState() follows (snapshot restore). */
   restoring?: boolean;
   /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
@@ -147,7 +149,11 @@ export class VirtMachine {
     this.bus = new Bus(VIRT.dram.base, memoryBytes);
     this.clock = new HostClock(opts.nowMs);
     this.harts = [];
-    for (let i = 0; i < cpus; i++) this.harts.push(new Hart(this.bus, i, this.clock));
+    for (let i = 0; i < cpus; i++) {
+      const h = new Hart(this.bus, i, this.clock);
+      if (opts.translate === false) h.jitThreshold = Infinity;
+      this.harts.push(h);
+    }
     this.hartStates = this.harts.map(() => HartState.Stopped);
     this.sbiTimer = this.harts.map(() => Infinity);
     this.sbiPlatform = this.makeSbiPlatform();
