@@ -10,7 +10,7 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseSize } from './args.ts';
-import { CliError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
 import { Vm, type StopReason, type VmHost } from '../vmm/vm.ts';
 import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
 import { HostConsole } from '../host/node/console.ts';
@@ -351,5 +351,3 @@ export async function runLinux(argv: string[]): Promise<number> {
   }
   return code;
 }
-
-export { CliError };

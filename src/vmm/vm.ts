@@ -42,23 +42,17 @@ export interface VmSnapshotMeta {
 export class Vm {
   private board: VirtMachine;
   private readonly opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>;
-  /** How many times the guest rebooted (the board was rebuilt from the same options). */
-  reboots = 0;
   private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
   private pendingInput: Uint8Array[] = [];
   private cancelSleep: (() => void) | undefined;
   private scheduled = false;
   private panicTail = '';
-  readonly startedAt: number;
-  /** Wall time of the first console output and of the first shell prompt, when seen (for benchmarks). */
-  firstOutputAt: number | undefined;
 
   constructor(
     opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>,
     private readonly host: VmHost,
     private readonly events: VmEvents,
   ) {
-    this.startedAt = host.nowMs();
     this.opts = opts;
     this.board = this.build();
   }
@@ -146,7 +140,6 @@ export class Vm {
   }
 
   private onOutput(bytes: Uint8Array): void {
-    if (this.firstOutputAt === undefined) this.firstOutputAt = this.host.nowMs();
     // Watch for a kernel panic across chunk boundaries without keeping the whole log.
     const text = this.panicTail + new TextDecoder('latin1').decode(bytes);
     if (text.includes(PANIC_TEXT)) this.sawPanic = true;
@@ -200,7 +193,6 @@ export class Vm {
     }
     if (m.power?.kind === 'reboot' && this.canReboot) {
       // Disks and network backends stay open; every device and hart starts afresh, RAM is new.
-      this.reboots++;
       this.board = this.build();
     } else if (m.power) {
       this.stop(m.power);
