@@ -1194,11 +1194,15 @@ export class Hart implements FpContext, CodeCacheClient {
     if (writes) {
       let nl = srcLo;
       let nh = srcHi;
+      // CSRRS/CSRRC on mip: only the software-writable SEIP takes part in the read-modify-write,
+      // not the PLIC's level OR-ed into the value read (priv. spec 3.1.9). Otherwise firmware
+      // setting SSIP while an external interrupt is pending latches SEIP on forever.
+      const rmwLo = csr === C.MIP ? (oldLo & ~C.MIP_SEIP) | (this.mipSoft & C.MIP_SEIP) : oldLo;
       if (kind === 1) {
-        nl = oldLo | srcLo;
+        nl = rmwLo | srcLo;
         nh = oldHi | srcHi;
       } else if (kind === 2) {
-        nl = oldLo & ~srcLo;
+        nl = rmwLo & ~srcLo;
         nh = oldHi & ~srcHi;
       }
       if (!this.csrWrite(csr, nl, nh)) return this.illegalR();

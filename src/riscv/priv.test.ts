@@ -296,3 +296,24 @@ test('PMP CSRs are WARL storage: all-ones pmpaddr reads back 54 bits; odd pmpcfg
   assert.equal(m.hart.readRegHi(2), 0x3fffff);
   assert.equal(m.hart.mcauseLo, 2);
 });
+
+test('csrrs/csrrc on mip use the software SEIP bit, not the PLIC level read back', () => {
+  // OpenSBI's IPI handler does `csrs mip, SSIP`; with the PLIC's SEIP asserted at that moment a
+  // naive read-modify-write latches SEIP in software and the hart takes external interrupts forever.
+  const m = setup(3, [
+    asm.addi(1, 0, C.MIP_SSIP),
+    asm.csrrs(2, C.MIP, 1),
+    asm.csrrc(3, C.MIP, 1),
+    asm.csrrs(4, C.MIP, 0),
+    SPIN,
+  ]);
+  const h = m.hart;
+  h.setPending(C.MIP_SEIP, true); // the PLIC asserts the S-mode external line
+  h.run(2);
+  assert.equal(h.readRegLo(2) & C.MIP_SEIP, C.MIP_SEIP, 'the value read includes the PLIC level');
+  h.setPending(C.MIP_SEIP, false); // the PLIC line drops
+  assert.equal(h.mip & C.MIP_SEIP, 0, 'SEIP was not latched by csrs');
+  assert.equal(h.mip & C.MIP_SSIP, C.MIP_SSIP);
+  h.run(2);
+  assert.equal(h.readRegLo(4) & (C.MIP_SEIP | C.MIP_SSIP), 0);
+});

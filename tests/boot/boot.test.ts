@@ -49,7 +49,14 @@ test('the same kernel boots under OpenSBI fw_jump with --cpus 2', { timeout: 900
   assert.ok(existsSync(OPENSBI), `${OPENSBI} is missing: apt-get install opensbi`);
   const { loadGuest } = await import('../../src/host/node/guest/debian-guest.ts');
   const g = (await loadGuest())!;
-  const script = 'echo "@@C $(grep -c ^processor /proc/cpuinfo)"\npoweroff -f\n';
+  // The output loop keeps UART interrupts pending while the harts exchange IPIs through OpenSBI:
+  // that once latched SEIP in mip (csrs read back the PLIC level) and hung the guest at poweroff.
+  const script = [
+    'echo "@@C $(grep -c ^processor /proc/cpuinfo)"',
+    'i=0; while [ $i -lt 600 ]; do echo "line $i"; i=$((i+1)); done; echo "@@L $i"',
+    'poweroff -f',
+    '',
+  ].join('\n');
   const r = await virtkit(
     ['run', '--firmware', OPENSBI, '--kernel', g.kernel, '--initrd', g.initrd, '--cpus', '2', '--memory', '256M'],
     script,
@@ -57,4 +64,5 @@ test('the same kernel boots under OpenSBI fw_jump with --cpus 2', { timeout: 900
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.stderr}\n${r.stdout.slice(-3000)}`);
   assert.match(r.stdout, /OpenSBI/);
   assert.match(r.stdout, /@@C 2\b/);
+  assert.match(r.stdout, /@@L 600\b/);
 });
