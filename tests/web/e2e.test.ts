@@ -27,6 +27,9 @@ import {
 } from './harness.ts';
 import { bootNodeGuest } from './node-vm.ts';
 import { loadGuest } from '../../src/host/node/guest/debian-guest.ts';
+import { decodeSnapshot } from '../../src/vmm/snapshot-file.ts';
+import { decodeOverlayRecord } from '../../src/host/browser/overlay-snapshot.ts';
+import type { SnapshotConfig } from '../../src/host/browser/vm-controller.ts';
 
 const BOOT_MS = 600_000;
 const CMD_MS = 60_000;
@@ -52,6 +55,44 @@ async function run(cmd: string, expect: RegExp): Promise<string> {
   await page.keyboard.type(cmd);
   await page.keyboard.press('Enter');
   return waitForTerminal(page, new RegExp(expect.source + '[\\s\\S]*' + PROMPT_END.source), CMD_MS);
+}
+
+/** Which of the VM buttons are enabled, e.g. 'pause save reboot'. */
+async function enabledButtons(): Promise<string> {
+  const on: string[] = [];
+  for (const id of ['pause', 'resume', 'save', 'reboot']) if (await page.locator(`#${id}`).isEnabled()) on.push(id);
+  return on.join(' ');
+}
+
+/** The terminal's size and whether its rendered cells lie inside its box. */
+function terminalFit(): Promise<{ cols: number; rows: number; inside: boolean; slackX: number; slackY: number }> {
+  return page.evaluate(() => {
+    const { cols, rows } = (globalThis as unknown as { virtkit: { size: { cols: number; rows: number } } }).virtkit
+      .size;
+    interface Rect {
+      right: number;
+      bottom: number;
+      width: number;
+      height: number;
+    }
+    type El = { getBoundingClientRect(): Rect } | null;
+    const doc = (globalThis as unknown as { document: { querySelector(sel: string): El } }).document;
+    const box = doc.querySelector('#terminal')!.getBoundingClientRect();
+    const screen = doc.querySelector('.xterm-screen')!.getBoundingClientRect();
+    const inside = screen.right <= box.right && screen.bottom <= box.bottom;
+    // Room left over, in cells: a fitted terminal leaves less than about one cell (plus padding).
+    return {
+      cols,
+      rows,
+      inside,
+      slackX: (box.right - screen.right) / (screen.width / cols),
+      slackY: (box.bottom - screen.bottom) / (screen.height / rows),
+    };
+  });
+}
+
+async function waitForSize(pred: (s: { cols: number; rows: number }) => boolean): Promise<void> {
+  for (let i = 0; i < 50 && !pred(await terminalFit()); i++) await page.waitForTimeout(100);
 }
 
 async function saveSnapshot(path: string): Promise<void> {
@@ -153,11 +194,33 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     assert.match(await errorBanner(), /future\.snap: snapshot format version 99 is not supported/);
   });
 
+  test('before a boot the VM buttons are off, and the terminal fits the window as it changes', async () => {
+    await page.goto(`${srv.url}?kernel=guest/Image&initrd=guest/initramfs.cpio`);
+    assert.equal(await enabledButtons(), '');
+    await waitForSize((s) => s.cols !== 100);
+    const big = await terminalFit();
+    assert.ok(big.inside, JSON.stringify(big));
+    assert.ok(big.cols > 100 && big.slackX < 5 && big.slackY < 3, JSON.stringify(big));
+    assert.equal(await page.locator('#term-size').textContent(), `${big.cols}×${big.rows}`);
+    await page.setViewportSize({ width: 640, height: 560 });
+    await waitForSize((s) => s.cols < big.cols);
+    const small = await terminalFit();
+    assert.ok(small.inside && small.cols < big.cols && small.rows < big.rows, JSON.stringify(small));
+    // Narrower than any usable terminal: held at the minimum rather than collapsing.
+    await page.setViewportSize({ width: 120, height: 200 });
+    await waitForSize((s) => s.cols < small.cols);
+    const tiny = await terminalFit();
+    assert.ok(tiny.cols === 20 && tiny.rows >= 6, JSON.stringify(tiny));
+    await page.setViewportSize({ width: 1100, height: 800 });
+    await waitForSize((s) => s.cols === big.cols);
+  });
+
   test('boots to a shell with a URL disk and a file disk, saves, reloads and restores', async () => {
     await page.goto(`${srv.url}?kernel=guest/Image&initrd=guest/initramfs.cpio&disk=files/url-disk.qcow2,rw`);
     await page.setInputFiles('#disk-files', join(work, 'file-disk.img'));
     await page.click('#boot');
     await waitForTerminal(page, PROMPT_END, BOOT_MS);
+    assert.equal(await enabledButtons(), 'pause save reboot');
     await run('uname -m', /\nriscv64\n/);
     // Linux may name the two virtio disks in either order.
     const both = `(${URL_MARK}\\n${FILE_MARK}|${FILE_MARK}\\n${URL_MARK})\\n`;
@@ -173,9 +236,11 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     );
     assert.ok(readFileSync(join(work, 'url-disk.qcow2')).includes(Buffer.from(URL_MARK)));
     assert.ok(!readFileSync(join(work, 'url-disk.qcow2')).includes(Buffer.from('WRITTEN-OK')));
+    // Nothing of the disk cached in guest RAM: after the restore the marker must come from the disk.
+    await run('sync; echo 3 > /proc/sys/vm/drop_caches; echo dropped', /\ndropped\n/);
     await page.click('#pause');
     await page.locator('#phase', { hasText: 'paused' }).waitFor();
-    assert.equal(await page.locator('#resume').isEnabled(), true);
+    assert.equal(await enabledButtons(), 'resume save reboot');
     await page.click('#resume');
     await page.locator('#phase', { hasText: 'running' }).waitFor();
     assert.match((await page.locator('#progress').textContent()) ?? '', /kernel.*MiB of .*MiB.*initrd/);
@@ -187,6 +252,16 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     const snap = join(work, 'browser-disks.snap');
     await saveSnapshot(snap);
     assert.match((await page.locator('#notice').textContent()) ?? '', /snapshot saved as virtkit-.*\.snap/);
+    // The URL disk's in-tab changes are in the snapshot: the overlay record holds the marker.
+    const saved = decodeSnapshot(new Uint8Array(readFileSync(snap))).state as { meta: { config: SnapshotConfig } };
+    const urlRef = saved.meta.config.web?.disks.find((d) => d.kind === 'url');
+    assert.ok(urlRef?.overlay, 'the writable URL disk has an overlay record');
+    const written = decodeOverlayRecord(urlRef.overlay, 'url disk').blocks;
+    assert.ok(written.some(([, b]) => Buffer.from(b).includes('WRITTEN-OK')));
+    // `virtkit run` cannot reopen the page's disks: it refuses rather than resuming without them.
+    const refused = await virtkitRun(['--restore', snap], '');
+    assert.equal(refused.code, 2, refused.err);
+    assert.match(refused.err, /virtkit run configuration|browser/);
 
     // Restoring needs the file disk it was saved with: without it, a clear message.
     await page.goto(srv.url);
@@ -195,11 +270,14 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
 
     await restoreSnapshot(snap, [join(work, 'file-disk.img')]);
     assert.doesNotMatch(await terminalText(page), /riscv64/, 'a reloaded page starts with an empty terminal');
-    // The file disk is back; the URL disk's in-memory writes are not part of a snapshot.
+    // A restored VM has no boot files to reboot from.
+    assert.equal(await enabledButtons(), 'pause save');
+    // The file disk is back, and so is what the guest wrote to the URL disk before the snapshot.
     await run(
       'echo again $MARK; head -c 17 /dev/vda; echo; head -c 17 /dev/vdb; echo',
       new RegExp(`\\nagain vk1234\\n[\\s\\S]*${FILE_MARK}`),
     );
+    await run('echo 3 > /proc/sys/vm/drop_caches; echo back $(head -c 10 /dev/$U)', /\nback WRITTEN-OK\n/);
   });
 
   test('snapshots cross between Node and the browser in both directions', async () => {

@@ -13,6 +13,8 @@ import {
   type UrlDisk,
 } from '../../src/host/browser/guest-config.ts';
 import type { FileDisk, UiMessage, WorkerMessage } from '../../src/host/browser/protocol.ts';
+import { controlStates, type PagePhase } from '../../src/host/browser/controls.ts';
+import { fitTerminal } from '../../src/host/browser/terminal-fit.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = {
@@ -37,15 +39,60 @@ const el = {
   reboot: $<HTMLButtonElement>('reboot'),
   restoreFiles: [$<HTMLInputElement>('restore-file'), $<HTMLInputElement>('restore-file2')],
   terminal: $('terminal'),
+  termSize: $('term-size'),
 };
 
 const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cols: 100, rows: 30 });
 term.open(el.terminal);
 
+/** Room left for xterm's scrollbar, which overlays the right edge of the text. */
+const SCROLLBAR_PX = 14;
+
+/**
+ * Sizes the terminal to its box. Only the page's terminal changes: a serial console has no size
+ * the guest could be told, so programs in the guest keep assuming what `stty` says there.
+ */
+function fitToWindow(): void {
+  const screen = term.element?.querySelector<HTMLElement>('.xterm-screen');
+  if (!screen) return;
+  const cell = screen.getBoundingClientRect();
+  const css = getComputedStyle(el.terminal);
+  const px = (v: string) => parseFloat(v) || 0;
+  const size = fitTerminal({
+    width: el.terminal.clientWidth - px(css.paddingLeft) - px(css.paddingRight),
+    height: el.terminal.clientHeight - px(css.paddingTop) - px(css.paddingBottom),
+    cellWidth: cell.width / term.cols,
+    cellHeight: cell.height / term.rows,
+    reserveWidth: SCROLLBAR_PX,
+  });
+  if (size && (size.cols !== term.cols || size.rows !== term.rows)) term.resize(size.cols, size.rows);
+}
+term.onResize(({ cols, rows }) => {
+  el.termSize.textContent = `${cols}×${rows}`;
+  el.termSize.title =
+    `the page's terminal is ${cols} columns by ${rows} rows; a serial console cannot tell the guest, ` +
+    `so for full-screen programs run: stty cols ${cols} rows ${rows}`;
+});
+let fitQueued = false;
+const queueFit = () => {
+  if (fitQueued) return;
+  fitQueued = true;
+  requestAnimationFrame(() => {
+    fitQueued = false;
+    fitToWindow();
+  });
+};
+new ResizeObserver(queueFit).observe(el.terminal);
+void document.fonts.ready.then(queueFit);
+
 let worker: Worker | undefined;
 let urlDisks: UrlDisk[] = [];
 const fileDisks: FileDisk[] = [];
-let phase = 'idle';
+let phase: PagePhase = 'idle';
+/** A snapshot was asked for and has not arrived yet: the Save button waits. */
+let saving = false;
+/** What the last Boot used, for Reboot; none after a restore. */
+let lastBoot: { config: BootConfig; files: FileDisk[] } | undefined;
 let promptMs: number | undefined;
 let promptInstret: number | undefined;
 
@@ -62,15 +109,19 @@ function notice(message: string): void {
   el.notice.hidden = !message;
 }
 
-function setPhase(p: string, detail?: string): void {
+function setPhase(p: PagePhase, detail?: string): void {
   phase = p;
   el.phase.textContent = detail ? `${p}: ${detail}` : p;
-  const live = p === 'running' || p === 'paused';
-  el.pause.disabled = p !== 'running';
-  el.resume.disabled = p !== 'paused';
-  el.save.disabled = !live;
-  el.reboot.disabled = worker === undefined;
-  el.setup.classList.toggle('collapsed', live || p === 'booting');
+  updateControls();
+  el.setup.classList.toggle('collapsed', p === 'running' || p === 'paused' || p === 'booting');
+}
+
+function updateControls(): void {
+  const on = controlStates({ phase, saving, haveBootSettings: lastBoot !== undefined });
+  el.pause.disabled = !on.pause;
+  el.resume.disabled = !on.resume;
+  el.save.disabled = !on.save;
+  el.reboot.disabled = !on.reboot;
 }
 
 function fmtBytes(n: number): string {
@@ -173,6 +224,7 @@ function newWorker(): Worker {
     setPhase('stopped');
   };
   worker = w;
+  saving = false;
   promptMs = undefined;
   promptInstret = undefined;
   return w;
@@ -181,8 +233,6 @@ function newWorker(): Worker {
 function send(msg: UiMessage, transfer: Transferable[] = []): void {
   worker?.postMessage(msg, transfer);
 }
-
-let lastBoot: { config: BootConfig; files: FileDisk[] } | undefined;
 
 function boot(config: BootConfig): void {
   clearError();
@@ -202,6 +252,8 @@ async function restoreFrom(file: File): Promise<void> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   term.reset();
   newWorker();
+  // A restored VM has no boot files: Reboot stays off until the next Boot.
+  lastBoot = undefined;
   send({ t: 'restore', bytes, name: file.name, files: fileDisks.slice() }, [bytes.buffer]);
   setPhase('restoring', file.name);
   term.focus();
@@ -241,9 +293,16 @@ function onWorkerMessage(m: WorkerMessage): void {
       promptInstret = m.instret;
       break;
     case 'snapshot':
+      saving = false;
+      updateControls();
       downloadSnapshot(m.bytes);
       break;
     case 'error':
+      if (saving) {
+        saving = false;
+        notice('');
+        updateControls();
+      }
       showError(m.message);
       break;
     case 'stopped':
@@ -265,7 +324,12 @@ el.form.onsubmit = (ev) => {
 };
 el.pause.onclick = () => send({ t: 'pause' });
 el.resume.onclick = () => send({ t: 'resume' });
-el.save.onclick = () => send({ t: 'save' });
+el.save.onclick = () => {
+  saving = true;
+  updateControls();
+  notice('saving a snapshot…');
+  send({ t: 'save' });
+};
 el.reboot.onclick = () => {
   if (lastBoot) boot(lastBoot.config);
 };
@@ -338,6 +402,9 @@ async function loadConfig(): Promise<void> {
   },
   get phase() {
     return phase;
+  },
+  get size() {
+    return { cols: term.cols, rows: term.rows };
   },
   get promptMs() {
     return promptMs;

@@ -8,7 +8,21 @@
  */
 import { StorageError, type ByteStore } from '../../storage/types.ts';
 
-const BLOCK = 4096;
+export const OVERLAY_BLOCK = 4096;
+const BLOCK = OVERLAY_BLOCK;
+
+/**
+ * Everything an overlay adds to its base, as plain data: its written blocks (index -> 4 KiB,
+ * ascending) and its sizes. A snapshot keeps this so a restored guest sees the disk it wrote.
+ */
+export interface OverlayContents {
+  /** The base's size when the overlay was opened (a restore checks it is the same base). */
+  baseSize: number;
+  /** How much of the base is still visible (a truncation hides the rest for good). */
+  baseLength: number;
+  length: number;
+  blocks: [index: number, data: Uint8Array][];
+}
 
 export class OverlayStore implements ByteStore {
   readonly readOnly = false;
@@ -17,11 +31,13 @@ export class OverlayStore implements ByteStore {
 
   private constructor(
     private readonly base: ByteStore,
-    private baseLength: number,
+    private readonly baseSize: number,
     private readonly maxBytes: number,
   ) {
-    this.length = baseLength;
+    this.baseLength = baseSize;
+    this.length = baseSize;
   }
+  private baseLength: number;
 
   get name(): string {
     return this.base.name;
@@ -92,6 +108,42 @@ export class OverlayStore implements ByteStore {
       this.baseLength = Math.min(this.baseLength, size);
     }
     this.length = size;
+  }
+
+  /** A copy of the written blocks and sizes (see OverlayContents). */
+  exportContents(): OverlayContents {
+    const blocks = [...this.blocks].sort((a, b) => a[0] - b[0]);
+    return {
+      baseSize: this.baseSize,
+      baseLength: this.baseLength,
+      length: this.length,
+      blocks: blocks.map(([i, b]) => [i, b.slice()]),
+    };
+  }
+
+  /**
+   * Replaces this overlay's changes with saved ones. Checks they fit this base and this store's
+   * limit, so a snapshot from another disk or a corrupt one is refused rather than half applied.
+   */
+  importContents(c: OverlayContents): void {
+    if (c.baseSize !== this.baseSize)
+      throw new StorageError(
+        'corrupt',
+        `${this.name}: the saved changes were made to a ${c.baseSize}-byte disk, this one has ${this.baseSize} bytes`,
+      );
+    const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
+    if (!ok(c.length) || c.length > this.maxBytes || !ok(c.baseLength) || c.baseLength > Math.min(c.length, c.baseSize))
+      throw new StorageError('corrupt', `${this.name}: saved overlay sizes are inconsistent`);
+    let last = -1;
+    for (const [i, data] of c.blocks) {
+      if (!ok(i) || i <= last || i * BLOCK >= c.length || data.length !== BLOCK)
+        throw new StorageError('corrupt', `${this.name}: saved overlay block ${i} is out of order or out of range`);
+      last = i;
+    }
+    this.blocks.clear();
+    for (const [i, data] of c.blocks) this.blocks.set(i, data.slice());
+    this.baseLength = c.baseLength;
+    this.length = c.length;
   }
 
   async flush(): Promise<void> {}

@@ -12,6 +12,7 @@ import type { ByteStore } from '../../storage/types.ts';
 import { BlobStore } from './blob-store.ts';
 import { download, type DownloadFetch } from './download.ts';
 import { OverlayStore } from './overlay-store.ts';
+import { decodeOverlayRecord, encodeOverlayRecord, type OverlayRecord } from './overlay-snapshot.ts';
 import type { BootConfig } from './guest-config.ts';
 import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts';
 import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
@@ -25,7 +26,7 @@ import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
 const TRANSLATE =
   typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
-/** The disks as the snapshot records them; `disks` matches `virtkit run`'s saved configuration. */
+/** The disks as the snapshot records them. */
 export interface SavedDiskRef {
   kind: 'url' | 'file';
   /** URL, or the file's name. */
@@ -33,11 +34,24 @@ export interface SavedDiskRef {
   size?: number;
   format?: string;
   writable: boolean;
+  /** A writable disk's changes made in the tab (absent in snapshots from before they were kept). */
+  overlay?: OverlayRecord;
 }
+/**
+ * The snapshot's configuration part. `disks` is `virtkit run`'s field: a page writes it (empty)
+ * only when it has no disks, so `virtkit run --restore` resumes a diskless browser snapshot and
+ * refuses one whose disks (URLs, the page's files, in-tab changes) it could not reopen.
+ */
 export interface SnapshotConfig {
-  disks: { path: string; format?: string; readOnly: boolean }[];
+  disks?: { path: string; format?: string; readOnly: boolean }[];
   append: string;
   web?: { disks: SavedDiskRef[] };
+}
+
+/** A disk as the controller opened it: what the board gets, and its in-memory overlay if writable. */
+interface OpenedDisk {
+  disk: VirtDisk;
+  overlay: OverlayStore | undefined;
 }
 
 /** A shell prompt at the end of the output; busybox may follow it with a cursor-position query (ESC [6n). */
@@ -52,7 +66,11 @@ export class VmController {
   private vm: Vm | undefined;
   private host: WorkerVmHost | undefined;
   private config: SnapshotConfig | undefined;
+  /** Parallel to the board's disks. */
+  private overlays: (OverlayStore | undefined)[] = [];
   private busy = false;
+  /** While a snapshot is taken the VM is held paused; this is whether it runs again afterwards. */
+  private saving: { resume: boolean } | undefined;
   private generation = 0;
   private tail = '';
   private promptSeen = false;
@@ -64,6 +82,11 @@ export class VmController {
     private readonly post: (msg: WorkerMessage, transfer?: ArrayBuffer[]) => void,
     private readonly opts: ControllerOptions = {},
   ) {}
+
+  /** The running VM, for tests and the benchmark. */
+  get currentVm(): Vm | undefined {
+    return this.vm;
+  }
 
   handle(msg: UiMessage): void {
     switch (msg.t) {
@@ -77,13 +100,19 @@ export class VmController {
         this.vm?.input(msg.data);
         break;
       case 'pause':
-        if (this.vm?.running) {
+        if (this.saving) {
+          this.saving.resume = false;
+          this.phase('paused');
+        } else if (this.vm?.running) {
           this.vm.pause();
           this.phase('paused');
         }
         break;
       case 'resume':
-        if (this.vm && !this.vm.running && !this.vm.stopped) {
+        if (this.saving) {
+          this.saving.resume = true;
+          this.phase('running');
+        } else if (this.vm && !this.vm.running && !this.vm.stopped) {
           this.vm.resume();
           this.phase('running');
         }
@@ -138,32 +167,59 @@ export class VmController {
     };
   }
 
-  private async openStore(store: ByteStore, format: string | undefined, writable: boolean): Promise<VirtDisk> {
-    const s = writable ? await OverlayStore.open(store) : store;
-    const backend = await openImage(s, { format, readOnly: !writable });
-    return { backend, readOnly: !writable };
+  /**
+   * A writable disk is an overlay over the read-only store; `saved` (a snapshot's overlay record)
+   * is loaded into it before the image format reads its headers, which the guest may have changed.
+   */
+  private async openStore(
+    store: ByteStore,
+    format: string | undefined,
+    writable: boolean,
+    saved?: unknown,
+  ): Promise<OpenedDisk> {
+    try {
+      if (saved !== undefined && !writable) throw new Error('the snapshot holds changes for a read-only disk');
+      const overlay = writable ? await OverlayStore.open(store) : undefined;
+      if (overlay && saved !== undefined) overlay.importContents(decodeOverlayRecord(saved, 'this disk'));
+      const backend = await openImage(overlay ?? store, { format, readOnly: !writable });
+      return { disk: { backend, readOnly: !writable }, overlay };
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
   }
 
-  private async openUrlDisk(url: string, format: string | undefined, writable: boolean): Promise<VirtDisk> {
+  private async openUrlDisk(
+    url: string,
+    format: string | undefined,
+    writable: boolean,
+    saved?: unknown,
+  ): Promise<OpenedDisk> {
     try {
       const store = await HttpStore.open(url, { fetch: this.rangeFetch() });
-      return await this.openStore(store, format, writable);
+      return await this.openStore(store, format, writable, saved);
     } catch (e) {
       const m = (e as Error).message;
       throw new Error(`disk ${url}: ${m.startsWith(url) ? m.slice(url.length).replace(/^:\s*/, '') : m}`);
     }
   }
 
-  private async openFileDisk(f: FileDisk): Promise<VirtDisk> {
+  private async openFileDisk(f: FileDisk, saved?: unknown): Promise<OpenedDisk> {
     try {
-      return await this.openStore(new BlobStore(f.file.name, f.file), f.format, f.writable);
+      return await this.openStore(new BlobStore(f.file.name, f.file), f.format, f.writable, saved);
     } catch (e) {
       throw new Error(`disk file ${f.file.name}: ${(e as Error).message}`);
     }
   }
 
-  private async closeDisks(disks: VirtDisk[]): Promise<void> {
-    for (const d of disks) await d.backend.close().catch(() => {});
+  private async closeDisks(disks: OpenedDisk[]): Promise<void> {
+    for (const d of disks) await d.disk.backend.close().catch(() => {});
+  }
+
+  /** Hands opened disks to the board (serials in order) and keeps their overlays for saving. */
+  private attach(opened: OpenedDisk[]): VirtDisk[] {
+    this.overlays = opened.map((o) => o.overlay);
+    return opened.map((o, i) => ({ ...o.disk, serial: `virtkit${i}` }));
   }
 
   private async boot(cfg: BootConfig, files: FileDisk[]): Promise<void> {
@@ -176,15 +232,15 @@ export class VmController {
       ? await download(cfg.initrd, 'initrd', { onProgress: progress('initrd'), fetch: this.fetchFn })
       : undefined;
     this.phase('opening disks');
-    const disks: VirtDisk[] = [];
+    const opened: OpenedDisk[] = [];
     const refs: SavedDiskRef[] = [];
     try {
       for (const d of cfg.disks) {
-        disks.push(await this.openUrlDisk(d.url, d.format, d.writable));
+        opened.push(await this.openUrlDisk(d.url, d.format, d.writable));
         refs.push({ kind: 'url', name: d.url, writable: d.writable, ...(d.format ? { format: d.format } : {}) });
       }
       for (const f of files) {
-        disks.push(await this.openFileDisk(f));
+        opened.push(await this.openFileDisk(f));
         refs.push({
           kind: 'file',
           name: f.file.name,
@@ -194,15 +250,11 @@ export class VmController {
         });
       }
     } catch (e) {
-      await this.closeDisks(disks);
+      await this.closeDisks(opened);
       throw e;
     }
-    disks.forEach((d, i) => (d.serial = `virtkit${i}`));
-    this.config = {
-      disks: refs.map((r) => ({ path: r.name, readOnly: !r.writable, ...(r.format ? { format: r.format } : {}) })),
-      append: cfg.append,
-      web: { disks: refs },
-    };
+    const disks = this.attach(opened);
+    this.config = { ...(refs.length ? {} : { disks: [] }), append: cfg.append, web: { disks: refs } };
     this.phase('booting');
     const host = createWorkerHost();
     let vm: Vm;
@@ -222,20 +274,27 @@ export class VmController {
       );
     } catch (e) {
       host.close();
-      await this.closeDisks(disks);
+      await this.closeDisks(opened);
       if (e instanceof BoardConfigError) throw new Error(`cannot boot: ${e.message}`);
       throw e;
     }
     this.launch(vm, host);
   }
 
-  /** Finds the disks a snapshot was saved with among the files the user added (and by URL). */
-  private async reopenDisks(config: SnapshotConfig, files: FileDisk[]): Promise<VirtDisk[]> {
-    const disks: VirtDisk[] = [];
+  /**
+   * Finds the disks a snapshot was saved with among the files the user added (and by URL), with
+   * their saved in-tab changes. Returns them with the configuration a later save of this VM
+   * records (the page's form, whether the snapshot came from a page or from `virtkit run`).
+   */
+  private async reopenDisks(
+    config: SnapshotConfig,
+    files: FileDisk[],
+  ): Promise<{ disks: VirtDisk[]; config: SnapshotConfig }> {
+    const opened: OpenedDisk[] = [];
     const byName = (name: string) => files.find((f) => f.file.name === name);
     const refs: SavedDiskRef[] =
       config.web?.disks ??
-      config.disks.map((d) => ({
+      (config.disks ?? []).map((d) => ({
         kind: 'file' as const,
         name: d.path.split(/[\\/]/).pop() ?? d.path,
         writable: !d.readOnly,
@@ -243,8 +302,9 @@ export class VmController {
       }));
     try {
       for (const r of refs) {
+        if (!isDiskRef(r)) throw new Error('the snapshot lists a disk it does not describe');
         if (r.kind === 'url') {
-          disks.push(await this.openUrlDisk(r.name, r.format, r.writable));
+          opened.push(await this.openUrlDisk(r.name, r.format, r.writable, r.overlay));
           continue;
         }
         const f = byName(r.name);
@@ -254,14 +314,19 @@ export class VmController {
           );
         if (r.size !== undefined && f.file.size !== r.size)
           throw new Error(`disk file ${r.name} is ${f.file.size} bytes, the snapshot's was ${r.size}`);
-        disks.push(await this.openFileDisk({ ...f, writable: r.writable, ...(r.format ? { format: r.format } : {}) }));
+        opened.push(
+          await this.openFileDisk({ ...f, writable: r.writable, ...(r.format ? { format: r.format } : {}) }, r.overlay),
+        );
       }
     } catch (e) {
-      await this.closeDisks(disks);
+      await this.closeDisks(opened);
       throw e;
     }
-    disks.forEach((d, i) => (d.serial = `virtkit${i}`));
-    return disks;
+    const kept = refs.map(({ overlay: _, ...r }) => r);
+    return {
+      disks: this.attach(opened),
+      config: { ...(kept.length ? {} : { disks: [] }), append: config.append, web: { disks: kept } },
+    };
   }
 
   private async restore(bytes: Uint8Array, name: string, files: FileDisk[]): Promise<void> {
@@ -274,10 +339,16 @@ export class VmController {
         bytes,
         async (saved) => {
           const c = saved as SnapshotConfig | undefined;
-          if (!c || typeof c !== 'object' || !Array.isArray(c.disks) || typeof c.append !== 'string')
+          if (
+            !c ||
+            typeof c !== 'object' ||
+            !(Array.isArray(c.disks) || Array.isArray(c.web?.disks)) ||
+            typeof c.append !== 'string'
+          )
             throw new Error('the snapshot holds no virtkit VM configuration');
-          config = c;
-          return { disks: await this.reopenDisks(c, files), append: c.append, translate: TRANSLATE };
+          const reopened = await this.reopenDisks(c, files);
+          config = reopened.config;
+          return { disks: reopened.disks, append: c.append, translate: TRANSLATE };
         },
         host,
         this.events(),
@@ -343,18 +414,52 @@ export class VmController {
     this.statsTimer = undefined;
   }
 
+  /**
+   * The VM is paused and its disk I/O settled before the overlays are read, so RAM, devices and
+   * disk changes in the snapshot are from the same instant; it runs again afterwards unless the
+   * user paused it meanwhile.
+   */
   private async save(): Promise<void> {
     const vm = this.vm;
-    if (!vm || vm.stopped || !this.config) {
+    const config = this.config;
+    if (!vm || vm.stopped || !config) {
       this.error(new Error('nothing to save: no VM is running'));
       return;
     }
+    if (this.saving) {
+      this.error(new Error('a snapshot is already being saved'));
+      return;
+    }
+    const saving = { resume: vm.running };
+    this.saving = saving;
+    vm.pause();
     try {
-      const bytes = await vm.snapshot({ config: this.config });
+      await vm.machine.drainIo();
+      // Image formats may hold metadata back until a flush; the overlay must have it.
+      for (const d of vm.machine.opts.disks ?? []) if (!d.readOnly) await d.backend.flush();
+      const bytes = await vm.snapshot({ config: this.withOverlays(config) });
       this.post({ t: 'snapshot', bytes }, [bytes.buffer as ArrayBuffer]);
     } catch (e) {
       this.error(new Error(`cannot save a snapshot: ${(e as Error).message}`));
+    } finally {
+      this.saving = undefined;
+      if (saving.resume && this.vm === vm) vm.resume();
     }
+  }
+
+  private withOverlays(config: SnapshotConfig): SnapshotConfig {
+    const refs = config.web?.disks;
+    if (!refs) return config;
+    return {
+      ...config,
+      web: {
+        disks: refs.map((r, i) => {
+          const o = this.overlays[i];
+          const what = r.kind === 'url' ? `disk ${r.name}` : `disk file ${r.name}`;
+          return o ? { ...r, overlay: encodeOverlayRecord(o.exportContents(), what) } : r;
+        }),
+      },
+    };
   }
 
   /** Ends the current VM (a new boot or restore replaces it). */
@@ -369,7 +474,21 @@ export class VmController {
     }
     this.host?.close();
     this.host = undefined;
+    this.overlays = [];
   }
+}
+
+function isDiskRef(r: unknown): r is SavedDiskRef {
+  const d = r as Partial<SavedDiskRef> | null;
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    (d.kind === 'url' || d.kind === 'file') &&
+    typeof d.name === 'string' &&
+    typeof d.writable === 'boolean' &&
+    (d.size === undefined || typeof d.size === 'number') &&
+    (d.format === undefined || typeof d.format === 'string')
+  );
 }
 
 export function describeStop(r: StopReason): string {
@@ -377,7 +496,8 @@ export function describeStop(r: StopReason): string {
     case 'poweroff':
       return 'the guest powered off';
     case 'reboot':
-      return 'the guest rebooted (reboot is not emulated: boot again)';
+      // Only a restored VM stops on reboot (a booted one boots again): it has no boot files.
+      return `the guest asked to reboot, but ${'why' in r ? r.why : 'the VM has no boot files'}: press Boot`;
     case 'fail':
       return `the guest reported failure (code ${r.code})`;
     case 'panic':
