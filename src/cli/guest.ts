@@ -36,6 +36,7 @@ export const command: Command = {
     }
     if (verb === 'list') {
       const a = parseArgs(rest, { json: 'boolean' });
+      if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
       const guests = await guest.listGuests();
       if (a.flags.json) {
         console.log(JSON.stringify(guests, null, 2));

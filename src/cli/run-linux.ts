@@ -17,6 +17,11 @@ import { HostConsole } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
+import { parseBootRecord, type BootRecord } from '../vmm/boot-record.ts';
+import { describeBootFiles, reloadBootFiles, type LoadedBootFile } from '../host/node/guest/boot-files.ts';
+
+/** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
+export const EXIT_CANNOT_REBOOT = 3;
 
 export const LINUX_HELP = `usage: virtkit run [options]
 
@@ -44,7 +49,9 @@ options:
                          the built-in SBI; 'none' runs a bare-metal ELF (see below)
   --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM, or end of
                          piped input once the guest is back at its prompt)
-  --restore FILE         resume a snapshot (same disks, CPUs and memory as when it was saved)
+  --restore FILE         resume a snapshot (same disks, CPUs and memory as when it was saved); if
+                         the guest reboots, the kernel, initrd and firmware are read again from the
+                         paths they were booted from and must be unchanged (size and SHA-256)
   --stats                print instructions executed, wall time and MIPS on exit
   -h, --help             show this help
 
@@ -52,11 +59,13 @@ console (on a terminal): Ctrl-A x quit, Ctrl-A s save a snapshot (to --save-on-e
 virtkit-<time>.snap), Ctrl-A h help.
 
 exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report,
-2 bad input (flags, files), 70 internal error.
+2 bad input (flags, files), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
+changed (the VM powers off), 70 internal error.
 
 Bare metal: virtkit run --firmware none --kernel test.elf (see that mode's --help).`;
 
-const SPEC = {
+/** The flags of this mode (exported so a test can hold LINUX_HELP to them). */
+export const LINUX_FLAGS = {
   kernel: 'string',
   initrd: 'string',
   append: 'string',
@@ -129,17 +138,25 @@ const nodeHost: VmHost = {
   },
 };
 
+/**
+ * The snapshot's meta.config (the browser reads `disks` and `append` too: keep them).
+ * version: absent in snapshots of virtkit before boot records (1); 2 adds `boot`.
+ */
 interface SavedConfig {
+  version?: number;
   disks: DiskSpec[];
   nets?: string[];
   append: string;
+  /** Where the boot files came from (src/vmm/boot-record.ts); parsed only when the guest reboots. */
+  boot?: unknown;
 }
+const CONFIG_VERSION = 2;
 
 const PROMPT = /[#$] $/;
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 export async function runLinux(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, SPEC);
+  const a = parseArgs(argv, LINUX_FLAGS);
   if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
   const f = a.flags;
   const memoryBytes = parseSize((f.memory as string | undefined) ?? '512M', 'memory size');
@@ -188,6 +205,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   let lastOutputAt = performance.now();
   let saving = false;
   let opened: VirtDisk[] = [];
+  let describeBoot: (() => BootRecord) | undefined;
 
   const onOutput = (bytes: Uint8Array) => {
     try {
@@ -220,10 +238,10 @@ export async function runLinux(argv: string[]): Promise<number> {
     console_.stop();
     if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
     else if (r.kind === 'reboot') {
-      process.stderr.write(
-        '\nvirtkit: the guest asked to reboot, but a restored VM has no boot files to reboot from; stopping\n',
-      );
-      exitCode = 0;
+      // Only a restored VM stops on reboot (a booted one rebuilds its board): its files are unusable.
+      const why = 'why' in r ? r.why : 'the VM has no boot files to reboot from';
+      process.stderr.write(`\nvirtkit: the guest asked to reboot, but ${why}: powering off\n`);
+      exitCode = EXIT_CANNOT_REBOOT;
     } else if (r.kind === 'panic') {
       process.stderr.write('\nvirtkit: guest kernel panic\n');
       exitCode = 1;
@@ -238,6 +256,8 @@ export async function runLinux(argv: string[]): Promise<number> {
   };
 
   const writeSnapshot = async (path: string) => {
+    // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
+    if (describeBoot && config.boot === undefined) config.boot = describeBoot();
     const bytes = await vm.snapshot({ config });
     await writeFile(path + '.tmp', bytes);
     await rename(path + '.tmp', path);
@@ -262,10 +282,22 @@ export async function runLinux(argv: string[]): Promise<number> {
         bytes,
         async (saved) => {
           config = saved as SavedConfig;
+          const web = (saved as { web?: { disks?: unknown[] } } | undefined)?.web;
+          if (web?.disks?.length && !Array.isArray(config?.disks))
+            throw new SnapshotError(
+              'this snapshot was saved in a browser tab with disks attached (with the changes made in the tab): restore it in the page (virtkit web)',
+            );
           if (!config || !Array.isArray(config.disks))
             throw new SnapshotError('snapshot has no virtkit run configuration');
+          const version = config.version ?? 1;
+          if (!Number.isInteger(version) || version < 1 || version > CONFIG_VERSION)
+            throw new SnapshotError(
+              `snapshot configuration version ${String(config.version)} is not supported (this virtkit reads 1..${CONFIG_VERSION})`,
+            );
           opened = await openDisks(config.disks);
-          return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []) };
+          // A guest reboot reads the boot files again; a snapshot without a record cannot reboot.
+          const reloadBoot = async () => reloadBootFiles(parseBootRecord(config.boot), vm.machine.bus.ram.length);
+          return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []), reloadBoot };
         },
         nodeHost,
         { output: onOutput, stopped: onStopped },
@@ -286,9 +318,14 @@ export async function runLinux(argv: string[]): Promise<number> {
       }
       const kernel = await readInput(kernelPath, 'kernel');
       const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
-      const firmware = f.firmware ? await readInput(f.firmware as string, 'firmware') : undefined;
+      const firmwarePath = f.firmware as string | undefined;
+      const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
       const append = (f.append as string | undefined) ?? 'console=ttyS0';
-      config = { disks: diskSpecs, append, nets: netTexts };
+      config = { version: CONFIG_VERSION, disks: diskSpecs, append, nets: netTexts };
+      const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
+      if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
+      if (firmware && firmwarePath) bootFiles.firmware = { path: firmwarePath, bytes: firmware };
+      describeBoot = () => describeBootFiles(bootFiles);
       const disks = await openDisks(diskSpecs);
       opened = disks;
       const nics = await openNets(netTexts);

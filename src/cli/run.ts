@@ -18,7 +18,7 @@ export const EXIT_LIMIT = 124;
 export const EXIT_HTIF = 126;
 const MAX_GUEST_CODE = 123;
 
-const HELP = `usage: virtkit run --firmware none --kernel FILE.elf [options]
+export const BARE_METAL_HELP = `usage: virtkit run --firmware none --kernel FILE.elf [options]
 
 Runs a bare-metal RISC-V (RV64GC) ELF program in M-mode from its entry point, with a0 = hart id
 and a1 = 0, on a minimal board: RAM at 0x80000000, SiFive test finisher at 0x100000, CLINT at
@@ -45,7 +45,8 @@ exit status:
   ${EXIT_HTIF}    the program made a request this runner does not serve (HTIF syscall, reset)
 `;
 
-const SPEC = {
+/** The flags of bare-metal mode (exported so a test can hold BARE_METAL_HELP to them). */
+export const BARE_METAL_FLAGS = {
   firmware: 'string',
   kernel: 'string',
   memory: 'string',
@@ -164,14 +165,14 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
 export const command: Command = {
   summary: 'run a VM: boot Linux (default guest) or a bare-metal ELF',
   get help() {
-    return `${LINUX_HELP}\n\n--- bare-metal mode ---\n\n${HELP}`;
+    return `${LINUX_HELP}\n\n--- bare-metal mode ---\n\n${BARE_METAL_HELP}`;
   },
   async run(argv) {
     // Bare metal is chosen by '--firmware none'; everything else boots an operating system.
     const fw = argv.findIndex((x) => x === '--firmware' || x.startsWith('--firmware='));
     const firmware = fw < 0 ? undefined : argv[fw]!.includes('=') ? argv[fw]!.split('=')[1] : argv[fw + 1];
     if (firmware !== 'none') return runLinux(argv);
-    const a = parseArgs(argv, { ...SPEC });
+    const a = parseArgs(argv, { ...BARE_METAL_FLAGS });
     if (a.positional.length > 0) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
     return runBareMetal(a);
   },

@@ -6,9 +6,14 @@
  * in WFI the VM sleeps until the next timer deadline or until input arrives. Platform-neutral:
  * the host supplies the clock and the two ways to schedule (yield now, sleep for a while).
  *
- * Invariants: no slice runs while paused or after stop; console input the UART cannot take yet
- * is queued here (bounded by the host's reads) and retried every turn; a guest can never make
- * this loop throw: errors from the board end the VM with an 'error' stop reason.
+ * Invariants: no slice runs while paused, rebooting or after stop; console input the UART cannot
+ * take yet is queued here (bounded by the host's reads) and retried every turn; a guest can never
+ * make this loop throw: errors from the board end the VM with an 'error' stop reason.
+ *
+ * Reboot: the board is rebuilt from the boot files (kernel, initrd, firmware) it was given. A VM
+ * restored from a snapshot has none in memory: it asks the host's `reloadBoot` for them (the host
+ * knows where they came from and checks they are unchanged) and stops with a 'reboot' reason
+ * saying why when they cannot be had.
  */
 import { VirtMachine, type PowerEvent, type VirtOptions, type MachineState } from '../machine/virt.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
@@ -21,7 +26,33 @@ export interface VmHost {
   sleep(fn: () => void, ms: number): () => void;
 }
 
-export type StopReason = PowerEvent | { kind: 'panic' } | { kind: 'quit' } | { kind: 'error'; message: string };
+export type StopReason =
+  | PowerEvent
+  /** The guest asked to reboot and the VM could not boot again; `why` is one line for the user. */
+  | { kind: 'reboot'; why: string }
+  | { kind: 'panic' }
+  | { kind: 'quit' }
+  | { kind: 'error'; message: string };
+
+/** What a reboot loads again (append stays as the VM was configured unless given). */
+export interface BootFiles {
+  kernel?: Uint8Array;
+  initrd?: Uint8Array;
+  firmware?: Uint8Array;
+  append?: string;
+}
+
+/**
+ * Supplies the boot files of a restored VM when its guest reboots. Rejects with an Error whose
+ * message says, in one line, why the VM cannot reboot (files gone, changed, never recorded).
+ */
+export type BootReloader = () => Promise<BootFiles>;
+
+/** Board options a Vm is built from, plus how to reload boot files after a restore. */
+export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?: BootReloader };
+
+/** Why a restored VM without a reloader cannot reboot. */
+export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boot files to reboot from';
 
 export interface VmEvents {
   output(bytes: Uint8Array): void;
@@ -41,7 +72,10 @@ export interface VmSnapshotMeta {
 
 export class Vm {
   private board: VirtMachine;
-  private readonly opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>;
+  private opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>;
+  private readonly reloadBoot: BootReloader | undefined;
+  /** Set while a restored VM's boot files are being reloaded for a reboot. */
+  private rebooting: Promise<void> | undefined;
   private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
   private pendingInput: Uint8Array[] = [];
   private cancelSleep: (() => void) | undefined;
@@ -49,11 +83,13 @@ export class Vm {
   private panicTail = '';
 
   constructor(
-    opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>,
+    options: VmOptions,
     private readonly host: VmHost,
     private readonly events: VmEvents,
   ) {
+    const { reloadBoot, ...opts } = options;
     this.opts = opts;
+    this.reloadBoot = reloadBoot;
     this.board = this.build();
   }
 
@@ -65,8 +101,8 @@ export class Vm {
     return this.board;
   }
 
-  /** A reboot rebuilds the board from the boot files it was given (a restored VM without them stops instead). */
-  private get canReboot(): boolean {
+  /** Whether the boot files are in memory, so a reboot can rebuild the board at once. */
+  private get hasBootFiles(): boolean {
     return Boolean(this.opts.kernel || this.opts.firmware) && !this.opts.restoring;
   }
 
@@ -114,7 +150,8 @@ export class Vm {
   input(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.pendingInput.push(bytes.slice());
-    this.deliverInput();
+    // Mid-reboot the old board's UART is gone: the new board takes the bytes once it runs.
+    if (!this.rebooting) this.deliverInput();
     this.wake();
   }
 
@@ -159,7 +196,7 @@ export class Vm {
   }
 
   private turn(): void {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || this.rebooting) return;
     const m = this.machine;
     const deadline = this.host.nowMs() + TURN_MS;
     try {
@@ -191,9 +228,12 @@ export class Vm {
       this.stop({ kind: 'panic' });
       return;
     }
-    if (m.power?.kind === 'reboot' && this.canReboot) {
+    if (m.power?.kind === 'reboot' && this.hasBootFiles) {
       // Disks and network backends stay open; every device and hart starts afresh, RAM is new.
       this.board = this.build();
+    } else if (m.power?.kind === 'reboot') {
+      this.rebootWithReloadedFiles();
+      return;
     } else if (m.power) {
       this.stop(m.power);
       return;
@@ -201,8 +241,45 @@ export class Vm {
     this.schedule();
   }
 
+  /**
+   * A restored VM's guest rebooted: fetch the boot files from the host, then rebuild the board
+   * as a fresh boot. Turns wait meanwhile (input stays queued); failure stops the VM with why.
+   */
+  private rebootWithReloadedFiles(): void {
+    const reload = this.reloadBoot ?? (() => Promise.reject(new Error(NO_BOOT_FILES)));
+    let pending: Promise<BootFiles>;
+    try {
+      pending = reload();
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    this.rebooting = pending.then(
+      (files) => {
+        this.rebooting = undefined;
+        if (this.state === 'stopped') return;
+        try {
+          this.opts = { ...this.opts, ...files, restoring: false };
+          this.board = this.build();
+        } catch (e) {
+          this.stop({ kind: 'reboot', why: e instanceof Error ? e.message : String(e) });
+          return;
+        }
+        if (this.state === 'running') this.schedule();
+      },
+      (e: unknown) => {
+        this.rebooting = undefined;
+        this.stop({ kind: 'reboot', why: e instanceof Error ? e.message : String(e) });
+      },
+    );
+  }
+
   /** Pauses, waits for disk I/O to settle, and returns a snapshot file (see snapshot-file.ts). */
   async snapshot(meta: VmSnapshotMeta): Promise<Uint8Array> {
+    // Mid-reboot the old board is finished: save the new one (or fail if the VM stopped).
+    if (this.rebooting) {
+      await this.rebooting;
+      if (this.state === 'stopped') throw new Error('the VM stopped while rebooting: nothing to save');
+    }
     const wasRunning = this.state === 'running';
     this.pause();
     await this.machine.drainIo();
@@ -213,11 +290,12 @@ export class Vm {
 
   /**
    * Builds a VM from a snapshot file. `rebuild` receives the saved meta.config and returns the
-   * board options (disks reopened etc.); the VM starts paused: call start().
+   * board options (disks reopened etc.) and, to let the guest reboot, a `reloadBoot`; the VM
+   * starts paused: call start().
    */
   static async restore(
     bytes: Uint8Array,
-    rebuild: (config: unknown) => Promise<Omit<VirtOptions, 'onOutput' | 'nowMs' | 'memoryBytes' | 'cpus'>>,
+    rebuild: (config: unknown) => Promise<Omit<VmOptions, 'memoryBytes' | 'cpus'>>,
     host: VmHost,
     events: VmEvents,
   ): Promise<Vm> {

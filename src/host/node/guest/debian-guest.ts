@@ -12,7 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeCpio, type CpioEntry } from '../../../machine/cpio.ts';
 import { CliError } from '../../../cli/errors.ts';
@@ -48,13 +48,27 @@ export function guestDir(name = DEFAULT_GUEST): string {
   return join(cacheDir(), 'guests', name);
 }
 
+/**
+ * The cached guest `name`, or undefined if it is missing, incomplete, unreadable or of an older
+ * layout. The files are looked up beside guest.json, whatever absolute paths it recorded, so a
+ * cache directory that was moved or copied (VIRTKIT_CACHE elsewhere) still works.
+ */
 export async function loadGuest(name = DEFAULT_GUEST): Promise<GuestInfo | undefined> {
+  const dir = guestDir(name);
   try {
-    const info = JSON.parse(await readFile(join(guestDir(name), 'guest.json'), 'utf8')) as GuestInfo;
-    if (info.layout !== GUEST_LAYOUT) return undefined;
-    await stat(info.kernel);
-    await stat(info.initrd);
-    return info;
+    const info = JSON.parse(await readFile(join(dir, 'guest.json'), 'utf8')) as GuestInfo;
+    if (!info || typeof info !== 'object' || info.layout !== GUEST_LAYOUT) return undefined;
+    const texts = [info.name, info.kernel, info.initrd, info.kernelVersion, info.busyboxVersion];
+    if (texts.some((t) => typeof t !== 'string')) return undefined;
+    if (!Array.isArray(info.modules) || info.modules.some((m) => typeof m !== 'string')) return undefined;
+    const located: GuestInfo = {
+      ...info,
+      dir,
+      kernel: join(dir, basename(info.kernel)),
+      initrd: join(dir, basename(info.initrd)),
+    };
+    if (!(await stat(located.kernel)).isFile() || !(await stat(located.initrd)).isFile()) return undefined;
+    return located;
   } catch {
     return undefined;
   }
