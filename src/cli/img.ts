@@ -268,7 +268,7 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
 
   check: {
     usage: 'check [-f fmt] [-r leaks|all] [--output human|json] FILE',
-    help: `Checks an image's metadata for consistency.
+    help: `Checks an image's metadata for consistency (qcow2: check and repair; VMDK: check only).
   -f FMT            the image's format
   -r leaks|all      repair leaked clusters only, or everything repairable
   --output FMT      'human' (default) or 'json'
@@ -392,9 +392,12 @@ Exit status: 0 identical, 1 different ("Content mismatch at offset N!"), 2 error
 
   commit: {
     usage: 'commit [-f fmt] [-b base] [-d] [-p] FILE',
-    help: `Writes an overlay's data into its backing file (or into BASE further down the chain).
+    help: `Writes an overlay's data into its backing file (or into BASE further down the chain), then
+empties the overlay so it reads through to its backing file again (qcow2; other formats keep
+their data).
   -f FMT            the overlay's format
-  -b BASE           the image of the chain to commit into (default: the immediate backing file)
+  -b BASE           the image of the chain to commit into (default: the immediate backing file);
+                    implies -d, as in qemu-img
   -d                keep the overlay's data (do not empty it)
   -p                show progress on stderr`,
     spec: { format: 'string', base: 'string', drop: 'boolean', progress: 'boolean', quiet: 'boolean' },

@@ -111,6 +111,8 @@ export interface CheckResult {
 
 export interface CheckableBackend {
   check(repair?: 'leaks' | 'all'): Promise<CheckResult>;
+  /** False when check() only checks: asked to repair, qemu-img says the format has no check. */
+  readonly canRepair?: boolean;
 }
 
 /** An image that can store a whole cluster compressed (`qemu-img convert -c`). */

@@ -193,6 +193,40 @@ test('commit writes the overlay into its backing file', async () => {
     assert.equal(qemuImg('compare', top, view).status, 0);
     assert.equal(qemuImg('check', base).status, 0);
     assert.equal(qemuImg('check', top).status, 0);
+    // As qemu-img commit: the overlay is emptied and reads through to the base again.
+    assert.deepEqual(topLayerData(top), []);
+  } finally {
+    dir.done();
+  }
+});
+
+/** The runs qemu-img map says the top layer itself (depth 0) holds. */
+function topLayerData(file: string): unknown[] {
+  const map = qemuJson('map', '--output=json', file) as { depth: number; data: boolean; zero: boolean }[];
+  return map.filter((e) => e.depth === 0 && (e.data || e.zero));
+}
+
+test('commit -d keeps the overlay, and so does commit -b (as in qemu-img, -b implies -d)', async () => {
+  const dir = scratch();
+  try {
+    const base = dir.path('base.qcow2');
+    const mid = dir.path('mid.qcow2');
+    const top = dir.path('top.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', base, '4M');
+    qemuIo(base, 'qcow2', 'write -P 1 0 1M');
+    qemu('create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', mid);
+    qemuIo(mid, 'qcow2', 'write -P 2 1M 64k');
+    qemu('create', '-q', '-f', 'qcow2', '-b', 'mid.qcow2', '-F', 'qcow2', top);
+    qemuIo(top, 'qcow2', 'write -P 3 2M 64k');
+    const view = dir.path('view.raw');
+    qemu('convert', '-O', 'raw', top, view);
+    assert.equal((await virtkit('commit', '-d', top)).status, 0);
+    assert.equal(topLayerData(top).length, 1, 'top keeps its cluster');
+    assert.equal(qemuImg('compare', mid, view).status, 0);
+    assert.equal((await virtkit('commit', '-b', base, mid)).status, 0);
+    assert.equal(topLayerData(mid).length, 2, "mid keeps its data (its own and top's) after -b");
+    assert.equal(qemuImg('compare', base, view).status, 0);
+    assert.equal(qemuImg('check', mid).status, 0);
   } finally {
     dir.done();
   }

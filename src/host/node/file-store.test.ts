@@ -69,6 +69,19 @@ describe('FileStore', () => {
     await assert.rejects(s.write(0, new Uint8Array(1)), { code: 'read-only' });
     await s.close();
   });
+  it('create with truncate empties an existing file, or creates it', async () => {
+    const path = join(dir, 't.bin');
+    await writeFile(path, new Uint8Array(5000).fill(3));
+    const s = await FileStore.open(path, { create: true, truncate: true });
+    assert.equal(await s.size(), 0);
+    assert.equal((await stat(path)).size, 0);
+    await s.write(10, Uint8Array.of(1));
+    assert.equal(await s.size(), 11);
+    await s.close();
+    const fresh = await FileStore.open(join(dir, 't2.bin'), { create: true, truncate: true });
+    assert.equal(await fresh.size(), 0);
+    await fresh.close();
+  });
   it('create with exclusive refuses an existing file', async () => {
     const path = join(dir, 'x.bin');
     await (await FileStore.open(path, { create: true, exclusive: true })).close();

@@ -14,10 +14,8 @@ export const nodeImgHost: ImgHost = {
   openFile(path: string, readOnly: boolean): Promise<ByteStore> {
     return FileStore.open(path, { readOnly });
   },
-  async createFile(path: string): Promise<ByteStore> {
-    const store = await FileStore.open(path, { create: true });
-    await store.truncate(0);
-    return store;
+  createFile(path: string): Promise<ByteStore> {
+    return FileStore.open(path, { create: true, truncate: true });
   },
   /** qemu's path_combine: a relative name is taken relative to the naming image's directory, unnormalised. */
   resolve(imagePath: string, name: string): string {

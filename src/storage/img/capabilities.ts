@@ -21,6 +21,20 @@ export interface RebasableBackend {
   setBackingFile(name: string | undefined, format: string | undefined): Promise<void>;
 }
 
+/**
+ * An image whose own data runs (block status depth 0) report `hostOffset`s in the very file it
+ * was opened on, read straight from it: a hole of that file inside an allocated block reads as
+ * zeros (VHD and VHDX allocate whole blocks of 2-32 MiB and leave their unwritten parts as
+ * holes). convert uses it to skip those holes, as it does a raw file's.
+ */
+export interface FileMappedBackend {
+  readonly dataInFile: boolean;
+}
+
+export function isFileMapped(b: BlockBackend): boolean {
+  return (b as Partial<FileMappedBackend>).dataInFile === true;
+}
+
 /** Empties the image's own layer so it reads through to its backing file again (commit). */
 export interface EmptiableBackend {
   makeEmpty(): Promise<void>;

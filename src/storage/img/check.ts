@@ -29,7 +29,8 @@ export async function imgCheck(ctx: ImgContext, path: string, opts: CheckOptions
   try {
     const b = img.backend;
     const report: CheckReport = { filename: path, format: img.layers[0]!.format };
-    if (isCheckable(b)) report.result = await b.check(opts.repair);
+    if (isCheckable(b) && !(opts.repair !== undefined && b.canRepair === false))
+      report.result = await b.check(opts.repair);
     return report;
   } finally {
     await img.close();

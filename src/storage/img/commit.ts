@@ -12,7 +12,7 @@ export interface CommitOptions {
   format?: string;
   /** -b: the base to commit into (a path in the chain); default the immediate backing file. */
   base?: string;
-  /** -d: keep the overlay's data (do not empty it). Implied when committing into a deeper base. */
+  /** -d: keep the overlay's data (do not empty it). Implied by -b (`base`), as in qemu-img. */
   keep?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
@@ -87,7 +87,9 @@ export async function imgCommit(
       opts.onProgress?.(pos, top.size);
     }
     await base.flush();
-    const keep = opts.keep || baseIndex > 1;
+    // As qemu-img: -b implies -d (the layers between the top and a deeper base become invalid,
+    // and the top stays readable only with its data); formats without makeEmpty keep theirs.
+    const keep = opts.keep || opts.base !== undefined;
     if (!keep && isEmptiable(top)) await top.makeEmpty();
     await top.flush();
     return { base: img.layers[baseIndex]!.path, bytes };

@@ -82,7 +82,8 @@ export async function imgConvert(
   let failed = false;
   const writes: Promise<void>[] = [];
   try {
-    for (const s of sources) opened.push(await openChain(ctx, s, { format: opts.sourceFormat, readOnly: true }));
+    for (const s of sources)
+      opened.push(await openChain(ctx, s, { format: opts.sourceFormat, readOnly: true, fileHoles: true }));
     const srcs = opened.map((o) => o.backend);
     const total = srcs.reduce((n, b) => n + b.size, 0);
 
@@ -255,8 +256,9 @@ async function writeZeroBytes(out: BlockBackend, offset: number, length: number)
 }
 
 /**
- * Walks the concatenated sources by block status and yields segments no longer than a chunk and
- * never crossing a chunk boundary. With `align` > 1 (compressed clusters) every data segment
+ * Walks the concatenated sources by block status and yields segments. Data segments are no longer
+ * than a chunk and never cross a chunk boundary; zero and skipped runs are one segment each,
+ * whatever their length. With `align` > 1 (compressed clusters) every data segment
  * covers whole clusters, and zero runs shorter than a cluster become data.
  */
 async function* planSegments(
@@ -269,18 +271,30 @@ async function* planSegments(
 ): AsyncGenerator<Segment> {
   let pos = 0;
   while (pos < total) {
-    const limit = Math.min(total, (Math.floor(pos / chunk) + 1) * chunk);
+    let limit = Math.min(total, (Math.floor(pos / chunk) + 1) * chunk);
     let kind: Kind = 'data';
     let end = limit;
     if (useStatus) {
+      const classify = (st: { data: boolean; zero: boolean; depth: number }): Kind =>
+        skipBacking && st.depth > 0 ? 'skip' : st.zero || !st.data ? 'zero' : 'data';
       const st = await reader.status(pos, limit - pos);
       end = pos + st.length;
-      kind = skipBacking && st.depth > 0 ? 'skip' : st.zero || !st.data ? 'zero' : 'data';
+      kind = classify(st);
+      // A hole or zero run reaching the chunk's end goes on as far as it reaches: it is one
+      // segment however many chunks it spans (nothing is read for it), so a sparse source costs
+      // a step per run, not per chunk. Data is asked for a chunk at a time, so a long data run
+      // is not walked again for every chunk.
+      while (kind !== 'data' && end === limit && end < total) {
+        const more = await reader.status(end, total - end);
+        if (classify(more) !== kind) break;
+        end += more.length;
+        limit = end;
+      }
     }
     if (align > 1) {
       if (kind === 'data') {
         end = Math.min(limit, roundUp(end, align));
-      } else if (end < limit) {
+      } else if (end < total && end % align !== 0) {
         const aligned = Math.floor(end / align) * align;
         if (aligned > pos) end = aligned;
         else {

@@ -1,6 +1,9 @@
 /**
  * A read-only raw image whose block status comes from the host file's hole map: runs in a hole
  * report zero and unallocated, like qemu's raw driver does with SEEK_DATA. Reads pass through.
+ * The map may still be on its way (a promise): finding it can take a host process, which then
+ * runs while the caller does other work (convert creates its target meanwhile). Without a map
+ * (undefined), the inner image's block status stands.
  */
 import { checkRange, StorageError, type BlockBackend, type ExtentStatus } from '../types.ts';
 import type { DataRange } from './context.ts';
@@ -8,11 +11,21 @@ import type { DataRange } from './context.ts';
 export class HoleMappedBackend implements BlockBackend {
   readonly readOnly = true;
 
+  /** Sorted, non-overlapping data ranges of the file; null until known, undefined if unknown. */
+  private ranges: DataRange[] | null | undefined = null;
+  private readonly pending: Promise<DataRange[] | undefined>;
+
   constructor(
     private readonly inner: BlockBackend,
-    /** Sorted, non-overlapping data ranges of the file. */
-    private readonly ranges: DataRange[],
-  ) {}
+    ranges: DataRange[] | Promise<DataRange[] | undefined>,
+  ) {
+    if (Array.isArray(ranges)) this.ranges = ranges;
+    // Never rejects: a map that cannot be had is no map.
+    this.pending = Promise.resolve(ranges).then(
+      (r) => (this.ranges = r),
+      () => (this.ranges = undefined),
+    );
+  }
 
   get format(): string {
     return this.inner.format;
@@ -30,16 +43,18 @@ export class HoleMappedBackend implements BlockBackend {
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
     checkRange(this, offset, length, 'block-status');
+    const ranges = this.ranges === null ? await this.pending : this.ranges;
+    if (!ranges) return this.inner.blockStatus(offset, length);
     // First range that ends after offset.
     let lo = 0;
-    let hi = this.ranges.length;
+    let hi = ranges.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const r = this.ranges[mid]!;
+      const r = ranges[mid]!;
       if (r.offset + r.length <= offset) lo = mid + 1;
       else hi = mid;
     }
-    const r = this.ranges[lo];
+    const r = ranges[lo];
     if (r && r.offset <= offset) {
       const n = Math.min(length, r.offset + r.length - offset);
       return { offset, length: n, data: true, zero: false, depth: 0, hostOffset: offset };
@@ -60,6 +75,88 @@ export class HoleMappedBackend implements BlockBackend {
   }
   writeZeroes(): Promise<void> {
     return this.refuse();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The index of the first range that ends after pos (ranges sorted, disjoint). */
+function firstEndingAfter(ranges: DataRange[], pos: number): number {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = ranges[mid]!;
+    if (r.offset + r.length <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A read-only image (VHD, VHDX: FileMappedBackend) whose own data runs are checked against the
+ * hole map of its file: a run whose host bytes lie in a hole reads as zeros, so block status
+ * reports it zero, and convert does not read it. Everything else passes through. Only for
+ * convert: `map` keeps reporting allocated blocks as data, as qemu-img does.
+ */
+export class FileHolesBackend implements BlockBackend {
+  readonly readOnly = true;
+  private ranges: DataRange[] | null | undefined = null;
+  private readonly pending: Promise<DataRange[] | undefined>;
+
+  constructor(
+    private readonly inner: BlockBackend,
+    /** Data ranges of the image's file (sorted, disjoint), when the host can tell. */
+    ranges: Promise<DataRange[] | undefined>,
+    /** The file's length: past it, the file reads as zeros too. */
+    private readonly fileSize: number,
+  ) {
+    this.pending = ranges.then(
+      (r) => (this.ranges = r),
+      () => (this.ranges = undefined),
+    );
+  }
+
+  get format(): string {
+    return this.inner.format;
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get backing(): BlockBackend | undefined {
+    return this.inner.backing;
+  }
+
+  read(offset: number, buf: Uint8Array): Promise<void> {
+    return this.inner.read(offset, buf);
+  }
+
+  async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
+    const st = await this.inner.blockStatus(offset, length);
+    if (!st.data || st.zero || st.depth !== 0 || st.hostOffset === undefined) return st;
+    const ranges = this.ranges === null ? await this.pending : this.ranges;
+    if (!ranges) return st;
+    const h = st.hostOffset;
+    const r = ranges[firstEndingAfter(ranges, h)];
+    if (r && r.offset <= h) return { ...st, length: Math.min(st.length, r.offset + r.length - h) };
+    const holeEnd = r ? r.offset : Math.max(h, this.fileSize);
+    // At or past the end of the file everything reads as zeros.
+    const n = h >= this.fileSize ? st.length : Math.min(st.length, holeEnd - h);
+    return { offset: st.offset, length: n, data: false, zero: true, depth: 0 };
+  }
+
+  write(): Promise<void> {
+    return Promise.reject(new StorageError('read-only', `${this.inner.format} image is opened read-only`));
+  }
+  discard(): Promise<void> {
+    return this.write();
+  }
+  writeZeroes(): Promise<void> {
+    return this.write();
   }
   flush(): Promise<void> {
     return this.inner.flush();

@@ -65,6 +65,24 @@ test('convert raw -> qcow2 -> raw in memory keeps content, skips zeros, leaves t
   assert.deepEqual(await imgCompare(ctx, 'src.raw', 'dst.qcow2'), { identical: true, sizeMismatch: false });
 });
 
+test('convert takes a long hole as one step, not one per chunk, and still zeroes it in an existing target', async () => {
+  const { ctx } = setup();
+  await imgCreate(ctx, 'src.qcow2', { format: 'qcow2', size: 64 << 20 });
+  await write(ctx, 'src.qcow2', 0, fill(65536, 1));
+  await write(ctx, 'src.qcow2', 60 << 20, fill(65536, 2));
+  // -n: an existing target full of other data, so the hole must be written as zeros.
+  await imgCreate(ctx, 'dst.qcow2', { format: 'qcow2', size: 64 << 20 });
+  await write(ctx, 'dst.qcow2', 0, fill(64 << 20, 7));
+  const steps: number[] = [];
+  await imgConvert(ctx, ['src.qcow2'], 'dst.qcow2', {
+    format: 'qcow2',
+    noCreate: true,
+    onProgress: (done) => steps.push(done),
+  });
+  assert.deepEqual(steps, [65536, 60 << 20, (60 << 20) + 65536, 64 << 20]);
+  assert.deepEqual(await readAll(ctx, 'dst.qcow2'), await readAll(ctx, 'src.qcow2'));
+});
+
 test('compare reports the first differing sector and strict allocation differences', async () => {
   const { ctx } = setup();
   await imgCreate(ctx, 'a.qcow2', { format: 'qcow2', size: 1 << 20 });

@@ -6,7 +6,8 @@
 import type { ImageFormat } from '../formats.ts';
 import { StorageError, type BlockBackend, type ByteStore } from '../types.ts';
 import { MAX_CHAIN_DEPTH, type ImgContext } from './context.ts';
-import { HoleMappedBackend, normaliseRanges } from './holes.ts';
+import { isFileMapped } from './capabilities.ts';
+import { FileHolesBackend, HoleMappedBackend, normaliseRanges } from './holes.ts';
 
 export interface ImageLayer {
   /** The path as resolved by the host (what qemu-img calls filename / full-backing-filename). */
@@ -41,6 +42,12 @@ export interface OpenChainOptions {
    * default -t unsafe: a scratch copy is worth nothing after a crash anyway. Default 'writeback'.
    */
   cache?: 'writeback' | 'unsafe';
+  /**
+   * Read-only VHD/VHDX layers report the holes of their file inside allocated blocks as zero
+   * runs (FileHolesBackend), when the host knows the file's hole map: convert's sources, not
+   * map's (qemu-img map shows allocated blocks as data).
+   */
+  fileHoles?: boolean;
 }
 
 /** The first bytes every probe sees: enough for each format's header. */
@@ -121,11 +128,16 @@ export async function openChain(ctx: ImgContext, path: string, opts: OpenChainOp
           return openLayer(ctx.host.resolve(p, name), bfmt, depth + 1, opts.backingReadOnly ?? true);
         },
       });
-      // A read-only raw file can report its holes when the host knows the file's hole map.
+      // A read-only raw file can report its holes when the host knows the file's hole map. Not
+      // awaited here: the first block status waits for it, so finding it overlaps other work.
       if (fmt.name === 'raw' && ro && ctx.host.dataRanges) {
-        const ranges = await ctx.host.dataRanges(p);
-        const clean = ranges && normaliseRanges(ranges, backend.size);
-        if (clean) backend = new HoleMappedBackend(backend, clean);
+        const size = backend.size;
+        const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));
+        backend = new HoleMappedBackend(backend, ranges);
+      } else if (opts.fileHoles && ro && ctx.host.dataRanges && isFileMapped(backend)) {
+        const size = await store.size();
+        const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));
+        backend = new FileHolesBackend(backend, ranges, size);
       }
       layer.backend = backend;
       layers[depth] = layer as ImageLayer;

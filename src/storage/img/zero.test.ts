@@ -51,3 +51,50 @@ test('sameBytes finds a difference at any position and alignment', () => {
   // Views with different alignments fall back to bytes.
   assert.ok(sameBytes(a.subarray(1, 101), a.slice(1, 101)));
 });
+
+/** The definition: each granularity-aligned block (clipped to the buffer) is zero or not, neighbours merged. */
+function referenceRuns(buf: Uint8Array, g: number, base: number) {
+  const runs: { start: number; length: number; zero: boolean }[] = [];
+  for (let i = 0; i < buf.length;) {
+    const end = Math.min(buf.length, (Math.floor((base + i) / g) + 1) * g - base);
+    const zero = buf.subarray(i, end).every((x) => x === 0);
+    const last = runs[runs.length - 1];
+    if (last && last.zero === zero) last.length += end - i;
+    else runs.push({ start: i, length: end - i, zero });
+    i = end;
+  }
+  return runs;
+}
+
+test('splitZeroRuns matches the block-by-block definition, including blocks its probes misjudge', () => {
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+  for (let round = 0; round < 300; round++) {
+    const g = [512, 1024, 4096][rnd(3)]!;
+    const buf = new Uint8Array(rnd(12 * g) + 1);
+    const base = rnd(3 * g);
+    for (let k = rnd(6); k > 0; k--) {
+      // Data that the three-byte probe misses (a byte just off the block's first, middle and
+      // last byte), plain data, or a run of data.
+      const at = rnd(buf.length);
+      if (rnd(2)) buf[at] = 1 + rnd(255);
+      else buf.fill(9, at, Math.min(buf.length, at + rnd(3 * g)));
+    }
+    assert.deepEqual(splitZeroRuns(buf, g, base), referenceRuns(buf, g, base), `round ${round}`);
+  }
+});
+
+test('splitZeroRuns tests a long zero stretch inside data with one call, not one per block', () => {
+  const buf = new Uint8Array(1 << 20).fill(5);
+  buf.fill(0, 4096, 4096 + 512 * 1024);
+  let calls = 0;
+  const runs = splitZeroRuns(buf, 4096, 0, (b) => {
+    calls++;
+    return b.every((x) => x === 0);
+  });
+  assert.deepEqual(
+    runs.map((r) => r.zero),
+    [false, true, false],
+  );
+  assert.ok(calls <= 2, `${calls} zero tests`);
+});

@@ -48,20 +48,47 @@ export function splitZeroRuns(
   if (granularity <= 0) return [{ start: 0, length: buf.length, zero: false }];
   // Most buffers of a sparse image are wholly zero or wholly data: test the whole first.
   if (zeroTest(buf)) return [{ start: 0, length: buf.length, zero: true }];
-  const push = (start: number, length: number, zero: boolean) => {
+  const n = buf.length;
+  const add = (start: number, end: number, zero: boolean) => {
     const last = runs[runs.length - 1];
-    if (last && last.zero === zero) last.length += length;
-    else runs.push({ start, length, zero });
+    if (last && last.zero === zero) last.length = end - last.start;
+    else runs.push({ start, length: end - start, zero });
   };
+  const blockEnd = (i: number) => Math.min(n, i + granularity - ((baseOffset + i) % granularity));
+  // Three bytes of a block first: data blocks almost always show a non-zero one. A partial block
+  // at the end of the buffer still counts as a block (the image ends there).
+  const probe = (i: number, end: number) => buf[i] === 0 && buf[end - 1] === 0 && buf[(i + end) >> 1] === 0;
   let i = 0;
-  while (i < buf.length) {
-    const next = Math.min(buf.length, (Math.floor((baseOffset + i) / granularity) + 1) * granularity - baseOffset);
-    // A partial block at the end of the buffer still counts as a block (the image ends there).
-    // Three bytes first: data blocks almost always show a non-zero one, which saves the view and
-    // the full test (tens of thousands of blocks per conversion).
-    const zero = buf[i] === 0 && buf[next - 1] === 0 && buf[(i + next) >> 1] === 0 && zeroTest(buf.subarray(i, next));
-    push(i, next - i, zero);
-    i = next;
+  while (i < n) {
+    let end = blockEnd(i);
+    if (!probe(i, end)) {
+      // Data: extend over the following blocks that show data too, then add them at once.
+      while (end < n) {
+        const e = blockEnd(end);
+        if (probe(end, e)) break;
+        end = e;
+      }
+      add(i, end, false);
+      i = end;
+      continue;
+    }
+    // Blocks that may be zero: test the whole stretch with one call (a zero area inside data,
+    // such as the unwritten part of an allocated VHD block, is thousands of blocks), and block
+    // by block only if the stretch turns out to hold data.
+    while (end < n) {
+      const e = blockEnd(end);
+      if (!probe(end, e)) break;
+      end = e;
+    }
+    if (zeroTest(buf.subarray(i, end))) add(i, end, true);
+    else {
+      for (let b = i; b < end;) {
+        const e = blockEnd(b);
+        add(b, e, zeroTest(buf.subarray(b, e)));
+        b = e;
+      }
+    }
+    i = end;
   }
   return runs;
 }

@@ -10,7 +10,8 @@
  *  3. L2 tables reach the disk before the L1 entries pointing at them;
  *  4. refcount decrements are deferred until the L2/L1 entries that dropped the cluster are out,
  *     so a freed cluster is never reused while something on disk still points at it.
- * All operations run one at a time (an async lock), so metadata never interleaves.
+ * All operations run one at a time (an async lock), so metadata never interleaves. Data I/O of
+ * reads and writes runs after the lock is released (see read() and write()).
  */
 import { inflateSync } from 'fflate';
 import {
@@ -64,6 +65,18 @@ interface Run {
 
 const FULL = 0xffffffff;
 
+/** A write's data I/O, running outside the lock; its clusters are linked into the L2 table when it completes. */
+interface DataWrite {
+  /** Virtual clusters [first, end) it writes. */
+  first: number;
+  end: number;
+  /** Settles (never rejects) once the data is written and linked, or has failed. */
+  settled: Promise<void>;
+}
+
+/** How an operation shares the image with data I/O still running outside the lock. */
+type LockMode = 'shared' | 'write' | 'exclusive';
+
 export class Qcow2Image
   implements BlockBackend, CheckableBackend, CompressedWriteBackend, SnapshotBackend, ResizableBackend
 {
@@ -89,6 +102,8 @@ export class Qcow2Image
   /** Reads whose mapping is done and whose data reads run outside the lock; and who waits for them. */
   private readsInFlight = 0;
   private readsDrained: (() => void)[] = [];
+  /** Writes whose clusters are allocated and whose data I/O runs outside the lock. */
+  private readonly dataWrites = new Set<DataWrite>();
   private closed = false;
   private markedDirty = false;
   private readonly barriers: boolean;
@@ -137,14 +152,19 @@ export class Qcow2Image
   }
 
   /**
-   * Runs fn after every earlier operation finished: metadata updates never interleave. Unless
-   * `shared`, fn also waits for the data reads still running outside the lock (see read()), so
-   * nothing a read is reading can be freed, reused or rewritten under it.
+   * Runs fn after every earlier operation finished: metadata updates never interleave. Besides:
+   * - 'shared' (reads, block status): nothing more; data I/O in flight may complete meanwhile.
+   * - 'write': fn first waits for the data reads still running outside the lock (see read()), so
+   *   nothing a read is reading can be freed, reused or rewritten under it; writes in flight to
+   *   other clusters go on (write() waits for those to the same clusters).
+   * - 'exclusive' (everything else): fn also waits until no write's data I/O is in flight, so
+   *   it sees and may change every L2 table, flush them, free clusters.
    */
-  serialize<T>(fn: () => Promise<T>, shared = false): Promise<T> {
+  serialize<T>(fn: () => Promise<T>, mode: LockMode = 'exclusive'): Promise<T> {
     const p = this.lock.then(async () => {
       if (this.closed) throw new StorageError('io', `${this.store.name} is closed`);
-      if (!shared && this.readsInFlight > 0) await new Promise<void>((r) => this.readsDrained.push(r));
+      if (mode !== 'shared' && this.readsInFlight > 0) await new Promise<void>((r) => this.readsDrained.push(r));
+      if (mode === 'exclusive') await this.drainWrites();
       return fn();
     });
     this.lock = p.catch(() => undefined);
@@ -224,7 +244,7 @@ export class Qcow2Image
       await this.readAt(offset, buf, runs);
       if (runs.length > 0) this.readsInFlight++;
       return runs;
-    }, true);
+    }, 'shared');
     if (data.length === 0) return;
     try {
       if (data.length === 1) await this.store.read(data[0]![0], data[0]![1]);
@@ -309,25 +329,88 @@ export class Qcow2Image
 
   // ---------------------------------------------------------------- write
 
+  /**
+   * Allocation and mapping under the lock; the data of whole-run writes (writeRun) is written
+   * after the lock is released, so several writes (a conversion's) overlap their I/O as reads do,
+   * and each run's clusters are linked into their L2 table once its data is on the store (the
+   * order rule 1 needs). A write first waits for writes in flight to the same clusters.
+   */
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.checkWritable();
     checkRange(this, offset, data.length, 'write');
-    return this.serialize(async () => {
-      await this.markDirty();
-      const cs = this.clusterSize;
-      let done = 0;
-      while (done < data.length) {
-        const pos = offset + done;
-        const k = await this.writeRun(pos, data.subarray(done));
-        if (k > 0) {
-          done += k;
-          continue;
+    if (data.length === 0) return;
+    const cs = this.clusterSize;
+    const jobs: Promise<void>[] = [];
+    try {
+      await this.serialize(async () => {
+        await this.markDirty();
+        await this.waitForWrites(Math.floor(offset / cs), Math.ceil((offset + data.length) / cs));
+        await this.maybeFlushFrees();
+        let done = 0;
+        while (done < data.length) {
+          const pos = offset + done;
+          const k = await this.writeRun(pos, data.subarray(done), jobs);
+          if (k > 0) {
+            done += k;
+            continue;
+          }
+          const n = Math.min(data.length - done, cs - (pos % cs));
+          await this.writeInCluster(pos, data.subarray(done, done + n));
+          done += n;
         }
-        const n = Math.min(data.length - done, cs - (pos % cs));
-        await this.writeInCluster(pos, data.subarray(done, done + n));
-        done += n;
+      }, 'write');
+    } catch (e) {
+      // Even when the mapping failed part way, the data I/O already started must end first.
+      await Promise.allSettled(jobs);
+      throw e;
+    }
+    if (jobs.length > 0) await allSettledOrThrow(jobs);
+  }
+
+  /** Waits until no write in flight touches virtual clusters [first, end). */
+  private async waitForWrites(first: number, end: number): Promise<void> {
+    for (;;) {
+      const overlapping = [...this.dataWrites].filter((w) => w.first < end && first < w.end);
+      if (overlapping.length === 0) return;
+      await Promise.all(overlapping.map((w) => w.settled));
+    }
+  }
+
+  /** Waits until no write's data I/O is in flight. */
+  private async drainWrites(): Promise<void> {
+    while (this.dataWrites.size > 0) await Promise.all([...this.dataWrites].map((w) => w.settled));
+  }
+
+  /**
+   * Starts a run's data I/O (pieces: host offset, bytes), outside the lock once the caller
+   * returns. `link` runs when every piece is written (it must be synchronous: nothing else may
+   * run between the check and the change), and the L2 table `pinned` stays cached until then.
+   */
+  private startDataWrite(
+    first: number,
+    end: number,
+    pieces: [number, Uint8Array][],
+    pinned?: number,
+    link?: () => void,
+  ): Promise<void> {
+    const w: DataWrite = { first, end, settled: Promise.resolve() };
+    this.dataWrites.add(w);
+    if (pinned !== undefined) this.l2.pin(pinned);
+    const run = async () => {
+      try {
+        await allSettledOrThrow(pieces.map(([h, b]) => this.store.write(h, b)));
+        link?.();
+      } finally {
+        if (pinned !== undefined) this.l2.unpin(pinned);
+        this.dataWrites.delete(w);
       }
-    });
+    };
+    const p = run();
+    w.settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
   }
 
   /**
@@ -338,9 +421,11 @@ export class Qcow2Image
    * written as zeros unless they lie past the end of the file, which reads as zeros already.
    * Ordering is the one-cluster path's: the data is written before the L2 entries point at it,
    * and the refcounts (raised by the allocation) reach the disk before that L2 table does.
-   * Returns the bytes written: 0 when the first cluster needs the one-cluster path.
+   * The data I/O is started (startDataWrite) and added to `jobs`, not awaited: it completes, and
+   * new clusters are linked, after the lock is released.
+   * Returns the bytes taken: 0 when the first cluster needs the one-cluster path.
    */
-  private async writeRun(pos: number, data: Uint8Array): Promise<number> {
+  private async writeRun(pos: number, data: Uint8Array, jobs: Promise<void>[]): Promise<number> {
     const cs = this.clusterSize;
     const vc = Math.floor(pos / cs);
     const inCluster = pos - vc * cs;
@@ -348,7 +433,7 @@ export class Qcow2Image
     const first = vc % this.l2Entries;
     const max = Math.min(Math.ceil((inCluster + data.length) / cs), this.l2Entries - first);
     const l2off = await this.writableL2(l1i);
-    let t = await this.l2.get(l2off);
+    let t = this.l2.getCached(l2off) ?? (await this.l2.get(l2off));
     const complete = (e: L2Entry) => (this.ext ? e.alloc === FULL : !e.zeroFlag);
     const readsZero = (e: L2Entry) =>
       !e.compressed &&
@@ -357,7 +442,7 @@ export class Qcow2Image
     let inPlace = false;
     for (let i = 0; i < max; i++) {
       const e = readL2(t.dv, first + i, this.ext, this.clusterBits);
-      const mine = await this.exclusive(e);
+      const mine = this.exclusiveCached(e) ?? (await this.exclusive(e));
       const from = i === 0 ? inCluster : 0;
       const whole = from === 0 && inCluster + data.length >= (i + 1) * cs;
       if (i === 0) {
@@ -371,7 +456,7 @@ export class Qcow2Image
     }
     const bytes = Math.min(data.length, olds.length * cs - inCluster);
     if (inPlace) {
-      t = await this.l2.get(l2off);
+      t = this.l2.getCached(l2off) ?? (await this.l2.get(l2off));
       for (let i = 0; i < olds.length; i++) {
         const e = olds[i]!;
         if (!e.copied) {
@@ -379,24 +464,30 @@ export class Qcow2Image
           t.dirty = true;
         }
       }
-      await this.store.write(olds[0]!.host + inCluster, data.subarray(0, bytes));
+      jobs.push(this.startDataWrite(vc, vc + olds.length, [[olds[0]!.host + inCluster, data.subarray(0, bytes)]]));
       return bytes;
     }
     const host = await this.rc.alloc(olds.length);
     const tail = olds.length * cs - inCluster - bytes;
     const eof = inCluster > 0 || tail > 0 ? await this.store.size() : 0;
-    if (inCluster > 0 && host < eof) await this.store.write(host, this.zeros().subarray(0, inCluster));
-    await this.store.write(host + inCluster, data.subarray(0, bytes));
+    const pieces: [number, Uint8Array][] = [];
+    if (inCluster > 0 && host < eof) pieces.push([host, this.zeros().subarray(0, inCluster)]);
+    pieces.push([host + inCluster, data.subarray(0, bytes)]);
     if (tail > 0 && host + inCluster + bytes < eof)
-      await this.store.write(host + inCluster + bytes, this.zeros().subarray(0, tail));
-    // The awaits above may have evicted the table object: look it up again before changing it.
-    t = await this.l2.get(l2off);
-    for (let i = 0; i < olds.length; i++) {
-      this.dropEntry(olds[i]!, false);
-      writeL2(t.dv, first + i, this.ext, host + i * cs, true, false, this.ext ? FULL : 0, 0);
-    }
-    t.dirty = true;
-    await this.maybeFlushFrees();
+      pieces.push([host + inCluster + bytes, this.zeros().subarray(0, tail)]);
+    // The awaits above may have evicted the table object: make sure it is cached, then pinned.
+    if (!this.l2.getCached(l2off)) await this.l2.get(l2off);
+    const link = () => {
+      // Pinned, so still cached; nothing else changed these entries meanwhile (write() waits
+      // for writes in flight to the same clusters, everything else for all of them).
+      const table = this.l2.peek(l2off)!;
+      for (let i = 0; i < olds.length; i++) {
+        this.dropEntry(olds[i]!, false);
+        writeL2(table.dv, first + i, this.ext, host + i * cs, true, false, this.ext ? FULL : 0, 0);
+      }
+      table.dirty = true;
+    };
+    jobs.push(this.startDataWrite(vc, vc + olds.length, pieces, l2off, link));
     return bytes;
   }
 
@@ -434,6 +525,14 @@ export class Qcow2Image
       const [first, count] = compressedClusters(e, this.clusterBits);
       this.pendingFrees.push([first * this.clusterSize, count * this.clusterSize]);
     } else if (e.host && !keepHost) this.pendingFrees.push([e.host, this.clusterSize]);
+  }
+
+  /** exclusive() when no I/O is needed to answer (no promise), else undefined. */
+  private exclusiveCached(e: L2Entry): boolean | undefined {
+    if (!e.host || e.compressed) return false;
+    if (e.copied) return true;
+    const n = this.rc.peek(e.host / this.clusterSize);
+    return n === undefined ? undefined : n === 1;
   }
 
   /** Whether a normal cluster may be written in place: only this L2 entry refers to it. */
@@ -590,6 +689,35 @@ export class Qcow2Image
     await this.maybeFlushFrees();
   }
 
+  /**
+   * Drops every mapping of the active layer so it reads through to its backing file again, as
+   * qemu-img commit leaves an overlay (qemu's qcow2 make_empty). Each L2 table leaves the L1
+   * table; a table only this layer used takes the references to its clusters with it, one that a
+   * snapshot shares keeps them. Ordering as for any change: the cleared L1 entries are written
+   * (flushMetadata) before the decrements that may free the tables and their clusters.
+   */
+  async makeEmpty(): Promise<void> {
+    this.checkWritable();
+    return this.serialize(async () => {
+      await this.markDirty();
+      const cs = this.clusterSize;
+      for (let l1i = 0; l1i < this.l1.length; l1i++) {
+        const off = this.l1[l1i] ?? 0;
+        if (!off) continue;
+        if ((this.l1Copied[l1i] ?? false) || (await this.rc.get(off / cs)) === 1) {
+          const t = await this.l2.get(off);
+          for (let i = 0; i < this.l2Entries; i++) this.dropEntry(readL2(t.dv, i, this.ext, this.clusterBits), false);
+        }
+        this.pendingFrees.push([off, cs]);
+        this.setL1(l1i, 0, false);
+        // Long tables of frees are applied as they come (each pass writes the L1 entries first).
+        if (this.pendingFrees.length >= 4096) await this.flushMetadata();
+      }
+      await this.flushMetadata();
+      await this.barrier();
+    });
+  }
+
   // ---------------------------------------------------------------- status
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
@@ -610,7 +738,7 @@ export class Qcow2Image
           return { ...st, offset, depth: st.depth + 1 };
         }
       }
-    }, true);
+    }, 'shared');
   }
 
   // ---------------------------------------------------------------- flush, close
@@ -664,7 +792,10 @@ export class Qcow2Image
 
   /** Long runs of discards would otherwise pin many clusters until the next flush. */
   private async maybeFlushFrees(): Promise<void> {
-    if (this.pendingFrees.length >= 4096) await this.flushMetadata();
+    if (this.pendingFrees.length < 4096) return;
+    // Writes in flight still link into L2 tables the flush would write.
+    await this.drainWrites();
+    await this.flushMetadata();
   }
 
   async close(): Promise<void> {
@@ -871,4 +1002,11 @@ function snapshotInfo(s: SnapshotEntry, size: number): SnapshotInfo {
     vmClockNsec: s.vmClockNsec,
     diskSize: s.diskSize ?? size,
   };
+}
+
+/** Waits for every request (none may still run afterwards), then throws the first failure. */
+async function allSettledOrThrow(pending: Promise<void>[]): Promise<void> {
+  if (pending.length === 1) return pending[0];
+  const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

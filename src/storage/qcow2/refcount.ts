@@ -8,7 +8,7 @@
  */
 import { StorageError, type ByteStore } from '../types.ts';
 import { setU64 } from './header.ts';
-import { MetaCache } from './meta-cache.ts';
+import { MetaCache, type CachedTable } from './meta-cache.ts';
 
 export class Refcounts {
   readonly bits: number;
@@ -131,22 +131,44 @@ export class Refcounts {
   }
 
   async get(cluster: number): Promise<number> {
-    const block = Math.floor(cluster / this.perBlock);
-    const off = this.table[block] ?? 0;
-    if (off === 0) return 0;
-    const t = await this.cache.get(off);
+    const known = this.peek(cluster);
+    if (known !== undefined) return known;
+    const t = await this.cache.get(this.table[Math.floor(cluster / this.perBlock)]!);
     return Refcounts.readEntry(t.dv, t.buf, this.bits, cluster % this.perBlock);
+  }
+
+  /**
+   * A cluster's refcount when no I/O is needed to know it (no block: 0; a cached block), else
+   * undefined. Allocation goes a cluster at a time, so it avoids a promise per cluster.
+   */
+  peek(cluster: number): number | undefined {
+    const off = this.table[Math.floor(cluster / this.perBlock)] ?? 0;
+    if (off === 0) return 0;
+    const t = this.cache.getCached(off);
+    return t && Refcounts.readEntry(t.dv, t.buf, this.bits, cluster % this.perBlock);
   }
 
   /** Adds delta to a cluster's refcount, creating the refcount block if needed. */
   async update(cluster: number, delta: number): Promise<number> {
+    const known = this.updateCached(cluster, delta);
+    if (known !== undefined) return known;
     const block = Math.floor(cluster / this.perBlock);
     if (!(this.table[block] ?? 0)) {
       if (delta < 0)
         throw new StorageError('corrupt', `qcow2: freeing cluster ${cluster}, which has no refcount block`);
       await this.createBlock(block);
     }
-    const t = await this.cache.get(this.table[block]!);
+    return this.apply(await this.cache.get(this.table[block]!), cluster, delta);
+  }
+
+  /** update() when the cluster's refcount block is cached (no promise); undefined when it is not. */
+  updateCached(cluster: number, delta: number): number | undefined {
+    const off = this.table[Math.floor(cluster / this.perBlock)] ?? 0;
+    const t = off ? this.cache.getCached(off) : undefined;
+    return t && this.apply(t, cluster, delta);
+  }
+
+  private apply(t: CachedTable, cluster: number, delta: number): number {
     const i = cluster % this.perBlock;
     const v = Refcounts.readEntry(t.dv, t.buf, this.bits, i) + delta;
     if (v < 0) throw new StorageError('corrupt', `qcow2: refcount of cluster ${cluster} would drop below zero`);
@@ -173,7 +195,7 @@ export class Refcounts {
         c = blockEnd - 1;
         continue;
       }
-      if ((await this.get(c)) === 0) {
+      if ((this.peek(c) ?? (await this.get(c))) === 0) {
         if (run === 0) start = c;
         if (++run >= n) return start;
       } else run = 0;
@@ -195,7 +217,7 @@ export class Refcounts {
       }
       // A new refcount block may have landed inside the run: look again.
       if (created) continue;
-      for (let i = 0; i < n; i++) await this.update(start + i, 1);
+      for (let i = 0; i < n; i++) if (this.updateCached(start + i, 1) === undefined) await this.update(start + i, 1);
       this.freeHint = start + n;
       return start * this.clusterSize;
     }

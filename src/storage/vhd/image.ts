@@ -10,7 +10,7 @@
 import type { BlockBackend, ByteStore, ExtentStatus } from '../types.ts';
 import { StorageError, checkRange } from '../types.ts';
 import { DISK_DIFFERENCING, FOOTER_SIZE } from './footer.ts';
-import { Serial } from './serial.ts';
+import { Serial } from '../serial.ts';
 
 export const UNALLOCATED = 0xffffffff;
 const SECTOR = 512;
@@ -52,6 +52,10 @@ export class VhdImage implements BlockBackend {
   private readonly dirtyBat = new Set<number>();
   private readonly bitmaps = new Map<number, Uint8Array>();
   private readonly serial = new Serial();
+  /** Data runs' host offsets are offsets of the store's own bytes (FileMappedBackend, img/capabilities.ts). */
+  readonly dataInFile = true;
+  /** Data writes of dynamic disks running outside the serial section (settle, never reject). */
+  private readonly dataWrites = new Set<Promise<void>>();
   private closed = false;
 
   constructor(p: VhdParts) {
@@ -155,7 +159,46 @@ export class VhdImage implements BlockBackend {
     this.checkArgs(offset, data.length);
     this.checkWritable();
     if (!this.dyn) return this.store.write(offset, data);
-    await this.serial.run(() => this.writeDynamic(offset, data));
+    if (this.differencing) {
+      await this.serial.run(() => this.writeDynamic(offset, data));
+      return;
+    }
+    // A dynamic disk's blocks never move and its bitmaps are all ones, so only allocation needs
+    // the serial section; the data goes out after it, overlapping other writes' data (a
+    // conversion keeps several in flight). flush() and close() wait for it.
+    const pieces = await this.serial.run(() => this.allocateFor(offset, data));
+    const io = Promise.allSettled(pieces.map(([host, part]) => this.store.write(host, part)));
+    const settled = io.then(() => undefined);
+    this.dataWrites.add(settled);
+    try {
+      const failed = (await io).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      this.dataWrites.delete(settled);
+    }
+  }
+
+  /** Allocates the blocks [offset, +data.length) needs and says where each part of data goes. */
+  private async allocateFor(offset: number, data: Uint8Array): Promise<[number, Uint8Array][]> {
+    const dyn = this.dyn!;
+    const pieces: [number, Uint8Array][] = [];
+    let done = 0;
+    while (done < data.length) {
+      const pos = offset + done;
+      const block = Math.floor(pos / dyn.blockSize);
+      const inBlock = pos % dyn.blockSize;
+      const n = Math.min(data.length - done, dyn.blockSize - inBlock);
+      if (dyn.bat[block] === UNALLOCATED) await this.allocate(block);
+      // One piece per block: a bitmap sits between consecutive blocks in the file.
+      pieces.push([this.blockHost(block) + dyn.bitmapSize + inBlock, data.subarray(done, done + n)]);
+      done += n;
+    }
+    return pieces;
+  }
+
+  /** Waits for the data writes running outside the serial section. */
+  private async drainWrites(): Promise<void> {
+    while (this.dataWrites.size > 0) await Promise.all([...this.dataWrites]);
   }
 
   private async writeDynamic(offset: number, data: Uint8Array): Promise<void> {
@@ -221,12 +264,16 @@ export class VhdImage implements BlockBackend {
     const bm = new Uint8Array(dyn.bitmapSize);
     if (!this.differencing) bm.fill(0xff);
     const end = at + dyn.bitmapSize + dyn.blockSize;
+    // The three writes are disjoint and none depends on another (the BAT entry, which makes the
+    // block visible, waits for flush), so they go out together: an allocation costs one round trip.
+    const writes = [this.store.write(at, bm), this.store.write(end, this.footer)];
     // Bytes that were in the file past the bitmap (stale data, not just the old footer) must read as zeros.
     if (dyn.fileEnd > at + dyn.bitmapSize) {
-      await this.store.write(at + dyn.bitmapSize, new Uint8Array(Math.min(dyn.fileEnd, end) - at - dyn.bitmapSize));
+      const stale = new Uint8Array(Math.min(dyn.fileEnd, end) - at - dyn.bitmapSize);
+      writes.push(this.store.write(at + dyn.bitmapSize, stale));
     }
-    await this.store.write(at, bm);
-    await this.store.write(end, this.footer);
+    const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     dyn.fileEnd = Math.max(dyn.fileEnd, end + FOOTER_SIZE);
     dyn.allocOffset = end;
     dyn.bat[block] = at / SECTOR;
@@ -237,6 +284,7 @@ export class VhdImage implements BlockBackend {
   async flush(): Promise<void> {
     if (this.readOnly) return;
     await this.serial.run(async () => {
+      await this.drainWrites();
       if (this.dirtyBat.size === 0) return this.store.flush();
       await this.store.flush();
       const dyn = this.dyn!;

@@ -3,52 +3,21 @@
  * here read byte-exact in qemu, and both agree on the virtual size.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FileStore } from '../../host/node/file-store.ts';
 import { openImageFile } from '../../host/node/open-image.ts';
-import type { BlockBackend } from '../types.ts';
+import { patternBytes, qemuVirtualSize, readAll, run, scratchDir } from '../testing.ts';
 import { vpcFormat } from './index.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'virtkit-vhd-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function qemuImg(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function qemuVirtualSize(path: string, fmt: string): number {
-  return JSON.parse(qemuImg('info', '-f', fmt, '--output=json', path))['virtual-size'] as number;
-}
-
-/** A recognisable pattern: per-4K counters, a random-looking run, and a zero hole. */
-function patternBytes(size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  let x = 12345;
-  for (let i = 0; i < size; i += 4096) {
-    b.fill((i >> 12) & 0xff, i, Math.min(size, i + 100));
-    for (let k = i + 100; k < Math.min(size, i + 700); k++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[k] = x >>> 24;
-    }
-  }
-  b.fill(0, 1 << 20, 4 << 20); // includes a whole 2 MiB block of zeros
-  return b;
-}
-
-async function readAll(b: BlockBackend): Promise<Uint8Array> {
-  const out = new Uint8Array(b.size);
-  for (let off = 0; off < b.size; off += 1 << 20)
-    await b.read(off, out.subarray(off, Math.min(b.size, off + (1 << 20))));
-  return out;
-}
+const dir = scratchDir('virtkit-vhd-');
+const qemuImg = (...args: string[]) => run('qemu-img', ...args);
 
 const SIZE = (5 << 20) + 7 * 512;
 const rawPath = join(dir, 'pattern.raw');
-const pattern = patternBytes(SIZE);
+// Counters, random-looking bytes, and a hole that includes a whole 2 MiB block of zeros.
+const pattern = patternBytes(SIZE, { seed: 12345, counter: 100, random: 600, zeros: [1 << 20, 4 << 20] });
 writeFileSync(rawPath, pattern);
 
 describe('vpc against qemu-img', () => {

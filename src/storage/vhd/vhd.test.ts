@@ -96,3 +96,42 @@ describe('vpc differencing', () => {
     );
   });
 });
+
+describe('dynamic VHD data writes', () => {
+  it('overlap: allocation is serialised, data goes out together, flush waits for it', async () => {
+    const mem = new MemoryStore('o.vhd');
+    await vpcFormat.create!(mem, 16 << 20, { options: { subformat: 'dynamic' } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const issued: number[] = [];
+    // Block data (1 MiB here) waits for the gate; metadata (bitmaps, footer, BAT) does not.
+    const store = Object.create(mem) as MemoryStore;
+    store.write = async (offset: number, data: Uint8Array) => {
+      if (data.length >= 1 << 20) {
+        issued.push(offset);
+        await gate;
+      }
+      return mem.write(offset, data);
+    };
+    const img = await vpcFormat.open(store, {});
+    const a = new Uint8Array(1 << 20).fill(1);
+    const b = new Uint8Array(1 << 20).fill(2);
+    const writing = [img.write(0, a), img.write(4 << 20, b)];
+    for (let i = 0; i < 2000 && issued.length < 2; i++) await Promise.resolve();
+    assert.equal(issued.length, 2, 'both blocks written at once');
+    let flushed = false;
+    const flushing = img.flush().then(() => (flushed = true));
+    for (let i = 0; i < 200; i++) await Promise.resolve();
+    assert.equal(flushed, false, 'flush waits for the data in flight');
+    release();
+    await Promise.all([...writing, flushing]);
+    const back = new Uint8Array(1 << 20);
+    await img.read(4 << 20, back);
+    assert.deepEqual(back, b);
+    await img.close();
+    const again = await vpcFormat.open(mem, { readOnly: true });
+    await again.read(0, back);
+    assert.deepEqual(back, a);
+    await again.close();
+  });
+});

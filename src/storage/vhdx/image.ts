@@ -174,6 +174,13 @@ async function readMetadata(store: ByteStore, region: RegionEntry): Promise<{ in
 
 export class VhdxImage implements BlockBackend {
   readonly format = 'vhdx';
+  /**
+   * Data runs' host offsets are offsets of the opened file's own bytes (FileMappedBackend,
+   * img/capabilities.ts): not when a log replay is shown through an in-memory overlay.
+   */
+  get dataInFile(): boolean {
+    return !(this.store instanceof OverlayStore);
+  }
   private dirty = false;
   /** Where the next block goes: the 1 MiB aligned end of everything allocated so far. */
   private allocEnd: number;

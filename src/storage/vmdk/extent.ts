@@ -25,6 +25,11 @@ export interface Extent {
   /** Makes the range read as zeros (discard: may instead fall back to the parent, when `parentShows`). */
   zero(offset: number, length: number, discard: boolean, hasParent: boolean, fallback: Fallback): Promise<void>;
   status(offset: number, length: number): Promise<ExtentRun>;
+  /**
+   * qemu-img check's test of a sparse extent: the offset (within the extent) of the first
+   * allocated grain whose data would start at or past the end of the file, or undefined.
+   */
+  firstGrainPastEnd?(): Promise<number | undefined>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,57 +4,28 @@
  * agree on the virtual size.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FileStore } from '../../host/node/file-store.ts';
 import { openImageFile } from '../../host/node/open-image.ts';
 import type { OpenOptions } from '../formats.ts';
-import type { BlockBackend, ByteStore } from '../types.ts';
+import { patternBytes, qemuVirtualSize as virtualSize, readAll, run as qemu, scratchDir } from '../testing.ts';
+import type { ByteStore } from '../types.ts';
 import { vmdkFormat } from './index.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'virtkit-vmdk-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function qemu(tool: string, ...args: string[]): string {
-  return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function qemuVirtualSize(path: string): number {
-  return JSON.parse(qemu('qemu-img', 'info', '-f', 'vmdk', '--output=json', path))['virtual-size'] as number;
-}
+const dir = scratchDir('virtkit-vmdk-');
+const qemuVirtualSize = (path: string) => virtualSize(path, 'vmdk');
 
 const openFile = (name: string, readOnly: boolean): Promise<ByteStore> =>
   FileStore.open(resolve(dir, name), { readOnly, create: !readOnly });
 const openBacking: OpenOptions['openBacking'] = async (name) =>
   vmdkFormat.open(await openFile(name, true), { readOnly: true, openFile });
 
-function patternBytes(size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  let x = 99;
-  for (let i = 0; i < size; i += 4096) {
-    b.fill((i >> 12) & 0xff, i, Math.min(size, i + 64));
-    for (let k = i + 64; k < Math.min(size, i + 1500); k++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[k] = x >>> 24;
-    }
-  }
-  b.fill(0, 1 << 20, (1 << 20) + (192 << 10)); // three whole grains of zeros
-  return b;
-}
-
-async function readAll(b: BlockBackend): Promise<Uint8Array> {
-  const out = new Uint8Array(b.size);
-  for (let off = 0; off < b.size; off += 1 << 20)
-    await b.read(off, out.subarray(off, Math.min(b.size, off + (1 << 20))));
-  return out;
-}
-
 const SIZE = (3 << 20) + 5 * 512;
 const rawPath = join(dir, 'pattern.raw');
-const pattern = patternBytes(SIZE);
+// Counters, random-looking bytes, and three whole grains of zeros.
+const pattern = patternBytes(SIZE, { seed: 99, counter: 64, random: 1436, zeros: [1 << 20, (1 << 20) + (192 << 10)] });
 writeFileSync(rawPath, pattern);
 
 describe('vmdk images written by qemu', () => {

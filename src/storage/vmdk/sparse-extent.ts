@@ -510,6 +510,23 @@ export class SparseExtent implements Extent {
     return { length: n, kind: 'data', hostOffset: this.grainHost(grain, e) + inGrain };
   }
 
+  async firstGrainPastEnd(): Promise<number | undefined> {
+    const fileEnd = await this.store.size();
+    const per = this.header.numGTEsPerGT;
+    const grains = Math.ceil(this.size / this.grainBytes);
+    for (let gi = 0; gi * per < grains; gi++) {
+      // Through the cache: a table not yet flushed is what the image uses.
+      const t = await this.gt(gi, false);
+      if (!t) continue;
+      for (let i = 0; i < per && gi * per + i < grains; i++) {
+        const e = t[i]!;
+        // 0: unallocated, 1: a zero grain; anything else is a sector of this file.
+        if (e > 1 && e * SECTOR >= fileEnd) return (gi * per + i) * this.grainBytes;
+      }
+    }
+    return undefined;
+  }
+
   async flush(): Promise<void> {
     if (!this.writable) return;
     if (this.compressed) {

@@ -208,3 +208,32 @@ describe('vmdk grain tables allocated on demand', () => {
     await again.close();
   });
 });
+
+describe('check', () => {
+  it('passes a sound sparse image (tables still in the cache included) and names the sector of a grain past the end', async () => {
+    const store = new MemoryStore('c.vmdk');
+    await vmdkFormat.create!(store, 8 << 20, { options: {} });
+    const img = await vmdkFormat.open(store, {});
+    await img.write(0, new Uint8Array(3 * 65536).fill(1));
+    const checkable = img as unknown as { check(): Promise<{ corruptions: number }> };
+    assert.equal((await checkable.check()).corruptions, 0);
+    await img.close();
+    // Point grain 2 (sector 256) of the first grain table past the end of the file.
+    const head = new Uint8Array(512);
+    await store.read(0, head);
+    const gd = Number(new DataView(head.buffer).getBigUint64(56, true));
+    const e = new Uint8Array(4);
+    await store.read(gd * 512, e);
+    const gt = new DataView(e.buffer).getUint32(0, true);
+    await store.write(gt * 512 + 8, Uint8Array.of(0xff, 0xff, 0xff, 0x00));
+    const broken = (await vmdkFormat.open(store, { readOnly: true })) as unknown as typeof checkable & {
+      close(): Promise<void>;
+    };
+    await assert.rejects(broken.check(), (err: unknown) => {
+      assert.ok(err instanceof StorageError && err.code === 'corrupt');
+      assert.match(err.message, /sector 256 points after EOF/);
+      return true;
+    });
+    await broken.close();
+  });
+});

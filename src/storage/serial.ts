@@ -1,4 +1,4 @@
-/** A tiny async mutex: metadata updates (block allocation, table writes) run one at a time. */
+/** A tiny async mutex: metadata updates (block allocation, table writes) run one at a time (VHD, VMDK). */
 export class Serial {
   private tail: Promise<unknown> = Promise.resolve();
 
