@@ -47,11 +47,22 @@ const STORE = 2;
 const PAGE_FAULT = [12, 13, 15];
 /**
  * Default jitThreshold, per 256-byte window: only really hot code is worth V8's compile time
- * (measured on the Linux boot, docs/cpu.md "Translation tier": 5M boots faster than 20M; 0.5-2M
- * compiled so much early-boot code that it lost to the interpreter; whole pages at 200k were 10x
- * slower).
+ * (measured on the Linux boot, docs/cpu.md "Translation tier": 5M boots faster than 20M, and
+ * than 1-2M, which translate many lukewarm windows; whole pages at 200k were 10x slower).
  */
 const JIT_THRESHOLD = 5_000_000;
+/**
+ * A window that gets hot quickly is translated sooner: at JIT_FAST_THRESHOLD interpreted
+ * instructions if it reached them within JIT_FAST_SPAN instructions of the hart's execution
+ * (i.e. it ran at least 1/4 of everything since it started warming). Tight loops such as
+ * bench/cpu's qualify at once; the boot's many lukewarm windows (each translation costs tens of
+ * ms of V8 compile work, measured) wait for JIT_THRESHOLD, which measured best there
+ * (docs/cpu.md "Translation tier").
+ */
+const JIT_FAST_THRESHOLD = 500_000;
+const JIT_FAST_SPAN = 2_000_000;
+/** jitStart counts instructions in units of 2^12 (int32 for 2^43 instructions). */
+const JIT_STAMP_UNIT = 4096;
 /** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
 const JIT_MAX_PER_PAGE = 64;
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
@@ -181,6 +192,10 @@ export class Hart implements FpContext, CodeCacheClient {
    * the next one.
    */
   jitThreshold = JIT_THRESHOLD;
+  /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
+  jitFastThreshold = JIT_FAST_THRESHOLD;
+  /** When each window's heat started (instret / JIT_STAMP_UNIT). */
+  private readonly jitStart: Int32Array;
   private readonly jitIncl = new Uint8Array(2048);
   /** Results of a translated window: remaining budget and page offset (see jit.ts). */
   jN = 0;
@@ -207,6 +222,7 @@ export class Hart implements FpContext, CodeCacheClient {
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
     this.jitCount = new Uint8Array(bus.ramSize >>> 12);
+    this.jitStart = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
     bus.attach(this);
     this.updateKeys();
     if (!warmedUp) warmUpInterpreter();
@@ -451,6 +467,18 @@ export class Hart implements FpContext, CodeCacheClient {
     this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
   }
 
+  /** exec.ts: window `win` starts warming; `ran` = budget used so far in this run(). */
+  jitStamp(win: number, ran: number): void {
+    this.jitStart[win] = Math.floor((this.instret + ran) / JIT_STAMP_UNIT);
+  }
+
+  /** exec.ts: window `win` reached jitFastThreshold (or more); translate it if it is due. */
+  jitHot(win: number, hot: number, ran: number): void {
+    const span = (this.instret + ran) / JIT_STAMP_UNIT - this.jitStart[win];
+    if (hot < this.jitThreshold && span >= JIT_FAST_SPAN / JIT_STAMP_UNIT) return;
+    this.jitCompile(win >>> JIT_PAGE_BITS, win & ((1 << JIT_PAGE_BITS) - 1), -1);
+  }
+
   /**
    * Translates window `wi` of a page (called by exec.ts when its heat reaches jitThreshold);
    * `entry` (or -1) is a page offset about to run, translated even if it has not run yet.
@@ -458,6 +486,10 @@ export class Hart implements FpContext, CodeCacheClient {
   jitCompile(ramPage: number, wi: number, entry: number): void {
     const code = this.pages[ramPage];
     const hi = (ramPage << JIT_PAGE_BITS) | wi;
+    if (this.jit[ramPage]?.[wi] !== undefined) {
+      this.jitHeat[hi] = 0; // translated already (exec.ts does not ask for these; kept as a guard)
+      return;
+    }
     if (code === undefined || this.jitCount[ramPage] >= JIT_MAX_PER_PAGE) {
       this.jitHeat[hi] = -0x40000000; // do not ask again soon
       return;
@@ -491,10 +523,25 @@ export class Hart implements FpContext, CodeCacheClient {
     }
     let windows = this.jit[ramPage];
     if (windows === undefined) {
-      windows = new Array<JitWindow | undefined>(1 << JIT_PAGE_BITS).fill(undefined);
+      // One more than the windows: exec.ts looks up offset 4096 (the page's end) too.
+      windows = new Array<JitWindow | undefined>((1 << JIT_PAGE_BITS) + 1).fill(undefined);
       this.jit[ramPage] = windows;
     }
     windows[wi] = fn;
+  }
+
+  /**
+   * The trampoline (as for page-crossing instructions) holding the decoded slot at `p` of `code`
+   * alone: exec.ts runs a load/store that a translated window handed back (jit.ts kind 6) from it,
+   * so exactly that one instruction is interpreted before the block ends.
+   */
+  oneShot(code: Int32Array, p: number): Int32Array {
+    const t = this.tramp;
+    t[0] = code[p];
+    t[1] = code[p + 1];
+    t[2] = Op.PAGE_END;
+    t[4] = Op.PAGE_END;
+    return t;
   }
 
   dropWriteTranslations(ramPage: number): void {
@@ -1569,23 +1616,47 @@ let warmedUp = false;
 /** Iterations of about 200 instructions: one gives type feedback; a few dozen also let V8 start
  * optimizing the loop (about 30 ms of CPU, measured against first-run speed of bench/cpu). */
 const WARMUP_ITERATIONS = 50;
+/** Iterations of the second (other register values) and translated passes: feedback only. */
+const WARMUP_EXTRA_ITERATIONS = 4;
 
 /**
- * Runs WARMUP_PROGRAM on a scratch bus (see warmup-program.ts for why). Hart construction calls it
- * once per process; returns the scratch hart so tests can check that the program ran to its WFI.
+ * Runs WARMUP_PROGRAM on scratch buses (see warmup-program.ts for why). Hart construction calls it
+ * once per process; returns each pass's hart so tests can check that the program ran to its WFI. Three passes, each of which removed deoptimizations of the interpreter loop seen in the
+ * Linux boot (`--trace-deopt`, 13 per boot before, each costing two ~0.5 s TurboFan compiles
+ * of `execute` and a stretch in V8's bytecode interpreter):
+ *  1. interpreter, large register values (every op, both outcomes of every compare);
+ *  2. and 3. interpreter, the register values rotated, then small values with zero words, so
+ *     value-dependent paths (shift amounts below and above 32, zero low words for ctz, compares
+ *     that reach the low words) have run too;
+ *  4. translation tier on from the first block (jitThreshold 0), so the loop's calls into
+ *     translated windows, their exits and jitCompile have type feedback (and the window call site
+ *     is megamorphic: V8 never inlines one window into the loop) before a guest's first hot window.
  */
-export function warmUpInterpreter(): Hart {
+export function warmUpInterpreter(): Hart[] {
   warmedUp = true;
+  const big = [0x7f4a7c15, -0x61c88647, 0x12345678, -0x7ffffff0, 0x40000001, -3];
+  const large = (r: number): [number, number] => [big[r % 6]!, big[(r + 3) % 6]!];
+  const rotated = (r: number): [number, number] => [big[(r + 3) % 6]!, big[r % 6]!];
+  const small = (r: number): [number, number] => [r % 3 === 0 ? 0 : r * 3, r % 2 === 0 ? 0 : -1];
+  return [
+    warmUpPass(large, WARMUP_ITERATIONS, Infinity),
+    warmUpPass(rotated, WARMUP_EXTRA_ITERATIONS, Infinity),
+    warmUpPass(small, WARMUP_EXTRA_ITERATIONS, Infinity),
+    warmUpPass(large, WARMUP_EXTRA_ITERATIONS, 0),
+  ];
+}
+
+function warmUpPass(values: (r: number) => [number, number], iterations: number, jitThreshold: number): Hart {
   const base = 0x80000000;
   const bus = new BusClass(base, 64 * 1024);
   const h = new Hart(bus, 0, { now: () => 12345 });
+  h.jitThreshold = jitThreshold;
   for (const [at, words] of WARMUP_PROGRAM) bus.ramI32.set(words, at);
-  const big = [0x7f4a7c15, -0x61c88647, 0x12345678, -0x7ffffff0, 0x40000001, -3];
-  for (let r = 5; r < 32; r++) h.writeRegParts(r, big[r % 6], big[(r + 3) % 6]);
+  for (let r = 5; r < 32; r++) h.writeRegParts(r, ...values(r));
   h.writeRegParts(8, base + 0x8000, 0); // s0: data pointer
   h.writeRegParts(30, 5, 0x1234); // t5, t6: equal high words, so compares look at the low words
   h.writeRegParts(31, -5, 0x1234);
-  h.writeRegParts(27, WARMUP_ITERATIONS, 0); // s11: loop count
+  h.writeRegParts(27, iterations, 0); // s11: loop count
   h.setPc(base);
   for (let k = 0; k < 1000 && !h.waiting; k++) h.run(10_000);
   return h;

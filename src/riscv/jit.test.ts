@@ -6,6 +6,8 @@ import { asm, machine, load, RAM_BASE, li64, type Machine } from './test-support
  * The translation tier must match the interpreter exactly: the same programs run with every page
  * translated from its first block (jitThreshold 0) and interpreted only (Infinity).
  */
+const SLICES = [37, 500, 3, 211, 1000, 64];
+
 function runBoth(words: number[], budget: number, setup?: (m: Machine) => void): [Machine, Machine] {
   const out: Machine[] = [];
   for (const threshold of [Infinity, 0]) {
@@ -14,8 +16,11 @@ function runBoth(words: number[], budget: number, setup?: (m: Machine) => void):
     setup?.(m);
     load(m.bus, RAM_BASE, words);
     let left = budget;
-    // Small slices, so budget exits land on many different instructions.
-    while (left > 0 && !m.hart.waiting) left -= Math.max(1, m.hart.run(Math.min(left, 37)));
+    // Slices of varied sizes, so budget exits land on many different instructions, both inside
+    // translated windows and in the interpreter (a window hands over when the budget left is
+    // at most its instruction count).
+    for (let i = 0; left > 0 && !m.hart.waiting; i++)
+      left -= Math.max(1, m.hart.run(Math.min(left, SLICES[i % SLICES.length]!)));
     out.push(m);
   }
   return [out[0]!, out[1]!];
@@ -99,4 +104,64 @@ test('a store into translated code is seen by the next instruction', () => {
   const [a, b] = runBoth(prog, 2000, (m) => load(m.bus, target, [asm.addi(10, 10, 1), asm.jalr(0, 1, 0)]));
   assert.equal(a.hart.readReg(10), 201);
   sameState(a, b);
+});
+
+test('loads and stores that miss the TLB inside translated code run alone in the interpreter', () => {
+  // Every iteration touches a new page (TLB misses inside a translated window: jit.ts kind 6),
+  // with a misaligned access among them; small slices end budgets on every instruction.
+  const prog = [
+    ...li64(8, RAM_BASE + 0x10000, 0), // s0: first data page
+    asm.addi(9, 0, 40), // s1: iterations
+    ...li64(11, 0x01020304, 0x05060708),
+    ...li64(15, 4096, 0),
+    // loop:
+    asm.sd(11, 8, 0),
+    asm.ld(12, 8, 0),
+    asm.add(11, 11, 12),
+    asm.sw(11, 8, 9), // misaligned
+    asm.lwu(13, 8, 9),
+    asm.lb(14, 8, 2),
+    asm.add(10, 10, 13),
+    asm.add(10, 10, 14),
+    asm.add(8, 8, 15), // next page
+    asm.addi(9, 9, -1),
+    asm.bne(9, 0, -4 * 10),
+    asm.ebreak(),
+  ];
+  const [a, b] = runBoth(prog, 3000);
+  assert.equal(a.hart.mcauseLo, 3, 'program reached its ebreak');
+  assert.equal(a.hart.readReg(9), 0, 'every iteration ran');
+  assert.equal(a.hart.readReg(8), RAM_BASE + 0x10000 + 40 * 4096);
+  assert.ok(
+    b.hart.jit.some((w) => w !== undefined),
+    'the loop was translated',
+  );
+  sameState(a, b);
+  assert.deepEqual(b.bus.ram.subarray(0x10000, 0x38010), a.bus.ram.subarray(0x10000, 0x38010), 'pages');
+});
+
+test('budgets that run out inside translated loops stop on the same instruction as the interpreter', () => {
+  // The program is far from done when the budget ends, so pc, registers and instret show exactly
+  // where each slice stopped (straight-line runs are counted per run, not per instruction).
+  const prog = [
+    asm.addi(9, 0, 2000),
+    // loop: a straight run, an inner forward branch, a call and a return
+    asm.addi(10, 10, 1),
+    asm.xor(11, 11, 10),
+    asm.andi(12, 10, 3),
+    asm.beq(12, 0, 8), // skip the next instruction every fourth iteration
+    asm.addi(13, 13, 5),
+    asm.jal(1, 20), // call
+    asm.addi(9, 9, -1),
+    asm.bne(9, 0, -4 * 7),
+    asm.ebreak(),
+    asm.nop(),
+    asm.add(14, 14, 10), // callee
+    asm.jalr(0, 1, 0),
+  ];
+  for (const budget of [1, 2, 3, 4, 5, 6, 7, 8, 29, 997, 4321]) {
+    const [a, b] = runBoth(prog, budget);
+    assert.ok(a.hart.readReg(9) > 0, 'stopped inside the loop');
+    sameState(a, b);
+  }
 });

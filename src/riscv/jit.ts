@@ -13,9 +13,11 @@
  *        interpreter's exitKind 0: jumps out of the page, slow-path stores, FENCE.I)
  *     1  pc = page + jOff, everything counted (budget exhausted)
  *     2  pc already set in the hart (JALR out of the page), still to be counted
- *     3  a trap was taken (counts one unit of budget, retires nothing)
+ *     3  (not produced by windows: the interpreter's "trap taken")
  *     4  continue at jOff, which lies outside this window (jOff may be 4096: the page's end)
- *     5  interpret the instruction at jOff (not translated: system, FP, atomics, undecoded slot)
+ *     5  interpret from jOff on (not translated: system, FP, atomics, undecoded slot)
+ *     6  interpret only the load/store at jOff, then end the block (it missed the TLB, is
+ *        misaligned or goes to MMIO: the interpreter's slow path walks, fills or traps)
  * so the same tail in exec.ts finishes every block whichever tier ran it.
  *
  * Invariants:
@@ -23,9 +25,10 @@
  *   them (a store to the code page, flushDecoded) drops the page's windows first
  *   (Hart.dropJit), and decoding a new slot drops its window. Virtual addresses (AUIPC, links, JALR) come in as vLo/vHi, so one
  *   translation serves every mapping of the physical page.
- * - Each translated instruction has exactly the interpreter's semantics, budget accounting and
- *   slow paths (the same Hart methods); stores that miss the write TLB end the block as in the
- *   interpreter, so self-modifying code and interrupts behave identically.
+ * - Each translated instruction has exactly the interpreter's semantics and budget accounting;
+ *   every slow path is the interpreter's own (a load/store that misses the TLB is handed back
+ *   unexecuted, kind 6, before it changed any state), so traps, MMIO, self-modifying code and
+ *   interrupts behave identically.
  * - No allocation while running; compiling allocates (source text, one closure per window).
  * - Where the host forbids run-time code generation (a page's Content-Security-Policy without
  *   'unsafe-eval'), compileWindow() returns undefined once and the hart keeps interpreting.
@@ -106,41 +109,59 @@ function decoded(code: Int32Array, p: number): boolean {
   return p < 4096 && incl[p >> 1] === 1 && (code[p] & 255) !== Op.DECODE;
 }
 
+/**
+ * Ordinal of each translated instruction in the window (its index in emission order) and their
+ * count. Budget accounting works per straight-line run instead of per instruction: on entering
+ * the switch at instruction e (function entry, or a `continue` to a branch target), the window
+ * keeps nb = n + ord(e); the exact remaining budget before instruction j is then nb - ord(j),
+ * because straight-line flow only falls through to the next emitted case. It is materialized
+ * only where control leaves the straight line (taken branches, jumps, exits). A run between two
+ * such points executes each case at most once, so with more than `count` budget left at every
+ * (re)dispatch the budget cannot run out in between: below that, the window hands the rest to
+ * the interpreter (kind 5), which counts each instruction. This removed a compare, a branch and
+ * an exit per instruction from every window.
+ */
+let ord: Int32Array = new Int32Array(1 << (JIT_WINDOW_SHIFT - 1));
+let count = 0;
+
 /** Source of the factory for window wi, or undefined when it holds no decoded instruction. */
 function windowSource(code: Int32Array, included: Uint8Array, wi: number): string | undefined {
   incl = included;
   const ws = wi << JIT_WINDOW_SHIFT;
   const we = ws + (1 << JIT_WINDOW_SHIFT);
+  ord = new Int32Array(1 << (JIT_WINDOW_SHIFT - 1));
+  count = 0;
+  for (let p = ws; p < we; p += 2) if (decoded(code, p)) ord[(p - ws) >> 1] = count++;
+  if (count === 0) return undefined;
   const parts: string[] = [];
-  let any = false;
   for (let p = ws; p < we; p += 2) {
     if (!decoded(code, p)) continue;
-    any = true;
     const w = code[p];
     const len = (w >>> 27) & 1 ? 2 : 4;
     const next = p + len;
     parts.push(`case ${p}:`);
-    const body = insnSource(w, code[p + 1], p, len, ws, we);
+    const body = insnSource(w, code[p + 1], p, len, ws, we, code);
     parts.push(body.text);
-    if (!body.ends) {
-      // Count the instruction, then fall through to the next case or jump to where flow goes.
-      parts.push(`if (--n <= 0) { { off = ${next}; k = 1; break L; } }`);
-      if (!(next + 0 < we && decoded(code, next) && isNextCase(code, p, next))) parts.push(goTo(next, ws, we, code));
-    }
+    // Fall through to the next case, or jump to where straight-line flow goes.
+    if (!body.ends && !(next < we && decoded(code, next) && isNextCase(code, p, next)))
+      parts.push(goTo(next, p, ws, we, code));
   }
-  if (!any) return undefined;
   // Every exit leaves through the loop's end: exits first taken after V8 optimized the window
   // then cost no deoptimization (assignments and breaks need no type feedback; a call or a
   // property store there would, and the budget exit moves to a new instruction every slice).
-  return `return function (p, n, vLo, vHi) {
+  return `const ORD = new Int32Array([${Array.from(ord).join(',')}]);
+return function (p, n, vLo, vHi) {
 const dkey = h.dkey;
 let k = 5;
-let off = 0;
+let off = p;
 let hi2 = 0;
+if (n > ${count}) {
+let nb = n + ORD[(p - ${ws}) >> 1];
 L: for (;;) {
 switch (p) {
 ${parts.join('\n')}
 default: { off = p; k = 5; break L; }
+}
 }
 }
 if (k === 2) { h.pcLo = off; h.pcHi = hi2; }
@@ -156,23 +177,30 @@ function isNextCase(code: Int32Array, p: number, next: number): boolean {
   return true;
 }
 
-/** Transfers control to byte offset t of the page after the budget was counted. */
-function goTo(t: number, ws: number, we: number, code: Int32Array): string {
-  if (t >= ws && t < we) return decoded(code, t) ? `p = ${t}; continue;` : `{ off = ${t}; k = 5; break L; }`;
-  return `{ off = ${t}; k = 4; break L; }`;
+/** Exact budget before instruction j (at page offset pj; `after` 1: j has been counted). */
+function budgetAt(pj: number, ws: number, after: 0 | 1): string {
+  return `n = nb - ${ord[(pj - ws) >> 1] + after};`;
 }
 
-/** Branch/jump to page offset expression `t` (in-page already checked by the caller or known). */
-function takenDynamic(t: string, ws: number, we: number): string {
-  return `{ const t = ${t}; if (--n <= 0) { { off = t; k = 1; break L; } } if (t >= ${ws} && t < ${we}) { p = t; continue; } { off = t; k = 4; break L; } }`;
+/**
+ * Instruction j (at pj) was counted; control goes to page offset t: the next dispatch in this
+ * window (re-establishing nb), or an exit (kind 1 when the budget is exhausted).
+ */
+function goTo(t: number, pj: number, ws: number, we: number, code: Int32Array): string {
+  const counted = `${budgetAt(pj, ws, 1)} if (n <= 0) { off = ${t}; k = 1; break L; }`;
+  if (t >= ws && t < we && decoded(code, t))
+    return `{ ${counted} if (n <= ${count}) { off = ${t}; k = 5; break L; } nb = n + ${ord[(t - ws) >> 1]}; p = ${t}; continue; }`;
+  return `{ ${counted} off = ${t}; k = ${t >= ws && t < we ? 5 : 4}; break L; }`;
 }
 
-function takenStatic(t: number, ws: number, we: number): string {
-  if (t >= 0 && t < 4096) {
-    const go = t >= ws && t < we ? `p = ${t}; continue;` : `{ off = ${t}; k = 4; break L; }`;
-    return `if (--n <= 0) { { off = ${t}; k = 1; break L; } } ${go}`;
-  }
-  return `{ off = ${t}; k = 0; break L; }`;
+/** Branch/jump from instruction j (at pj) to the in-page offset expression `t`. */
+function takenDynamic(t: string, pj: number, ws: number, we: number): string {
+  return `{ const t = ${t}; ${budgetAt(pj, ws, 1)} if (n <= 0) { off = t; k = 1; break L; } if (t >= ${ws} && t < ${we}) { if (n <= ${count}) { off = t; k = 5; break L; } nb = n + ORD[(t - ${ws}) >> 1]; p = t; continue; } off = t; k = 4; break L; }`;
+}
+
+function takenStatic(t: number, pj: number, ws: number, we: number, code: Int32Array): string {
+  if (t >= 0 && t < 4096) return goTo(t, pj, ws, we, code);
+  return `{ ${budgetAt(pj, ws, 0)} off = ${t}; k = 0; break L; }`;
 }
 
 interface InsnSource {
@@ -181,14 +209,20 @@ interface InsnSource {
   ends: boolean;
 }
 
-const SAVE_PC = (p: number) => `h.pcLo = (vLo + ${p}) | 0; h.pcHi = vHi;`;
-
 /** Effective address of a load/store into lo/hi. */
 function addr(a: number, imm: number): string {
   return `const alo = x[${a}]; const lo = (alo + ${imm}) | 0; const hi = (x[${a + 1}] + ${imm >> 31} + (lo >>> 0 < alo >>> 0 ? 1 : 0)) | 0; const ti = (lo >>> 12) & ${TLB_MASK};`;
 }
 
-function insnSource(w: number, imm: number, p: number, len: number, ws: number, we: number): InsnSource {
+function insnSource(
+  w: number,
+  imm: number,
+  p: number,
+  len: number,
+  ws: number,
+  we: number,
+  code: Int32Array,
+): InsnSource {
   const op = w & 255;
   const d = (w >>> 8) & 127;
   const a = (w >>> 15) & 63;
@@ -198,7 +232,9 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   const setW = (v: string) => `{ const v = ${v}; x[${d}] = v; x[${d + 1}] = v >> 31; }`;
   const plain = (text: string): InsnSource => ({ text, ends: false });
   const ends = (text: string): InsnSource => ({ text, ends: true });
-  const interpret = ends(`{ off = ${p}; k = 5; break L; }`);
+  /** Exit before this instruction ran or was counted. */
+  const out = (kind: number, off: number | string) => `{ ${budgetAt(p, ws, 0)} off = ${off}; k = ${kind}; break L; }`;
+  const interpret = ends(out(5, p));
   const shift = (kind: 'l' | 'rl' | 'ra', sa: string) => {
     const pre = `const sa = ${sa}; const lo = ${X(a)}; const hi = ${X(a + 1)};`;
     if (kind === 'l')
@@ -209,18 +245,21 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
   };
   const branch = (cond: string) => {
     const t = p + imm;
-    return plain(`if (${cond}) { ${takenStatic(t, ws, we)} }`);
+    return plain(`if (${cond}) ${takenStatic(t, p, ws, we, code)}`);
   };
-  const load = (size: number, fast: string, slowLo: string, signHi: string) => {
+  // A TLB miss (or misalignment, or MMIO) hands the instruction back to the interpreter (kind 6),
+  // whose slow path walks, fills the TLB or traps: no call, no slow-path code and no feedback-less
+  // site in the window (smaller functions that V8 compiles faster and deoptimizes less).
+  const load = (size: number, fast: string, signHi: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} let v; if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { v = ${fast}; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, ${size})) { { off = ${p}; k = 3; break L; } } v = ${slowLo}; } x[${d}] = v; x[${d + 1}] = ${signHi}; }`,
+      `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const v = ${fast}; x[${d}] = v; x[${d + 1}] = ${signHi}; } else ${out(6, p)} }`,
     );
   };
   const store = (size: number, fast: string) => {
     const mask = -4096 | (size - 1);
     return plain(
-      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else { ${SAVE_PC(p)} if (!h.store(lo, hi, ${size}, x[${b}], x[${b + 1}])) { { off = ${p}; k = 3; break L; } } { off = ${p + len}; k = 0; break L; } } }`,
+      `{ ${addr(a, imm)} if (wTagLo[ti] === (lo & ${mask}) && wTagHi[ti] === (hi ^ dkey)) { const o = (wOff[ti] + (lo & 4095)) >>> 0; ${fast} } else ${out(6, p)} }`,
     );
   };
   const link = `{ const s = (vLo >>> 0) + ${p + len}; x[${d}] = s | 0; x[${d + 1}] = s > 4294967295 ? (vHi + 1) | 0 : vHi; }`;
@@ -233,12 +272,12 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
         `{ const base = (vLo + ${p}) | 0; const lo = (base + ${imm}) | 0; x[${d}] = lo; x[${d + 1}] = (vHi + ${imm >> 31} + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0; }`,
       );
     case Op.JAL:
-      return ends(`${link} ${takenStatic(p + imm, ws, we)}`);
+      return ends(`${link} ${takenStatic(p + imm, p, ws, we, code)}`);
     case Op.J:
-      return ends(takenStatic(p + imm, ws, we));
+      return ends(takenStatic(p + imm, p, ws, we, code));
     case Op.JALR:
       return ends(
-        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', ws, we)} { off = tlo; hi2 = thi; k = 2; break L; } }`,
+        `{ const alo = x[${a}]; const tsum = (alo + ${imm}) | 0; const tlo = tsum & -2; const thi = (x[${a + 1}] + ${imm >> 31} + (tsum >>> 0 < alo >>> 0 ? 1 : 0)) | 0; ${link} if (thi === vHi && (tlo & -4096) === vLo) ${takenDynamic('tlo & 4095', p, ws, we)} { ${budgetAt(p, ws, 0)} off = tlo; hi2 = thi; k = 2; break L; } }`,
       );
     case Op.BEQ:
       return branch(`x[${a}] === x[${b}] && x[${a + 1}] === x[${b + 1}]`);
@@ -257,21 +296,21 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
         `x[${a + 1}] !== x[${b + 1}] ? x[${a + 1}] >>> 0 > x[${b + 1}] >>> 0 : x[${a}] >>> 0 >= x[${b}] >>> 0`,
       );
     case Op.LB:
-      return load(1, `mI8[(rOff[ti] + (lo & 4095)) >>> 0]`, `(h.ldLo << 24) >> 24`, 'v >> 31');
+      return load(1, `mI8[(rOff[ti] + (lo & 4095)) >>> 0]`, 'v >> 31');
     case Op.LBU:
-      return load(1, `m8[(rOff[ti] + (lo & 4095)) >>> 0]`, `h.ldLo & 255`, '0');
+      return load(1, `m8[(rOff[ti] + (lo & 4095)) >>> 0]`, '0');
     case Op.LH:
-      return load(2, `mI16[(rOff[ti] + (lo & 4095)) >>> 1]`, `(h.ldLo << 16) >> 16`, 'v >> 31');
+      return load(2, `mI16[(rOff[ti] + (lo & 4095)) >>> 1]`, 'v >> 31');
     case Op.LHU:
-      return load(2, `mU16[(rOff[ti] + (lo & 4095)) >>> 1]`, `h.ldLo & 0xffff`, '0');
+      return load(2, `mU16[(rOff[ti] + (lo & 4095)) >>> 1]`, '0');
     case Op.LW:
-      return load(4, `mI32[(rOff[ti] + (lo & 4095)) >>> 2]`, `h.ldLo`, 'v >> 31');
+      return load(4, `mI32[(rOff[ti] + (lo & 4095)) >>> 2]`, 'v >> 31');
     case Op.LWU:
-      return load(4, `mI32[(rOff[ti] + (lo & 4095)) >>> 2]`, `h.ldLo`, '0');
+      return load(4, `mI32[(rOff[ti] + (lo & 4095)) >>> 2]`, '0');
     case Op.LD: {
       const mask = -4096 | 7;
       return plain(
-        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else { ${SAVE_PC(p)} if (!h.load(lo, hi, 8)) { { off = ${p}; k = 3; break L; } } x[${d}] = h.ldLo; x[${d + 1}] = h.ldHi; } }`,
+        `{ ${addr(a, imm)} if (rTagLo[ti] === (lo & ${mask}) && rTagHi[ti] === (hi ^ dkey)) { const i = (rOff[ti] + (lo & 4095)) >>> 2; const vl = mI32[i]; const vh = mI32[i + 1]; x[${d}] = vl; x[${d + 1}] = vh; } else ${out(6, p)} }`,
       );
     }
     case Op.SB:
@@ -394,7 +433,7 @@ function insnSource(w: number, imm: number, p: number, len: number, ws: number, 
       return plain('');
     case Op.FENCE_I:
       // As in the interpreter: nothing to drop (decoded code is coherent), but the block ends.
-      return ends(`{ off = ${p + len}; k = 0; break L; }`);
+      return ends(out(0, p + len));
     case Op.SH1ADD:
     case Op.SH2ADD:
     case Op.SH3ADD:
