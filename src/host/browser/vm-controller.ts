@@ -18,13 +18,12 @@ import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts'
 import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
 
 /**
- * The translation tier (src/riscv/jit.ts) pays off under Node's V8 but not in Chromium's: booting
- * the default guest took 18.6 s with it and 14.4 s without in headless Chromium 156, against
- * 12.8 s / 13.6 s in Node 20 (bench/browser, 2026-11-26). So this controller, which runs in the
- * page's worker (and in Node for the benchmark's reference side), translates only under Node.
+ * The translation tier (src/riscv/jit.ts) runs in the page's worker too. Before the tier stopped
+ * re-translating hot windows it was slower in Chromium than the interpreter (18.6 s against
+ * 14.4 s to the prompt) and was on under Node only; now it boots the default guest in 11.8 s
+ * against ~14 s without it in headless Chromium 156 (bench/browser, 2026-11-26 17:29).
  */
-const TRANSLATE =
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+const TRANSLATE = true;
 
 /** The disks as the snapshot records them. */
 export interface SavedDiskRef {
