@@ -8,15 +8,18 @@
 import { checkRange, StorageError, type BlockBackend, type ExtentStatus } from '../types.ts';
 import type { DataRange } from './context.ts';
 
-export class HoleMappedBackend implements BlockBackend {
+/**
+ * What both hole-aware wrappers share: a read-only pass-through over `inner` holding the file's
+ * data ranges, which may still be on their way. Subclasses decide what block status reports.
+ */
+abstract class HoleAwareBackend implements BlockBackend {
   readonly readOnly = true;
-
   /** Sorted, non-overlapping data ranges of the file; null until known, undefined if unknown. */
-  private ranges: DataRange[] | null | undefined = null;
+  protected ranges: DataRange[] | null | undefined = null;
   private readonly pending: Promise<DataRange[] | undefined>;
 
   constructor(
-    private readonly inner: BlockBackend,
+    protected readonly inner: BlockBackend,
     ranges: DataRange[] | Promise<DataRange[] | undefined>,
   ) {
     if (Array.isArray(ranges)) this.ranges = ranges;
@@ -27,6 +30,13 @@ export class HoleMappedBackend implements BlockBackend {
     );
   }
 
+  /** The ranges, waiting for them if they are still being found. */
+  protected async dataRanges(): Promise<DataRange[] | undefined> {
+    return this.ranges === null ? await this.pending : this.ranges;
+  }
+
+  abstract blockStatus(offset: number, length: number): Promise<ExtentStatus>;
+
   get format(): string {
     return this.inner.format;
   }
@@ -36,25 +46,32 @@ export class HoleMappedBackend implements BlockBackend {
   get backing(): BlockBackend | undefined {
     return this.inner.backing;
   }
-
   read(offset: number, buf: Uint8Array): Promise<void> {
     return this.inner.read(offset, buf);
   }
+  write(): Promise<void> {
+    return Promise.reject(new StorageError('read-only', `${this.inner.format} image is opened read-only`));
+  }
+  discard(): Promise<void> {
+    return this.write();
+  }
+  writeZeroes(): Promise<void> {
+    return this.write();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
+export class HoleMappedBackend extends HoleAwareBackend {
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
     checkRange(this, offset, length, 'block-status');
-    const ranges = this.ranges === null ? await this.pending : this.ranges;
+    const ranges = await this.dataRanges();
     if (!ranges) return this.inner.blockStatus(offset, length);
-    // First range that ends after offset.
-    let lo = 0;
-    let hi = ranges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const r = ranges[mid]!;
-      if (r.offset + r.length <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    const r = ranges[lo];
+    const r = ranges[firstEndingAfter(ranges, offset)];
     if (r && r.offset <= offset) {
       const n = Math.min(length, r.offset + r.length - offset);
       return { offset, length: n, data: true, zero: false, depth: 0, hostOffset: offset };
@@ -62,25 +79,6 @@ export class HoleMappedBackend implements BlockBackend {
     const n = Math.min(length, (r ? r.offset : this.size) - offset);
     // A hole is still part of the file (qemu-img map shows it present, at its own offset).
     return { offset, length: n, data: false, zero: true, depth: 0, hostOffset: offset };
-  }
-
-  private refuse(): Promise<never> {
-    return Promise.reject(new StorageError('read-only', `${this.inner.format} image is opened read-only`));
-  }
-  write(): Promise<void> {
-    return this.refuse();
-  }
-  discard(): Promise<void> {
-    return this.refuse();
-  }
-  writeZeroes(): Promise<void> {
-    return this.refuse();
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
@@ -103,42 +101,21 @@ function firstEndingAfter(ranges: DataRange[], pos: number): number {
  * reports it zero, and convert does not read it. Everything else passes through. Only for
  * convert: `map` keeps reporting allocated blocks as data, as qemu-img does.
  */
-export class FileHolesBackend implements BlockBackend {
-  readonly readOnly = true;
-  private ranges: DataRange[] | null | undefined = null;
-  private readonly pending: Promise<DataRange[] | undefined>;
-
+export class FileHolesBackend extends HoleAwareBackend {
   constructor(
-    private readonly inner: BlockBackend,
+    inner: BlockBackend,
     /** Data ranges of the image's file (sorted, disjoint), when the host can tell. */
     ranges: Promise<DataRange[] | undefined>,
     /** The file's length: past it, the file reads as zeros too. */
     private readonly fileSize: number,
   ) {
-    this.pending = ranges.then(
-      (r) => (this.ranges = r),
-      () => (this.ranges = undefined),
-    );
-  }
-
-  get format(): string {
-    return this.inner.format;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get backing(): BlockBackend | undefined {
-    return this.inner.backing;
-  }
-
-  read(offset: number, buf: Uint8Array): Promise<void> {
-    return this.inner.read(offset, buf);
+    super(inner, ranges);
   }
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
     const st = await this.inner.blockStatus(offset, length);
     if (!st.data || st.zero || st.depth !== 0 || st.hostOffset === undefined) return st;
-    const ranges = this.ranges === null ? await this.pending : this.ranges;
+    const ranges = await this.dataRanges();
     if (!ranges) return st;
     const h = st.hostOffset;
     const r = ranges[firstEndingAfter(ranges, h)];
@@ -147,22 +124,6 @@ export class FileHolesBackend implements BlockBackend {
     // At or past the end of the file everything reads as zeros.
     const n = h >= this.fileSize ? st.length : Math.min(st.length, holeEnd - h);
     return { offset: st.offset, length: n, data: false, zero: true, depth: 0 };
-  }
-
-  write(): Promise<void> {
-    return Promise.reject(new StorageError('read-only', `${this.inner.format} image is opened read-only`));
-  }
-  discard(): Promise<void> {
-    return this.write();
-  }
-  writeZeroes(): Promise<void> {
-    return this.write();
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
