@@ -268,7 +268,8 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
 
   check: {
     usage: 'check [-f fmt] [-r leaks|all] [--output human|json] FILE',
-    help: `Checks an image's metadata for consistency (qcow2: check and repair; VMDK: check only).
+    help: `Checks an image's metadata for consistency (qcow2: check and repair;
+VMDK: check only; VHDX: check, and -r replays a pending log).
   -f FMT            the image's format
   -r leaks|all      repair leaked clusters only, or everything repairable
   --output FMT      'human' (default) or 'json'

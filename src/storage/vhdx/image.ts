@@ -10,7 +10,7 @@
  * modification, as MS-VHDX requires. Pending logs written by other writers are replayed on open.
  */
 import { StorageError } from '../types.ts';
-import type { BlockBackend, ByteStore, ExtentStatus } from '../types.ts';
+import type { BlockBackend, ByteStore, CheckResult, ExtentStatus } from '../types.ts';
 import type { OpenOptions } from '../formats.ts';
 import {
   Bat,
@@ -53,6 +53,8 @@ import {
   validateHeader,
 } from './layout.ts';
 import type { Header, MetadataEntry, RegionEntry } from './layout.ts';
+import { findBatProblems } from './check.ts';
+import type { BatCheckInput, ReservedRange } from './check.ts';
 import { checkSequence, findActiveSequence, replaySequence, storeTarget } from './log.ts';
 import { OverlayStore } from './overlay-store.ts';
 
@@ -202,7 +204,9 @@ export class VhdxImage implements BlockBackend {
     private readonly geometry: BatGeometry,
     private readonly bat: Bat,
     fileSize: number,
-    readonly backing?: BlockBackend,
+    readonly backing: BlockBackend | undefined,
+    /** What `check` needs: whether open replayed a pending log, and the BAT's surroundings. */
+    private readonly checkState: { logReplayed: boolean; input: BatCheckInput },
   ) {
     this.allocEnd = Math.ceil(fileSize / MiB) * MiB;
   }
@@ -212,7 +216,17 @@ export class VhdxImage implements BlockBackend {
     return this.header.dataWriteGuid;
   }
 
-  static async open(file: ByteStore, opts: OpenOptions): Promise<VhdxImage> {
+  /**
+   * Opens for `img check` (qemu's BDRV_O_CHECK): BAT entries are not validated, so check() can
+   * report every bad one, the parent is not opened, and the image must not be used for I/O
+   * beyond check(). A pending log is still replayed, into the file when writable (what repair
+   * means for VHDX), else only in memory, and check() then reports that it needs replaying.
+   */
+  static openForCheck(file: ByteStore, readOnly: boolean): Promise<VhdxImage> {
+    return VhdxImage.open(file, { readOnly }, true);
+  }
+
+  static async open(file: ByteStore, opts: OpenOptions, forCheck = false): Promise<VhdxImage> {
     const readOnly = opts.readOnly ?? file.readOnly;
     if (!readOnly && file.readOnly)
       throw new StorageError('read-only', `vhdx: ${file.name} is read-only and cannot be opened for writing`);
@@ -224,12 +238,14 @@ export class VhdxImage implements BlockBackend {
     if (fileSize < 320 * 1024) corrupt(`file is ${fileSize} bytes, too small for the headers and region tables`);
     let { header, slot } = await readHeaders(store);
     validateHeader(header, fileSize);
+    let logReplayed = false;
 
     if (!guidIsZero(header.logGuid)) {
       const seq =
         header.logLength > 0 ? await findActiveSequence(store, header.logOffset, header.logLength, header.logGuid) : [];
       if (seq.length > 0) {
         const newSize = checkSequence(seq, fileSize, fileSize + MAX_VIRTUAL_SIZE);
+        logReplayed = true;
         if (readOnly) {
           // Never write a read-only file: show the replayed state through an overlay.
           const overlay = new OverlayStore(file);
@@ -249,7 +265,8 @@ export class VhdxImage implements BlockBackend {
     }
 
     const currentSize = await store.size();
-    const { bat: batRegion, metadata } = locateRegions(await readRegions(store), currentSize);
+    const regions = await readRegions(store);
+    const { bat: batRegion, metadata } = locateRegions(regions, currentSize);
     const { info, virtualSize } = await readMetadata(store, metadata);
     const geometry = batGeometry(virtualSize, info.blockSize, info.logicalSectorSize, info.hasParent);
     const batBytes = geometry.entries * 8;
@@ -261,7 +278,22 @@ export class VhdxImage implements BlockBackend {
       throw new StorageError('too-large', `vhdx: BAT of ${batBytes} bytes is larger than we hold in memory`);
     const bat = new Bat(new Uint8Array(batBytes));
     await store.read(batRegion.fileOffset, bat.bytes);
-    let allocEnd = checkBat(bat, geometry, info, virtualSize, currentSize);
+    const checkInput: BatCheckInput = {
+      bat,
+      geometry,
+      virtualSize,
+      fileSize: currentSize,
+      hasParent: info.hasParent,
+      reserved: reservedRanges(header, regions, batRegion, metadata),
+    };
+    let allocEnd = 0;
+    if (!forCheck) {
+      allocEnd = checkBat(bat, geometry, info, virtualSize, currentSize);
+      // Blocks over the log, BAT or metadata, or over each other: writes would destroy them.
+      const problems = findBatProblems(checkInput);
+      if (problems.count > 0)
+        corrupt(`${problems.messages[0]!.replace(/^VHDX /, '')} (run 'img check' for the full list)`);
+    }
     allocEnd = Math.max(
       allocEnd,
       currentSize,
@@ -270,8 +302,57 @@ export class VhdxImage implements BlockBackend {
     );
 
     let backing: BlockBackend | undefined;
-    if (info.hasParent) backing = await openParent(info, virtualSize, opts);
-    return new VhdxImage(store, readOnly, virtualSize, info, header, slot, batRegion, geometry, bat, allocEnd, backing);
+    if (info.hasParent && !forCheck) backing = await openParent(info, virtualSize, opts);
+    return new VhdxImage(
+      store,
+      readOnly,
+      virtualSize,
+      info,
+      header,
+      slot,
+      batRegion,
+      geometry,
+      bat,
+      allocEnd,
+      backing,
+      {
+        logReplayed,
+        input: checkInput,
+      },
+    );
+  }
+
+  /**
+   * qemu-img check for VHDX. A log that needed replaying is an error when the image is open
+   * read-only (qemu-img cannot even open it: "check not completed", exit status 1); opened for
+   * repair, open has replayed it, which counts as one corruption fixed. Then every BAT problem
+   * is one corruption. VHDX has no reference counts, so there are no leaks to find, and nothing
+   * in the BAT is repaired (qemu repairs nothing there either).
+   */
+  async check(repair?: 'leaks' | 'all'): Promise<CheckResult> {
+    if (this.checkState.logReplayed && this.readOnly) {
+      const name = this.store.name;
+      throw new StorageError(
+        'corrupt',
+        `vhdx: ${name} was opened read-only, but contains a log that needs to be replayed ` +
+          `(replay it with: virtkit img check -r all '${name}')`,
+      );
+    }
+    if (repair !== undefined && this.readOnly)
+      throw new StorageError('read-only', `vhdx: ${this.store.name} is open read-only and cannot be repaired`);
+    const { count, messages } = findBatProblems({ ...this.checkState.input, fileSize: await this.store.size() });
+    return {
+      leaks: 0,
+      corruptions: count,
+      leaksFixed: 0,
+      corruptionsFixed: this.checkState.logReplayed ? 1 : 0,
+      allocatedClusters: 0,
+      totalClusters: 0,
+      fragmentedClusters: 0,
+      compressedClusters: 0,
+      imageEndOffset: 0,
+      messages,
+    };
   }
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
@@ -580,6 +661,23 @@ export async function writeHeaderPair(store: ByteStore, h: Header, currentSlot: 
     await store.flush();
   }
   return slot;
+}
+
+/** The header section, the log and every region of the region table: no block may overlap them. */
+function reservedRanges(
+  header: Header,
+  regions: RegionEntry[],
+  batRegion: RegionEntry,
+  metadata: RegionEntry,
+): ReservedRange[] {
+  const out: ReservedRange[] = [{ name: 'the header section', start: 0, length: MiB }];
+  if (header.logLength > 0) out.push({ name: 'the log', start: header.logOffset, length: header.logLength });
+  for (const r of regions) {
+    const name =
+      r === batRegion ? 'the BAT region' : r === metadata ? 'the metadata region' : `region ${guidText(r.guid)}`;
+    out.push({ name, start: r.fileOffset, length: r.length });
+  }
+  return out;
 }
 
 /** Validates every BAT entry against the file; returns the end of the highest allocated block. */
