@@ -3,9 +3,11 @@
  * fetched on first use) on the virt board with the serial console on this terminal.
  *
  * Console input: on a TTY, raw mode with Ctrl-A escapes (see host/node/console.ts). Piped input
- * is held until the guest first shows a shell prompt (a line ending in "# " or "$ "), then typed
- * as fast as the UART takes it, so `printf 'uname -m\npoweroff -f\n' | virtkit run` works even
- * though the pipe is ready long before the guest is.
+ * is typed a line at a time (PipedInput in host/node/console.ts): the first line once the guest
+ * shows a shell prompt (a line ending in "# " or "$ "), each next one once the shell prompts
+ * again, and after a guest reboot only from the new boot's first prompt on. So
+ * `printf 'uname -m\nreboot -f\nuname -r\npoweroff -f\n' | virtkit run` works even though the
+ * pipe is ready long before the guest is, and lines after the reboot reach the new shell.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -13,7 +15,7 @@ import { parseArgs, parseSize } from './args.ts';
 import { UsageError } from './errors.ts';
 import { Vm, type StopReason, type VmHost } from '../vmm/vm.ts';
 import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
-import { HostConsole } from '../host/node/console.ts';
+import { HostConsole, PipedInput } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
@@ -198,8 +200,15 @@ export async function runLinux(argv: string[]): Promise<number> {
   const finished = new Promise<number>((r) => (done = r));
   let vm: Vm;
   let config: SavedConfig;
-  let inputHeld = !restorePath && !process.stdin.isTTY;
-  let heldInput: Uint8Array[] = [];
+  let lineTypedAt = performance.now();
+  const typeLine = (b: Uint8Array) => {
+    lineTypedAt = performance.now();
+    vm.input(b);
+  };
+  // A restored guest sits at its prompt already: the first piped line is typed at once.
+  const piped = process.stdin.isTTY ? undefined : new PipedInput(typeLine, Boolean(restorePath));
+  let idleTimer: ReturnType<typeof setInterval> | undefined = undefined; // set once the console starts
+  const onRebooted = () => piped?.rebooted();
   let outputTail = '';
   let atPrompt = false;
   let lastOutputAt = performance.now();
@@ -217,11 +226,17 @@ export async function runLinux(argv: string[]): Promise<number> {
     lastOutputAt = performance.now();
     // Shells may follow the prompt with terminal queries (busybox ash sends ESC[6n): ignore escapes.
     atPrompt = PROMPT.test(outputTail.replace(ESCAPES, ''));
-    if (atPrompt && inputHeld) {
-      inputHeld = false;
-      for (const b of heldInput) vm.input(b);
-      heldInput = [];
-    }
+    piped?.output(bytes);
+  };
+  /**
+   * Piped lines read by a program that shows no prompt (`cat > f`, a here-document): once the
+   * guest has been idle and silent this long after a line, the next one is typed anyway.
+   */
+  const LINE_IDLE_MS = 1500;
+  const pipedIdleCheck = () => {
+    if (!piped?.waiting || vm.stopped || vm.pendingInputBytes > 0 || !vm.machine.allWaiting()) return;
+    const now = performance.now();
+    if (now - lastOutputAt >= LINE_IDLE_MS && now - lineTypedAt >= LINE_IDLE_MS) piped.idle();
   };
   /**
    * --save-on-exit with piped input: once stdin has ended, save when the guest has taken every
@@ -231,11 +246,13 @@ export async function runLinux(argv: string[]): Promise<number> {
   const saveWhenIdle = () => {
     if (saving || vm.stopped) return;
     const quiet = performance.now() - lastOutputAt >= IDLE_MS;
-    if (!inputHeld && vm.pendingInputBytes === 0 && atPrompt && quiet && vm.machine.allWaiting()) void saveAndQuit();
+    const typed = !piped || piped.done;
+    if (typed && vm.pendingInputBytes === 0 && atPrompt && quiet && vm.machine.allWaiting()) void saveAndQuit();
     else setTimeout(saveWhenIdle, 250);
   };
   const onStopped = (r: StopReason) => {
     console_.stop();
+    clearInterval(idleTimer);
     if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
     else if (r.kind === 'reboot') {
       // Only a restored VM stops on reboot (a booted one rebuilds its board): its files are unusable.
@@ -300,7 +317,7 @@ export async function runLinux(argv: string[]): Promise<number> {
           return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []), reloadBoot };
         },
         nodeHost,
-        { output: onOutput, stopped: onStopped },
+        { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );
     } else {
       let kernelPath = f.kernel as string | undefined;
@@ -332,6 +349,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks, nics }, nodeHost, {
         output: onOutput,
         stopped: onStopped,
+        rebooted: onRebooted,
       });
       if (netSetup) netSetup.describeNics = () => vm.machine.nics.map((n) => n.describe());
     }
@@ -343,7 +361,7 @@ export async function runLinux(argv: string[]): Promise<number> {
 
   const console_ = new HostConsole({
     input: (b) => {
-      if (inputHeld) heldInput.push(b.slice());
+      if (piped) piped.push(b);
       else vm.input(b);
     },
     quit: () => void saveAndQuit(),
@@ -354,11 +372,13 @@ export async function runLinux(argv: string[]): Promise<number> {
       );
     },
     end: () => {
+      piped?.end();
       // With --save-on-exit, the snapshot is taken once the guest has answered every piped line (see onOutput).
       if (savePath) saveWhenIdle();
     },
   });
   console_.start();
+  idleTimer = piped ? setInterval(pipedIdleCheck, 250) : undefined;
   const onSignal = () => void saveAndQuit();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -5,7 +5,8 @@
  * Served paths: / and the app's files (index.html, style.css, dist/**), /virtkit.json (the
  * page's default configuration), /guest/Image and /guest/initramfs.cpio (the kernel and initrd),
  * and /files/** (the directory given by --files, e.g. disk images to attach by URL). Every file
- * answers single HTTP Range requests, because the page reads disk images lazily through them.
+ * answers single HTTP Range requests, because the page reads disk images lazily through them, and
+ * carries an ETag and Last-Modified, which the page keeps in snapshots to notice a replaced disk.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -91,12 +92,27 @@ export function parseRange(header: string | undefined, size: number): [number, n
   return [start, end];
 }
 
+/**
+ * ETag and Last-Modified for a file, sent on full and partial answers alike: the page records
+ * them with a URL disk in a snapshot and refuses to restore over a file that changed since. The
+ * ETag is size + modification time (nanoseconds), as common static servers make it, so a file
+ * rewritten with the same size still gets a new tag.
+ */
+export function fileValidators(size: bigint, mtimeNs: bigint): { etag: string; 'last-modified': string } {
+  return {
+    etag: `"${size.toString(16)}-${mtimeNs.toString(16)}"`,
+    'last-modified': new Date(Number(mtimeNs / 1_000_000n)).toUTCString(),
+  };
+}
+
 async function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type?: string): Promise<void> {
   let size: number;
+  let validators: Record<string, string>;
   try {
-    const st = await stat(path);
+    const st = await stat(path, { bigint: true });
     if (!st.isFile()) throw new Error('not a file');
-    size = st.size;
+    size = Number(st.size);
+    validators = fileValidators(st.size, st.mtimeNs);
   } catch {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return;
@@ -105,6 +121,7 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, path: string,
     'content-type': type ?? TYPES[extname(path)] ?? 'application/octet-stream',
     'accept-ranges': 'bytes',
     'cache-control': 'no-cache',
+    ...validators,
   };
   const range = parseRange(req.headers.range, size);
   if (range === 'bad') {

@@ -164,3 +164,41 @@ test('a snapshot asked for mid-reboot waits for the reloaded board and saves it'
   assert.equal(r.output, 'new;');
   assert.deepEqual(r.reason, { kind: 'poweroff' });
 });
+
+test('each guest reboot is reported once, between the old boot and the new one', async () => {
+  // A booted VM whose kernel reboots itself for ever: quit after the third boot's output.
+  const log: string[] = [];
+  let finish!: (r: StopReason) => void;
+  const stopped = new Promise<StopReason>((r) => (finish = r));
+  const vm = new Vm({ memoryBytes: 16 * 1024 * 1024, cpus: 1, kernel: kernel('k', REBOOT) }, host, {
+    output: (b) => {
+      log.push(new TextDecoder().decode(b));
+      if (log.join('').split('k').length > 3) vm.stop({ kind: 'quit' });
+    },
+    stopped: finish,
+    rebooted: () => log.push('|'),
+  });
+  vm.start();
+  await stopped;
+  assert.equal(log.join(''), 'k|k|k');
+});
+
+test('a restored VM reports its reboot once the reloaded board is built', async () => {
+  const snap = await snapshotOf(kernel('first;', REBOOT));
+  let out = '';
+  let finish!: (r: StopReason) => void;
+  const stopped = new Promise<StopReason>((r) => (finish = r));
+  const vm = await Vm.restore(
+    snap,
+    async () => ({ reloadBoot: async () => ({ kernel: kernel('second;', POWEROFF) }) }),
+    host,
+    {
+      output: (b) => (out += new TextDecoder().decode(b)),
+      stopped: finish,
+      rebooted: () => (out += '|'),
+    },
+  );
+  vm.start();
+  assert.deepEqual(await stopped, { kind: 'poweroff' });
+  assert.equal(out, 'first;|second;');
+});

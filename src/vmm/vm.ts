@@ -57,6 +57,8 @@ export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boo
 export interface VmEvents {
   output(bytes: Uint8Array): void;
   stopped(reason: StopReason): void;
+  /** The guest rebooted and a fresh board now boots (the host may, e.g., hold typed input until its shell is up). */
+  rebooted?(): void;
 }
 
 /** Instructions per hart between timer checks. */
@@ -81,6 +83,8 @@ export class Vm {
   private cancelSleep: (() => void) | undefined;
   private scheduled = false;
   private panicTail = '';
+  /** Set by input(); lets a turn about to sleep see input its own output handler just typed. */
+  private freshInput = false;
 
   constructor(
     options: VmOptions,
@@ -135,7 +139,8 @@ export class Vm {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.cancelSleep?.();
-    this.machine.flushOutput();
+    // Stopped from the output handler itself: the board is mid-flush, and flushing again would repeat it.
+    if (!this.inOutput) this.machine.flushOutput();
     this.events.stopped(reason);
   }
 
@@ -150,6 +155,7 @@ export class Vm {
   input(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.pendingInput.push(bytes.slice());
+    this.freshInput = true;
     // Mid-reboot the old board's UART is gone: the new board takes the bytes once it runs.
     if (!this.rebooting) this.deliverInput();
     this.wake();
@@ -181,8 +187,15 @@ export class Vm {
     const text = this.panicTail + new TextDecoder('latin1').decode(bytes);
     if (text.includes(PANIC_TEXT)) this.sawPanic = true;
     this.panicTail = text.slice(-PANIC_TEXT.length);
-    this.events.output(bytes);
+    this.inOutput = true;
+    try {
+      this.events.output(bytes);
+    } finally {
+      this.inOutput = false;
+    }
   }
+
+  private inOutput = false;
 
   private sawPanic = false;
 
@@ -208,7 +221,10 @@ export class Vm {
         if (m.allWaiting()) {
           m.updateTimers();
           if (!m.allWaiting()) continue;
+          this.freshInput = false;
           m.flushOutput();
+          // The output handler may have typed (the next piped line at a prompt): run it, don't sleep.
+          if (this.freshInput) continue;
           const wake = m.nextTimerDeadline();
           const ms = wake === Infinity ? 50 : Math.min(50, m.clock.msUntil(wake));
           this.cancelSleep = this.host.sleep(() => {
@@ -224,6 +240,8 @@ export class Vm {
       return;
     }
     m.flushOutput();
+    // The output handler may have stopped or paused the VM: a reboot then waits (or never happens).
+    if (this.state !== 'running') return;
     if (this.sawPanic) {
       this.stop({ kind: 'panic' });
       return;
@@ -231,6 +249,7 @@ export class Vm {
     if (m.power?.kind === 'reboot' && this.hasBootFiles) {
       // Disks and network backends stay open; every device and hart starts afresh, RAM is new.
       this.board = this.build();
+      this.events.rebooted?.();
     } else if (m.power?.kind === 'reboot') {
       this.rebootWithReloadedFiles();
       return;
@@ -264,6 +283,7 @@ export class Vm {
           this.stop({ kind: 'reboot', why: e instanceof Error ? e.message : String(e) });
           return;
         }
+        this.events.rebooted?.();
         if (this.state === 'running') this.schedule();
       },
       (e: unknown) => {

@@ -27,7 +27,7 @@ import {
 } from './harness.ts';
 import { bootNodeGuest } from './node-vm.ts';
 import { loadGuest } from '../../src/host/node/guest/debian-guest.ts';
-import { decodeSnapshot } from '../../src/vmm/snapshot-file.ts';
+import { decodeSnapshot, encodeSnapshot } from '../../src/vmm/snapshot-file.ts';
 import { decodeOverlayRecord } from '../../src/host/browser/overlay-snapshot.ts';
 import type { SnapshotConfig } from '../../src/host/browser/vm-controller.ts';
 
@@ -100,6 +100,19 @@ async function saveSnapshot(path: string): Promise<void> {
   assert.match(dl.suggestedFilename(), /^virtkit-.*\.snap$/);
   await dl.saveAs(path);
   assert.equal(readFileSync(path).subarray(0, 6).toString('latin1'), 'VKSNAP');
+}
+
+/** A snapshot's bytes with its page disk records rewritten (RAM and machine state kept). */
+function withDiskRefs(
+  bytes: Uint8Array,
+  change: (d: NonNullable<SnapshotConfig['web']>['disks'][number]) => unknown,
+): Uint8Array {
+  const d = decodeSnapshot(bytes);
+  const ram = new Uint8Array(d.ramSize);
+  d.restoreRam(ram);
+  const state = d.state as { meta: { config: SnapshotConfig } };
+  const config = { ...state.meta.config, web: { disks: state.meta.config.web!.disks.map(change) } };
+  return encodeSnapshot({ ...state, meta: { ...state.meta, config } }, ram);
 }
 
 async function restoreSnapshot(path: string, files: string[] = []): Promise<void> {
@@ -267,6 +280,24 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     await page.goto(srv.url);
     await page.setInputFiles('#restore-file', snap);
     assert.match(await errorBanner(), /saved with the disk file 'file-disk\.img' attached/);
+
+    // The URL disk's ETag from the server is recorded; a snapshot naming another version of the
+    // file (as if it were replaced by one of the same size) is refused with the disk named.
+    assert.match(urlRef.validator?.etag ?? '', /^".+"$/);
+    const changed = join(work, 'changed-disk.snap');
+    writeFileSync(
+      changed,
+      withDiskRefs(new Uint8Array(readFileSync(snap)), (d) =>
+        d.kind === 'url' ? { ...d, validator: { ...d.validator!, etag: '"not-this-file"' } } : d,
+      ),
+    );
+    await page.goto(srv.url);
+    await page.setInputFiles('#disk-files', join(work, 'file-disk.img'));
+    await page.setInputFiles('#restore-file', changed);
+    assert.match(
+      await errorBanner(),
+      /changed-disk\.snap: disk .*url-disk\.qcow2: the file changed on the server since the snapshot was saved/,
+    );
 
     await restoreSnapshot(snap, [join(work, 'file-disk.img')]);
     assert.doesNotMatch(await terminalText(page), /riscv64/, 'a reloaded page starts with an empty terminal');

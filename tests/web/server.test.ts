@@ -1,7 +1,7 @@
 /** `virtkit web`'s HTTP server: static app files, the guest, /files/, and HTTP Range requests. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRange, startWebServer, type WebServer } from '../../src/cli/web.ts';
@@ -88,4 +88,31 @@ test('an HttpStore reads a served disk image lazily', async () => {
   await store.read(69_950, b);
   assert.deepEqual(b.subarray(0, 50), kernel.subarray(69_950, 70_000));
   assert.ok(b.subarray(50).every((x) => x === 0));
+});
+
+test('full and range answers carry the same ETag and Last-Modified, and a rewrite of the same size changes them', async () => {
+  const url = web.url + 'files/disk.raw';
+  const whole = await fetch(url);
+  await whole.arrayBuffer();
+  const part = await fetch(url, { headers: { Range: 'bytes=0-0' } });
+  await part.arrayBuffer();
+  assert.equal(whole.status, 200);
+  assert.equal(part.status, 206);
+  const etag = whole.headers.get('etag');
+  assert.match(etag ?? '', /^"[0-9a-f]+-[0-9a-f]+"$/);
+  assert.equal(part.headers.get('etag'), etag);
+  const modified = whole.headers.get('last-modified');
+  assert.ok(modified && !Number.isNaN(Date.parse(modified)), `Last-Modified ${modified}`);
+  assert.equal(part.headers.get('last-modified'), modified);
+
+  // Same size, other contents and time: another ETag (the page's snapshots rely on it).
+  const path = join(dir, 'files/disk.raw');
+  writeFileSync(path, kernel.subarray(1, 70_001));
+  utimesSync(path, new Date(Date.parse(modified) + 5000), new Date(Date.parse(modified) + 5000));
+  const after = await fetch(url, { headers: { Range: 'bytes=0-0' } });
+  await after.arrayBuffer();
+  assert.equal(after.headers.get('content-range'), 'bytes 0-0/70000');
+  assert.notEqual(after.headers.get('etag'), etag);
+  assert.notEqual(after.headers.get('last-modified'), modified);
+  writeFileSync(path, kernel.subarray(0, 70_000));
 });

@@ -12,6 +12,7 @@ import { decodeSnapshot, encodeSnapshot } from '../../vmm/snapshot-file.ts';
 import { MemoryStore } from '../../storage/memory-store.ts';
 import { qcow2Format } from '../../storage/qcow2/format.ts';
 import type { BlockBackend } from '../../storage/types.ts';
+import type { BootConfig } from './guest-config.ts';
 import type { FileDisk, WorkerMessage } from './protocol.ts';
 import { VmController, type SnapshotConfig } from './vm-controller.ts';
 
@@ -29,14 +30,29 @@ function sleepingKernel(): Uint8Array {
 
 let server: Server;
 let kernelUrl: string;
+let diskUrl: string;
+/** The served URL disk: its bytes and the validators the server gives (a test changes them). */
+const served: { bytes: Uint8Array; headers: Record<string, string> } = { bytes: new Uint8Array(0), headers: {} };
 before(async () => {
   const k = sleepingKernel();
   server = createServer((req, res) => {
     if (req.url === '/Image') res.writeHead(200, { 'content-length': k.length }).end(k);
-    else res.writeHead(404).end();
+    else if (req.url === '/disk.img') {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      const size = served.bytes.length;
+      if (!m) res.writeHead(200, served.headers).end(served.bytes);
+      else {
+        const end = Math.min(Number(m[2]), size - 1);
+        res
+          .writeHead(206, { ...served.headers, 'content-range': `bytes ${m[1]}-${end}/${size}` })
+          .end(served.bytes.subarray(Number(m[1]), end + 1));
+      }
+    } else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  kernelUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/Image`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  kernelUrl = `${base}/Image`;
+  diskUrl = `${base}/disk.img`;
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -79,9 +95,9 @@ class Session {
 
 const bootConfig = { append: 'console=ttyS0', memoryMiB: 16, cpus: 1, disks: [] };
 
-async function boot(files: FileDisk[]): Promise<Session> {
+async function boot(files: FileDisk[], disks: BootConfig['disks'] = []): Promise<Session> {
   const s = new Session();
-  s.c.handle({ t: 'boot', config: { ...bootConfig, kernel: kernelUrl }, files });
+  s.c.handle({ t: 'boot', config: { ...bootConfig, kernel: kernelUrl, disks }, files });
   await s.running();
   return s;
 }
@@ -205,4 +221,80 @@ test('damaged or mismatched saved disk changes are refused with the disk named',
   // Same name, other size: caught before the changes are applied.
   const other = new File([pattern(4096)], 'data.img');
   assert.match(await failure(snap, [{ file: other, writable: false }]), /4096 bytes, the snapshot's was 65536/);
+});
+
+/** Restores `bytes` expecting a failure; returns the error the page would show. */
+async function restoreError(bytes: Uint8Array, files: FileDisk[] = []): Promise<string> {
+  const s = new Session();
+  s.c.handle({ t: 'restore', bytes, name: 't.snap', files });
+  await assert.rejects(s.running(), /controller error/);
+  s.c.teardown();
+  return (s.got.find((m) => m.t === 'error') as { message: string }).message;
+}
+
+test("a URL disk's server version is recorded, and a restore over a changed file is refused naming it", async () => {
+  served.bytes = pattern(65_536);
+  served.headers = { etag: '"v1"', 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' };
+  const a = await boot([], [{ url: diskUrl, writable: true }]);
+  await a.disk(0).write(4096, MARK);
+  const snap = await a.snapshot();
+  a.c.teardown();
+  const ref = configOf(snap).web!.disks[0]!;
+  assert.equal(ref.size, 65_536);
+  assert.deepEqual(ref.validator, { format: 1, etag: '"v1"', lastModified: 'Tue, 01 Dec 2026 10:00:00 GMT' });
+
+  // Unchanged (even if the server weakens the tag): the guest's changes come back.
+  served.headers = { ...served.headers, etag: 'W/"v1"' };
+  const b = await restore(snap, []);
+  assert.deepEqual(await readDisk(b.disk(0), 4096, MARK.length), MARK);
+  b.c.teardown();
+
+  // Replaced by a file of the same size: refused, with the disk's URL in the message.
+  served.bytes = pattern(65_537).subarray(1);
+  served.headers = { etag: '"v2"', 'last-modified': 'Tue, 01 Dec 2026 11:00:00 GMT' };
+  const changed = await restoreError(snap);
+  assert.ok(changed.startsWith(`cannot restore t.snap: disk ${diskUrl}: the file changed on the server`), changed);
+  assert.match(changed, /ETag "v1", now "v2"/);
+
+  // Only Last-Modified on the server now: the dates decide.
+  served.headers = { 'last-modified': 'Tue, 01 Dec 2026 11:00:00 GMT' };
+  assert.match(await restoreError(snap), /modified Tue, 01 Dec 2026 10:00:00 GMT, now Tue, 01 Dec 2026 11:00:00 GMT/);
+
+  // No validator from the server: size only, as before validators were recorded.
+  served.headers = {};
+  const c = await restore(snap, []);
+  assert.deepEqual(await readDisk(c.disk(0), 4096, MARK.length), MARK);
+  c.c.teardown();
+
+  // An older snapshot (no validator, no size) still restores over the changed file.
+  served.headers = { etag: '"v2"' };
+  const cfg = configOf(snap);
+  const { validator: _, size: __, ...plain } = ref;
+  const old = await restore(withConfig(snap, { ...cfg, web: { disks: [plain] } }), []);
+  assert.deepEqual(await readDisk(old.disk(0), 4096, MARK.length), MARK);
+  // Saved again, it records the file the server has now.
+  const again = await old.snapshot();
+  old.c.teardown();
+  assert.deepEqual(configOf(again).web!.disks[0]!.validator, { format: 1, etag: '"v2"' });
+
+  // A damaged or future record is refused by name; another size is caught too.
+  const future = withConfig(snap, { ...cfg, web: { disks: [{ ...ref, validator: { format: 9 } }] } });
+  assert.match(
+    await restoreError(future),
+    /disk .*disk\.img: this disk: the snapshot's record of the disk's version uses format 9/,
+  );
+  served.bytes = pattern(4096);
+  assert.match(await restoreError(snap), /disk .*disk\.img: it is 4096 bytes, the snapshot's was 65536/);
+});
+
+test('a URL disk replaced while the guest runs fails its reads instead of mixing two files', async () => {
+  served.bytes = pattern(262_144);
+  served.headers = { etag: '"v1"' };
+  const a = await boot([], [{ url: diskUrl, writable: false }]);
+  served.headers = { etag: '"v2"' };
+  await assert.rejects(
+    readDisk(a.disk(0), 200_000, 16),
+    /the file changed on the server since it was opened \(ETag "v1", now "v2"\)/,
+  );
+  a.c.teardown();
 });

@@ -13,6 +13,7 @@ import { BlobStore } from './blob-store.ts';
 import { download, type DownloadFetch } from './download.ts';
 import { OverlayStore } from './overlay-store.ts';
 import { decodeOverlayRecord, encodeOverlayRecord, type OverlayRecord } from './overlay-snapshot.ts';
+import { checkValidator, decodeValidator, validatorOf, type DiskValidator } from './disk-validator.ts';
 import type { BootConfig } from './guest-config.ts';
 import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts';
 import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
@@ -33,6 +34,8 @@ export interface SavedDiskRef {
   size?: number;
   format?: string;
   writable: boolean;
+  /** A URL disk's ETag / Last-Modified when it was opened (absent in older snapshots, or if the server gave none). */
+  validator?: DiskValidator;
   /** A writable disk's changes made in the tab (absent in snapshots from before they were kept). */
   overlay?: OverlayRecord;
 }
@@ -51,6 +54,14 @@ export interface SnapshotConfig {
 interface OpenedDisk {
   disk: VirtDisk;
   overlay: OverlayStore | undefined;
+  /** A URL disk's size and version as the server gave them, for the snapshot's record. */
+  source?: { size: number; validator: DiskValidator | undefined };
+}
+
+/** What a snapshot says a URL disk was: checked against the server before anything is loaded. */
+interface ExpectedSource {
+  size: number | undefined;
+  validator: unknown;
 }
 
 /** A shell prompt at the end of the output; busybox may follow it with a cursor-position query (ESC [6n). */
@@ -188,15 +199,47 @@ export class VmController {
     }
   }
 
+  /**
+   * The first response (HttpStore's length probe) gives the file's version. Later responses that
+   * name another ETag mean the file was replaced while the guest uses it: they fail as I/O errors
+   * rather than hand the guest blocks of two different files.
+   */
+  private versionedFetch(): { fetch: FetchLike; opened: () => DiskValidator | undefined } {
+    const inner = this.rangeFetch();
+    let first: { v: DiskValidator | undefined } | undefined;
+    const fetch: FetchLike = async (url, init) => {
+      const res = await inner(url, init);
+      const v = validatorOf(res.headers);
+      if (!first) first = { v };
+      else if (first.v?.etag !== undefined && v?.etag !== undefined) checkValidator(first.v, v, 'the file', 'opened');
+      return res;
+    };
+    return { fetch, opened: () => first?.v };
+  }
+
   private async openUrlDisk(
     url: string,
     format: string | undefined,
     writable: boolean,
     saved?: unknown,
+    expected?: ExpectedSource,
   ): Promise<OpenedDisk> {
     try {
-      const store = await HttpStore.open(url, { fetch: this.rangeFetch() });
-      return await this.openStore(store, format, writable, saved);
+      const versioned = this.versionedFetch();
+      const store = await HttpStore.open(url, { fetch: versioned.fetch });
+      const source = { size: await store.size(), validator: versioned.opened() };
+      if (expected) {
+        try {
+          // Before the overlay and the image format touch it: a different file is refused outright.
+          if (expected.size !== undefined && expected.size !== source.size)
+            throw new Error(`it is ${source.size} bytes, the snapshot's was ${expected.size}`);
+          checkValidator(decodeValidator(expected.validator, 'this disk'), source.validator, 'the file');
+        } catch (e) {
+          await store.close().catch(() => {});
+          throw e;
+        }
+      }
+      return { ...(await this.openStore(store, format, writable, saved)), source };
     } catch (e) {
       const m = (e as Error).message;
       throw new Error(`disk ${url}: ${m.startsWith(url) ? m.slice(url.length).replace(/^:\s*/, '') : m}`);
@@ -235,8 +278,15 @@ export class VmController {
     const refs: SavedDiskRef[] = [];
     try {
       for (const d of cfg.disks) {
-        opened.push(await this.openUrlDisk(d.url, d.format, d.writable));
-        refs.push({ kind: 'url', name: d.url, writable: d.writable, ...(d.format ? { format: d.format } : {}) });
+        const o = await this.openUrlDisk(d.url, d.format, d.writable);
+        opened.push(o);
+        refs.push({
+          kind: 'url',
+          name: d.url,
+          writable: d.writable,
+          ...(d.format ? { format: d.format } : {}),
+          ...urlSource(o),
+        });
       }
       for (const f of files) {
         opened.push(await this.openFileDisk(f));
@@ -303,7 +353,9 @@ export class VmController {
       for (const r of refs) {
         if (!isDiskRef(r)) throw new Error('the snapshot lists a disk it does not describe');
         if (r.kind === 'url') {
-          opened.push(await this.openUrlDisk(r.name, r.format, r.writable, r.overlay));
+          opened.push(
+            await this.openUrlDisk(r.name, r.format, r.writable, r.overlay, { size: r.size, validator: r.validator }),
+          );
           continue;
         }
         const f = byName(r.name);
@@ -321,7 +373,10 @@ export class VmController {
       await this.closeDisks(opened);
       throw e;
     }
-    const kept = refs.map(({ overlay: _, ...r }) => r);
+    // A URL disk is recorded as the server has it now, for a later save of this VM.
+    const kept = refs.map(({ overlay: _, validator: __, ...r }, i) =>
+      r.kind === 'url' ? { ...r, ...urlSource(opened[i]!) } : r,
+    );
     return {
       disks: this.attach(opened),
       config: { ...(kept.length ? {} : { disks: [] }), append: config.append, web: { disks: kept } },
@@ -475,6 +530,12 @@ export class VmController {
     this.host = undefined;
     this.overlays = [];
   }
+}
+
+/** A URL disk's size and version for its snapshot record (no validator field if the server gave none). */
+function urlSource(o: OpenedDisk): Pick<SavedDiskRef, 'size' | 'validator'> {
+  if (!o.source) return {};
+  return { size: o.source.size, ...(o.source.validator ? { validator: o.source.validator } : {}) };
 }
 
 function isDiskRef(r: unknown): r is SavedDiskRef {

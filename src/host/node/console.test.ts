@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { HostConsole } from './console.ts';
+import { HostConsole, PipedInput } from './console.ts';
 
 function fakeTty() {
   const s = new PassThrough() as unknown as NodeJS.ReadStream & { rawMode: boolean };
@@ -35,4 +35,85 @@ test('piped input passes through untouched, Ctrl-A included', () => {
   const c = new HostConsole({ input: (b) => got.push(...b), quit: () => {}, snapshot: () => {} }, pipe);
   c.feed(new Uint8Array([0x01, 0x78]));
   assert.deepEqual(got, [0x01, 0x78]);
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A PipedInput whose typed lines are collected as strings. */
+function typer(booted = false) {
+  const typed: string[] = [];
+  const p = new PipedInput((b) => typed.push(dec(b)), booted);
+  return { p, typed };
+}
+
+test('piped lines wait for the first prompt, then go one per prompt', () => {
+  const { p, typed } = typer();
+  p.push(enc('echo a\nech'));
+  p.push(enc('o b\nreboot -f\n'));
+  p.output(enc('[    0.1] Linux version 6.1\r\nStarting shell\r\n'));
+  assert.deepEqual(typed, []);
+  p.output(enc('virtkit:/# \x1b[6n'));
+  assert.deepEqual(typed, ['echo a\n']);
+  // A terminal query or the echo of the typed characters, before any newline, is not an answer.
+  p.output(enc('\x1b[6n'));
+  p.output(enc('echo a'));
+  assert.deepEqual(typed, ['echo a\n']);
+  p.output(enc('\r\na\r\nvirtkit:/# '));
+  assert.deepEqual(typed, ['echo a\n', 'echo b\n']);
+  // A command with no output: its echo and the prompt arrive in one chunk.
+  p.output(enc('echo b\r\nvirtkit:/# '));
+  assert.deepEqual(typed, ['echo a\n', 'echo b\n', 'reboot -f\n']);
+  assert.equal(p.pendingBytes, 0);
+});
+
+test("after a reboot the rest waits for the new boot's first prompt, and idleness does not release it", () => {
+  const { p, typed } = typer();
+  p.push(enc('reboot -f\necho @@B\npoweroff -f\n'));
+  p.output(enc('\r\n/ # '));
+  assert.deepEqual(typed, ['reboot -f\n']);
+  p.output(enc('reboot -f\r\n[   9.0] reboot: Restarting system\r\n'));
+  p.rebooted();
+  p.idle();
+  p.output(enc('[    0.0] Linux version 6.1\r\n'));
+  assert.deepEqual(typed, ['reboot -f\n']);
+  assert.ok(p.waiting);
+  p.output(enc('/ # '));
+  assert.deepEqual(typed, ['reboot -f\n', 'echo @@B\n']);
+  p.end();
+  assert.equal(p.done, false, 'the last line has not been typed');
+  p.output(enc('echo @@B\r\n@@B\r\n/ # '));
+  assert.deepEqual(typed, ['reboot -f\n', 'echo @@B\n', 'poweroff -f\n']);
+});
+
+test('a long output is answered only by the prompt at its end', () => {
+  const { p, typed } = typer(true);
+  p.push(enc('cat big\nnext\n'));
+  assert.deepEqual(typed, ['cat big\n'], 'a booted guest takes the first line at once');
+  p.output(enc('cat big\r\n'));
+  for (let i = 0; i < 200; i++) p.output(enc(`line ${i} of a long file\r\n`));
+  assert.deepEqual(typed, ['cat big\n']);
+  p.output(enc('$ '));
+  assert.deepEqual(typed, ['cat big\n', 'next\n']);
+});
+
+test('a program reading lines without a prompt gets the next line when the guest idles', () => {
+  const { p, typed } = typer(true);
+  p.push(enc('cat > /tmp/x\nhello\n'));
+  p.output(enc('cat > /tmp/x\r\n'));
+  assert.deepEqual(typed, ['cat > /tmp/x\n']);
+  p.idle();
+  assert.deepEqual(typed, ['cat > /tmp/x\n', 'hello\n']);
+});
+
+test('an unfinished last line is typed at end of input; done once it is answered', () => {
+  const { p, typed } = typer(true);
+  p.push(enc('uname'));
+  assert.deepEqual(typed, []);
+  assert.equal(p.pendingBytes, 5);
+  p.end();
+  assert.deepEqual(typed, ['uname']);
+  assert.equal(p.done, false);
+  p.output(enc('uname\r\nLinux\r\n# '));
+  assert.equal(p.done, true);
 });

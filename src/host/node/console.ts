@@ -5,7 +5,8 @@
  *   Ctrl-A x quits, Ctrl-A s saves a snapshot, Ctrl-A h shows help, Ctrl-A Ctrl-A sends Ctrl-A.
  *   The terminal is always restored on exit, even on errors.
  * - When stdin is a pipe or file its bytes go to the guest as they are; end of input is
- *   reported (the VM keeps running until the guest powers off).
+ *   reported (the VM keeps running until the guest powers off). PipedInput (below) paces such
+ *   input a line at a time, the way a user at a terminal would type it.
  */
 export interface ConsoleHandlers {
   /** Bytes typed by the user for the guest. */
@@ -84,4 +85,152 @@ export class HostConsole {
     }
     if (!this.escape && start < bytes.length) this.handlers.input(bytes.subarray(start));
   }
+}
+
+/** A shell prompt at the end of the output: "... # " or "... $ ". */
+const PROMPT = /[#$] $/;
+/** Terminal control sequences a shell may print after its prompt (busybox ash sends ESC[6n). */
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
+const LATIN1 = new TextDecoder('latin1');
+const NEWLINE = 0x0a;
+
+/**
+ * Types a script read from a pipe into a guest shell one line at a time, as a user would: the
+ * first line once the guest shows its first shell prompt, each later line once the shell shows a
+ * prompt again after the previous one. A guest reboot starts over: nothing is typed until the new
+ * boot's first prompt, so lines after `reboot -f` reach the new shell instead of the dying kernel.
+ *
+ * A prompt counts for a typed line only after the output has passed a newline (the echo of its
+ * Enter, or its output), so the prompt the line was typed at, or a terminal query printed after
+ * it, is not taken as the answer. Programs that read input without showing a prompt (`cat >
+ * file`, here-documents) are served by idle(): the host calls it when the guest has sat idle and
+ * silent for a while, and the next line is typed (never while booting: a boot has quiet spells).
+ *
+ * Platform-neutral logic with no timers; the host wires output, reboots, idleness and typing.
+ */
+export class PipedInput {
+  /** Whole lines (each ending in \n, except a final one at end of input) not yet typed. */
+  private readonly lines: Uint8Array[] = [];
+  /** Bytes of an unfinished line (no newline yet). */
+  private partial: Uint8Array[] = [];
+  private ended = false;
+  /** Waiting for a boot's first prompt. */
+  private booting: boolean;
+  /** A line was typed and its prompt has not come back yet. */
+  private answering = false;
+  /** Output since the last line was typed (or since boot): its tail, and whether it passed a newline. */
+  private tail = '';
+  private sawNewline = false;
+  private queued = 0;
+
+  /**
+   * `type` hands bytes to the guest. `booted`: the guest already sits at a prompt (a restored
+   * snapshot), so the first line is typed at once.
+   */
+  constructor(
+    private readonly type: (bytes: Uint8Array) => void,
+    booted = false,
+  ) {
+    this.booting = !booted;
+  }
+
+  /** Bytes not yet typed (whole lines and an unfinished one). */
+  get pendingBytes(): number {
+    let n = this.queued;
+    for (const p of this.partial) n += p.length;
+    return n;
+  }
+
+  /** Every byte of input has been typed and the last line has been answered with a prompt. */
+  get done(): boolean {
+    return this.ended && this.pendingBytes === 0 && !this.answering && !this.booting;
+  }
+
+  /** Still waiting for the shell to show a prompt (during a boot, or after a typed line). */
+  get waiting(): boolean {
+    return this.booting || this.answering;
+  }
+
+  /** Bytes read from the pipe. */
+  push(bytes: Uint8Array): void {
+    let start = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== NEWLINE) continue;
+      this.partial.push(bytes.slice(start, i + 1));
+      this.queueLine(concat(this.partial));
+      this.partial = [];
+      start = i + 1;
+    }
+    if (start < bytes.length) this.partial.push(bytes.slice(start));
+    this.next();
+  }
+
+  /** The pipe ended: an unfinished last line is typed as it is. */
+  end(): void {
+    this.ended = true;
+    if (this.partial.length) this.queueLine(concat(this.partial));
+    this.partial = [];
+    this.next();
+  }
+
+  /** Guest console output: a prompt lets the next line through. */
+  output(bytes: Uint8Array): void {
+    let text = LATIN1.decode(bytes);
+    if (!this.sawNewline && !this.booting) {
+      const nl = text.lastIndexOf('\n');
+      if (nl < 0) return;
+      this.sawNewline = true;
+      text = text.slice(nl + 1);
+    }
+    this.tail = (this.tail + text).slice(-64);
+    if (!PROMPT.test(this.tail.replace(ESCAPES, ''))) return;
+    if (this.booting || this.answering) {
+      this.booting = false;
+      this.answering = false;
+      this.next();
+    }
+  }
+
+  /** The guest rebooted: hold the remaining lines until the new boot's first prompt. */
+  rebooted(): void {
+    this.booting = true;
+    this.answering = false;
+    this.tail = '';
+  }
+
+  /** The guest has been idle and silent for a while after a line: type the next one anyway. */
+  idle(): void {
+    if (this.booting || !this.answering) return;
+    this.answering = false;
+    this.next();
+  }
+
+  private queueLine(line: Uint8Array): void {
+    this.lines.push(line);
+    this.queued += line.length;
+  }
+
+  private next(): void {
+    if (this.booting || this.answering) return;
+    const line = this.lines.shift();
+    if (!line) return;
+    this.queued -= line.length;
+    this.answering = true;
+    this.sawNewline = false;
+    this.tail = '';
+    this.type(line);
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
