@@ -1,5 +1,5 @@
 /** `virtkit guest`: fetch and list guest operating systems in the cache. */
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { parseArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 

@@ -32,7 +32,7 @@ import {
 import { StorageError } from '../storage/types.ts';
 import { parseArgs, type FlagKind, type ParsedArgs } from './args.ts';
 import { UsageError } from './errors.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 /** Where a verb's output goes: the process's streams, or a test's buffers. */
 export interface ImgIo {

@@ -2,18 +2,9 @@
  * `virtkit` command dispatcher. Each subcommand lives in its own module exporting
  * `command: Command`; modules are imported lazily so `virtkit img` never loads the CPU.
  */
+import type { Command } from './command.ts';
 import { CliError } from './errors.ts';
-
-export interface Command {
-  /** One line for the top-level help. */
-  summary: string;
-  /** Full help text for `virtkit CMD --help`. */
-  help: string;
-  /** The command prints its own help for --help (e.g. per verb) instead of `help`. */
-  handlesHelp?: boolean;
-  /** Runs the command; resolves to the process exit status. Throw UsageError for bad input. */
-  run(argv: string[]): Promise<number>;
-}
+import { GuestFetchError } from '../host/node/guest/errors.ts';
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run.ts'),
@@ -62,6 +53,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CliError) {
       console.error(`virtkit ${name}: ${e.message}`);
       return e.exitCode;
+    }
+    if (e instanceof GuestFetchError) {
+      console.error(`virtkit ${name}: ${e.message}`);
+      return 1;
     }
     const msg = e instanceof Error ? e.message : String(e);
     console.error(`virtkit ${name}: internal error: ${msg}`);

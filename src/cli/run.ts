@@ -8,7 +8,7 @@
  *   other  boots an operating system (run-linux.ts): the built-in SBI or a firmware image.
  */
 import { readFileSync, statSync, writeSync } from 'node:fs';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { parseArgs, parseSize, type ParsedArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { LINUX_HELP, runLinux } from './run-linux.ts';

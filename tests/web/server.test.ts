@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRange, startWebServer, type WebServer } from '../../src/cli/web.ts';
+import { parseRange } from '../../src/host/node/http/static-files.ts';
+import { startWebServer, type WebServer } from '../../src/host/node/http/web-server.ts';
 import { HttpStore } from '../../src/storage/http-store.ts';
 
 let dir: string;

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CliError } from '../../../cli/errors.ts';
+import { GuestFetchError } from './errors.ts';
 
 const run = promisify(execFile);
 
@@ -89,9 +89,9 @@ export class PrivateApt {
       return stdout;
     } catch (e) {
       const err = e as { code?: string; stderr?: string; message: string };
-      if (err.code === 'ENOENT') throw new CliError(`${cmd} not found: virtkit fetches guests with Debian's apt tools`);
+      if (err.code === 'ENOENT') throw new GuestFetchError(`${cmd} not found: virtkit fetches guests with Debian's apt tools`);
       const detail = (err.stderr ?? err.message).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-      throw new CliError(`${cmd} ${args.join(' ')} failed: ${detail}`);
+      throw new GuestFetchError(`${cmd} ${args.join(' ')} failed: ${detail}`);
     }
   }
 
@@ -106,14 +106,14 @@ export class PrivateApt {
       const m = /^\s*Depends:\s*(\S+)/.exec(line);
       if (m && pattern.test(m[1]!)) return m[1]!;
     }
-    throw new CliError(`cannot resolve ${pkg}: no dependency matching ${pattern}`);
+    throw new GuestFetchError(`cannot resolve ${pkg}: no dependency matching ${pattern}`);
   }
 
   async version(pkg: string): Promise<string> {
     const out = await this.apt('apt-cache', ['policy', pkg]);
     const m = /Candidate:\s*(\S+)/.exec(out);
     if (!m || m[1] === '(none)')
-      throw new CliError(`package ${pkg} not found in ${this.source.suite}/${this.source.arch}`);
+      throw new GuestFetchError(`package ${pkg} not found in ${this.source.suite}/${this.source.arch}`);
     return m[1]!;
   }
 
@@ -124,7 +124,7 @@ export class PrivateApt {
     const files = await readdir(dir);
     return pkgs.map((p) => {
       const f = files.find((name) => name.startsWith(`${p}_`) && name.endsWith('.deb'));
-      if (!f) throw new CliError(`apt-get download did not produce a .deb for ${p}`);
+      if (!f) throw new GuestFetchError(`apt-get download did not produce a .deb for ${p}`);
       return join(dir, f);
     });
   }

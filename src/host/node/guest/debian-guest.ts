@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, rename, stat } from '
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeCpio, type CpioEntry } from '../../../machine/cpio.ts';
-import { CliError } from '../../../cli/errors.ts';
+import { GuestFetchError } from './errors.ts';
 import { cacheDir } from '../cache-dir.ts';
 import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
 import { indexModules, resolveModules } from './modules.ts';
@@ -139,7 +139,7 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
     await dpkgExtract(busyboxDeb!, join(work, 'busybox'));
     const bootDir = join(work, 'kernel', 'boot');
     const kernelFile = (await readdir(bootDir)).find((f) => /^(vmlinux|vmlinuz)-/.test(f));
-    if (!kernelFile) throw new CliError(`${kernelPkg} contains no /boot/vmlinux-* kernel image`);
+    if (!kernelFile) throw new GuestFetchError(`${kernelPkg} contains no /boot/vmlinux-* kernel image`);
     const kernelVersion = kernelFile.replace(/^vmlinu[xz]-/, '');
     const modRoot = join(work, 'kernel', 'usr', 'lib', 'modules', kernelVersion);
     const builtin = new Set(
@@ -222,7 +222,7 @@ async function firstExisting(paths: string[]): Promise<Uint8Array> {
       // try the next location (trixie moved busybox to /usr/bin)
     }
   }
-  throw new CliError(`busybox-static contains none of ${paths.join(', ')}`);
+  throw new GuestFetchError(`busybox-static contains none of ${paths.join(', ')}`);
 }
 
 async function dpkgExtract(deb: string, dest: string): Promise<void> {
@@ -230,6 +230,6 @@ async function dpkgExtract(deb: string, dest: string): Promise<void> {
   try {
     await run('dpkg-deb', ['-x', deb, dest], { maxBuffer: 16 * 1024 * 1024 });
   } catch (e) {
-    throw new CliError(`cannot unpack ${deb}: ${(e as Error).message.split('\n')[0]}`);
+    throw new GuestFetchError(`cannot unpack ${deb}: ${(e as Error).message.split('\n')[0]}`);
   }
 }

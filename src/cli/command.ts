@@ -1,0 +1,14 @@
+/**
+ * What every `virtkit` subcommand module exports as `command`. Kept apart from main.ts (the
+ * dispatcher, which imports the subcommands lazily) so no subcommand imports its dispatcher.
+ */
+export interface Command {
+  /** One line for the top-level help. */
+  summary: string;
+  /** Full help text for `virtkit CMD --help`. */
+  help: string;
+  /** The command prints its own help for --help (e.g. per verb) instead of `help`. */
+  handlesHelp?: boolean;
+  /** Runs the command; resolves to the process exit status. Throw UsageError for bad input. */
+  run(argv: string[]): Promise<number>;
+}
