@@ -1,8 +1,11 @@
-// Lint: typescript-eslint's recommended rules, plus a guard that keeps the
-// platform-neutral core (everything outside src/host, src/cli and tests) free of node: imports.
+// Lint: typescript-eslint's recommended rules, plus two guards on the house:
+// - the layer ladder (docs/architecture.md): each folder of src/ imports only the folders below it,
+//   so an import that runs up the ladder (or sideways between rooms of one floor) fails CI;
+// - the platform-neutral core (everything below src/host) stays free of node: imports and host globals.
 import tseslint from 'typescript-eslint';
+import { ladderPlugin } from './scripts/eslint-ladder.js';
 
-const core = ['src/riscv', 'src/machine', 'src/devices', 'src/virtio', 'src/storage', 'src/net', 'src/vmm'];
+const core = ['src/riscv', 'src/machine', 'src/devices', 'src/virtio', 'src/storage', 'src/net', 'src/vmm', 'src/memory'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'build/**', '.cache/**', 'web/dist/**'] },
@@ -13,6 +16,13 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    // Tests beside the code run only under Node and may use host adapters (real files, sockets).
+    ignores: ['**/*.test.ts', '**/*.test-util.ts'],
+    plugins: { house: ladderPlugin },
+    rules: { 'house/ladder': 'error' },
   },
   {
     files: core.map((d) => `${d}/**/*.ts`),

@@ -8,9 +8,9 @@
  * write and when the host calls update() after time passed; nextDeadline() tells the host when
  * the next timer fires so it can sleep while harts wait in WFI.
  */
-import type { Clock } from '../machine/clock.ts';
-import type { InterruptPins, MmioDevice } from './mmio.ts';
-import { StateReader, subRead, subWrite } from './state.ts';
+import type { Clock } from '../memory/clock.ts';
+import type { InterruptPins, MmioDevice } from '../memory/mmio.ts';
+import { StateReader, subRead, subWrite } from '../memory/state.ts';
 
 export const MIP_MSIP = 1 << 3;
 export const MIP_MTIP = 1 << 7;

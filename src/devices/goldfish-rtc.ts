@@ -5,8 +5,8 @@
  * LOW-then-HIGH read pair is consistent. The alarm fires when the host calls update() (or on
  * any register access) at or after the programmed time, raising the IRQ if enabled.
  */
-import type { IrqLine, MmioDevice } from './mmio.ts';
-import { StateReader } from './state.ts';
+import type { IrqLine, MmioDevice } from '../memory/mmio.ts';
+import { StateReader } from '../memory/state.ts';
 
 const TIME_LOW = 0x00;
 const TIME_HIGH = 0x04;

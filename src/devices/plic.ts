@@ -8,8 +8,8 @@
  * not claimed; a claim clears pending and holds the source until complete, after which a line
  * still high is pending again. Priorities have 3 bits (0 = never interrupts), as on QEMU.
  */
-import type { InterruptPins, IrqLine, MmioDevice } from './mmio.ts';
-import { StateReader } from './state.ts';
+import type { InterruptPins, IrqLine, MmioDevice } from '../memory/mmio.ts';
+import { StateReader } from '../memory/state.ts';
 
 export const MIP_SEIP = 1 << 9;
 export const MIP_MEIP = 1 << 11;

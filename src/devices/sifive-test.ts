@@ -9,7 +9,7 @@
  * Other values are ignored (as on QEMU, a write the device does not understand has no effect).
  * The verdict is exposed as `result`; `onFinish` lets the machine stop its run loop early.
  */
-import type { MmioDevice } from './mmio.ts';
+import type { MmioDevice } from '../memory/mmio.ts';
 
 export type FinisherResult = { kind: 'pass' } | { kind: 'fail'; code: number } | { kind: 'reset' };
 

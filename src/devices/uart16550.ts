@@ -9,8 +9,8 @@
  * Without a timer, the character-timeout interrupt is reported as soon as bytes sit below the
  * trigger level, which is what a driver sees after the timeout anyway.
  */
-import type { IrqLine, MmioDevice } from './mmio.ts';
-import { StateReader } from './state.ts';
+import type { IrqLine, MmioDevice } from '../memory/mmio.ts';
+import { StateReader } from '../memory/state.ts';
 
 const IER_RDI = 0x01; // received data available
 const IER_THRI = 0x02; // THR empty

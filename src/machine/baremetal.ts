@@ -17,8 +17,8 @@
  * tick, i.e. a nominal 100 MIPS), so runs are deterministic; while the hart waits in WFI the
  * clock jumps to the CLINT's next deadline. Pass `clock` to use a host clock instead.
  */
-import { Bus } from './bus.ts';
-import type { Clock } from './clock.ts';
+import { Bus } from '../memory/bus.ts';
+import type { Clock } from '../memory/clock.ts';
 import { loadElf, parseElf, type ElfImage } from './elf.ts';
 import { Hart } from '../riscv/hart.ts';
 import { Clint, CLINT_SIZE } from '../devices/clint.ts';

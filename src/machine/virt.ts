@@ -15,8 +15,8 @@
  * Platform-neutral: time comes from a host millisecond source, output and power events through
  * callbacks. The board does not schedule itself: src/vmm/ drives `runSlice`.
  */
-import { Bus } from './bus.ts';
-import { HostClock } from './clock.ts';
+import { Bus } from '../memory/bus.ts';
+import { HostClock } from '../memory/clock.ts';
 import { buildVirtFdt, VIRT } from './fdt.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';

@@ -27,15 +27,15 @@
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
  */
-import type { Bus, CodeCacheClient } from '../machine/bus.ts';
-import type { Clock } from '../machine/clock.ts';
+import type { Bus, CodeCacheClient } from '../memory/bus.ts';
+import type { Clock } from '../memory/clock.ts';
 import type { FpContext } from './fpu/context.ts';
 import { decodeAny, decode16, decode32 } from './decode.ts';
 import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow, type JitWindow } from './jit.ts';
-import { Bus as BusClass } from '../machine/bus.ts';
+import { Bus as BusClass } from '../memory/bus.ts';
 
 const TWO32 = 4294967296;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus } from '../machine/bus.ts';
+import { Bus } from '../memory/bus.ts';
 import { Hart } from './hart.ts';
 import { asm, load, FakeClock, RAM_BASE, li64, poke64, peek32 } from './test-support.ts';
 

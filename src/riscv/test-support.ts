@@ -2,8 +2,8 @@
  * Test support: a tiny RV64 instruction encoder and a harness that runs words on a Bus + Hart.
  * Used only by *.test.ts files.
  */
-import { Bus } from '../machine/bus.ts';
-import type { Clock } from '../machine/clock.ts';
+import { Bus } from '../memory/bus.ts';
+import type { Clock } from '../memory/clock.ts';
 import { Hart } from './hart.ts';
 
 export const RAM_BASE = 0x80000000;

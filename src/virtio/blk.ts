@@ -10,7 +10,7 @@
  * chains from the restored RAM and re-issues them (reads and writes are idempotent).
  */
 import type { BlockBackend } from '../storage/types.ts';
-import { StateReader } from '../devices/state.ts';
+import { StateReader } from '../memory/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain, VirtioError } from './virtqueue.ts';
 

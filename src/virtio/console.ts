@@ -5,7 +5,7 @@
  * pushInput() reports how much it accepted so the host can apply back-pressure.
  * VIRTIO_CONSOLE_F_EMERG_WRITE is offered: a config write of emerg_wr outputs one byte.
  */
-import { StateReader } from '../devices/state.ts';
+import { StateReader } from '../memory/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
 

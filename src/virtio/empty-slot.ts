@@ -3,8 +3,8 @@
  * and version are there, DeviceID is 0, so Linux's virtio_mmio skips it quietly (an unmapped
  * slot would read a magic of 0 and log an error).
  */
-import type { MmioDevice } from '../devices/mmio.ts';
-import { subRead } from '../devices/state.ts';
+import type { MmioDevice } from '../memory/mmio.ts';
+import { subRead } from '../memory/state.ts';
 import { R, VIRTIO_MMIO_MAGIC, VIRTIO_VENDOR_QEMU } from './mmio.ts';
 
 export class EmptyVirtioSlot implements MmioDevice {

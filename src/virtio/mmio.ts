@@ -4,8 +4,8 @@
  * Device behaviour lives in a VirtioDeviceModel (blk, console, rng); this class owns the
  * registers, feature negotiation, queues, the interrupt line and DEVICE_NEEDS_RESET.
  */
-import type { IrqLine, MmioDevice } from '../devices/mmio.ts';
-import { DeviceStateError, StateReader, subRead } from '../devices/state.ts';
+import type { IrqLine, MmioDevice } from '../memory/mmio.ts';
+import { DeviceStateError, StateReader, subRead } from '../memory/state.ts';
 import { VirtQueue, VirtioError, type GuestMemory, type VirtQueueState } from './virtqueue.ts';
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"

@@ -17,7 +17,7 @@
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
  * wait in a bounded backlog (then are dropped, as a full NIC ring would).
  */
-import { StateReader } from '../devices/state.ts';
+import { StateReader } from '../memory/state.ts';
 import type { NetBackend } from '../net/types.ts';
 import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
 import { segmentTcp } from '../net/tso.ts';

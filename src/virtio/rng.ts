@@ -3,7 +3,7 @@
  * filled from an entropy source. Each request is capped so a hostile guest cannot make one
  * notification do unbounded work; the driver simply asks again.
  */
-import { StateReader } from '../devices/state.ts';
+import { StateReader } from '../memory/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
 

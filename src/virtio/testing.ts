@@ -5,7 +5,7 @@
  */
 import type { BlockBackend, ExtentStatus } from '../storage/types.ts';
 import { StorageError } from '../storage/types.ts';
-import type { IrqLine } from '../devices/mmio.ts';
+import type { IrqLine } from '../memory/mmio.ts';
 import { R, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, type VirtioMmio } from './mmio.ts';
 
 export class MemoryBackend implements BlockBackend {

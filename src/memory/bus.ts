@@ -10,7 +10,7 @@
  *   pre-decoded. Harts never cache a write translation for such a page, so every store to it takes
  *   the slow path, which calls codeWritten() and drops the stale decodings in every hart.
  */
-import type { MmioDevice } from '../devices/mmio.ts';
+import type { MmioDevice } from './mmio.ts';
 
 /** What the bus needs from a hart to keep pre-decoded code coherent with memory. */
 export interface CodeCacheClient {

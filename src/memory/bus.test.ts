@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus, type CodeCacheClient } from './bus.ts';
-import type { MmioDevice } from '../devices/mmio.ts';
+import type { MmioDevice } from './mmio.ts';
 
 class Recorder implements MmioDevice {
   log: string[] = [];
