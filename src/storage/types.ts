@@ -63,7 +63,7 @@ export interface BlockBackend {
    * writes data nor allocates space (no zero filling), so a small request stays cheap.
    */
   discard(offset: number, length: number): Promise<void>;
-  /** Makes the range read as zeros, unmapping where the format can; never allocates for ranges that are holes already. */
+  /** Makes the range read as zeros, unmapping where the format can. */
   writeZeroes(offset: number, length: number): Promise<void>;
   /** Status of the run that starts at offset, at most length bytes long. */
   blockStatus(offset: number, length: number): Promise<ExtentStatus>;
