@@ -35,7 +35,7 @@ function runAt(threshold: number, words: number[]): Run {
   m.hart.jitThreshold = threshold;
   const probe = new Probe();
   m.bus.addDevice('probe', DEV, 0x1000, probe);
-  // Warm up the page (the JIT translates from its first block) with a loop, then the test.
+  // With jitThreshold 0 the page is translated from its first block on.
   load(m.bus, RAM_BASE, words);
   m.hart.run(200);
   return { m, probe };
