@@ -643,18 +643,24 @@ export class Hart implements FpContext, CodeCacheClient {
     return t;
   }
 
+  /**
+   * One halfword of an instruction. Only RAM is executable on this board (its PMAs): fetching
+   * from a device would read its registers, with their side effects, so it is an instruction
+   * access fault like fetching from nothing. (fetchMiss sends every non-RAM pc here.)
+   */
   private fetchHalf(lo: number, hi: number): number {
     const pa = this.xlate(lo, hi, FETCH);
     if (pa < 0) {
       this.trap(this.xcause, lo, hi, false);
       return -1;
     }
-    const v = this.bus.read(pa, 2);
-    if (v < 0) {
+    const bus = this.bus;
+    if (!bus.isRam(pa, 2)) {
       this.trap(1, lo, hi, false);
       return -1;
     }
-    return v;
+    const off = pa - bus.ramBase;
+    return bus.ram[off] | (bus.ram[off + 1] << 8);
   }
 
   // =============================== address translation ===============================
@@ -1065,6 +1071,8 @@ export class Hart implements FpContext, CodeCacheClient {
         const lo = x[a];
         const hi = x[a + 1];
         if ((lo & (size - 1)) !== 0) return this.dataFault0(4, lo, hi);
+        // Only RAM is reservable: LR elsewhere is a load access fault, before any device read.
+        if (this.atomicRamOffset(lo, hi, size, LOAD) < 0) return 0;
         if (!this.load(lo, hi, size)) return 0;
         x[d] = this.ldLo;
         x[d + 1] = size === 4 ? this.ldLo >> 31 : this.ldHi;
@@ -1079,11 +1087,17 @@ export class Hart implements FpContext, CodeCacheClient {
         const lo = x[a];
         const hi = x[a + 1];
         if ((lo & (size - 1)) !== 0) return this.dataFault0(6, lo, hi);
+        // Translated and checked even when it will fail (as Spike does): an SC to a device, which
+        // is not reservable, is a store/AMO access fault and never reaches it.
+        const off = this.atomicRamOffset(lo, hi, size, STORE);
+        if (off < 0) return 0;
         if (this.resvValid && this.resvAddr === lo) {
-          if (!this.store(lo, hi, size, x[b], x[b + 1])) return 0;
+          const ram = this.bus.ramI32;
+          ram[off >>> 2] = x[b];
+          if (size === 8) ram[(off >>> 2) + 1] = x[b + 1];
+          if (this.bus.codePages[off >>> 12] !== 0) this.bus.codeWritten(off >>> 12);
           x[d] = 0;
         } else {
-          // Even a failing SC must check permissions? The spec allows failing without access.
           x[d] = 1;
         }
         x[d + 1] = 0;
@@ -1139,42 +1153,46 @@ export class Hart implements FpContext, CodeCacheClient {
     return 0;
   }
 
+  /**
+   * The RAM offset of an aligned LR/SC/AMO target, or -1 with the trap taken. Only RAM supports
+   * atomics on this board (its PMAs): elsewhere, device or nothing, LR takes a load access fault
+   * and SC/AMOs a store/AMO access fault, without touching the device. A TLB hit is RAM already;
+   * a miss walks with the instruction's permission (a read-only page gives an SC or AMO a store
+   * fault). The write TLB is filled as the store path fills it.
+   */
+  private atomicRamOffset(lo: number, hi: number, size: number, access: number): number {
+    const bus = this.bus;
+    const i = (lo >>> 12) & TLB_MASK;
+    const o = lo & 4095;
+    if (access === STORE) {
+      if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) return (this.wOff[i] >>> 0) + o;
+    } else if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
+      return (this.rOff[i] >>> 0) + o;
+    }
+    const pa = this.xlate(lo, hi, access);
+    if (pa < 0) return this.dataFault0(this.xcause, lo, hi) - 1;
+    if (!bus.isRam(pa, size)) return this.dataFault0(access === STORE ? 7 : 5, lo, hi) - 1;
+    const off = pa - bus.ramBase;
+    if (access === STORE && bus.codePages[off >>> 12] === 0) {
+      this.wTagLo[i] = lo & -4096;
+      this.wTagHi[i] = hi ^ this.dkey;
+      this.wOff[i] = off - o;
+    }
+    return off;
+  }
+
   private execAmo(dbl: boolean, f5: number, d: number, a: number, b: number, w: number): number {
     const x = this.x;
     const lo = x[a];
     const hi = x[a + 1];
     const size = dbl ? 8 : 4;
     if ((lo & (size - 1)) !== 0) return this.dataFault0(6, lo, hi);
-    // RAM offset through the write TLB, or a store-permission walk (so a read-only page reports
-    // a store/AMO fault); -1 means MMIO.
+    const off = this.atomicRamOffset(lo, hi, size, STORE);
+    if (off < 0) return 0;
     const bus = this.bus;
-    const i = (lo >>> 12) & TLB_MASK;
-    let off = -1;
-    if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
-      off = (this.wOff[i] >>> 0) + (lo & 4095);
-    } else {
-      const pa = this.xlate(lo, hi, STORE);
-      if (pa < 0) return this.dataFault0(this.xcause, lo, hi);
-      if (bus.isRam(pa, size)) {
-        off = pa - bus.ramBase;
-        if (bus.codePages[off >>> 12] === 0) {
-          this.wTagLo[i] = lo & -4096;
-          this.wTagHi[i] = hi ^ this.dkey;
-          this.wOff[i] = off - (lo & 4095);
-        }
-      } else if (bus.findDevice(pa, size) === undefined) return this.dataFault0(7, lo, hi);
-    }
     const ram = bus.ramI32;
-    let ol: number;
-    let oh: number;
-    if (off >= 0) {
-      ol = ram[off >>> 2];
-      oh = dbl ? ram[(off >>> 2) + 1] : ol >> 31;
-    } else {
-      if (!this.load(lo, hi, size)) return 0;
-      ol = this.ldLo;
-      oh = dbl ? this.ldHi : this.ldLo >> 31;
-    }
+    const ol = ram[off >>> 2];
+    const oh = dbl ? ram[(off >>> 2) + 1] : ol >> 31;
     const bl = x[b];
     const bh = dbl ? x[b + 1] : x[b] >> 31;
     let rl = 0;
@@ -1212,11 +1230,9 @@ export class Hart implements FpContext, CodeCacheClient {
         rh = pickOld ? oh : bh;
       }
     }
-    if (off >= 0) {
-      ram[off >>> 2] = rl;
-      if (dbl) ram[(off >>> 2) + 1] = rh;
-      if (bus.codePages[off >>> 12] !== 0) bus.codeWritten(off >>> 12);
-    } else if (!this.store(lo, hi, size, rl, rh)) return 0;
+    ram[off >>> 2] = rl;
+    if (dbl) ram[(off >>> 2) + 1] = rh;
+    if (bus.codePages[off >>> 12] !== 0) bus.codeWritten(off >>> 12);
     x[d] = ol;
     x[d + 1] = oh;
     this.advance(w);

@@ -57,6 +57,13 @@ export class MemoryStore implements ByteStore {
     this.length = size;
   }
 
+  /** Zeros in place: never grows the buffer (past the end reads as zeros already). */
+  async punchHole(offset: number, length: number): Promise<boolean> {
+    if (this.readOnly) throw new StorageError('read-only', `${this.name} is read-only`);
+    if (offset < this.length) this.buf.fill(0, Math.max(0, offset), Math.min(this.length, offset + length));
+    return true;
+  }
+
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 

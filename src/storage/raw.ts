@@ -3,10 +3,8 @@
  * other format recognises a file, so its probe score is the lowest non-zero one.
  */
 import type { CreateOptions, ImageFormat, OpenOptions } from './formats.ts';
+import { discardBytes, zeroBytes } from './zero-range.ts';
 import { checkRange, StorageError, type BlockBackend, type ByteStore, type ExtentStatus } from './types.ts';
-
-/** writeZeroes/discard write zeros in pieces this big so a huge range never allocates a huge buffer. */
-const ZERO_CHUNK = 1 << 20;
 
 export class RawBackend implements BlockBackend {
   readonly format = 'raw';
@@ -32,16 +30,14 @@ export class RawBackend implements BlockBackend {
   async writeZeroes(offset: number, length: number): Promise<void> {
     this.checkWritable();
     checkRange(this, offset, length, 'write-zeroes');
-    const zeros = new Uint8Array(Math.min(length, ZERO_CHUNK));
-    for (let pos = offset; pos < offset + length; pos += zeros.length) {
-      const n = Math.min(zeros.length, offset + length - pos);
-      await this.store.write(pos, n === zeros.length ? zeros : zeros.subarray(0, n));
-    }
+    await zeroBytes(this.store, offset, length);
   }
 
-  /** A raw file has no allocation map to update, so a discard must still leave zeros behind. */
+  /** Punches holes where the store can, else nothing: never zero-fills (see BlockBackend.discard). */
   async discard(offset: number, length: number): Promise<void> {
-    await this.writeZeroes(offset, length);
+    this.checkWritable();
+    checkRange(this, offset, length, 'discard');
+    await discardBytes(this.store, offset, length);
   }
 
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {

@@ -25,6 +25,12 @@ export interface ByteStore {
   /** Makes every completed write durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional: deallocates [offset, offset+length) so it reads as zeros without taking space
+   * (a sparse host file's hole). The length does not change. Resolves false, having changed
+   * nothing, when this store, host or file system cannot (the caller falls back, see zero-range.ts).
+   */
+  punchHole?(offset: number, length: number): Promise<boolean>;
 }
 
 /** One run of the virtual disk with the same allocation status, as `qemu-img map` reports it. */
@@ -51,7 +57,11 @@ export interface BlockBackend {
   read(offset: number, buf: Uint8Array): Promise<void>;
   write(offset: number, data: Uint8Array): Promise<void>;
   flush(): Promise<void>;
-  /** Lets the format deallocate the range; afterwards it reads as zeros (or as the backing file, where the format says so). */
+  /**
+   * Lets the format deallocate the range. Advisory, as virtio-blk's DISCARD: afterwards the range
+   * reads as zeros, as the backing file (where the format says so), or as before. It never
+   * writes data nor allocates space (no zero filling), so a small request stays cheap.
+   */
   discard(offset: number, length: number): Promise<void>;
   /** Makes the range read as zeros, unmapping where the format can. */
   writeZeroes(offset: number, length: number): Promise<void>;

@@ -3,6 +3,7 @@ import { read as fsRead, write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { StorageError, type ByteStore } from '../../storage/types.ts';
+import { HolePuncher } from './hole-puncher.ts';
 
 export interface FileStoreOptions {
   readOnly?: boolean;
@@ -23,6 +24,7 @@ export class FileStore implements ByteStore {
   private knownSize: number | undefined;
   /** The highest end of the writes started since the last truncate began. */
   private writeHigh = 0;
+  private puncher: HolePuncher | undefined;
 
   private constructor(
     readonly name: string,
@@ -109,6 +111,14 @@ export class FileStore implements ByteStore {
       throw toStorageError(e, this.name);
     });
     this.knownSize = Math.max(size, this.writeHigh);
+  }
+
+  /** Deallocates the range, keeping the length (see hole-puncher.ts); false where the host cannot. */
+  async punchHole(offset: number, length: number): Promise<boolean> {
+    if (this.readOnly) throw new StorageError('read-only', `${this.name} is read-only`);
+    if (this.closed) return false;
+    this.puncher ??= new HolePuncher(this.fh.fd);
+    return this.puncher.punch(offset, length);
   }
 
   async flush(): Promise<void> {

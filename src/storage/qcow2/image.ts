@@ -657,8 +657,10 @@ export class Qcow2Image
       while (pos < end) {
         const n = Math.min(end - pos, cs - (pos % cs));
         const whole = pos % cs === 0 && (n === cs || pos + n === this.size);
-        if (!whole) await this.writeInCluster(pos, new Uint8Array(n));
-        else await this.zeroCluster(pos / cs, discard);
+        // Part of a cluster: a discard is advisory and never writes (it could allocate a cluster).
+        if (!whole) {
+          if (!discard) await this.writeInCluster(pos, new Uint8Array(n));
+        } else await this.zeroCluster(pos / cs, discard);
         pos += n;
       }
     });

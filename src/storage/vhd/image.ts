@@ -11,6 +11,7 @@ import type { BlockBackend, ByteStore, ExtentStatus } from '../types.ts';
 import { StorageError, checkRange } from '../types.ts';
 import { DISK_DIFFERENCING, FOOTER_SIZE } from './footer.ts';
 import { Serial } from '../serial.ts';
+import { discardBytes, zeroBytes } from '../zero-range.ts';
 
 export const UNALLOCATED = 0xffffffff;
 const SECTOR = 512;
@@ -314,14 +315,16 @@ export class VhdImage implements BlockBackend {
     this.checkArgs(offset, length);
     this.checkWritable();
     const dyn = this.dyn;
+    // A fixed disk is a raw image followed by its footer.
+    if (!dyn) return (discard ? discardBytes : zeroBytes)(this.store, offset, length);
     const chunk = 1 << 20;
     let pos = offset;
     const end = offset + length;
     while (pos < end) {
-      const bs = dyn ? dyn.blockSize : chunk;
+      const bs = dyn.blockSize;
       const block = Math.floor(pos / bs);
       const n = Math.min(end - pos, (block + 1) * bs - pos);
-      const whole = dyn && pos % bs === 0 && (n === bs || pos + n === this.size);
+      const whole = pos % bs === 0 && (n === bs || pos + n === this.size);
       if (whole && !this.differencing) {
         // A dynamic disk's unallocated block reads as zeros; the block's space is leaked, as a format without reuse must.
         if (dyn.bat[block] !== UNALLOCATED) {
@@ -336,8 +339,10 @@ export class VhdImage implements BlockBackend {
           this.bitmaps.delete(block);
           this.dirtyBat.add(block);
         }
-      } else if (dyn && !this.differencing && dyn.bat[block] === UNALLOCATED) {
+      } else if (!this.differencing && dyn.bat[block] === UNALLOCATED) {
         // Already zeros.
+      } else if (discard) {
+        // Part of a block: discard is advisory and never writes (in a differencing disk it would allocate).
       } else {
         const zeros = new Uint8Array(Math.min(n, chunk));
         for (let done = 0; done < n; done += zeros.length) {

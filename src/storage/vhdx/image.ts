@@ -57,6 +57,7 @@ import { findBatProblems } from './check.ts';
 import type { BatCheckInput, ReservedRange } from './check.ts';
 import { checkSequence, findActiveSequence, replaySequence, storeTarget } from './log.ts';
 import { OverlayStore } from './overlay-store.ts';
+import { discardBytes } from '../zero-range.ts';
 
 const KNOWN_ITEMS = [
   ITEM_FILE_PARAMETERS,
@@ -540,6 +541,13 @@ export class VhdxImage implements BlockBackend {
         const keep = state === PAYLOAD_BLOCK_FULLY_PRESENT ? this.bat.offset(idx) : 0;
         const newState = discard && this.backing ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_ZERO;
         await this.setEntry(idx, newState, newState === PAYLOAD_BLOCK_ZERO ? keep : 0);
+        // The old block's bytes are no longer read: give their space back to the host.
+        if (discard && keep) await discardBytes(this.store, keep, n);
+      } else if (discard) {
+        // Discard is advisory and never writes (here it could allocate a whole block); the space
+        // of a fully present block (a fixed image's) can still go back to the host.
+        if (state === PAYLOAD_BLOCK_FULLY_PRESENT)
+          await discardBytes(this.store, this.bat.offset(idx) + (pos - block * bs), n);
       } else if (!this.readsAsZero(state)) {
         const host = await this.ensureAllocated(block);
         const zeros = new Uint8Array(Math.min(CHUNK, n));

@@ -5,6 +5,7 @@
  */
 import type { ByteStore } from '../types.ts';
 import { StorageError } from '../types.ts';
+import { discardBytes, zeroBytes } from '../zero-range.ts';
 
 export type Fallback = (offset: number, buf: Uint8Array) => Promise<void>;
 
@@ -34,8 +35,6 @@ export interface Extent {
   close(): Promise<void>;
 }
 
-const ZERO_CHUNK = 1 << 20;
-
 export class FlatExtent implements Extent {
   constructor(
     private readonly store: ByteStore,
@@ -52,11 +51,9 @@ export class FlatExtent implements Extent {
     return this.store.write(this.start + offset, data);
   }
 
-  async zero(offset: number, length: number): Promise<void> {
-    const z = new Uint8Array(Math.min(length, ZERO_CHUNK));
-    for (let done = 0; done < length; done += z.length) {
-      await this.store.write(this.start + offset + done, z.subarray(0, Math.min(z.length, length - done)));
-    }
+  /** As a raw image: discard punches holes or does nothing, write-zeroes never fills holes. */
+  zero(offset: number, length: number, discard: boolean): Promise<void> {
+    return (discard ? discardBytes : zeroBytes)(this.store, this.start + offset, length);
   }
 
   async status(offset: number, length: number): Promise<ExtentRun> {

@@ -479,9 +479,9 @@ export class SparseExtent implements Extent {
         await this.setEntry(grain, 0); // unallocated reads as zeros, or as the parent when discarding
       } else if (whole && !this.compressed && hasParent && this.header.flags & FLAG_ZERO_GRAIN) {
         await this.setEntry(grain, 1);
-      } else {
+      } else if (!discard) {
         await this.write(pos, new Uint8Array(n), fallback);
-      }
+      } // else: part of a grain (or a compressed one); discard is advisory and never allocates
       pos += n;
     }
   }
