@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MmioDevice } from '../devices/mmio.ts';
+import type { MmioDevice } from '../memory/mmio.ts';
 import { asm, li64, machine, load, RAM_BASE, type Machine } from './test-support.ts';
 
 const DEV = 0x10000000;
