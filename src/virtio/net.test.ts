@@ -565,3 +565,15 @@ test('tx: segmentation work per notification is bounded; the rest is resumed by 
   assert.ok(turns > 4 && max <= 1024 + perFrame, `${turns} turns, at most ${max} frames each`);
   assert.equal(s.net.stats.txFrames, 16 * perFrame);
 });
+
+test('tx: work left over by a device that then fails is not pending (the VM may sleep)', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const f = tcpFrame(65535 - 40);
+  for (let i = 0; i < 4; i++) postTso(s, f, 88);
+  s.drv.kick(1);
+  assert.equal(s.net.txPending, true);
+  s.dev.deviceError('test: driver error');
+  s.net.poll();
+  assert.equal(s.net.txPending, false);
+});

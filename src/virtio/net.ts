@@ -181,7 +181,7 @@ export class VirtioNet implements VirtioDeviceModel {
     const s = this.stats;
     const rx = this.transport.queues[0]!;
     return (
-      `virtio-net tx=${s.txFrames}/${s.txDropped} rx=${s.rxFrames}/${s.rxDropped}/${s.rxFiltered} ` +
+      `virtio-net tx=${s.txFrames}/${s.txDropped}(badgso ${s.txBadGso})${this.txMore ? '+pending' : ''} rx=${s.rxFrames}/${s.rxDropped}/${s.rxFiltered} ` +
       `backlog=${this.backlog.length}(${this.backlogBytes}B) held=${this.heldCount}(${this.heldBytes}B) rxAvail=${rx.hasAvailable()} ` +
       `irq=${this.transport.interruptStatus} status=${this.transport.status}`
     );
@@ -203,7 +203,12 @@ export class VirtioNet implements VirtioDeviceModel {
   poll(): void {
     this.txFrameCredit = TX_TURN_FRAMES;
     this.txByteCredit = TX_TURN_BYTES;
-    if (this.txMore && this.transport.live) this.transport.guard(() => this.transmit());
+    if (!this.txMore) return;
+    // A device that failed (or was stopped) does no more work until the driver resets it.
+    if (!this.transport.live) this.txMore = false;
+    else this.transport.guard(() => this.transmit());
+    // transmit() may have failed part-way (DEVICE_NEEDS_RESET): nothing is pending then.
+    if (!this.transport.live) this.txMore = false;
   }
 
   private clearBacklog(): void {
