@@ -398,6 +398,20 @@ export class VirtMachine {
     }
   }
 
+  /**
+   * Starts a new device turn between CPU slices: NICs refill their transmit budget and resume
+   * transmit work a previous turn left over (so one guest notification cannot stall the host).
+   */
+  pollDevices(): void {
+    for (const n of this.nics) n.poll();
+  }
+
+  /** Whether a device has work left over for the next pollDevices() (the VM must not sleep). */
+  get devicesBusy(): boolean {
+    for (const n of this.nics) if (n.txPending) return true;
+    return false;
+  }
+
   /** Runs every started hart for up to `budget` instructions each. Returns instructions retired. */
   runSlice(budget: number): number {
     let retired = 0;

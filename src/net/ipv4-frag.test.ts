@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fragment, Reassembler } from './ipv4-frag.ts';
+import { fragment, MAX_FRAGMENTS, Reassembler } from './ipv4-frag.ts';
 import { parseIpv4 } from './ipv4.ts';
 import { buildUdp, parseUdp } from './udp.ts';
 import { UserNet, GATEWAY_IP } from './user/user-net.ts';
@@ -68,4 +68,22 @@ test('user NAT: fragmented UDP from the guest reaches the host whole; large repl
   const u = parseUdp(whole!, parsed(whole!));
   assert.ok(typeof u !== 'string');
   assert.deepEqual(u.data, data);
+});
+
+test('a datagram cut into more pieces than MAX_FRAGMENTS is dropped; one cut for a 576-byte MTU is kept', () => {
+  const big = new Uint8Array(60000).map((_, i) => i & 255);
+  const whole = buildUdp(GW_MAC, GUEST_MAC, GUEST_IP, 1, GATEWAY_IP, 2, big);
+  const tiny = fragment(whole, 28); // 8 payload bytes each: 7502 pieces
+  const r = new Reassembler(() => 0);
+  let kept = 0;
+  for (const p of tiny) {
+    assert.equal(r.add(p, parsed(p)), undefined);
+    kept = Math.max(kept, r.heldFragments);
+  }
+  assert.ok(kept <= MAX_FRAGMENTS, `held ${kept} fragments of one datagram`);
+  assert.ok(r.dropped >= Math.floor(tiny.length / (MAX_FRAGMENTS + 1)), `${r.dropped} dropped`);
+  const r2 = new Reassembler(() => 0);
+  let out: Uint8Array | undefined;
+  for (const p of fragment(whole, 576)) out = r2.add(p, parsed(p)) ?? out;
+  assert.ok(out, 'a 60000-byte datagram in 576-byte fragments reassembles');
 });

@@ -6,12 +6,19 @@
  * not completed within TIMEOUT_MS is dropped (RFC 791 suggests 15 s; Linux uses 30 s). A
  * fragment flood therefore costs bounded memory: the oldest partial datagram is evicted to make
  * room. Overlapping fragments are rejected (RFC 5722's rule, applied to IPv4 as Linux does).
+ * A datagram in more than MAX_FRAGMENTS pieces is dropped: each piece costs an overlap check
+ * against the others, and 8-byte pieces would make that quadratic in thousands.
  */
 import { checksum, get16, put16 } from './bytes.ts';
 import { ETH_HEADER } from './ethernet.ts';
 import type { Ipv4Packet } from './ipv4.ts';
 
 const MAX_DATAGRAMS = 64;
+/**
+ * Pieces one datagram may arrive in: the largest datagram (65,535 bytes) fragmented for a
+ * 576-byte MTU, the smallest every host must reassemble (RFC 791), is 118 pieces.
+ */
+export const MAX_FRAGMENTS = 128;
 const MAX_BYTES = 1024 * 1024;
 const TIMEOUT_MS = 30_000;
 const MAX_IP_PAYLOAD = 65535 - 20;
@@ -37,6 +44,13 @@ export class Reassembler {
 
   get pending(): number {
     return this.partials.size;
+  }
+
+  /** Fragments held across all partial datagrams. */
+  get heldFragments(): number {
+    let n = 0;
+    for (const p of this.partials.values()) n += p.pieces.length;
+    return n;
   }
 
   /**
@@ -68,6 +82,11 @@ export class Reassembler {
       this.partials.set(key, p);
     }
     const end = off + len;
+    if (p.pieces.length >= MAX_FRAGMENTS) {
+      this.discard(p);
+      this.dropped++;
+      return undefined;
+    }
     for (const q of p.pieces) {
       if (off < q.off + q.data.length && q.off < end) {
         // Overlap (or a duplicate): drop the whole datagram.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { segmentTcp } from './tso.ts';
+import { MAX_TSO_SEGMENTS, MIN_GSO_SIZE, segmentTcp } from './tso.ts';
 import { buildTcp, parseTcp, ACK, PSH, FIN } from './tcp.ts';
 import { parseIpv4 } from './ipv4.ts';
 import { concat } from './testing.ts';
@@ -73,5 +73,39 @@ test('non-TCP, truncated and zero-payload frames are refused', () => {
   assert.equal(
     segmentTcp(withData, 0, () => assert.fail()),
     false,
+  );
+});
+
+test('gso sizes below MIN_GSO_SIZE, segments longer than maxFrame and too many segments are refused', () => {
+  const f = buildTcp(
+    A,
+    B,
+    1,
+    2,
+    { srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: ACK, window: 1 },
+    new Uint8Array(65535 - 40),
+  );
+  assert.equal(MIN_GSO_SIZE, 88);
+  assert.equal(
+    segmentTcp(f, MIN_GSO_SIZE - 1, () => assert.fail()),
+    false,
+  );
+  assert.equal(
+    segmentTcp(f, 1, () => assert.fail()),
+    false,
+  );
+  let n = 0;
+  assert.equal(
+    segmentTcp(f, MIN_GSO_SIZE, () => n++),
+    true,
+  );
+  assert.equal(n, MAX_TSO_SEGMENTS);
+  assert.equal(
+    segmentTcp(f, 1500, () => assert.fail(), 1518),
+    false,
+  );
+  assert.equal(
+    segmentTcp(f, 1448, () => n++, 1518),
+    true,
   );
 });

@@ -15,10 +15,28 @@ const FIN_PSH = 0x09;
 const CWR = 0x80;
 
 /**
- * Calls emit for each segment (a fresh array). Returns false, emitting nothing, if the frame is
- * not a well-formed IPv4/TCP frame or gsoSize is unusable.
+ * Smallest segment size accepted: Linux's TCP_MIN_MSS (88), the smallest MSS its stack ever
+ * uses, so no real guest asks for less. A guest asking for 1 would otherwise turn one 64 KiB
+ * request into 65,000 frames.
  */
-export function segmentTcp(f: Uint8Array, gsoSize: number, emit: (frame: Uint8Array) => void): boolean {
+export const MIN_GSO_SIZE = 88;
+/**
+ * Most segments one request may produce: a full 64 KiB IP packet (65,495 bytes of TCP payload
+ * after 40 bytes of headers) at MIN_GSO_SIZE is 745 segments; no valid request exceeds it.
+ */
+export const MAX_TSO_SEGMENTS = Math.ceil((65535 - 40) / MIN_GSO_SIZE);
+
+/**
+ * Calls emit for each segment (a fresh array). Returns false, emitting nothing, if the frame is
+ * not a well-formed IPv4/TCP frame, gsoSize is below MIN_GSO_SIZE, the request would produce more
+ * than MAX_TSO_SEGMENTS frames, or a segment would be longer than maxFrame bytes.
+ */
+export function segmentTcp(
+  f: Uint8Array,
+  gsoSize: number,
+  emit: (frame: Uint8Array) => void,
+  maxFrame = 65535 + ETH_HEADER,
+): boolean {
   if (f.length < ETH_HEADER + 40 || get16(f, 12) !== ETHERTYPE_IPV4) return false;
   const ip = ETH_HEADER;
   const ihl = (f[ip]! & 15) * 4;
@@ -28,9 +46,10 @@ export function segmentTcp(f: Uint8Array, gsoSize: number, emit: (frame: Uint8Ar
   const thl = (f[tcp + 12]! >> 4) * 4;
   const hdr = tcp + thl;
   if (thl < 20 || hdr > f.length) return false;
-  if (gsoSize < 1 || gsoSize > 65535) return false;
+  if (gsoSize < MIN_GSO_SIZE || gsoSize > 65535) return false;
   const payload = f.length - hdr;
-  if (payload === 0) return false;
+  if (payload === 0 || Math.ceil(payload / gsoSize) > MAX_TSO_SEGMENTS) return false;
+  if (hdr + Math.min(gsoSize, payload) > maxFrame) return false;
   // A guest may fill tot_len with the whole frame or leave it; the frame length is what counts.
   const src = get32(f, ip + 12);
   const dst = get32(f, ip + 16);

@@ -11,7 +11,7 @@ import {
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
 } from './net.ts';
-import { buildTcp } from '../net/tcp.ts';
+import { buildTcp, parseTcp } from '../net/tcp.ts';
 import { RecordingIrq, TestDriver } from './testing.ts';
 import type { NetBackend } from '../net/types.ts';
 import { buildUdp } from '../net/udp.ts';
@@ -372,4 +372,208 @@ test('rx chains held for a large frame survive a snapshot and are used after the
     b.drv.takeUsed(0).map((u) => u.id),
     [0, 1, 2],
   );
+});
+
+const MRG: [number, number] = [(1 << VIRTIO_NET_F_GUEST_TSO4) | (1 << VIRTIO_NET_F_MRG_RXBUF), 1];
+const heldOf = (net: VirtioNet) => Number(/held=(\d+)/.exec(net.describe())![1]);
+const needsReset = (dev: VirtioMmio) => (dev.status & 0x40) !== 0;
+
+test('rx with MRG_RXBUF: re-posted zero-length chains put the device in NEEDS_RESET instead of being held', () => {
+  const { net, dev, drv, be } = setup();
+  drv.init([16, 16], BASE + 0x1000, MRG);
+  be.deliver(frame()); // waits in the backlog: no buffers yet
+  const head = drv.addChain(0, [{ addr: BASE + 0x10000, len: 0, write: true }]);
+  drv.kick(0);
+  for (let i = 0; i < 1000 && !needsReset(dev); i++) {
+    drv.publish(0, head);
+    drv.kick(0);
+  }
+  assert.ok(needsReset(dev), 'a receive chain without writable bytes is a driver error');
+  assert.match(dev.lastError ?? '', /rx|receive/);
+  assert.ok(heldOf(net) <= 16, `held ${heldOf(net)} chains on a 16-entry queue`);
+});
+
+test('rx with MRG_RXBUF: a chain with no writable descriptor, or fewer bytes than the header, is a driver error', () => {
+  for (const bufs of [[{ addr: BASE + 0x10000, len: 64 }], [{ addr: BASE + 0x10000, len: 4, write: true }]]) {
+    const { dev, drv, be } = setup();
+    drv.init([16, 16], BASE + 0x1000, MRG);
+    drv.addChain(0, bufs);
+    be.deliver(frame());
+    assert.ok(needsReset(dev), JSON.stringify(bufs));
+  }
+});
+
+test('rx with MRG_RXBUF: a frame the whole ring cannot hold is dropped; held chains never exceed the queue', () => {
+  const { net, dev, drv, be, ram } = setup();
+  drv.init([16, 16], BASE + 0x1000, MRG);
+  for (let i = 0; i < 16; i++) drv.addChain(0, [{ addr: BASE + 0x10000 + 128 * i, len: 100, write: true }]);
+  const big = buildTcp(
+    MAC,
+    MAC,
+    1,
+    2,
+    { srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: 0x10, window: 1 },
+    new Uint8Array(4000),
+  );
+  be.deliver(big, 1448); // needs 41 buffers of 100 bytes; the ring has 16
+  assert.equal(net.stats.rxDropped, 1);
+  assert.ok(heldOf(net) <= 16);
+  assert.equal(net.backlogLength, 0);
+  assert.equal(needsReset(dev), false);
+  be.deliver(frame()); // the held buffers still serve a small frame
+  const used = drv.takeUsed(0);
+  assert.equal(used.length, 1);
+  assert.equal(used[0]!.len, NET_HDR_LEN + frame().length);
+  assert.equal(ram[0x10000 + 10], 1, 'num_buffers');
+});
+
+test('rx: the backlog is bounded in bytes as well as frames', () => {
+  const { net, drv, be } = setup(10_000);
+  drv.init([16, 16], BASE + 0x1000, MRG);
+  const big = buildTcp(
+    MAC,
+    MAC,
+    1,
+    2,
+    { srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: 0x10, window: 1 },
+    new Uint8Array(60000),
+  );
+  for (let i = 0; i < 1000; i++) be.deliver(big, 1448);
+  assert.ok(net.backlogLength * big.length <= 8 * 1024 * 1024, `backlog ${net.backlogLength} frames`);
+  assert.equal(net.backlogLength + net.stats.rxDropped, 1000);
+});
+
+/** Places a TSO request (header + frame) in one tx chain; returns the head. */
+function postTso(
+  s: ReturnType<typeof setup>,
+  frameBytes: Uint8Array,
+  gsoSize: number,
+  opts: { type?: number; hdrLen?: number; csum?: [number, number] } = {},
+) {
+  const hdr = new Uint8Array(NET_HDR_LEN);
+  hdr[1] = opts.type ?? 1;
+  put16le(hdr, 2, opts.hdrLen ?? 54);
+  put16le(hdr, 4, gsoSize);
+  if (opts.csum) {
+    hdr[0] = 1;
+    put16le(hdr, 6, opts.csum[0]);
+    put16le(hdr, 8, opts.csum[1]);
+  }
+  s.ram.set(hdr, 0x20000);
+  s.ram.set(frameBytes, 0x20000 + NET_HDR_LEN);
+  return s.drv.addChain(1, [{ addr: BASE + 0x20000, len: NET_HDR_LEN + frameBytes.length }]);
+}
+function put16le(b: Uint8Array, o: number, v: number) {
+  b[o] = v & 255;
+  b[o + 1] = v >> 8;
+}
+const TSO: [number, number] = [(1 << VIRTIO_NET_F_CSUM) | (1 << VIRTIO_NET_F_HOST_TSO4), 1];
+const tcpFrame = (n: number) =>
+  buildTcp(
+    MAC,
+    MAC,
+    0x0a00020f,
+    0x0a000202,
+    { srcPort: 5, dstPort: 80, seq: 1, ack: 2, flags: 0x18, window: 9 },
+    new Uint8Array(n).map((_, i) => (i * 7) & 255),
+  );
+
+test('tx TSO: gso_size below the minimum MSS is dropped and counted, not cut into thousands of frames', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  postTso(s, tcpFrame(4000), 1);
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, 0);
+  assert.equal(s.net.stats.txDropped, 1);
+  assert.equal(s.net.stats.txBadGso, 1);
+  assert.equal(s.drv.takeUsed(1).length, 1, 'the chain is returned');
+  postTso(s, tcpFrame(4000), 87);
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, 0);
+  postTso(s, tcpFrame(880), 88);
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, 10, 'the minimum itself is accepted');
+  assert.equal(s.dev.lastError, undefined);
+});
+
+test('tx TSO: unnegotiated gso types, ECN, hdr_len or checksum offsets past the frame and over-MTU segments are dropped', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const f = tcpFrame(4000);
+  postTso(s, f, 1448, { type: 0x81 }); // TCPV4 | ECN (HOST_ECN not offered)
+  postTso(s, f, 1448, { type: 3 }); // UDP
+  postTso(s, f, 1448, { type: 4 }); // TCPV6
+  postTso(s, f, 1448, { hdrLen: f.length + 1 });
+  postTso(s, f, 1448, { csum: [f.length - 1, 16] });
+  postTso(s, f, 1448, { csum: [14, 16] }); // csum_start not at the TCP header
+  postTso(s, f, 9000); // segments larger than the 1518-byte frame limit
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, 0);
+  assert.equal(s.net.stats.txDropped, 7);
+  assert.equal(s.net.stats.txBadGso, 7);
+  assert.equal(s.dev.lastError, undefined);
+  postTso(s, f, 1448, { csum: [34, 16] }); // what Linux sends
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, 3);
+});
+
+test('tx TSO: a 64 KiB segment is cut into valid MSS-sized frames carrying every byte', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const payload = 65535 - 40;
+  const f = tcpFrame(payload);
+  postTso(s, f, 1448, { csum: [34, 16] });
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, Math.ceil(payload / 1448));
+  let total = 0;
+  let seq = 1;
+  for (const seg of s.be.sent) {
+    const ip = parseIpv4(seg);
+    assert.ok(typeof ip !== 'string', String(ip));
+    const t = parseTcp(seg, ip);
+    assert.ok(typeof t !== 'string', String(t));
+    assert.equal(t.seq, seq);
+    assert.deepEqual(t.data, f.subarray(54 + total, 54 + total + t.data.length));
+    seq += t.data.length;
+    total += t.data.length;
+  }
+  assert.equal(total, payload);
+});
+
+test('tx: segmentation work per notification is bounded; the rest is resumed by poll()', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const f = tcpFrame(65535 - 40);
+  const perFrame = Math.ceil((65535 - 40) / 88);
+  for (let i = 0; i < 16; i++) postTso(s, f, 88);
+  s.drv.kick(1);
+  const first = s.be.sent.length;
+  assert.ok(first > 0 && first <= 1024 + perFrame, `first turn sent ${first}`);
+  assert.equal(s.net.txPending, true);
+  s.drv.kick(1);
+  assert.equal(s.be.sent.length, first, 'kicks within one turn share its budget');
+  let turns = 1;
+  let max = first;
+  while (s.net.txPending && turns < 1000) {
+    const before = s.be.sent.length;
+    s.net.poll();
+    max = Math.max(max, s.be.sent.length - before);
+    turns++;
+  }
+  assert.equal(s.be.sent.length, 16 * perFrame);
+  assert.equal(s.drv.takeUsed(1).length, 16);
+  assert.ok(turns > 4 && max <= 1024 + perFrame, `${turns} turns, at most ${max} frames each`);
+  assert.equal(s.net.stats.txFrames, 16 * perFrame);
+});
+
+test('tx: work left over by a device that then fails is not pending (the VM may sleep)', () => {
+  const s = setup();
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const f = tcpFrame(65535 - 40);
+  for (let i = 0; i < 4; i++) postTso(s, f, 88);
+  s.drv.kick(1);
+  assert.equal(s.net.txPending, true);
+  s.dev.deviceError('test: driver error');
+  s.net.poll();
+  assert.equal(s.net.txPending, false);
 });

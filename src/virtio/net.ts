@@ -15,12 +15,18 @@
  * changes; frames for other stations are filtered here, see net/rx-filter.ts).
  *
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
- * wait in a bounded backlog (then are dropped, as a full NIC ring would).
+ * wait in a backlog bounded in frames and bytes (then are dropped, as a full NIC ring would).
+ *
+ * Guest-driven work is bounded: rx chains held for one frame never outnumber the queue's entries
+ * (an rx chain without room for the header is a driver error: DEVICE_NEEDS_RESET, as QEMU
+ * does), TSO requests are checked (type, gso_size, checksum offsets, segment count) before any
+ * segmentation, and the transmit queue is served in turns of at most TX_TURN_FRAMES frames /
+ * TX_TURN_BYTES bytes; the board calls poll() between CPU slices to resume it.
  */
 import { StateReader } from '../memory/state.ts';
 import type { NetBackend } from '../net/types.ts';
 import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
-import { segmentTcp } from '../net/tso.ts';
+import { MAX_TSO_SEGMENTS, MIN_GSO_SIZE, segmentTcp } from '../net/tso.ts';
 import { MAC_TABLE_ENTRIES, RxFilter } from '../net/rx-filter.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
@@ -56,6 +62,21 @@ const GSO_TCPV4 = 1;
 const MAX_GSO_FRAME = 65535 + 18;
 /** Largest frame accepted from the guest without GSO: 1500 MTU + Ethernet + VLAN tag. */
 export const MAX_TX_FRAME = 1518;
+/**
+ * Frames handed to the backend per transmit turn (one notification, or one poll() between CPU
+ * slices). 512 MTU frames (~750 KB, eleven 64 KiB TSO segments) take the user-mode NAT a
+ * millisecond or two, well inside the VM loop's 8 ms turn, and still let the guest send more than
+ * 100 MB/s; a chain in progress is finished, so a turn may overshoot by one chain's
+ * MAX_TSO_SEGMENTS.
+ */
+export const TX_TURN_FRAMES = 512;
+/** Guest bytes read from the transmit queue per turn (16 full 64 KiB TSO requests). */
+export const TX_TURN_BYTES = 1024 * 1024;
+/**
+ * Bytes of frames waiting for rx buffers, whatever their count: 64 full-size GSO segments. A
+ * guest that posts no buffers can otherwise make 512 x 64 KiB (32 MiB) wait per NIC.
+ */
+export const BACKLOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface VirtioNetOptions {
   mac: Uint8Array;
@@ -71,6 +92,8 @@ export interface VirtioNetStats {
   rxDropped: number;
   /** Frames for other stations, dropped by the receive filter. */
   rxFiltered: number;
+  /** TSO/GSO requests refused (bad type, gso_size, offsets, too many segments); also in txDropped. */
+  txBadGso: number;
 }
 
 export class VirtioNet implements VirtioDeviceModel {
@@ -91,7 +114,14 @@ export class VirtioNet implements VirtioDeviceModel {
   ];
   /** mac[6], status u16, max_virtqueue_pairs u16. */
   readonly config = new Uint8Array(10);
-  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0, rxFiltered: 0 };
+  readonly stats: VirtioNetStats = {
+    txFrames: 0,
+    rxFrames: 0,
+    txDropped: 0,
+    rxDropped: 0,
+    rxFiltered: 0,
+    txBadGso: 0,
+  };
   private transport!: VirtioMmio;
   /** Rx chains popped for a frame that does not fit yet (mergeable buffers), in order. */
   private readonly held: DescChain[] = [];
@@ -105,6 +135,11 @@ export class VirtioNet implements VirtioDeviceModel {
   readonly filter = new RxFilter();
   private readonly backlog: Array<{ frame: Uint8Array; gsoSize: number }> = [];
   private readonly backlogMax: number;
+  private backlogBytes = 0;
+  /** Transmit work left for this turn (frames, bytes); refilled by poll(). */
+  private txFrameCredit = TX_TURN_FRAMES;
+  private txByteCredit = TX_TURN_BYTES;
+  private txMore = false;
   private readonly txBuf = new Uint8Array(NET_HDR_LEN + MAX_GSO_FRAME);
   private readonly rxHdr = new Uint8Array(NET_HDR_LEN);
 
@@ -137,7 +172,7 @@ export class VirtioNet implements VirtioDeviceModel {
   setLink(up: boolean): void {
     if (up === this.linkUp) return;
     this.config[6] = up ? VIRTIO_NET_S_LINK_UP : 0;
-    if (!up) this.backlog.length = 0;
+    if (!up) this.clearBacklog();
     this.transport.configChanged();
   }
 
@@ -146,8 +181,8 @@ export class VirtioNet implements VirtioDeviceModel {
     const s = this.stats;
     const rx = this.transport.queues[0]!;
     return (
-      `virtio-net tx=${s.txFrames}/${s.txDropped} rx=${s.rxFrames}/${s.rxDropped}/${s.rxFiltered} ` +
-      `backlog=${this.backlog.length} held=${this.heldCount}(${this.heldBytes}B) rxAvail=${rx.hasAvailable()} ` +
+      `virtio-net tx=${s.txFrames}/${s.txDropped}(badgso ${s.txBadGso})${this.txMore ? '+pending' : ''} rx=${s.rxFrames}/${s.rxDropped}/${s.rxFiltered} ` +
+      `backlog=${this.backlog.length}(${this.backlogBytes}B) held=${this.heldCount}(${this.heldBytes}B) rxAvail=${rx.hasAvailable()} ` +
       `irq=${this.transport.interruptStatus} status=${this.transport.status}`
     );
   }
@@ -156,9 +191,35 @@ export class VirtioNet implements VirtioDeviceModel {
     return this.backlog.length;
   }
 
+  /** Whether the transmit queue has chains left over from a turn that ran out of budget. */
+  get txPending(): boolean {
+    return this.txMore;
+  }
+
+  /**
+   * Called by the board between CPU slices: starts a new transmit turn (budget refilled) and
+   * resumes a transmit queue left over from the previous one.
+   */
+  poll(): void {
+    this.txFrameCredit = TX_TURN_FRAMES;
+    this.txByteCredit = TX_TURN_BYTES;
+    if (!this.txMore) return;
+    // A device that failed (or was stopped) does no more work until the driver resets it.
+    if (!this.transport.live) this.txMore = false;
+    else this.transport.guard(() => this.transmit());
+    // transmit() may have failed part-way (DEVICE_NEEDS_RESET): nothing is pending then.
+    if (!this.transport.live) this.txMore = false;
+  }
+
+  private clearBacklog(): void {
+    this.backlog.length = 0;
+    this.backlogBytes = 0;
+  }
+
   reset(): void {
     // Held chains belong to the old rings; large frames are no longer acceptable.
-    this.backlog.length = 0;
+    this.clearBacklog();
+    this.txMore = false;
     this.heldCount = this.heldBytes = 0;
     this.filter.reset();
     this.backend.setReceiveOffload?.(0);
@@ -233,17 +294,18 @@ export class VirtioNet implements VirtioDeviceModel {
       });
       if (delivered) return;
     }
-    if (this.backlog.length >= this.backlogMax) {
+    if (this.backlog.length >= this.backlogMax || this.backlogBytes + frame.length > BACKLOG_MAX_BYTES) {
       this.stats.rxDropped++;
       return;
     }
     this.backlog.push({ frame: frame.slice(), gsoSize });
+    this.backlogBytes += frame.length;
   }
 
   private drainBacklog(): void {
     let pushed = false;
     while (this.backlog.length && this.deliverOne(this.backlog[0]!.frame, this.backlog[0]!.gsoSize)) {
-      this.backlog.shift();
+      this.backlogBytes -= this.backlog.shift()!.frame.length;
       pushed = true;
     }
     if (pushed) this.transport.notifyUsed(0);
@@ -257,7 +319,9 @@ export class VirtioNet implements VirtioDeviceModel {
   /**
    * Copies one frame into rx buffers: one buffer, or with MRG_RXBUF as many as it takes
    * (num_buffers in the header). Buffers are popped and held until enough are there; false
-   * means the frame has to wait for the guest to post more.
+   * means the frame has to wait for the guest to post more (or the device just failed).
+   * At most one queue's worth of chains is held: a frame the whole ring cannot hold is dropped
+   * and the chains stay held for the next frames.
    */
   private deliverOne(frame: Uint8Array, gsoSize: number): boolean {
     const q = this.transport.queues[0]!;
@@ -265,9 +329,23 @@ export class VirtioNet implements VirtioDeviceModel {
     const mergeable = this.transport.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
     for (;;) {
       if (this.heldCount > 0 && (!mergeable || this.heldBytes >= need)) break;
+      if (this.heldCount >= q.size) {
+        // Every entry of the ring is held and together they are too small: the frame cannot fit.
+        this.stats.rxDropped++;
+        return true;
+      }
       if (this.heldCount === this.held.length) this.held.push(new DescChain());
       const c = this.held[this.heldCount]!;
       if (!q.pop(c)) return false;
+      // virtio 1.x 5.1.6.3.1: with mergeable buffers each one holds at least the header; a
+      // receive chain with nothing to write into is an error either way (QEMU: virtio_error).
+      if (c.writeBytes === 0 || (mergeable && c.writeBytes < NET_HDR_LEN)) {
+        this.transport.deviceError(
+          `virtio-net: receive buffer (head ${c.head}) has ${c.writeBytes} writable bytes, ` +
+            `less than the ${NET_HDR_LEN}-byte header`,
+        );
+        return false;
+      }
       this.heldCount++;
       this.heldBytes += c.writeBytes;
       if (!mergeable) break;
@@ -349,34 +427,23 @@ export class VirtioNet implements VirtioDeviceModel {
     for (let i = 0; i < this.heldCount; i++) this.heldBytes += this.held[i]!.writeBytes;
   }
 
+  /**
+   * Serves the transmit queue until it is empty or this turn's budget is spent; leftover chains
+   * stay in the ring (txPending) for poll() to resume.
+   */
   private transmit(): void {
     const q = this.transport.queues[1]!;
-    const ram = this.transport.mem.ram;
     const c = this.txChain;
     let pushed = false;
-    while (q.pop(c)) {
-      const len = c.readBytes;
-      if (len < NET_HDR_LEN + 14 || len > this.txBuf.length) {
-        this.stats.txDropped++;
-      } else {
-        const buf = this.txBuf.subarray(0, len);
-        c.copyOut(ram, 0, buf);
-        const frame = this.prepare(buf);
-        if (!frame || !this.linkUp) this.stats.txDropped++;
-        else if (buf[1] === GSO_TCPV4) {
-          // TSO: cut the guest's large segment into MTU-sized frames here.
-          const mss = buf[4]! | (buf[5]! << 8);
-          const ok = segmentTcp(frame, mss, (seg) => {
-            this.stats.txFrames++;
-            this.backend.transmit(seg);
-          });
-          if (!ok) this.stats.txDropped++;
-        } else if (frame.length > MAX_TX_FRAME) this.stats.txDropped++;
-        else {
-          this.stats.txFrames++;
-          this.backend.transmit(frame);
-        }
+    this.txMore = false;
+    for (;;) {
+      if (this.txFrameCredit <= 0 || this.txByteCredit <= 0) {
+        this.txMore = q.hasAvailable();
+        break;
       }
+      if (!q.pop(c)) break;
+      this.txByteCredit -= c.readBytes;
+      this.txFrameCredit -= Math.max(1, this.transmitChain(c));
       q.complete(c, 0);
       pushed = true;
     }
@@ -386,23 +453,101 @@ export class VirtioNet implements VirtioDeviceModel {
     }
   }
 
-  /** Applies the header to the frame (checksum completion); undefined if the frame must be dropped. */
+  /** Sends one chain's frame (or its TSO segments); returns how many frames went to the backend. */
+  private transmitChain(c: DescChain): number {
+    const len = c.readBytes;
+    if (len < NET_HDR_LEN + 14 || len > this.txBuf.length) {
+      this.stats.txDropped++;
+      return 0;
+    }
+    const buf = this.txBuf.subarray(0, len);
+    c.copyOut(this.transport.mem.ram, 0, buf);
+    const frame = this.prepare(buf);
+    if (!frame || !this.linkUp) {
+      this.stats.txDropped++;
+      return 0;
+    }
+    if (buf[1] === GSO_TCPV4) {
+      // TSO: cut the guest's large segment into MTU-sized frames here (prepare checked it).
+      const mss = buf[4]! | (buf[5]! << 8);
+      let n = 0;
+      const ok = segmentTcp(
+        frame,
+        mss,
+        (seg) => {
+          n++;
+          this.stats.txFrames++;
+          this.backend.transmit(seg);
+        },
+        MAX_TX_FRAME,
+      );
+      if (!ok) {
+        this.stats.txDropped++;
+        this.stats.txBadGso++;
+      }
+      return n;
+    }
+    if (frame.length > MAX_TX_FRAME) {
+      this.stats.txDropped++;
+      return 0;
+    }
+    this.stats.txFrames++;
+    this.backend.transmit(frame);
+    return 1;
+  }
+
+  /**
+   * Applies the header to the frame (checksum completion); undefined if the frame must be
+   * dropped. Every header field is guest-controlled and checked against the frame here.
+   */
   private prepare(buf: Uint8Array): Uint8Array | undefined {
     const flags = buf[0]!;
     const gso = buf[1]!;
-    if (gso !== GSO_NONE && (gso !== GSO_TCPV4 || !this.transport.hasFeature(VIRTIO_NET_F_HOST_TSO4))) return undefined;
     const frame = buf.subarray(NET_HDR_LEN);
+    const start = buf[6]! | (buf[7]! << 8);
+    const off = buf[8]! | (buf[9]! << 8);
     if (flags & HDR_F_NEEDS_CSUM) {
       if (!this.transport.hasFeature(VIRTIO_NET_F_CSUM)) return undefined;
-      const start = buf[6]! | (buf[7]! << 8);
-      const off = buf[8]! | (buf[9]! << 8);
       if (start + off + 2 > frame.length) return undefined;
+    }
+    if (gso !== GSO_NONE) {
+      if (!this.gsoAcceptable(buf, frame)) {
+        this.stats.txBadGso++;
+        return undefined;
+      }
+      // The segments get their own checksums: completing the large one would be wasted work.
+      return frame;
+    }
+    if (flags & HDR_F_NEEDS_CSUM) {
       // The field holds the pseudo-header sum; the checksum covers [start, end) including it.
       const sum = finish(sum16(frame, start, frame.length));
       frame[start + off] = sum >> 8;
       frame[start + off + 1] = sum & 0xff;
     }
     return frame;
+  }
+
+  /**
+   * A TSO request we can honour: TCPV4 (the only type offered; ECN, UDP and TCPV6 need features
+   * we do not offer), hdr_len within the frame (it is only a hint, headers are parsed from the
+   * frame), a partial checksum at the TCP checksum field, and a gso_size from MIN_GSO_SIZE up
+   * that yields at most MAX_TSO_SEGMENTS frames. segmentTcp checks the frame itself.
+   */
+  private gsoAcceptable(buf: Uint8Array, frame: Uint8Array): boolean {
+    const gso = buf[1]!;
+    if (gso !== GSO_TCPV4) return false; // also refuses TCPV4 | ECN (0x80): HOST_ECN is not offered
+    if (!this.transport.hasFeature(VIRTIO_NET_F_HOST_TSO4)) return false;
+    const hdrLen = buf[2]! | (buf[3]! << 8);
+    const gsoSize = buf[4]! | (buf[5]! << 8);
+    if (hdrLen > frame.length || gsoSize < MIN_GSO_SIZE) return false;
+    if (frame.length < 14 + 20) return false;
+    const tcp = 14 + (frame[14]! & 15) * 4;
+    if (buf[0]! & HDR_F_NEEDS_CSUM) {
+      const start = buf[6]! | (buf[7]! << 8);
+      const off = buf[8]! | (buf[9]! << 8);
+      if (start !== tcp || off !== 16) return false;
+    }
+    return Math.ceil((frame.length - tcp - 20) / gsoSize) <= MAX_TSO_SEGMENTS;
   }
 
   saveState(): object {
@@ -437,7 +582,9 @@ export class VirtioNet implements VirtioDeviceModel {
     this.config.set(mac, 0);
     this.config[6] = link ? VIRTIO_NET_S_LINK_UP : 0;
     this.filter.load(filter);
-    this.backlog.length = 0;
+    this.clearBacklog();
+    // Chains the guest made available before the snapshot are still in the ring.
+    this.txMore = true;
     this.heldCount = this.heldBytes = 0;
     const q = this.transport.queues[0]!;
     for (const head of heads) {

@@ -216,11 +216,17 @@ export class Vm {
       for (;;) {
         m.updateTimers();
         if (this.pendingInput.length) this.deliverInput();
+        m.pollDevices();
         m.runSlice(SLICE_BUDGET);
         if (m.power || this.sawPanic) break;
         if (m.allWaiting()) {
           m.updateTimers();
           if (!m.allWaiting()) continue;
+          // A NIC with transmit work left: keep turning (yielding at the deadline), don't sleep.
+          if (m.devicesBusy) {
+            if (this.host.nowMs() >= deadline) break;
+            continue;
+          }
           this.freshInput = false;
           m.flushOutput();
           // The output handler may have typed (the next piped line at a prompt): run it, don't sleep.

@@ -6,6 +6,7 @@
  * Flow control both ways, with bounded memory:
  * - host -> guest: bytes wait in `sndBuf` until the guest acknowledges them; above SND_HIGH the
  *   host socket is paused, and resumed below SND_LOW. Segments never exceed the guest's window.
+ *   The NAT also bounds the total over all connections (TcpConnHost.sndBuffered).
  * - guest -> host: the advertised window is what the host socket can still buffer (RCV_BUF minus
  *   its queued bytes); data beyond it is not acknowledged, so the guest's TCP holds it.
  */
@@ -47,6 +48,12 @@ export interface TcpConnHost {
   wantAck(conn: TcpConn): void;
   /** The connection is finished: remove it from the table. */
   remove(conn: TcpConn): void;
+  /**
+   * The host bytes this connection buffers towards the guest changed by `delta`. True when all
+   * connections together are over their budget: the host socket must stay paused, and the NAT
+   * calls hostMayResume() once the total is low again.
+   */
+  sndBuffered(conn: TcpConn, delta: number): boolean;
 }
 
 export class TcpConn implements HostTcpHandlers {
@@ -132,7 +139,8 @@ export class TcpConn implements HostTcpHandlers {
     if (this.state === 'closed' || this.hostEnded || data.length === 0) return;
     this.sndBuf.push(data);
     this.sndBufLen += data.length;
-    if (this.sndBufLen > SND_HIGH && !this.hostPaused) {
+    const over = this.nat.sndBuffered(this, data.length);
+    if ((this.sndBufLen > SND_HIGH || over) && !this.hostPaused) {
       this.hostPaused = true;
       this.host?.pause();
     }
@@ -267,6 +275,11 @@ export class TcpConn implements HostTcpHandlers {
     this.sndWnd = seg.window << this.sndWscale;
     this.rcvEdge = this.rcvNxt;
     this.openWindow();
+    // Over the NAT's total budget a new connection starts paused (the NAT resumes it later).
+    if (!this.hostPaused && this.nat.sndBuffered(this, 0)) {
+      this.hostPaused = true;
+      this.host?.pause();
+    }
     if (this.host && !this.hostPaused) this.host.resume();
   }
 
@@ -466,7 +479,12 @@ export class TcpConn implements HostTcpHandlers {
     let left = n + this.sndBufHead;
     while (this.sndBuf.length && left >= this.sndBuf[0]!.length) left -= this.sndBuf.shift()!.length;
     this.sndBufHead = left;
-    if (this.hostPaused && this.sndBufLen < SND_LOW) {
+    if (!this.nat.sndBuffered(this, -n)) this.hostMayResume();
+  }
+
+  /** Resumes a paused host socket if this connection's own buffer is low (the NAT's total is). */
+  hostMayResume(): void {
+    if (this.hostPaused && this.state === 'established' && this.sndBufLen < SND_LOW) {
       this.hostPaused = false;
       this.host?.resume();
     }
@@ -593,7 +611,9 @@ export class TcpConn implements HostTcpHandlers {
     this.stopPersist();
     this.cancelLife?.();
     this.sndBuf.length = 0;
+    const released = this.sndBufLen;
     this.sndBufLen = 0;
+    this.nat.sndBuffered(this, -released);
     if (linger) this.cancelLife = this.nat.timers.setTimer(() => this.nat.remove(this), LINGER_MS);
     else this.nat.remove(this);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UserNet, GATEWAY_IP, DNS_IP } from './user-net.ts';
+import { UserNet, GATEWAY_IP, DNS_IP, TOTAL_SND_HIGH } from './user-net.ts';
 import {
   FakeHost,
   FakeTcpSocket,
@@ -474,4 +474,41 @@ test('a guest that keeps its window closed is probed at least every second and n
   net.transmit(guestTcp(EXT, { srcPort: 40000, dstPort: 80, seq: 1001, ack: una, flags: ACK, window: 8000 }));
   const sent = sink.tcp().reduce((n, s) => n + s.data.length, 0);
   assert.ok(sent >= 4999, `sent ${sent}`);
+});
+
+test('host data buffered towards the guest is bounded across connections; paused sockets resume once the guest acks', () => {
+  const env = setup();
+  const chunk = new Uint8Array(SND_HIGH - 1); // just under the per-connection limit
+  const conns: Array<ReturnType<typeof handshake>> = [];
+  // What the guest has received, per guest port: the sequence number it can acknowledge.
+  const ends = new Map<number, number>();
+  const collect = () => {
+    for (const t of env.sink.tcp())
+      if (t.data.length && t.dstPort !== 30000) ends.set(t.dstPort, seqAdd(t.seq, t.data.length));
+  };
+  const n = Math.ceil(TOTAL_SND_HIGH / chunk.length) + 8;
+  for (let i = 0; i < n; i++) {
+    const c = handshake(env, EXT, 80, 20000 + i);
+    if (!c.sock.paused) c.sock.h.onData(chunk); // a paused socket delivers nothing
+    collect();
+    conns.push(c);
+  }
+  const buffered = env.net.tcpBufferedBytes;
+  assert.ok(buffered <= TOTAL_SND_HIGH + chunk.length, `${buffered} bytes buffered`);
+  assert.ok(conns.filter((c) => c.sock.paused).length >= 8);
+  // Connections opened over the budget start paused...
+  const small = handshake(env, EXT, 80, 30000);
+  assert.equal(small.sock.paused, true);
+  // ...and resume once the guest has acknowledged enough on the others.
+  collect();
+  for (let round = 0; round < 100 && ends.size; round++) {
+    for (const [port, ack] of ends)
+      env.net.transmit(guestTcp(EXT, { srcPort: port, dstPort: 80, seq: 1001, ack, flags: ACK, window: 64240 }));
+    ends.clear();
+    env.net.flush();
+    collect();
+  }
+  assert.equal(env.net.tcpBufferedBytes, 0);
+  assert.equal(small.sock.paused, false, 'resumed when the total fell');
+  assert.equal(conns.filter((c) => c.sock.paused).length, 0);
 });

@@ -57,9 +57,29 @@ const SUBNET_BROADCAST = 0x0a0002ff;
 /** The gateway's MAC as QEMU's slirp uses it (52:55 + the IP address). */
 export const GATEWAY_MAC = new Uint8Array([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
 export const LEASE_SECONDS = 86400;
+/** DHCP leases and ARP entries: one per guest address on the /24 (one NIC needs one or two). */
 const MAX_LEASES = 16;
+/** An idle UDP mapping is closed after this long (Linux conntrack's UDP stream timeout). */
 const UDP_IDLE_MS = 120_000;
+/** Host name lookups in flight; more are answered SERVFAIL (the resolver retries). */
 const MAX_DNS_INFLIGHT = 64;
+/**
+ * Default cap on NAT'd TCP connections. Each holds at most SND_HIGH (512 KiB) towards the guest
+ * plus RCV_BUF (256 KiB) towards the host, so the worst case is bounded (~768 MiB); busy guests
+ * (parallel downloads, a browser) use tens to a few hundred.
+ */
+export const DEFAULT_MAX_TCP = 1024;
+/**
+ * Host bytes all TCP connections together may buffer towards the guest before their host sockets
+ * are paused (resumed below TOTAL_SND_LOW): 128 connections at their own SND_HIGH, while a guest
+ * that opens DEFAULT_MAX_TCP connections and never acknowledges cannot make the NAT hold 512 MiB.
+ */
+export const TOTAL_SND_HIGH = 64 * 1024 * 1024;
+const TOTAL_SND_LOW = TOTAL_SND_HIGH / 2;
+/** Default cap on outbound connects waiting for the host (a SYN flood costs host sockets). */
+export const DEFAULT_MAX_PENDING = 128;
+/** Default cap on UDP mappings (one host socket each); the least recently used is evicted. */
+export const DEFAULT_MAX_UDP = 256;
 /** Largest UDP payload in one IPv4 datagram (sent to the guest in fragments above the MTU). */
 const MAX_UDP_PAYLOAD = 65535 - 28;
 
@@ -110,6 +130,10 @@ export class UserNet implements NetBackend, TcpConnHost {
   private readonly arp = new Map<number, Uint8Array>();
   private lastGuestMac: Uint8Array = BROADCAST_MAC;
   private readonly ackQueue = new Set<TcpConn>();
+  /** Host bytes buffered towards the guest by all TCP connections. */
+  private sndTotal = 0;
+  /** Connections held paused by the total budget, resumed when it falls below TOTAL_SND_LOW. */
+  private readonly sndStarved = new Set<TcpConn>();
   private readonly frags: Reassembler;
   private dnsInflight = 0;
   private nextPort = 49152;
@@ -124,9 +148,9 @@ export class UserNet implements NetBackend, TcpConnHost {
     private readonly opts: UserNetOptions = {},
   ) {
     this.timers = host.timers;
-    this.maxTcp = opts.maxTcpConnections ?? 1024;
-    this.maxPending = opts.maxPendingConnects ?? 128;
-    this.maxUdp = opts.maxUdpMappings ?? 256;
+    this.maxTcp = opts.maxTcpConnections ?? DEFAULT_MAX_TCP;
+    this.maxPending = opts.maxPendingConnects ?? DEFAULT_MAX_PENDING;
+    this.maxUdp = opts.maxUdpMappings ?? DEFAULT_MAX_UDP;
     this.frags = new Reassembler(() => this.timers.now());
   }
 
@@ -457,6 +481,26 @@ export class UserNet implements NetBackend, TcpConnHost {
   remove(conn: TcpConn): void {
     if (this.tcp.get(conn.key) === conn) this.tcp.delete(conn.key);
     this.ackQueue.delete(conn);
+    this.sndStarved.delete(conn);
+  }
+
+  sndBuffered(conn: TcpConn, delta: number): boolean {
+    this.sndTotal += delta;
+    if (this.sndTotal > (delta >= 0 ? TOTAL_SND_HIGH : TOTAL_SND_LOW)) {
+      this.sndStarved.add(conn);
+      return true;
+    }
+    if (delta < 0 && this.sndStarved.size) {
+      const waiting = [...this.sndStarved];
+      this.sndStarved.clear();
+      for (const c of waiting) if (c !== conn) c.hostMayResume();
+    }
+    return false;
+  }
+
+  /** Host bytes all TCP connections hold towards the guest. */
+  get tcpBufferedBytes(): number {
+    return this.sndTotal;
   }
 
   /**
