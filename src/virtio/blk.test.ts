@@ -436,3 +436,19 @@ test(`a request over ${BLK_MAX_REQUEST_BYTES} bytes fails with IOERR without rea
   assert.equal(s.backend.log.length, 0);
   assert.equal(s.drv.takeUsed(0).length, 1);
 });
+
+test('startAfter: no disk I/O starts before the previous board has finished its own', async () => {
+  let go!: () => void;
+  const after = new Promise<void>((res) => (go = res));
+  const s = setup({ startAfter: after });
+  s.backend.data.fill(0x77);
+  postReads(s, 2);
+  await settle();
+  assert.equal(s.backend.log.length, 0);
+  go();
+  await settle();
+  await settle();
+  assert.equal(s.backend.log.length, 2);
+  assert.equal(s.drv.takeUsed(0).length, 2);
+  assert.equal(differing(s.ram, DATA, 4096, 0x77), 0);
+});

@@ -162,6 +162,14 @@ export class VirtioMmio implements MmioDevice {
     }
   }
 
+  /**
+   * A board reset (reboot): the device resets as if the driver wrote Status = 0, so work still
+   * in flight is abandoned and never touches guest RAM.
+   */
+  boardReset(): void {
+    this.reset();
+  }
+
   private reset(): void {
     this.status = 0;
     this.interruptStatus = 0;
