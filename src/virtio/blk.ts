@@ -19,8 +19,9 @@
  * Bounds, whatever the driver posts: at most queue-size requests in flight (the virtqueue
  * refuses a head that is still in flight), at most `maxRequestBytes` of data per request
  * (larger ones fail with IOERR before reaching the disk) and at most `maxInflightBytes` of
- * data in flight in all (requests beyond wait in the ring until earlier ones finish). So bounce
- * memory is at most maxInflightBytes.
+ * data in flight in all (requests beyond wait in the ring until earlier ones finish; reads are
+ * charged their bounce buffer's size). So bounce memory is at most maxInflightBytes in flight
+ * plus BLK_BOUNCE_POOL_BYTES idle.
  *
  * Snapshot: saveState() records the heads of in-flight requests; loadState() re-reads those
  * chains from the restored RAM and re-issues them (reads and writes are idempotent).
@@ -29,6 +30,7 @@ import type { BlockBackend } from '../storage/types.ts';
 import { StateReader } from '../devices/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain, VirtioError } from './virtqueue.ts';
+import { BouncePool } from './bounce-pool.ts';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -65,6 +67,8 @@ export const BLK_MAX_REQUEST_BYTES = 8 << 20;
  * deep enough to keep a disk busy (Linux keeps well under this in flight for a boot or a copy).
  */
 export const BLK_MAX_INFLIGHT_BYTES = 64 << 20;
+/** Idle read bounce buffers kept per disk for reuse (see bounce-pool.ts). */
+export const BLK_BOUNCE_POOL_BYTES = 32 << 20;
 
 export interface VirtioBlkOptions {
   /** Serial number returned by GET_ID (at most 20 bytes). */
@@ -131,6 +135,7 @@ export class VirtioBlk implements VirtioDeviceModel {
   private readonly serial: Uint8Array;
   private readonly limits: { discardSectors: number; discardSeg: number; wzSectors: number; wzSeg: number };
   private readonly capacity: number;
+  private readonly bounces = new BouncePool(BLK_BOUNCE_POOL_BYTES);
   /** Reusable chains (at most a queue's worth). */
   private readonly spares: DescChain[] = [];
   /** Called when all in-flight requests are done (see drain()). */
@@ -271,8 +276,9 @@ export class VirtioBlk implements VirtioDeviceModel {
   }
 
   /**
-   * Reads the request header into reqType/reqSector; returns the data bytes the request moves
-   * (0 if none, or if it is too large and will fail at once). Throws VirtioError for a malformed chain.
+   * Reads the request header into reqType/reqSector; returns what the request costs against
+   * maxInflightBytes: the data bytes it moves, a read's bounce buffer size, 0 if it moves no data
+   * or is too large and will fail at once. Throws VirtioError for a malformed chain.
    */
   private parse(chain: DescChain): number {
     if (chain.readBytes < 16 || chain.writeBytes < 1) {
@@ -281,13 +287,15 @@ export class VirtioBlk implements VirtioDeviceModel {
     chain.copyOut(this.transport.mem.ram, 0, this.hdr);
     this.reqType = this.hdrView.getUint32(0, true);
     this.reqSector = this.hdrView.getUint32(8, true) + this.hdrView.getUint32(12, true) * 0x1_0000_0000;
-    const bytes =
-      this.reqType === VIRTIO_BLK_T_IN
-        ? chain.writeBytes - 1
-        : this.reqType === VIRTIO_BLK_T_OUT
-          ? chain.readBytes - 16
-          : 0;
-    return bytes <= this.maxRequest ? bytes : 0;
+    if (this.reqType === VIRTIO_BLK_T_IN) {
+      const bytes = chain.writeBytes - 1;
+      return bytes <= this.maxRequest ? BouncePool.capacity(bytes) : 0;
+    }
+    if (this.reqType === VIRTIO_BLK_T_OUT) {
+      const bytes = chain.readBytes - 16;
+      return bytes <= this.maxRequest ? bytes : 0;
+    }
+    return 0;
   }
 
   /** Starts the request parse() just read. */
@@ -324,12 +332,16 @@ export class VirtioBlk implements VirtioDeviceModel {
     if (req.epoch === this.epoch) {
       this.live--;
       this.transport.guard(() => {
-        if (req.bounce && status === VIRTIO_BLK_S_OK) req.chain.copyIn(this.transport.mem.ram, 0, req.bounce);
+        if (req.bounce && status === VIRTIO_BLK_S_OK) {
+          req.chain.copyIn(this.transport.mem.ram, 0, req.bounce.subarray(0, req.written));
+        }
         this.complete(req.chain, status, req.written);
       });
     } else {
       this.stale--; // dropped: the guest may have reused the chain's memory since
     }
+    // A failed read's buffer is not reused: part of the backend's work might still be writing it.
+    if (req.bounce && status === VIRTIO_BLK_S_OK) this.bounces.give(req.bounce);
     req.bounce = null;
     this.recycle(req.chain);
     this.resume();
@@ -376,9 +388,9 @@ export class VirtioBlk implements VirtioDeviceModel {
     if (bytes === 0) return VIRTIO_BLK_S_OK;
     if (!isWrite) {
       // Into a bounce buffer, copied to the guest in finish() only if the request is still current.
-      const buf = new Uint8Array(bytes);
+      const buf = this.bounces.take(bytes);
       req.bounce = buf;
-      return this.backend.read(pos, buf).then(() => VIRTIO_BLK_S_OK);
+      return this.backend.read(pos, buf.subarray(0, bytes)).then(() => VIRTIO_BLK_S_OK);
     }
     // Writes read guest RAM directly: one that outlives a reset may still reach the disk (it was
     // issued), which is allowed for a request the driver never saw complete.
