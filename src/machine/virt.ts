@@ -78,6 +78,11 @@ export interface VirtOptions {
   /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
   builtinSbi?: boolean;
   disks?: VirtDisk[];
+  /**
+   * Start no disk I/O before this settles. A rebooted board passes the previous board's
+   * shutdown(), so the old guest's last writes reach the disks before the new guest's requests.
+   */
+  diskIoAfter?: Promise<unknown>;
   /** virtio-net devices, placed in the virtio slots after the disks. */
   nics?: VirtNic[];
   isa?: string;
@@ -180,7 +185,7 @@ export class VirtMachine {
     // virtio slots: disks first, then the entropy source and the console; the rest stay empty.
     const models: VirtioDeviceModel[] = [];
     for (const d of opts.disks ?? []) {
-      const blk = new VirtioBlk(d.backend, { readOnly: d.readOnly, serial: d.serial });
+      const blk = new VirtioBlk(d.backend, { readOnly: d.readOnly, serial: d.serial, startAfter: opts.diskIoAfter });
       this.blks.push(blk);
       models.push(blk);
     }
@@ -481,6 +486,15 @@ export class VirtMachine {
   /** Resolves once no block request is in flight. */
   async drainIo(): Promise<void> {
     await Promise.all(this.blks.map((b) => b.drain()));
+  }
+
+  /**
+   * The board is being replaced (reboot): every virtio device is reset, so requests still in
+   * flight never write this board's RAM or rings. Resolves once they have finished.
+   */
+  shutdown(): Promise<void> {
+    for (const t of this.virtio) t.boardReset();
+    return this.drainIo();
   }
 
   get instret(): number {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtioMmio, R, STATUS_DEVICE_NEEDS_RESET } from './mmio.ts';
+import { VirtioMmio, R, STATUS_DEVICE_NEEDS_RESET, INT_USED_BUFFER } from './mmio.ts';
 import {
   VirtioBlk,
   VIRTIO_BLK_F_RO,
@@ -13,6 +13,7 @@ import {
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
   VIRTIO_BLK_T_WRITE_ZEROES,
+  BLK_MAX_REQUEST_BYTES,
   type VirtioBlkOptions,
 } from './blk.ts';
 import { MemoryBackend, RecordingIrq, TestDriver, settle } from './testing.ts';
@@ -22,7 +23,7 @@ const HDR = BASE + 0x10000;
 const DATA = BASE + 0x20000;
 const STATUS = BASE + 0x30000;
 
-function setup(opts: VirtioBlkOptions = {}, size = 1 << 20, readOnly = false) {
+function setup(opts: VirtioBlkOptions = {}, size = 1 << 20, readOnly = false, qsize = 16) {
   const ram = new Uint8Array(1 << 20);
   const mem = { ram, ramBase: BASE };
   const backend = new MemoryBackend(size, readOnly);
@@ -30,7 +31,7 @@ function setup(opts: VirtioBlkOptions = {}, size = 1 << 20, readOnly = false) {
   const blk = new VirtioBlk(backend, opts);
   const dev = new VirtioMmio(mem, irq, blk);
   const drv = new TestDriver(dev, ram, BASE);
-  drv.init([16], BASE + 0x1000);
+  drv.init([qsize], BASE + 0x1000);
   const view = new DataView(ram.buffer);
   const header = (type: number, sector: number, at = HDR) => {
     view.setUint32(at - BASE, type, true);
@@ -295,4 +296,159 @@ test('loadState rejects malformed state with a named error', () => {
   assert.throws(() => s.dev.loadState({ version: 9 }), /unsupported state version/);
   const st = s.dev.saveState() as Record<string, unknown>;
   assert.throws(() => s.dev.loadState({ ...st, status: -1 }), /status/);
+});
+
+/** Posts `n` 4 KiB reads (sector 8*i into DATA + i*4097, status byte last), two descriptors each. */
+function postReads(s: ReturnType<typeof setup>, n: number, first = 0): void {
+  for (let i = first; i < first + n; i++) {
+    s.header(VIRTIO_BLK_T_IN, 8 * i, HDR + 16 * i);
+    s.drv.addChain(0, [
+      { addr: HDR + 16 * i, len: 16 },
+      { addr: DATA + 4097 * i, len: 4097, write: true },
+    ]);
+  }
+  s.drv.kick(0);
+}
+
+/** Bytes of [from, from + len) in guest RAM that are not `value`. */
+function differing(ram: Uint8Array, from: number, len: number, value: number): number {
+  let n = 0;
+  for (let i = from - BASE; i < from - BASE + len; i++) if (ram[i] !== value) n++;
+  return n;
+}
+
+test('re-posting in-flight heads puts the device into DEVICE_NEEDS_RESET; in flight never exceeds the queue size', async () => {
+  const s = setup();
+  s.backend.hold = true;
+  postReads(s, 1);
+  assert.equal(s.blk.inflightCount, 1);
+  // A hostile driver publishes the same head again and again before it completes.
+  for (let k = 0; k < 1000; k++) {
+    s.drv.publish(0, 0);
+    s.drv.kick(0);
+    assert.ok(s.blk.inflightCount <= 16, `${s.blk.inflightCount} requests in flight`);
+    assert.ok(s.dev.queues[0]!.inflightCount <= 16, `${s.dev.queues[0]!.inflightCount} heads in flight`);
+  }
+  assert.ok(s.dev.read(R.Status, 4) & STATUS_DEVICE_NEEDS_RESET, 'needs reset');
+  assert.match(s.dev.lastError ?? '', /head 0 .*still in flight/);
+  assert.equal(s.blk.inflightCount, 1);
+  assert.equal(s.backend.log.length, 1);
+  s.backend.release();
+  await settle();
+  assert.equal(s.blk.inflightCount, 0);
+  assert.equal(s.drv.takeUsed(0).length, 0, 'a device that needs a reset does not use buffers');
+});
+
+const USED_AREA = [BASE + 0x1000, 0x1000] as const; // descriptor table, avail and used rings of a 16-entry queue
+
+async function resetWithReadsHeld(how: (s: ReturnType<typeof setup>) => void) {
+  const s = setup();
+  s.backend.data.fill(0xaa);
+  s.backend.hold = true;
+  postReads(s, 8);
+  assert.equal(s.backend.log.length, 8);
+  const raises = s.irq.raises;
+  how(s);
+  // The guest reuses its memory at once, as Linux does after a reset.
+  s.ram.fill(0x11, DATA - BASE, DATA - BASE + 8 * 4097);
+  const rings = s.ram.slice(USED_AREA[0] - BASE, USED_AREA[0] - BASE + USED_AREA[1]);
+  s.backend.release();
+  await settle();
+  await settle();
+  assert.equal(differing(s.ram, DATA, 8 * 4097, 0x11), 0, 'guest RAM untouched by stale reads');
+  assert.deepEqual(s.ram.slice(USED_AREA[0] - BASE, USED_AREA[0] - BASE + USED_AREA[1]), rings, 'rings untouched');
+  assert.equal(s.dev.interruptStatus & INT_USED_BUFFER, 0, 'no used-buffer interrupt');
+  assert.equal(s.blk.inflightCount, 0);
+  return { s, raises };
+}
+
+test('reset with reads in flight: they never reach guest RAM, the used ring or the interrupt line', async () => {
+  const { s, raises } = await resetWithReadsHeld((s) => s.drv.wr(R.Status, 0));
+  assert.equal(s.irq.raises, raises);
+  // A fresh initialization and a sane request work.
+  s.drv.init([16], BASE + 0x1000);
+  postReads(s, 1);
+  await settle();
+  assert.equal(differing(s.ram, DATA, 4096, 0xaa), 0);
+  assert.equal(s.ram[DATA - BASE + 4096], VIRTIO_BLK_S_OK);
+  assert.deepEqual(s.drv.takeUsed(0), [{ id: 0, len: 4097 }]);
+});
+
+test('DEVICE_NEEDS_RESET with reads in flight: they never reach guest RAM or the used ring', async () => {
+  await resetWithReadsHeld((s) => {
+    s.drv.addChain(0, [{ addr: HDR, len: 16 }]); // no status byte: a driver error
+    s.drv.kick(0);
+    assert.ok(s.dev.read(R.Status, 4) & STATUS_DEVICE_NEEDS_RESET, 'needs reset');
+  });
+});
+
+test('disabling the queue (QueueReady = 0) with reads in flight: they never reach guest RAM', async () => {
+  await resetWithReadsHeld((s) => {
+    s.drv.wr(R.QueueSel, 0);
+    s.drv.wr(R.QueueReady, 0);
+  });
+});
+
+test('after a reset, new requests wait until the old ones have finished (no stale write lands after a new one)', async () => {
+  const s = setup();
+  s.backend.data.fill(0xaa);
+  s.backend.hold = true;
+  postReads(s, 4);
+  s.drv.wr(R.Status, 0);
+  s.drv.init([16], BASE + 0x1000);
+  s.ram.fill(0x11, DATA - BASE, DATA - BASE + 8 * 4097);
+  postReads(s, 1, 5);
+  assert.equal(s.backend.log.length, 4, 'the new request is not started while stale ones are in flight');
+  s.backend.release();
+  await settle();
+  await settle();
+  assert.equal(s.backend.log.length, 5);
+  assert.equal(differing(s.ram, DATA, 5 * 4097, 0x11), 0, 'stale reads dropped');
+  assert.equal(differing(s.ram, DATA + 5 * 4097, 4096, 0xaa), 0, 'the new read landed');
+  assert.deepEqual(s.drv.takeUsed(0), [{ id: 0, len: 4097 }]);
+  assert.equal(s.irq.level, true);
+});
+
+test('bytes in flight are capped: requests beyond the budget wait and then complete', async () => {
+  const s = setup({ maxInflightBytes: 8192 });
+  s.backend.data.fill(0x5a);
+  s.backend.hold = true;
+  postReads(s, 6);
+  assert.equal(s.backend.log.length, 2);
+  assert.equal(s.blk.inflightCount, 2);
+  s.backend.release();
+  for (let i = 0; i < 6; i++) await settle();
+  assert.equal(s.backend.log.length, 6);
+  assert.equal(s.drv.takeUsed(0).length, 6);
+  assert.equal(differing(s.ram, DATA, 4096, 0x5a), 0);
+  assert.equal(differing(s.ram, DATA + 5 * 4097, 4096, 0x5a), 0);
+});
+
+test(`a request over ${BLK_MAX_REQUEST_BYTES} bytes fails with IOERR without reaching the disk`, async () => {
+  const s = setup({}, 16 << 20, false, 32);
+  // 17 descriptors of 512 KiB over the same guest memory: 8.5 MiB.
+  const bufs = Array.from({ length: 17 }, () => ({ addr: DATA, len: 512 << 10, write: true }));
+  s.header(VIRTIO_BLK_T_IN, 0);
+  s.drv.addChain(0, [{ addr: HDR, len: 16 }, ...bufs, { addr: STATUS, len: 1, write: true }]);
+  s.drv.kick(0);
+  await settle();
+  assert.equal(s.status(), VIRTIO_BLK_S_IOERR);
+  assert.equal(s.backend.log.length, 0);
+  assert.equal(s.drv.takeUsed(0).length, 1);
+});
+
+test('startAfter: no disk I/O starts before the previous board has finished its own', async () => {
+  let go!: () => void;
+  const after = new Promise<void>((res) => (go = res));
+  const s = setup({ startAfter: after });
+  s.backend.data.fill(0x77);
+  postReads(s, 2);
+  await settle();
+  assert.equal(s.backend.log.length, 0);
+  go();
+  await settle();
+  await settle();
+  assert.equal(s.backend.log.length, 2);
+  assert.equal(s.drv.takeUsed(0).length, 2);
+  assert.equal(differing(s.ram, DATA, 4096, 0x77), 0);
 });

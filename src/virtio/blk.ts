@@ -3,8 +3,25 @@
  *
  * Requests are parsed synchronously when the driver kicks the queue and submitted to the backend
  * as promises; each completes later by writing the status byte, pushing the used entry and
- * raising the interrupt. Data moves zero-copy: backend reads/writes get views of guest RAM.
- * A reset bumps `generation`, so completions of requests from before the reset are dropped.
+ * raising the interrupt.
+ *
+ * Data: writes go to the backend zero-copy (views of guest RAM). Reads land in a host bounce
+ * buffer and are copied into guest RAM only when they complete and the queue's epoch is
+ * unchanged: after a device reset, a queue reset (QueueReady = 0) or DEVICE_NEEDS_RESET the
+ * guest may already have reused that memory, so a stale read must not write it (QEMU drains its
+ * I/O on reset to the same effect). Stale completions never touch RAM, the used ring or the
+ * interrupt line.
+ *
+ * Reset does not block the vCPU that wrote Status = 0 (there is no way to stall it here), but
+ * the device starts no new request until every stale one has finished, so the disk sees the
+ * old driver's writes before the new driver's requests, as after QEMU's drain.
+ *
+ * Bounds, whatever the driver posts: at most queue-size requests in flight (the virtqueue
+ * refuses a head that is still in flight), at most `maxRequestBytes` of data per request
+ * (larger ones fail with IOERR before reaching the disk) and at most `maxInflightBytes` of
+ * data in flight in all (requests beyond wait in the ring until earlier ones finish; reads are
+ * charged their bounce buffer's size). So bounce memory is at most maxInflightBytes in flight
+ * plus BLK_BOUNCE_POOL_BYTES idle.
  *
  * Snapshot: saveState() records the heads of in-flight requests; loadState() re-reads those
  * chains from the restored RAM and re-issues them (reads and writes are idempotent).
@@ -13,6 +30,7 @@ import type { BlockBackend } from '../storage/types.ts';
 import { StateReader } from '../memory/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain, VirtioError } from './virtqueue.ts';
+import { BouncePool } from './bounce-pool.ts';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -38,6 +56,20 @@ export const VIRTIO_BLK_S_UNSUPP = 2;
 const SECTOR = 512;
 const ID_BYTES = 20;
 
+/**
+ * Default cap on the data of one request: 8 MiB, six times Linux's default max_sectors_kb
+ * (1280 KiB; older kernels 512 KiB). Bigger requests fail with IOERR. It bounds one bounce
+ * buffer, since every descriptor may point at the same guest memory.
+ */
+export const BLK_MAX_REQUEST_BYTES = 8 << 20;
+/**
+ * Default cap on the data of all requests in flight (read bounce buffers plus writes): 64 MiB,
+ * deep enough to keep a disk busy (Linux keeps well under this in flight for a boot or a copy).
+ */
+export const BLK_MAX_INFLIGHT_BYTES = 64 << 20;
+/** Idle read bounce buffers kept per disk for reuse (see bounce-pool.ts). */
+export const BLK_BOUNCE_POOL_BYTES = 32 << 20;
+
 export interface VirtioBlkOptions {
   /** Serial number returned by GET_ID (at most 20 bytes). */
   serial?: string;
@@ -52,10 +84,27 @@ export interface VirtioBlkOptions {
   maxDiscardSeg?: number;
   maxWriteZeroesSectors?: number;
   maxWriteZeroesSeg?: number;
+  /** Largest data transfer of one request (default BLK_MAX_REQUEST_BYTES). */
+  maxRequestBytes?: number;
+  /** Most data bytes in flight over all requests (default BLK_MAX_INFLIGHT_BYTES). */
+  maxInflightBytes?: number;
+  /**
+   * Start no disk I/O before this settles: a rebooted board passes the old board's drain, so
+   * the old guest's writes reach the disk before the new guest's requests.
+   */
+  startAfter?: Promise<unknown>;
 }
 
-interface Inflight {
+interface Request {
   chain: DescChain;
+  /** The queue epoch the request was started in; another epoch means it is stale. */
+  epoch: number;
+  /** Data bytes charged against maxInflightBytes. */
+  bytes: number;
+  /** A read's data, copied into guest RAM on completion if the request is not stale. */
+  bounce: Uint8Array | null;
+  /** Bytes written into the chain before the status byte. */
+  written: number;
 }
 
 export class VirtioBlk implements VirtioDeviceModel {
@@ -65,14 +114,30 @@ export class VirtioBlk implements VirtioDeviceModel {
   readonly config = new Uint8Array(60);
   readonly readOnly: boolean;
   private transport!: VirtioMmio;
-  private generation = 0;
-  private readonly inflight = new Set<Inflight>();
+  /** Requests submitted to the backend and not finished, current and stale. */
+  private readonly inflight = new Set<Request>();
+  /** The queue epoch last seen; `live` requests belong to it, `stale` ones to earlier epochs. */
+  private epoch = 0;
+  private live = 0;
+  private stale = 0;
+  private bytesInFlight = 0;
+  /** Chains popped (heads in flight) but not started: over the byte budget, or re-read after a restore. */
+  private readonly waiting: DescChain[] = [];
+  /** Set when work was held back (stale requests, budget, startAfter): retried as requests finish. */
+  private deferred = false;
+  private blocked = false;
+  private readonly maxRequest: number;
+  private readonly maxInflight: number;
   private readonly hdr = new Uint8Array(16);
   private readonly hdrView = new DataView(this.hdr.buffer);
+  private reqType = 0;
+  private reqSector = 0;
   private readonly serial: Uint8Array;
   private readonly limits: { discardSectors: number; discardSeg: number; wzSectors: number; wzSeg: number };
   private readonly capacity: number;
-  private spare: DescChain | null = null;
+  private readonly bounces = new BouncePool(BLK_BOUNCE_POOL_BYTES);
+  /** Reusable chains (at most a queue's worth). */
+  private readonly spares: DescChain[] = [];
   /** Called when all in-flight requests are done (see drain()). */
   private drainWaiters: Array<() => void> = [];
 
@@ -82,6 +147,17 @@ export class VirtioBlk implements VirtioDeviceModel {
   ) {
     const qsize = opts.queueSize ?? 256;
     this.queueSizes = [qsize];
+    this.maxRequest = opts.maxRequestBytes ?? BLK_MAX_REQUEST_BYTES;
+    // One request is always let through when nothing is in flight, so the bound is the larger of the two.
+    this.maxInflight = opts.maxInflightBytes ?? BLK_MAX_INFLIGHT_BYTES;
+    if (opts.startAfter) {
+      this.blocked = true;
+      const go = (): void => {
+        this.blocked = false;
+        this.resume();
+      };
+      opts.startAfter.then(go, go);
+    }
     this.readOnly = opts.readOnly === true || backend.readOnly;
     // The serial is ASCII in practice (QEMU truncates to 20 bytes too); other characters become '?'.
     this.serial = Uint8Array.from((opts.serial ?? '').slice(0, ID_BYTES), (ch) =>
@@ -124,12 +200,12 @@ export class VirtioBlk implements VirtioDeviceModel {
   }
 
   reset(): void {
-    this.generation++;
-    this.inflight.clear();
+    // The transport reset the queue first: in-flight requests are stale now.
+    this.sync();
     this.wakeDrain();
   }
 
-  /** Number of requests submitted to the backend and not yet completed. */
+  /** Number of requests submitted to the backend and not yet finished (including stale ones). */
   get inflightCount(): number {
     return this.inflight.size;
   }
@@ -145,62 +221,141 @@ export class VirtioBlk implements VirtioDeviceModel {
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
+  /** Catches up with the queue's epoch: requests from an earlier one become stale, waiting chains are dropped. */
+  private sync(): void {
+    const epoch = this.transport.queues[0]!.epoch;
+    if (epoch === this.epoch) return;
+    this.epoch = epoch;
+    this.stale += this.live;
+    this.live = 0;
+    for (const c of this.waiting) this.recycle(c);
+    this.waiting.length = 0;
+  }
+
+  private recycle(chain: DescChain): void {
+    if (this.spares.length < this.queueSizes[0]!) this.spares.push(chain);
+  }
+
   queueNotify(index: number): void {
-    if (index !== 0) return;
+    if (index === 0) this.pump();
+  }
+
+  /** Starts as many requests as the rules allow. Throws VirtioError for a malformed chain. */
+  private pump(): void {
     const q = this.transport.queues[0]!;
+    this.sync();
+    if (this.stale > 0 || this.blocked) {
+      this.deferred = true;
+      return;
+    }
     for (;;) {
-      const chain = this.spare ?? new DescChain();
-      this.spare = null;
-      if (!q.pop(chain)) {
-        this.spare = chain;
+      let chain = this.waiting[0];
+      if (!chain) {
+        chain = this.spares.pop() ?? new DescChain();
+        if (!q.pop(chain)) {
+          this.spares.push(chain);
+          return;
+        }
+      }
+      const bytes = this.parse(chain);
+      if (this.bytesInFlight > 0 && this.bytesInFlight + bytes > this.maxInflight) {
+        if (this.waiting[0] !== chain) this.waiting.push(chain);
+        this.deferred = true;
         return;
       }
-      this.submit(chain);
+      if (this.waiting[0] === chain) this.waiting.shift();
+      this.submit(chain, bytes);
     }
   }
 
-  /** Parses one request and starts it. Throws VirtioError for a malformed chain. */
-  private submit(chain: DescChain): void {
-    const ram = this.transport.mem.ram;
+  /** Retries held-back work once nothing stale is in flight. */
+  private resume(): void {
+    if (!this.deferred || this.stale > 0 || this.blocked || !this.transport.live) return;
+    this.deferred = false;
+    this.transport.guard(() => this.pump());
+  }
+
+  /**
+   * Reads the request header into reqType/reqSector; returns what the request costs against
+   * maxInflightBytes: the data bytes it moves, a read's bounce buffer size, 0 if it moves no data
+   * or is too large and will fail at once. Throws VirtioError for a malformed chain.
+   */
+  private parse(chain: DescChain): number {
     if (chain.readBytes < 16 || chain.writeBytes < 1) {
       throw new VirtioError(`virtio-blk request at head ${chain.head} lacks its header or status byte`);
     }
-    chain.copyOut(ram, 0, this.hdr);
-    const type = this.hdrView.getUint32(0, true);
-    const sector = this.hdrView.getUint32(8, true) + this.hdrView.getUint32(12, true) * 0x1_0000_0000;
-    const req: Inflight = { chain };
-    const gen = this.generation;
-    let written = 0; // bytes written before the status byte
+    chain.copyOut(this.transport.mem.ram, 0, this.hdr);
+    this.reqType = this.hdrView.getUint32(0, true);
+    this.reqSector = this.hdrView.getUint32(8, true) + this.hdrView.getUint32(12, true) * 0x1_0000_0000;
+    if (this.reqType === VIRTIO_BLK_T_IN) {
+      const bytes = chain.writeBytes - 1;
+      return bytes <= this.maxRequest ? BouncePool.capacity(bytes) : 0;
+    }
+    if (this.reqType === VIRTIO_BLK_T_OUT) {
+      const bytes = chain.readBytes - 16;
+      return bytes <= this.maxRequest ? bytes : 0;
+    }
+    return 0;
+  }
+
+  /** Starts the request parse() just read. */
+  private submit(chain: DescChain, bytes: number): void {
+    const type = this.reqType;
+    const req: Request = { chain, epoch: this.epoch, bytes, bounce: null, written: 0 };
     let p: Promise<number> | number;
     try {
-      p = this.start(chain, type, sector);
+      p = this.start(req, type, this.reqSector);
     } catch {
       p = VIRTIO_BLK_S_IOERR; // a backend that throws synchronously is still just an I/O error
     }
-    if (type === VIRTIO_BLK_T_IN) written = chain.writeBytes - 1;
-    else if (type === VIRTIO_BLK_T_GET_ID) written = Math.min(ID_BYTES, chain.writeBytes - 1);
+    if (type === VIRTIO_BLK_T_IN) req.written = chain.writeBytes - 1;
+    else if (type === VIRTIO_BLK_T_GET_ID) req.written = Math.min(ID_BYTES, chain.writeBytes - 1);
     if (typeof p === 'number') {
-      this.complete(chain, p, written);
+      this.complete(chain, p, req.written);
+      this.recycle(chain);
       return;
     }
     this.inflight.add(req);
+    this.live++;
+    this.bytesInFlight += bytes;
     p.then(
       (status) => status,
       () => VIRTIO_BLK_S_IOERR,
-    ).then((status) => {
-      if (gen !== this.generation || !this.inflight.delete(req)) return;
-      this.transport.guard(() => this.complete(chain, status, written));
-      this.wakeDrain();
-    });
+    ).then((status) => this.finish(req, status));
   }
 
-  private start(chain: DescChain, type: number, sector: number): Promise<number> | number {
+  /** A backend operation settled: deliver it if it is still current, then start what waited. */
+  private finish(req: Request, status: number): void {
+    if (!this.inflight.delete(req)) return;
+    this.bytesInFlight -= req.bytes;
+    this.sync();
+    if (req.epoch === this.epoch) {
+      this.live--;
+      this.transport.guard(() => {
+        if (req.bounce && status === VIRTIO_BLK_S_OK) {
+          req.chain.copyIn(this.transport.mem.ram, 0, req.bounce.subarray(0, req.written));
+        }
+        this.complete(req.chain, status, req.written);
+      });
+    } else {
+      this.stale--; // dropped: the guest may have reused the chain's memory since
+    }
+    // A failed read's buffer is not reused: part of the backend's work might still be writing it.
+    if (req.bounce && status === VIRTIO_BLK_S_OK) this.bounces.give(req.bounce);
+    req.bounce = null;
+    this.recycle(req.chain);
+    this.resume();
+    this.wakeDrain();
+  }
+
+  private start(req: Request, type: number, sector: number): Promise<number> | number {
+    const chain = req.chain;
     const ram = this.transport.mem.ram;
     switch (type) {
       case VIRTIO_BLK_T_IN:
-        return this.rw(chain, sector, chain.writeBytes - 1, false);
+        return this.rw(req, sector, chain.writeBytes - 1, false);
       case VIRTIO_BLK_T_OUT:
-        return this.readOnly ? VIRTIO_BLK_S_IOERR : this.rw(chain, sector, chain.readBytes - 16, true);
+        return this.readOnly ? VIRTIO_BLK_S_IOERR : this.rw(req, sector, chain.readBytes - 16, true);
       case VIRTIO_BLK_T_FLUSH:
         return this.transport.hasFeature(VIRTIO_BLK_F_FLUSH)
           ? this.backend.flush().then(() => VIRTIO_BLK_S_OK)
@@ -226,19 +381,24 @@ export class VirtioBlk implements VirtioDeviceModel {
     return off + bytes <= this.capacity * SECTOR ? off : -1;
   }
 
-  private rw(chain: DescChain, sector: number, bytes: number, isWrite: boolean): Promise<number> | number {
-    if (bytes % SECTOR !== 0) return VIRTIO_BLK_S_IOERR;
+  private rw(req: Request, sector: number, bytes: number, isWrite: boolean): Promise<number> | number {
+    if (bytes % SECTOR !== 0 || bytes > this.maxRequest) return VIRTIO_BLK_S_IOERR;
     let pos = this.byteRange(sector, bytes);
     if (pos < 0) return VIRTIO_BLK_S_IOERR;
     if (bytes === 0) return VIRTIO_BLK_S_OK;
-    const ram = this.transport.mem.ram;
+    if (!isWrite) {
+      // Into a bounce buffer, copied to the guest in finish() only if the request is still current.
+      const buf = this.bounces.take(bytes);
+      req.bounce = buf;
+      return this.backend.read(pos, buf.subarray(0, bytes)).then(() => VIRTIO_BLK_S_OK);
+    }
+    // Writes read guest RAM directly: one that outlives a reset may still reach the disk (it was
+    // issued), which is allowed for a request the driver never saw complete.
     const ops: Promise<void>[] = [];
-    const visit = (seg: Uint8Array): void => {
-      ops.push(isWrite ? this.backend.write(pos, seg) : this.backend.read(pos, seg));
+    req.chain.readSegments(this.transport.mem.ram, 16, bytes, (seg) => {
+      ops.push(this.backend.write(pos, seg));
       pos += seg.length;
-    };
-    if (isWrite) chain.readSegments(ram, 16, bytes, visit);
-    else chain.writeSegments(ram, 0, bytes, visit);
+    });
     const all = ops.length === 1 ? ops[0]! : Promise.all(ops);
     return all.then(() => VIRTIO_BLK_S_OK);
   }
@@ -285,23 +445,27 @@ export class VirtioBlk implements VirtioDeviceModel {
   }
 
   saveState(): object {
-    return { version: 1, generation: this.generation, inflight: [...this.inflight].map((r) => r.chain.head) };
+    this.sync();
+    const heads: number[] = [];
+    for (const r of this.inflight) if (r.epoch === this.epoch) heads.push(r.chain.head);
+    for (const c of this.waiting) heads.push(c.head);
+    return { version: 1, generation: this.epoch, inflight: heads };
   }
 
-  /** Re-issues the requests that were in flight when the state was saved. */
+  /** Re-issues the requests that were in flight when the state was saved (within the same bounds). */
   loadState(state: unknown): void {
     const r = new StateReader('virtio-blk', state, 1);
     const q = this.transport.queues[0]!;
     const heads = r.ints('inflight', 0, q.maxSize - 1, q.maxSize);
-    this.generation++;
-    this.inflight.clear();
+    this.sync(); // the transport reset the queue: anything still in flight here is stale
     if (!this.transport.live) return;
-    for (const head of heads) {
-      this.transport.guard(() => {
-        const chain = new DescChain();
-        q.readChain(head, chain);
-        this.submit(chain);
-      });
-    }
+    this.transport.guard(() => {
+      for (const head of heads) {
+        const chain = this.spares.pop() ?? new DescChain();
+        q.readChain(head, chain); // a head listed twice is refused here
+        this.waiting.push(chain);
+      }
+      this.pump();
+    });
   }
 }

@@ -141,12 +141,14 @@ export class VirtioMmio implements MmioDevice {
 
   /**
    * A guest protocol violation: stop the device until the driver resets it (virtio 1.x 2.1.2).
-   * The driver sees DEVICE_NEEDS_RESET and a configuration-change interrupt.
+   * The driver sees DEVICE_NEEDS_RESET and a configuration-change interrupt. Work in flight is
+   * abandoned (queue epochs change): it must not write guest RAM or the used rings any more.
    */
   deviceError(message: string): void {
     this.lastError = message;
     if (this.status & STATUS_DEVICE_NEEDS_RESET) return;
     this.status |= STATUS_DEVICE_NEEDS_RESET;
+    for (const q of this.queues) q.abandon();
     this.onError?.(message);
     if (this.status & STATUS_DRIVER_OK) this.setIrq(INT_CONFIG_CHANGE);
   }
@@ -158,6 +160,14 @@ export class VirtioMmio implements MmioDevice {
     } catch (e) {
       this.deviceError(e instanceof VirtioError ? e.message : `internal error: ${String(e)}`);
     }
+  }
+
+  /**
+   * A board reset (reboot): the device resets as if the driver wrote Status = 0, so work still
+   * in flight is abandoned and never touches guest RAM.
+   */
+  boardReset(): void {
+    this.reset();
   }
 
   private reset(): void {
@@ -250,8 +260,8 @@ export class VirtioMmio implements MmioDevice {
         if (!q) return;
         if (value & 1) {
           if (!q.ready) this.guard(() => q.activate());
-        } else {
-          q.ready = false;
+        } else if (q.ready) {
+          q.disable(); // in-flight chains of this queue are abandoned
         }
         return;
       case R.QueueNotify:

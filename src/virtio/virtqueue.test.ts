@@ -355,3 +355,50 @@ test('complete() reports device writes to RAM (code-cache coherence) before publ
     'used.idx',
   );
 });
+
+test('a head made available again while still in flight is a driver error; using it releases it', () => {
+  const s = setup();
+  s.desc(DESC, 0, BASE + 0x4000, 4, 2);
+  s.publish(0);
+  assert.equal(s.q.pop(s.chain), true);
+  assert.equal(s.q.inflightCount, 1);
+  s.publish(0); // re-posted before the device used it
+  assert.throws(
+    () => s.q.pop(s.chain),
+    (e: unknown) => e instanceof VirtioError && /head 0 .*still in flight/.test(e.message),
+  );
+  assert.equal(s.q.inflightCount, 1);
+
+  const t = setup();
+  t.desc(DESC, 0, BASE + 0x4000, 4, 2);
+  for (let round = 0; round < 3 * SIZE; round++) {
+    t.publish(0);
+    assert.equal(t.q.pop(t.chain), true);
+    assert.equal(t.q.inflightCount, 1);
+    t.q.complete(t.chain, 4); // used: the driver may post it again
+    assert.equal(t.q.inflightCount, 0);
+  }
+});
+
+test('at most queue-size chains are in flight; reset and disabling the queue abandon them', () => {
+  const s = setup();
+  for (let i = 0; i < SIZE; i++) {
+    s.desc(DESC, i, BASE + 0x4000, 4, 2);
+    s.publish(i);
+    assert.equal(s.q.pop(s.chain), true);
+  }
+  assert.equal(s.q.inflightCount, SIZE);
+  for (let i = 0; i < SIZE; i++) {
+    s.publish(i);
+    assert.throws(() => s.q.pop(s.chain), VirtioError);
+    assert.equal(s.q.inflightCount, SIZE);
+  }
+  const epoch = s.q.epoch;
+  s.q.disable();
+  assert.equal(s.q.ready, false);
+  assert.equal(s.q.inflightCount, 0);
+  assert.notEqual(s.q.epoch, epoch);
+  const e2 = s.q.epoch;
+  s.q.reset();
+  assert.notEqual(s.q.epoch, e2);
+});

@@ -8,6 +8,13 @@
  *
  * Hot path: descriptors are read through one DataView over RAM, chains are returned as lists
  * of RAM offsets (no copying), and DescChain objects can be reused.
+ *
+ * In-flight accounting: a popped head stays "in flight" until the device uses it. A driver that
+ * makes a head available again before that (QEMU: "Virtqueue size exceeded") is in error, so at
+ * most `size` chains are ever in flight per queue, whatever the driver does. When the queue is
+ * reset, disabled or the device needs a reset, the in-flight chains are abandoned and `epoch`
+ * changes: a device that finishes work later compares epochs and must then not touch guest RAM,
+ * the used ring or the interrupt line (the chain may already belong to a new driver).
  */
 
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -159,12 +166,27 @@ export class VirtQueue {
   private usedOff = 0;
   private ramRef: Uint8Array | null = null;
   private view!: DataView;
+  /** One flag per descriptor index: 1 while a chain with that head is popped and not yet used. */
+  private readonly busy: Uint8Array;
+  private busyCount = 0;
+  private epochNow = 0;
 
   constructor(
     private readonly mem: GuestMemory,
     readonly maxSize: number,
   ) {
     this.size = maxSize;
+    this.busy = new Uint8Array(maxSize);
+  }
+
+  /** Chains popped and not yet used (never more than `size`). */
+  get inflightCount(): number {
+    return this.busyCount;
+  }
+
+  /** Changes whenever in-flight chains are abandoned; work started under another epoch is stale. */
+  get epoch(): number {
+    return this.epochNow;
   }
 
   reset(): void {
@@ -174,6 +196,20 @@ export class VirtQueue {
     this.eventIdx = this.indirect = false;
     this.lastAvail = this.usedIdx = this.signalledUsed = 0;
     this.signalledValid = false;
+    this.abandon();
+  }
+
+  /** The driver wrote QueueReady = 0: the rings may be freed, so in-flight chains are abandoned. */
+  disable(): void {
+    this.ready = false;
+    this.abandon();
+  }
+
+  /** Forgets every in-flight chain (reset, queue disabled, DEVICE_NEEDS_RESET): their results must be dropped. */
+  abandon(): void {
+    this.epochNow = (this.epochNow + 1) >>> 0;
+    if (this.busyCount > 0) this.busy.fill(0);
+    this.busyCount = 0;
   }
 
   private refresh(): DataView {
@@ -243,8 +279,23 @@ export class VirtQueue {
     return true;
   }
 
-  /** Walks the chain starting at descriptor `head` (also used to re-issue requests after a snapshot load). */
+  /**
+   * Walks the chain starting at descriptor `head` and marks the head in flight (also used to
+   * re-issue requests after a snapshot load). Throws VirtioError if the head is already in flight.
+   */
   readChain(head: number, chain: DescChain): void {
+    if (head >= this.size) throw new VirtioError(`descriptor index ${head} is outside a table of ${this.size}`);
+    if (this.busy[head] === 1 || this.busyCount >= this.size) {
+      throw new VirtioError(
+        `descriptor head ${head} was made available while still in flight (virtqueue size ${this.size} exceeded)`,
+      );
+    }
+    this.walkChain(head, chain);
+    this.busy[head] = 1;
+    this.busyCount++;
+  }
+
+  private walkChain(head: number, chain: DescChain): void {
     const view = this.refresh();
     chain.clear(head);
     let table = this.descOff;
@@ -299,8 +350,12 @@ export class VirtQueue {
     this.pushUsed(chain.head, written);
   }
 
-  /** Writes a used-ring entry and publishes it by bumping used.idx. */
+  /** Writes a used-ring entry and publishes it by bumping used.idx; the head is no longer in flight. */
   pushUsed(head: number, written: number): void {
+    if (this.busy[head] === 1) {
+      this.busy[head] = 0;
+      this.busyCount--;
+    }
     if (!this.ready) return;
     const view = this.refresh();
     const e = this.usedOff + 4 + 8 * (this.usedIdx & (this.size - 1));

@@ -97,8 +97,14 @@ export class Vm {
     this.board = this.build();
   }
 
-  private build(): VirtMachine {
-    return new VirtMachine({ ...this.opts, nowMs: () => this.host.nowMs(), onOutput: (b) => this.onOutput(b) });
+  /** `diskIoAfter`: the previous board's shutdown() on a reboot (its writes land first). */
+  private build(diskIoAfter?: Promise<unknown>): VirtMachine {
+    return new VirtMachine({
+      ...this.opts,
+      diskIoAfter,
+      nowMs: () => this.host.nowMs(),
+      onOutput: (b) => this.onOutput(b),
+    });
   }
 
   get machine(): VirtMachine {
@@ -254,7 +260,7 @@ export class Vm {
     }
     if (m.power?.kind === 'reboot' && this.hasBootFiles) {
       // Disks and network backends stay open; every device and hart starts afresh, RAM is new.
-      this.board = this.build();
+      this.board = this.build(m.shutdown());
       this.events.rebooted?.();
     } else if (m.power?.kind === 'reboot') {
       this.rebootWithReloadedFiles();
@@ -271,6 +277,7 @@ export class Vm {
    * as a fresh boot. Turns wait meanwhile (input stays queued); failure stops the VM with why.
    */
   private rebootWithReloadedFiles(): void {
+    const settled = this.board.shutdown();
     const reload = this.reloadBoot ?? (() => Promise.reject(new Error(NO_BOOT_FILES)));
     let pending: Promise<BootFiles>;
     try {
@@ -284,7 +291,7 @@ export class Vm {
         if (this.state === 'stopped') return;
         try {
           this.opts = { ...this.opts, ...files, restoring: false };
-          this.board = this.build();
+          this.board = this.build(settled);
         } catch (e) {
           this.stop({ kind: 'reboot', why: e instanceof Error ? e.message : String(e) });
           return;

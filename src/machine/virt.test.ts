@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtMachine } from './virt.ts';
+import { MemoryBackend, TestDriver, settle } from '../virtio/testing.ts';
+import { VIRTIO_BLK_T_IN } from '../virtio/blk.ts';
+
+const MiB = 1 << 20;
+
+test('reboot: the old board drops its in-flight disk reads, and the new board waits for them', async () => {
+  const disk = new MemoryBackend(MiB);
+  disk.data.fill(0xaa);
+  const opts = { memoryBytes: 16 * MiB, cpus: 1, restoring: true, nowMs: () => 0, onOutput: () => {} };
+  const old = new VirtMachine({ ...opts, disks: [{ backend: disk }] });
+  const ram = old.bus.ram;
+  const base = old.bus.ramBase;
+  const drv = new TestDriver(old.virtio[0]!, ram, base);
+  drv.init([16], base + 0x1000);
+  disk.hold = true;
+  for (let i = 0; i < 4; i++) {
+    new DataView(ram.buffer).setUint32(0x10000 + 16 * i, VIRTIO_BLK_T_IN, true);
+    drv.addChain(0, [
+      { addr: base + 0x10000 + 16 * i, len: 16 },
+      { addr: base + 0x20000 + 0x2000 * i, len: 4097, write: true },
+    ]);
+  }
+  drv.kick(0);
+  assert.equal(disk.log.length, 4);
+
+  let drained = false;
+  const done = old.shutdown().then(() => (drained = true));
+  const fresh = new VirtMachine({ ...opts, disks: [{ backend: disk }], diskIoAfter: done });
+  ram.fill(0x11, 0x20000, 0x28000);
+  const rings = ram.slice(0x1000, 0x2000);
+  await settle();
+  assert.equal(drained, false);
+  assert.equal(fresh.blks[0]!.inflightCount, 0);
+  disk.release();
+  await done;
+  assert.equal(drained, true);
+  assert.ok(
+    ram.subarray(0x20000, 0x28000).every((b) => b === 0x11),
+    'no stale read landed in the old RAM',
+  );
+  assert.deepEqual(ram.slice(0x1000, 0x2000), rings);
+  assert.equal(old.blks[0]!.inflightCount, 0);
+});
