@@ -5,6 +5,7 @@
  */
 import type { ByteStore } from '../types.ts';
 import { StorageError } from '../types.ts';
+import { writeZeroPieces } from '../block-walk.ts';
 
 export type Fallback = (offset: number, buf: Uint8Array) => Promise<void>;
 
@@ -34,8 +35,6 @@ export interface Extent {
   close(): Promise<void>;
 }
 
-const ZERO_CHUNK = 1 << 20;
-
 export class FlatExtent implements Extent {
   constructor(
     private readonly store: ByteStore,
@@ -53,10 +52,7 @@ export class FlatExtent implements Extent {
   }
 
   async zero(offset: number, length: number): Promise<void> {
-    const z = new Uint8Array(Math.min(length, ZERO_CHUNK));
-    for (let done = 0; done < length; done += z.length) {
-      await this.store.write(this.start + offset + done, z.subarray(0, Math.min(z.length, length - done)));
-    }
+    await writeZeroPieces((at, zeros) => this.store.write(at, zeros), this.start + offset, length);
   }
 
   async status(offset: number, length: number): Promise<ExtentRun> {
