@@ -4,6 +4,7 @@
  * through a small LRU cache, because guests and qcow2 metadata issue many small, nearby reads.
  */
 import { StorageError, type ByteStore } from './types.ts';
+import { BlockWalk } from './block-walk.ts';
 
 /** The slice of the fetch API used here: the core's tsconfig has no DOM types. */
 export interface FetchResponse {
@@ -68,13 +69,13 @@ export class HttpStore implements ByteStore {
   async read(offset: number, buf: Uint8Array): Promise<void> {
     if (offset < 0) throw new StorageError('out-of-range', `${this.name}: negative read offset ${offset}`);
     buf.fill(0);
+    // Past the end of the resource the buffer stays zeros.
     const end = Math.min(offset + buf.length, this.length);
-    const bs = this.blockSize;
-    for (let b = Math.floor(offset / bs); b * bs < end; b++) {
-      const block = await this.block(b);
-      const from = Math.max(offset, b * bs);
-      const to = Math.min(end, b * bs + block.length);
-      if (to > from) buf.set(block.subarray(from - b * bs, to - b * bs), from - offset);
+    for (const w = new BlockWalk(this.blockSize, offset, Math.max(0, end - offset)); w.next(); ) {
+      const block = await this.block(w.index);
+      // A short block (the resource's last) supplies what it has.
+      const n = Math.min(w.length, block.length - w.inBlock);
+      if (n > 0) buf.set(block.subarray(w.inBlock, w.inBlock + n), w.done);
     }
   }
 

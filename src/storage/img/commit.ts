@@ -7,6 +7,7 @@ import { isEmptiable } from './capabilities.ts';
 import type { ImgContext } from './context.ts';
 import { openChain } from './open-chain.ts';
 import { isZero } from './zero.ts';
+import { runLength } from './status-walk.ts';
 
 export interface CommitOptions {
   format?: string;
@@ -61,7 +62,7 @@ export async function imgCommit(
     const buf = new Uint8Array(CHUNK);
     while (pos < top.size) {
       const st = await top.blockStatus(pos, Math.min(CHUNK, top.size - pos));
-      const n = Math.max(1, Math.min(top.size - pos, st.offset + st.length - pos));
+      const n = runLength(st, pos, top.size - pos);
       if (st.data && !st.zero) {
         // Data defined above the base moves down; data from the base or below is already there.
         if (st.depth < baseIndex) {
@@ -74,7 +75,7 @@ export async function imgCommit(
         // The overlay reads zeros here. Whether that is its own zero run hiding base data, or a
         // hole showing the base, is settled by the bytes: the base must read zeros too.
         const bs = await base.blockStatus(pos, n);
-        const m = Math.max(1, Math.min(n, bs.offset + bs.length - pos));
+        const m = runLength(bs, pos, n);
         if (bs.data && !bs.zero && !isZero(await readAt(base, pos, buf.subarray(0, m)))) {
           await base.writeZeroes(pos, m);
           bytes += m;

@@ -7,6 +7,7 @@ import type { BlockBackend } from '../types.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
 import { isZero, sameBytes } from './zero.ts';
+import { runLength } from './status-walk.ts';
 
 export interface CompareOptions {
   /** -f / -F: formats of the first and second image. */
@@ -64,7 +65,7 @@ export async function compareBackends(
     const want = Math.min(CHUNK, common - pos);
     const sa = await a.blockStatus(pos, want);
     const sb = await b.blockStatus(pos, want);
-    const n = Math.max(1, Math.min(want, sa.offset + sa.length - pos, sb.offset + sb.length - pos));
+    const n = Math.min(runLength(sa, pos, want), runLength(sb, pos, want));
     if (opts.strict && isAllocated(sa) !== isAllocated(sb)) {
       return { identical: false, offset: pos, reason: 'allocation', sizeMismatch };
     }
@@ -88,7 +89,7 @@ export async function compareBackends(
   while (pos < longer.size) {
     const want = Math.min(CHUNK, longer.size - pos);
     const st = await longer.blockStatus(pos, want);
-    const n = Math.max(1, Math.min(want, st.offset + st.length - pos));
+    const n = runLength(st, pos, want);
     if (st.data && !st.zero) {
       const x = bufA.subarray(0, n);
       await longer.read(pos, x);

@@ -12,6 +12,7 @@ import type { ImgContext } from './context.ts';
 import { imgCreate } from './create.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
 import { isZero, splitZeroRuns } from './zero.ts';
+import { BlockWalk, inBlockLength, writeZeroPieces } from '../block-walk.ts';
 
 export interface ConvertOptions {
   /** -f: format of every source (detected when absent). */
@@ -130,18 +131,19 @@ export async function imgConvert(
     const writeSegment = async (seg: Segment, buf: Uint8Array | undefined): Promise<void> => {
       if (seg.kind === 'skip') return;
       if (seg.kind === 'zero') {
-        if (sparse === 0) await writeZeroBytes(out, seg.offset, seg.length);
+        if (sparse === 0) await writeZeroPieces((o, z) => out.write(o, z), seg.offset, seg.length, DEFAULT_CHUNK);
         else if (!zeroInit) await out.writeZeroes(seg.offset, seg.length);
         return;
       }
       if (compressedWriter) {
-        for (let off = 0; off < buf!.length; off += align) {
-          const piece = buf!.subarray(off, Math.min(buf!.length, off + align));
+        // Segments start on cluster boundaries: one piece per cluster.
+        for (const w = new BlockWalk(align, 0, buf!.length); w.next(); ) {
+          const piece = buf!.subarray(w.done, w.done + w.length);
           if (zeroTest(piece)) {
-            if (!zeroInit) await out.writeZeroes(seg.offset + off, piece.length);
+            if (!zeroInit) await out.writeZeroes(seg.offset + w.done, piece.length);
             continue;
           }
-          await compressedWriter.writeCompressedCluster(seg.offset + off, piece);
+          await compressedWriter.writeCompressedCluster(seg.offset + w.done, piece);
           dataBytes += piece.length;
         }
         return;
@@ -247,14 +249,6 @@ function roundUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-async function writeZeroBytes(out: BlockBackend, offset: number, length: number): Promise<void> {
-  const zeros = new Uint8Array(Math.min(length, DEFAULT_CHUNK));
-  for (let p = 0; p < length; p += zeros.length) {
-    const n = Math.min(zeros.length, length - p);
-    await out.write(offset + p, n === zeros.length ? zeros : zeros.subarray(0, n));
-  }
-}
-
 /**
  * Walks the concatenated sources by block status and yields segments. Data segments are no longer
  * than a chunk and never cross a chunk boundary; zero and skipped runs are one segment each,
@@ -271,7 +265,7 @@ async function* planSegments(
 ): AsyncGenerator<Segment> {
   let pos = 0;
   while (pos < total) {
-    let limit = Math.min(total, (Math.floor(pos / chunk) + 1) * chunk);
+    let limit = pos + inBlockLength(pos, total - pos, chunk);
     let kind: Kind = 'data';
     let end = limit;
     if (useStatus) {

@@ -1,6 +1,7 @@
 /** `img map`: the allocation map of an image chain, in qemu-img map's terms. */
 import type { ImgContext } from './context.ts';
 import { openChain } from './open-chain.ts';
+import { runLength } from './status-walk.ts';
 
 export interface MapEntry {
   start: number;
@@ -37,7 +38,7 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
     let pos = start;
     while (pos < end) {
       const st = await b.blockStatus(pos, Math.min(STEP, end - pos));
-      const n = Math.max(1, Math.min(end - pos, st.offset + st.length - pos));
+      const n = runLength(st, pos, end - pos);
       // Stored in a file (data, or a raw file's hole) or supplied by a layer's data: present.
       const present = st.data || st.hostOffset !== undefined;
       const depth = present ? st.depth : bottom;

@@ -7,6 +7,7 @@
 import { StorageError } from '../types.ts';
 import type { ImgContext } from './context.ts';
 import { openChain } from './open-chain.ts';
+import { runLength } from './status-walk.ts';
 
 export interface MeasureOptions {
   /** -O: the format to measure for (default raw). */
@@ -70,7 +71,7 @@ export async function imgMeasure(ctx: ImgContext, opts: MeasureOptions): Promise
       let pos = 0;
       while (pos < b.size) {
         const st = await b.blockStatus(pos, b.size - pos);
-        let n = Math.max(1, st.offset + st.length - pos);
+        let n = runLength(st, pos, b.size - pos);
         if (st.data && !st.zero) {
           // A partly used cluster costs a whole one; continue from the end of that cluster.
           n = roundUp(pos + n, clusterSize) - pos;

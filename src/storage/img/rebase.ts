@@ -9,6 +9,7 @@ import { backingWriter } from './capabilities.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type OpenedImage } from './open-chain.ts';
 import { sameBytes } from './zero.ts';
+import { runLength } from './status-walk.ts';
 
 export interface RebaseOptions {
   format?: string;
@@ -66,7 +67,7 @@ async function copyDifferences(
   let pos = 0;
   while (pos < top.size) {
     const st = await top.blockStatus(pos, Math.min(CHUNK, top.size - pos));
-    const n = Math.max(1, Math.min(top.size - pos, st.offset + st.length - pos));
+    const n = runLength(st, pos, top.size - pos);
     // Runs the overlay stores itself stay as they are; everything else may change meaning.
     if (!(st.depth === 0 && st.data)) {
       const a = oldBuf.subarray(0, n);

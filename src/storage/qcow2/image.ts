@@ -43,6 +43,7 @@ import { MetaCache } from './meta-cache.ts';
 import { Refcounts } from './refcount.ts';
 import type { SnapshotEntry } from './snapshot-table.ts';
 import { applySnapshot, createSnapshot, deleteSnapshot } from './snapshots.ts';
+import { BlockWalk } from '../block-walk.ts';
 
 export interface Qcow2Options {
   readOnly: boolean;
@@ -346,17 +347,10 @@ export class Qcow2Image
         await this.markDirty();
         await this.waitForWrites(Math.floor(offset / cs), Math.ceil((offset + data.length) / cs));
         await this.maybeFlushFrees();
-        let done = 0;
-        while (done < data.length) {
-          const pos = offset + done;
-          const k = await this.writeRun(pos, data.subarray(done), jobs);
-          if (k > 0) {
-            done += k;
-            continue;
-          }
-          const n = Math.min(data.length - done, cs - (pos % cs));
-          await this.writeInCluster(pos, data.subarray(done, done + n));
-          done += n;
+        for (const w = new BlockWalk(cs, offset, data.length); w.next(); ) {
+          const k = await this.writeRun(w.pos, data.subarray(w.done), jobs);
+          if (k > 0) w.take(k);
+          else await this.writeInCluster(w.pos, data.subarray(w.done, w.done + w.length));
         }
       }, 'write');
     } catch (e) {
@@ -651,17 +645,11 @@ export class Qcow2Image
     checkRange(this, offset, length, what);
     return this.serialize(async () => {
       await this.markDirty();
-      const cs = this.clusterSize;
-      let pos = offset;
-      const end = offset + length;
-      while (pos < end) {
-        const n = Math.min(end - pos, cs - (pos % cs));
-        const whole = pos % cs === 0 && (n === cs || pos + n === this.size);
+      for (const w = new BlockWalk(this.clusterSize, offset, length); w.next(); ) {
         // Part of a cluster: a discard is advisory and never writes (it could allocate a cluster).
-        if (!whole) {
-          if (!discard) await this.writeInCluster(pos, new Uint8Array(n));
-        } else await this.zeroCluster(pos / cs, discard);
-        pos += n;
+        if (!w.whole(this.size)) {
+          if (!discard) await this.writeInCluster(w.pos, new Uint8Array(w.length));
+        } else await this.zeroCluster(w.index, discard);
       }
     });
   }

@@ -12,6 +12,7 @@ import { StorageError, checkRange } from '../types.ts';
 import { DISK_DIFFERENCING, FOOTER_SIZE } from './footer.ts';
 import { Serial } from '../serial.ts';
 import { discardBytes, zeroBytes } from '../zero-range.ts';
+import { BlockWalk, writeZeroPieces } from '../block-walk.ts';
 
 export const UNALLOCATED = 0xffffffff;
 const SECTOR = 512;
@@ -115,23 +116,18 @@ export class VhdImage implements BlockBackend {
     this.checkArgs(offset, buf.length);
     const dyn = this.dyn;
     if (!dyn) return this.store.read(offset, buf);
-    let done = 0;
-    while (done < buf.length) {
-      const pos = offset + done;
-      const block = Math.floor(pos / dyn.blockSize);
-      const inBlock = pos % dyn.blockSize;
-      const n = Math.min(buf.length - done, dyn.blockSize - inBlock);
-      const part = buf.subarray(done, done + n);
+    for (const w = new BlockWalk(dyn.blockSize, offset, buf.length); w.next(); ) {
+      const { index: block, inBlock } = w;
+      const part = buf.subarray(w.done, w.done + w.length);
       if (dyn.bat[block] === UNALLOCATED) {
-        if (this.differencing) await this.readBacking(pos, part);
+        if (this.differencing) await this.readBacking(w.pos, part);
         else part.fill(0);
       } else if (!this.differencing) {
         // Like qemu, a dynamic disk's allocated block is read whole; its bitmap is all ones.
         await this.store.read(this.blockHost(block) + dyn.bitmapSize + inBlock, part);
       } else {
-        await this.readDiffBlock(block, inBlock, part, pos);
+        await this.readDiffBlock(block, inBlock, part, w.pos);
       }
-      done += n;
     }
   }
 
@@ -183,16 +179,10 @@ export class VhdImage implements BlockBackend {
   private async allocateFor(offset: number, data: Uint8Array): Promise<[number, Uint8Array][]> {
     const dyn = this.dyn!;
     const pieces: [number, Uint8Array][] = [];
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const block = Math.floor(pos / dyn.blockSize);
-      const inBlock = pos % dyn.blockSize;
-      const n = Math.min(data.length - done, dyn.blockSize - inBlock);
-      if (dyn.bat[block] === UNALLOCATED) await this.allocate(block);
+    for (const w = new BlockWalk(dyn.blockSize, offset, data.length); w.next(); ) {
+      if (dyn.bat[w.index] === UNALLOCATED) await this.allocate(w.index);
       // One piece per block: a bitmap sits between consecutive blocks in the file.
-      pieces.push([this.blockHost(block) + dyn.bitmapSize + inBlock, data.subarray(done, done + n)]);
-      done += n;
+      pieces.push([this.blockHost(w.index) + dyn.bitmapSize + w.inBlock, data.subarray(w.done, w.done + w.length)]);
     }
     return pieces;
   }
@@ -204,15 +194,8 @@ export class VhdImage implements BlockBackend {
 
   private async writeDynamic(offset: number, data: Uint8Array): Promise<void> {
     const dyn = this.dyn!;
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const block = Math.floor(pos / dyn.blockSize);
-      const inBlock = pos % dyn.blockSize;
-      const n = Math.min(data.length - done, dyn.blockSize - inBlock);
-      await this.writeInBlock(block, inBlock, data.subarray(done, done + n));
-      done += n;
-    }
+    for (const w = new BlockWalk(dyn.blockSize, offset, data.length); w.next(); )
+      await this.writeInBlock(w.index, w.inBlock, data.subarray(w.done, w.done + w.length));
   }
 
   private async writeInBlock(block: number, inBlock: number, data: Uint8Array): Promise<void> {
@@ -317,14 +300,9 @@ export class VhdImage implements BlockBackend {
     const dyn = this.dyn;
     // A fixed disk is a raw image followed by its footer.
     if (!dyn) return (discard ? discardBytes : zeroBytes)(this.store, offset, length);
-    const chunk = 1 << 20;
-    let pos = offset;
-    const end = offset + length;
-    while (pos < end) {
-      const bs = dyn.blockSize;
-      const block = Math.floor(pos / bs);
-      const n = Math.min(end - pos, (block + 1) * bs - pos);
-      const whole = pos % bs === 0 && (n === bs || pos + n === this.size);
+    for (const w = new BlockWalk(dyn.blockSize, offset, length); w.next(); ) {
+      const block = w.index;
+      const whole = w.whole(this.size);
       if (whole && !this.differencing) {
         // A dynamic disk's unallocated block reads as zeros; the block's space is leaked, as a format without reuse must.
         if (dyn.bat[block] !== UNALLOCATED) {
@@ -344,13 +322,8 @@ export class VhdImage implements BlockBackend {
       } else if (discard) {
         // Part of a block: discard is advisory and never writes (in a differencing disk it would allocate).
       } else {
-        const zeros = new Uint8Array(Math.min(n, chunk));
-        for (let done = 0; done < n; done += zeros.length) {
-          const k = Math.min(zeros.length, n - done);
-          await this.write(pos + done, zeros.subarray(0, k));
-        }
+        await writeZeroPieces((at, zeros) => this.write(at, zeros), w.pos, w.length);
       }
-      pos += n;
     }
   }
 

@@ -58,6 +58,7 @@ import type { BatCheckInput, ReservedRange } from './check.ts';
 import { checkSequence, findActiveSequence, replaySequence, storeTarget } from './log.ts';
 import { OverlayStore } from './overlay-store.ts';
 import { discardBytes } from '../zero-range.ts';
+import { BlockWalk, writeZeroPieces } from '../block-walk.ts';
 
 const KNOWN_ITEMS = [
   ITEM_FILE_PARAMETERS,
@@ -358,15 +359,8 @@ export class VhdxImage implements BlockBackend {
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
     this.checkRange(offset, buf.length);
-    let done = 0;
-    while (done < buf.length) {
-      const pos = offset + done;
-      const block = Math.floor(pos / this.geometry.blockSize);
-      const inBlock = pos - block * this.geometry.blockSize;
-      const n = Math.min(buf.length - done, this.geometry.blockSize - inBlock);
-      await this.readInBlock(block, inBlock, buf.subarray(done, done + n));
-      done += n;
-    }
+    for (const w = new BlockWalk(this.geometry.blockSize, offset, buf.length); w.next(); )
+      await this.readInBlock(w.index, w.inBlock, buf.subarray(w.done, w.done + w.length));
   }
 
   private async readInBlock(block: number, inBlock: number, out: Uint8Array): Promise<void> {
@@ -433,19 +427,14 @@ export class VhdxImage implements BlockBackend {
     this.checkWritable();
     this.checkRange(offset, data.length);
     if (!this.dirty) await this.locked(() => this.markDirty());
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const block = Math.floor(pos / this.geometry.blockSize);
-      const inBlock = pos - block * this.geometry.blockSize;
-      const n = Math.min(data.length - done, this.geometry.blockSize - inBlock);
+    for (const w = new BlockWalk(this.geometry.blockSize, offset, data.length); w.next(); ) {
+      const block = w.index;
       const idx = payloadIndex(this.geometry, block);
       const host =
         this.bat.state(idx) === PAYLOAD_BLOCK_FULLY_PRESENT
           ? this.bat.offset(idx)
           : await this.locked(() => this.ensureAllocated(block));
-      await this.store.write(host + inBlock, data.subarray(done, done + n));
-      done += n;
+      await this.store.write(host + w.inBlock, data.subarray(w.done, w.done + w.length));
     }
   }
 
@@ -467,38 +456,40 @@ export class VhdxImage implements BlockBackend {
     if (state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
       // Materialize: copy what reads through (bitmap-selected mix) into the same block, in place.
       host = this.bat.offset(idx);
-      const tmp = new Uint8Array(Math.min(CHUNK, valid));
-      for (let o = 0; o < valid; o += tmp.length) {
-        const piece = tmp.subarray(0, Math.min(tmp.length, valid - o));
-        await this.readInBlock(block, o, piece);
-        await this.store.write(host + o, piece);
-      }
+      await this.copyIntoBlock(host, valid, (o, piece) => this.readInBlock(block, o, piece));
     } else {
       if (reusable) {
         // ZERO/UNMAPPED/UNDEFINED blocks may keep their space; reuse it, zeroed.
         host = this.bat.offset(idx);
-        const zeros = new Uint8Array(Math.min(CHUNK, valid));
-        for (let o = 0; o < valid; o += zeros.length)
-          await this.store.write(host + o, zeros.subarray(0, Math.min(zeros.length, valid - o)));
+        await writeZeroPieces((at, zeros) => this.store.write(at, zeros), host, valid, CHUNK);
       } else {
         host = this.allocEnd;
         this.allocEnd += bs;
         // Growing the file provides the zeros; only the parent's data needs copying.
         if ((await this.store.size()) < host + bs) await this.store.truncate(host + bs);
-        if (state === PAYLOAD_BLOCK_NOT_PRESENT && this.backing) {
-          const tmp = new Uint8Array(Math.min(CHUNK, valid));
-          for (let o = 0; o < valid; o += tmp.length) {
-            const piece = tmp.subarray(0, Math.min(tmp.length, valid - o));
-            await this.backing.read(start + o, piece);
-            await this.store.write(host + o, piece);
-          }
-        }
+        const backing = this.backing;
+        if (state === PAYLOAD_BLOCK_NOT_PRESENT && backing)
+          await this.copyIntoBlock(host, valid, (o, piece) => backing.read(start + o, piece));
       }
     }
     // Data first, durable, then the BAT entry that makes it visible (see the header comment).
     await this.store.flush();
     await this.setEntry(idx, PAYLOAD_BLOCK_FULLY_PRESENT, host);
     return host;
+  }
+
+  /** Fills a block's first `length` bytes at `host` with what `read` gives (offsets from the block's start), a CHUNK at a time. */
+  private async copyIntoBlock(
+    host: number,
+    length: number,
+    read: (inBlock: number, piece: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const tmp = new Uint8Array(Math.min(CHUNK, length));
+    for (const w = new BlockWalk(CHUNK, 0, length); w.next(); ) {
+      const piece = tmp.subarray(0, w.length);
+      await read(w.done, piece);
+      await this.store.write(host + w.done, piece);
+    }
   }
 
   private async setEntry(idx: number, state: number, offset: number): Promise<void> {
@@ -527,35 +518,25 @@ export class VhdxImage implements BlockBackend {
 
   private async zeroRangeLocked(offset: number, length: number, discard: boolean): Promise<void> {
     await this.markDirty();
-    const bs = this.geometry.blockSize;
-    let pos = offset;
-    const end = offset + length;
-    while (pos < end) {
-      const block = Math.floor(pos / bs);
-      const blockEnd = Math.min((block + 1) * bs, this.size);
-      const n = Math.min(end, blockEnd) - pos;
+    for (const w = new BlockWalk(this.geometry.blockSize, offset, length); w.next(); ) {
+      const block = w.index;
       const idx = payloadIndex(this.geometry, block);
       const state = this.bat.state(idx);
-      const whole = pos === block * bs && pos + n === blockEnd;
-      if (whole && !this.info.leaveBlocksAllocated) {
+      if (w.whole(this.size) && !this.info.leaveBlocksAllocated) {
         const keep = state === PAYLOAD_BLOCK_FULLY_PRESENT ? this.bat.offset(idx) : 0;
         const newState = discard && this.backing ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_ZERO;
         await this.setEntry(idx, newState, newState === PAYLOAD_BLOCK_ZERO ? keep : 0);
         // The old block's bytes are no longer read: give their space back to the host.
-        if (discard && keep) await discardBytes(this.store, keep, n);
+        if (discard && keep) await discardBytes(this.store, keep, w.length);
       } else if (discard) {
         // Discard is advisory and never writes (here it could allocate a whole block); the space
         // of a fully present block (a fixed image's) can still go back to the host.
         if (state === PAYLOAD_BLOCK_FULLY_PRESENT)
-          await discardBytes(this.store, this.bat.offset(idx) + (pos - block * bs), n);
+          await discardBytes(this.store, this.bat.offset(idx) + w.inBlock, w.length);
       } else if (!this.readsAsZero(state)) {
         const host = await this.ensureAllocated(block);
-        const zeros = new Uint8Array(Math.min(CHUNK, n));
-        for (let o = 0; o < n; o += zeros.length) {
-          await this.store.write(host + (pos - block * bs) + o, zeros.subarray(0, Math.min(zeros.length, n - o)));
-        }
+        await writeZeroPieces((at, zeros) => this.store.write(at, zeros), host + w.inBlock, w.length, CHUNK);
       }
-      pos += n;
     }
   }
 

@@ -11,6 +11,7 @@ import { StorageError } from '../types.ts';
 import type { ByteStore } from '../types.ts';
 import { crc32c } from './crc32c.ts';
 import { guidEqual } from './guid.ts';
+import { writeZeroPieces } from '../block-walk.ts';
 
 const SIG_LOGE = 0x65676f6c; // "loge"
 const SIG_ZERO = 0x6f72657a; // "zero"
@@ -199,16 +200,11 @@ export async function replaySequence(seq: LogEntry[], target: ReplayTarget, newS
 
 /** A ReplayTarget over a writable store, zeroing in 1 MiB pieces. */
 export function storeTarget(store: ByteStore): ReplayTarget {
-  const zeros = new Uint8Array(1024 * 1024);
   return {
     write: (o, d) => store.write(o, d),
     size: () => store.size(),
     truncate: (n) => store.truncate(n),
-    async zero(offset, length) {
-      for (let done = 0; done < length; done += zeros.length) {
-        await store.write(offset + done, zeros.subarray(0, Math.min(zeros.length, length - done)));
-      }
-    },
+    zero: (offset, length) => writeZeroPieces((o, d) => store.write(o, d), offset, length),
   };
 }
 

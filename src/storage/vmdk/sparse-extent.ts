@@ -13,6 +13,7 @@ import { unzlibSync, zlibSync } from 'fflate';
 import type { ByteStore } from '../types.ts';
 import { StorageError } from '../types.ts';
 import type { Extent, ExtentRun, Fallback } from './extent.ts';
+import { BlockWalk } from '../block-walk.ts';
 import {
   buildMarker,
   buildSparseHeader,
@@ -285,12 +286,9 @@ export class SparseExtent implements Extent {
   }
 
   async read(offset: number, buf: Uint8Array, fallback: Fallback): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const pos = offset + done;
-      const grain = Math.floor(pos / this.grainBytes);
-      const inGrain = pos % this.grainBytes;
-      let n = Math.min(buf.length - done, this.grainBytes - inGrain);
+    for (const w = new BlockWalk(this.grainBytes, offset, buf.length); w.next(); ) {
+      const { index: grain, inBlock: inGrain, done, pos } = w;
+      let n = w.length;
       if (this.openGrain?.index === grain) {
         buf.subarray(done, done + n).set(this.openGrain.buf.subarray(inGrain, inGrain + n));
       } else {
@@ -308,30 +306,24 @@ export class SparseExtent implements Extent {
         else if (e === 1) part.fill(0);
         else if (this.compressed) part.set((await this.inflate(grain, e)).subarray(inGrain, inGrain + n));
         else await this.store.read(this.grainHost(grain, e) + inGrain, part);
+        w.take(n);
       }
-      done += n;
     }
   }
 
   async write(offset: number, data: Uint8Array, fallback: Fallback): Promise<void> {
     this.assertWritable();
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const grain = Math.floor(pos / this.grainBytes);
-      const inGrain = pos % this.grainBytes;
-      const n = Math.min(data.length - done, this.grainBytes - inGrain);
-      const part = data.subarray(done, done + n);
+    for (const w = new BlockWalk(this.grainBytes, offset, data.length); w.next(); ) {
+      const { index: grain, inBlock: inGrain } = w;
+      const part = data.subarray(w.done, w.done + w.length);
       if (this.compressed) await this.streamWrite(grain, inGrain, part);
-      else if (inGrain === 0 && n === this.grainBytes) {
-        done += await this.writeGrains(grain, data.subarray(done));
-        continue;
+      else if (inGrain === 0 && w.length === this.grainBytes) {
+        w.take(await this.writeGrains(grain, data.subarray(w.done)));
       } else {
         const e = await this.entry(grain);
         if (e > 1) await this.store.write(this.grainHost(grain, e) + inGrain, part);
         else await this.allocateGrain(grain, e, inGrain, part, fallback);
       }
-      done += n;
     }
   }
 
@@ -463,13 +455,9 @@ export class SparseExtent implements Extent {
 
   async zero(offset: number, length: number, discard: boolean, hasParent: boolean, fallback: Fallback): Promise<void> {
     this.assertWritable();
-    const end = offset + length;
-    let pos = offset;
-    while (pos < end) {
-      const grain = Math.floor(pos / this.grainBytes);
-      const inGrain = pos % this.grainBytes;
-      const n = Math.min(end - pos, this.grainBytes - inGrain);
-      const whole = inGrain === 0 && (n === this.grainBytes || pos + n === this.size);
+    for (const w = new BlockWalk(this.grainBytes, offset, length); w.next(); ) {
+      const grain = w.index;
+      const whole = w.whole(this.size);
       const e = this.openGrain?.index === grain ? -1 : await this.entry(grain);
       if (e === 0 && !hasParent) {
         // Already zeros.
@@ -480,9 +468,8 @@ export class SparseExtent implements Extent {
       } else if (whole && !this.compressed && hasParent && this.header.flags & FLAG_ZERO_GRAIN) {
         await this.setEntry(grain, 1);
       } else if (!discard) {
-        await this.write(pos, new Uint8Array(n), fallback);
+        await this.write(w.pos, new Uint8Array(w.length), fallback);
       } // else: part of a grain (or a compressed one); discard is advisory and never allocates
-      pos += n;
     }
   }
 
