@@ -11,7 +11,7 @@
  * chain whose descriptors all point at the same large buffer costs the host one room's worth at
  * a time, never its whole length at once.
  */
-import { StateReader } from '../devices/state.ts';
+import { DeviceStateError, StateReader } from '../devices/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
 
@@ -185,7 +185,10 @@ export class VirtioConsole implements VirtioDeviceModel {
     const input = r.ints('input', 0, 255, this.fifo.length);
     const q = this.transport.queues[1]!;
     const tx = r.raw('tx') === undefined ? undefined : r.ints('tx', 0, 0xffffffff, 2, 2);
-    if (tx && tx[0]! >= q.maxSize) r.ints('tx', 0, q.maxSize - 1, 2, 2); // names the bad head
+    if (tx && tx[0]! >= q.maxSize)
+      throw new DeviceStateError(
+        `virtio-console: state field 'tx' names descriptor ${tx[0]} of a ${q.maxSize}-entry queue`,
+      );
     this.head = 0;
     this.count = input.length;
     this.fifo.set(input);
