@@ -28,7 +28,9 @@ function nodeBoot(base: string): Promise<Result> {
   return new Promise((ok, ko) => {
     const timer = setTimeout(() => ko(new Error('node: no prompt in time')), TIMEOUT_MS);
     const c = new VmController((m: WorkerMessage) => {
-      if (m.t === 'prompt') {
+      // Play the page's terminal: output is shown at once (else the guest is held after OUTPUT_WINDOW).
+      if (m.t === 'output') c.handle({ t: 'output-ack', bytes: m.data.length });
+      else if (m.t === 'prompt') {
         clearTimeout(timer);
         c.teardown();
         ok({ ms: m.ms, instret: m.instret });

@@ -8,6 +8,8 @@
  * again, and after a guest reboot only from the new boot's first prompt on. So
  * `printf 'uname -m\nreboot -f\nuname -r\npoweroff -f\n' | virtkit run` works even though the
  * pipe is ready long before the guest is, and lines after the reboot reach the new shell.
+ * The pipe is paused while more than PIPED_INPUT_HIGH bytes of it wait (InputGate), and guest
+ * output holds the VM's console devices while stdout is behind (StreamOutput).
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -15,7 +17,7 @@ import { parseArgs, parseSize } from './args.ts';
 import { UsageError } from './errors.ts';
 import { Vm, type StopReason, type VmHost } from '../vmm/vm.ts';
 import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
-import { HostConsole, PipedInput } from '../host/node/console.ts';
+import { HostConsole, InputGate, PipedInput, StreamOutput } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
@@ -201,9 +203,11 @@ export async function runLinux(argv: string[]): Promise<number> {
   let vm: Vm;
   let config: SavedConfig;
   let lineTypedAt = performance.now();
+  let inputGate: InputGate | undefined; // set once the console exists
   const typeLine = (b: Uint8Array) => {
     lineTypedAt = performance.now();
     vm.input(b);
+    inputGate?.update();
   };
   // A restored guest sits at its prompt already: the first piped line is typed at once.
   const piped = process.stdin.isTTY ? undefined : new PipedInput(typeLine, Boolean(restorePath));
@@ -216,13 +220,14 @@ export async function runLinux(argv: string[]): Promise<number> {
   let opened: VirtDisk[] = [];
   let describeBoot: (() => BootRecord) | undefined;
 
+  // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
+  // closed stdout drops the output and the guest runs on.
+  const stdout = new StreamOutput(process.stdout, { hold: () => vm.holdOutput(), release: () => vm.releaseOutput() });
+  const latin1 = new TextDecoder('latin1');
   const onOutput = (bytes: Uint8Array) => {
-    try {
-      process.stdout.write(bytes);
-    } catch {
-      // stdout closed: keep the guest running
-    }
-    outputTail = (outputTail + new TextDecoder('latin1').decode(bytes)).slice(-64);
+    stdout.write(bytes);
+    // Only the tail matters for the prompt: decode no more than it keeps.
+    outputTail = (outputTail + latin1.decode(bytes.subarray(Math.max(0, bytes.length - 64)))).slice(-64);
     lastOutputAt = performance.now();
     // Shells may follow the prompt with terminal queries (busybox ash sends ESC[6n): ignore escapes.
     atPrompt = PROMPT.test(outputTail.replace(ESCAPES, ''));
@@ -252,6 +257,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   };
   const onStopped = (r: StopReason) => {
     console_.stop();
+    stdout.close();
     clearInterval(idleTimer);
     if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
     else if (r.kind === 'reboot') {
@@ -361,8 +367,10 @@ export async function runLinux(argv: string[]): Promise<number> {
 
   const console_ = new HostConsole({
     input: (b) => {
-      if (piped) piped.push(b);
-      else vm.input(b);
+      if (piped) {
+        piped.push(b);
+        inputGate?.update();
+      } else vm.input(b);
     },
     quit: () => void saveAndQuit(),
     snapshot: () => {
@@ -377,6 +385,9 @@ export async function runLinux(argv: string[]): Promise<number> {
       if (savePath) saveWhenIdle();
     },
   });
+  // Piped input waits in PipedInput (and the VM) for the guest's prompts: pause the pipe while
+  // too much of it waits. (Typing at a terminal cannot outrun MAX_PENDING_INPUT.)
+  if (piped) inputGate = new InputGate(() => piped.pendingBytes + vm.pendingInputBytes, console_);
   console_.start();
   idleTimer = piped ? setInterval(pipedIdleCheck, 250) : undefined;
   const onSignal = () => void saveAndQuit();

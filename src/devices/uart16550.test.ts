@@ -11,7 +11,13 @@ function setup() {
     },
   };
   let spaceCalls = 0;
-  const uart = new Uart16550(irq, (b) => out.push(b), { onRxSpace: () => spaceCalls++ });
+  const uart = new Uart16550(
+    irq,
+    (b) => {
+      out.push(b);
+    },
+    { onRxSpace: () => spaceCalls++ },
+  );
   return { uart, out, irq, spaces: () => spaceCalls };
 }
 
@@ -106,4 +112,61 @@ test('saveState/loadState keeps registers and FIFO contents', () => {
   assert.equal(b.irq.level, true);
   assert.deepEqual([b.uart.read(0, 1), b.uart.read(0, 1), b.uart.read(0, 1)], [7, 8, 9]);
   assert.throws(() => b.uart.loadState({ ...(a.uart.saveState() as object), ier: 999 }), /ier/);
+});
+
+test('TX: while the host takes no output, THR bytes wait in a 16-byte FIFO with THRE clear, then drain', () => {
+  const out: number[] = [];
+  let room = 0;
+  const irq = {
+    level: false,
+    set(l: boolean) {
+      this.level = l;
+    },
+  };
+  const uart = new Uart16550(irq, (b) => {
+    if (room === 0) return false;
+    room--;
+    out.push(b);
+    return true;
+  });
+  uart.write(2, 1, 0x01); // FIFO on
+  uart.write(1, 1, 0x02); // THRE interrupt
+  assert.equal(uart.read(2, 1) & 0x0f, 0x02);
+  for (let i = 0; i < 20; i++) uart.write(0, 1, 0x40 + i);
+  assert.deepEqual(out, []);
+  assert.equal(uart.read(5, 1) & 0x60, 0, 'THRE and TEMT clear: the transmitter is busy');
+  assert.equal(irq.level, false, 'no THRE interrupt while busy');
+  room = 10;
+  uart.txResume();
+  assert.equal(out.length, 10);
+  assert.equal(uart.read(5, 1) & 0x60, 0);
+  room = 100;
+  uart.txResume();
+  assert.deepEqual(
+    out,
+    Array.from({ length: 16 }, (_, i) => 0x40 + i),
+    'the FIFO kept 16 bytes; the rest overran',
+  );
+  assert.equal(uart.read(5, 1) & 0x60, 0x60);
+  assert.equal(irq.level, true, 'THRE interrupt once the FIFO emptied');
+});
+
+test('TX: bytes waiting in the FIFO survive saveState/loadState', () => {
+  let accept = false;
+  const out: number[] = [];
+  const mk = () =>
+    new Uart16550({ set: () => {} }, (b) => {
+      if (!accept) return false;
+      out.push(b);
+      return true;
+    });
+  const a = mk();
+  a.write(2, 1, 0x01);
+  a.write(0, 1, 0x31);
+  a.write(0, 1, 0x32);
+  const b = mk();
+  b.loadState(JSON.parse(JSON.stringify(a.saveState())));
+  accept = true;
+  b.txResume();
+  assert.deepEqual(out, [0x31, 0x32]);
 });

@@ -2,9 +2,12 @@
  * NS16550A UART as on QEMU's `virt` board (0x10000000, PLIC source 10, byte registers,
  * reg-shift 0). Linux's 8250 driver and OpenSBI's console drive it.
  *
- * Transmission is instantaneous: a THR write goes straight to the output callback, so THR and
- * the shift register are always empty (LSR.THRE|TEMT) and the THRE interrupt fires again right
- * away. Received bytes wait in a bounded FIFO (16 bytes, or 1 with FIFOs disabled); the host
+ * Transmission is instantaneous while the host takes output: a THR write goes straight to the
+ * output callback, so THR and the shift register are empty again (LSR.THRE|TEMT) and the THRE
+ * interrupt fires again right away. When the output callback refuses a byte (the host's console
+ * is behind or the turn's output budget is spent), bytes wait in a transmit FIFO (16 bytes, or 1
+ * with FIFOs disabled; more are lost as on an overrun), THRE and TEMT read clear, and the guest
+ * waits until txResume() moves them out and signals THRE. Received bytes wait in a bounded FIFO (16 bytes, or 1 with FIFOs disabled); the host
  * learns about free space from receive()'s return value, rxSpace() and the onRxSpace callback.
  * Without a timer, the character-timeout interrupt is reported as soon as bytes sit below the
  * trigger level, which is what a driver sees after the timeout anyway.
@@ -53,6 +56,10 @@ export class Uart16550 implements MmioDevice {
   private trigger = 1;
   private thrIpending = false;
   private readonly rx = new Uint8Array(FIFO_SIZE);
+  /** Transmitted bytes the host has not taken yet. */
+  private readonly tx = new Uint8Array(FIFO_SIZE);
+  private txHead = 0;
+  private txCount = 0;
   private rxHead = 0;
   private rxCount = 0;
   private starved = false;
@@ -60,17 +67,44 @@ export class Uart16550 implements MmioDevice {
 
   constructor(
     private readonly irq: IrqLine,
-    private readonly output: (byte: number) => void,
+    /** Takes one transmitted byte; returning false refuses it (it waits for txResume()). */
+    private readonly output: (byte: number) => boolean | void,
     private readonly opts: Uart16550Options = {},
   ) {}
 
-  private get rxCapacity(): number {
+  private get fifoCapacity(): number {
     return this.fifoEnabled ? FIFO_SIZE : 1;
   }
 
   /** Free space in the receive FIFO. */
   rxSpace(): number {
-    return Math.max(0, this.rxCapacity - this.rxCount);
+    return Math.max(0, this.fifoCapacity - this.rxCount);
+  }
+
+  /** The host takes output again: sends the bytes waiting to go out, signalling THRE once all left. */
+  txResume(): void {
+    if (this.txCount === 0) return;
+    while (this.txCount > 0 && this.output(this.tx[this.txHead]!) !== false) {
+      this.txHead = (this.txHead + 1) % FIFO_SIZE;
+      this.txCount--;
+    }
+    if (this.txCount === 0) {
+      this.thrIpending = true;
+      this.update();
+    }
+  }
+
+  private transmit(value: number): void {
+    if (this.txCount === 0 && this.output(value) !== false) {
+      // The byte left at once: THR is empty again and THRE is signalled anew.
+      this.thrIpending = true;
+      return;
+    }
+    // Held until txResume(); a full FIFO loses the byte, as an overrun would.
+    if (this.txCount < this.fifoCapacity) {
+      this.tx[(this.txHead + this.txCount) % FIFO_SIZE] = value;
+      this.txCount++;
+    }
   }
 
   /** Host input: queues as many bytes as fit and returns that count (the rest must be retried). */
@@ -137,7 +171,7 @@ export class Uart16550 implements MmioDevice {
       case 4:
         return this.mcr;
       case 5: {
-        const v = (this.rxCount > 0 ? LSR_DR : 0) | LSR_THRE | LSR_TEMT | this.lsrErrors;
+        const v = (this.rxCount > 0 ? LSR_DR : 0) | (this.txCount === 0 ? LSR_THRE | LSR_TEMT : 0) | this.lsrErrors;
         if (this.lsrErrors) {
           this.lsrErrors = 0;
           this.update();
@@ -169,25 +203,30 @@ export class Uart16550 implements MmioDevice {
           return;
         }
         if (this.mcr & MCR_LOOP) {
-          if (this.rxCount < this.rxCapacity) this.pushRx(value);
+          if (this.rxCount < this.fifoCapacity) this.pushRx(value);
           else this.lsrErrors |= LSR_OE;
+          // The byte left at once: THR is empty again and THRE is signalled anew.
+          this.thrIpending = true;
         } else {
-          this.output(value);
+          this.transmit(value);
         }
-        // The byte left at once: THR is empty again and THRE is signalled anew.
-        this.thrIpending = true;
         break;
       case 1:
         if (dlab) {
           this.dlm = value;
           return;
         }
-        if (value & IER_THRI && !(this.ier & IER_THRI)) this.thrIpending = true;
+        if (value & IER_THRI && !(this.ier & IER_THRI) && this.txCount === 0) this.thrIpending = true;
         this.ier = value & 0x0f;
         break;
       case 2: {
         const enable = (value & 1) !== 0;
         if (enable !== this.fifoEnabled || value & 2) this.rxHead = this.rxCount = 0;
+        if (enable !== this.fifoEnabled || value & 4) {
+          // Clearing the transmit FIFO empties THR: the driver may go on writing.
+          if (this.txCount > 0) this.thrIpending = true;
+          this.txHead = this.txCount = 0;
+        }
         this.fifoEnabled = enable;
         this.trigger = TRIGGER[value >> 6]!;
         break;
@@ -225,6 +264,8 @@ export class Uart16550 implements MmioDevice {
   saveState(): object {
     const rx: number[] = [];
     for (let i = 0; i < this.rxCount; i++) rx.push(this.rx[(this.rxHead + i) % FIFO_SIZE]!);
+    const tx: number[] = [];
+    for (let i = 0; i < this.txCount; i++) tx.push(this.tx[(this.txHead + i) % FIFO_SIZE]!);
     return {
       version: 1,
       ier: this.ier,
@@ -239,6 +280,8 @@ export class Uart16550 implements MmioDevice {
       trigger: this.trigger,
       thrIpending: this.thrIpending,
       rx,
+      // Absent when empty (and in snapshots from before the transmit FIFO).
+      ...(tx.length ? { tx } : {}),
     };
   }
 
@@ -261,6 +304,10 @@ export class Uart16550 implements MmioDevice {
     this.rxHead = 0;
     this.rxCount = 0;
     for (const b of rx) this.pushRx(b);
+    const tx = r.raw('tx') === undefined ? [] : r.ints('tx', 0, 255, this.fifoEnabled ? FIFO_SIZE : 1);
+    this.tx.set(tx);
+    this.txHead = 0;
+    this.txCount = tx.length;
     this.irqLevel = (this.iir() & IIR_NO_INT) === 0;
     this.irq.set(this.irqLevel);
   }

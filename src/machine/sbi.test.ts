@@ -8,6 +8,7 @@ import {
   EXT_SRST,
   EXT_TIME,
   HartState,
+  SBI_ERR_FAILED,
   SBI_ERR_INVALID_PARAM,
   SBI_ERR_NOT_SUPPORTED,
   handleSbiCall,
@@ -37,7 +38,8 @@ function platform(ram = new Uint8Array(4096)) {
   const states = [HartState.Started, HartState.Stopped];
   const out: number[] = [];
   const input = [104, 105];
-  const p: SbiPlatform = {
+  const p: SbiPlatform & { room: number } = {
+    room: Infinity,
     hartCount: 2,
     setTimer: (id, t) => log.push(`timer ${id} ${t}`),
     sendIpi: (id) => log.push(`ipi ${id}`),
@@ -50,7 +52,11 @@ function platform(ram = new Uint8Array(4096)) {
     hartStop: (id) => log.push(`stop ${id}`),
     hartSuspend: (id) => log.push(`suspend ${id}`),
     systemReset: (t, r) => log.push(`reset ${t} ${r}`),
-    consoleWrite: (b) => out.push(...b),
+    consoleWrite: (b) => {
+      const n = Math.min(b.length, p.room);
+      for (let i = 0; i < n; i++) out.push(b[i]!);
+      return n;
+    },
     consoleRead: (max) => new Uint8Array(input.splice(0, max)),
     ramView: (addr, len) =>
       addr >= 0x80000000 && addr + len <= 0x80000000 + ram.length
@@ -105,6 +111,26 @@ test('DBCN writes and reads through guest RAM, rejecting ranges outside it', () 
   assert.deepEqual([...ram.subarray(0x100, 0x102)], [104, 105]);
   assert.equal(call(h, p, EXT_DBCN, 0, 5, 0x1000, 0).err, SBI_ERR_INVALID_PARAM);
   assert.equal(call(h, p, EXT_DBCN, 0, 5000, 0x80000000, 0).err, SBI_ERR_INVALID_PARAM);
+});
+
+test('DBCN: a huge write is accepted in part and reports the short count; a full console takes nothing', () => {
+  const { p, out, ram } = platform(new Uint8Array(8 * 1024 * 1024));
+  for (let i = 0; i < ram.length; i++) ram[i] = i & 0xff;
+  const h = hart();
+  p.room = 4096;
+  assert.deepEqual(call(h, p, EXT_DBCN, 0, 6 * 1024 * 1024, 0x80000100, 0), { err: 0, value: 4096 });
+  assert.equal(out.length, 4096);
+  assert.equal(out[0], 0);
+  assert.equal(out[4095], 0xff);
+  p.room = 0;
+  assert.deepEqual(call(h, p, EXT_DBCN, 0, 1024 * 1024, 0x80000000, 0), { err: 0, value: 0 });
+  assert.equal(out.length, 4096);
+  // write_byte and the legacy putchar cannot report a short write: a full console says it failed.
+  assert.equal(call(h, p, EXT_DBCN, 2, 0x41).err, SBI_ERR_FAILED);
+  assert.equal(call(h, p, 1, 0, 0x41).err, SBI_ERR_FAILED);
+  assert.equal(out.length, 4096);
+  // Ranges are still checked in full.
+  assert.equal(call(h, p, EXT_DBCN, 0, 9 * 1024 * 1024, 0x80000000, 0).err, SBI_ERR_INVALID_PARAM);
 });
 
 test('SRST validates type and reason; legacy calls return in a0', () => {

@@ -10,6 +10,10 @@
  * The machine-side effects (timers, IPIs, TLB shootdowns, hart start/stop, reset, console) go
  * through SbiPlatform, so this file holds only the protocol. Guest-supplied addresses and hart
  * masks are validated: a bad one is an SBI error code for the guest, never a host exception.
+ *
+ * Console output is paced by the host: a DBCN write takes what the console accepts now and
+ * returns that count (the spec allows partial and empty writes; the guest retries the rest), so
+ * however large a write the guest asks for, the host takes one bounded piece per call.
  */
 
 /** The registers of the calling hart: lo/hi int32 pairs (x[2*i] low word), as the Hart keeps them. */
@@ -43,7 +47,11 @@ export interface SbiPlatform {
   hartSuspend(hartId: number): void;
   /** type: 0 shutdown, 1 cold reboot, 2 warm reboot; reason: 0 none, 1 system failure. */
   systemReset(type: number, reason: number): void;
-  consoleWrite(bytes: Uint8Array): void;
+  /**
+   * Hands guest output to the console; returns how many bytes (a prefix) it took: fewer, even 0,
+   * when the host's console is behind or this turn's output budget is spent.
+   */
+  consoleWrite(bytes: Uint8Array): number;
   /** Takes up to max pending input bytes (may return an empty array). */
   consoleRead(max: number): Uint8Array;
   /** A view of guest physical RAM, or undefined when [addr, addr+len) is not entirely RAM. */
@@ -88,6 +96,13 @@ function s64(h: SbiHart, i: number): number {
 function setReg(h: SbiHart, i: number, v: number): void {
   h.x[2 * i] = v | 0;
   h.x[2 * i + 1] = Math.floor(v / 4294967296) | 0;
+}
+
+const ONE = new Uint8Array(1);
+/** The one-byte console writes (legacy putchar, DBCN write_byte) reuse one buffer: the console copies it. */
+function oneByte(b: number): Uint8Array {
+  ONE[0] = b & 0xff;
+  return ONE;
 }
 
 const A0 = 10;
@@ -234,16 +249,16 @@ export function handleSbiCall(h: SbiHart, p: SbiPlatform): void {
         case 0:
         case 1: {
           const n = u64(h, A0);
-          // On RV64 the whole address is in a1; a2 (the RV32 high half) must be zero.
+          // On RV64 the whole address is in a1; a2 (the RV32 high half) must be zero. The whole
+          // range must be RAM even when only part of it is written now.
           const addr = u64(h, A1);
-          const view = n > 0x100000 || u64(h, 12) !== 0 ? undefined : p.ramView(addr, n);
+          const view = u64(h, 12) !== 0 ? undefined : p.ramView(addr, n);
           if (!view) {
             err = SBI_ERR_INVALID_PARAM;
             break;
           }
           if (fid === 0) {
-            p.consoleWrite(view);
-            value = n;
+            value = p.consoleWrite(view);
           } else {
             const got = p.consoleRead(n);
             view.set(got);
@@ -252,15 +267,16 @@ export function handleSbiCall(h: SbiHart, p: SbiPlatform): void {
           break;
         }
         case 2:
-          p.consoleWrite(new Uint8Array([h.x[2 * A0]! & 0xff]));
+          // A blocking call in the spec: with the console full the byte is lost and the guest told.
+          if (p.consoleWrite(oneByte(h.x[2 * A0]!)) === 0) err = SBI_ERR_FAILED;
           break;
         default:
           err = SBI_ERR_NOT_SUPPORTED;
       }
       break;
     case LEGACY_PUTCHAR:
-      p.consoleWrite(new Uint8Array([h.x[2 * A0]! & 0xff]));
-      setReg(h, A0, 0);
+      // As for write_byte: a full console loses the byte, reported as an error (guests ignore it).
+      setReg(h, A0, p.consoleWrite(oneByte(h.x[2 * A0]!)) === 0 ? SBI_ERR_FAILED : 0);
       return;
     case LEGACY_GETCHAR: {
       const got = p.consoleRead(1);

@@ -21,6 +21,7 @@ import { buildVirtFdt, VIRT } from './fdt.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';
 import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
+import { ConsoleOutput } from './console-output.ts';
 import { Hart } from '../riscv/hart.ts';
 import { Clint } from '../devices/clint.ts';
 import { Plic } from '../devices/plic.ts';
@@ -91,7 +92,11 @@ export interface VirtOptions {
   /** Wall-clock time for the RTC, ns since the epoch. */
   wallClockNs?: () => bigint;
   entropy?: (buf: Uint8Array) => void;
-  /** Serial console output (UART, virtio-console and SBI console), called at most once per slice. */
+  /**
+   * Serial console output (UART, virtio-console and SBI console), handed over by flushOutput():
+   * at most the output budget (OUTPUT_TURN_BUDGET) per turn (see beginTurn); the array is the
+   * callee's.
+   */
   onOutput: (bytes: Uint8Array) => void;
 }
 
@@ -135,8 +140,8 @@ export class VirtMachine {
   readonly builtinSbi: boolean;
   private readonly sbiTimer: number[];
   private readonly sbiPlatform: SbiPlatform;
-  private out: Uint8Array = new Uint8Array(4096);
-  private outLen = 0;
+  /** Console output of the current turn, bounded; the devices stop consuming when it is full. */
+  private readonly output = new ConsoleOutput();
   private readonly stdin: number[] = [];
 
   constructor(readonly opts: VirtOptions) {
@@ -165,8 +170,7 @@ export class VirtMachine {
 
     this.clint = new Clint(this.harts, this.clock);
     this.plic = new Plic(this.harts, 95);
-    const emit = (b: number) => this.emit(b);
-    this.uart = new Uart16550(this.plic.irqLine(VIRT.uart.irq), emit);
+    this.uart = new Uart16550(this.plic.irqLine(VIRT.uart.irq), (b) => this.output.put(b));
     this.rtc = new GoldfishRtc(this.plic.irqLine(VIRT.rtc.irq), opts.wallClockNs);
     const test = new SifiveTest((r: FinisherResult) => {
       this.power =
@@ -196,9 +200,7 @@ export class VirtMachine {
       models.push(nic);
     });
     models.push(new VirtioRng(opts.entropy));
-    this.console = new VirtioConsole((bytes) => {
-      for (const b of bytes) this.emit(b);
-    });
+    this.console = new VirtioConsole(this.output);
     models.push(this.console);
     if (models.length > VIRT.virtio.count)
       throw new BoardConfigError(`at most ${VIRT.virtio.count - 2} disks and NICs fit in the board's virtio slots`);
@@ -220,20 +222,39 @@ export class VirtMachine {
     if (!opts.restoring) this.boot();
   }
 
-  private emit(b: number): void {
-    if (this.outLen === this.out.length) {
-      const bigger = new Uint8Array(this.out.length * 2);
-      bigger.set(this.out);
-      this.out = bigger;
-    }
-    this.out[this.outLen++] = b;
+  /**
+   * Hands buffered console output to onOutput. The buffer is emptied first, so a flush from
+   * inside onOutput (the host stopping the VM) finds nothing to repeat.
+   */
+  flushOutput(): void {
+    const bytes = this.output.take();
+    if (bytes) this.opts.onOutput(bytes);
   }
 
-  /** Hands buffered console output to onOutput. */
-  flushOutput(): void {
-    if (this.outLen === 0) return;
-    this.opts.onOutput(this.out.slice(0, this.outLen));
-    this.outLen = 0;
+  /**
+   * Starts a turn's console output budget; console devices that stopped for lack of room go on
+   * now (a part-printed virtio chain, bytes held in the UART, a guest retrying an SBI write).
+   */
+  beginTurn(): void {
+    this.output.newTurn();
+    if (this.output.stalled && this.output.room() > 0) {
+      this.output.stalled = false;
+      this.uart.txResume();
+      this.console.resumeOutput();
+    }
+  }
+
+  /**
+   * A console device was refused for this turn's budget (not because the host is behind): the
+   * VM should hand the output over and start a new turn rather than run on with output stuck.
+   */
+  get outputBudgetSpent(): boolean {
+    return this.output.stalled && !this.output.isHeld && this.output.room() === 0;
+  }
+
+  /** The host's console is behind (true): console devices take no output until it is false again. */
+  holdOutput(held: boolean): void {
+    this.output.setHeld(held);
   }
 
   private boot(): void {
@@ -373,7 +394,10 @@ export class VirtMachine {
           type === 0 ? (reason === 0 ? { kind: 'poweroff' } : { kind: 'fail', code: 1 }) : { kind: 'reboot' };
       },
       consoleWrite: (bytes) => {
-        for (const b of bytes) this.emit(b);
+        const n = Math.min(bytes.length, this.output.room());
+        if (n < bytes.length) this.output.stall();
+        if (n > 0) this.output.write(n === bytes.length ? bytes : bytes.subarray(0, n));
+        return n;
       },
       consoleRead: (max) => new Uint8Array(this.stdin.splice(0, max)),
       ramView: (addr, len) =>
@@ -481,6 +505,9 @@ export class VirtMachine {
     this.uart.loadState(s.uart);
     this.rtc.loadState(s.rtc);
     s.virtio.forEach((v, i) => this.virtio[i]!.loadState(v));
+    // Console devices may have been waiting for room (a part-printed chain, bytes in the UART's
+    // transmit FIFO): the first turn resumes them.
+    this.output.stalled = true;
   }
 
   /** Resolves once no block request is in flight. */

@@ -7,8 +7,14 @@
  * the host supplies the clock and the two ways to schedule (yield now, sleep for a while).
  *
  * Invariants: no slice runs while paused, rebooting or after stop; console input the UART cannot
- * take yet is queued here (bounded by the host's reads) and retried every turn; a guest can never
- * make this loop throw: errors from the board end the VM with an 'error' stop reason.
+ * take yet is queued here (at most MAX_PENDING_INPUT bytes) and retried every turn; a guest can
+ * never make this loop throw: errors from the board end the VM with an 'error' stop reason.
+ *
+ * Console output flows in bounded chunks: each turn hands the host at most the board's output
+ * budget (OUTPUT_TURN_BUDGET, one `output` event per turn at most), and a turn whose budget is
+ * spent ends early so the next one can go on at once. A host whose console is behind calls
+ * holdOutput(): the console devices then stop consuming (the guest waits, its output stays in
+ * guest memory) until releaseOutput().
  *
  * Reboot: the board is rebuilt from the boot files (kernel, initrd, firmware) it was given. A VM
  * restored from a snapshot has none in memory: it asks the host's `reloadBoot` for them (the host
@@ -17,6 +23,7 @@
  */
 import { VirtMachine, type PowerEvent, type VirtOptions, type MachineState } from '../machine/virt.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
+import { PanicWatch } from './panic-watch.ts';
 
 export interface VmHost {
   nowMs(): number;
@@ -55,6 +62,10 @@ export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?:
 export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boot files to reboot from';
 
 export interface VmEvents {
+  /**
+   * Guest console output, at most the board's per-turn budget per call; the array is the
+   * host's to keep. A host that cannot keep up calls vm.holdOutput(), then vm.releaseOutput().
+   */
   output(bytes: Uint8Array): void;
   stopped(reason: StopReason): void;
   /** The guest rebooted and a fresh board now boots (the host may, e.g., hold typed input until its shell is up). */
@@ -65,7 +76,11 @@ export interface VmEvents {
 const SLICE_BUDGET = 20_000;
 /** Wall time per event-loop turn before yielding. */
 const TURN_MS = 8;
-const PANIC_TEXT = 'Kernel panic - not syncing';
+/**
+ * Console input accepted but not yet taken by the guest. Typing and pasting stay far below it;
+ * hosts that feed input from a pipe pause the pipe well before (src/host/node/console.ts).
+ */
+export const MAX_PENDING_INPUT = 4 * 1024 * 1024;
 
 export interface VmSnapshotMeta {
   /** Anything the caller needs to rebuild the same configuration (disk paths, kernel args...). */
@@ -80,9 +95,13 @@ export class Vm {
   private rebooting: Promise<void> | undefined;
   private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
   private pendingInput: Uint8Array[] = [];
+  private pendingInputLen = 0;
+  /** The host's console is behind (holdOutput): kept across reboots, which build a new board. */
+  private heldByHost = false;
   private cancelSleep: (() => void) | undefined;
   private scheduled = false;
-  private panicTail = '';
+  /** Watches for a kernel panic across chunk boundaries without keeping the whole log. */
+  private readonly panicWatch = new PanicWatch();
   /** Set by input(); lets a turn about to sleep see input its own output handler just typed. */
   private freshInput = false;
 
@@ -99,12 +118,14 @@ export class Vm {
 
   /** `diskIoAfter`: the previous board's shutdown() on a reboot (its writes land first). */
   private build(diskIoAfter?: Promise<unknown>): VirtMachine {
-    return new VirtMachine({
+    const board = new VirtMachine({
       ...this.opts,
       diskIoAfter,
       nowMs: () => this.host.nowMs(),
       onOutput: (b) => this.onOutput(b),
     });
+    board.holdOutput(this.heldByHost);
+    return board;
   }
 
   get machine(): VirtMachine {
@@ -145,26 +166,49 @@ export class Vm {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.cancelSleep?.();
-    // Stopped from the output handler itself: the board is mid-flush, and flushing again would repeat it.
-    if (!this.inOutput) this.machine.flushOutput();
+    // (Stopped from the output handler itself, the board's buffer is already empty.)
+    this.machine.flushOutput();
     this.events.stopped(reason);
+  }
+
+  /** The host's console is behind: the guest's console devices stop consuming output. */
+  holdOutput(): void {
+    this.heldByHost = true;
+    this.machine.holdOutput(true);
+  }
+
+  /** Whether holdOutput() is in force. */
+  get outputHeld(): boolean {
+    return this.heldByHost;
+  }
+
+  /** The host's console caught up: output flows again from the next turn on. */
+  releaseOutput(): void {
+    if (!this.heldByHost) return;
+    this.heldByHost = false;
+    this.machine.holdOutput(false);
+    this.wake();
   }
 
   /** Console input accepted from the host but not yet taken by the guest's UART. */
   get pendingInputBytes(): number {
-    let n = 0;
-    for (const b of this.pendingInput) n += b.length;
-    return n;
+    return this.pendingInputLen;
   }
 
-  /** Console input from the user; delivered as fast as the guest's UART FIFO drains. */
-  input(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.pendingInput.push(bytes.slice());
+  /**
+   * Console input from the user; delivered as fast as the guest's UART FIFO drains. Returns how
+   * many bytes were accepted: input beyond MAX_PENDING_INPUT waiting bytes is dropped.
+   */
+  input(bytes: Uint8Array): number {
+    const n = Math.min(bytes.length, MAX_PENDING_INPUT - this.pendingInputLen);
+    if (n <= 0) return 0;
+    this.pendingInput.push(bytes.slice(0, n));
+    this.pendingInputLen += n;
     this.freshInput = true;
     // Mid-reboot the old board's UART is gone: the new board takes the bytes once it runs.
     if (!this.rebooting) this.deliverInput();
     this.wake();
+    return n;
   }
 
   /** Ends a WFI sleep now: host I/O (input, a network frame, a disk completion) raised an interrupt. */
@@ -180,6 +224,7 @@ export class Vm {
     while (this.pendingInput.length) {
       const head = this.pendingInput[0]!;
       const n = this.machine.input(head);
+      this.pendingInputLen -= Math.min(n, head.length);
       if (n >= head.length) this.pendingInput.shift();
       else {
         this.pendingInput[0] = head.subarray(n);
@@ -189,19 +234,9 @@ export class Vm {
   }
 
   private onOutput(bytes: Uint8Array): void {
-    // Watch for a kernel panic across chunk boundaries without keeping the whole log.
-    const text = this.panicTail + new TextDecoder('latin1').decode(bytes);
-    if (text.includes(PANIC_TEXT)) this.sawPanic = true;
-    this.panicTail = text.slice(-PANIC_TEXT.length);
-    this.inOutput = true;
-    try {
-      this.events.output(bytes);
-    } finally {
-      this.inOutput = false;
-    }
+    if (this.panicWatch.feed(bytes)) this.sawPanic = true;
+    this.events.output(bytes);
   }
-
-  private inOutput = false;
 
   private sawPanic = false;
 
@@ -219,12 +254,15 @@ export class Vm {
     const m = this.machine;
     const deadline = this.host.nowMs() + TURN_MS;
     try {
+      m.beginTurn();
       for (;;) {
         m.updateTimers();
         if (this.pendingInput.length) this.deliverInput();
         m.pollDevices();
         m.runSlice(SLICE_BUDGET);
         if (m.power || this.sawPanic) break;
+        // This turn's output budget is spent with output waiting: hand it over, go on next turn.
+        if (m.outputBudgetSpent) break;
         if (m.allWaiting()) {
           m.updateTimers();
           if (!m.allWaiting()) continue;

@@ -280,9 +280,12 @@ function onWorkerMessage(m: WorkerMessage): void {
     case 'progress':
       showProgress(m.what, m.loaded, m.total);
       break;
-    case 'output':
-      term.write(m.data);
+    case 'output': {
+      // The worker holds the guest's output while too much of it waits here: say what was shown.
+      const bytes = m.data.length;
+      term.write(m.data, () => send({ t: 'output-ack', bytes }));
       break;
+    }
     case 'stats':
       el.stats.textContent =
         `${(m.instret / 1e9).toFixed(2)} G instructions · ${m.mips.toFixed(0)} MIPS · ${m.seconds.toFixed(0)} s` +

@@ -16,6 +16,8 @@ export interface FileDisk {
 export type UiMessage =
   | { t: 'boot'; config: BootConfig; files: FileDisk[] }
   | { t: 'input'; data: Uint8Array }
+  /** The page's terminal has shown `bytes` more bytes of output (xterm's write callback). */
+  | { t: 'output-ack'; bytes: number }
   | { t: 'pause' }
   | { t: 'resume' }
   | { t: 'save' }

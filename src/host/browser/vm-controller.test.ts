@@ -4,14 +4,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeSnapshot } from '../../vmm/snapshot-file.ts';
 import type { WorkerMessage } from './protocol.ts';
-import { VmController } from './vm-controller.ts';
+import { OUTPUT_WINDOW, VmController } from './vm-controller.ts';
+import { dbcnKernel } from '../../vmm/testing.ts';
+
+/** Prints 2 MiB through the SBI console, then powers off. */
+const LOUD_KERNEL = dbcnKernel(2);
 
 let server: Server;
 let base: string;
 
 before(async () => {
   server = createServer((req, res) => {
-    if (req.url === '/junk-kernel') res.writeHead(200, { 'content-length': 64 }).end(new Uint8Array(64).fill(1));
+    if (req.url === '/loud-kernel') res.writeHead(200, { 'content-length': LOUD_KERNEL.length }).end(LOUD_KERNEL);
+    else if (req.url === '/junk-kernel') res.writeHead(200, { 'content-length': 64 }).end(new Uint8Array(64).fill(1));
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -88,4 +93,37 @@ test('a snapshot that needs a disk file the page does not have asks for it', asy
 test('saving with no VM says so', async () => {
   const got = await drive([{ t: 'save' }]);
   assert.match((got.at(-1) as { message: string }).message, /nothing to save/);
+});
+
+test('output the page has not shown holds the guest once past the window, and flows again on acks', async () => {
+  let posted = 0;
+  let acking = false;
+  let heldAt: number | undefined;
+  let finish!: (reason: string) => void;
+  const stopped = new Promise<string>((r) => (finish = r));
+  let crossed!: () => void;
+  const pastWindow = new Promise<void>((r) => (crossed = r));
+  const c = new VmController((m) => {
+    if (m.t === 'output') {
+      posted += m.data.length;
+      if (acking) c.handle({ t: 'output-ack', bytes: m.data.length });
+      else if (posted >= OUTPUT_WINDOW && heldAt === undefined) {
+        heldAt = posted;
+        crossed();
+      }
+    } else if (m.t === 'stopped') finish(m.reason);
+  });
+  c.handle({ t: 'boot', config: cfg(`${base}/loud-kernel`), files: [] });
+  // The page (this test) acknowledges nothing at first: past the window the guest's output is held.
+  await pastWindow;
+  assert.equal(c.currentVm?.outputHeld, true, 'held once the page is a window behind');
+  c.handle({ t: 'output-ack', bytes: OUTPUT_WINDOW / 4 });
+  assert.equal(c.currentVm?.outputHeld, true, 'still more than half a window behind');
+  // The page shows it all: the rest flows and the guest finishes.
+  acking = true;
+  c.handle({ t: 'output-ack', bytes: posted });
+  assert.equal(c.currentVm?.outputHeld, false);
+  assert.equal(await stopped, 'the guest powered off');
+  assert.equal(posted, 2 * 1024 * 1024);
+  c.teardown();
 });

@@ -64,6 +64,13 @@ interface ExpectedSource {
   validator: unknown;
 }
 
+/**
+ * Output posted to the page and not yet shown by its terminal (acknowledged with 'output-ack').
+ * Past this the VM's console devices are held (the guest waits) until the page catches up to
+ * half of it, so a guest printing without end never piles messages up in the page.
+ */
+export const OUTPUT_WINDOW = 256 * 1024;
+
 /** A shell prompt at the end of the output; busybox may follow it with a cursor-position query (ESC [6n). */
 const PROMPT = /[#$] (\x1b\[6n)?$/;
 
@@ -87,6 +94,9 @@ export class VmController {
   private startedAt = 0;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private lastStats = { at: 0, instret: 0 };
+  /** Output bytes posted and not yet acknowledged by the page, and whether that held the VM. */
+  private unacked = 0;
+  private outputHeld = false;
 
   constructor(
     private readonly post: (msg: WorkerMessage, transfer?: ArrayBuffer[]) => void,
@@ -109,6 +119,9 @@ export class VmController {
       case 'input':
         this.vm?.input(msg.data);
         break;
+      case 'output-ack':
+        if (typeof msg.bytes === 'number' && msg.bytes > 0) this.outputShown(msg.bytes);
+        break;
       case 'pause':
         if (this.saving) {
           this.saving.resume = false;
@@ -130,6 +143,14 @@ export class VmController {
       case 'save':
         void this.save();
         break;
+    }
+  }
+
+  private outputShown(bytes: number): void {
+    this.unacked = Math.max(0, this.unacked - bytes);
+    if (this.outputHeld && this.unacked <= OUTPUT_WINDOW / 2) {
+      this.outputHeld = false;
+      this.vm?.releaseOutput();
     }
   }
 
@@ -422,13 +443,21 @@ export class VmController {
       output: (data: Uint8Array) => {
         if (gen !== this.generation) return;
         if (!this.promptSeen) {
-          this.tail = (this.tail + new TextDecoder('latin1').decode(data)).slice(-64);
+          // Only the tail matters for the prompt: decode no more than it keeps.
+          const end = new TextDecoder('latin1').decode(data.subarray(Math.max(0, data.length - 64)));
+          this.tail = (this.tail + end).slice(-64);
           if (PROMPT.test(this.tail) && this.vm) {
             this.promptSeen = true;
             this.post({ t: 'prompt', ms: performance.now() - this.startedAt, instret: this.vm.machine.instret });
           }
         }
+        const n = data.length;
         this.post({ t: 'output', data }, [data.buffer as ArrayBuffer]);
+        this.unacked += n;
+        if (!this.outputHeld && this.unacked >= OUTPUT_WINDOW && this.vm) {
+          this.outputHeld = true;
+          this.vm.holdOutput();
+        }
       },
       stopped: (r: StopReason) => {
         if (gen !== this.generation) return;
@@ -444,6 +473,8 @@ export class VmController {
     this.host = host;
     this.tail = '';
     this.promptSeen = false;
+    this.unacked = 0;
+    this.outputHeld = false;
     this.startedAt = performance.now();
     this.lastStats = { at: this.startedAt, instret: vm.machine.instret };
     this.phase('running');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { HostConsole, PipedInput } from './console.ts';
+import { PassThrough, Writable } from 'node:stream';
+import { HostConsole, InputGate, PIPED_LINE_MAX, PipedInput, StreamOutput } from './console.ts';
 
 function fakeTty() {
   const s = new PassThrough() as unknown as NodeJS.ReadStream & { rawMode: boolean };
@@ -116,4 +116,101 @@ test('an unfinished last line is typed at end of input; done once it is answered
   assert.equal(p.done, false);
   p.output(enc('uname\r\nLinux\r\n# '));
   assert.equal(p.done, true);
+});
+
+test('a line longer than the cap is typed in capped pieces, not held whole', () => {
+  const { p, typed } = typer(true);
+  p.push(new Uint8Array(3 * PIPED_LINE_MAX + 10).fill(0x61));
+  assert.equal(typed.length, 1);
+  assert.equal(typed[0]!.length, PIPED_LINE_MAX);
+  assert.ok(p.pendingBytes <= 2 * PIPED_LINE_MAX + 10);
+  p.idle();
+  p.idle();
+  p.push(enc('\n'));
+  p.idle();
+  assert.deepEqual(
+    typed.map((t) => t.length),
+    [PIPED_LINE_MAX, PIPED_LINE_MAX, PIPED_LINE_MAX, 11],
+  );
+});
+
+test('piped input is paused while too much of it waits for the guest, and resumed once typed', async () => {
+  const pipe = new PassThrough({ highWaterMark: 64 * 1024 }) as unknown as NodeJS.ReadStream & PassThrough;
+  const typed: Uint8Array[] = [];
+  const p = new PipedInput((b) => {
+    typed.push(b);
+    gate.update();
+  }, true);
+  const c = new HostConsole(
+    {
+      input: (b) => {
+        p.push(b);
+        gate.update();
+      },
+      quit: () => {},
+      snapshot: () => {},
+    },
+    pipe,
+  );
+  const HIGH = 256 * 1024;
+  const gate = new InputGate(() => p.pendingBytes, c, HIGH);
+  c.start();
+  const line = enc('x'.repeat(99) + '\n');
+  let written = 0;
+  // The writer keeps going until the pipe pushes back, as a shell pipeline would.
+  for (let round = 0; round < 200; round++) {
+    while (pipe.write(line)) written += line.length;
+    written += line.length;
+    await new Promise((r) => setImmediate(r));
+    if (gate.paused && pipe.writableLength >= 64 * 1024) break;
+  }
+  assert.ok(gate.paused, 'the pipe was paused');
+  assert.ok(p.pendingBytes <= HIGH + 64 * 1024, `${p.pendingBytes} bytes held`);
+  assert.ok(written >= p.pendingBytes + 64 * 1024, 'the rest waits in the pipe');
+  // The guest answers every typed line with a prompt: the backlog drains and reading resumes.
+  for (let i = 0; i < 10_000 && p.pendingBytes > HIGH / 4; i++) p.output(enc('\r\n# '));
+  assert.equal(gate.paused, false, 'reading resumed');
+  c.stop();
+});
+
+test('guest output to a slow stream holds the VM until the stream drains', async () => {
+  const pending: (() => void)[] = [];
+  const got: number[] = [];
+  const slow = new Writable({
+    highWaterMark: 16,
+    write(chunk: Buffer, _enc, cb) {
+      got.push(...chunk);
+      pending.push(cb);
+    },
+  });
+  const events: string[] = [];
+  const out = new StreamOutput(slow, { hold: () => events.push('hold'), release: () => events.push('release') });
+  out.write(new Uint8Array(10));
+  assert.deepEqual(events, []);
+  out.write(new Uint8Array(10));
+  assert.deepEqual(events, ['hold']);
+  out.write(new Uint8Array(10));
+  assert.deepEqual(events, ['hold'], 'held once');
+  while (pending.length) {
+    pending.shift()!();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.deepEqual(events, ['hold', 'release']);
+  assert.equal(got.length, 30);
+});
+
+test('a console stream that fails releases the VM and drops later output', async () => {
+  const events: string[] = [];
+  const broken = new Writable({
+    highWaterMark: 4,
+    write(_chunk, _enc, cb) {
+      setImmediate(() => cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+    },
+  });
+  const out = new StreamOutput(broken, { hold: () => events.push('hold'), release: () => events.push('release') });
+  out.write(new Uint8Array(10));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(events, ['hold', 'release']);
+  out.write(new Uint8Array(10));
+  assert.deepEqual(events, ['hold', 'release'], 'later output is dropped without holding the VM');
 });

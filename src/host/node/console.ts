@@ -6,7 +6,10 @@
  *   The terminal is always restored on exit, even on errors.
  * - When stdin is a pipe or file its bytes go to the guest as they are; end of input is
  *   reported (the VM keeps running until the guest powers off). PipedInput (below) paces such
- *   input a line at a time, the way a user at a terminal would type it.
+ *   input a line at a time, the way a user at a terminal would type it, and InputGate pauses
+ *   the pipe while too much of it waits for the guest, so an endless pipe costs bounded memory.
+ * - Guest output goes to stdout through StreamOutput, which holds the VM's console devices while
+ *   stdout is behind (write() returned false) until it drains.
  */
 export interface ConsoleHandlers {
   /** Bytes typed by the user for the guest. */
@@ -44,14 +47,33 @@ export class HostConsole {
   }
 
   stop(): void {
+    this.stopped = true;
     this.stdin.off('data', this.onData);
     this.stdin.off('end', this.onEnd);
     if (this.raw) this.stdin.setRawMode(false);
     this.stdin.pause();
   }
 
-  write(bytes: Uint8Array): void {
-    this.stdout.write(bytes);
+  private stopped = false;
+  private inputPaused = false;
+
+  /** Stops reading stdin (the guest has enough input waiting); see InputGate. */
+  pauseInput(): void {
+    if (this.inputPaused || this.stopped) return;
+    this.inputPaused = true;
+    this.stdin.pause();
+  }
+
+  /** Reads stdin again. */
+  resumeInput(): void {
+    if (!this.inputPaused || this.stopped) return;
+    this.inputPaused = false;
+    this.stdin.resume();
+  }
+
+  /** Writes to the console's stdout; false when the stream is behind (see StreamOutput). */
+  write(bytes: Uint8Array): boolean {
+    return this.stdout.write(bytes);
   }
 
   stderr(text: string): void {
@@ -87,12 +109,106 @@ export class HostConsole {
   }
 }
 
+/** What StreamOutput holds and releases: the running VM's console devices. */
+export interface OutputFlow {
+  hold(): void;
+  release(): void;
+}
+
+/**
+ * Guest output to a Node stream with back-pressure: when write() returns false (the stream's
+ * buffer is past its high-water mark) the VM's output is held until 'drain'. A stream that
+ * fails (EPIPE: the reader went away) releases the VM for good and later output is dropped,
+ * so the guest runs on as if nobody watched.
+ */
+export class StreamOutput {
+  private waiting = false;
+  private broken = false;
+  private readonly onDrain = () => {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.flow.release();
+  };
+  private readonly onError = () => {
+    this.broken = true;
+    this.stream.off('drain', this.onDrain);
+    this.onDrain();
+  };
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly flow: OutputFlow,
+  ) {
+    stream.on('error', this.onError);
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.broken) return;
+    let ok: boolean;
+    try {
+      ok = this.stream.write(bytes);
+    } catch {
+      this.onError();
+      return;
+    }
+    if (!ok && !this.waiting && !this.broken) {
+      this.waiting = true;
+      this.flow.hold();
+      this.stream.once('drain', this.onDrain);
+    }
+  }
+
+  /** Stops listening to the stream (the VM is gone). */
+  close(): void {
+    this.stream.off('error', this.onError);
+    this.stream.off('drain', this.onDrain);
+  }
+}
+
+/** Piped input (including a line not typed yet) held before the pipe is paused. */
+export const PIPED_INPUT_HIGH = 1024 * 1024;
+
+/**
+ * Pauses an input source while `backlog()` (bytes read but not yet taken by the guest) is at
+ * least `high`, and resumes it once the backlog has fallen to half of that. Call update()
+ * whenever the backlog may have changed (bytes read, a line typed).
+ */
+export class InputGate {
+  paused = false;
+
+  constructor(
+    private readonly backlog: () => number,
+    private readonly source: { pauseInput(): void; resumeInput(): void },
+    private readonly high = PIPED_INPUT_HIGH,
+  ) {}
+
+  update(): void {
+    const n = this.backlog();
+    if (!this.paused && n >= this.high) {
+      this.paused = true;
+      this.source.pauseInput();
+    } else if (this.paused && n <= this.high / 2) {
+      this.paused = false;
+      this.source.resumeInput();
+    }
+  }
+}
+
+/**
+ * The longest piped line typed in one go. A longer "line" (a pipe with no newlines) is typed
+ * in pieces of this size, each once the previous one is answered (or the guest idles), so an
+ * unfinished line never grows without bound while the pipe is paused.
+ */
+export const PIPED_LINE_MAX = 64 * 1024;
+
 /** A shell prompt at the end of the output: "... # " or "... $ ". */
 const PROMPT = /[#$] $/;
 /** Terminal control sequences a shell may print after its prompt (busybox ash sends ESC[6n). */
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const LATIN1 = new TextDecoder('latin1');
 const NEWLINE = 0x0a;
+/** Output characters kept to look for a prompt. */
+const TAIL = 64;
 
 /**
  * Types a script read from a pipe into a guest shell one line at a time, as a user would: the
@@ -109,10 +225,11 @@ const NEWLINE = 0x0a;
  * Platform-neutral logic with no timers; the host wires output, reboots, idleness and typing.
  */
 export class PipedInput {
-  /** Whole lines (each ending in \n, except a final one at end of input) not yet typed. */
+  /** Whole lines (each ending in \n, except a final one at end of input, or a piece of a long one) not yet typed. */
   private readonly lines: Uint8Array[] = [];
-  /** Bytes of an unfinished line (no newline yet). */
+  /** Bytes of an unfinished line (no newline yet), less than PIPED_LINE_MAX of them. */
   private partial: Uint8Array[] = [];
+  private partialLen = 0;
   private ended = false;
   /** Waiting for a boot's first prompt. */
   private booting: boolean;
@@ -136,9 +253,7 @@ export class PipedInput {
 
   /** Bytes not yet typed (whole lines and an unfinished one). */
   get pendingBytes(): number {
-    let n = this.queued;
-    for (const p of this.partial) n += p.length;
-    return n;
+    return this.queued + this.partialLen;
   }
 
   /** Every byte of input has been typed and the last line has been answered with a prompt. */
@@ -154,35 +269,43 @@ export class PipedInput {
   /** Bytes read from the pipe. */
   push(bytes: Uint8Array): void {
     let start = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i] !== NEWLINE) continue;
-      this.partial.push(bytes.slice(start, i + 1));
-      this.queueLine(concat(this.partial));
-      this.partial = [];
-      start = i + 1;
+    while (start < bytes.length) {
+      const nl = bytes.indexOf(NEWLINE, start);
+      const room = PIPED_LINE_MAX - this.partialLen;
+      const end = nl >= 0 && nl - start < room ? nl + 1 : Math.min(bytes.length, start + room);
+      this.partial.push(bytes.slice(start, end));
+      this.partialLen += end - start;
+      // A whole line, or a piece of a line too long to hold whole.
+      if (bytes[end - 1] === NEWLINE || this.partialLen >= PIPED_LINE_MAX) this.endLine();
+      start = end;
     }
-    if (start < bytes.length) this.partial.push(bytes.slice(start));
     this.next();
   }
 
   /** The pipe ended: an unfinished last line is typed as it is. */
   end(): void {
     this.ended = true;
-    if (this.partial.length) this.queueLine(concat(this.partial));
-    this.partial = [];
+    if (this.partial.length) this.endLine();
     this.next();
+  }
+
+  private endLine(): void {
+    this.queueLine(concat(this.partial));
+    this.partial = [];
+    this.partialLen = 0;
   }
 
   /** Guest console output: a prompt lets the next line through. */
   output(bytes: Uint8Array): void {
-    let text = LATIN1.decode(bytes);
+    let from = 0;
     if (!this.sawNewline && !this.booting) {
-      const nl = text.lastIndexOf('\n');
+      const nl = bytes.lastIndexOf(NEWLINE);
       if (nl < 0) return;
       this.sawNewline = true;
-      text = text.slice(nl + 1);
+      from = nl + 1;
     }
-    this.tail = (this.tail + text).slice(-64);
+    // Only the end of the output matters: decode no more than the tail keeps.
+    this.tail = (this.tail + LATIN1.decode(bytes.subarray(Math.max(from, bytes.length - TAIL)))).slice(-TAIL);
     if (!PROMPT.test(this.tail.replace(ESCAPES, ''))) return;
     if (this.booting || this.answering) {
       this.booting = false;

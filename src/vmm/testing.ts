@@ -1,0 +1,105 @@
+/**
+ * Test support: tiny S-mode "kernels" in the RISC-V Image format, encoded here so tests need no
+ * toolchain. Used only by tests; kept platform-neutral.
+ */
+const S0 = 8;
+const S1 = 9;
+const T0 = 5;
+const T1 = 6;
+const A0 = 10;
+const A1 = 11;
+const A2 = 12;
+const A6 = 16;
+const A7 = 17;
+const lui = (rd: number, imm20: number) => ((imm20 << 12) | (rd << 7) | 0x37) >>> 0;
+const addi = (rd: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
+const slli = (rd: number, rs1: number, sh: number) => ((sh << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13) >>> 0;
+const add = (rd: number, rs1: number, rs2: number) => ((rs2 << 20) | (rs1 << 15) | (rd << 7) | 0x33) >>> 0;
+const sub = (rd: number, rs1: number, rs2: number) =>
+  ((0x20 << 25) | (rs2 << 20) | (rs1 << 15) | (rd << 7) | 0x33) >>> 0;
+const sw = (rs2: number, rs1: number) => ((rs2 << 20) | (rs1 << 15) | (2 << 12) | 0x23) >>> 0;
+const branch = (f3: number, rs1: number, rs2: number, off: number) => {
+  const i = off & 0x1fff;
+  return (
+    ((((i >> 12) & 1) << 31) |
+      (((i >> 5) & 0x3f) << 25) |
+      (rs2 << 20) |
+      (rs1 << 15) |
+      (f3 << 12) |
+      (((i >> 1) & 0xf) << 8) |
+      (((i >> 11) & 1) << 7) |
+      0x63) >>>
+    0
+  );
+};
+const beq = (rs1: number, rs2: number, off: number) => branch(0, rs1, rs2, off);
+const bne = (rs1: number, rs2: number, off: number) => branch(1, rs1, rs2, off);
+const jal = (rd: number, off: number) => {
+  const i = off & 0x1fffff;
+  return (
+    ((((i >> 20) & 1) << 31) |
+      (((i >> 1) & 0x3ff) << 21) |
+      (((i >> 11) & 1) << 20) |
+      (i & 0xff000) |
+      (rd << 7) |
+      0x6f) >>>
+    0
+  );
+};
+const ECALL = 0x00000073;
+const WFI = 0x10500073;
+
+/** A RISC-V Linux Image holding `code` (loaded at RAM base + 2 MiB). */
+export function image(code: number[]): Uint8Array {
+  const img = new Uint8Array(64 + code.length * 4);
+  const dv = new DataView(img.buffer);
+  dv.setUint32(0, 0x0400006f, true); // j +64
+  dv.setUint32(8, 0x200000, true); // text_offset
+  dv.setUint32(16, img.length, true); // image_size
+  dv.setUint32(56, 0x05435352, true); // "RSC\x05"
+  code.forEach((w, i) => dv.setUint32(64 + i * 4, w, true));
+  return img;
+}
+
+/** Waits for interrupts for ever (none are enabled): the test plays the guest's drivers. */
+export const IDLE = image([WFI, jal(0, -4)]);
+
+/** Writes a finisher status (poweroff 0x5555, failure 0x13333) and spins. */
+function finish(status: number): number[] {
+  return [lui(T0, 0x100), lui(T1, status >>> 12), addi(T1, T1, status & 0xfff), sw(T1, T0), jal(0, 0)];
+}
+
+/**
+ * Prints RAM [0x80000000, +1 MiB) `calls` times with SBI DBCN console writes, each retried from
+ * where it stopped until all of it is written (a short count is no error), then powers off.
+ */
+export function dbcnKernel(calls: number): Uint8Array {
+  const code = [
+    addi(S0, 0, calls), // 0: calls left
+    beq(S0, 0, 18 * 4), // 1 outer: -> 19 done
+    lui(S1, 0x100), // 2: s1 = bytes left in this call (1 MiB)
+    lui(A7, 0x44424), // 3 inner: a7 = DBCN
+    addi(A7, A7, 0x34e),
+    addi(A6, 0, 0), // 5: console_write
+    addi(A0, S1, 0), // 6: num_bytes = left
+    addi(T0, 0, 1),
+    slli(T0, T0, 31), // 8: 0x80000000
+    lui(T1, 0x100),
+    add(T0, T0, T1), // 10: end of the buffer
+    sub(A1, T0, S1), // 11: base_addr_lo = end - left
+    addi(A2, 0, 0), // 12: base_addr_hi
+    ECALL, // 13
+    bne(A0, 0, 6 * 4), // 14: error -> 20 fail
+    sub(S1, S1, A1), // 15: left -= written
+    bne(S1, 0, -13 * 4), // 16: -> 3 inner
+    addi(S0, S0, -1), // 17
+    jal(0, -17 * 4), // 18: -> 1 outer
+    jal(0, 2 * 4), // 19 done: -> 21
+    ...finish(0x13333), // 20..24 fail (code 1)
+  ];
+  // 21 is inside the failure sequence: put the poweroff after it and jump there instead.
+  const done = code.length;
+  code[19] = jal(0, (done - 19) * 4);
+  code.push(...finish(0x5555));
+  return image(code);
+}
