@@ -122,7 +122,7 @@ export class VirtioConsole implements VirtioDeviceModel {
   }
 
   loadState(state: unknown): void {
-    const r = new StateReader('virtio-console', state, 1);
+    const r = StateReader.of(state, 'virtio-console', 1);
     const input = r.ints('input', 0, 255, this.fifo.length);
     this.head = 0;
     this.count = input.length;
