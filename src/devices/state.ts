@@ -129,6 +129,14 @@ export class StateReader {
     return this.checkInt(this.value, min, max, undefined);
   }
 
+  /** This value as a string of at most maxLen characters. */
+  asString(maxLen: number): string {
+    const v = this.value;
+    if (typeof v !== 'string' || v.length > maxLen)
+      this.fail(`expected a string of at most ${maxLen} characters, got ${show(v)}`);
+    return v;
+  }
+
   bool(field: string): boolean {
     const v = this.object()[field];
     if (typeof v !== 'boolean') this.fail(`expected a boolean, got ${show(v)}`, field);

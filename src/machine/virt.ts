@@ -153,7 +153,8 @@ export class VirtMachine {
 
   constructor(readonly opts: VirtOptions) {
     const { memoryBytes, cpus } = opts;
-    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS)
+      throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
     if (
       !Number.isSafeInteger(memoryBytes) ||
       memoryBytes < MIN_MEMORY_BYTES ||
@@ -481,7 +482,10 @@ export class VirtMachine {
     const sbiTimer = r.ints('sbiTimer', -1, 2 ** 64, n, n);
     const virtio = r.items('virtio', this.virtio.length);
     if (virtio.length !== this.virtio.length)
-      r.fail(`${virtio.length} virtio devices saved, the board has ${this.virtio.length} (disks and NICs differ)`, 'virtio');
+      r.fail(
+        `${virtio.length} virtio devices saved, the board has ${this.virtio.length} (disks and NICs differ)`,
+        'virtio',
+      );
     const clock = r.field('clock', 1);
     const parts = (['clint', 'plic', 'uart', 'rtc'] as const).map((k) => r.field(k, 1));
     for (const h of harts) h.version(HART_STATE_VERSION);
