@@ -38,7 +38,13 @@ export interface SavedConfig {
 /** Reads meta.config; a malformed field is a StateError naming it ("snapshot: meta.config.disks[0].readOnly: ..."). */
 export function readSavedConfig(r: StateReader): SavedConfig {
   if (r.value === undefined) r.fail('missing: the snapshot has no virtkit run configuration');
-  const version = r.has('version') ? r.int('version', 1, SAVED_CONFIG_VERSION) : 1;
+  const v = r.raw('version');
+  if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 1 && (v as number) <= SAVED_CONFIG_VERSION))
+    r.fail(
+      `snapshot configuration version ${JSON.stringify(v)?.slice(0, 20)} is not supported (this virtkit reads 1..${SAVED_CONFIG_VERSION})`,
+      'version',
+    );
+  const version = (v as number | undefined) ?? 1;
   const disks = r.items('disks', MAX_DEVICES).map((d): SavedDisk => {
     const out: SavedDisk = { path: d.str('path', 4096), readOnly: d.bool('readOnly') };
     if (d.has('format')) out.format = d.str('format', 16);
