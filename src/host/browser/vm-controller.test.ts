@@ -1,4 +1,6 @@
 import { after, before, test } from 'node:test';
+import { fingerprintDisk } from '../../vmm/disk-identity.ts';
+import { MemoryBackend } from '../../virtio/testing.ts';
 import { makeTinySnapshot } from '../../vmm/tiny-snapshot.ts';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -84,4 +86,22 @@ test('a snapshot that needs a disk file the page does not have asks for it', asy
 test('saving with no VM says so', async () => {
   const got = await drive([{ t: 'save' }]);
   assert.match((got.at(-1) as { message: string }).message, /nothing to save/);
+});
+
+test('a picked file that is not the disk a `virtkit run` snapshot recorded is refused by name', async () => {
+  const zeros = new MemoryBackend(1 << 20);
+  const identity = await fingerprintDisk(zeros);
+  const snap = makeTinySnapshot({
+    config: { version: 3, disks: [{ path: '/home/me/d.img', format: 'raw', readOnly: true, identity }], append: '' },
+    disk: true,
+  });
+  const other = new Uint8Array(1 << 20);
+  other[4096] = 1;
+  const got = await drive([
+    { t: 'restore', bytes: snap, name: 'n.snap', files: [{ file: new File([other], 'd.img'), writable: false }] },
+  ]);
+  assert.match(
+    (got.at(-1) as { message: string }).message,
+    /disk file d\.img is not the snapshot's disk: its contents differ/,
+  );
 });
