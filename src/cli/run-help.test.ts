@@ -35,3 +35,11 @@ test('virtkit run --help shows both modes', () => {
   assert.ok(command.help.includes(LINUX_HELP));
   assert.ok(command.help.includes(BARE_METAL_HELP));
 });
+
+test('the help says --restore takes its disks and NICs from the command line, checked against the snapshot', () => {
+  const text = LINUX_HELP.replace(/\s+/g, ' ');
+  assert.match(text, /--restore FILE .*names no host file .*give its disks again with --disk/);
+  assert.match(text, /format, size and content fingerprint .*mismatch is refused, exit status 2/);
+  assert.match(text, /as many --net as it had NICs/);
+  assert.match(text, /before disk records cannot be checked: they restore with a warning/);
+});

@@ -22,6 +22,9 @@ import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
 import { parseBootRecord, type BootRecord } from '../vmm/boot-record.ts';
+import { SAVED_CONFIG_VERSION, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
+import { fingerprintDisk, identityMismatch } from '../vmm/disk-identity.ts';
+import { StateError, StateReader } from '../memory/state.ts';
 import { describeBootFiles, reloadBootFiles, type LoadedBootFile } from '../host/node/guest/boot-files.ts';
 
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
@@ -53,9 +56,16 @@ options:
                          the built-in SBI; 'none' runs a bare-metal ELF (see below)
   --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM, or end of
                          piped input once the guest is back at its prompt)
-  --restore FILE         resume a snapshot (same disks, CPUs and memory as when it was saved); if
-                         the guest reboots, the kernel, initrd and firmware are read again from the
-                         paths they were booted from and must be unchanged (size and SHA-256)
+  --restore FILE         resume a snapshot (CPUs, memory and kernel command line come from it). A
+                         snapshot names no host file that a restore opens: give its disks again with
+                         --disk, in the order it was saved with (same format, virtual size and
+                         contents: each is checked against the format, size and content fingerprint
+                         the snapshot recorded, sampled from the first MiB and 64 blocks, and a
+                         mismatch is refused, exit status 2), and as many --net as it had NICs
+                         (the MACs are the snapshot's). Snapshots of virtkit before disk records
+                         cannot be checked: they restore with a warning. If the guest reboots, the
+                         kernel, initrd and firmware are read again from the paths they were booted
+                         from and must be unchanged (size and SHA-256)
   --stats                print instructions executed, wall time and MIPS on exit
   -h, --help             show this help
 
@@ -133,6 +143,58 @@ async function openDisks(specs: DiskSpec[]): Promise<VirtDisk[]> {
   return disks;
 }
 
+/** Reads a snapshot's meta.config; a malformed one is a SnapshotError naming the field. */
+function readConfig(saved: unknown): SavedConfig {
+  try {
+    return readSavedConfig(new StateReader('snapshot', saved, undefined, 'meta.config'));
+  } catch (e) {
+    if (e instanceof StateError) throw new SnapshotError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Opens the disks given with --restore's --disk and checks each against the snapshot's record of
+ * the disk in its place: the snapshot never chooses a host file, and a different disk (format,
+ * virtual size, sampled contents) would give the restored guest data its caches do not expect.
+ */
+async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise<VirtDisk[]> {
+  const names = saved.map((d) => JSON.stringify(d.path)).join(', ');
+  if (specs.length !== saved.length)
+    throw new UsageError(
+      saved.length
+        ? `the snapshot was saved with ${saved.length} disk(s) (${names}): give them with --disk, in that order (${specs.length} given)`
+        : `the snapshot was saved without disks: drop --disk (${specs.length} given)`,
+    );
+  for (const [i, d] of saved.entries()) {
+    const spec = specs[i]!;
+    if (d.readOnly !== spec.readOnly)
+      throw new UsageError(
+        `--disk ${spec.path}: the snapshot's disk ${i + 1} was ${d.readOnly ? 'read-only: add ,readonly' : 'writable: drop readonly'}`,
+      );
+  }
+  if (saved.some((d) => !d.identity))
+    process.stderr.write(
+      'virtkit: warning: this snapshot (from an older virtkit) records no disk identities: the disks given with --disk cannot be verified\n',
+    );
+  const disks = await openDisks(specs);
+  try {
+    for (const [i, d] of saved.entries()) {
+      if (!d.identity) continue;
+      const why = identityMismatch(d.identity, await fingerprintDisk(disks[i]!.backend));
+      if (why)
+        throw new UsageError(
+          `--disk ${specs[i]!.path}: not the snapshot's disk ${i + 1} (${JSON.stringify(d.path)}): ${why}`,
+        );
+    }
+  } catch (e) {
+    for (const x of disks) await x.backend.close().catch(() => {});
+    if (e instanceof StorageError) throw new UsageError(`--disk: reading the disk failed: ${e.message}`);
+    throw e;
+  }
+  return disks;
+}
+
 const nodeHost: VmHost = {
   nowMs: () => performance.now(),
   yieldTo: (fn) => setImmediate(fn),
@@ -141,20 +203,6 @@ const nodeHost: VmHost = {
     return () => clearTimeout(t);
   },
 };
-
-/**
- * The snapshot's meta.config (the browser reads `disks` and `append` too: keep them).
- * version: absent in snapshots of virtkit before boot records (1); 2 adds `boot`.
- */
-interface SavedConfig {
-  version?: number;
-  disks: DiskSpec[];
-  nets?: string[];
-  append: string;
-  /** Where the boot files came from (src/vmm/boot-record.ts); parsed only when the guest reboots. */
-  boot?: unknown;
-}
-const CONFIG_VERSION = 2;
 
 const PROMPT = /[#$] $/;
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
@@ -182,9 +230,9 @@ export async function runLinux(argv: string[]): Promise<number> {
   }
   const savePath = f['save-on-exit'] as string | undefined;
   const restorePath = f.restore as string | undefined;
-  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.disk || f.cpus || f.memory))
+  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.memory))
     throw new UsageError(
-      '--restore takes the configuration from the snapshot: drop --kernel/--initrd/--append/--disk/--cpus/--memory/--firmware',
+      '--restore takes the machine from the snapshot: drop --kernel/--initrd/--append/--cpus/--memory/--firmware (give its disks with --disk)',
     );
 
   let exitCode = 0;
@@ -278,10 +326,28 @@ export async function runLinux(argv: string[]): Promise<number> {
     done(exitCode);
   };
 
+  /** The snapshot, with each disk's identity taken while the VM is paused and its I/O drained. */
+  const snapshotWithDisks = async (): Promise<Uint8Array> => {
+    const wasRunning = vm.running;
+    vm.pause();
+    try {
+      await vm.machine.drainIo();
+      const disks: SavedDisk[] = [];
+      for (const [i, d] of opened.entries()) {
+        const spec = diskSpecs[i]!;
+        const identity = await fingerprintDisk(d.backend);
+        disks.push({ path: spec.path, format: identity.format, readOnly: spec.readOnly, identity });
+      }
+      config.disks = disks;
+      return await vm.snapshot({ config });
+    } finally {
+      if (wasRunning) vm.resume();
+    }
+  };
   const writeSnapshot = async (path: string) => {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
     if (describeBoot && config.boot === undefined) config.boot = describeBoot();
-    const bytes = await vm.snapshot({ config });
+    const bytes = await snapshotWithDisks();
     await writeFile(path + '.tmp', bytes);
     await rename(path + '.tmp', path);
     process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
@@ -304,23 +370,22 @@ export async function runLinux(argv: string[]): Promise<number> {
       vm = await Vm.restore(
         bytes,
         async (saved) => {
-          config = saved as SavedConfig;
           const web = (saved as { web?: { disks?: unknown[] } } | undefined)?.web;
-          if (web?.disks?.length && !Array.isArray(config?.disks))
+          if (Array.isArray(web?.disks) && web.disks.length && !Array.isArray((saved as { disks?: unknown }).disks))
             throw new SnapshotError(
               'this snapshot was saved in a browser tab with disks attached (with the changes made in the tab): restore it in the page (virtkit web)',
             );
-          if (!config || !Array.isArray(config.disks))
-            throw new SnapshotError('snapshot has no virtkit run configuration');
-          const version = config.version ?? 1;
-          if (!Number.isInteger(version) || version < 1 || version > CONFIG_VERSION)
-            throw new SnapshotError(
-              `snapshot configuration version ${String(config.version)} is not supported (this virtkit reads 1..${CONFIG_VERSION})`,
+          const cfg = readConfig(saved);
+          opened = await openRestoredDisks(cfg.disks, diskSpecs);
+          if (netTexts.length !== cfg.nets.length)
+            throw new UsageError(
+              `the snapshot was saved with ${cfg.nets.length} NIC(s): give as many --net (${netTexts.length} given)`,
             );
-          opened = await openDisks(config.disks);
+          config = { version: SAVED_CONFIG_VERSION, disks: [], nets: netTexts, append: cfg.append };
+          if (cfg.boot !== undefined) config.boot = cfg.boot;
           // A guest reboot reads the boot files again; a snapshot without a record cannot reboot.
           const reloadBoot = async () => reloadBootFiles(parseBootRecord(config.boot), vm.machine.bus.ram.length);
-          return { disks: opened, append: config.append, nics: await openNets(config.nets ?? []), reloadBoot };
+          return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
         },
         nodeHost,
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
@@ -344,7 +409,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const firmwarePath = f.firmware as string | undefined;
       const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
       const append = (f.append as string | undefined) ?? 'console=ttyS0';
-      config = { version: CONFIG_VERSION, disks: diskSpecs, append, nets: netTexts };
+      config = { version: SAVED_CONFIG_VERSION, disks: [], append, nets: netTexts };
       const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
       if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
       if (firmware && firmwarePath) bootFiles.firmware = { path: firmwarePath, bytes: firmware };

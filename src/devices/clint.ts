@@ -150,7 +150,7 @@ export class Clint implements MmioDevice {
 
   /** Restores registers; mtime continues from the saved value on this machine's Clock. */
   loadState(state: unknown): void {
-    const r = new StateReader('clint', state, 1);
+    const r = StateReader.of(state, 'clint', 1);
     const n = this.harts.length;
     const msip = r.ints('msip', 0, 1, n, n);
     const cmp = r.ints('mtimecmp', 0, 0xffffffff, 2 * n, 2 * n);

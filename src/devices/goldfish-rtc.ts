@@ -123,10 +123,10 @@ export class GoldfishRtc implements MmioDevice {
   }
 
   loadState(state: unknown): void {
-    const r = new StateReader('goldfish-rtc', state, 1);
+    const r = StateReader.of(state, 'goldfish-rtc', 1);
     const big = (field: string): bigint => {
-      const s = r.str(field);
-      if (!/^-?\d{1,20}$/.test(s)) r.int(field, 0, 0); // reports the bad field
+      const s = r.str(field, 21);
+      if (!/^-?\d{1,20}$/.test(s)) r.fail(`expected a decimal integer string, got ${JSON.stringify(s)}`, field);
       return BigInt(s);
     };
     this.offset = big('offset');

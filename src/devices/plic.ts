@@ -191,7 +191,7 @@ export class Plic implements MmioDevice {
   }
 
   loadState(state: unknown): void {
-    const r = new StateReader('plic', state, 1);
+    const r = StateReader.of(state, 'plic', 1);
     const U = 0xffffffff;
     this.priority.set(r.ints('priority', 0, PRIORITY_MASK, this.ndev + 1, this.ndev + 1));
     this.pending.set(r.ints('pending', 0, U, this.words, this.words));

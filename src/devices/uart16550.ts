@@ -286,7 +286,7 @@ export class Uart16550 implements MmioDevice {
   }
 
   loadState(state: unknown): void {
-    const r = new StateReader('uart16550', state, 1);
+    const r = StateReader.of(state, 'uart16550', 1);
     this.ier = r.int('ier', 0, 0x0f);
     this.lcr = r.int('lcr', 0, 0xff);
     this.mcr = r.int('mcr', 0, 0x1f);
@@ -297,7 +297,7 @@ export class Uart16550 implements MmioDevice {
     this.dlm = r.int('dlm', 0, 0xff);
     this.fifoEnabled = r.bool('fifoEnabled');
     const trigger = r.int('trigger', 1, 14);
-    if (!TRIGGER.includes(trigger)) r.int('trigger', 99, 99); // reports the bad value
+    if (!TRIGGER.includes(trigger)) r.fail(`expected one of ${TRIGGER.join(', ')}, got ${trigger}`, 'trigger');
     this.trigger = trigger;
     this.thrIpending = r.bool('thrIpending');
     const rx = r.ints('rx', 0, 255, this.fifoEnabled ? FIFO_SIZE : 1);

@@ -22,7 +22,8 @@ import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from 
 import { parseElf, loadElf, ElfError } from './elf.ts';
 import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
 import { ConsoleOutput } from './console-output.ts';
-import { Hart } from '../riscv/hart.ts';
+import { Hart, HART_STATE_VERSION } from '../riscv/hart.ts';
+import { StateReader } from '../memory/state.ts';
 import { Clint } from '../devices/clint.ts';
 import { Plic } from '../devices/plic.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
@@ -118,6 +119,22 @@ export interface MachineState {
   virtio: object[];
 }
 
+/** The largest board a snapshot may describe: the limits `--memory` and `--cpus` accept. */
+export const MAX_MEMORY_BYTES = 4096 * MiB;
+export const MIN_MEMORY_BYTES = 16 * MiB;
+export const MAX_CPUS = 8;
+
+/**
+ * Reads and checks a saved machine's size fields, before a board (and its RAM) is built for it:
+ * a snapshot cannot make a restore allocate more than `--memory` could.
+ */
+export function readMachineHeader(r: StateReader): { memoryBytes: number; cpus: number; builtinSbi: boolean } {
+  r.version(MACHINE_STATE_VERSION);
+  const memoryBytes = r.int('memoryBytes', MIN_MEMORY_BYTES, MAX_MEMORY_BYTES);
+  if (memoryBytes % MiB !== 0) r.fail(`expected a whole number of MiB, got ${memoryBytes}`, 'memoryBytes');
+  return { memoryBytes, cpus: r.int('cpus', 1, MAX_CPUS), builtinSbi: r.bool('builtinSbi') };
+}
+
 export type PowerEvent = { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
 
 export class VirtMachine {
@@ -146,11 +163,12 @@ export class VirtMachine {
 
   constructor(readonly opts: VirtOptions) {
     const { memoryBytes, cpus } = opts;
-    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS)
+      throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
     if (
       !Number.isSafeInteger(memoryBytes) ||
-      memoryBytes < 16 * MiB ||
-      memoryBytes > 4096 * MiB ||
+      memoryBytes < MIN_MEMORY_BYTES ||
+      memoryBytes > MAX_MEMORY_BYTES ||
       memoryBytes % MiB !== 0
     )
       throw new BoardConfigError(
@@ -488,23 +506,41 @@ export class VirtMachine {
     };
   }
 
-  /** Restores saveState()'s output into a board built with the same configuration (and RAM already loaded). */
-  loadState(s: MachineState): void {
-    if (s.version !== MACHINE_STATE_VERSION)
-      throw new BoardConfigError(`machine state version ${s.version} is not supported`);
-    if (s.cpus !== this.harts.length || s.memoryBytes !== this.opts.memoryBytes)
-      throw new BoardConfigError('snapshot was taken on a board with a different CPU count or memory size');
-    if (s.virtio.length !== this.virtio.length)
-      throw new BoardConfigError('snapshot has a different set of virtio devices (disks)');
-    this.clock.loadState(s.clock);
-    s.harts.forEach((h, i) => this.harts[i]!.loadState(h));
-    s.hartStates.forEach((st, i) => (this.hartStates[i] = st));
-    s.sbiTimer.forEach((t, i) => (this.sbiTimer[i] = t < 0 ? Infinity : t));
-    this.clint.loadState(s.clint);
-    this.plic.loadState(s.plic);
-    this.uart.loadState(s.uart);
-    this.rtc.loadState(s.rtc);
-    s.virtio.forEach((v, i) => this.virtio[i]!.loadState(v));
+  /**
+   * Restores saveState()'s output into a board built with the same configuration (RAM already
+   * loaded). `s` is untrusted: raw data or a StateReader positioned at it. The board-level fields
+   * and every list's length are checked before any part is loaded; each part then checks its own
+   * fields. Throws StateError naming the field (a part may be half loaded then: discard the board).
+   */
+  loadState(s: unknown): void {
+    const r = StateReader.of(s, 'machine', MACHINE_STATE_VERSION);
+    const head = readMachineHeader(r);
+    if (head.cpus !== this.harts.length) r.fail(`${head.cpus} saved, the board has ${this.harts.length}`, 'cpus');
+    if (head.memoryBytes !== this.opts.memoryBytes)
+      r.fail(`${head.memoryBytes} saved, the board has ${this.opts.memoryBytes}`, 'memoryBytes');
+    const n = this.harts.length;
+    const harts = r.items('harts', n, n);
+    const hartStates = r.ints('hartStates', HartState.Started, HartState.Suspended, n, n);
+    // -1 = no timer; mtime is below 2^53 but the guest may program any 64-bit value.
+    const sbiTimer = r.ints('sbiTimer', -1, 2 ** 64, n, n);
+    const virtio = r.items('virtio', this.virtio.length);
+    if (virtio.length !== this.virtio.length)
+      r.fail(
+        `${virtio.length} virtio devices saved, the board has ${this.virtio.length} (disks and NICs differ)`,
+        'virtio',
+      );
+    const clock = r.field('clock', 1);
+    const parts = (['clint', 'plic', 'uart', 'rtc'] as const).map((k) => r.field(k, 1));
+    for (const h of harts) h.version(HART_STATE_VERSION);
+    this.clock.loadState(clock);
+    harts.forEach((h, i) => this.harts[i]!.loadState(h));
+    hartStates.forEach((st, i) => (this.hartStates[i] = st));
+    sbiTimer.forEach((t, i) => (this.sbiTimer[i] = t < 0 ? Infinity : t));
+    this.clint.loadState(parts[0]);
+    this.plic.loadState(parts[1]);
+    this.uart.loadState(parts[2]);
+    this.rtc.loadState(parts[3]);
+    virtio.forEach((v, i) => this.virtio[i]!.loadState(v));
     // Console devices may have been waiting for room (a part-printed chain, bytes in the UART's
     // transmit FIFO): the first turn resumes them.
     this.output.stalled = true;

@@ -4,6 +4,8 @@
  * (wall clock, or a virtual clock that a snapshot can restore and that skips ahead while all
  * harts wait in WFI).
  */
+import { StateReader } from '../memory/state.ts';
+
 export const TIMEBASE_HZ = 10_000_000;
 
 export interface Clock {
@@ -33,10 +35,10 @@ export class HostClock implements Clock {
     return { version: 1, mtime: this.now() };
   }
 
-  loadState(state: { mtime: number }): void {
-    if (typeof state?.mtime !== 'number' || !Number.isSafeInteger(state.mtime) || state.mtime < 0)
-      throw new Error('clock state: mtime must be a non-negative integer');
+  /** `state`: raw data or a StateReader (untrusted); throws StateError. */
+  loadState(state: unknown): void {
+    const mtime = StateReader.of(state, 'clock', 1).int('mtime', 0, Number.MAX_SAFE_INTEGER);
     this.offset = 0;
-    this.offset = state.mtime - this.now();
+    this.offset = mtime - this.now();
   }
 }

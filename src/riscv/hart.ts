@@ -36,6 +36,7 @@ import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow, type JitWindow } from './jit.ts';
 import { Bus as BusClass } from '../memory/bus.ts';
+import { StateReader } from '../memory/state.ts';
 
 const TWO32 = 4294967296;
 
@@ -336,42 +337,52 @@ export class Hart implements FpContext, CodeCacheClient {
     };
   }
 
+  /**
+   * Restores saveState()'s output. `s` is untrusted (raw data or a StateReader from the board):
+   * every field is checked before anything is changed, so a bad one leaves the hart as it was
+   * and throws a StateError naming the field.
+   */
   loadState(s: unknown): void {
-    const st = s as Partial<HartState> | null;
-    if (!st || typeof st !== 'object' || st.version !== HART_STATE_VERSION) {
-      throw new Error(`hart state: unsupported version ${String(st && (st as { version?: unknown }).version)}`);
-    }
-    const ints = (a: unknown, len: number, what: string): number[] => {
-      if (!Array.isArray(a) || a.length !== len || !a.every((v) => Number.isInteger(v))) {
-        throw new Error(`hart state: bad ${what}`);
-      }
-      return a as number[];
-    };
-    const num = (v: unknown, what: string): number => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`hart state: bad ${what}`);
-      return v;
-    };
-    this.x.set(ints(st.x, 64, 'x'));
+    const r = StateReader.of(s, 'hart', HART_STATE_VERSION);
+    // Registers are int32 words; older writers may have stored them unsigned, so accept both.
+    const LO = -(2 ** 31);
+    const HI = 2 ** 32 - 1;
+    const x = r.ints('x', LO, HI, 64, 64);
+    const f = r.ints('f', LO, HI, 64, 64);
+    const pmpcfg = r.ints('pmpcfg', 0, 255, 64, 64);
+    const pmpaddr = r.ints('pmpaddr', LO, HI, 128, 128);
+    const pcLo = r.int('pcLo', LO, HI) | 0;
+    const pcHi = r.int('pcHi', LO, HI) | 0;
+    const priv = r.int('priv', 0, 3);
+    if (priv === 2) r.fail('expected 0, 1 or 3, got 2', 'priv');
+    const frm = r.int('frm', 0, 7);
+    const fflags = r.int('fflags', 0, 31);
+    const instret = r.int('instret', 0, Number.MAX_SAFE_INTEGER);
+    // A 64-bit mcycle write may leave an offset beyond 2^53: any integer within ±2^65 is one the hart made.
+    const cycleOffset = r.int('cycleOffset', -(2 ** 65), 2 ** 65);
+    const waiting = r.bool('waiting');
+    const cr = r.field('csr');
+    const csr: number[] = C.SAVED_FIELDS.map((k) => cr.int(k, LO, HI) | 0);
+    const mipPins = cr.int('mipPins', LO, HI) | 0;
+    const mipSoft = cr.int('mipSoft', LO, HI) | 0;
+
+    this.x.set(x);
     this.x[0] = this.x[1] = 0;
-    this.f.set(ints(st.f, 64, 'f'));
-    this.pmpcfg.set(ints(st.pmpcfg, 64, 'pmpcfg'));
-    this.pmpaddr.set(ints(st.pmpaddr, 128, 'pmpaddr'));
-    this.pcLo = num(st.pcLo, 'pc') | 0;
-    this.pcHi = num(st.pcHi, 'pc') | 0;
-    const priv = num(st.priv, 'priv');
-    if (priv !== 0 && priv !== 1 && priv !== 3) throw new Error('hart state: bad priv');
+    this.f.set(f);
+    this.pmpcfg.set(pmpcfg);
+    this.pmpaddr.set(pmpaddr);
+    this.pcLo = pcLo;
+    this.pcHi = pcHi;
     this.priv = priv;
-    this.frm = num(st.frm, 'frm') & 7;
-    this.fflags = num(st.fflags, 'fflags') & 31;
-    this.instret = num(st.instret, 'instret');
-    this.cycleOffset = num(st.cycleOffset, 'cycleOffset');
-    this.waiting = st.waiting === true;
-    const csr = st.csr;
-    if (!csr || typeof csr !== 'object') throw new Error('hart state: bad csr');
+    this.frm = frm;
+    this.fflags = fflags;
+    this.instret = instret;
+    this.cycleOffset = cycleOffset;
+    this.waiting = waiting;
     const self = this as unknown as Record<string, number>;
-    for (const k of C.SAVED_FIELDS) self[k] = num(csr[k], k) | 0;
-    this.mipPins = num(csr.mipPins, 'mipPins') | 0;
-    this.mipSoft = num(csr.mipSoft, 'mipSoft') | 0;
+    C.SAVED_FIELDS.forEach((k, i) => (self[k] = csr[i]!));
+    this.mipPins = mipPins;
+    this.mipSoft = mipSoft;
     this.flushTlb();
     this.flushDecoded();
     this.updateKeys();

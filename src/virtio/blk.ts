@@ -454,7 +454,7 @@ export class VirtioBlk implements VirtioDeviceModel {
 
   /** Re-issues the requests that were in flight when the state was saved (within the same bounds). */
   loadState(state: unknown): void {
-    const r = new StateReader('virtio-blk', state, 1);
+    const r = StateReader.of(state, 'virtio-blk', 1);
     const q = this.transport.queues[0]!;
     const heads = r.ints('inflight', 0, q.maxSize - 1, q.maxSize);
     this.sync(); // the transport reset the queue: anything still in flight here is stale

@@ -181,7 +181,7 @@ export class VirtioConsole implements VirtioDeviceModel {
   }
 
   loadState(state: unknown): void {
-    const r = new StateReader('virtio-console', state, 1);
+    const r = StateReader.of(state, 'virtio-console', 1);
     const input = r.ints('input', 0, 255, this.fifo.length);
     const q = this.transport.queues[1]!;
     const tx = r.raw('tx') === undefined ? undefined : r.ints('tx', 0, 0xffffffff, 2, 2);

@@ -122,7 +122,10 @@ test('saveState/loadState round-trips through JSON', () => {
   b.drv.addChain(0, [{ addr: BASE + 0x8000, len: 4, write: true }]);
   b.drv.kick(0);
   assert.deepEqual(b.drv.takeUsed(0), [{ id: 1, len: 4 }]);
-  assert.throws(() => b.dev.loadState({ ...JSON.parse(json), queues: [{ size: 'x' }] }), /queue 0.*size/);
+  assert.throws(
+    () => b.dev.loadState({ ...JSON.parse(json), queues: [{ size: 'x' }] }),
+    /queues\[0\]\.size: expected an integer/,
+  );
 });
 
 test('an empty slot shows magic and version with DeviceID 0', async () => {

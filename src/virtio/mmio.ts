@@ -5,7 +5,7 @@
  * registers, feature negotiation, queues, the interrupt line and DEVICE_NEEDS_RESET.
  */
 import type { IrqLine, MmioDevice } from '../memory/mmio.ts';
-import { DeviceStateError, StateReader, subRead } from '../memory/state.ts';
+import { StateReader, subRead } from '../memory/state.ts';
 import { VirtQueue, VirtioError, type GuestMemory, type VirtQueueState } from './virtqueue.ts';
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"
@@ -345,13 +345,12 @@ export class VirtioMmio implements MmioDevice {
     };
   }
 
-  /** Restores the transport and then the device. Guest RAM must be restored first. Throws DeviceStateError. */
+  /** Restores the transport and then the device. Guest RAM must be restored first. Throws StateError. */
   loadState(state: unknown): void {
     const name = `virtio-mmio(device ${this.device.deviceId})`;
-    const r = new StateReader(name, state, STATE_VERSION);
+    const r = StateReader.of(state, name, STATE_VERSION);
     const U32 = 0xffffffff;
-    const queues = r.list('queues', this.queues.length, (item, i) => {
-      const qr = new StateReader(`${name} queue ${i}`, { version: 1, ...(item as object) }, 1);
+    const queues = r.list('queues', this.queues.length, (qr, i) => {
       const s: VirtQueueState = {
         size: qr.int('size', 0, this.queues[i]!.maxSize),
         ready: qr.bool('ready'),
@@ -365,9 +364,8 @@ export class VirtioMmio implements MmioDevice {
       };
       return s;
     });
-    if (queues.length !== this.queues.length) {
-      throw new DeviceStateError(`${name}: state has ${queues.length} queues, the device has ${this.queues.length}`);
-    }
+    if (queues.length !== this.queues.length)
+      r.fail(`${queues.length} saved, the device (${name}) has ${this.queues.length}`, 'queues');
     this.status = r.int('status', 0, 0xff);
     this.interruptStatus = r.int('interruptStatus', 0, 3);
     this.configGeneration = r.int('configGeneration', 0, U32);
@@ -386,6 +384,13 @@ export class VirtioMmio implements MmioDevice {
       q.indirect = indirect;
     });
     this.irq.set(this.interruptStatus !== 0);
-    this.device.loadState(r.raw('device'));
+    // Rings the saved state points at may be broken (guest data): the device then needs a reset,
+    // as for a live request. A malformed field of the state itself is a StateError for the caller.
+    try {
+      this.device.loadState(r.field('device'));
+    } catch (e) {
+      if (e instanceof VirtioError) this.deviceError(e.message);
+      else throw e;
+    }
   }
 }

@@ -565,11 +565,11 @@ export class VirtioNet implements VirtioDeviceModel {
 
   /** Restores after the transport and its queues (guest RAM loaded). Throws DeviceStateError or VirtioError. */
   loadState(state: unknown): void {
-    const r = new StateReader('virtio-net', state, 1);
+    const r = StateReader.of(state, 'virtio-net', 1);
     const mac = r.ints('mac', 0, 255, 6, 6);
     const link = r.bool('link');
     const heads = r.ints('held', 0, 0xffff, this.queueSizes[0]!);
-    const fr = new StateReader('virtio-net filter', { version: 1, ...(r.raw('filter') as object) }, 1);
+    const fr = r.field('filter');
     const MAXKEY = 2 ** 48 - 1;
     const filter = {
       promisc: fr.bool('promisc'),

@@ -71,6 +71,6 @@ export class VirtioRng implements VirtioDeviceModel {
   }
 
   loadState(state: unknown): void {
-    new StateReader('virtio-rng', state, 1);
+    StateReader.of(state, 'virtio-rng', 1);
   }
 }

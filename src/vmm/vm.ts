@@ -21,8 +21,15 @@
  * knows where they came from and checks they are unchanged) and stops with a 'reboot' reason
  * saying why when they cannot be had.
  */
-import { VirtMachine, type PowerEvent, type VirtOptions, type MachineState } from '../machine/virt.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
+import {
+  BoardConfigError,
+  VirtMachine,
+  readMachineHeader,
+  type PowerEvent,
+  type VirtOptions,
+} from '../machine/virt.ts';
+import { StateError, StateReader } from '../memory/state.ts';
+import { SnapshotError, decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
 import { PanicWatch } from './panic-watch.ts';
 
 export interface VmHost {
@@ -371,23 +378,44 @@ export class Vm {
     events: VmEvents,
   ): Promise<Vm> {
     const snap = decodeSnapshot(bytes);
-    const st = snap.state as { meta: VmSnapshotMeta; machine: MachineState };
-    if (!st || typeof st !== 'object' || !st.machine || typeof st.machine !== 'object')
-      throw new Error('snapshot holds no machine state');
-    const base = await rebuild(st.meta?.config);
-    const vm = new Vm(
-      {
-        ...base,
-        memoryBytes: st.machine.memoryBytes,
-        cpus: st.machine.cpus,
-        builtinSbi: st.machine.builtinSbi,
-        restoring: true,
-      },
-      host,
-      events,
-    );
-    snap.restoreRam(vm.machine.bus.ram);
-    vm.machine.loadState(st.machine);
-    return vm;
+    // The file is untrusted: its sizes are checked before anything is opened or allocated, and
+    // every malformed field is a SnapshotError naming its path ("snapshot: machine.cpus: ...").
+    const root = new StateReader('snapshot', snap.state);
+    const machine = asSnapshotError(() => root.field('machine'));
+    const head = asSnapshotError(() => {
+      const h = readMachineHeader(machine);
+      if (h.memoryBytes !== snap.ramSize)
+        machine.fail(`${h.memoryBytes}, but the file's RAM image holds ${snap.ramSize} bytes`, 'memoryBytes');
+      return h;
+    });
+    const meta =
+      snap.state !== null && typeof snap.state === 'object' ? (snap.state as { meta?: unknown }).meta : undefined;
+    const config = meta !== null && typeof meta === 'object' ? (meta as { config?: unknown }).config : undefined;
+    const base = await rebuild(config);
+    try {
+      const vm = new Vm(
+        { ...base, memoryBytes: head.memoryBytes, cpus: head.cpus, builtinSbi: head.builtinSbi, restoring: true },
+        host,
+        events,
+      );
+      snap.restoreRam(vm.machine.bus.ram);
+      asSnapshotError(() => vm.machine.loadState(machine));
+      return vm;
+    } catch (e) {
+      // Nothing ran: give back what rebuild opened (a failed restore must not hold the disks).
+      for (const d of base.disks ?? []) await d.backend.close().catch(() => {});
+      if (e instanceof BoardConfigError) throw new SnapshotError(`snapshot: ${e.message}`);
+      throw e;
+    }
+  }
+}
+
+/** Runs fn, turning a StateError (a malformed field) into the SnapshotError restore callers expect. */
+function asSnapshotError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof StateError) throw new SnapshotError(e.message);
+    throw e;
   }
 }

@@ -1,4 +1,7 @@
 import { after, before, test } from 'node:test';
+import { fingerprintDisk } from '../../vmm/disk-identity.ts';
+import { MemoryBackend } from '../../virtio/testing.ts';
+import { makeTinySnapshot } from '../../vmm/tiny-snapshot.ts';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,21 +74,16 @@ test('bad snapshots are refused with a reason: garbage, a future version, a fore
   const future = encodeSnapshot({}, new Uint8Array(4096));
   new DataView(future.buffer).setUint32(8, 99, true);
   assert.match(await restore(future), /snapshot format version 99 is not supported/);
-  const foreign = encodeSnapshot(
-    { meta: { config: { something: 1 } }, machine: { memoryBytes: 4096 } },
-    new Uint8Array(4096),
-  );
+  // A real machine state (its sizes are checked before the configuration is looked at).
+  const foreign = makeTinySnapshot({ config: { something: 1 } });
   assert.match(await restore(foreign), /holds no virtkit VM configuration/);
 });
 
 test('a snapshot that needs a disk file the page does not have asks for it', async () => {
-  const snap = encodeSnapshot(
-    {
-      meta: { config: { disks: [{ path: '/home/me/data.qcow2', readOnly: false }], append: '' } },
-      machine: { memoryBytes: 4096 },
-    },
-    new Uint8Array(4096),
-  );
+  const snap = makeTinySnapshot({
+    config: { disks: [{ path: '/home/me/data.qcow2', readOnly: false }], append: '' },
+    disk: true,
+  });
   const got = await drive([{ t: 'restore', bytes: snap, name: 'n.snap', files: [] }]);
   assert.match((got.at(-1) as { message: string }).message, /saved with the disk file 'data\.qcow2' attached/);
 });
@@ -126,4 +124,22 @@ test('output the page has not shown holds the guest once past the window, and fl
   assert.equal(await stopped, 'the guest powered off');
   assert.equal(posted, 2 * 1024 * 1024);
   c.teardown();
+});
+
+test('a picked file that is not the disk a `virtkit run` snapshot recorded is refused by name', async () => {
+  const zeros = new MemoryBackend(1 << 20);
+  const identity = await fingerprintDisk(zeros);
+  const snap = makeTinySnapshot({
+    config: { version: 3, disks: [{ path: '/home/me/d.img', format: 'raw', readOnly: true, identity }], append: '' },
+    disk: true,
+  });
+  const other = new Uint8Array(1 << 20);
+  other[4096] = 1;
+  const got = await drive([
+    { t: 'restore', bytes: snap, name: 'n.snap', files: [{ file: new File([other], 'd.img'), writable: false }] },
+  ]);
+  assert.match(
+    (got.at(-1) as { message: string }).message,
+    /disk file d\.img is not the snapshot's disk: its contents differ/,
+  );
 });

@@ -4,6 +4,8 @@
  * shows. The CPU loop runs here only. No DOM: the worker entry (web/src/worker.ts) just wires
  * postMessage to this class, and tests drive it under Node.
  */
+import { fingerprintDisk, identityMismatch, readDiskIdentity } from '../../vmm/disk-identity.ts';
+import { StateReader } from '../../memory/state.ts';
 import { Vm, type StopReason } from '../../vmm/vm.ts';
 import { BoardConfigError, type VirtDisk } from '../../machine/virt.ts';
 import { openImage } from '../../storage/open.ts';
@@ -38,6 +40,8 @@ export interface SavedDiskRef {
   validator?: DiskValidator;
   /** A writable disk's changes made in the tab (absent in snapshots from before they were kept). */
   overlay?: OverlayRecord;
+  /** From a `virtkit run` snapshot (config version 3): the disk's recorded identity (vmm/disk-identity.ts). */
+  identity?: unknown;
 }
 /**
  * The snapshot's configuration part. `disks` is `virtkit run`'s field: a page writes it (empty)
@@ -45,7 +49,7 @@ export interface SavedDiskRef {
  * refuses one whose disks (URLs, the page's files, in-tab changes) it could not reopen.
  */
 export interface SnapshotConfig {
-  disks?: { path: string; format?: string; readOnly: boolean }[];
+  disks?: { path: string; format?: string; readOnly: boolean; identity?: unknown }[];
   append: string;
   web?: { disks: SavedDiskRef[] };
 }
@@ -369,6 +373,7 @@ export class VmController {
         name: d.path.split(/[\\/]/).pop() ?? d.path,
         writable: !d.readOnly,
         ...(d.format ? { format: d.format } : {}),
+        ...(d.identity !== undefined ? { identity: d.identity } : {}),
       }));
     try {
       for (const r of refs) {
@@ -386,16 +391,24 @@ export class VmController {
           );
         if (r.size !== undefined && f.file.size !== r.size)
           throw new Error(`disk file ${r.name} is ${f.file.size} bytes, the snapshot's was ${r.size}`);
-        opened.push(
-          await this.openFileDisk({ ...f, writable: r.writable, ...(r.format ? { format: r.format } : {}) }, r.overlay),
+        const o = await this.openFileDisk(
+          { ...f, writable: r.writable, ...(r.format ? { format: r.format } : {}) },
+          r.overlay,
         );
+        opened.push(o);
+        // A `virtkit run` snapshot records what its disk was: the picked file must be that disk.
+        if (r.identity !== undefined) {
+          const saved = readDiskIdentity(new StateReader('snapshot', r.identity, undefined, `disk ${r.name}`));
+          const why = identityMismatch(saved, await fingerprintDisk(o.disk.backend));
+          if (why) throw new Error(`disk file ${r.name} is not the snapshot's disk: ${why}`);
+        }
       }
     } catch (e) {
       await this.closeDisks(opened);
       throw e;
     }
     // A URL disk is recorded as the server has it now, for a later save of this VM.
-    const kept = refs.map(({ overlay: _, validator: __, ...r }, i) =>
+    const kept = refs.map(({ overlay: _, validator: __, identity: ___, ...r }, i) =>
       r.kind === 'url' ? { ...r, ...urlSource(opened[i]!) } : r,
     );
     return {
