@@ -45,7 +45,10 @@ test(`virtio fuzz: seed ${SEED}, ${EPISODES} episodes over every device: no host
       vmHost,
       macrotask,
       memory: () => process.memoryUsage(),
-      nat: { backend: new UserNet(nat, { maxTcpConnections: 32, maxUdpMappings: 16 }), advance: (ms) => nat.timers.advance(ms) },
+      nat: {
+        backend: new UserNet(nat, { maxTcpConnections: 32, maxUdpMappings: 16 }),
+        advance: (ms) => nat.timers.advance(ms),
+      },
       log: (line) => console.log(line),
     },
   );
@@ -102,7 +105,10 @@ test('virtio fuzz, targeted: a console tx chain of 5 descriptors aliasing all of
   const g = new GuestDevice('console', port, bus.ram, ramBase, ramBase + 0x100000, ramBase + 0x200000, 0x100000, 2);
   assert.ok(g.init(g.deviceFeatures(), [16, 16]));
   const len = 128 * MiB - RESERVED_LOW;
-  g.addChain(1, Array.from({ length: 5 }, () => ({ addr: ramBase + RESERVED_LOW, len })));
+  g.addChain(
+    1,
+    Array.from({ length: 5 }, () => ({ addr: ramBase + RESERVED_LOW, len })),
+  );
   g.kick(1);
   console.log(`aliasing chain: ${out} bytes in ${calls} output calls; status 0x${g.rd(R.Status).toString(16)}`);
   assert.ok(out <= 128 * MiB, `one notify output ${(out / MiB).toFixed(0)} MiB from a 128 MiB guest`);

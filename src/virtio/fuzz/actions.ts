@@ -26,7 +26,25 @@ const VERSION_1_HI = 1 << (VIRTIO_F_VERSION_1 - 32);
 const MRG_RXBUF = 1 << 15;
 
 function interesting(rng: Prng): number {
-  return rng.pick([0, 1, 2, 3, 4, 7, 8, 15, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, rng.u32()]);
+  return rng.pick([
+    0,
+    1,
+    2,
+    3,
+    4,
+    7,
+    8,
+    15,
+    0x80,
+    0xff,
+    0x100,
+    0xffff,
+    0x10000,
+    0x7fffffff,
+    0x80000000,
+    0xffffffff,
+    rng.u32(),
+  ]);
 }
 
 /** A random feature choice: everything, a subset, garbage, or without VERSION_1. */
@@ -111,7 +129,10 @@ function flood(rng: Prng, t: Target, board: FuzzBoard): string {
   if (t.kind !== 'blk' && t.kind !== 'net') return 'flood: not a blk/net device';
   if ((d.status & 0x4f) !== 0x0f || !d.queues[0]) {
     const [lo, hi] = d.deviceFeatures();
-    d.init([lo, hi], Array.from({ length: d.numQueues }, (_, i) => randQueueSize(rng, d.maxSize(i) || 1)));
+    d.init(
+      [lo, hi],
+      Array.from({ length: d.numQueues }, (_, i) => randQueueSize(rng, d.maxSize(i) || 1)),
+    );
   }
   const q = d.queues[0];
   if (!q) return 'flood: queue 0 not set up';
@@ -213,7 +234,8 @@ export function randomAction(rng: Prng, t: Target, board: FuzzBoard): string {
       const f = randFeatures(rng, t);
       d.negotiate(f);
       const steps: string[] = [];
-      for (let i = 0; i < nq; i++) if (rng.chance(0.6)) steps.push(`q${i}:${d.setupQueue(i, randQueueSize(rng, d.maxSize(i) || 1)).size}`);
+      for (let i = 0; i < nq; i++)
+        if (rng.chance(0.6)) steps.push(`q${i}:${d.setupQueue(i, randQueueSize(rng, d.maxSize(i) || 1)).size}`);
       const st = rng.pick([
         STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK,
         STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK,
@@ -262,7 +284,12 @@ export function randomAction(rng: Prng, t: Target, board: FuzzBoard): string {
       const qi = rng.int(nq);
       const q = d.queues[qi];
       if (!q) return `availJump q${qi}: not set up`;
-      const idx = rng.pick([q.availIdx + q.size + 1, q.availIdx + rng.int(q.size + 1), rng.int(0x10000), q.availIdx - 1]);
+      const idx = rng.pick([
+        q.availIdx + q.size + 1,
+        q.availIdx + rng.int(q.size + 1),
+        rng.int(0x10000),
+        q.availIdx - 1,
+      ]);
       d.setAvailIdx(qi, idx);
       d.kick(qi);
       return `avail.idx q${qi} := ${idx & 0xffff}`;
@@ -284,7 +311,11 @@ export function randomAction(rng: Prng, t: Target, board: FuzzBoard): string {
       const pending = board.disk.pendingCount;
       d.reset();
       const re = rng.chance(0.6);
-      if (re) d.init(randFeatures(rng, t), Array.from({ length: nq }, (_, i) => randQueueSize(rng, d.maxSize(i) || 1)));
+      if (re)
+        d.init(
+          randFeatures(rng, t),
+          Array.from({ length: nq }, (_, i) => randQueueSize(rng, d.maxSize(i) || 1)),
+        );
       return `reset${re ? ' + init' : ''} (disk ops pending ${pending})`;
     }
     case 'config': {

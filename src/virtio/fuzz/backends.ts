@@ -60,7 +60,7 @@ export class FuzzDisk implements BlockBackend {
 
   /** Completes each pending operation with probability `p` (some fail), oldest first. */
   pump(rng: Prng, p: number): void {
-    for (let i = 0; i < this.pending.length; ) {
+    for (let i = 0; i < this.pending.length;) {
       if (!rng.chance(p)) {
         i++;
         continue;

@@ -105,7 +105,8 @@ export function wildChain(rng: Prng, dev: GuestDevice, qi: number): string {
       const entries = rng.chance(0.1) ? rng.range(1025, 2048) : rng.range(1, 16);
       addr = dev.poolBase + rng.int(dev.poolSize - 16 * 16);
       dlen = rng.chance(0.8) ? 16 * entries : rng.int(0x10000);
-      flags = VIRTQ_DESC_F_INDIRECT | (rng.chance(0.1) ? VIRTQ_DESC_F_NEXT : 0) | (rng.chance(0.2) ? VIRTQ_DESC_F_WRITE : 0);
+      flags =
+        VIRTQ_DESC_F_INDIRECT | (rng.chance(0.1) ? VIRTQ_DESC_F_NEXT : 0) | (rng.chance(0.2) ? VIRTQ_DESC_F_WRITE : 0);
       const m = Math.min(entries, 16);
       for (let j = 0; j < m; j++) {
         const l = randLen(rng, dev.ram.length);

@@ -61,7 +61,8 @@ export function blkRequest(rng: Prng, dev: GuestDevice, capacity: number): { buf
     if (rng.chance(0.05)) bufs.push(...aliasingBufs(rng, dev, rng.range(2, 5), write));
     else bufs.push(...split(rng, poolBuf(rng, dev, dataLen), dataLen, write));
   }
-  if (rng.chance(0.95)) bufs.push({ addr: poolBuf(rng, dev, 1), len: rng.chance(0.95) ? 1 : rng.range(0, 4), write: true });
+  if (rng.chance(0.95))
+    bufs.push({ addr: poolBuf(rng, dev, 1), len: rng.chance(0.95) ? 1 : rng.range(0, 4), write: true });
   return { bufs, what: `blk ${kind} sector=${sector} data=${dataLen}` };
 }
 
@@ -104,12 +105,30 @@ export function netTx(rng: Prng, dev: GuestDevice, mac: Uint8Array): { bufs: Buf
   } else if (kind === 'tiny') frame = rng.fill(new Uint8Array(rng.int(20)));
   else frame = rng.fill(new Uint8Array(rng.range(14, 2000)));
   const hdr = new Uint8Array(NET_HDR_LEN);
-  const gso = kind === 'tso' ? (rng.chance(0.85) ? 1 : rng.pick([0, 3, 4, 5, 0x81, rng.int(256)])) : rng.chance(0.9) ? 0 : rng.int(256);
+  const gso =
+    kind === 'tso'
+      ? rng.chance(0.85)
+        ? 1
+        : rng.pick([0, 3, 4, 5, 0x81, rng.int(256)])
+      : rng.chance(0.9)
+        ? 0
+        : rng.int(256);
   hdr[0] = rng.chance(0.5) ? 1 : rng.chance(0.9) ? 0 : rng.int(256); // NEEDS_CSUM
   hdr[1] = gso;
   le(hdr, 2, rng.chance(0.7) ? 54 : rng.int(0x10000), 2); // hdr_len
   const gsoSize = rng.weighted({ one: 20, tiny: 15, mss: 50, wild: 15 });
-  le(hdr, 4, gsoSize === 'one' ? 1 : gsoSize === 'tiny' ? rng.range(0, 16) : gsoSize === 'mss' ? rng.pick([88, 536, 1448, 1460]) : rng.int(0x10000), 2);
+  le(
+    hdr,
+    4,
+    gsoSize === 'one'
+      ? 1
+      : gsoSize === 'tiny'
+        ? rng.range(0, 16)
+        : gsoSize === 'mss'
+          ? rng.pick([88, 536, 1448, 1460])
+          : rng.int(0x10000),
+    2,
+  );
   le(hdr, 6, rng.chance(0.8) ? 34 : rng.int(0x10000), 2); // csum_start
   le(hdr, 8, rng.chance(0.8) ? 16 : rng.int(0x10000), 2); // csum_offset
   const at = poolBuf(rng, dev, NET_HDR_LEN + frame.length);
@@ -117,7 +136,8 @@ export function netTx(rng: Prng, dev: GuestDevice, mac: Uint8Array): { bufs: Buf
   dev.put(at + NET_HDR_LEN, frame);
   let bufs: Buf[];
   if (kind === 'alias') bufs = aliasingBufs(rng, dev, rng.range(2, 6), false);
-  else if (rng.chance(0.5)) bufs = [{ addr: at, len: NET_HDR_LEN }, ...split(rng, at + NET_HDR_LEN, frame.length, false)];
+  else if (rng.chance(0.5))
+    bufs = [{ addr: at, len: NET_HDR_LEN }, ...split(rng, at + NET_HDR_LEN, frame.length, false)];
   else bufs = split(rng, at, NET_HDR_LEN + frame.length, false);
   return { bufs, what: `net tx ${kind} frame=${frame.length} gso=${gso}/${hdr[4]! | (hdr[5]! << 8)}` };
 }

@@ -70,7 +70,13 @@ export async function quiesceAndCheckDma(board: FuzzBoard, tick: Tick): Promise<
 }
 
 /** Polls `dev`'s queue until `want` used entries arrived (a bounded number of event-loop turns). */
-async function waitUsed(board: FuzzBoard, dev: GuestDevice, qi: number, want: number, tick: Tick): Promise<UsedEntry[]> {
+async function waitUsed(
+  board: FuzzBoard,
+  dev: GuestDevice,
+  qi: number,
+  want: number,
+  tick: Tick,
+): Promise<UsedEntry[]> {
   const got: UsedEntry[] = [];
   for (let i = 0; i < 20 && got.length < want; i++) {
     board.disk.completeAll();
@@ -95,8 +101,8 @@ function hdr(type: number, sector: number): Uint8Array {
 
 /** Fresh init (every offered feature; mergeable rx buffers as `mergeable` says) with small queues. */
 function freshInit(t: Target, mergeable: boolean): string | undefined {
-  let [lo, hi] = t.dev.deviceFeatures();
-  if (t.kind === 'net' && !mergeable) lo &= ~(1 << 15);
+  const [offered, hi] = t.dev.deviceFeatures();
+  const lo = t.kind === 'net' && !mergeable ? offered & ~(1 << 15) : offered;
   const sizes = Array.from({ length: t.dev.numQueues }, () => 16);
   if (!t.dev.init([lo >>> 0, hi], sizes)) return `fresh init refused (status ${t.dev.status})`;
   const st = t.dev.status;
@@ -114,18 +120,28 @@ async function saneBlk(board: FuzzBoard, t: Target, rng: Prng, tick: Tick): Prom
   d.put(h, hdr(BLK_T.out, sector));
   d.put(buf, data);
   d.put(st, new Uint8Array([0xff]));
-  d.addChain(0, [{ addr: h, len: 16 }, { addr: buf, len: 1024 }, { addr: st, len: 1, write: true }]);
+  d.addChain(0, [
+    { addr: h, len: 16 },
+    { addr: buf, len: 1024 },
+    { addr: st, len: 1, write: true },
+  ]);
   d.kick(0);
   let used = await waitUsed(board, d, 0, 1, tick);
-  if (used.length !== 1 || d.get(st, 1)[0] !== 0) return `write of sector ${sector}: used=${JSON.stringify(used)} status=${d.get(st, 1)[0]}`;
+  if (used.length !== 1 || d.get(st, 1)[0] !== 0)
+    return `write of sector ${sector}: used=${JSON.stringify(used)} status=${d.get(st, 1)[0]}`;
   // Read back what was written, and the next sector (whatever the episode left there).
   d.put(h, hdr(BLK_T.in, sector));
   d.put(buf, new Uint8Array(1536));
   d.put(st, new Uint8Array([0xff]));
-  d.addChain(0, [{ addr: h, len: 16 }, { addr: buf, len: 1536, write: true }, { addr: st, len: 1, write: true }]);
+  d.addChain(0, [
+    { addr: h, len: 16 },
+    { addr: buf, len: 1536, write: true },
+    { addr: st, len: 1, write: true },
+  ]);
   d.kick(0);
   used = await waitUsed(board, d, 0, 1, tick);
-  if (used.length !== 1 || d.get(st, 1)[0] !== 0) return `read of sector ${sector}: used=${JSON.stringify(used)} status=${d.get(st, 1)[0]}`;
+  if (used.length !== 1 || d.get(st, 1)[0] !== 0)
+    return `read of sector ${sector}: used=${JSON.stringify(used)} status=${d.get(st, 1)[0]}`;
   if (used[0]!.len !== 1537) return `read of sector ${sector}: used.len ${used[0]!.len}, expected 1537`;
   const got = d.get(buf, 1536);
   if (!equal(got.subarray(0, 1024), data)) return `read of sector ${sector} does not return the bytes just written`;
@@ -189,7 +205,8 @@ async function saneConsole(board: FuzzBoard, t: Target, rng: Prng, tick: Tick): 
   d.kick(1);
   const used = await waitUsed(board, d, 1, 1, tick);
   board.flushOutput();
-  if (used.length !== 1 || !board.consoleTail.includes(word)) return `tx "${word}" did not come out (used ${used.length})`;
+  if (used.length !== 1 || !board.consoleTail.includes(word))
+    return `tx "${word}" did not come out (used ${used.length})`;
   // Input: drain what the episode typed, then our word must arrive last.
   const rxAt = d.poolBase + 0x10000;
   for (let i = 0; i < 3; i++) d.addChain(0, [{ addr: rxAt + 8192 * i, len: 8192, write: true }]);
