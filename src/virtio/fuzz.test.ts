@@ -22,7 +22,7 @@ import { RESERVED_LOW } from './fuzz/chains.ts';
 import { formatFailure, LIMITS, VirtioFuzzer } from './fuzz/harness.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
-const EPISODES = Number(process.env.FUZZ_ITERS ?? 300);
+const EPISODES = Number(process.env.FUZZ_ITERS ?? 600);
 const KEEP_GOING = process.env.FUZZ_KEEP_GOING === '1';
 const MiB = 1024 * 1024;
 
@@ -77,6 +77,7 @@ test(`virtio fuzz: seed ${SEED}, ${EPISODES} episodes over every device: no host
       `max blk in flight ${s.maxBlkInflight}, net held ${s.maxNetHeld}, backlog ${s.maxNetBacklog}, disk ops pending ${s.maxDiskPending}; ` +
       `guest-caused device errors ${s.deviceErrors}; heap +${(s.heapGrowth / MiB).toFixed(1)} MiB, rss +${(s.rssGrowth / MiB).toFixed(1)} MiB`,
   );
+  console.log(`  slowest step ${s.slowestStepMs.toFixed(1)} ms (printed, not asserted): ${s.slowestStep}`);
   const text = failures.map(formatFailure).join('\n\n');
   if (text) console.log(text);
   assert.deepEqual(

@@ -85,6 +85,9 @@ export interface FuzzStats {
   deviceErrors: number;
   heapGrowth: number;
   rssGrowth: number;
+  /** Wall time of the slowest step and what it did (printed for people, never asserted). */
+  slowestStepMs: number;
+  slowestStep: string;
 }
 
 const TAIL = 30;
@@ -104,6 +107,8 @@ export class VirtioFuzzer {
     deviceErrors: 0,
     heapGrowth: 0,
     rssGrowth: 0,
+    slowestStepMs: 0,
+    slowestStep: '',
   };
   private readonly log: string[] = [];
   private readonly hostErrors: string[] = [];
@@ -196,6 +201,7 @@ export class VirtioFuzzer {
       }
       this.device = t.name;
       const snap = this.snapshot(board);
+      const t0 = this.host.vmHost.nowMs();
       try {
         this.note(`${this.episode}.${this.step} ${t.name}: ${randomAction(rng, t, board)}`);
       } catch (e) {
@@ -205,6 +211,11 @@ export class VirtioFuzzer {
       board.disk.pump(rng, 0.3);
       await this.host.macrotask();
       board.flushOutput();
+      const ms = this.host.vmHost.nowMs() - t0;
+      if (ms > this.stats.slowestStepMs) {
+        this.stats.slowestStepMs = ms;
+        this.stats.slowestStep = this.log[this.log.length - 1] ?? '';
+      }
       this.stats.steps++;
       for (const p of this.checkStep(board, snap)) this.fail(p);
       if (this.failures.length > before) break;

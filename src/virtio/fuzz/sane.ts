@@ -11,7 +11,7 @@ import { DISK_BYTES } from './board.ts';
 import { RESERVED_LOW } from './chains.ts';
 import type { GuestDevice, UsedEntry } from './guest.ts';
 import type { Prng } from './prng.ts';
-import { BLK_T, NET_HDR_LEN, poolBuf } from './requests.ts';
+import { BLK_T, NET_HDR_LEN } from './requests.ts';
 
 export interface Problem {
   check: string;
@@ -114,9 +114,10 @@ async function saneBlk(board: FuzzBoard, t: Target, rng: Prng, tick: Tick): Prom
   const d = t.dev;
   const sector = rng.int(DISK_BYTES / 512 - 4);
   const data = rng.fill(new Uint8Array(1024));
-  const h = poolBuf(rng, d, 64);
-  const buf = d.poolBase + 0x1000;
+  // Fixed, disjoint places in the pool: header, status byte, data.
+  const h = d.poolBase + 0x400;
   const st = d.poolBase + 0x800;
+  const buf = d.poolBase + 0x1000;
   d.put(h, hdr(BLK_T.out, sector));
   d.put(buf, data);
   d.put(st, new Uint8Array([0xff]));
