@@ -6,11 +6,11 @@
  * the guest's driver through the board's Bus, so device work interleaves with Vm turns and
  * backend completions on the host's event loop as it does under a real kernel.
  */
-import { Vm, type StopReason, type VmHost } from '../../vmm/vm.ts';
-import { VIRT } from '../../machine/fdt.ts';
-import type { VirtMachine } from '../../machine/virt.ts';
-import type { NetBackend } from '../../net/types.ts';
-import type { VirtioMmio } from '../mmio.ts';
+import { Vm, type StopReason, type VmHost } from '../../src/vmm/vm.ts';
+import { VIRT } from '../../src/machine/fdt.ts';
+import type { VirtMachine } from '../../src/machine/virt.ts';
+import type { NetBackend } from '../../src/net/types.ts';
+import type { VirtioMmio } from '../../src/virtio/mmio.ts';
 import { CountingNet, FuzzDisk, LoopNet, type NetCounters } from './backends.ts';
 import { GuestDevice, RING_STRIDE } from './guest.ts';
 import { Prng } from './prng.ts';
@@ -98,7 +98,12 @@ export class FuzzBoard {
       const base = VIRT.virtio.base + slot * VIRT.virtio.stride;
       const port = {
         read: (o: number, s: 1 | 2 | 4) => m.bus.read(base + o, s),
-        write: (o: number, s: 1 | 2 | 4, v: number) => void m.bus.write(base + o, s, v),
+        // A real guest writes registers from a running hart, never while the VM sleeps in WFI:
+        // the fuzzer, writing from the host, wakes the VM the way that hart's activity would.
+        write: (o: number, s: 1 | 2 | 4, v: number) => {
+          m.bus.write(base + o, s, v);
+          this.vm.wake();
+        },
       };
       const nq = { blk: 1, net: 3, console: 2, rng: 1, empty: 0 }[kind];
       if (RING_STRIDE * nq > RING_AREA) throw new Error('fuzz board: ring area too small');

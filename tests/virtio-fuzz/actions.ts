@@ -13,7 +13,7 @@ import {
   STATUS_FAILED,
   STATUS_FEATURES_OK,
   VIRTIO_F_VERSION_1,
-} from '../mmio.ts';
+} from '../../src/virtio/mmio.ts';
 import type { FuzzBoard, Target } from './board.ts';
 import { DISK_BYTES } from './board.ts';
 import { wildChain } from './chains.ts';

@@ -15,10 +15,10 @@
  * - after every episode, a fresh init and one ordinary request per device works;
  * - host memory (heap and RSS) grows less than LIMITS over the run.
  */
-import type { VmHost } from '../../vmm/vm.ts';
-import type { NetBackend } from '../../net/types.ts';
-import type { VirtioBlk } from '../blk.ts';
-import type { VirtioNet } from '../net.ts';
+import type { VmHost } from '../../src/vmm/vm.ts';
+import type { NetBackend } from '../../src/net/types.ts';
+import type { VirtioBlk } from '../../src/virtio/blk.ts';
+import type { VirtioNet } from '../../src/virtio/net.ts';
 import { randomAction } from './actions.ts';
 import { FuzzBoard, type Target } from './board.ts';
 import { Prng } from './prng.ts';
@@ -343,7 +343,7 @@ export function formatFailure(f: FuzzFailure): string {
   return [
     `[${f.check}] seed=${f.seed} episode=${f.episode} step=${f.step} device=${f.device}`,
     `  ${f.message}`,
-    `  replay: FUZZ_SEED=${f.seed} node --import tsx --test src/virtio/fuzz.test.ts`,
+    `  replay: FUZZ_SEED=${f.seed} node --import tsx --test tests/virtio-fuzz/fuzz.test.ts`,
     '  last actions:',
     ...f.tail.map((l) => `    ${l}`),
   ].join('\n');

@@ -3,9 +3,9 @@
  * so async completions interleave with guest actions deterministically (same seed, same run),
  * and each counts what the device made it do (frames, bytes, operations in flight).
  */
-import type { BlockBackend, ExtentStatus } from '../../storage/types.ts';
-import { StorageError } from '../../storage/types.ts';
-import type { NetBackend } from '../../net/types.ts';
+import type { BlockBackend, ExtentStatus } from '../../src/storage/types.ts';
+import { StorageError } from '../../src/storage/types.ts';
+import type { NetBackend } from '../../src/net/types.ts';
 import type { Prng } from './prng.ts';
 
 /** Byte the DMA canary uses; the disk pattern never contains it, so a late read always shows. */

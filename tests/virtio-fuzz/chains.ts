@@ -3,7 +3,7 @@
  * to 4 GiB, the same RAM aliased many times, loops and wild indices in `next`, indirect tables
  * (nested, mis-sized, combined with NEXT), wrong flag orders, chains longer than the queue.
  */
-import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../virtqueue.ts';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../../src/virtio/virtqueue.ts';
 import type { Buf, GuestDevice } from './guest.ts';
 import type { Prng } from './prng.ts';
 

@@ -4,7 +4,7 @@
  * slot takes the same path as a guest store). Unlike a real driver it will happily write
  * nonsense: every helper takes raw values, and nothing is validated here.
  */
-import { R, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK } from '../mmio.ts';
+import { R, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK } from '../../src/virtio/mmio.ts';
 
 /** Register access to one virtio-mmio slot (offsets within the slot). */
 export interface MmioPort {

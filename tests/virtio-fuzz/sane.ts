@@ -3,8 +3,8 @@
  * (a canary over every buffer the episode gave virtio-blk, while its cancelled I/O completes),
  * then a fresh driver init and one ordinary request per device, which must work.
  */
-import { R, VIRTIO_MMIO_MAGIC } from '../mmio.ts';
-import { buildArp, ARP_REQUEST } from '../../net/arp.ts';
+import { R, VIRTIO_MMIO_MAGIC } from '../../src/virtio/mmio.ts';
+import { buildArp, ARP_REQUEST } from '../../src/net/arp.ts';
 import { CANARY } from './backends.ts';
 import type { FuzzBoard, Target } from './board.ts';
 import { DISK_BYTES } from './board.ts';
