@@ -20,7 +20,7 @@ import { VirtioConsole } from '../../src/virtio/console.ts';
 import { OUTPUT_TURN_BUDGET } from '../../src/machine/console-output.ts';
 import { GuestDevice } from './guest.ts';
 import { RESERVED_LOW } from './chains.ts';
-import { formatFailure, LIMITS, VirtioFuzzer } from './harness.ts';
+import { formatFailure, VirtioFuzzer } from './harness.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const EPISODES = Number(process.env.FUZZ_ITERS ?? 600);
