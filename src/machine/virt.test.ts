@@ -44,3 +44,33 @@ test('reboot: the old board drops its in-flight disk reads, and the new board wa
   assert.deepEqual(ram.slice(0x1000, 0x2000), rings);
   assert.equal(old.blks[0]!.inflightCount, 0);
 });
+
+test('a disk completion that raises the interrupt tells the host (the VM wakes from WFI for it)', async () => {
+  const disk = new MemoryBackend(MiB);
+  let wakes = 0;
+  const m = new VirtMachine({
+    memoryBytes: 16 * MiB,
+    cpus: 1,
+    restoring: true,
+    nowMs: () => 0,
+    onOutput: () => {},
+    onDeviceInterrupt: () => wakes++,
+    disks: [{ backend: disk }],
+  });
+  const ram = m.bus.ram;
+  const base = m.bus.ramBase;
+  const drv = new TestDriver(m.virtio[0]!, ram, base);
+  drv.init([16], base + 0x1000);
+  disk.hold = true;
+  new DataView(ram.buffer).setUint32(0x10000, VIRTIO_BLK_T_IN, true);
+  drv.addChain(0, [
+    { addr: base + 0x10000, len: 16 },
+    { addr: base + 0x20000, len: 513, write: true },
+  ]);
+  drv.kick(0);
+  await settle();
+  assert.equal(wakes, 0, 'nothing completed yet');
+  disk.release();
+  await settle();
+  assert.ok(wakes >= 1, 'the completion raised the line and told the host');
+});

@@ -99,6 +99,11 @@ export interface VirtOptions {
    * callee's.
    */
   onOutput: (bytes: Uint8Array) => void;
+  /**
+   * A virtio device raised its interrupt line. Completions of host I/O (a disk read) arrive while
+   * every hart may sleep in WFI: the VM driver wakes on this instead of waiting for a timer.
+   */
+  onDeviceInterrupt?: () => void;
 }
 
 export const MACHINE_STATE_VERSION = 1;
@@ -229,7 +234,17 @@ export class VirtMachine {
         this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, new EmptyVirtioSlot());
         continue;
       }
-      const t = new VirtioMmio(this.bus, this.plic.irqLine(VIRT.virtio.irq + i), model, (msg) =>
+      const line = this.plic.irqLine(VIRT.virtio.irq + i);
+      const onIrq = opts.onDeviceInterrupt;
+      const irq = onIrq
+        ? {
+            set: (level: boolean) => {
+              line.set(level);
+              if (level) onIrq();
+            },
+          }
+        : line;
+      const t = new VirtioMmio(this.bus, irq, model, (msg) =>
         this.deviceErrors.push(`virtio slot ${i}: ${msg}`),
       );
       this.virtio.push(t);

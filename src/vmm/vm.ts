@@ -130,6 +130,7 @@ export class Vm {
       diskIoAfter,
       nowMs: () => this.host.nowMs(),
       onOutput: (b) => this.onOutput(b),
+      onDeviceInterrupt: () => this.wake(),
     });
     board.holdOutput(this.heldByHost);
     return board;
