@@ -13,11 +13,10 @@
  * The Op enum lives in this file on purpose: esbuild/tsx inline enum members only within a file,
  * and V8 emits a jump table for the switch only when every case label is an integer literal.
  */
-import type { Hart } from './hart.ts';
-import type { JitWindow } from './jit.ts';
+import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
 
-/** Bytes per translated window (jit.ts imports it from here to avoid a cycle at load time). */
+/** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
 /** log2 of the windows per page. */
 export const JIT_PAGE_BITS = 12 - JIT_WINDOW_SHIFT;
@@ -426,7 +425,7 @@ function ror64(x: Int32Array, d: number, lo: number, hi: number, s: number): voi
 }
 
 /** Executes up to `budget` instructions; returns the budget consumed (instructions + traps). */
-export function execute(h: Hart, budget: number): number {
+export function execute(h: ExecContext, budget: number): number {
   const x = h.x;
   const bus = h.bus;
   const m8 = bus.ram;

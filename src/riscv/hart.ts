@@ -29,12 +29,12 @@
  */
 import type { Bus, CodeCacheClient } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
-import type { FpContext } from './fpu/context.ts';
 import { decodeAny, decode16, decode32 } from './decode.ts';
 import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
-import { compileWindow, type JitWindow } from './jit.ts';
+import { compileWindow } from './jit.ts';
+import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass } from '../memory/bus.ts';
 import { StateReader } from '../memory/state.ts';
 
@@ -90,7 +90,7 @@ export interface HartState {
   pmpaddr: number[];
 }
 
-export class Hart implements FpContext, CodeCacheClient {
+export class Hart implements ExecContext, CodeCacheClient {
   readonly bus: Bus;
   readonly hartId: number;
   readonly clock: Clock;

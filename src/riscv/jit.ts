@@ -33,13 +33,11 @@
  * - Where the host forbids run-time code generation (a page's Content-Security-Policy without
  *   'unsafe-eval'), compileWindow() returns undefined once and the hart keeps interpreting.
  */
-import type { Hart } from './hart.ts';
+import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts';
 
 // Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8
 // to optimize (512-byte windows mostly were not), and only hot windows are translated.
-
-export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => number;
 
 const FACTORY_PARAMS = [
   'h',
@@ -68,7 +66,7 @@ let evalAllowed: boolean | undefined;
  * Translates window wi of a page's decoded slots (incl marks the slots to translate). Returns
  * null when the window holds none, undefined when run-time code generation is unavailable.
  */
-export function compileWindow(h: Hart, code: Int32Array, incl: Uint8Array, wi: number): JitWindow | null | undefined {
+export function compileWindow(h: ExecContext, code: Int32Array, incl: Uint8Array, wi: number): JitWindow | null | undefined {
   if (evalAllowed === false) return undefined;
   const body = windowSource(code, incl, wi);
   if (body === undefined) return null;

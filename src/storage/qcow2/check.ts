@@ -6,11 +6,11 @@
  * lowered); 'all' also raises too-low refcounts and fixes COPIED flags.
  */
 import type { CheckResult } from '../types.ts';
-import type { Qcow2Image } from './image.ts';
 import { compressedClusters, encodeL1, readL2, writeL2 } from './l2-entry.ts';
+import type { Qcow2Metadata } from './metadata.ts';
 import { serializeSnapshotTable } from './snapshot-table.ts';
 
-export async function checkImage(img: Qcow2Image, repair?: 'leaks' | 'all'): Promise<CheckResult> {
+export async function checkImage(img: Qcow2Metadata, repair?: 'leaks' | 'all'): Promise<CheckResult> {
   const cs = img.clusterSize;
   const fileSize = await img.store.size();
   const nbClusters = Math.ceil(fileSize / cs);

@@ -40,6 +40,7 @@ import { checkImage } from './check.ts';
 import { compressCluster } from './compress.ts';
 import { compressedClusters, encodeL1, readL1, readL2, writeCompressedL2, writeL2, type L2Entry } from './l2-entry.ts';
 import { MetaCache } from './meta-cache.ts';
+import type { Qcow2Metadata } from './metadata.ts';
 import { Refcounts } from './refcount.ts';
 import type { SnapshotEntry } from './snapshot-table.ts';
 import { applySnapshot, createSnapshot, deleteSnapshot } from './snapshots.ts';
@@ -79,7 +80,7 @@ interface DataWrite {
 type LockMode = 'shared' | 'write' | 'exclusive';
 
 export class Qcow2Image
-  implements BlockBackend, CheckableBackend, CompressedWriteBackend, SnapshotBackend, ResizableBackend
+  implements BlockBackend, CheckableBackend, CompressedWriteBackend, SnapshotBackend, ResizableBackend, Qcow2Metadata
 {
   readonly format = 'qcow2';
   readonly readOnly: boolean;

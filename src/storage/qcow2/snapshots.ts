@@ -8,12 +8,12 @@
  */
 import { StorageError } from '../types.ts';
 import { setU64 } from './header.ts';
-import type { Qcow2Image } from './image.ts';
 import { compressedClusters, encodeL1, readL2, writeL2 } from './l2-entry.ts';
+import type { Qcow2Metadata } from './metadata.ts';
 import { serializeSnapshotTable, type SnapshotEntry } from './snapshot-table.ts';
 
 /** Adds `delta` to every L2 table and data cluster reachable from an L1 table. */
-async function updateTreeRefcounts(img: Qcow2Image, l1: number[], delta: number): Promise<void> {
+async function updateTreeRefcounts(img: Qcow2Metadata, l1: number[], delta: number): Promise<void> {
   const cs = img.clusterSize;
   for (const l2off of l1) {
     if (!l2off) continue;
@@ -32,7 +32,7 @@ async function updateTreeRefcounts(img: Qcow2Image, l1: number[], delta: number)
 }
 
 /** Sets COPIED flags in the active L1/L2 tables to match refcount == 1. */
-async function refreshCopiedFlags(img: Qcow2Image): Promise<void> {
+async function refreshCopiedFlags(img: Qcow2Metadata): Promise<void> {
   const cs = img.clusterSize;
   for (let i = 0; i < img.l1.length; i++) {
     const l2off = img.l1[i]!;
@@ -57,7 +57,7 @@ async function refreshCopiedFlags(img: Qcow2Image): Promise<void> {
 }
 
 /** Writes the snapshot table to new clusters, switches the header to it, frees the old one. */
-async function writeSnapshotTable(img: Qcow2Image, entries: SnapshotEntry[]): Promise<void> {
+async function writeSnapshotTable(img: Qcow2Metadata, entries: SnapshotEntry[]): Promise<void> {
   const cs = img.clusterSize;
   const data = serializeSnapshotTable(entries);
   const oldOff = img.header.snapshotsOffset;
@@ -83,14 +83,14 @@ async function writeSnapshotTable(img: Qcow2Image, entries: SnapshotEntry[]): Pr
   }
 }
 
-function find(img: Qcow2Image, nameOrId: string): SnapshotEntry {
+function find(img: Qcow2Metadata, nameOrId: string): SnapshotEntry {
   const s = img.snapshots.find((x) => x.id === nameOrId) ?? img.snapshots.find((x) => x.name === nameOrId);
   if (!s) throw new StorageError('not-found', `qcow2: no snapshot '${nameOrId}'`);
   return s;
 }
 
 export async function createSnapshot(
-  img: Qcow2Image,
+  img: Qcow2Metadata,
   name: string,
   opts: { dateSec?: number; dateNsec?: number; vmClockNsec?: number },
 ): Promise<SnapshotEntry> {
@@ -131,7 +131,7 @@ export async function createSnapshot(
   return entry;
 }
 
-export async function applySnapshot(img: Qcow2Image, nameOrId: string): Promise<void> {
+export async function applySnapshot(img: Qcow2Metadata, nameOrId: string): Promise<void> {
   const s = find(img, nameOrId);
   const cs = img.clusterSize;
   await img.flushMetadataForSnapshots();
@@ -163,7 +163,7 @@ export async function applySnapshot(img: Qcow2Image, nameOrId: string): Promise<
   await img.flushAll();
 }
 
-export async function deleteSnapshot(img: Qcow2Image, nameOrId: string): Promise<void> {
+export async function deleteSnapshot(img: Qcow2Metadata, nameOrId: string): Promise<void> {
   const s = find(img, nameOrId);
   const cs = img.clusterSize;
   await img.flushMetadataForSnapshots();
@@ -181,7 +181,7 @@ export async function deleteSnapshot(img: Qcow2Image, nameOrId: string): Promise
 }
 
 /** Cached L2 tables whose clusters were just freed must not be written back over reused space. */
-async function dropFreed(img: Qcow2Image): Promise<void> {
+async function dropFreed(img: Qcow2Metadata): Promise<void> {
   await img.l2.flush();
   img.l2.clear();
 }
