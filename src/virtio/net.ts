@@ -6,14 +6,14 @@
  * queue 2 = controlq.
  *
  * Features: MAC, STATUS (link up/down with a config interrupt), CSUM (the guest may leave a
- * TCP/UDP checksum for us to complete: it is finished before the frame leaves, so every backend
- * sees correct checksums), HOST_TSO4 (the guest may send TCP segments of up to 64 KiB; a backend
- * that sets transmitOffload, the user-mode NAT, takes them whole with their checksum partial,
- * any other gets them cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames from backends that
- * guarantee valid checksums are marked DATA_VALID), GUEST_TSO4 + MRG_RXBUF (the backend may send
- * large TCP segments, handed over as GSO packets across as many rx buffers as they need),
- * CTRL_VQ + CTRL_RX + CTRL_MAC_ADDR (promiscuous/all-multicast modes, MAC filter tables and MAC
- * changes; frames for other stations are filtered here, see net/rx-filter.ts).
+ * TCP/UDP checksum for us to complete: it is finished before an MTU-sized frame leaves, so those
+ * always carry correct checksums), HOST_TSO4 (the guest may send TCP segments of up to 64 KiB; a
+ * backend that sets transmitOffload, the user-mode NAT, takes them whole with their checksum
+ * partial, any other gets them cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames
+ * from backends that guarantee valid checksums are marked DATA_VALID), GUEST_TSO4 + MRG_RXBUF (the
+ * backend may send large TCP segments, handed over as GSO packets across as many rx buffers as
+ * they need), CTRL_VQ + CTRL_RX + CTRL_MAC_ADDR (promiscuous/all-multicast modes, MAC filter
+ * tables and MAC changes; frames for other stations are filtered here, see net/rx-filter.ts).
  *
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
  * wait in a backlog bounded in frames and bytes (then are dropped, as a full NIC ring would).
