@@ -96,6 +96,38 @@ test('fuzz: 20000 random and mutated frames never throw, every reply is well-for
   net.close();
 });
 
+test('fuzz: frames handed over whole (transmit offload, checksum unchecked) never throw and stay bounded', async () => {
+  const host = new FakeHost();
+  const net = new UserNet(host, { maxTcpConnections: 64, maxUdpMappings: 16 });
+  const sink = new FrameSink();
+  net.connect(sink.deliver);
+  const rnd = prng(0x0ff10ad);
+  const base = seeds();
+  const big = guestTcp(
+    0x5db8d822,
+    { srcPort: 4000, dstPort: 80, seq: 2, ack: 77, flags: ACK, window: 1000 },
+    new Uint8Array(65495),
+  );
+  base.push(big, big.subarray(0, 20000));
+  for (let i = 0; i < 4000; i++) {
+    const f = mutate(base[Math.floor(rnd() * base.length)]!, rnd);
+    net.transmit(f, rnd() < 0.8 ? 88 + Math.floor(rnd() * 9000) : Math.floor(rnd() * 100));
+    if (i % 40 === 0) {
+      net.flush();
+      const s = host.tcp[Math.floor(rnd() * host.tcp.length)];
+      if (s && rnd() < 0.5) s.h.onConnect();
+      else s?.drain();
+      host.timers.advance(Math.floor(rnd() * 3000));
+    }
+    if (sink.frames.length > 1000) sink.take();
+  }
+  await new Promise((r) => setImmediate(r));
+  for (const k of net.drops.keys()) assert.doesNotMatch(k, /^internal/);
+  assert.ok(net.tcpCount <= 64);
+  for (const s of host.tcp) assert.ok(s.bufferedBytes <= 256 * 1024, 'writes stay within our window');
+  net.close();
+});
+
 test('fragment floods cost bounded memory', () => {
   const host = new FakeHost();
   const net = new UserNet(host);

@@ -27,9 +27,32 @@ export const MIN_GSO_SIZE = 88;
 export const MAX_TSO_SEGMENTS = Math.ceil((65535 - 40) / MIN_GSO_SIZE);
 
 /**
- * Calls emit for each segment (a fresh array). Returns false, emitting nothing, if the frame is
- * not a well-formed IPv4/TCP frame, gsoSize is below MIN_GSO_SIZE, the request would produce more
- * than MAX_TSO_SEGMENTS frames, or a segment would be longer than maxFrame bytes.
+ * Checks a TSO request before any work: a well-formed IPv4/TCP frame with payload, gsoSize from
+ * MIN_GSO_SIZE up, at most MAX_TSO_SEGMENTS segments, each at most maxFrame bytes. Returns the
+ * length of the Ethernet + IP + TCP headers, or -1. The same checks guard a segment handed to a
+ * backend whole (NetBackend.transmitOffload), so a request is refused or accepted alike
+ * whichever way it leaves.
+ */
+export function tsoHeaderLength(f: Uint8Array, gsoSize: number, maxFrame = 65535 + ETH_HEADER): number {
+  if (f.length < ETH_HEADER + 40 || get16(f, 12) !== ETHERTYPE_IPV4) return -1;
+  const ip = ETH_HEADER;
+  const ihl = (f[ip]! & 15) * 4;
+  if (f[ip]! >> 4 !== 4 || ihl < 20 || f[ip + 9] !== PROTO_TCP) return -1;
+  const tcp = ip + ihl;
+  if (tcp + 20 > f.length) return -1;
+  const thl = (f[tcp + 12]! >> 4) * 4;
+  const hdr = tcp + thl;
+  if (thl < 20 || hdr > f.length) return -1;
+  if (gsoSize < MIN_GSO_SIZE || gsoSize > 65535) return -1;
+  const payload = f.length - hdr;
+  if (payload === 0 || Math.ceil(payload / gsoSize) > MAX_TSO_SEGMENTS) return -1;
+  if (hdr + Math.min(gsoSize, payload) > maxFrame) return -1;
+  return hdr;
+}
+
+/**
+ * Calls emit for each segment (a fresh array). Returns false, emitting nothing, if the request
+ * fails tsoHeaderLength's checks.
  */
 export function segmentTcp(
   f: Uint8Array,
@@ -37,19 +60,13 @@ export function segmentTcp(
   emit: (frame: Uint8Array) => void,
   maxFrame = 65535 + ETH_HEADER,
 ): boolean {
-  if (f.length < ETH_HEADER + 40 || get16(f, 12) !== ETHERTYPE_IPV4) return false;
+  const hdr = tsoHeaderLength(f, gsoSize, maxFrame);
+  if (hdr < 0) return false;
   const ip = ETH_HEADER;
   const ihl = (f[ip]! & 15) * 4;
-  if (f[ip]! >> 4 !== 4 || ihl < 20 || f[ip + 9] !== PROTO_TCP) return false;
   const tcp = ip + ihl;
-  if (tcp + 20 > f.length) return false;
-  const thl = (f[tcp + 12]! >> 4) * 4;
-  const hdr = tcp + thl;
-  if (thl < 20 || hdr > f.length) return false;
-  if (gsoSize < MIN_GSO_SIZE || gsoSize > 65535) return false;
+  const thl = hdr - tcp;
   const payload = f.length - hdr;
-  if (payload === 0 || Math.ceil(payload / gsoSize) > MAX_TSO_SEGMENTS) return false;
-  if (hdr + Math.min(gsoSize, payload) > maxFrame) return false;
   // A guest may fill tot_len with the whole frame or leave it; the frame length is what counts.
   const src = get32(f, ip + 12);
   const dst = get32(f, ip + 16);

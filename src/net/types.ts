@@ -9,8 +9,21 @@ export interface NetBackend {
   /**
    * A frame the guest transmitted (Ethernet header onwards, no FCS). The view is only valid
    * during the call: copy it to keep it.
+   *
+   * `gsoSize` accompanies a large IPv4/TCP segment handed over whole (only to a backend that
+   * sets transmitOffload, and never longer than it): its IP total length and header checksum are
+   * correct, its TCP checksum is NOT (the guest left it partial: the backend must not verify
+   * it), and on a wire it would be gsoSize-byte segments. Without gsoSize every frame is at
+   * most MTU-sized and carries complete checksums.
    */
-  transmit(frame: Uint8Array): void;
+  transmit(frame: Uint8Array, gsoSize?: number): void;
+  /**
+   * Transmit segmentation offload: the largest IPv4/TCP frame the backend takes whole (with
+   * gsoSize) instead of MTU-sized pieces with their checksums; absent or 0 = the NIC segments
+   * in software. A user-mode NAT, which only joins the pieces back into a stream, opts in;
+   * switches and sockets carry frames to other stations' NICs and do not.
+   */
+  readonly transmitOffload?: number;
   /**
    * Connects the receive side: the backend calls deliver() with frames for the guest (the view
    * may be reused after the call). Called once by the NIC. `gsoSize` accompanies an IPv4/TCP

@@ -4,6 +4,7 @@ import { VirtioMmio, R } from './mmio.ts';
 import {
   VirtioNet,
   NET_HDR_LEN,
+  TX_TURN_BYTES,
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_GUEST_TSO4,
@@ -13,7 +14,8 @@ import {
 } from './net.ts';
 import { buildTcp, parseTcp } from '../net/tcp.ts';
 import { RecordingIrq, TestDriver } from './testing.ts';
-import type { NetBackend } from '../net/types.ts';
+import { ManualTimers, type NetBackend } from '../net/types.ts';
+import { EthernetSwitch } from '../net/switch.ts';
 import { buildUdp } from '../net/udp.ts';
 import { parseIpv4 } from '../net/ipv4.ts';
 import { parseUdp } from '../net/udp.ts';
@@ -445,7 +447,7 @@ test('rx: the backlog is bounded in bytes as well as frames', () => {
 
 /** Places a TSO request (header + frame) in one tx chain; returns the head. */
 function postTso(
-  s: ReturnType<typeof setup>,
+  s: { ram: Uint8Array; drv: TestDriver },
   frameBytes: Uint8Array,
   gsoSize: number,
   opts: { type?: number; hdrLen?: number; csum?: [number, number] } = {},
@@ -459,10 +461,16 @@ function postTso(
     put16le(hdr, 6, opts.csum[0]);
     put16le(hdr, 8, opts.csum[1]);
   }
-  s.ram.set(hdr, 0x20000);
-  s.ram.set(frameBytes, 0x20000 + NET_HDR_LEN);
-  return s.drv.addChain(1, [{ addr: BASE + 0x20000, len: NET_HDR_LEN + frameBytes.length }]);
+  // Each request gets its own bytes (several may wait in the ring together), wrapping at the end of RAM.
+  const len = NET_HDR_LEN + frameBytes.length;
+  let at = nextTso.get(s.ram) ?? 0x20000;
+  if (at + len > s.ram.length) at = 0x20000;
+  nextTso.set(s.ram, (at + len + 15) & ~15);
+  s.ram.set(hdr, at);
+  s.ram.set(frameBytes, at + NET_HDR_LEN);
+  return s.drv.addChain(1, [{ addr: BASE + at, len }]);
 }
+const nextTso = new WeakMap<Uint8Array, number>();
 function put16le(b: Uint8Array, o: number, v: number) {
   b[o] = v & 255;
   b[o + 1] = v >> 8;
@@ -576,4 +584,139 @@ test('tx: work left over by a device that then fails is not pending (the VM may 
   s.dev.deviceError('test: driver error');
   s.net.poll();
   assert.equal(s.net.txPending, false);
+});
+
+/** A backend that takes large TCP segments whole (transmit offload), recording their gso size. */
+class OffloadBackend extends LoopBackend {
+  readonly gso: Array<number | undefined> = [];
+  constructor(readonly transmitOffload = 14 + 65535) {
+    super();
+  }
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
+    super.transmit(frame);
+    this.gso.push(gsoSize);
+  }
+}
+
+function setupWith<B extends NetBackend>(be: B) {
+  const ram = new Uint8Array(0x80000);
+  const irq = new RecordingIrq();
+  const net = new VirtioNet(be, { mac: MAC, backlogFrames: 4 });
+  const dev = new VirtioMmio({ ram, ramBase: BASE }, irq, net);
+  const drv = new TestDriver(dev, ram, BASE);
+  return { ram, be, irq, net, dev, drv };
+}
+
+/** A TSO request as Linux builds it: IP total length of the whole packet, TCP checksum partial. */
+function linuxTso(payload: number): Uint8Array {
+  const f = tcpFrame(payload);
+  put16(f, 34 + 16, 0xbeef);
+  return f;
+}
+
+test('tx offload: a backend that opted in gets a 64 KiB segment whole, with its gso size and a valid IP header', () => {
+  const be = new OffloadBackend();
+  const s = setupWith(be);
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const f = linuxTso(65535 - 40);
+  put16(f, 14 + 2, 0); // some guests leave tot_len 0 for GSO: the frame length counts
+  postTso(s, f, 1448, { csum: [34, 16] });
+  s.drv.kick(1);
+  assert.equal(be.sent.length, 1);
+  assert.deepEqual(be.gso, [1448]);
+  const out = be.sent[0]!;
+  assert.equal(out.length, f.length);
+  const ip = parseIpv4(out);
+  assert.ok(typeof ip !== 'string', String(ip));
+  assert.equal(ip.payloadLen, 65535 - 20);
+  assert.deepEqual(out.subarray(54), f.subarray(54), 'payload untouched');
+  const t = parseTcp(out, ip, false);
+  assert.ok(typeof t !== 'string');
+  assert.equal(t.seq, 1);
+  assert.equal(s.net.stats.txFrames, 1);
+  assert.equal(s.drv.takeUsed(1).length, 1);
+  // Frames without GSO still arrive alone, checksummed, with no gso size.
+  s.ram.set(new Uint8Array(NET_HDR_LEN), 0x30000);
+  s.ram.set(FRAME, 0x30000 + NET_HDR_LEN);
+  s.drv.addChain(1, [{ addr: BASE + 0x30000, len: NET_HDR_LEN + FRAME.length }]);
+  s.drv.kick(1);
+  assert.deepEqual(be.gso, [1448, undefined]);
+});
+
+test('tx offload: a switch port or a backend that did not opt in still gets MTU-sized segments', () => {
+  const sw = new EthernetSwitch(new ManualTimers());
+  const a = sw.port();
+  const b = sw.port();
+  const heard: Uint8Array[] = [];
+  b.connect((f) => heard.push(f.slice()));
+  const s = setupWith(a);
+  s.drv.init([16, 16], BASE + 0x1000, TSO);
+  const payload = 65535 - 40;
+  const toB = linuxTso(payload);
+  toB.set([0x52, 0x54, 0, 0, 0, 0xbb]); // a station the switch has not seen: flooded to b
+  postTso(s, toB, 1448, { csum: [34, 16] });
+  s.drv.kick(1);
+  assert.equal(heard.length, Math.ceil(payload / 1448));
+  for (const seg of heard) {
+    assert.ok(seg.length <= 1514);
+    const ip = parseIpv4(seg);
+    assert.ok(typeof ip !== 'string');
+    assert.ok(typeof parseTcp(seg, ip) !== 'string', 'full checksums');
+  }
+  // A backend that takes less than this request gets it segmented too.
+  const small = new OffloadBackend(9000);
+  const s2 = setupWith(small);
+  s2.drv.init([16, 16], BASE + 0x1000, TSO);
+  postTso(s2, linuxTso(payload), 1448, { csum: [34, 16] });
+  s2.drv.kick(1);
+  assert.equal(small.sent.length, Math.ceil(payload / 1448));
+  assert.ok(small.gso.every((g) => g === undefined));
+});
+
+test('tx offload: hostile requests are dropped and counted even when the backend takes large frames', () => {
+  const be = new OffloadBackend();
+  const s = setupWith(be);
+  s.drv.init([32, 32], BASE + 0x1000, TSO);
+  const f = linuxTso(4000);
+  postTso(s, f, 1); // gso_size below the minimum
+  postTso(s, f, 87);
+  postTso(s, f, 1448, { hdrLen: f.length + 1 }); // hdr_len past the end
+  postTso(s, f, 1448, { csum: [f.length - 1, 16] });
+  postTso(s, f, 9000); // segments over the MTU
+  postTso(s, f, 1448, { type: 3 });
+  const udp = FRAME.slice();
+  postTso(s, udp, 1448); // not TCP
+  const noPayload = tcpFrame(0);
+  postTso(s, noPayload, 1448);
+  s.drv.kick(1);
+  assert.equal(be.sent.length, 0);
+  assert.equal(s.net.stats.txDropped, 8);
+  assert.equal(s.net.stats.txBadGso, 8);
+  // A chain longer than any GSO request is dropped before it is read.
+  const big = new Uint8Array(14 + 65535 + 100);
+  big.set(linuxTso(65495));
+  postTso(s, big, 1448);
+  s.drv.kick(1);
+  assert.equal(be.sent.length, 0);
+  assert.equal(s.net.stats.txDropped, 9);
+  assert.equal(s.dev.lastError, undefined);
+});
+
+test('tx offload: whole segments are charged to the turn budget by bytes; the rest waits for poll()', () => {
+  const be = new OffloadBackend();
+  const s = setupWith(be);
+  s.drv.init([32, 32], BASE + 0x1000, TSO);
+  const f = linuxTso(65535 - 40);
+  for (let i = 0; i < 32; i++) postTso(s, f, 1448, { csum: [34, 16] });
+  s.drv.kick(1);
+  const first = be.sent.length;
+  assert.ok(first >= 1 && first <= Math.ceil(TX_TURN_BYTES / f.length) + 1, `first turn sent ${first}`);
+  assert.equal(s.net.txPending, true);
+  let turns = 1;
+  while (s.net.txPending && turns < 100) {
+    s.net.poll();
+    turns++;
+  }
+  assert.equal(be.sent.length, 32);
+  assert.ok(turns >= 2);
 });

@@ -6,13 +6,14 @@
  * queue 2 = controlq.
  *
  * Features: MAC, STATUS (link up/down with a config interrupt), CSUM (the guest may leave a
- * TCP/UDP checksum for us to complete: it is finished before the frame leaves, so every backend
- * sees correct checksums), HOST_TSO4 (the guest may send TCP segments of up to 64 KiB; they are
- * cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames from backends that
- * guarantee valid checksums are marked DATA_VALID), GUEST_TSO4 + MRG_RXBUF (the backend may send
- * large TCP segments, handed over as GSO packets across as many rx buffers as they need),
- * CTRL_VQ + CTRL_RX + CTRL_MAC_ADDR (promiscuous/all-multicast modes, MAC filter tables and MAC
- * changes; frames for other stations are filtered here, see net/rx-filter.ts).
+ * TCP/UDP checksum for us to complete: it is finished before an MTU-sized frame leaves, so those
+ * always carry correct checksums), HOST_TSO4 (the guest may send TCP segments of up to 64 KiB; a
+ * backend that sets transmitOffload, the user-mode NAT, takes them whole with their checksum
+ * partial, any other gets them cut into MTU-sized frames here, see net/tso.ts), GUEST_CSUM (frames
+ * from backends that guarantee valid checksums are marked DATA_VALID), GUEST_TSO4 + MRG_RXBUF (the
+ * backend may send large TCP segments, handed over as GSO packets across as many rx buffers as
+ * they need), CTRL_VQ + CTRL_RX + CTRL_MAC_ADDR (promiscuous/all-multicast modes, MAC filter
+ * tables and MAC changes; frames for other stations are filtered here, see net/rx-filter.ts).
  *
  * Frames from the backend go straight into posted rx buffers; when the guest has none they
  * wait in a backlog bounded in frames and bytes (then are dropped, as a full NIC ring would).
@@ -25,8 +26,8 @@
  */
 import { StateReader } from '../memory/state.ts';
 import type { NetBackend } from '../net/types.ts';
-import { finish, get32, pseudoSum, sum16 } from '../net/bytes.ts';
-import { MAX_TSO_SEGMENTS, MIN_GSO_SIZE, segmentTcp } from '../net/tso.ts';
+import { checksum, finish, get32, pseudoSum, put16, sum16 } from '../net/bytes.ts';
+import { MAX_TSO_SEGMENTS, MIN_GSO_SIZE, segmentTcp, tsoHeaderLength } from '../net/tso.ts';
 import { MAC_TABLE_ENTRIES, RxFilter } from '../net/rx-filter.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain } from './virtqueue.ts';
@@ -60,6 +61,11 @@ const GSO_NONE = 0;
 const GSO_TCPV4 = 1;
 /** Largest GSO request: a 64 KiB IP packet plus Ethernet and VLAN headers. */
 const MAX_GSO_FRAME = 65535 + 18;
+/**
+ * Largest TSO request handed to a backend whole: a 64 KiB IP packet behind an untagged Ethernet
+ * header (the IP total length field must be able to describe it).
+ */
+const MAX_WHOLE_FRAME = 65535 + 14;
 /** Largest frame accepted from the guest without GSO: 1500 MTU + Ethernet + VLAN tag. */
 export const MAX_TX_FRAME = 1518;
 /**
@@ -94,6 +100,8 @@ export interface VirtioNetStats {
   rxFiltered: number;
   /** TSO/GSO requests refused (bad type, gso_size, offsets, too many segments); also in txDropped. */
   txBadGso: number;
+  /** TSO requests handed to the backend whole (transmit offload); each also counts one txFrame. */
+  txWhole: number;
 }
 
 export class VirtioNet implements VirtioDeviceModel {
@@ -121,6 +129,7 @@ export class VirtioNet implements VirtioDeviceModel {
     rxDropped: 0,
     rxFiltered: 0,
     txBadGso: 0,
+    txWhole: 0,
   };
   private transport!: VirtioMmio;
   /** Rx chains popped for a frame that does not fit yet (mergeable buffers), in order. */
@@ -468,8 +477,9 @@ export class VirtioNet implements VirtioDeviceModel {
       return 0;
     }
     if (buf[1] === GSO_TCPV4) {
-      // TSO: cut the guest's large segment into MTU-sized frames here (prepare checked it).
       const mss = buf[4]! | (buf[5]! << 8);
+      if (this.sendWhole(frame, mss)) return 1;
+      // TSO: cut the guest's large segment into MTU-sized frames here (prepare checked it).
       let n = 0;
       const ok = segmentTcp(
         frame,
@@ -497,6 +507,29 @@ export class VirtioNet implements VirtioDeviceModel {
   }
 
   /**
+   * Transmit offload: hands a TSO request to a backend that takes it whole, if it does and the
+   * request passes the very checks segmentation applies (so hostile gso_size or headers are
+   * refused either way). Only the IP header is fixed (total length from the frame, as the
+   * segments would get, and its checksum); the TCP checksum stays partial by contract, which
+   * saves the checksums and the copies for MTU frames that the backend would only join again.
+   * The transmit turn is charged the chain's bytes (txByteCredit) and one frame.
+   */
+  private sendWhole(frame: Uint8Array, mss: number): boolean {
+    const max = Math.min(this.backend.transmitOffload ?? 0, MAX_WHOLE_FRAME);
+    if (frame.length <= MAX_TX_FRAME || frame.length > max) return false;
+    if (tsoHeaderLength(frame, mss, MAX_TX_FRAME) < 0) return false;
+    const ip = 14;
+    const ihl = (frame[ip]! & 15) * 4;
+    put16(frame, ip + 2, frame.length - ip);
+    put16(frame, ip + 10, 0);
+    put16(frame, ip + 10, checksum(frame, ip, ip + ihl));
+    this.stats.txFrames++;
+    this.stats.txWhole++;
+    this.backend.transmit(frame, mss);
+    return true;
+  }
+
+  /**
    * Applies the header to the frame (checksum completion); undefined if the frame must be
    * dropped. Every header field is guest-controlled and checked against the frame here.
    */
@@ -507,8 +540,11 @@ export class VirtioNet implements VirtioDeviceModel {
     const start = buf[6]! | (buf[7]! << 8);
     const off = buf[8]! | (buf[9]! << 8);
     if (flags & HDR_F_NEEDS_CSUM) {
-      if (!this.transport.hasFeature(VIRTIO_NET_F_CSUM)) return undefined;
-      if (start + off + 2 > frame.length) return undefined;
+      const bad = !this.transport.hasFeature(VIRTIO_NET_F_CSUM) || start + off + 2 > frame.length;
+      if (bad) {
+        if (gso !== GSO_NONE) this.stats.txBadGso++;
+        return undefined;
+      }
     }
     if (gso !== GSO_NONE) {
       if (!this.gsoAcceptable(buf, frame)) {

@@ -12,7 +12,7 @@
  */
 import { BROADCAST_MAC, ipToString, macKey, parseIp } from '../bytes.ts';
 import { ARP_REPLY, ARP_REQUEST, buildArp, parseArp } from '../arp.ts';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, MAX_FRAME } from '../ethernet.ts';
+import { ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, MAX_FRAME } from '../ethernet.ts';
 import { parseIpv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Ipv4Packet } from '../ipv4.ts';
 import { buildEchoReply, buildUnreachable, ICMP_ECHO_REQUEST, parseIcmp, UNREACH_PORT } from '../icmp.ts';
 import { buildUdp, parseUdp } from '../udp.ts';
@@ -80,6 +80,12 @@ const TOTAL_SND_LOW = TOTAL_SND_HIGH / 2;
 export const DEFAULT_MAX_PENDING = 128;
 /** Default cap on UDP mappings (one host socket each); the least recently used is evicted. */
 export const DEFAULT_MAX_UDP = 256;
+/**
+ * Largest frame taken whole from the NIC (transmit offload): a full 64 KiB IPv4 packet behind an
+ * Ethernet header, the most one TSO request can carry. Its TCP payload goes to the host socket
+ * only as far as our receive window allows, so the size costs no buffering beyond RCV_BUF.
+ */
+export const MAX_OFFLOAD_FRAME = ETH_HEADER + 65535;
 /** Largest UDP payload in one IPv4 datagram (sent to the guest in fragments above the MTU). */
 const MAX_UDP_PAYLOAD = 65535 - 28;
 
@@ -113,6 +119,11 @@ interface UdpMapping {
 
 export class UserNet implements NetBackend, TcpConnHost {
   readonly checksumsValid = true;
+  /**
+   * Large TCP segments are taken whole with their checksum partial: cutting them into MTU frames
+   * with checksums only for us to verify them and join them back into a stream is wasted work.
+   */
+  readonly transmitOffload = MAX_OFFLOAD_FRAME;
   readonly timers;
   /** Dropped frames by reason (a fixed set of strings, so bounded). */
   readonly drops = new Map<string, number>();
@@ -199,11 +210,15 @@ export class UserNet implements NetBackend, TcpConnHost {
     return this.arp.get(ip) ?? this.lastGuestMac;
   }
 
-  /** A frame from the guest. Never throws: anything unexpected is counted as a drop. */
-  transmit(frame: Uint8Array): void {
+  /**
+   * A frame from the guest; with gsoSize a whole TCP segment of up to MAX_OFFLOAD_FRAME bytes
+   * whose TCP checksum is partial (NetBackend.transmit). Never throws: anything unexpected is
+   * counted as a drop.
+   */
+  transmit(frame: Uint8Array, gsoSize?: number): void {
     if (this.closed) return;
     try {
-      this.handle(frame);
+      this.handle(frame, (gsoSize ?? 0) > 0);
     } catch (e) {
       this.drop(`internal: ${e instanceof Error ? e.name : 'error'}`);
     }
@@ -219,9 +234,10 @@ export class UserNet implements NetBackend, TcpConnHost {
     this.ackQueue.add(conn);
   }
 
-  private handle(frame: Uint8Array): void {
+  private handle(frame: Uint8Array, offloaded: boolean): void {
     let f = frame;
-    if (f.length < 14 || f.length > MAX_FRAME) return this.drop('ethernet: bad frame length');
+    if (f.length < 14 || f.length > (offloaded ? MAX_OFFLOAD_FRAME : MAX_FRAME))
+      return this.drop('ethernet: bad frame length');
     if (f[6]! & 1) return this.drop('ethernet: multicast source');
     const type = ethType(f);
     if (type === ETHERTYPE_ARP) return this.handleArp(f);
@@ -230,6 +246,12 @@ export class UserNet implements NetBackend, TcpConnHost {
     if (!(f[0]! & 1) && macKey(f, 0) !== macKey(GATEWAY_MAC, 0)) return this.drop('ethernet: not for us');
     let ip = parseIpv4(f);
     if (typeof ip === 'string') return this.drop(ip);
+    if (offloaded) {
+      // The partial checksum is only acceptable on what the contract allows: one whole TCP segment.
+      if (ip.proto !== PROTO_TCP || ip.fragment) return this.drop('offload: not a whole TCP segment');
+      this.learn(ip.src, f);
+      return this.handleTcp(f, ip, false);
+    }
     if (ip.fragment) {
       const whole = this.frags.add(f, ip);
       if (!whole) return;
@@ -242,7 +264,7 @@ export class UserNet implements NetBackend, TcpConnHost {
       case PROTO_UDP:
         return this.handleUdp(f, ip);
       case PROTO_TCP:
-        return this.handleTcp(f, ip);
+        return this.handleTcp(f, ip, true);
       case PROTO_ICMP:
         return this.handleIcmp(f, ip);
       default:
@@ -428,8 +450,9 @@ export class UserNet implements NetBackend, TcpConnHost {
 
   // ---- TCP NAT ----
 
-  private handleTcp(f: Uint8Array, ip: Ipv4Packet): void {
-    const seg = parseTcp(f, ip);
+  /** `verify`: check the TCP checksum (false only for offloaded segments, whose checksum is partial). */
+  private handleTcp(f: Uint8Array, ip: Ipv4Packet, verify: boolean): void {
+    const seg = parseTcp(f, ip, verify);
     if (typeof seg === 'string') return this.drop(seg);
     const key = `${ip.src}:${seg.srcPort}>${ip.dst}:${seg.dstPort}`;
     const conn = this.tcp.get(key);

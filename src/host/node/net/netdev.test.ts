@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { NetConfigError, NetSetup, parseNetSpec } from './netdev.ts';
+import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from './netdev.ts';
+import type { NetBackend } from '../../../net/types.ts';
 
 test('parses user, hostfwd, restrict, switch, socket and mac options', () => {
   assert.deepEqual(parseNetSpec('user'), { kind: 'user', forwards: [], restrict: false, mac: undefined });
@@ -93,4 +94,22 @@ test('socket,path=: the first setup hosts the LAN, the second joins it', async (
   b.close();
   a.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+test('the waking wrapper passes transmit offload through: the capability and each gso size', () => {
+  const got: Array<[number, number | undefined]> = [];
+  const inner: NetBackend = {
+    transmitOffload: 65549,
+    transmit: (f, gso) => got.push([f.length, gso]),
+    connect: () => {},
+    close: () => {},
+  };
+  const w = wakingBackend(inner, () => {});
+  assert.equal(w.transmitOffload, 65549);
+  w.transmit(new Uint8Array(3000), 1448);
+  w.transmit(new Uint8Array(60));
+  assert.deepEqual(got, [
+    [3000, 1448],
+    [60, undefined],
+  ]);
 });

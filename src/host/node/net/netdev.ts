@@ -205,7 +205,8 @@ export class NetSetup {
 /** Wraps a backend so every frame it delivers also wakes the VM loop (which may be sleeping in WFI). */
 export function wakingBackend(b: NetBackend, wake: () => void): NetBackend {
   return {
-    transmit: (f) => b.transmit(f),
+    transmit: (f, gso) => b.transmit(f, gso),
+    transmitOffload: b.transmitOffload,
     flush: () => b.flush?.(),
     connect: (deliver) =>
       b.connect((f, gso) => {
