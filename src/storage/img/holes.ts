@@ -5,7 +5,7 @@
  * runs while the caller does other work (convert creates its target meanwhile). Without a map
  * (undefined), the inner image's block status stands.
  */
-import { checkRange, StorageError, type BlockBackend, type ExtentStatus } from '../types.ts';
+import { checkRange, StorageError, type BlockBackend, type ExtentStatus, type ImageIdentity } from '../types.ts';
 import type { DataRange } from './context.ts';
 
 /**
@@ -45,6 +45,9 @@ abstract class HoleAwareBackend implements BlockBackend {
   }
   get backing(): BlockBackend | undefined {
     return this.inner.backing;
+  }
+  get identity(): ImageIdentity | undefined {
+    return this.inner.identity;
   }
   read(offset: number, buf: Uint8Array): Promise<void> {
     return this.inner.read(offset, buf);
