@@ -6,7 +6,7 @@
 import type { ImageFormat } from '../formats.ts';
 import { StorageError, type BlockBackend, type ByteStore } from '../types.ts';
 import { MAX_CHAIN_DEPTH, type ImgContext } from './context.ts';
-import { isFileMapped } from './capabilities.ts';
+import { isFileMapped, isFilePrefix } from './capabilities.ts';
 import { FileHolesBackend, HoleMappedBackend, normaliseRanges } from './holes.ts';
 import { readProbeHead } from '../registry.ts';
 
@@ -124,12 +124,12 @@ export async function openChain(ctx: ImgContext, path: string, opts: OpenChainOp
           return openLayer(ctx.host.resolve(p, name), bfmt, depth + 1, opts.backingReadOnly ?? true);
         },
       });
-      // A read-only raw file can report its holes when the host knows the file's hole map. Not
-      // awaited here: the first block status waits for it, so finding it overlaps other work.
-      if (fmt.name === 'raw' && ro && ctx.host.dataRanges) {
+      // A read-only raw file (or fixed VHD) can report its holes when the host knows the file's
+      // hole map. Not awaited here: the first block status waits for it, so finding it overlaps other work.
+      if (isFilePrefix(backend) && ro && ctx.host.dataRanges) {
         const size = backend.size;
         const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));
-        backend = new HoleMappedBackend(backend, ranges);
+        backend = new HoleMappedBackend(backend, ranges, fmt.name !== 'raw');
       } else if (opts.fileHoles && ro && ctx.host.dataRanges && isFileMapped(backend)) {
         const size = await store.size();
         const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));

@@ -59,6 +59,10 @@ export class VhdImage implements BlockBackend {
   private readonly serial = new Serial();
   /** Data runs' host offsets are offsets of the store's own bytes (FileMappedBackend, img/capabilities.ts). */
   readonly dataInFile = true;
+  /** A fixed disk's data is the file up to the footer (FilePrefixBackend: map shows the file's holes). */
+  get dataIsFilePrefix(): boolean {
+    return !this.dyn;
+  }
   /** Data writes of dynamic disks running outside the serial section (settle, never reject). */
   private readonly dataWrites = new Set<Promise<void>>();
   private closed = false;
