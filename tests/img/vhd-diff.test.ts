@@ -38,7 +38,10 @@ describe('VHDX differencing', () => {
     qemu('create', '-q', '-f', 'vhdx', s.path('p2.vhdx'), '64M'); // an unrelated disk of the same name
     const r = await virtkit('compare', s.path('c2.vhdx'), s.path('p2.vhdx'));
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /c2\.vhdx.*parent "p2\.vhdx".*p2\.vhdx\) has DataWriteGuid \{[0-9A-F-]{36}\}.*parent_linkage is \{[0-9A-F-]{36}\}/);
+    assert.match(
+      r.stderr,
+      /c2\.vhdx.*parent "p2\.vhdx".*p2\.vhdx\) has DataWriteGuid \{[0-9A-F-]{36}\}.*parent_linkage is \{[0-9A-F-]{36}\}/,
+    );
   });
 });
 
@@ -75,7 +78,10 @@ describe('VHD differencing', () => {
     qemu('create', '-q', '-f', 'vpc', s.path('q.vhd'), '16M');
     const r = await virtkit('compare', s.path('d.vhd'), s.path('q.vhd'));
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /d\.vhd: parent "q\.vhd" \(.*q\.vhd\) has unique ID [0-9a-f]{32}, but .* unique ID [0-9a-f]{32}/);
+    assert.match(
+      r.stderr,
+      /d\.vhd: parent "q\.vhd" \(.*q\.vhd\) has unique ID [0-9a-f]{32}, but .* unique ID [0-9a-f]{32}/,
+    );
     // info without --backing-chain does not open the parent, so it still describes the child.
     ok(await virtkit('info', s.path('d.vhd')));
   });
@@ -88,7 +94,10 @@ describe('VHD differencing', () => {
     const r = await virtkit('compare', s.path('e.vhd'), s.path('gone-moved.vhd'));
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /W2ru locator "\.\.\\elsewhere\\gone\.vhd": .*elsewhere\/gone\.vhd/);
-    assert.match(r.stderr, /W2ku locator "D:\\VMs\\gone\.vhd" \(a Windows path: looked for as "gone\.vhd" beside the child\)/);
+    assert.match(
+      r.stderr,
+      /W2ku locator "D:\\VMs\\gone\.vhd" \(a Windows path: looked for as "gone\.vhd" beside the child\)/,
+    );
     // The Windows absolute path was not joined onto the child's directory.
     assert.doesNotMatch(r.stderr, /\/D:\//);
   });

@@ -213,7 +213,12 @@ const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart
  * (written by older virtkit versions and some tools) records nothing and is not checked. A
  * stand-in for an unopened parent (info, rebase -u) cannot be checked either.
  */
-async function checkParentIdentity(child: string, given: string, h: DynamicHeader, parent: BlockBackend): Promise<void> {
+async function checkParentIdentity(
+  child: string,
+  given: string,
+  h: DynamicHeader,
+  parent: BlockBackend,
+): Promise<void> {
   if (parent.unopened || h.parentUuid.every((x) => x === 0)) return;
   const id = parent.format === 'vpc' ? parent.identity : undefined;
   if (id && id.uniqueId.length === 16 && id.uniqueId.every((x, i) => x === h.parentUuid[i])) return;
