@@ -30,8 +30,12 @@ export interface CreateOptions {
 export interface ImageFormat {
   /** qemu-img's name: 'raw', 'qcow2', 'vmdk', 'vpc', 'vhdx'. */
   readonly name: string;
-  /** Confidence that the first bytes of a store (at least 4 KiB, or the whole file if smaller) are this format: 0 = no, 100 = certain. */
-  probe(head: Uint8Array, storeSize: number): number;
+  /**
+   * Confidence that a store is this format, from its first bytes (at least 4 KiB, or the whole
+   * file if smaller) and, when the caller read them, its last 512 bytes (`tail`; a fixed VHD
+   * has its only signature there): 0 = no, 100 = certain.
+   */
+  probe(head: Uint8Array, storeSize: number, tail?: Uint8Array): number;
   open(store: ByteStore, opts: OpenOptions): Promise<BlockBackend>;
   /** Writes an empty image of the given virtual size into an empty store. */
   create?(store: ByteStore, size: number, opts: CreateOptions): Promise<void>;

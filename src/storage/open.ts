@@ -31,8 +31,7 @@ export async function openImage(store: ByteStore, opts: OpenImageOptions = {}): 
 
 /** The format name of a store, by content. */
 export async function detectFormatName(store: ByteStore, candidates: ImageFormat[] = allFormats): Promise<string> {
-  const { head, size } = await readProbeHead(store);
-  return bestFormat(head, size, candidates).name;
+  return bestFormat(await readProbeHead(store), candidates).name;
 }
 
 async function openLayer(
@@ -43,20 +42,20 @@ async function openLayer(
   chain: string[],
 ): Promise<BlockBackend> {
   const candidates = opts.formats ?? allFormats;
-  const { head, size } = await readProbeHead(store);
+  const probe = await readProbeHead(store);
   let fmt: ImageFormat;
   let unprobed: string | undefined;
   if (format) {
     fmt = candidates.find((f) => f.name === format) ?? findFormat(format);
-    if (fmt.name !== 'raw' && fmt.probe(head, size) === 0) {
+    if (fmt.name !== 'raw' && fmt.probe(probe.head, probe.size, probe.tail) === 0) {
       // Another format recognising the file is a clear mismatch. Some formats cannot be told from
       // their first bytes (a fixed VHD keeps its footer at the end): their open() validates.
-      const actual = bestFormat(head, size, candidates).name;
+      const actual = bestFormat(probe, candidates).name;
       if (actual !== 'raw') throw new StorageError('bad-magic', `${store.name}: image is ${actual}, not ${format}`);
       unprobed = actual;
     }
   } else {
-    fmt = bestFormat(head, size, candidates);
+    fmt = bestFormat(probe, candidates);
   }
   const maxDepth = opts.maxDepth ?? MAX_BACKING_DEPTH;
   const layerOpts: OpenOptions = {

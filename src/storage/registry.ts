@@ -26,24 +26,39 @@ export function findFormat(name: string): ImageFormat {
   return f;
 }
 
-export async function readProbeHead(store: ByteStore): Promise<{ head: Uint8Array; size: number }> {
+/** Bytes at the end of a store that probes see: a fixed VHD's footer. */
+export const PROBE_TAIL_BYTES = 512;
+
+export interface ProbeInput {
+  head: Uint8Array;
+  size: number;
+  /** The last PROBE_TAIL_BYTES bytes, when the store is at least that long. */
+  tail?: Uint8Array;
+}
+
+export async function readProbeHead(store: ByteStore): Promise<ProbeInput> {
   const size = await store.size();
   const head = new Uint8Array(Math.min(size, PROBE_BYTES));
   await store.read(0, head);
-  return { head, size };
+  let tail: Uint8Array | undefined;
+  if (size >= PROBE_TAIL_BYTES) {
+    tail = new Uint8Array(PROBE_TAIL_BYTES);
+    if (size <= PROBE_BYTES) tail.set(head.subarray(size - PROBE_TAIL_BYTES));
+    else await store.read(size - PROBE_TAIL_BYTES, tail);
+  }
+  return { head, size, tail };
 }
 
 /** The format with the highest probe score (raw, scoring 1, wins when nothing else recognises the bytes). */
 export async function detectFormat(store: ByteStore, candidates: ImageFormat[] = formats): Promise<ImageFormat> {
-  const { head, size } = await readProbeHead(store);
-  return bestFormat(head, size, candidates);
+  return bestFormat(await readProbeHead(store), candidates);
 }
 
-export function bestFormat(head: Uint8Array, size: number, candidates: ImageFormat[] = formats): ImageFormat {
+export function bestFormat(input: ProbeInput, candidates: ImageFormat[] = formats): ImageFormat {
   let best: ImageFormat | undefined;
   let bestScore = 0;
   for (const f of candidates) {
-    const score = f.probe(head, size);
+    const score = f.probe(input.head, input.size, input.tail);
     if (score > bestScore) {
       best = f;
       bestScore = score;

@@ -31,6 +31,11 @@ export interface ByteStore {
    * nothing, when this store, host or file system cannot (the caller falls back, see zero-range.ts).
    */
   punchHole?(offset: number, length: number): Promise<boolean>;
+  /**
+   * Optional: when the store's contents last changed, in milliseconds since the Unix epoch (a
+   * host file's mtime). A VHD child records its parent's as the "parent time stamp".
+   */
+  modifiedTime?(): Promise<number | undefined>;
 }
 
 /** One run of the virtual disk with the same allocation status, as `qemu-img map` reports it. */
@@ -69,7 +74,26 @@ export interface BlockBackend {
   blockStatus(offset: number, length: number): Promise<ExtentStatus>;
   /** The backing (parent) image, if any. */
   readonly backing?: BlockBackend;
+  /**
+   * What a differencing child records to recognise this image as its parent (VHD: the footer's
+   * unique ID; VHDX: the DataWriteGuid). Wrappers pass it through.
+   */
+  readonly identity?: ImageIdentity;
+  /**
+   * True for a stand-in for a backing file that was deliberately not opened (info, rebase -u):
+   * its size and identity are unknown, so a child must not check them against its header.
+   */
+  readonly unopened?: boolean;
   close(): Promise<void>;
+}
+
+export interface ImageIdentity {
+  /** 16 bytes as stored in the image: the VHD footer's unique ID or the VHDX DataWriteGuid. */
+  readonly uniqueId: Uint8Array;
+  /** VHD: the image file's modification time, seconds since 2000-01-01 00:00 UTC, when known. */
+  readonly modifiedVhdTime?: number;
+  /** The file it was read from, for errors. */
+  readonly file?: string;
 }
 
 export type StorageErrorCode =

@@ -121,6 +121,15 @@ export class FileStore implements ByteStore {
     return this.puncher.punch(offset, length);
   }
 
+  /** The file's mtime in milliseconds; undefined when the file system will not say. */
+  async modifiedTime(): Promise<number | undefined> {
+    if (this.closed) return undefined;
+    return this.fh.stat().then(
+      (st) => st.mtimeMs,
+      () => undefined,
+    );
+  }
+
   async flush(): Promise<void> {
     if (this.readOnly || this.closed) return;
     await this.fh.datasync().catch((e: unknown) => {

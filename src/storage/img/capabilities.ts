@@ -35,6 +35,18 @@ export function isFileMapped(b: BlockBackend): boolean {
   return (b as Partial<FileMappedBackend>).dataInFile === true;
 }
 
+/**
+ * An image whose guest data is the first `size` bytes of its file, 1:1 (raw; a fixed VHD, whose
+ * footer follows the data). Its block status is the file's hole map, as qemu-img map shows it.
+ */
+export interface FilePrefixBackend {
+  readonly dataIsFilePrefix: boolean;
+}
+
+export function isFilePrefix(b: BlockBackend): boolean {
+  return b.format === 'raw' || (b as Partial<FilePrefixBackend>).dataIsFilePrefix === true;
+}
+
 /** Empties the image's own layer so it reads through to its backing file again (commit). */
 export interface EmptiableBackend {
   makeEmpty(): Promise<void>;

@@ -5,7 +5,7 @@
  * runs while the caller does other work (convert creates its target meanwhile). Without a map
  * (undefined), the inner image's block status stands.
  */
-import { checkRange, StorageError, type BlockBackend, type ExtentStatus } from '../types.ts';
+import { checkRange, StorageError, type BlockBackend, type ExtentStatus, type ImageIdentity } from '../types.ts';
 import type { DataRange } from './context.ts';
 
 /**
@@ -46,6 +46,9 @@ abstract class HoleAwareBackend implements BlockBackend {
   get backing(): BlockBackend | undefined {
     return this.inner.backing;
   }
+  get identity(): ImageIdentity | undefined {
+    return this.inner.identity;
+  }
   read(offset: number, buf: Uint8Array): Promise<void> {
     return this.inner.read(offset, buf);
   }
@@ -67,6 +70,18 @@ abstract class HoleAwareBackend implements BlockBackend {
 }
 
 export class HoleMappedBackend extends HoleAwareBackend {
+  /**
+   * `holesAreData`: the format above the file calls every byte data and the file's holes only add
+   * "zero" (qemu's fixed VHD: data and zero both true), where raw's holes are not data.
+   */
+  constructor(
+    inner: BlockBackend,
+    ranges: DataRange[] | Promise<DataRange[] | undefined>,
+    private readonly holesAreData = false,
+  ) {
+    super(inner, ranges);
+  }
+
   async blockStatus(offset: number, length: number): Promise<ExtentStatus> {
     checkRange(this, offset, length, 'block-status');
     const ranges = await this.dataRanges();
@@ -78,7 +93,7 @@ export class HoleMappedBackend extends HoleAwareBackend {
     }
     const n = Math.min(length, (r ? r.offset : this.size) - offset);
     // A hole is still part of the file (qemu-img map shows it present, at its own offset).
-    return { offset, length: n, data: false, zero: true, depth: 0, hostOffset: offset };
+    return { offset, length: n, data: this.holesAreData, zero: true, depth: 0, hostOffset: offset };
   }
 }
 

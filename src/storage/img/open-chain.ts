@@ -6,8 +6,9 @@
 import type { ImageFormat } from '../formats.ts';
 import { StorageError, type BlockBackend, type ByteStore } from '../types.ts';
 import { MAX_CHAIN_DEPTH, type ImgContext } from './context.ts';
-import { isFileMapped } from './capabilities.ts';
+import { isFileMapped, isFilePrefix } from './capabilities.ts';
 import { FileHolesBackend, HoleMappedBackend, normaliseRanges } from './holes.ts';
+import { readProbeHead } from '../registry.ts';
 
 export interface ImageLayer {
   /** The path as resolved by the host (what qemu-img calls filename / full-backing-filename). */
@@ -50,9 +51,6 @@ export interface OpenChainOptions {
   fileHoles?: boolean;
 }
 
-/** The first bytes every probe sees: enough for each format's header. */
-const PROBE_BYTES = 64 * 1024;
-
 export function findFormat(ctx: ImgContext, name: string): ImageFormat {
   const f = ctx.formats.find((x) => x.name === name);
   if (!f) {
@@ -62,20 +60,18 @@ export function findFormat(ctx: ImgContext, name: string): ImageFormat {
   return f;
 }
 
-/** Detects the format of a store by content, or checks that it matches the caller's -f. */
+/** Detects the format of a store by content (its first 64 KiB and last 512 bytes), or checks that it matches the caller's -f. */
 export async function chooseFormat(
   ctx: ImgContext,
   store: ByteStore,
   path: string,
   wanted?: string,
 ): Promise<ImageFormat> {
-  const size = await store.size();
-  const head = new Uint8Array(Math.min(size, PROBE_BYTES));
-  await store.read(0, head);
+  const { head, size, tail } = await readProbeHead(store);
   let best: ImageFormat | undefined;
   let bestScore = 0;
   for (const f of ctx.formats) {
-    const score = f.probe(head, size);
+    const score = f.probe(head, size, tail);
     if (score > bestScore) {
       best = f;
       bestScore = score;
@@ -87,7 +83,7 @@ export async function chooseFormat(
   // Every file can be read as raw. Another format recognising the file is a clear mismatch;
   // a file nothing recognises may still be the wanted format when its signature is not at the
   // start (a fixed VHD keeps its footer at the end), so then the format's open() decides.
-  if (wanted !== 'raw' && f.probe(head, size) === 0 && detected !== 'raw') {
+  if (wanted !== 'raw' && f.probe(head, size, tail) === 0 && detected !== 'raw') {
     throw new StorageError('bad-magic', `'${path}': image is ${detected}, not ${wanted}`);
   }
   return f;
@@ -128,12 +124,12 @@ export async function openChain(ctx: ImgContext, path: string, opts: OpenChainOp
           return openLayer(ctx.host.resolve(p, name), bfmt, depth + 1, opts.backingReadOnly ?? true);
         },
       });
-      // A read-only raw file can report its holes when the host knows the file's hole map. Not
-      // awaited here: the first block status waits for it, so finding it overlaps other work.
-      if (fmt.name === 'raw' && ro && ctx.host.dataRanges) {
+      // A read-only raw file (or fixed VHD) can report its holes when the host knows the file's
+      // hole map. Not awaited here: the first block status waits for it, so finding it overlaps other work.
+      if (isFilePrefix(backend) && ro && ctx.host.dataRanges) {
         const size = backend.size;
         const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));
-        backend = new HoleMappedBackend(backend, ranges);
+        backend = new HoleMappedBackend(backend, ranges, fmt.name !== 'raw');
       } else if (opts.fileHoles && ro && ctx.host.dataRanges && isFileMapped(backend)) {
         const size = await store.size();
         const ranges = ctx.host.dataRanges(p).then((r) => r && normaliseRanges(r, size));
@@ -191,6 +187,7 @@ function unopenedBacking(name: string, format: string | undefined): BlockBackend
     format: format ?? 'raw',
     readOnly: true,
     size: 0,
+    unopened: true,
     read: fail,
     write: fail,
     flush: () => Promise.resolve(),

@@ -65,13 +65,21 @@ export async function createVhd(store: ByteStore, requested: number, opts: Creat
   const forceSize = onOff(o.force_size, 'force_size');
   let diskType = sub === 'fixed' ? DISK_FIXED : DISK_DYNAMIC;
   let parentName = '';
+  let parentUuid = new Uint8Array(16);
+  let parentTimestamp = 0;
   if (opts.backingFile !== undefined) {
     if (sub === 'fixed') throw new StorageError('unsupported', 'a fixed VHD cannot have a parent');
     if (!opts.openBacking)
       throw new StorageError('not-found', `VHD parent ${opts.backingFile}: no openBacking was given`);
-    if (!(requested > 0)) {
-      const parent = await opts.openBacking(opts.backingFile, opts.backingFormat);
-      requested = parent.size;
+    // The child records who its parent is (Hyper-V refuses a parent with another unique ID).
+    const parent = await opts.openBacking(opts.backingFile, opts.backingFormat);
+    try {
+      if (!(requested > 0)) requested = parent.size;
+      if (parent.format === 'vpc' && parent.identity?.uniqueId.length === 16) {
+        parentUuid = parent.identity.uniqueId.slice();
+        parentTimestamp = parent.identity.modifiedVhdTime ?? 0;
+      }
+    } finally {
       await parent.close();
     }
     diskType = DISK_DIFFERENCING;
@@ -128,8 +136,8 @@ export async function createVhd(store: ByteStore, requested: number, opts: Creat
     headerVersion: 0x00010000,
     maxTableEntries: entries,
     blockSize: BLOCK_SIZE,
-    parentUuid: new Uint8Array(16),
-    parentTimestamp: 0,
+    parentUuid,
+    parentTimestamp,
     parentName: baseName(parentName),
     locators,
   });

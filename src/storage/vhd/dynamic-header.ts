@@ -109,8 +109,8 @@ export function decodeLocator(platform: string, data: Uint8Array): string | unde
       if (c === 0) break;
       s += String.fromCharCode(c);
     }
-    // Relative locators are written as ".\\name"; the host resolves plain relative names itself.
-    return s.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+    // As written (Windows separators); parent-path.ts makes host names of it.
+    return s;
   }
   if (platform === 'MacX') {
     const s = utf8Decode(data).replace(/\0+$/, '');

@@ -71,6 +71,20 @@ export function hasFooterCookie(b: Uint8Array): boolean {
   return b.length >= 8 && ascii(b.subarray(0, 8)) === 'conectix';
 }
 
+/**
+ * True when `tail`, the last 512 bytes of a store of `storeSize` bytes, is the footer of a fixed
+ * VHD describing exactly the bytes before it: the "conectix" cookie, a correct checksum, disk
+ * type fixed and current_size = storeSize - 512. Any weaker match (the footer elsewhere, another
+ * size) is data of a raw disk, so a raw disk holding a VHD image inside is not misdetected.
+ */
+export function isFixedVhdTail(tail: Uint8Array | undefined, storeSize: number): boolean {
+  if (!tail || tail.length !== FOOTER_SIZE || !hasFooterCookie(tail)) return false;
+  const dv = new DataView(tail.buffer, tail.byteOffset, FOOTER_SIZE);
+  if (dv.getUint32(64) !== vhdChecksum(tail, 64) || dv.getUint32(60) !== DISK_FIXED) return false;
+  const current = dv.getUint32(48) * 2 ** 32 + dv.getUint32(52);
+  return current === storeSize - FOOTER_SIZE;
+}
+
 /** Parses and verifies a footer; `where` names the copy for error messages. */
 export function parseFooter(b: Uint8Array, where: string): VhdFooter {
   if (!hasFooterCookie(b)) throw new StorageError('bad-magic', `VHD footer ${where}: no "conectix" cookie`);

@@ -7,7 +7,7 @@
  * that points at the block is written only in flush(), after a store flush, so a crash can leak
  * a block but never expose one whose contents were not yet durable.
  */
-import type { BlockBackend, ByteStore, ExtentStatus } from '../types.ts';
+import type { BlockBackend, ByteStore, ExtentStatus, ImageIdentity } from '../types.ts';
 import { StorageError, checkRange } from '../types.ts';
 import { DISK_DIFFERENCING, FOOTER_SIZE } from './footer.ts';
 import { Serial } from '../serial.ts';
@@ -38,6 +38,8 @@ export interface VhdParts {
   footer: Uint8Array;
   dyn?: DynamicLayout;
   backing?: BlockBackend;
+  /** The footer's unique ID and the file's time stamp, which a differencing child records. */
+  identity: ImageIdentity;
 }
 
 export class VhdImage implements BlockBackend {
@@ -45,6 +47,7 @@ export class VhdImage implements BlockBackend {
   readonly readOnly: boolean;
   readonly size: number;
   readonly backing?: BlockBackend;
+  readonly identity: ImageIdentity;
   readonly diskType: number;
   /** The block size of a dynamic or differencing disk (qemu-img info's cluster-size); fixed disks have none. */
   readonly clusterSize?: number;
@@ -56,6 +59,10 @@ export class VhdImage implements BlockBackend {
   private readonly serial = new Serial();
   /** Data runs' host offsets are offsets of the store's own bytes (FileMappedBackend, img/capabilities.ts). */
   readonly dataInFile = true;
+  /** A fixed disk's data is the file up to the footer (FilePrefixBackend: map shows the file's holes). */
+  get dataIsFilePrefix(): boolean {
+    return !this.dyn;
+  }
   /** Data writes of dynamic disks running outside the serial section (settle, never reject). */
   private readonly dataWrites = new Set<Promise<void>>();
   private closed = false;
@@ -69,6 +76,7 @@ export class VhdImage implements BlockBackend {
     this.dyn = p.dyn;
     this.clusterSize = p.dyn?.blockSize;
     this.backing = p.backing;
+    this.identity = p.identity;
   }
 
   private checkArgs(offset: number, length: number): void {

@@ -3,7 +3,7 @@
  * BAT, validating every offset and table size against the file before anything is allocated.
  */
 import type { OpenOptions } from '../formats.ts';
-import type { BlockBackend, ByteStore } from '../types.ts';
+import type { BlockBackend, ByteStore, ImageIdentity } from '../types.ts';
 import { StorageError } from '../types.ts';
 import { DYN_HEADER_SIZE, decodeLocator, parseDynamicHeader, type DynamicHeader } from './dynamic-header.ts';
 import {
@@ -13,9 +13,12 @@ import {
   FOOTER_SIZE,
   hasFooterCookie,
   parseFooter,
+  VHD_EPOCH,
   virtualSizeOf,
+  type VhdFooter,
 } from './footer.ts';
 import { UNALLOCATED, VhdImage, type DynamicLayout } from './image.ts';
+import { parentCandidates, type ParentCandidate } from '../parent-path.ts';
 
 /** The BAT may take at most this many bytes of memory (qemu's 2040 GiB limit with 512-byte blocks needs far less). */
 const MAX_BAT_BYTES = 256 << 20;
@@ -38,6 +41,7 @@ export async function openVhd(store: ByteStore, opts: OpenOptions): Promise<VhdI
   }
   const footer = parseFooter(footerBytes, where);
   const size = virtualSizeOf(footer);
+  const identity = await identityOf(store, footer);
   if (footer.diskType === DISK_FIXED) {
     if (size > fileSize - FOOTER_SIZE) {
       throw new StorageError(
@@ -45,7 +49,7 @@ export async function openVhd(store: ByteStore, opts: OpenOptions): Promise<VhdI
         `VHD ${name}: fixed disk of ${size} bytes needs a file larger than ${fileSize} bytes`,
       );
     }
-    return new VhdImage({ store, readOnly, size, diskType: DISK_FIXED, footer: footerBytes });
+    return new VhdImage({ store, readOnly, size, diskType: DISK_FIXED, footer: footerBytes, identity });
   }
   if (footer.diskType !== DISK_DYNAMIC && footer.diskType !== DISK_DIFFERENCING) {
     throw new StorageError(
@@ -67,7 +71,30 @@ export async function openVhd(store: ByteStore, opts: OpenOptions): Promise<VhdI
   footerBytes = footerBytes.slice();
   let backing: BlockBackend | undefined;
   if (footer.diskType === DISK_DIFFERENCING) backing = await openParent(store, header, fileSize, opts);
-  return new VhdImage({ store, readOnly, size, diskType: footer.diskType, footer: footerBytes, dyn, backing });
+  return new VhdImage({
+    store,
+    readOnly,
+    size,
+    diskType: footer.diskType,
+    footer: footerBytes,
+    dyn,
+    backing,
+    identity,
+  });
+}
+
+/**
+ * What a child records of this disk: the footer's unique ID and the file's modification time in
+ * VHD seconds (as Virtual PC, Hyper-V and VirtualBox write it), or the footer's own time stamp
+ * where the store cannot say.
+ */
+async function identityOf(store: ByteStore, footer: VhdFooter): Promise<ImageIdentity> {
+  const ms = await store.modifiedTime?.().catch(() => undefined);
+  const modifiedVhdTime =
+    ms !== undefined && Number.isFinite(ms)
+      ? Math.min(0xffffffff, Math.max(0, Math.floor(ms / 1000) - VHD_EPOCH))
+      : footer.timestamp;
+  return { uniqueId: footer.uuid.slice(), modifiedVhdTime, file: store.name };
 }
 
 async function loadBat(store: ByteStore, h: DynamicHeader, size: number, fileSize: number): Promise<DynamicLayout> {
@@ -133,7 +160,7 @@ async function openParent(
   opts: OpenOptions,
 ): Promise<BlockBackend> {
   const name = store.name;
-  const candidates: string[] = [];
+  const candidates: ParentCandidate[] = [];
   const order = ['W2ru', 'MacX', 'W2ku'];
   const locs = [...h.locators].sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
   for (const l of locs) {
@@ -147,25 +174,62 @@ async function openParent(
     const data = new Uint8Array(l.dataLength);
     await store.read(l.dataOffset, data);
     const path = decodeLocator(l.platform, data);
-    if (path) candidates.push(path);
+    if (path) candidates.push(...parentCandidates(path, `${l.platform} locator`));
   }
-  if (h.parentName) candidates.push(h.parentName);
+  if (h.parentName) candidates.push(...parentCandidates(h.parentName, 'parent name'));
   if (!opts.openBacking) {
     throw new StorageError(
       'not-found',
       `VHD ${name}: differencing disk needs its parent "${h.parentName}" but no openBacking was given`,
     );
   }
-  let last: unknown;
-  for (const c of [...new Set(candidates)]) {
+  const tried: string[] = [];
+  const seen = new Set<string>();
+  for (const c of candidates) {
+    if (seen.has(c.name)) continue;
+    seen.add(c.name);
+    let parent: BlockBackend;
     try {
-      return await opts.openBacking(c, undefined);
+      parent = await opts.openBacking(c.name, undefined);
     } catch (e) {
       // A missing file means "try the next name"; loops, depth and corruption are final.
       if (e instanceof StorageError && e.code !== 'not-found' && e.code !== 'io') throw e;
-      last = e;
+      tried.push(`${c.source}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
     }
+    await checkParentIdentity(name, c.name, h, parent);
+    return parent;
   }
-  if (last) throw last;
-  throw new StorageError('not-found', `VHD ${name}: differencing disk names no usable parent`);
+  if (tried.length === 0) throw new StorageError('not-found', `VHD ${name}: differencing disk names no usable parent`);
+  throw new StorageError('not-found', `VHD ${name}: parent not found; tried ${tried.join('; ')}`);
+}
+
+const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Hyper-V refuses a parent whose unique ID is not the one the child recorded: the child's
+ * sectors only make sense over the exact disk they were written against, and a same-named but
+ * different (or re-created) parent would silently show a mixture of two disks. An all-zero ID
+ * (written by older virtkit versions and some tools) records nothing and is not checked. A
+ * stand-in for an unopened parent (info, rebase -u) cannot be checked either.
+ */
+async function checkParentIdentity(
+  child: string,
+  given: string,
+  h: DynamicHeader,
+  parent: BlockBackend,
+): Promise<void> {
+  if (parent.unopened || h.parentUuid.every((x) => x === 0)) return;
+  const id = parent.format === 'vpc' ? parent.identity : undefined;
+  if (id && id.uniqueId.length === 16 && id.uniqueId.every((x, i) => x === h.parentUuid[i])) return;
+  await parent.close().catch(() => undefined);
+  const what = id
+    ? `has unique ID ${hex(id.uniqueId)}`
+    : `is a ${parent.format} image, not a VHD, so it has no VHD unique ID`;
+  throw new StorageError(
+    'corrupt',
+    `VHD ${child}: parent "${given}"${id?.file ? ` (${id.file})` : ''} ${what}, but the differencing disk ` +
+      `was made over the VHD with unique ID ${hex(h.parentUuid)}; the parent was replaced or re-created, ` +
+      `and reading the child over it would mix two different disks`,
+  );
 }

@@ -66,8 +66,9 @@ export async function createVhdx(store: ByteStore, size: number, opts: CreateOpt
     if (opts.openBacking) {
       const parent = await opts.openBacking(opts.backingFile, opts.backingFormat);
       if (size === 0) size = parent.size;
-      const guid = (parent as { dataWriteGuid?: unknown }).dataWriteGuid;
-      if (guid instanceof Uint8Array && guid.length === 16) linkage = guid.slice();
+      // Hyper-V checks it against the parent's DataWriteGuid on every open.
+      const guid = parent.format === 'vhdx' ? parent.identity?.uniqueId : undefined;
+      if (guid?.length === 16) linkage = guid.slice();
       await parent.close();
     }
     const entries = new Map<string, string>();

@@ -10,7 +10,8 @@
  * modification, as MS-VHDX requires. Pending logs written by other writers are replayed on open.
  */
 import { StorageError } from '../types.ts';
-import type { BlockBackend, ByteStore, CheckResult, ExtentStatus } from '../types.ts';
+import type { BlockBackend, ByteStore, CheckResult, ExtentStatus, ImageIdentity } from '../types.ts';
+import { parentCandidates } from '../parent-path.ts';
 import type { OpenOptions } from '../formats.ts';
 import {
   Bat,
@@ -218,6 +219,10 @@ export class VhdxImage implements BlockBackend {
     return this.header.dataWriteGuid;
   }
 
+  get identity(): ImageIdentity {
+    return { uniqueId: this.header.dataWriteGuid.slice(), file: this.store.name };
+  }
+
   /**
    * Opens for `img check` (qemu's BDRV_O_CHECK): BAT entries are not validated, so check() can
    * report every bad one, the parent is not opened, and the image must not be used for I/O
@@ -304,7 +309,7 @@ export class VhdxImage implements BlockBackend {
     );
 
     let backing: BlockBackend | undefined;
-    if (info.hasParent && !forCheck) backing = await openParent(info, virtualSize, opts);
+    if (info.hasParent && !forCheck) backing = await openParent(file.name, info, virtualSize, opts);
     return new VhdxImage(
       store,
       readOnly,
@@ -713,44 +718,58 @@ function checkBat(bat: Bat, g: BatGeometry, info: VhdxInfo, virtualSize: number,
   return end;
 }
 
-async function openParent(info: VhdxInfo, virtualSize: number, opts: OpenOptions): Promise<BlockBackend> {
+async function openParent(child: string, info: VhdxInfo, virtualSize: number, opts: OpenOptions): Promise<BlockBackend> {
   const loc = info.parentLocator!;
-  const names = ['relative_path', 'volume_path', 'absolute_win32_path']
-    .map((k) => loc.get(k))
-    .filter((v): v is string => !!v);
-  if (names.length === 0) corrupt('parent locator names no parent path');
+  const candidates = ['relative_path', 'volume_path', 'absolute_win32_path'].flatMap((k) => {
+    const v = loc.get(k);
+    return v ? parentCandidates(v, k) : [];
+  });
+  if (candidates.length === 0) corrupt('parent locator names no parent path');
   if (!opts.openBacking)
     throw new StorageError(
       'not-found',
-      `vhdx: differencing image needs its parent ${names[0]}, but no opener was given`,
+      `vhdx: differencing image needs its parent ${candidates[0]!.name}, but no opener was given`,
     );
   let parent: BlockBackend | undefined;
-  let lastError: unknown;
-  for (const name of names) {
+  let given = '';
+  const tried: string[] = [];
+  const seen = new Set<string>();
+  for (const c of candidates) {
+    if (seen.has(c.name)) continue;
+    seen.add(c.name);
     try {
-      parent = await opts.openBacking(name.replace(/\\/g, '/'), undefined);
+      parent = await opts.openBacking(c.name, undefined);
+      given = c.name;
       break;
     } catch (e) {
       // Depth and loop errors are final; a missing path lets us try the next locator entry.
-      if (e instanceof StorageError && e.code !== 'not-found') throw e;
-      lastError = e;
+      if (e instanceof StorageError && e.code !== 'not-found' && e.code !== 'io') throw e;
+      tried.push(`${c.source}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  if (!parent)
-    throw lastError instanceof StorageError
-      ? lastError
-      : new StorageError('not-found', `vhdx: parent ${names[0]} not found`);
+  if (!parent) throw new StorageError('not-found', `vhdx: ${child}: parent not found; tried ${tried.join('; ')}`);
+  // A stand-in for a parent deliberately left closed (info, rebase -u) has no size or identity to check.
+  if (parent.unopened) return parent;
   if (parent.size !== virtualSize) {
     await parent.close();
-    corrupt(`parent size ${parent.size} differs from the virtual size ${virtualSize}`);
+    corrupt(`${child}: parent "${given}" has size ${parent.size}, not the virtual size ${virtualSize}`);
   }
-  const linkage = loc.get('parent_linkage');
-  if (linkage && parent instanceof VhdxImage) {
-    const want = linkage.replace(/[{}]/g, '').toUpperCase();
-    if (!/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(want) && want !== guidText(parent.dataWriteGuid)) {
+  // Hyper-V opens a parent only if its DataWriteGuid is the one the child recorded (parent_linkage,
+  // or parent_linkage2 during a parent update): a changed or different parent would show the child's
+  // blocks over other data. An all-zero linkage records nothing (written without a parent to ask).
+  const linkages = ['parent_linkage', 'parent_linkage2']
+    .map((k) => loc.get(k)?.replace(/[{}]/g, '').toUpperCase())
+    .filter((v): v is string => !!v && !/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(v));
+  if (linkages.length > 0) {
+    const id = parent.format === 'vhdx' ? parent.identity : undefined;
+    const have = id ? guidText(id.uniqueId) : undefined;
+    if (!have || !linkages.includes(have)) {
       await parent.close();
+      const what = have ? `has DataWriteGuid {${have}}` : `is a ${parent.format} image, not a VHDX`;
       corrupt(
-        `parent_linkage ${linkage} does not match the parent's DataWriteGuid {${guidText(parent.dataWriteGuid)}}`,
+        `${child}: parent "${given}"${id?.file ? ` (${id.file})` : ''} ${what}, but the differencing image's ` +
+          `parent_linkage is {${linkages.join('} or {')}}; the parent was replaced or written to since, ` +
+          `and reading the child over it would mix two different disks`,
       );
     }
   }

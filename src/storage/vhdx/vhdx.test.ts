@@ -127,7 +127,7 @@ describe('vhdx', () => {
     const other = await fresh(4 * MiB, {});
     await assert.rejects(
       vhdxFormat.open(store, { openBacking: async () => vhdxFormat.open(other, {}) }),
-      /parent size/,
+      /parent "p\.vhdx" has size 4194304, not the virtual size 2097152/,
     );
   });
 
