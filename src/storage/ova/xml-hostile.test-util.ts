@@ -49,4 +49,3 @@ export function tryParse(src: string): { code: string; message: string } {
     return { code: 'not a StorageError', message: String(e) };
   }
 }
-
