@@ -13,7 +13,8 @@
  * mount and on most writes). What it does not catch: changes confined to unsampled blocks (a file's data edited on
  * the host, say); such a disk restores and the guest sees data its page cache does not expect.
  *
- * Platform-neutral: the disk is read through its BlockBackend, hashed by our own SHA-256.
+ * Platform-neutral: the disk is read through its BlockBackend, hashed by SHA-256 from
+ * @noble/hashes (src/storage/ova/sha.ts), which runs the same in Node and browsers.
  */
 import { Sha256 } from '../storage/ova/sha.ts';
 import type { BlockBackend } from '../storage/types.ts';

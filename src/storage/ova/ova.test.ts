@@ -183,6 +183,29 @@ describe('OVA export and import', () => {
   });
 });
 
+describe('OVA leniency', () => {
+  it('imports a descriptor with no CPU or memory item and its disk in a subfolder, with warnings', async () => {
+    const disk = new Uint8Array(4096).fill(5);
+    const ovf = vmwareOvf('disks/d.vmdk', disk.length, 1)
+      .replace(/<Item>\s*<rasd:AllocationUnits>hertz[\s\S]*?<\/Item>/, '')
+      .replace(/<Item>\s*<rasd:AllocationUnits>byte \* 2\^20[\s\S]*?<\/Item>/, '');
+    assert.ok(!ovf.includes('<rasd:ResourceType>3<') && !ovf.includes('<rasd:ResourceType>4<'));
+    const mf = `SHA256(vm.ovf)= ${digest('SHA256', ovf)}\nSHA256(disks/d.vmdk)= ${digest('SHA256', disk)}\n`;
+    const imp = await importOva(
+      await packOva([
+        ['vm.ovf', ovf],
+        ['vm.mf', mf],
+        ['disks/d.vmdk', disk],
+      ]),
+    );
+    assert.deepEqual([imp.vm.cpus, imp.vm.memoryBytes], [1, 512 * MiB]);
+    assert.deepEqual(imp.verified, ['vm.ovf', 'disks/d.vmdk']);
+    assert.equal(imp.disks[0]!.store.name, 'test.ova/disks/d.vmdk');
+    assert.equal(imp.warnings.length, 2);
+    assert.match(imp.warnings.join('\n'), /assuming 1 CPU\n.*assuming 512 MiB/);
+  });
+});
+
 describe('OVA errors', () => {
   const disk = new Uint8Array(4096).fill(9);
   const ovf = vmwareOvf('d.vmdk', disk.length, 1);

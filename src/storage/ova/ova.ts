@@ -35,6 +35,8 @@ export interface OvaImport {
   ovfVersion: 1 | 2;
   /** Files whose digest the manifest listed and we verified. */
   verified: string[];
+  /** Defaults taken for what the descriptor left out (see ovf-parse.ts); a CLI shows them on stderr. */
+  warnings: string[];
 }
 
 export interface ImportOptions {
@@ -106,7 +108,14 @@ export async function importOva(store: ByteStore, opts: ImportOptions = {}): Pro
     const e = byName.get(disk.file)!;
     disks.push({ disk, store: new SliceStore(store, e.offset, e.size, `${store.name}/${disk.file}`) });
   }
-  return { vm: pkg.vm, disks, descriptorName: ovfEntry.name, ovfVersion: pkg.version, verified };
+  return {
+    vm: pkg.vm,
+    disks,
+    descriptorName: ovfEntry.name,
+    ovfVersion: pkg.version,
+    verified,
+    warnings: pkg.warnings,
+  };
 }
 
 /** Turns a disk into the file that goes into the package. */

@@ -3,6 +3,15 @@
  * them into a VmDefinition: References, DiskSection, NetworkSection, and the first VirtualSystem
  * with its VirtualHardwareSection (CPU 3, memory 4, IDE/SCSI/SATA controllers 5/6/20, disk
  * drives 17, Ethernet 10) and OperatingSystemSection.
+ *
+ * Lenient where ovftool is: what a descriptor leaves out gets a default and a warning in
+ * `OvfPackage.warnings` (for the caller to show; nothing is printed here): no CPU item (1 CPU),
+ * no memory item (512 MiB), no VirtualHardwareSection, disks no drive item attaches (attached in
+ * DiskSection order), a disk without a capacity (0: the image file says). Unknown elements and
+ * sections are skipped unless marked ovf:required="true"; prefixes do not matter, namespaces do,
+ * except that ovf: attributes written without a prefix are accepted too. Refused (StorageError):
+ * malformed XML, a reference to a disk or file that is not there, a file reference that could
+ * leave the package, a VM with no disk at all.
  */
 import { StorageError } from '../types.ts';
 import { toBytes } from './units.ts';
@@ -26,7 +35,17 @@ export interface OvfPackage {
   version: 1 | 2;
   files: OvfFile[];
   vm: VmDefinition;
+  /** What was missing or odd and what was assumed instead, one sentence each, for the user. */
+  warnings: string[];
 }
+
+/** A VM with no CPU item gets one CPU, as ovftool and VirtualBox assume. */
+export const DEFAULT_CPUS = 1;
+/**
+ * A VM with no memory item gets 512 MiB: what VirtualBox proposes for a generic 64-bit Linux
+ * guest and enough for a Debian userland; a smaller default would make imports fail to boot.
+ */
+export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
 
 function corrupt(msg: string): never {
   throw new StorageError('corrupt', `ovf: ${msg}`);
@@ -65,6 +84,17 @@ export function formatFromUri(uri: string | undefined, href: string | undefined)
   return ext === 'vhd' ? 'vpc' : ext === 'img' || ext === 'iso' || !ext ? 'raw' : ext;
 }
 
+/**
+ * A package member name from an ovf:href: relative, '/'-separated, no '.', '..' or empty
+ * segments, no scheme or drive (':'), no backslash. Anything else could name a file outside
+ * the package (or a URL), so it is refused rather than looked up.
+ */
+function checkHref(href: string): void {
+  const segs = href.split('/');
+  if (!href || href.includes('\\') || href.includes(':') || segs.some((x) => x === '' || x === '.' || x === '..'))
+    corrupt(`file reference '${href}' is not a relative path inside the package`);
+}
+
 export function parseOvf(text: string): OvfPackage {
   const env = parseXml(text);
   if (env.local !== 'Envelope' || (env.ns !== OVF1_NS && env.ns !== OVF2_NS)) {
@@ -72,7 +102,9 @@ export function parseOvf(text: string): OvfPackage {
   }
   const ns = env.ns;
   const version = ns === OVF1_NS ? 1 : 2;
-  const a = (el: XmlElement, local: string) => attrOf(el, ns, local);
+  const warnings: string[] = [];
+  // ovf:href and friends are namespaced; some hand-edited descriptors drop the prefix.
+  const a = (el: XmlElement, local: string) => attrOf(el, ns, local) ?? attrOf(el, '', local);
 
   for (const sec of env.children) {
     if (
@@ -92,8 +124,7 @@ export function parseOvf(text: string): OvfPackage {
     if (a(f, 'chunkSize')) throw new StorageError('unsupported', `ovf: file ${href} is chunked`);
     if (a(f, 'compression') && a(f, 'compression') !== 'identity')
       throw new StorageError('unsupported', `ovf: file ${href} uses ${a(f, 'compression')} compression`);
-    if (href.includes('/') || href.includes('\\') || href.includes(':') || href === '..' || href === '.')
-      corrupt(`file reference '${href}' is not a plain file name`);
+    checkHref(href);
     const sizeText = a(f, 'size');
     files.push({ id, href, size: sizeText === undefined ? undefined : int(sizeText, `size of ${href}`) });
   }
@@ -102,8 +133,9 @@ export function parseOvf(text: string): OvfPackage {
   for (const d of findAll(env, 'Disk').filter((x) => x.ns === ns)) {
     const diskId = a(d, 'diskId');
     const cap = a(d, 'capacity');
-    if (!diskId || cap === undefined) corrupt('Disk without ovf:diskId or ovf:capacity');
-    if (cap.includes('${'))
+    if (!diskId) corrupt('Disk without ovf:diskId');
+    if (cap === undefined) warnings.push(`disk ${diskId} has no capacity; its size is taken from the image file`);
+    else if (cap.includes('${'))
       throw new StorageError('unsupported', `ovf: disk ${diskId} capacity '${cap}' refers to a property`);
     const fileRef = a(d, 'fileRef');
     const file = fileRef === undefined ? undefined : files.find((f) => f.id === fileRef);
@@ -112,7 +144,8 @@ export function parseOvf(text: string): OvfPackage {
     disksById.set(diskId, {
       diskId,
       file: file?.href,
-      capacity: toBytes(cap, a(d, 'capacityAllocationUnits'), 'byte', `capacity of disk ${diskId}`),
+      capacity:
+        cap === undefined ? 0 : toBytes(cap, a(d, 'capacityAllocationUnits'), 'byte', `capacity of disk ${diskId}`),
       format: formatFromUri(formatUri, file?.href),
       formatUri,
     });
@@ -121,8 +154,8 @@ export function parseOvf(text: string): OvfPackage {
   const vs = findAll(env, 'VirtualSystem').find((x) => x.ns === ns);
   if (!vs) corrupt('no VirtualSystem');
   const hw = childOf(vs, ns, 'VirtualHardwareSection');
-  if (!hw) corrupt(`VirtualSystem ${a(vs, 'id') ?? ''} has no VirtualHardwareSection`);
-  const items = hw.children.filter(
+  if (!hw) warnings.push(`VirtualSystem ${a(vs, 'id') ?? ''} has no VirtualHardwareSection`);
+  const items = (hw?.children ?? []).filter(
     (c) => c.local === 'Item' || c.local === 'StorageItem' || c.local === 'EthernetPortItem',
   );
   const byInstance = new Map<string, XmlElement>();
@@ -139,24 +172,24 @@ export function parseOvf(text: string): OvfPackage {
   for (const it of items) {
     const type = field(it, 'ResourceType');
     switch (type) {
-      case '3':
-        cpus = int(field(it, 'VirtualQuantity'), 'CPU VirtualQuantity');
+      case '3': {
+        const q = field(it, 'VirtualQuantity');
+        if (q !== undefined && q !== '') cpus = int(q, 'CPU VirtualQuantity');
         break;
-      case '4':
-        memoryBytes = toBytes(
-          field(it, 'VirtualQuantity') ?? '',
-          field(it, 'AllocationUnits'),
-          'byte * 2^20',
-          'memory VirtualQuantity',
-        );
+      }
+      case '4': {
+        const q = field(it, 'VirtualQuantity');
+        if (q !== undefined && q !== '')
+          memoryBytes = toBytes(q, field(it, 'AllocationUnits'), 'byte * 2^20', 'memory VirtualQuantity');
         break;
+      }
       case '17': {
         const host = field(it, 'HostResource');
         if (!host) break; // an empty drive
-        const m = /^(?:ovf:)?\/disk\/(.+)$/.exec(host);
+        const m = /^(?:ovf:)?\/\/?disk\/(.+)$/.exec(host);
         if (!m) {
           // A drive backed directly by a file (ovf:/file/<id>) has no Disk element: size unknown here.
-          const f = /^(?:ovf:)?\/file\/(.+)$/.exec(host);
+          const f = /^(?:ovf:)?\/\/?file\/(.+)$/.exec(host);
           if (!f) corrupt(`disk drive HostResource '${host}' names neither a disk nor a file`);
           const file = files.find((x) => x.id === f[1]);
           if (!file) corrupt(`disk drive refers to unknown file '${f[1]}'`);
@@ -190,12 +223,27 @@ export function parseOvf(text: string): OvfPackage {
         break;
     }
   }
-  if (cpus <= 0) corrupt('no CPU item (ResourceType 3) with a positive VirtualQuantity');
-  if (memoryBytes <= 0) corrupt('no memory item (ResourceType 4) with a positive VirtualQuantity');
+  if (cpus <= 0) {
+    cpus = DEFAULT_CPUS;
+    warnings.push(`no CPU item (ResourceType 3) with a positive VirtualQuantity; assuming ${DEFAULT_CPUS} CPU`);
+  }
+  if (memoryBytes <= 0) {
+    memoryBytes = DEFAULT_MEMORY_BYTES;
+    warnings.push(
+      `no memory item (ResourceType 4) with a positive VirtualQuantity; assuming ${DEFAULT_MEMORY_BYTES / 2 ** 20} MiB`,
+    );
+  }
+  // ovftool attaches what DiskSection lists even when no drive item names it.
+  for (const [id, disk] of disksById) {
+    if (used.has(id)) continue;
+    warnings.push(`disk ${id} is attached by no disk drive item; attaching it after the others`);
+    disks.push(disk);
+  }
+  if (disks.length === 0) corrupt('no disk: no drive item attaches one and DiskSection lists none');
 
   const name =
     childOf(vs, ns, 'Name')?.text.trim() ||
-    findAll(hw, 'VirtualSystemIdentifier')[0]?.text.trim() ||
+    (hw && findAll(hw, 'VirtualSystemIdentifier')[0]?.text.trim()) ||
     a(vs, 'id') ||
     'vm';
   const osSec = childOf(vs, ns, 'OperatingSystemSection');
@@ -208,5 +256,5 @@ export function parseOvf(text: string): OvfPackage {
       type: attrOf(osSec, VMW_NS, 'osType') ?? childOf(osSec, VBOX_NS, 'OSType')?.text.trim(),
     };
   }
-  return { version, files, vm: { name, cpus, memoryBytes, disks, nics, os } };
+  return { version, files, vm: { name, cpus, memoryBytes, disks, nics, os }, warnings };
 }

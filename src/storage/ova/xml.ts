@@ -1,10 +1,18 @@
 /**
- * A small non-validating XML parser for OVF descriptors: elements, attributes, namespaces (with
- * prefix scoping), text, CDATA, comments, processing instructions, the predefined and numeric
- * character references. No DTDs, so no entity expansion of any kind (internal or external);
- * input size, nesting depth and element count are bounded. Errors are StorageError('corrupt')
- * with the line number.
+ * OVF descriptors as a small element tree, parsed by saxes (a strict, namespace-aware,
+ * streaming XML 1.0 parser). The tree is ours, built from the parser's events, so every
+ * limit below is checked while parsing and a hostile file fails early, before it costs much.
+ *
+ * Why saxes (see docs/storage-formats.md, "Choosing the XML parser"): it checks well-formedness
+ * (undeclared prefixes, duplicate attributes, one root, character references), resolves
+ * namespaces, never expands entities beyond the five predefined ones and character references
+ * (a DOCTYPE is only reported as a string, and we refuse it), keys its own records with
+ * null-prototype objects and has no Node-only dependencies. What it does not bound (depth,
+ * element and attribute counts) we bound in its event handlers.
+ *
+ * Errors are StorageError('corrupt') with the line number; 'too-large' for the size limit.
  */
+import { SaxesParser } from 'saxes';
 import { StorageError } from '../types.ts';
 
 export interface XmlAttr {
@@ -25,175 +33,70 @@ export interface XmlElement {
   text: string;
 }
 
+/** An ovftool descriptor is tens of KiB; big vApps with many properties reach a few hundred. */
 export const MAX_XML_CHARS = 8 * 1024 * 1024;
-const MAX_DEPTH = 256;
-const MAX_ELEMENTS = 500_000;
-const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+/** OVF nests about 6 deep; also bounds the parser's prefix lookups, which walk the open tags. */
+export const MAX_XML_DEPTH = 256;
+/** Real descriptors have hundreds of elements; this bounds our tree to tens of MiB. */
+export const MAX_XML_ELEMENTS = 100_000;
+/** Per element (OVF elements carry fewer than 20) and in all: saxes keeps an element's attributes until its '>'. */
+export const MAX_XML_ATTRIBUTES = 1024;
+export const MAX_XML_ATTRIBUTES_TOTAL = 200_000;
 
-const NAME_START = /[A-Za-z_:\u00C0-\uFFFF]/;
-const NAME_CHAR = /[A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]/;
+const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
 export function parseXml(src: string): XmlElement {
   if (src.length > MAX_XML_CHARS)
     throw new StorageError('too-large', `xml: document of ${src.length} characters exceeds ${MAX_XML_CHARS}`);
-  let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let elements = 0;
-
+  const parser = new SaxesParser({ xmlns: true, position: true });
   const fail = (msg: string): never => {
-    const line = src.slice(0, i).split('\n').length;
-    throw new StorageError('corrupt', `xml: line ${line}: ${msg}`);
+    throw new StorageError('corrupt', `xml: line ${parser.line}: ${msg}`);
   };
-  const skipWs = () => {
-    while (i < src.length && /[ \t\r\n]/.test(src[i]!)) i++;
-  };
-  const expect = (s: string) => {
-    if (!src.startsWith(s, i)) fail(`expected '${s}'`);
-    i += s.length;
-  };
-  const name = (): string => {
-    const start = i;
-    if (i >= src.length || !NAME_START.test(src[i]!)) fail('expected a name');
-    while (i < src.length && NAME_CHAR.test(src[i]!)) i++;
-    return src.slice(start, i);
-  };
-  const decode = (raw: string): string =>
-    raw.replace(/&([^;&\s]{0,32});?/g, (m, ent: string) => {
-      if (!m.endsWith(';')) fail(`unterminated reference '${m}'`);
-      switch (ent) {
-        case 'lt':
-          return '<';
-        case 'gt':
-          return '>';
-        case 'amp':
-          return '&';
-        case 'quot':
-          return '"';
-        case 'apos':
-          return "'";
-      }
-      const num = /^#x([0-9a-fA-F]+)$/.exec(ent) ?? /^#([0-9]+)$/.exec(ent);
-      if (num) {
-        const cp = parseInt(num[1]!, ent[1] === 'x' ? 16 : 10);
-        if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-          fail(`character reference ${m} is not a character`);
-        return String.fromCodePoint(cp);
-      }
-      return fail(`unknown entity '${m}' (DTD entities are not supported)`);
-    });
-  /** Skips comments, PIs and whitespace between markup; refuses DOCTYPE. */
-  const misc = () => {
-    for (;;) {
-      skipWs();
-      if (src.startsWith('<!--', i)) {
-        const end = src.indexOf('-->', i + 4);
-        if (end < 0) fail('unterminated comment');
-        i = end + 3;
-      } else if (src.startsWith('<?', i)) {
-        const end = src.indexOf('?>', i + 2);
-        if (end < 0) fail('unterminated processing instruction');
-        i = end + 2;
-      } else if (src.startsWith('<!DOCTYPE', i)) {
-        fail('DOCTYPE declarations are not allowed in OVF descriptors');
-      } else return;
-    }
-  };
+  let root: XmlElement | undefined;
+  const stack: XmlElement[] = [];
+  const texts: string[][] = [];
+  let elements = 0;
+  let attrsHere = 0;
+  let attrsTotal = 0;
 
-  type Scope = Map<string, string>;
-  const resolve = (qname: string, scope: Scope, isAttr: boolean): { ns: string; local: string } => {
-    const c = qname.indexOf(':');
-    if (c < 0) return { ns: isAttr ? '' : (scope.get('') ?? ''), local: qname };
-    const prefix = qname.slice(0, c);
-    if (prefix === 'xml') return { ns: XML_NS, local: qname.slice(c + 1) };
-    const ns = scope.get(prefix);
-    if (ns === undefined) fail(`undeclared namespace prefix '${prefix}' in '${qname}'`);
-    return { ns: ns!, local: qname.slice(c + 1) };
-  };
+  parser.on('error', (e) => fail(e.message.replace(/^\d+:\d+: /, '')));
+  parser.on('doctype', () => fail('DOCTYPE declarations are not allowed in OVF descriptors (no DTDs, no entities)'));
+  parser.on('opentagstart', () => {
+    if (stack.length >= MAX_XML_DEPTH) fail(`elements nested deeper than ${MAX_XML_DEPTH}`);
+    if (++elements > MAX_XML_ELEMENTS) fail(`more than ${MAX_XML_ELEMENTS} elements`);
+    attrsHere = 0;
+  });
+  parser.on('attribute', () => {
+    if (++attrsHere > MAX_XML_ATTRIBUTES) fail(`more than ${MAX_XML_ATTRIBUTES} attributes on one element`);
+    if (++attrsTotal > MAX_XML_ATTRIBUTES_TOTAL) fail(`more than ${MAX_XML_ATTRIBUTES_TOTAL} attributes`);
+  });
+  parser.on('opentag', (tag) => {
+    const el: XmlElement = { name: tag.name, ns: tag.uri, local: tag.local, attrs: [], children: [], text: '' };
+    for (const a of Object.values(tag.attributes)) {
+      if (a.uri === XMLNS_NS) continue; // namespace declarations, already applied by the parser
+      el.attrs.push({ name: a.name, ns: a.uri, local: a.local, value: a.value });
+    }
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(el);
+    else root = el;
+    stack.push(el);
+    texts.push([]);
+  });
+  const onText = (t: string) => texts[texts.length - 1]?.push(t);
+  parser.on('text', onText);
+  parser.on('cdata', onText);
+  parser.on('closetag', () => {
+    stack.pop()!.text = texts.pop()!.join('');
+  });
 
-  const element = (parentScope: Scope, depth: number): XmlElement => {
-    if (depth > MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
-    if (++elements > MAX_ELEMENTS) fail(`more than ${MAX_ELEMENTS} elements`);
-    expect('<');
-    const qname = name();
-    const raw: { name: string; value: string }[] = [];
-    for (;;) {
-      const before = i;
-      skipWs();
-      if (src.startsWith('/>', i) || src[i] === '>') break;
-      if (i === before) fail(`expected whitespace before an attribute in <${qname}>`);
-      const an = name();
-      skipWs();
-      expect('=');
-      skipWs();
-      const q = src[i];
-      if (q !== '"' && q !== "'") fail(`attribute ${an} of <${qname}> is not quoted`);
-      const end = src.indexOf(q!, i + 1);
-      if (end < 0) fail(`unterminated attribute ${an}`);
-      const value = src.slice(i + 1, end);
-      if (value.includes('<')) fail(`'<' in attribute ${an}`);
-      if (raw.some((a) => a.name === an)) fail(`duplicate attribute ${an} in <${qname}>`);
-      raw.push({ name: an, value: decode(value).replace(/[\t\n\r]/g, ' ') });
-      i = end + 1;
-    }
-    let scope = parentScope;
-    for (const a of raw) {
-      if (a.name === 'xmlns' || a.name.startsWith('xmlns:')) {
-        if (scope === parentScope) scope = new Map(parentScope);
-        scope.set(a.name === 'xmlns' ? '' : a.name.slice(6), a.value);
-      }
-    }
-    const el: XmlElement = { name: qname, ...resolve(qname, scope, false), attrs: [], children: [], text: '' };
-    for (const a of raw) {
-      if (a.name === 'xmlns' || a.name.startsWith('xmlns:')) continue;
-      el.attrs.push({ name: a.name, ...resolve(a.name, scope, true), value: a.value });
-    }
-    if (src.startsWith('/>', i)) {
-      i += 2;
-      return el;
-    }
-    i++; // '>'
-    const text: string[] = [];
-    for (;;) {
-      if (i >= src.length) fail(`<${qname}> is not closed`);
-      if (src.startsWith('</', i)) {
-        i += 2;
-        const closing = name();
-        if (closing !== qname) fail(`</${closing}> closes <${qname}>`);
-        skipWs();
-        expect('>');
-        el.text = text.join('');
-        return el;
-      }
-      if (src.startsWith('<!--', i)) {
-        const end = src.indexOf('-->', i + 4);
-        if (end < 0) fail('unterminated comment');
-        i = end + 3;
-      } else if (src.startsWith('<![CDATA[', i)) {
-        const end = src.indexOf(']]>', i + 9);
-        if (end < 0) fail('unterminated CDATA section');
-        text.push(src.slice(i + 9, end));
-        i = end + 3;
-      } else if (src.startsWith('<?', i)) {
-        const end = src.indexOf('?>', i + 2);
-        if (end < 0) fail('unterminated processing instruction');
-        i = end + 2;
-      } else if (src.startsWith('<!', i)) {
-        fail('markup declarations are not allowed inside elements');
-      } else if (src[i] === '<') {
-        el.children.push(element(scope, depth + 1));
-      } else {
-        const next = src.indexOf('<', i);
-        const end = next < 0 ? src.length : next;
-        text.push(decode(src.slice(i, end)));
-        i = end;
-      }
-    }
-  };
-
-  misc();
-  if (src[i] !== '<') fail('no root element');
-  const root = element(new Map(), 0);
-  misc();
-  if (i < src.length) fail('content after the root element');
+  try {
+    parser.write(src.charCodeAt(0) === 0xfeff ? src.slice(1) : src).close();
+  } catch (e) {
+    if (e instanceof StorageError) throw e;
+    // Not expected from saxes, but file-driven input must end in a StorageError.
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  if (!root) return fail('no root element');
   return root;
 }
 
