@@ -162,8 +162,8 @@ test('the packed tarball installs without dev dependencies and runs', { timeout:
     ],
   ];
   for (const [kind, bin, modules] of installs) {
-    await t.test(`${kind} install: no dev dependencies came along`, () => {
-      for (const dev of ['tsx', 'esbuild', 'typescript'])
+    await t.test(`${kind} install: no dev dependencies (nor the page's xterm.js, bundled) came along`, () => {
+      for (const dev of ['tsx', 'esbuild', 'typescript', '@xterm/xterm'])
         assert.ok(!existsSync(join(modules, dev)), `${dev} installed`);
     });
     await t.test(`${kind} install: --version prints package.json's version`, () => {
