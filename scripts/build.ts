@@ -11,8 +11,9 @@
  *   dist/cli/build.json  the source files that went into the bundle and when they were read:
  *               bin/virtkit in a git checkout runs the sources through tsx instead when any of
  *               them changed since (so a developer never runs a stale bundle).
- * Runs on `npm ci` / `npm install` in a checkout (`prepare`) and before `npm pack` / `npm publish`
- * (`prepack`). Usage: node --import tsx scripts/build.ts
+ * Runs before `npm pack` / `npm publish` (`prepack`; not `prepare`, which npm would show users as
+ * an install script of the package), at the start of `npm test` (scripts/test.mjs, so the suite
+ * runs what ships), and as `npm run build`. Usage: node --import tsx scripts/build.ts
  */
 import { build } from 'esbuild';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -139,6 +139,12 @@ test('the packed tarball installs without dev dependencies and runs', { timeout:
     assert.equal(ok(virtkitAt(bin, ['--version']), 'virtkit --version'), `virtkit (edited) ${VERSION}\n`);
   });
 
+  await t.test('the package has no install-time scripts (npm would run or flag them on users)', () => {
+    const pkg = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
+      assert.equal(pkg.scripts?.[hook], undefined, hook);
+  });
+
   const image = join(work, 'disk.qcow2');
   ok(sh('qemu-img', ['create', '-q', '-f', 'qcow2', image, '64M'], work), 'qemu-img create');
   const elf = join(work, 'hello.elf');
