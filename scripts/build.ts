@@ -15,7 +15,7 @@
  * an install script of the package), at the start of `npm test` (scripts/test.mjs, so the suite
  * runs what ships), and as `npm run build`. Usage: node --import tsx scripts/build.ts
  */
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,8 @@ export interface BuildRecord {
   inputs: string[];
 }
 
-export async function buildCli(outdir = CLI_DIST): Promise<BuildRecord> {
+/** Builds the CLI bundle into outdir; returns the build record and esbuild's metafile. */
+export async function buildCli(outdir = CLI_DIST): Promise<{ record: BuildRecord; metafile: Metafile }> {
   const builtAt = Date.now();
   // Build next to the target and swap it in, so a `virtkit` started during a rebuild never reads
   // a half-written chunk.
@@ -74,12 +75,12 @@ export async function buildCli(outdir = CLI_DIST): Promise<BuildRecord> {
   }
   renameSync(tmp, outdir);
   if (hadOld) rmSync(old, { recursive: true, force: true });
-  return record;
+  return { record, metafile: result.metafile };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = performance.now();
-  const record = await buildCli();
+  const { record } = await buildCli();
   await buildWeb();
   const ms = Math.round(performance.now() - t0);
   console.log(`virtkit build: dist/cli (${record.inputs.length} sources) and web/dist in ${ms} ms`);
