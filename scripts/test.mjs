@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The whole test suite: type-check (full and platform-neutral core), lint, then every *.test.ts
-// under src/, tests/ and bench/ with Node's built-in runner and the tsx loader.
+// The whole test suite: type-check (full and platform-neutral core), lint, build what the package
+// ships (scripts/build.ts: dist/cli and web/dist, so the tests' bin/virtkit runs the bundle), then
+// every *.test.ts under src/, tests/ and bench/ with Node's built-in runner and the tsx loader.
 // Usage: node scripts/test.mjs [--no-check] [path-filter ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -42,6 +43,8 @@ if (!noCheck) {
   run(join(bin, 'tsc'), ['-p', 'tsconfig.core.json']);
   run(join(bin, 'eslint'), ['.']);
 }
+
+run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
 
 let files = ['src', 'tests', 'bench'].flatMap((d) => findTests(join(root, d), []));
 if (filters.length) files = files.filter((f) => filters.some((flt) => f.includes(flt)));

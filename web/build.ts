@@ -9,10 +9,15 @@ import { join } from 'node:path';
 export const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
 export const WEB_DIST = join(WEB_ROOT, 'dist');
 
-export async function buildWeb(opts: { outdir?: string; minify?: boolean } = {}): Promise<void> {
+/**
+ * `root` is web/'s directory: given by callers that may themselves run bundled (the CLI in
+ * dist/cli/), where this module's import.meta.url no longer points into web/.
+ */
+export async function buildWeb(opts: { root?: string; outdir?: string; minify?: boolean } = {}): Promise<void> {
+  const root = opts.root ?? WEB_ROOT;
   await build({
-    entryPoints: { main: join(WEB_ROOT, 'src/main.ts'), worker: join(WEB_ROOT, 'src/worker.ts') },
-    outdir: opts.outdir ?? WEB_DIST,
+    entryPoints: { main: join(root, 'src/main.ts'), worker: join(root, 'src/worker.ts') },
+    outdir: opts.outdir ?? join(root, 'dist'),
     bundle: true,
     format: 'iife',
     platform: 'browser',

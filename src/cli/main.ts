@@ -5,6 +5,7 @@
 import type { Command } from './command.ts';
 import { CliError } from './errors.ts';
 import { GuestFetchError } from '../host/node/guest/errors.ts';
+import { packageVersion } from './package-root.ts';
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run.ts'),
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       return name ? 0 : 2;
     }
     if (name === '--version' || name === '-V') {
-      console.log('virtkit 0.1.0');
+      console.log(`virtkit ${packageVersion()}`);
       return 0;
     }
     const load = commands[name];

@@ -1,5 +1,6 @@
 /**
- * `virtkit web`: builds the browser app (web/) and serves it on 127.0.0.1 with a guest to boot,
+ * `virtkit web`: builds the browser app (web/; from a git checkout only, an installed package
+ * carries it prebuilt) and serves it on 127.0.0.1 with a guest to boot,
  * so `virtkit web` then opening the printed URL boots the default Debian guest in the tab.
  *
  * Served paths: / and the app's files (index.html, style.css, dist/**), /virtkit.json (the
@@ -8,12 +9,14 @@
  * answers single HTTP Range requests, because the page reads disk images lazily through them, and
  * carries an ETag and Last-Modified, which the page keeps in snapshots to notice a replaced disk.
  */
+import { existsSync } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { startWebServer, type WebServer } from '../host/node/http/web-server.ts';
 import { parseArgs } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
+import { packageRoot } from './package-root.ts';
 
 const HELP = `usage: virtkit web [options]
 
@@ -55,18 +58,27 @@ export const command: Command = {
     const portText = (f.port as string | undefined) ?? '8080';
     const port = Number(portText);
     if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port must be 0..65535, not '${portText}'`);
-    const { buildWeb, WEB_ROOT, WEB_DIST } = await import('../../web/build.ts');
-    if (!f['no-build']) {
+    // From a git checkout the app is rebuilt from web/src (esbuild, a dev dependency); an
+    // installed package carries the prebuilt web/dist (scripts/build.ts) and no bundler.
+    const webRoot = join(packageRoot(), 'web');
+    const webDist = join(webRoot, 'dist');
+    const fromCheckout = existsSync(join(webRoot, 'src', 'main.ts'));
+    if (fromCheckout && !f['no-build']) {
       try {
-        await buildWeb();
+        const { buildWeb } = await import('../../web/build.ts');
+        await buildWeb({ root: webRoot });
       } catch (e) {
         throw new CliError(`cannot build the web app: ${(e as Error).message}`);
       }
     } else {
       try {
-        await readFile(join(WEB_DIST, 'worker.js'));
+        await readFile(join(webDist, 'worker.js'));
       } catch {
-        throw new UsageError(`--no-build: ${WEB_DIST} has no built app (run without --no-build once)`);
+        throw new UsageError(
+          fromCheckout
+            ? `--no-build: ${webDist} has no built app (run without --no-build once)`
+            : `${webDist} has no built app: this virtkit package is incomplete (reinstall it)`,
+        );
       }
     }
     let kernel = f.kernel as string | undefined;
@@ -99,7 +111,7 @@ export const command: Command = {
       web = await startWebServer({
         port,
         host: (f.host as string | undefined) ?? '127.0.0.1',
-        webRoot: WEB_ROOT,
+        webRoot,
         kernel: resolve(kernel),
         ...(initrd ? { initrd: resolve(initrd) } : {}),
         ...(f.append !== undefined ? { append: f.append as string } : {}),
