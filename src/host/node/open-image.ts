@@ -5,7 +5,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { CreateOptions } from '../../storage/formats.ts';
 import { openImage, type OpenImageOptions } from '../../storage/open.ts';
-import type { BlockBackend, ByteStore } from '../../storage/types.ts';
+import { StorageError, type BlockBackend, type ByteStore } from '../../storage/types.ts';
 import { FileStore } from './file-store.ts';
 import { lockModeFor } from './image-lock.ts';
 
@@ -71,11 +71,23 @@ export async function openImageFile(path: string, opts: OpenImageFileOptions = {
   const readOnly = opts.readOnly ?? false;
   const locking: HostLocking = opts.lock === false ? false : { forceShare: opts.forceShare };
   const store = await FileStore.open(path, { readOnly, lock: lockOption(readOnly, locking) });
+  // A file this open already holds conflicts with our own lock when it comes round again (a
+  // backing chain that loops through a writable image): name the loop, not a lock.
+  const held = new Set([store.name]);
+  const openFile = async (name: string, ro: boolean, referrer: string): Promise<ByteStore> => {
+    const full = resolve(resolveImageRef(name, referrer));
+    try {
+      const child = await openHostFile(name, ro, referrer, locking);
+      held.add(child.name);
+      return child;
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'locked' && held.has(full))
+        throw new StorageError('backing-loop', `${referrer}: '${name}' loops back to ${full}`);
+      throw e;
+    }
+  };
   try {
-    return await openImage(store, {
-      ...opts,
-      openFile: (name, ro, referrer) => openHostFile(name, ro, referrer, locking),
-    });
+    return await openImage(store, { ...opts, openFile });
   } catch (e) {
     await store.close().catch(() => {});
     throw e;
