@@ -6,9 +6,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { openImageFile } from '../../src/host/node/open-image.ts';
 import { qemu, qemuImg, scratch, sha256, virtkit } from './helpers.ts';
+import { VIRTKIT, virtkit as virtkitCli } from '../support/virtkit.ts';
 
 const haveQemu = spawnSync('qemu-img', ['--version']).status === 0 && spawnSync('qemu-io', ['--version']).status === 0;
 const haveSystem = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
@@ -209,4 +210,31 @@ describe('image locks shared with QEMU', { skip }, () => {
       }
     },
   );
+
+  it('two `virtkit run --disk` on one image: the second refuses it, and so does qemu-img', async () => {
+    // A 64-byte RISC-V Linux Image whose code sleeps for ever: wfi; j wfi.
+    const kernel = s.path('sleep.Image');
+    const img = new Uint8Array(64);
+    const dv = new DataView(img.buffer);
+    dv.setUint32(0, 0x10500073, true);
+    dv.setUint32(4, 0xffdff06f, true);
+    dv.setUint32(8, 0x200000, true);
+    dv.setUint32(16, 4096, true);
+    dv.setUint32(56, 0x05435352, true);
+    writeFileSync(kernel, img);
+    const args = ['run', '--kernel', kernel, '--memory', '64M', '--disk', base];
+    const first = await hold(process.execPath, [VIRTKIT, ...args], base, WRITER);
+    try {
+      const second = await virtkitCli(args, '', 120_000);
+      assert.equal(second.code, 2, second.stderr);
+      assert.match(second.stderr, WRITE_LOCK);
+      const q = qemuImg('snapshot', '-c', 'x', base);
+      assert.equal(q.status, 1);
+      assert.match(q.stderr, WRITE_LOCK);
+    } finally {
+      await release(first);
+    }
+    assert.equal(qemuImg('snapshot', '-c', 'x', base).status, 0);
+    qemu('snapshot', '-d', 'x', base);
+  });
 });
