@@ -72,7 +72,8 @@ export class FileStore implements ByteStore {
       await fh.close().catch(() => {});
       throw e instanceof StorageError ? e : toStorageError(e, abs);
     }
-    if (!readOnly) store.knownSize = flags === 'w+' || flags === 'wx+' || truncateAfterLock ? 0 : await store.statSize();
+    if (!readOnly)
+      store.knownSize = flags === 'w+' || flags === 'wx+' || truncateAfterLock ? 0 : await store.statSize();
     return store;
   }
 
