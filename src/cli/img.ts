@@ -31,7 +31,7 @@ import {
 } from '../storage/img/index.ts';
 import { StorageError } from '../storage/types.ts';
 import { parseArgs, type FlagKind, type ParsedArgs } from './args.ts';
-import { UsageError } from './errors.ts';
+import { CliError, UsageError } from './errors.ts';
 import type { Command } from './command.ts';
 
 /** Where a verb's output goes: the process's streams, or a test's buffers. */
@@ -141,13 +141,17 @@ function formatOptions(format: string, opts: Record<string, string>) {
   return { options: rest, size: sz, backingFile: backing_file, backingFormat: backing_fmt };
 }
 
+/** qemu-img's words for -U on a verb that writes the image (qemu-img exits 1; a bad flag here is 2). */
+const FORCE_SHARE_WRITABLE = 'force-share=on can only be used with read-only images';
+
 const verbs: Record<string, Verb> = {
   info: {
-    usage: 'info [-f fmt] [--output human|json] [--backing-chain] FILE',
+    usage: 'info [-U] [-f fmt] [--output human|json] [--backing-chain] FILE',
     help: `Shows what an image is: format, virtual and on-disk size, cluster size, backing file, snapshots.
   -f FMT            the image's format (detected from its content when omitted)
   --output FMT      'human' (default) or 'json' (qemu-img's JSON field names)
-  --backing-chain   describe every image of the backing chain, top first`,
+  --backing-chain   describe every image of the backing chain, top first
+  -U                force-share: open without refusing writers (a running VM's disk; may read torn data)`,
     spec: { format: 'string', output: 'string', 'backing-chain': 'boolean', 'force-share': 'boolean' },
     aliases: { f: 'format', U: 'force-share' },
     async run({ ctx, out, json }, a) {
@@ -204,7 +208,8 @@ const verbs: Record<string, Verb> = {
   },
 
   convert: {
-    usage: 'convert [-f fmt] [-O fmt] [-o options] [-c] [-p] [-S size] [-B backing [-F backing_fmt]] [-n] SRC... DST',
+    usage:
+      'convert [-U] [-f fmt] [-O fmt] [-o options] [-c] [-p] [-S size] [-B backing [-F backing_fmt]] [-n] SRC... DST',
     help: `Copies one or more images (laid end to end) into a new image, of any format. Only data is copied:
 unallocated and zero runs stay unallocated in the target. The sources are never modified.
   -f FMT            format of the sources (detected when omitted)
@@ -216,8 +221,10 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
   -B BACKING        the target is an overlay over BACKING; data the source takes from its backing file is not copied
   -F FMT            format of BACKING
   -n                the target exists already: do not create it
-  -q                quiet`,
+  -q                quiet
+  -U                force-share: open without refusing writers (a running VM's disk; may read torn data)`,
     spec: {
+      'force-share': 'boolean',
       format: 'string',
       'output-format': 'string',
       options: 'list',
@@ -230,6 +237,7 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
       quiet: 'boolean',
     },
     aliases: {
+      U: 'force-share',
       f: 'format',
       O: 'output-format',
       o: 'options',
@@ -267,16 +275,17 @@ unallocated and zero runs stay unallocated in the target. The sources are never 
   },
 
   check: {
-    usage: 'check [-f fmt] [-r leaks|all] [--output human|json] FILE',
+    usage: 'check [-U] [-f fmt] [-r leaks|all] [--output human|json] FILE',
     help: `Checks an image's metadata for consistency (qcow2: check and repair;
 VMDK: check only; VHDX: check, and -r replays a pending log).
   -f FMT            the image's format
   -r leaks|all      repair leaked clusters only, or everything repairable
   --output FMT      'human' (default) or 'json'
+  -U                force-share: open without refusing writers (not with -r)
 Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 leaked clusters,
 63 the format has no check.`,
-    spec: { format: 'string', repair: 'string', output: 'string', quiet: 'boolean' },
-    aliases: { f: 'format', r: 'repair', q: 'quiet' },
+    spec: { 'force-share': 'boolean', format: 'string', repair: 'string', output: 'string', quiet: 'boolean' },
+    aliases: { U: 'force-share', f: 'format', r: 'repair', q: 'quiet' },
     async run({ ctx, out, json, err }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const mode = outputMode(a);
@@ -284,11 +293,12 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
       if (repair !== undefined && repair !== 'leaks' && repair !== 'all') {
         throw new UsageError(`-r must be 'leaks' or 'all', not '${repair}'`);
       }
+      if (repair !== undefined && bool(a, 'force-share')) throw new UsageError(FORCE_SHARE_WRITABLE);
       let report;
       try {
         report = await imgCheck(ctx, file!, { format: str(a, 'format'), repair });
       } catch (e) {
-        if (e instanceof StorageError && ['not-found', 'bad-magic', 'unsupported'].includes(e.code)) throw e;
+        if (e instanceof StorageError && ['not-found', 'bad-magic', 'unsupported', 'locked'].includes(e.code)) throw e;
         // Opened, but the checker itself failed: qemu-img's "check not completed".
         err(`virtkit img: check of '${file}' not completed: ${(e as Error).message}`);
         return 1;
@@ -328,20 +338,30 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
   },
 
   snapshot: {
-    usage: 'snapshot [-f fmt] -l | -c NAME | -a NAME | -d NAME FILE',
+    usage: 'snapshot [-U] [-f fmt] -l | -c NAME | -a NAME | -d NAME FILE',
     help: `Lists, creates, applies or deletes internal snapshots (qcow2).
   -l                list the snapshots
   -c NAME           create a snapshot of the current disk state
   -a NAME           revert the disk to a snapshot (name or id)
   -d NAME           delete a snapshot (name or id)
-  -f FMT            the image's format`,
-    spec: { format: 'string', list: 'boolean', create: 'string', apply: 'string', delete: 'string', quiet: 'boolean' },
-    aliases: { f: 'format', l: 'list', c: 'create', a: 'apply', d: 'delete', q: 'quiet' },
+  -f FMT            the image's format
+  -U                force-share, with -l only: open without refusing writers (a running VM's disk)`,
+    spec: {
+      'force-share': 'boolean',
+      format: 'string',
+      list: 'boolean',
+      create: 'string',
+      apply: 'string',
+      delete: 'string',
+      quiet: 'boolean',
+    },
+    aliases: { U: 'force-share', f: 'format', l: 'list', c: 'create', a: 'apply', d: 'delete', q: 'quiet' },
     async run({ ctx, out }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const ops = (['list', 'create', 'apply', 'delete'] as const).filter((k) => a.flags[k] !== undefined);
       if (ops.length !== 1) throw new UsageError('snapshot needs exactly one of -l, -c, -a, -d');
       const op = ops[0]!;
+      if (op !== 'list' && bool(a, 'force-share')) throw new UsageError(FORCE_SHARE_WRITABLE);
       const now = Date.now();
       const snaps = await imgSnapshot(ctx, file!, op === 'list' ? { op } : { op, name: str(a, op)! }, {
         format: str(a, 'format'),
@@ -353,14 +373,22 @@ Exit status: 0 no errors, 1 the check could not be completed, 2 corruptions, 3 l
   },
 
   compare: {
-    usage: 'compare [-f fmt] [-F fmt] [-s] [-p] A B',
+    usage: 'compare [-U] [-f fmt] [-F fmt] [-s] [-p] A B',
     help: `Compares the contents two images show a guest.
   -f FMT / -F FMT   formats of A and B
   -s                strict: sizes and allocation must match too
   -p                show progress on stderr
+  -U                force-share: open without refusing writers (a running VM's disk; may read torn data)
 Exit status: 0 identical, 1 different ("Content mismatch at offset N!"), 2 error.`,
-    spec: { 'a-format': 'string', 'b-format': 'string', strict: 'boolean', progress: 'boolean', quiet: 'boolean' },
-    aliases: { f: 'a-format', F: 'b-format', s: 'strict', p: 'progress', q: 'quiet' },
+    spec: {
+      'force-share': 'boolean',
+      'a-format': 'string',
+      'b-format': 'string',
+      strict: 'boolean',
+      progress: 'boolean',
+      quiet: 'boolean',
+    },
+    aliases: { U: 'force-share', f: 'a-format', F: 'b-format', s: 'strict', p: 'progress', q: 'quiet' },
     async run({ ctx, out, progress }, a) {
       const [fa, fb] = positionals(a, 2, 2, this.usage);
       const bar = progress(a);
@@ -419,15 +447,17 @@ their data).
   },
 
   rebase: {
-    usage: 'rebase [-f fmt] [-u] -b backing [-F backing_fmt] [-p] FILE',
+    usage: 'rebase [-U] [-f fmt] [-u] -b backing [-F backing_fmt] [-p] FILE',
     help: `Changes an overlay's backing file.
   -b BACKING        the new backing file ('' for none); relative names are relative to FILE
   -F FMT            its format (detected when omitted)
   -u                unsafe: only rewrite the reference (the new backing file must hold the same data)
   -f FMT            the overlay's format
   -p                show progress on stderr
+  -U                force-share: open the backing files without refusing writers
 Without -u, data that differs between the old and the new backing file is first copied into the overlay.`,
     spec: {
+      'force-share': 'boolean',
       format: 'string',
       backing: 'string',
       'backing-format': 'string',
@@ -435,7 +465,15 @@ Without -u, data that differs between the old and the new backing file is first 
       progress: 'boolean',
       quiet: 'boolean',
     },
-    aliases: { f: 'format', b: 'backing', F: 'backing-format', u: 'unsafe', p: 'progress', q: 'quiet' },
+    aliases: {
+      U: 'force-share',
+      f: 'format',
+      b: 'backing',
+      F: 'backing-format',
+      u: 'unsafe',
+      p: 'progress',
+      q: 'quiet',
+    },
     async run({ ctx, progress }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const backing = str(a, 'backing');
@@ -454,14 +492,21 @@ Without -u, data that differs between the old and the new backing file is first 
   },
 
   map: {
-    usage: 'map [-f fmt] [--output human|json] [--start-offset N] [--max-length N] FILE',
+    usage: 'map [-U] [-f fmt] [--output human|json] [--start-offset N] [--max-length N] FILE',
     help: `Shows where an image's data lives: which layer of the chain, and where in its file.
   -f FMT            the image's format
   --output FMT      'human' (default: runs stored in files) or 'json' (every run, qemu-img map's fields)
   --start-offset N  begin at this guest offset
-  --max-length N    map at most N bytes`,
-    spec: { format: 'string', output: 'string', 'start-offset': 'string', 'max-length': 'string' },
-    aliases: { f: 'format' },
+  --max-length N    map at most N bytes
+  -U                force-share: open without refusing writers (a running VM's disk; may read torn data)`,
+    spec: {
+      'force-share': 'boolean',
+      format: 'string',
+      output: 'string',
+      'start-offset': 'string',
+      'max-length': 'string',
+    },
+    aliases: { U: 'force-share', f: 'format' },
     async run({ ctx, out }, a) {
       const [file] = positionals(a, 1, 1, this.usage);
       const mode = outputMode(a);
@@ -479,16 +524,24 @@ Without -u, data that differs between the old and the new backing file is first 
   },
 
   measure: {
-    usage: 'measure [-O fmt] [-o options] [-f fmt] [--output human|json] (--size N | FILE)',
+    usage: 'measure [-U] [-O fmt] [-o options] [-f fmt] [--output human|json] (--size N | FILE)',
     help: `Computes the file size an image would need in a format.
   -O FMT            the format to measure for: raw (default) or qcow2
   -o OPTIONS        its options (cluster_size, refcount_bits, extended_l2 for qcow2)
   --size N          for an empty image of this virtual size
   FILE              for the contents of this image (-f gives its format)
   --output FMT      'human' (default) or 'json'
-Prints "required size" (with the data present) and "fully allocated size".`,
-    spec: { 'output-format': 'string', options: 'list', format: 'string', size: 'string', output: 'string' },
-    aliases: { O: 'output-format', o: 'options', f: 'format' },
+Prints "required size" (with the data present) and "fully allocated size".
+  -U                force-share: open without refusing writers (a running VM's disk; may read torn data)`,
+    spec: {
+      'force-share': 'boolean',
+      'output-format': 'string',
+      options: 'list',
+      format: 'string',
+      size: 'string',
+      output: 'string',
+    },
+    aliases: { U: 'force-share', O: 'output-format', o: 'options', f: 'format' },
     async run({ ctx, out, json }, a) {
       const files = positionals(a, 0, 1, this.usage);
       const mode = outputMode(a);
@@ -522,10 +575,18 @@ const help = [
   ...Object.keys(verbs).flatMap((n) => [verbHelp(n), '']),
   "Sizes take k, M, G, T, P, E suffixes (powers of 1024). 'virtkit img help VERB' shows one verb.",
   'Errors print one line and exit with status 2 (check, compare: see their exit statuses).',
+  'Images are locked as QEMU locks them: a verb refuses an image another program (a running',
+  "virtkit or QEMU VM, qemu-img) holds in a conflicting way, with qemu-img's message",
+  '(Failed to get "write" lock) and exit status 1 (compare: 2); -U relaxes it for read-only verbs.',
 ].join('\n');
 
-/** Storage failures are the user's input being wrong (missing file, bad image): exit 2, one line. */
-function toCliError(e: unknown): unknown {
+/**
+ * Storage failures are the user's input being wrong (missing file, bad image): exit 2, one line.
+ * An image locked by another program is a runtime failure: exit 1, as qemu-img (compare: 2,
+ * because its 1 means "different").
+ */
+function toCliError(e: unknown, verb: string): unknown {
+  if (e instanceof StorageError && e.code === 'locked' && verb !== 'compare') return new CliError(e.message, 1);
   if (e instanceof StorageError) return new UsageError(e.message);
   return e;
 }
@@ -537,7 +598,7 @@ const processIo = (): ImgIo => ({
 });
 
 export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<number> {
-  const p = printer(io);
+  let p = printer(io);
   const out = p.out;
   const [name, ...rest] = argv;
   if (!name) throw new UsageError("missing verb (try 'virtkit img --help')");
@@ -561,10 +622,14 @@ export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<n
   const args = name === 'resize' ? rest.map((x) => (/^-\d/.test(x) ? `\u0000${x}` : x)) : rest;
   const parsed = parseArgs(args, verb.spec, verb.aliases);
   parsed.positional = parsed.positional.map((x) => (x.startsWith('\u0000') ? x.slice(1) : x));
+  if (parsed.flags['force-share'] === true) {
+    const host = io.ctx.host.forceShared?.() ?? io.ctx.host;
+    p = { ...p, ctx: { ...io.ctx, host } };
+  }
   try {
     return await verb.run(p, parsed);
   } catch (e) {
-    throw toCliError(e);
+    throw toCliError(e, name);
   }
 }
 

@@ -107,7 +107,9 @@ export type StorageErrorCode =
   | 'backing-loop'
   | 'backing-depth'
   | 'checksum'
-  | 'io';
+  | 'io'
+  /** Another opener holds the file in a way that conflicts (host image locking). */
+  | 'locked';
 
 /** Every failure of the storage layer: a code for programs, a message that names the problem for people. */
 export class StorageError extends Error {

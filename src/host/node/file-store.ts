@@ -4,6 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { StorageError, type ByteStore } from '../../storage/types.ts';
 import { HolePuncher } from './hole-puncher.ts';
+import { lockImageFd, type LockMode } from './image-lock.ts';
 
 export interface FileStoreOptions {
   readOnly?: boolean;
@@ -12,6 +13,12 @@ export interface FileStoreOptions {
   exclusive?: boolean;
   /** With `create`: an existing file is emptied as it is opened (O_TRUNC, one system call). */
   truncate?: boolean;
+  /**
+   * Take QEMU-compatible image locks (image-lock.ts) on the open file before using it; a
+   * conflict with another opener fails the open with StorageError('locked'). With `truncate`,
+   * the file is emptied only after the locks are held, so a disk in use is never clobbered.
+   */
+  lock?: LockMode;
 }
 
 export class FileStore implements ByteStore {
@@ -35,7 +42,17 @@ export class FileStore implements ByteStore {
   static async open(path: string, opts: FileStoreOptions = {}): Promise<FileStore> {
     const abs = resolve(path);
     const readOnly = opts.readOnly ?? false;
-    const flags = readOnly ? 'r' : opts.create ? (opts.exclusive ? 'wx+' : opts.truncate ? 'w+' : 'a+') : 'r+';
+    // Locking and truncating: open without O_TRUNC, lock, then truncate.
+    const truncateAfterLock = opts.lock !== undefined && opts.truncate === true && !opts.exclusive;
+    const flags = readOnly
+      ? 'r'
+      : opts.create
+        ? opts.exclusive
+          ? 'wx+'
+          : opts.truncate && !truncateAfterLock
+            ? 'w+'
+            : 'a+'
+        : 'r+';
     let fh: FileHandle;
     try {
       // 'a+' would force appends; it is only used to create, then we reopen read-write.
@@ -48,7 +65,15 @@ export class FileStore implements ByteStore {
       throw toStorageError(e, abs);
     }
     const store = new FileStore(abs, fh, readOnly);
-    if (!readOnly) store.knownSize = flags === 'w+' || flags === 'wx+' ? 0 : await store.statSize();
+    try {
+      if (opts.lock) await lockImageFd(fh.fd, opts.lock, path);
+      if (truncateAfterLock) await fh.truncate(0);
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw e instanceof StorageError ? e : toStorageError(e, abs);
+    }
+    if (!readOnly)
+      store.knownSize = flags === 'w+' || flags === 'wx+' || truncateAfterLock ? 0 : await store.statSize();
     return store;
   }
 

@@ -9,14 +9,9 @@ import { formats } from '../../storage/registry.ts';
 import type { ByteStore } from '../../storage/types.ts';
 import { FileStore } from './file-store.ts';
 import { fileDataRanges } from './img-holes.ts';
+import { lockModeFor } from './image-lock.ts';
 
-export const nodeImgHost: ImgHost = {
-  openFile(path: string, readOnly: boolean): Promise<ByteStore> {
-    return FileStore.open(path, { readOnly });
-  },
-  createFile(path: string): Promise<ByteStore> {
-    return FileStore.open(path, { create: true, truncate: true });
-  },
+const common = {
   /** qemu's path_combine: a relative name is taken relative to the naming image's directory, unnormalised. */
   resolve(imagePath: string, name: string): string {
     if (isAbsolute(name)) return name;
@@ -44,7 +39,30 @@ export const nodeImgHost: ImgHost = {
       return undefined;
     }
   },
-};
+} satisfies Partial<ImgHost>;
+
+/**
+ * Every file is opened with QEMU-compatible image locks (image-lock.ts), as qemu-img does:
+ * read-only opens refuse to share write and resize, writable ones use write and refuse to share
+ * it. With force-share (qemu-img -U) read-only opens refuse nothing; as in qemu-img it applies to
+ * read-only opens only (rebase -U: the backing files), writable ones lock as usual. A created
+ * (or emptied) target is locked before it is emptied.
+ */
+function hostWith(forceShare: boolean): ImgHost {
+  return {
+    openFile(path: string, readOnly: boolean): Promise<ByteStore> {
+      return FileStore.open(path, { readOnly, lock: lockModeFor(readOnly, forceShare && readOnly) });
+    },
+    createFile(path: string): Promise<ByteStore> {
+      return FileStore.open(path, { create: true, truncate: true, lock: lockModeFor(false) });
+    },
+    forceShared: () => nodeImgHostForceShared,
+    ...common,
+  };
+}
+
+export const nodeImgHost: ImgHost = hostWith(false);
+const nodeImgHostForceShared: ImgHost = hostWith(true);
 
 /**
  * memcmp of the buffer against itself shifted by 16 bytes: with the first 16 bytes zero, equal

@@ -21,6 +21,18 @@ describe('host image files', () => {
     assert.equal(resolveImageRef('/abs/b.qcow2', '/x/y/a.qcow2'), '/abs/b.qcow2');
   });
 
+  it('a writable image that names itself as backing file is a loop, not a lock conflict with itself', async () => {
+    const f = join(dir, 'self.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', f, '1M']);
+    execFileSync('qemu-img', ['rebase', '-u', '-b', 'self.qcow2', '-F', 'qcow2', f]);
+    for (const readOnly of [false, true]) {
+      await assert.rejects(openImageFile(f, { readOnly }), { code: 'backing-loop', message: /loops back to/ });
+    }
+    // Nothing stays locked: a writer gets the file after the failed opens.
+    const s = await FileStore.open(f, { lock: { perms: 2, unshared: 2 } });
+    await s.close();
+  });
+
   it('openHostFile never creates a missing file; createHostFile does when writable', async () => {
     const ref = join(dir, 'ref.img');
     await assert.rejects(openHostFile('missing.img', false, ref), { code: 'not-found' });

@@ -26,6 +26,12 @@ export interface ImgHost {
    * for their block status, so convert/map/compare skip holes instead of reading them.
    */
   dataRanges?(path: string): Promise<DataRange[] | undefined>;
+  /**
+   * The same host with qemu-img's -U/--force-share: files opened read-only do not keep other
+   * programs from writing them (hosts that lock images, like the Node host). Opening a file
+   * writable through it fails. Hosts without locks need not implement it.
+   */
+  forceShared?(): ImgHost;
 }
 
 export interface DataRange {
