@@ -104,6 +104,7 @@ export class VmSession {
           disks: a.disks.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, serial: serialOf(i) })),
           nics: a.nics.map((n) => ({ backend: n.backend, ...(n.mac ? { mac: n.mac } : {}) })),
           ...(a.translate !== undefined ? { translate: a.translate } : {}),
+          ...(a.append !== undefined ? { append: a.append } : {}),
           ...(got.reloadBoot ? { reloadBoot: got.reloadBoot } : {}),
         };
       },

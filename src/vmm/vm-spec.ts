@@ -51,8 +51,11 @@ export interface VmSpec {
   translate?: boolean;
 }
 
-/** The devices a restored VM is given (memory, CPUs and RAM come from the snapshot). */
-export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate'>;
+/**
+ * The devices a restored VM is given (memory, CPUs and RAM come from the snapshot), and the
+ * kernel command line a reboot boots with.
+ */
+export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate'> & { append?: string };
 
 export class VmSpecError extends Error {
   constructor(
@@ -135,6 +138,8 @@ export function validateVmSpec(spec: unknown): VmSpec {
 /** Checks what a restore attaches; throws a VmSpecError naming the first bad field. */
 export function validateAttachments(a: unknown): VmAttachments {
   if (!isObject(a)) throw new VmSpecError('spec', 'must be an object');
+  if (a.append !== undefined && (typeof a.append !== 'string' || a.append.length > MAX_APPEND))
+    throw new VmSpecError('append', `must be a string of at most ${MAX_APPEND} characters`);
   checkDevices(a);
   return a as unknown as VmAttachments;
 }
