@@ -89,7 +89,7 @@ class Session {
   }
 
   disk(i: number): BlockBackend {
-    return this.c.currentVm!.machine.opts.disks![i]!.backend;
+    return this.c.currentVm!.disks[i]!.backend;
   }
 }
 
