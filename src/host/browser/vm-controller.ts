@@ -5,7 +5,8 @@
  * postMessage to this class, and tests drive it under Node.
  */
 import { fingerprintDisk, identityMismatch, readDiskIdentity } from '../../vmm/disk-identity.ts';
-import { StateReader } from '../../memory/state.ts';
+import { StateError, StateReader } from '../../memory/state.ts';
+import { readSavedConfig, type SavedConfig, type SavedDisk } from '../../vmm/saved-config.ts';
 import type { StopReason } from '../../vmm/vm.ts';
 import { VmSession } from '../../vmm/session.ts';
 import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../../vmm/vm-spec.ts';
@@ -46,12 +47,11 @@ export interface SavedDiskRef {
   identity?: unknown;
 }
 /**
- * The snapshot's configuration part. `disks` is `virtkit run`'s field: a page writes it (empty)
- * only when it has no disks, so `virtkit run --restore` resumes a diskless browser snapshot and
- * refuses one whose disks (URLs, the page's files, in-tab changes) it could not reopen.
+ * The snapshot's configuration part as the page writes it (vmm/saved-config.ts reads it back):
+ * `disks` is `virtkit run`'s field, written (empty) only when the page has no disks.
  */
 export interface SnapshotConfig {
-  disks?: { path: string; format?: string; readOnly: boolean; identity?: unknown }[];
+  disks?: SavedDisk[];
   append: string;
   web?: { disks: SavedDiskRef[] };
 }
@@ -349,14 +349,16 @@ export class VmController {
    * records (the page's form, whether the snapshot came from a page or from `virtkit run`).
    */
   private async reopenDisks(
-    config: SnapshotConfig,
+    config: SavedConfig,
     files: FileDisk[],
   ): Promise<{ disks: VmSpecDisk[]; config: SnapshotConfig }> {
     const opened: OpenedDisk[] = [];
     const byName = (name: string) => files.find((f) => f.file.name === name);
-    const refs: SavedDiskRef[] =
-      config.web?.disks ??
-      (config.disks ?? []).map((d) => ({
+    const web = (config.web as { disks?: unknown } | undefined)?.disks;
+    // The page's records are checked one by one below (isDiskRef).
+    const refs: SavedDiskRef[] = Array.isArray(web)
+      ? (web as SavedDiskRef[])
+      : config.disks.map((d) => ({
         kind: 'file' as const,
         name: d.path.split(/[\\/]/).pop() ?? d.path,
         writable: !d.readOnly,
@@ -414,17 +416,13 @@ export class VmController {
       const vm = await VmSession.restore(
         bytes,
         async (saved) => {
-          const c = saved as SnapshotConfig | undefined;
-          if (
-            !c ||
-            typeof c !== 'object' ||
-            !(Array.isArray(c.disks) || Array.isArray(c.web?.disks)) ||
-            typeof c.append !== 'string'
-          )
+          const c = saved as { disks?: unknown; web?: { disks?: unknown } } | undefined;
+          if (!c || typeof c !== 'object' || !(Array.isArray(c.disks) || Array.isArray(c.web?.disks)))
             throw new Error('the snapshot holds no virtkit VM configuration');
-          const reopened = await this.reopenDisks(c, files);
+          const cfg = readConfig(saved);
+          const reopened = await this.reopenDisks(cfg, files);
           config = reopened.config;
-          return { disks: reopened.disks, nics: [], append: c.append, translate: TRANSLATE };
+          return { disks: reopened.disks, nics: [], append: cfg.append, translate: TRANSLATE };
         },
         host,
         this.events(),
@@ -538,6 +536,16 @@ export class VmController {
     this.host?.close();
     this.host = undefined;
     this.overlays = [];
+  }
+}
+
+/** A snapshot's configuration read as `virtkit run` reads it (a malformed field named), with the page's disk records. */
+function readConfig(saved: unknown): SavedConfig {
+  try {
+    return readSavedConfig(new StateReader('snapshot', saved, undefined, 'meta.config'), { page: true });
+  } catch (e) {
+    if (e instanceof StateError) throw new Error(e.message);
+    throw e;
   }
 }
 
