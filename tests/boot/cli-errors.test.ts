@@ -28,7 +28,7 @@ const cases: Array<[string, string[], RegExp]> = [
   ['missing disk', ['run', '--disk', join(dir, 'nope.img')], /--disk .*nope\.img/],
   ['bad disk option', ['run', '--disk', `${junk},cache=none`], /unknown option 'cache=none'/],
   ['corrupt qcow2 disk', ['run', '--disk', qcow], /--disk .*bad\.qcow2/],
-  ['restore with extra flags', ['run', '--restore', junk, '--cpus', '2'], /--restore takes the configuration/],
+  ['restore with extra flags', ['run', '--restore', junk, '--cpus', '2'], /--restore takes the machine from the snapshot/],
   ['corrupt snapshot', ['run', '--restore', junk], /not a virtkit snapshot/],
 ];
 
