@@ -240,7 +240,9 @@ export class VmSession {
     const now = this.host.nowMs();
     const n = this.instructions;
     const dt = (now - this.lastStats.at) / 1000;
-    const mips = dt > 0 ? (n - this.lastStats.instret) / dt / 1e6 : 0;
+    // A reboot builds a new board whose count starts again from zero.
+    const ran = n >= this.lastStats.instret ? n - this.lastStats.instret : n;
+    const mips = dt > 0 ? ran / dt / 1e6 : 0;
     this.lastStats = { at: now, instret: n };
     return { instret: n, seconds: (now - this.startedAt) / 1000, mips };
   }
