@@ -15,8 +15,11 @@ import { readFile, writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseSize } from './args.ts';
 import { UsageError } from './errors.ts';
-import { Vm, type StopReason, type VmHost } from '../vmm/vm.ts';
-import { BoardConfigError, type VirtDisk } from '../machine/virt.ts';
+import type { StopReason, VmHost } from '../vmm/vm.ts';
+import { VmSession } from '../vmm/session.ts';
+import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../vmm/vm-spec.ts';
+import { classifyStop, type StopClass } from '../vmm/stop-reason.ts';
+import { BoardConfigError } from '../machine/virt.ts';
 import { HostConsole, InputGate, PipedInput, StreamOutput } from '../host/node/console.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
@@ -126,13 +129,13 @@ async function readInput(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-async function openDisks(specs: DiskSpec[]): Promise<VirtDisk[]> {
+async function openDisks(specs: DiskSpec[]): Promise<VmSpecDisk[]> {
   const { openImageFile } = await import('../host/node/open-image.ts');
-  const disks: VirtDisk[] = [];
+  const disks: VmSpecDisk[] = [];
   for (const s of specs) {
     try {
       const backend = await openImageFile(s.path, { format: s.format, readOnly: s.readOnly });
-      disks.push({ backend, readOnly: s.readOnly, serial: `virtkit${disks.length}` });
+      disks.push({ backend, readOnly: s.readOnly, source: s.path, ...(s.format ? { format: s.format } : {}) });
     } catch (e) {
       for (const d of disks) await d.backend.close().catch(() => {});
       if (e instanceof StorageError || (e as NodeJS.ErrnoException).code)
@@ -158,7 +161,7 @@ function readConfig(saved: unknown): SavedConfig {
  * the disk in its place: the snapshot never chooses a host file, and a different disk (format,
  * virtual size, sampled contents) would give the restored guest data its caches do not expect.
  */
-async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise<VirtDisk[]> {
+async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise<VmSpecDisk[]> {
   const names = saved.map((d) => JSON.stringify(d.path)).join(', ');
   if (specs.length !== saved.length)
     throw new UsageError(
@@ -204,8 +207,13 @@ const nodeHost: VmHost = {
   },
 };
 
-const PROMPT = /[#$] $/;
-const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
+/** The exit status of each way a VM can stop. */
+const EXIT_STATUS: Record<StopClass, number> = {
+  clean: 0,
+  'guest-failed': 1,
+  'cannot-reboot': EXIT_CANNOT_REBOOT,
+  'internal-error': 70,
+};
 
 export async function runLinux(argv: string[]): Promise<number> {
   const a = parseArgs(argv, LINUX_FLAGS);
@@ -248,7 +256,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   };
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
-  let vm: Vm;
+  let vm: VmSession;
   let config: SavedConfig;
   let lineTypedAt = performance.now();
   let inputGate: InputGate | undefined; // set once the console exists
@@ -261,24 +269,15 @@ export async function runLinux(argv: string[]): Promise<number> {
   const piped = process.stdin.isTTY ? undefined : new PipedInput(typeLine, Boolean(restorePath));
   let idleTimer: ReturnType<typeof setInterval> | undefined = undefined; // set once the console starts
   const onRebooted = () => piped?.rebooted();
-  let outputTail = '';
-  let atPrompt = false;
-  let lastOutputAt = performance.now();
   let saving = false;
-  let opened: VirtDisk[] = [];
+  let opened: VmSpecDisk[] = [];
   let describeBoot: (() => BootRecord) | undefined;
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
   const stdout = new StreamOutput(process.stdout, { hold: () => vm.holdOutput(), release: () => vm.releaseOutput() });
-  const latin1 = new TextDecoder('latin1');
   const onOutput = (bytes: Uint8Array) => {
     stdout.write(bytes);
-    // Only the tail matters for the prompt: decode no more than it keeps.
-    outputTail = (outputTail + latin1.decode(bytes.subarray(Math.max(0, bytes.length - 64)))).slice(-64);
-    lastOutputAt = performance.now();
-    // Shells may follow the prompt with terminal queries (busybox ash sends ESC[6n): ignore escapes.
-    atPrompt = PROMPT.test(outputTail.replace(ESCAPES, ''));
     piped?.output(bytes);
   };
   /**
@@ -287,9 +286,8 @@ export async function runLinux(argv: string[]): Promise<number> {
    */
   const LINE_IDLE_MS = 1500;
   const pipedIdleCheck = () => {
-    if (!piped?.waiting || vm.stopped || vm.pendingInputBytes > 0 || !vm.machine.allWaiting()) return;
-    const now = performance.now();
-    if (now - lastOutputAt >= LINE_IDLE_MS && now - lineTypedAt >= LINE_IDLE_MS) piped.idle();
+    if (!piped?.waiting || !vm.idle) return;
+    if (vm.msSinceOutput >= LINE_IDLE_MS && performance.now() - lineTypedAt >= LINE_IDLE_MS) piped.idle();
   };
   /**
    * --save-on-exit with piped input: once stdin has ended, save when the guest has taken every
@@ -298,40 +296,25 @@ export async function runLinux(argv: string[]): Promise<number> {
   const IDLE_MS = 750;
   const saveWhenIdle = () => {
     if (saving || vm.stopped) return;
-    const quiet = performance.now() - lastOutputAt >= IDLE_MS;
+    const quiet = vm.msSinceOutput >= IDLE_MS;
     const typed = !piped || piped.done;
-    if (typed && vm.pendingInputBytes === 0 && atPrompt && quiet && vm.machine.allWaiting()) void saveAndQuit();
+    if (typed && vm.atPrompt && quiet && vm.idle) void saveAndQuit();
     else setTimeout(saveWhenIdle, 250);
   };
-  const onStopped = (r: StopReason) => {
+  const onStopped = (r: StopReason, text: string) => {
     console_.stop();
     stdout.close();
     clearInterval(idleTimer);
-    if (r.kind === 'poweroff' || r.kind === 'quit') exitCode = 0;
-    else if (r.kind === 'reboot') {
-      // Only a restored VM stops on reboot (a booted one rebuilds its board): its files are unusable.
-      const why = 'why' in r ? r.why : 'the VM has no boot files to reboot from';
-      process.stderr.write(`\nvirtkit: the guest asked to reboot, but ${why}: powering off\n`);
-      exitCode = EXIT_CANNOT_REBOOT;
-    } else if (r.kind === 'panic') {
-      process.stderr.write('\nvirtkit: guest kernel panic\n');
-      exitCode = 1;
-    } else if (r.kind === 'fail') {
-      process.stderr.write(`\nvirtkit: the guest reported failure (code ${r.code})\n`);
-      exitCode = 1;
-    } else {
-      process.stderr.write(`\nvirtkit: internal error: ${r.message}\n`);
-      exitCode = 70;
-    }
+    const how = classifyStop(r);
+    // A quit or poweroff is silent; a restored VM that cannot reboot powers off instead.
+    if (how !== 'clean') process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}\n`);
+    exitCode = EXIT_STATUS[how];
     done(exitCode);
   };
 
   /** The snapshot, with each disk's identity taken while the VM is paused and its I/O drained. */
-  const snapshotWithDisks = async (): Promise<Uint8Array> => {
-    const wasRunning = vm.running;
-    vm.pause();
-    try {
-      await vm.machine.drainIo();
+  const snapshotWithDisks = (): Promise<Uint8Array> =>
+    vm.save(async () => {
       const disks: SavedDisk[] = [];
       for (const [i, d] of opened.entries()) {
         const spec = diskSpecs[i]!;
@@ -339,11 +322,8 @@ export async function runLinux(argv: string[]): Promise<number> {
         disks.push({ path: spec.path, format: identity.format, readOnly: spec.readOnly, identity });
       }
       config.disks = disks;
-      return await vm.snapshot({ config });
-    } finally {
-      if (wasRunning) vm.resume();
-    }
-  };
+      return config;
+    });
   const writeSnapshot = async (path: string) => {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
     if (describeBoot && config.boot === undefined) config.boot = describeBoot();
@@ -367,7 +347,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   try {
     if (restorePath) {
       const bytes = await readInput(restorePath, 'snapshot');
-      vm = await Vm.restore(
+      vm = await VmSession.restore(
         bytes,
         async (saved) => {
           const web = (saved as { web?: { disks?: unknown[] } } | undefined)?.web;
@@ -384,12 +364,13 @@ export async function runLinux(argv: string[]): Promise<number> {
           config = { version: SAVED_CONFIG_VERSION, disks: [], nets: netTexts, append: cfg.append };
           if (cfg.boot !== undefined) config.boot = cfg.boot;
           // A guest reboot reads the boot files again; a snapshot without a record cannot reboot.
-          const reloadBoot = async () => reloadBootFiles(parseBootRecord(config.boot), vm.machine.bus.ram.length);
+          const reloadBoot = async () => reloadBootFiles(parseBootRecord(config.boot), vm.memoryBytes);
           return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
         },
         nodeHost,
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );
+      if (netSetup) netSetup.describeNics = () => vm.describeNics();
     } else {
       let kernelPath = f.kernel as string | undefined;
       let initrdPath = f.initrd as string | undefined;
@@ -417,16 +398,18 @@ export async function runLinux(argv: string[]): Promise<number> {
       const disks = await openDisks(diskSpecs);
       opened = disks;
       const nics = await openNets(netTexts);
-      vm = new Vm({ memoryBytes, cpus, kernel, initrd, firmware, append, disks, nics }, nodeHost, {
+      const boot = { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) };
+      vm = VmSession.boot({ version: VM_SPEC_VERSION, memoryBytes, cpus, boot, append, disks, nics }, nodeHost, {
         output: onOutput,
         stopped: onStopped,
         rebooted: onRebooted,
       });
-      if (netSetup) netSetup.describeNics = () => vm.machine.nics.map((n) => n.describe());
+      if (netSetup) netSetup.describeNics = () => vm.describeNics();
     }
   } catch (e) {
     netSetup?.close(); // listening sockets would keep the process alive
-    if (e instanceof BoardConfigError || e instanceof SnapshotError) throw new UsageError(e.message);
+    if (e instanceof BoardConfigError || e instanceof SnapshotError || e instanceof VmSpecError)
+      throw new UsageError(e.message);
     throw e;
   }
 
@@ -458,28 +441,23 @@ export async function runLinux(argv: string[]): Promise<number> {
   const onSignal = () => void saveAndQuit();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const t0 = performance.now();
   vm.start();
   const code = await finished;
   netSetup?.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   // Disks are flushed and closed on every exit path, so what the guest wrote is on the host.
-  for (const d of opened) {
-    try {
-      await d.backend.flush();
-      await d.backend.close();
-    } catch (e) {
-      process.stderr.write(`virtkit: flushing a disk failed: ${(e as Error).message}\n`);
-      if (code === 0) return 1;
-    }
+  const closeFailed = await vm.closeDisks(true);
+  if (closeFailed) {
+    process.stderr.write(`virtkit: flushing a disk failed: ${closeFailed.message}\n`);
+    if (code === 0) return 1;
   }
   if (f.stats) {
-    const secs = (performance.now() - t0) / 1000;
-    const n = vm.machine.instret;
+    // The first stats() of the session: its MIPS are over the whole run.
+    const { instret: n, seconds: secs, mips } = vm.stats();
     const rss = process.resourceUsage().maxRSS / 1024;
     process.stderr.write(
-      `virtkit: ${n} instructions in ${secs.toFixed(2)} s (${(n / secs / 1e6).toFixed(1)} MIPS), peak RSS ${rss.toFixed(0)} MiB\n`,
+      `virtkit: ${n} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS), peak RSS ${rss.toFixed(0)} MiB\n`,
     );
   }
   return code;

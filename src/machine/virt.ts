@@ -128,6 +128,8 @@ export interface MachineState {
 export const MAX_MEMORY_BYTES = 4096 * MiB;
 export const MIN_MEMORY_BYTES = 16 * MiB;
 export const MAX_CPUS = 8;
+/** Virtio slots for disks and NICs: the entropy source and the console take two of the eight. */
+export const VIRT_DEVICE_SLOTS = VIRT.virtio.count - 2;
 
 /**
  * Reads and checks a saved machine's size fields, before a board (and its RAM) is built for it:
@@ -226,7 +228,7 @@ export class VirtMachine {
     this.console = new VirtioConsole(this.output);
     models.push(this.console);
     if (models.length > VIRT.virtio.count)
-      throw new BoardConfigError(`at most ${VIRT.virtio.count - 2} disks and NICs fit in the board's virtio slots`);
+      throw new BoardConfigError(`at most ${VIRT_DEVICE_SLOTS} disks and NICs fit in the board's virtio slots`);
     for (let i = 0; i < VIRT.virtio.count; i++) {
       const base = VIRT.virtio.base + i * VIRT.virtio.stride;
       const model = models[i];

@@ -53,3 +53,19 @@ for (const [name, version] of [
     assert.deepEqual(stopped, { kind: 'poweroff' });
   });
 }
+
+test("the page's configuration reads with its disk records kept and no run disks", async () => {
+  const { readSavedConfig } = await import('./saved-config.ts');
+  const { StateReader } = await import('../memory/state.ts');
+  const web = { disks: [{ kind: 'url', name: 'http://x/d.qcow2', writable: false }] };
+  const page = readSavedConfig(new StateReader('snapshot', { append: 'a', web }, undefined, 'meta.config'), {
+    page: true,
+  });
+  assert.deepEqual(page.disks, []);
+  assert.deepEqual(page.web, web);
+  // Read as `virtkit run` reads it, the same configuration has no disks it could reopen.
+  assert.throws(
+    () => readSavedConfig(new StateReader('snapshot', { append: 'a', web }, undefined, 'meta.config')),
+    /meta\.config\.disks/,
+  );
+});

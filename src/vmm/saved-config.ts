@@ -7,6 +7,11 @@
  *
  * version: absent (1) in the first snapshots; 2 adds `boot` (boot-record.ts); 3 adds each disk's
  * `identity` (disk-identity.ts). The browser reads `disks` (path, format, readOnly) and `append`.
+ *
+ * The page (host/browser/vm-controller.ts) writes the same `append` and its own disk records
+ * under `web`; it writes `disks` (empty) only when it has no disks, so `virtkit run --restore`
+ * refuses a page snapshot whose disks (URLs, in-tab changes) it could not reopen. Both front ends
+ * read a snapshot's configuration here.
  */
 import { StateReader } from '../memory/state.ts';
 import { readDiskIdentity, type DiskIdentity } from './disk-identity.ts';
@@ -33,11 +38,19 @@ export interface SavedConfig {
   append: string;
   /** Where the boot files came from (boot-record.ts); parsed only when the guest reboots. */
   boot?: unknown;
+  /** The page's disk records, as saved: only the page reads them (and checks them itself). */
+  web?: unknown;
+}
+
+export interface ReadConfigOptions {
+  /** Read as the page: a page snapshot with disks has `web` and no `disks` (read as none here). */
+  page?: boolean;
 }
 
 /** Reads meta.config; a malformed field is a StateError naming it ("snapshot: meta.config.disks[0].readOnly: ..."). */
-export function readSavedConfig(r: StateReader): SavedConfig {
+export function readSavedConfig(r: StateReader, o: ReadConfigOptions = {}): SavedConfig {
   if (r.value === undefined) r.fail('missing: the snapshot has no virtkit run configuration');
+  const pageDisks = o.page === true && !r.has('disks') && r.has('web');
   const v = r.raw('version');
   if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 1 && (v as number) <= SAVED_CONFIG_VERSION))
     r.fail(
@@ -45,7 +58,7 @@ export function readSavedConfig(r: StateReader): SavedConfig {
       'version',
     );
   const version = (v as number | undefined) ?? 1;
-  const disks = r.items('disks', MAX_DEVICES).map((d): SavedDisk => {
+  const disks = (pageDisks ? [] : r.items('disks', MAX_DEVICES)).map((d): SavedDisk => {
     const out: SavedDisk = { path: d.str('path', 4096), readOnly: d.bool('readOnly') };
     if (d.has('format')) out.format = d.str('format', 16);
     if (version >= 3) out.identity = readDiskIdentity(d.field('identity'));
@@ -54,5 +67,12 @@ export function readSavedConfig(r: StateReader): SavedConfig {
   const nets = r.has('nets') ? r.items('nets', MAX_DEVICES).map((n) => n.asString(4096)) : [];
   if (disks.length + nets.length > MAX_DEVICES) r.fail(`more than ${MAX_DEVICES} disks and NICs`, 'disks');
   const append = r.str('append', MAX_TEXT);
-  return { version, disks, nets, append, ...(r.has('boot') ? { boot: r.raw('boot') } : {}) };
+  return {
+    version,
+    disks,
+    nets,
+    append,
+    ...(r.has('boot') ? { boot: r.raw('boot') } : {}),
+    ...(r.has('web') ? { web: r.raw('web') } : {}),
+  };
 }

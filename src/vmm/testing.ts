@@ -103,3 +103,12 @@ export function dbcnKernel(calls: number): Uint8Array {
   code.push(...finish(0x5555));
   return image(code);
 }
+
+/** Prints `text` on the UART, then waits for interrupts for ever (a guest idle at its prompt). */
+export function printKernel(text: string): Uint8Array {
+  const sb = (rs2: number, rs1: number) => ((rs2 << 20) | (rs1 << 15) | 0x23) >>> 0;
+  const code = [lui(T0, 0x10000)];
+  for (const c of text) code.push(addi(T1, 0, c.charCodeAt(0)), sb(T1, T0));
+  code.push(WFI, jal(0, -4));
+  return image(code);
+}

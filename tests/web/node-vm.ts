@@ -1,11 +1,13 @@
 /**
- * The default guest booted in this Node process with the same Vm class `virtkit run` uses and the
+ * The default guest booted in this Node process through the same VmSession `virtkit run` uses and the
  * snapshot configuration it writes ({ disks, append }), for the browser tests and bench/browser:
  * a piped `virtkit run` cannot be driven interactively here (it holds piped input until its
  * prompt pattern matches, and busybox's trailing cursor query can hide the prompt from it).
  */
 import { readFile } from 'node:fs/promises';
-import { Vm, type VmHost } from '../../src/vmm/vm.ts';
+import type { VmHost } from '../../src/vmm/vm.ts';
+import { VmSession } from '../../src/vmm/session.ts';
+import { VM_SPEC_VERSION } from '../../src/vmm/vm-spec.ts';
 
 export const nodeHost: VmHost = {
   nowMs: () => performance.now(),
@@ -17,7 +19,7 @@ export const nodeHost: VmHost = {
 };
 
 export interface NodeGuest {
-  vm: Vm;
+  vm: VmSession;
   /** Console output so far (latin1). */
   output(): string;
   /** Resolves with the output once re matches it; rejects after timeoutMs or if the VM stops. */
@@ -37,7 +39,8 @@ export async function bootNodeGuest(
   let out = '';
   let stopped: string | undefined;
   const waiters = new Set<() => void>();
-  const vm = new Vm({ memoryBytes: 512 * 1024 * 1024, cpus: 1, kernel, initrd, append, disks: [] }, nodeHost, {
+  const spec = { version: VM_SPEC_VERSION as typeof VM_SPEC_VERSION, memoryBytes: 512 * 1024 * 1024, cpus: 1, boot: { kernel, initrd } };
+  const vm = VmSession.boot({ ...spec, append, disks: [], nics: [] }, nodeHost, {
     output: (b) => {
       out += new TextDecoder('latin1').decode(b);
       for (const w of waiters) w();
@@ -70,6 +73,6 @@ export async function bootNodeGuest(
         check();
       }),
     type: (text) => vm.input(new TextEncoder().encode(text)),
-    snapshot: () => vm.snapshot({ config: { disks: [], append } }),
+    snapshot: () => vm.save(() => ({ disks: [], append })),
   };
 }

@@ -77,6 +77,9 @@ test('bad snapshots are refused with a reason: garbage, a future version, a fore
   // A real machine state (its sizes are checked before the configuration is looked at).
   const foreign = makeTinySnapshot({ config: { something: 1 } });
   assert.match(await restore(foreign), /holds no virtkit VM configuration/);
+  // `virtkit run`'s configuration is read as the CLI reads it: a malformed field is named.
+  const malformed = makeTinySnapshot({ config: { disks: [{ path: 'a.img', readOnly: 'yes' }], append: '' } });
+  assert.match(await restore(malformed), /meta\.config\.disks\[0\]\.readOnly/);
 });
 
 test('a snapshot that needs a disk file the page does not have asks for it', async () => {

@@ -5,8 +5,11 @@
  * postMessage to this class, and tests drive it under Node.
  */
 import { fingerprintDisk, identityMismatch, readDiskIdentity } from '../../vmm/disk-identity.ts';
-import { StateReader } from '../../memory/state.ts';
-import { Vm, type StopReason } from '../../vmm/vm.ts';
+import { StateError, StateReader } from '../../memory/state.ts';
+import { readSavedConfig, type SavedConfig, type SavedDisk } from '../../vmm/saved-config.ts';
+import type { StopReason } from '../../vmm/vm.ts';
+import { VmSession } from '../../vmm/session.ts';
+import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../../vmm/vm-spec.ts';
 import { BoardConfigError, type VirtDisk } from '../../machine/virt.ts';
 import { openImage } from '../../storage/open.ts';
 import { HttpStore, type FetchLike } from '../../storage/http-store.ts';
@@ -44,12 +47,11 @@ export interface SavedDiskRef {
   identity?: unknown;
 }
 /**
- * The snapshot's configuration part. `disks` is `virtkit run`'s field: a page writes it (empty)
- * only when it has no disks, so `virtkit run --restore` resumes a diskless browser snapshot and
- * refuses one whose disks (URLs, the page's files, in-tab changes) it could not reopen.
+ * The snapshot's configuration part as the page writes it (vmm/saved-config.ts reads it back):
+ * `disks` is `virtkit run`'s field, written (empty) only when the page has no disks.
  */
 export interface SnapshotConfig {
-  disks?: { path: string; format?: string; readOnly: boolean; identity?: unknown }[];
+  disks?: SavedDisk[];
   append: string;
   web?: { disks: SavedDiskRef[] };
 }
@@ -75,29 +77,20 @@ interface ExpectedSource {
  */
 export const OUTPUT_WINDOW = 256 * 1024;
 
-/** A shell prompt at the end of the output; busybox may follow it with a cursor-position query (ESC [6n). */
-const PROMPT = /[#$] (\x1b\[6n)?$/;
-
 export interface ControllerOptions {
   fetch?: DownloadFetch & FetchLike;
   statsIntervalMs?: number;
 }
 
 export class VmController {
-  private vm: Vm | undefined;
+  private vm: VmSession | undefined;
   private host: WorkerVmHost | undefined;
   private config: SnapshotConfig | undefined;
   /** Parallel to the board's disks. */
   private overlays: (OverlayStore | undefined)[] = [];
   private busy = false;
-  /** While a snapshot is taken the VM is held paused; this is whether it runs again afterwards. */
-  private saving: { resume: boolean } | undefined;
   private generation = 0;
-  private tail = '';
-  private promptSeen = false;
-  private startedAt = 0;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private lastStats = { at: 0, instret: 0 };
   /** Output bytes posted and not yet acknowledged by the page, and whether that held the VM. */
   private unacked = 0;
   private outputHeld = false;
@@ -108,7 +101,7 @@ export class VmController {
   ) {}
 
   /** The running VM, for tests and the benchmark. */
-  get currentVm(): Vm | undefined {
+  get currentVm(): VmSession | undefined {
     return this.vm;
   }
 
@@ -127,22 +120,11 @@ export class VmController {
         if (typeof msg.bytes === 'number' && msg.bytes > 0) this.outputShown(msg.bytes);
         break;
       case 'pause':
-        if (this.saving) {
-          this.saving.resume = false;
-          this.phase('paused');
-        } else if (this.vm?.running) {
-          this.vm.pause();
-          this.phase('paused');
-        }
+        // Mid-save the VM is held paused already: it then stays paused afterwards.
+        if (this.vm?.pause()) this.phase('paused');
         break;
       case 'resume':
-        if (this.saving) {
-          this.saving.resume = true;
-          this.phase('running');
-        } else if (this.vm && !this.vm.running && !this.vm.stopped) {
-          this.vm.resume();
-          this.phase('running');
-        }
+        if (this.vm?.resume()) this.phase('running');
         break;
       case 'save':
         void this.save();
@@ -283,10 +265,15 @@ export class VmController {
     for (const d of disks) await d.disk.backend.close().catch(() => {});
   }
 
-  /** Hands opened disks to the board (serials in order) and keeps their overlays for saving. */
-  private attach(opened: OpenedDisk[]): VirtDisk[] {
+  /** The VM's disks (named as the snapshot records them), keeping their overlays for saving. */
+  private attach(opened: OpenedDisk[], refs: SavedDiskRef[]): VmSpecDisk[] {
     this.overlays = opened.map((o) => o.overlay);
-    return opened.map((o, i) => ({ ...o.disk, serial: `virtkit${i}` }));
+    return opened.map((o, i) => ({
+      backend: o.disk.backend,
+      readOnly: Boolean(o.disk.readOnly),
+      source: refs[i]!.name,
+      ...(refs[i]!.format ? { format: refs[i]!.format } : {}),
+    }));
   }
 
   private async boot(cfg: BootConfig, files: FileDisk[]): Promise<void> {
@@ -327,20 +314,21 @@ export class VmController {
       await this.closeDisks(opened);
       throw e;
     }
-    const disks = this.attach(opened);
+    const disks = this.attach(opened, refs);
     this.config = { ...(refs.length ? {} : { disks: [] }), append: cfg.append, web: { disks: refs } };
     this.phase('booting');
     const host = createWorkerHost();
-    let vm: Vm;
+    let vm: VmSession;
     try {
-      vm = new Vm(
+      vm = VmSession.boot(
         {
+          version: VM_SPEC_VERSION,
           memoryBytes: cfg.memoryMiB * 1024 * 1024,
           cpus: cfg.cpus,
-          kernel,
-          initrd,
+          boot: { kernel, ...(initrd ? { initrd } : {}) },
           append: cfg.append,
           disks,
+          nics: [],
           translate: TRANSLATE,
         },
         host,
@@ -349,7 +337,7 @@ export class VmController {
     } catch (e) {
       host.close();
       await this.closeDisks(opened);
-      if (e instanceof BoardConfigError) throw new Error(`cannot boot: ${e.message}`);
+      if (e instanceof BoardConfigError || e instanceof VmSpecError) throw new Error(`cannot boot: ${e.message}`);
       throw e;
     }
     this.launch(vm, host);
@@ -361,14 +349,16 @@ export class VmController {
    * records (the page's form, whether the snapshot came from a page or from `virtkit run`).
    */
   private async reopenDisks(
-    config: SnapshotConfig,
+    config: SavedConfig,
     files: FileDisk[],
-  ): Promise<{ disks: VirtDisk[]; config: SnapshotConfig }> {
+  ): Promise<{ disks: VmSpecDisk[]; config: SnapshotConfig }> {
     const opened: OpenedDisk[] = [];
     const byName = (name: string) => files.find((f) => f.file.name === name);
-    const refs: SavedDiskRef[] =
-      config.web?.disks ??
-      (config.disks ?? []).map((d) => ({
+    const web = (config.web as { disks?: unknown } | undefined)?.disks;
+    // The page's records are checked one by one below (isDiskRef).
+    const refs: SavedDiskRef[] = Array.isArray(web)
+      ? (web as SavedDiskRef[])
+      : config.disks.map((d) => ({
         kind: 'file' as const,
         name: d.path.split(/[\\/]/).pop() ?? d.path,
         writable: !d.readOnly,
@@ -412,7 +402,7 @@ export class VmController {
       r.kind === 'url' ? { ...r, ...urlSource(opened[i]!) } : r,
     );
     return {
-      disks: this.attach(opened),
+      disks: this.attach(opened, refs),
       config: { ...(kept.length ? {} : { disks: [] }), append: config.append, web: { disks: kept } },
     };
   }
@@ -423,20 +413,16 @@ export class VmController {
     const host = createWorkerHost();
     let config: SnapshotConfig | undefined;
     try {
-      const vm = await Vm.restore(
+      const vm = await VmSession.restore(
         bytes,
         async (saved) => {
-          const c = saved as SnapshotConfig | undefined;
-          if (
-            !c ||
-            typeof c !== 'object' ||
-            !(Array.isArray(c.disks) || Array.isArray(c.web?.disks)) ||
-            typeof c.append !== 'string'
-          )
+          const c = saved as { disks?: unknown; web?: { disks?: unknown } } | undefined;
+          if (!c || typeof c !== 'object' || !(Array.isArray(c.disks) || Array.isArray(c.web?.disks)))
             throw new Error('the snapshot holds no virtkit VM configuration');
-          const reopened = await this.reopenDisks(c, files);
+          const cfg = readConfig(saved);
+          const reopened = await this.reopenDisks(cfg, files);
           config = reopened.config;
-          return { disks: reopened.disks, append: c.append, translate: TRANSLATE };
+          return { disks: reopened.disks, nics: [], append: cfg.append, translate: TRANSLATE };
         },
         host,
         this.events(),
@@ -453,17 +439,11 @@ export class VmController {
   private events() {
     const gen = ++this.generation;
     return {
+      firstPrompt: (at: { ms: number; instret: number }) => {
+        if (gen === this.generation) this.post({ t: 'prompt', ms: at.ms, instret: at.instret });
+      },
       output: (data: Uint8Array) => {
         if (gen !== this.generation) return;
-        if (!this.promptSeen) {
-          // Only the tail matters for the prompt: decode no more than it keeps.
-          const end = new TextDecoder('latin1').decode(data.subarray(Math.max(0, data.length - 64)));
-          this.tail = (this.tail + end).slice(-64);
-          if (PROMPT.test(this.tail) && this.vm) {
-            this.promptSeen = true;
-            this.post({ t: 'prompt', ms: performance.now() - this.startedAt, instret: this.vm.machine.instret });
-          }
-        }
         const n = data.length;
         this.post({ t: 'output', data }, [data.buffer as ArrayBuffer]);
         this.unacked += n;
@@ -472,24 +452,21 @@ export class VmController {
           this.vm.holdOutput();
         }
       },
-      stopped: (r: StopReason) => {
+      stopped: (r: StopReason, text: string) => {
         if (gen !== this.generation) return;
         this.stopStats();
         this.phase('stopped');
-        this.post({ t: 'stopped', reason: describeStop(r) });
+        // A restored VM that cannot reboot: the page boots afresh from its form.
+        this.post({ t: 'stopped', reason: r.kind === 'reboot' ? `${text}: press Boot` : text });
       },
     };
   }
 
-  private launch(vm: Vm, host: WorkerVmHost): void {
+  private launch(vm: VmSession, host: WorkerVmHost): void {
     this.vm = vm;
     this.host = host;
-    this.tail = '';
-    this.promptSeen = false;
     this.unacked = 0;
     this.outputHeld = false;
-    this.startedAt = performance.now();
-    this.lastStats = { at: this.startedAt, instret: vm.machine.instret };
     this.phase('running');
     const every = this.opts.statsIntervalMs ?? 1000;
     this.statsTimer = setInterval(() => this.stats(), every);
@@ -497,14 +474,8 @@ export class VmController {
   }
 
   private stats(): void {
-    const vm = this.vm;
-    if (!vm) return;
-    const now = performance.now();
-    const n = vm.machine.instret;
-    const dt = (now - this.lastStats.at) / 1000;
-    const mips = dt > 0 ? (n - this.lastStats.instret) / dt / 1e6 : 0;
-    this.lastStats = { at: now, instret: n };
-    this.post({ t: 'stats', instret: n, mips, seconds: (now - this.startedAt) / 1000 });
+    const s = this.vm?.stats();
+    if (s) this.post({ t: 'stats', instret: s.instret, mips: s.mips, seconds: s.seconds });
   }
 
   private stopStats(): void {
@@ -524,24 +495,16 @@ export class VmController {
       this.error(new Error('nothing to save: no VM is running'));
       return;
     }
-    if (this.saving) {
+    if (vm.isSaving) {
       this.error(new Error('a snapshot is already being saved'));
       return;
     }
-    const saving = { resume: vm.running };
-    this.saving = saving;
-    vm.pause();
     try {
-      await vm.machine.drainIo();
-      // Image formats may hold metadata back until a flush; the overlay must have it.
-      for (const d of vm.machine.opts.disks ?? []) if (!d.readOnly) await d.backend.flush();
-      const bytes = await vm.snapshot({ config: this.withOverlays(config) });
+      // The session drains disk I/O and flushes writable disks first: the overlays must have it all.
+      const bytes = await vm.save(() => this.withOverlays(config));
       this.post({ t: 'snapshot', bytes }, [bytes.buffer as ArrayBuffer]);
     } catch (e) {
       this.error(new Error(`cannot save a snapshot: ${(e as Error).message}`));
-    } finally {
-      this.saving = undefined;
-      if (saving.resume && this.vm === vm) vm.resume();
     }
   }
 
@@ -568,11 +531,21 @@ export class VmController {
     if (vm) {
       this.generation++;
       if (!vm.stopped) vm.stop({ kind: 'quit' });
-      for (const d of vm.machine.opts.disks ?? []) void d.backend.close().catch(() => {});
+      void vm.closeDisks(false);
     }
     this.host?.close();
     this.host = undefined;
     this.overlays = [];
+  }
+}
+
+/** A snapshot's configuration read as `virtkit run` reads it (a malformed field named), with the page's disk records. */
+function readConfig(saved: unknown): SavedConfig {
+  try {
+    return readSavedConfig(new StateReader('snapshot', saved, undefined, 'meta.config'), { page: true });
+  } catch (e) {
+    if (e instanceof StateError) throw new Error(e.message);
+    throw e;
   }
 }
 
@@ -593,22 +566,4 @@ function isDiskRef(r: unknown): r is SavedDiskRef {
     (d.size === undefined || typeof d.size === 'number') &&
     (d.format === undefined || typeof d.format === 'string')
   );
-}
-
-export function describeStop(r: StopReason): string {
-  switch (r.kind) {
-    case 'poweroff':
-      return 'the guest powered off';
-    case 'reboot':
-      // Only a restored VM stops on reboot (a booted one boots again): it has no boot files.
-      return `the guest asked to reboot, but ${'why' in r ? r.why : 'the VM has no boot files'}: press Boot`;
-    case 'fail':
-      return `the guest reported failure (code ${r.code})`;
-    case 'panic':
-      return 'guest kernel panic';
-    case 'quit':
-      return 'stopped';
-    case 'error':
-      return `internal error: ${r.message}`;
-  }
 }

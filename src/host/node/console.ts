@@ -11,6 +11,7 @@
  * - Guest output goes to stdout through StreamOutput, which holds the VM's console devices while
  *   stdout is behind (write() returned false) until it drains.
  */
+import { PromptWatch } from '../../vmm/prompt.ts';
 export interface ConsoleHandlers {
   /** Bytes typed by the user for the guest. */
   input(bytes: Uint8Array): void;
@@ -201,14 +202,7 @@ export class InputGate {
  */
 export const PIPED_LINE_MAX = 64 * 1024;
 
-/** A shell prompt at the end of the output: "... # " or "... $ ". */
-const PROMPT = /[#$] $/;
-/** Terminal control sequences a shell may print after its prompt (busybox ash sends ESC[6n). */
-const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
-const LATIN1 = new TextDecoder('latin1');
 const NEWLINE = 0x0a;
-/** Output characters kept to look for a prompt. */
-const TAIL = 64;
 
 /**
  * Types a script read from a pipe into a guest shell one line at a time, as a user would: the
@@ -236,7 +230,7 @@ export class PipedInput {
   /** A line was typed and its prompt has not come back yet. */
   private answering = false;
   /** Output since the last line was typed (or since boot): its tail, and whether it passed a newline. */
-  private tail = '';
+  private readonly prompt = new PromptWatch();
   private sawNewline = false;
   private queued = 0;
 
@@ -304,9 +298,7 @@ export class PipedInput {
       this.sawNewline = true;
       from = nl + 1;
     }
-    // Only the end of the output matters: decode no more than the tail keeps.
-    this.tail = (this.tail + LATIN1.decode(bytes.subarray(Math.max(from, bytes.length - TAIL)))).slice(-TAIL);
-    if (!PROMPT.test(this.tail.replace(ESCAPES, ''))) return;
+    if (!this.prompt.feed(bytes.subarray(from))) return;
     if (this.booting || this.answering) {
       this.booting = false;
       this.answering = false;
@@ -318,7 +310,7 @@ export class PipedInput {
   rebooted(): void {
     this.booting = true;
     this.answering = false;
-    this.tail = '';
+    this.prompt.reset();
   }
 
   /** The guest has been idle and silent for a while after a line: type the next one anyway. */
@@ -340,7 +332,7 @@ export class PipedInput {
     this.queued -= line.length;
     this.answering = true;
     this.sawNewline = false;
-    this.tail = '';
+    this.prompt.reset();
     this.type(line);
   }
 }
