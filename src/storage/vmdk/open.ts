@@ -47,6 +47,7 @@ export async function openVmdk(store: ByteStore, opts: OpenOptions): Promise<Vmd
       extents.push({ start, extent });
       start += extent.size;
     }
+    if (start === 0) throw new StorageError('corrupt', `VMDK ${name}: the descriptor's extents hold 0 sectors`);
     const backing = await openParent(desc, opts, name);
     return new VmdkImage(name, desc, extents, readOnly, backing, store);
   } catch (e) {

@@ -1,0 +1,82 @@
+/**
+ * Disk images from the wild, against qemu-img: damaged headers and tables that qemu-img refuses
+ * (virtkit must refuse them too, with a clear message, never convert wrong data with exit 0).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { qemu, qemuImg, qemuIo, qemuJson, scratch, virtkit } from './helpers.ts';
+
+type Json = Record<string, unknown>;
+
+/** The file with `patch` applied to its bytes, written under a new name. */
+function patched(src: string, dst: string, patch: (dv: DataView, b: Uint8Array) => void): string {
+  const b = new Uint8Array(readFileSync(src));
+  patch(new DataView(b.buffer, b.byteOffset, b.length), b);
+  writeFileSync(dst, b);
+  return dst;
+}
+
+test('qcow2: an L2 entry pointing inside a cluster fails the read (as qemu-img) and is named', async () => {
+  const dir = scratch();
+  try {
+    const f = dir.path('a.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', f, '4M');
+    qemuIo(f, 'qcow2', 'write -P 0x5a 0 64k');
+    const l2 = (qemuJson('map', '--output=json', f) as Json[])[0]!['offset'] as number;
+    assert.ok(l2 > 0);
+    // The L1 table (at the offset in header bytes 40..47) holds the L2 table's offset in entry 0.
+    const bad = patched(f, dir.path('bad.qcow2'), (dv) => {
+      const l1 = Number(dv.getBigUint64(40));
+      const table = Number(dv.getBigUint64(l1) & 0x00fffffffffffe00n);
+      dv.setUint32(table + 4, dv.getUint32(table + 4) + 512);
+    });
+    const q = qemuImg('convert', '-O', 'raw', bad, dir.path('q.raw'));
+    assert.notEqual(q.status, 0, 'qemu-img reads it');
+    const v = await virtkit('convert', '-O', 'raw', bad, dir.path('v.raw'));
+    assert.equal(v.status, 2, v.stdout);
+    assert.match(
+      v.stderr,
+      /L2 entry 0 of the table at 0x[0-9a-f]+ points at cluster offset 0x[0-9a-f]+200, which is not cluster aligned/,
+    );
+    assert.notEqual(qemuImg('check', bad).status, 0);
+    const c = await virtkit('check', bad);
+    assert.notEqual(c.status, 0);
+    assert.match(c.stdout + c.stderr, /not properly aligned/);
+  } finally {
+    dir.done();
+  }
+});
+
+test('vmdk with header capacity 0 and vhdx with Virtual Disk Size 0 are refused, as qemu-img does', async () => {
+  const dir = scratch();
+  try {
+    const vmdk = dir.path('a.vmdk');
+    qemu('create', '-q', '-f', 'vmdk', vmdk, '1M');
+    const vmdk0 = patched(vmdk, dir.path('zero.vmdk'), (dv) => dv.setBigUint64(12, 0n, true));
+    const vhdx = dir.path('a.vhdx');
+    qemu('create', '-q', '-f', 'vhdx', vhdx, '1M');
+    const vhdx0 = patched(vhdx, dir.path('zero.vhdx'), (dv, b) => {
+      // The metadata table entry of Virtual Disk Size (GUID 2FA54224-CD1B-4876-B211-5DBED83BF4B8).
+      const guid = [0x24, 0x42, 0xa5, 0x2f, 0x1b, 0xcd, 0x76, 0x48, 0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8];
+      const table = Buffer.from(b).indexOf('metadata');
+      const item = Buffer.from(b).indexOf(Buffer.from(guid), table);
+      dv.setBigUint64(table + dv.getUint32(item + 16, true), 0n, true);
+    });
+    for (const [f, re] of [
+      [vmdk0, /capacity is 0 sectors/],
+      [vhdx0, /Virtual Disk Size is 0/],
+    ] as const) {
+      assert.notEqual(qemuImg('convert', '-O', 'raw', f, dir.path('q.raw')).status, 0, `qemu-img converts ${f}`);
+      const v = await virtkit('convert', '-O', 'raw', f, dir.path('v.raw'));
+      assert.equal(v.status, 2, `${f}: ${v.stderr}`);
+      assert.match(v.stderr, re);
+    }
+    // Nor does virtkit write an empty VMDK (qemu-img writes one that it cannot open again).
+    const c = await virtkit('create', '-f', 'vmdk', dir.path('empty.vmdk'), '0');
+    assert.equal(c.status, 2);
+    assert.match(c.stderr, /size 0 must be positive/);
+  } finally {
+    dir.done();
+  }
+});
