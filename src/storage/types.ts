@@ -45,6 +45,11 @@ export interface ExtentStatus {
   depth: number;
   /** Where the data lives in the file of that layer, when it is stored contiguously and uncompressed. */
   hostOffset?: number;
+  /**
+   * The file hostOffset is in, when the layer keeps data in files of its own (VMDK extents): its
+   * name as the layer names it, relative to the layer's own file.
+   */
+  file?: string;
 }
 
 export interface BlockBackend {

@@ -80,3 +80,35 @@ test('vmdk with header capacity 0 and vhdx with Virtual Disk Size 0 are refused,
     dir.done();
   }
 });
+
+for (const sub of ['twoGbMaxExtentSparse', 'twoGbMaxExtentFlat', 'monolithicFlat', 'monolithicSparse']) {
+  test(`vmdk ${sub}: info lists the extents and counts their files, map names the file holding the data`, async () => {
+    const dir = scratch();
+    try {
+      const f = dir.path(`${sub}.vmdk`);
+      qemu('create', '-q', '-f', 'vmdk', '-o', `subformat=${sub}`, f, '2100M');
+      qemuIo(f, 'vmdk', 'write -P 1 0 64k', 'write -P 2 2050M 64k');
+      // Field by field, key order included (the JSON text), as qemu-img prints it.
+      const q = qemu('info', '--output=json', f);
+      const v = await virtkit('info', '--output=json', f);
+      assert.equal(v.status, 0, v.stderr);
+      assert.equal(v.stdout.trim(), q.trim());
+      assert.equal((await virtkit('info', f)).stdout.trim(), qemu('info', f).trim());
+      // Each data run lives in (and is named by) an extent file, not the descriptor.
+      const files = (text: string) =>
+        text
+          .split('\n')
+          .slice(1)
+          .map((l) => l.split(/\s+/)[3]);
+      const vm = await virtkit('map', f);
+      assert.equal(vm.status, 0, vm.stderr);
+      assert.deepEqual([...new Set(files(vm.stdout.trim()))], [...new Set(files(qemu('map', f).trim()))]);
+      if (sub.endsWith('Sparse')) {
+        assert.equal(vm.stdout.trim(), qemu('map', f).trim());
+        assert.equal((await virtkit('map', '--output=json', f)).stdout.trim(), qemu('map', '--output=json', f).trim());
+      }
+    } finally {
+      dir.done();
+    }
+  });
+}
