@@ -112,3 +112,28 @@ for (const sub of ['twoGbMaxExtentSparse', 'twoGbMaxExtentFlat', 'monolithicFlat
     }
   });
 }
+
+test('map: zero clusters (qcow2, VMDK zeroed grains) and unallocated VHD blocks are present, as qemu-img says', async () => {
+  const dir = scratch();
+  try {
+    const base = dir.path('base.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', base, '4M');
+    qemuIo(base, 'qcow2', 'write -P 1 0 64k', 'write -z 64k 128k', 'write -z -u 1M 64k');
+    const top = dir.path('top.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top);
+    qemuIo(top, 'qcow2', 'write -z 0 64k', 'write -z 2M 64k');
+    const vmdk = dir.path('z.vmdk');
+    qemu('create', '-q', '-f', 'vmdk', '-o', 'zeroed_grain=on', vmdk, '4M');
+    qemuIo(vmdk, 'vmdk', 'write -P 1 0 64k', 'write -z 64k 64k');
+    const vhd = dir.path('d.vhd');
+    qemu('create', '-q', '-f', 'vpc', vhd, '8M');
+    qemuIo(vhd, 'vpc', 'write -P 1 0 64k');
+    for (const f of [base, top, vmdk, vhd]) {
+      const v = await virtkit('map', '--output=json', f);
+      assert.equal(v.status, 0, v.stderr);
+      assert.equal(v.stdout.trim(), qemu('map', '--output=json', f).trim(), f);
+    }
+  } finally {
+    dir.done();
+  }
+});

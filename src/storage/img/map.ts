@@ -39,8 +39,9 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
     while (pos < end) {
       const st = await b.blockStatus(pos, Math.min(STEP, end - pos));
       const n = runLength(st, pos, end - pos);
-      // Stored in a file (data, or a raw file's hole) or supplied by a layer's data: present.
-      const present = st.data || st.hostOffset !== undefined;
+      // Stored in a file (data, or a raw file's hole), supplied by a layer's data, or zeros a
+      // layer records (a zero cluster): present.
+      const present = st.data || st.hostOffset !== undefined || st.recorded === true;
       const depth = present ? st.depth : bottom;
       const e: MapEntry = {
         start: pos,

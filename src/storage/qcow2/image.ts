@@ -740,7 +740,7 @@ export class Qcow2Image
         case 'compressed':
           return { offset, length: run.length, data: true, zero: false, depth: 0 };
         case 'zero':
-          return { offset, length: run.length, data: false, zero: true, depth: 0 };
+          return { offset, length: run.length, data: false, zero: true, depth: 0, recorded: true };
         case 'unalloc': {
           const b = this.backing;
           if (!b || offset >= b.size) return { offset, length: run.length, data: false, zero: true, depth: 0 };

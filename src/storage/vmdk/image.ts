@@ -169,8 +169,8 @@ export class VmdkImage implements BlockBackend, CheckableBackend {
       return st;
     }
     const b = this.backing;
-    if (run.kind === 'zero' || !b || offset >= b.size)
-      return { offset, length: run.length, data: false, zero: true, depth: 0 };
+    if (run.kind === 'zero') return { offset, length: run.length, data: false, zero: true, depth: 0, recorded: true };
+    if (!b || offset >= b.size) return { offset, length: run.length, data: false, zero: true, depth: 0 };
     const st = await b.blockStatus(offset, Math.min(run.length, b.size - offset));
     return { ...st, offset, depth: st.depth + 1 };
   }
