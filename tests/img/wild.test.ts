@@ -137,3 +137,34 @@ test('map: zero clusters (qcow2, VMDK zeroed grains) and unallocated VHD blocks 
     dir.done();
   }
 });
+
+test('qcow2: a backing file name of NUL bytes is no backing file, as for qemu-img', async () => {
+  const dir = scratch();
+  try {
+    qemu('create', '-q', '-f', 'qcow2', dir.path('base.qcow2'), '4M');
+    qemuIo(dir.path('base.qcow2'), 'qcow2', 'write -P 3 0 1M');
+    const f = dir.path('a.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', f, '4M');
+    qemuIo(f, 'qcow2', 'write -P 7 0 64k');
+    const nul = patched(f, dir.path('nul.qcow2'), (dv, b) => {
+      const off = Number(dv.getBigUint64(8));
+      b.fill(0, off, off + dv.getUint32(16));
+    });
+    // And a name cut short by a NUL: qemu reads it as a C string.
+    const cut = patched(f, dir.path('cut.qcow2'), (dv, b) => {
+      b[Number(dv.getBigUint64(8)) + 4] = 0;
+    });
+    const v = await virtkit('info', '--output=json', nul);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), qemu('info', '--output=json', nul).trim());
+    assert.equal((await virtkit('info', nul)).stdout.trim(), qemu('info', nul).trim());
+    const out = dir.path('out.raw');
+    assert.equal((await virtkit('convert', '-O', 'raw', nul, out)).status, 0);
+    assert.equal(qemuImg('compare', '-f', 'qcow2', '-F', 'raw', nul, out).status, 0);
+    const c = await virtkit('info', '--output=json', cut);
+    assert.equal((JSON.parse(c.stdout) as Json)['backing-filename'], 'base');
+    assert.equal(c.stdout.trim(), qemu('info', '--output=json', cut).trim());
+  } finally {
+    dir.done();
+  }
+});

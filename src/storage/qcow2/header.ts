@@ -178,13 +178,18 @@ export function parseHeader(head: Uint8Array, fileSize: number): Qcow2Header {
   parseExtensions(head, h, h.headerLength, extEnd);
 
   if (h.backingFileOffset > 0) {
-    if (h.backingFileSize === 0 || h.backingFileSize > MAX_BACKING_NAME) {
+    if (h.backingFileSize > MAX_BACKING_NAME) {
       throw corrupt('backing_file_size', `${h.backingFileSize} is invalid`);
     }
     if (h.backingFileOffset + h.backingFileSize > Math.min(cs, head.length)) {
       throw corrupt('backing_file_offset', `${h.backingFileOffset}+${h.backingFileSize} is outside the first cluster`);
     }
-    h.backingFile = utf8Decode(head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize));
+    // qemu reads the name as a C string: it ends at the first NUL, and an empty one (all NULs,
+    // or no bytes) means no backing file. A NUL must never reach a host path either.
+    const raw = head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize);
+    const nul = raw.indexOf(0);
+    const name = utf8Decode(nul < 0 ? raw : raw.subarray(0, nul));
+    if (name !== '') h.backingFile = name;
   }
   return h;
 }
