@@ -168,3 +168,38 @@ test('qcow2: a backing file name of NUL bytes is no backing file, as for qemu-im
     dir.done();
   }
 });
+
+test('measure prints "bitmaps" where qemu-img does (a qcow2 v3 source, a v3 target), in its key order', async () => {
+  const dir = scratch();
+  try {
+    const v3 = dir.path('v3.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', v3, '100M');
+    qemuIo(v3, 'qcow2', 'write -P 1 0 1M');
+    const v2 = dir.path('v2.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', v2, '10M');
+    const bm = dir.path('bm.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', bm, '100M');
+    qemu('bitmap', '--add', bm, 'b1');
+    qemu('bitmap', '--add', '-g', '4096', bm, 'a-longer-bitmap-name');
+    const raw = dir.path('a.raw');
+    qemu('create', '-q', '-f', 'raw', raw, '1M');
+    const cases = [
+      ['-O', 'qcow2', v3],
+      ['-O', 'qcow2', '-o', 'compat=0.10', v3],
+      ['-O', 'qcow2', v2],
+      ['-O', 'raw', v3],
+      ['-O', 'qcow2', bm],
+      ['-O', 'qcow2', '-o', 'cluster_size=4k', bm],
+      ['-O', 'qcow2', '--size', '1G'],
+    ];
+    for (const args of cases) {
+      for (const out of [['--output=json'], []]) {
+        const v = await virtkit('measure', ...out, ...args);
+        assert.equal(v.status, 0, v.stderr);
+        assert.equal(v.stdout.trim(), qemu('measure', ...out, ...args).trim(), args.join(' '));
+      }
+    }
+  } finally {
+    dir.done();
+  }
+});

@@ -58,9 +58,10 @@ interface Qcow2HeaderView {
   compressionType: number;
   incompatible: bigint;
   compatible: bigint;
+  otherExtensions?: { type: number; data: Uint8Array }[];
 }
 
-function qcow2Header(b: BlockBackend): Qcow2HeaderView | undefined {
+export function qcow2Header(b: BlockBackend): Qcow2HeaderView | undefined {
   const h = (b as { header?: Partial<Qcow2HeaderView> }).header;
   if (b.format !== 'qcow2' || !h || typeof h.version !== 'number' || typeof h.incompatible !== 'bigint')
     return undefined;
