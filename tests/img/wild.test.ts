@@ -203,3 +203,70 @@ test('measure prints "bitmaps" where qemu-img does (a qcow2 v3 source, a v3 targ
     dir.done();
   }
 });
+
+test('qcow2 zstd: images qemu-img compresses are read, images virtkit compresses qemu-img reads', async () => {
+  const dir = scratch();
+  try {
+    // 3 MiB: source text, a run of zeros, incompressible noise.
+    const src = readFileSync(new URL('../../src/storage/qcow2/image.ts', import.meta.url));
+    const data = new Uint8Array(3 << 20).map((_, i) => src[i % src.length]!);
+    data.fill(0, 1 << 20, (1 << 20) + (512 << 10));
+    let x = 1;
+    for (let i = 2 << 20; i < (2 << 20) + (256 << 10); i++)
+      data[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    const raw = dir.path('data.raw');
+    writeFileSync(raw, data);
+
+    const theirs = dir.path('qemu.qcow2');
+    qemu('convert', '-c', '-O', 'qcow2', '-o', 'compression_type=zstd', '-f', 'raw', raw, theirs);
+    const back = dir.path('back.raw');
+    const r = await virtkit('convert', '-O', 'raw', theirs, back);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(new Uint8Array(readFileSync(back)), data);
+
+    const ours = dir.path('ours.qcow2');
+    const w = await virtkit('convert', '-c', '-O', 'qcow2', '-o', 'compression_type=zstd', '-f', 'raw', raw, ours);
+    assert.equal(w.status, 0, w.stderr);
+    const info = qemuJson('info', '--output=json', ours) as { 'format-specific': { data: Json } };
+    assert.equal(info['format-specific'].data['compression-type'], 'zstd');
+    assert.equal(qemuImg('check', ours).status, 0);
+    assert.equal(qemuImg('compare', '-f', 'qcow2', '-F', 'raw', ours, raw).status, 0);
+    const zlib = dir.path('zlib.qcow2');
+    assert.equal((await virtkit('convert', '-c', '-O', 'qcow2', '-f', 'raw', raw, zlib)).status, 0);
+    const size = (f: string) => readFileSync(f).length;
+    console.log(
+      `zstd: ours ${size(ours)} bytes, qemu-img's ${size(theirs)}, our zlib ${size(zlib)}, raw ${data.length}`,
+    );
+    assert.ok(size(ours) < data.length * 0.6, 'our zstd frames compress');
+
+    // create -o compression_type=zstd: the header qemu-img writes, and data written by qemu-io reads back.
+    const made = dir.path('made.qcow2');
+    assert.equal((await virtkit('create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd', made, '8M')).status, 0);
+    const twin = dir.path('twin.qcow2');
+    qemu('create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd', twin, '8M');
+    const specific = (j: unknown) => (j as { 'format-specific': unknown })['format-specific'];
+    const mine = JSON.parse((await virtkit('info', '--output=json', made)).stdout) as unknown;
+    assert.deepEqual(specific(mine), specific(qemuJson('info', '--output=json', twin)));
+    qemuIo(made, 'qcow2', 'write -c -P 0x33 1M 64k');
+    const v = await virtkit('compare', made, twin);
+    assert.equal(v.status, 1, v.stdout);
+    assert.match(v.stdout, /mismatch at offset 1048576/);
+    assert.equal(
+      (await virtkit('create', '-q', '-f', 'qcow2', '-o', 'compat=0.10,compression_type=zstd', made, '8M')).status,
+      2,
+    );
+  } finally {
+    dir.done();
+  }
+});
+
+test('qcow2 create rounds the size up to whole sectors, as qemu-img does (qemu reads it rounded down)', async () => {
+  const dir = scratch();
+  try {
+    const f = dir.path('odd.qcow2');
+    assert.equal((await virtkit('create', '-q', '-f', 'qcow2', f, '40024')).status, 0);
+    assert.equal((qemuJson('info', '--output=json', f) as Json)['virtual-size'], 40448);
+  } finally {
+    dir.done();
+  }
+});

@@ -146,11 +146,11 @@ export function parseHeader(head: Uint8Array, fileSize: number): Qcow2Header {
     throw new StorageError('unsupported', `qcow2: unknown incompatible features 0x${unknown.toString(16)}`);
   if (h.incompatible & INCOMPAT_DATA_FILE)
     throw new StorageError('unsupported', 'qcow2: external data files are not supported');
-  if (h.compressionType !== 0)
-    throw new StorageError('unsupported', `qcow2: compression type ${h.compressionType} (zstd) is not supported`);
-  if (h.compressionType === 0 && h.incompatible & INCOMPAT_COMPRESSION) {
-    // The bit only matters with a non-zlib type; qemu accepts it set with zlib.
-  }
+  // 0: zlib (deflate), 1: zstd, which needs the incompatible bit so that older readers refuse it.
+  if (h.compressionType > 1)
+    throw new StorageError('unsupported', `qcow2: unknown compression type ${h.compressionType}`);
+  if (h.compressionType === 1 && !(h.incompatible & INCOMPAT_COMPRESSION))
+    throw corrupt('compression_type', 'zstd without the compression type incompatible feature bit');
   if (h.size % 512 !== 0 && version === 2) {
     // qemu rounds sizes to sectors; an odd v2 size is still readable.
   }

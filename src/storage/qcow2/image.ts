@@ -13,7 +13,6 @@
  * All operations run one at a time (an async lock), so metadata never interleaves. Data I/O of
  * reads and writes runs after the lock is released (see read() and write()).
  */
-import { inflateSync } from 'fflate';
 import {
   checkRange,
   StorageError,
@@ -37,7 +36,7 @@ import {
   type Qcow2Header,
 } from './header.ts';
 import { checkImage } from './check.ts';
-import { compressCluster } from './compress.ts';
+import { compressCluster, decompressCluster } from './compress.ts';
 import {
   alignedL2Offset,
   compressedClusters,
@@ -331,19 +330,7 @@ export class Qcow2Image
     if (this.lastCompressed?.host === e.host) return this.lastCompressed.data;
     const src = new Uint8Array(e.csize);
     await this.store.read(e.host, src);
-    let out: Uint8Array;
-    try {
-      // A bounded output buffer: a hostile stream cannot inflate past one cluster.
-      out = inflateSync(src, { out: new Uint8Array(this.clusterSize) });
-    } catch (err) {
-      throw new StorageError(
-        'corrupt',
-        `qcow2: compressed cluster at ${e.host} does not inflate: ${(err as Error).message}`,
-      );
-    }
-    if (out.length !== this.clusterSize) {
-      throw new StorageError('corrupt', `qcow2: compressed cluster at ${e.host} inflates to ${out.length} bytes`);
-    }
+    const out = decompressCluster(src, this.clusterSize, this.header.compressionType, e.host);
     this.lastCompressed = { host: e.host, data: out };
     return out;
   }
@@ -619,7 +606,7 @@ export class Qcow2Image
               b.set(data);
               return b;
             })();
-      const packed = compressCluster(full);
+      const packed = compressCluster(full, this.header.compressionType);
       if (!packed) {
         await this.writeInCluster(offset, full.subarray(0, Math.min(cs, this.size - offset)));
         return;
