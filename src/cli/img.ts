@@ -557,8 +557,18 @@ Prints "required size" (with the data present) and "fully allocated size".
         source: files[0],
         sourceFormat: str(a, 'format'),
       });
-      if (mode === 'json') json({ required: r.required, 'fully-allocated': r.fullyAllocated });
-      else out(`required size: ${r.required}\nfully allocated size: ${r.fullyAllocated}`);
+      // qemu-img's key order: bitmaps (when it applies) first in JSON, last in text.
+      if (mode === 'json')
+        json({
+          ...(r.bitmaps !== undefined && { bitmaps: r.bitmaps }),
+          required: r.required,
+          'fully-allocated': r.fullyAllocated,
+        });
+      else
+        out(
+          `required size: ${r.required}\nfully allocated size: ${r.fullyAllocated}` +
+            (r.bitmaps !== undefined ? `\nbitmaps size: ${r.bitmaps}` : ''),
+        );
       return 0;
     },
   },

@@ -50,6 +50,17 @@ export interface ExtentStatus {
   depth: number;
   /** Where the data lives in the file of that layer, when it is stored contiguously and uncompressed. */
   hostOffset?: number;
+  /**
+   * Zero runs: the layer at `depth` records these zeros itself (a qcow2 zero cluster, a VMDK
+   * zeroed grain, a dynamic VHD's unallocated block), rather than holding nothing there. qemu
+   * calls both kinds allocated, and qemu-img map shows them as present.
+   */
+  recorded?: boolean;
+  /**
+   * The file hostOffset is in, when the layer keeps data in files of its own (VMDK extents): its
+   * name as the layer names it, relative to the layer's own file.
+   */
+  file?: string;
 }
 
 export interface BlockBackend {

@@ -6,6 +6,17 @@
 import type { BlockBackend } from '../types.ts';
 import { qcow2BackingWriter } from './qcow2-backing.ts';
 
+/** One file of a multi-file image (a VMDK extent), as VmdkImage.extentInfo() lists them. */
+export interface ExtentFileInfo {
+  virtualSize: number;
+  /** As the image names it (relative to the image's path); undefined: the image's own file. */
+  filename?: string;
+  clusterSize?: number;
+  /** The descriptor's extent type (SPARSE, FLAT, ...), '' without a descriptor file. */
+  format: string;
+  compressed: boolean;
+}
+
 /** What `qemu-img info` shows beyond the virtual size. */
 export interface DescribedBackend {
   /** The allocation unit (qcow2/VMDK clusters, VHD/VHDX blocks). */
@@ -59,9 +70,10 @@ interface Qcow2HeaderView {
   compressionType: number;
   incompatible: bigint;
   compatible: bigint;
+  otherExtensions?: { type: number; data: Uint8Array }[];
 }
 
-function qcow2Header(b: BlockBackend): Qcow2HeaderView | undefined {
+export function qcow2Header(b: BlockBackend): Qcow2HeaderView | undefined {
   const h = (b as { header?: Partial<Qcow2HeaderView> }).header;
   if (b.format !== 'qcow2' || !h || typeof h.version !== 'number' || typeof h.incompatible !== 'bigint')
     return undefined;
@@ -89,7 +101,14 @@ function qcow2Specific(h: Qcow2HeaderView): { type: string; data: Record<string,
 function vmdkSpecific(b: BlockBackend): { type: string; data: Record<string, unknown> } | undefined {
   const d = (b as { descriptor?: { cid?: unknown; parentCid?: unknown; createType?: unknown } }).descriptor;
   if (b.format !== 'vmdk' || !d || typeof d.cid !== 'number' || typeof d.parentCid !== 'number') return undefined;
-  return { type: 'vmdk', data: { cid: d.cid, 'parent-cid': d.parentCid, 'create-type': String(d.createType) } };
+  const data: Record<string, unknown> = { cid: d.cid, 'parent-cid': d.parentCid, 'create-type': String(d.createType) };
+  return { type: 'vmdk', data };
+}
+
+/** A VMDK's extents, with the files that hold them (VmdkImage.extentInfo), if b has them. */
+export function vmdkExtents(b: BlockBackend): ExtentFileInfo[] | undefined {
+  const f = (b as { extentInfo?: unknown }).extentInfo;
+  return b.format === 'vmdk' && typeof f === 'function' ? (f.call(b) as ExtentFileInfo[]) : undefined;
 }
 
 export function describe(b: BlockBackend): DescribedBackend & { formatSpecific?: DescribedBackend['formatSpecific'] } {

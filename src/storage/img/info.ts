@@ -1,6 +1,6 @@
 /** `img info`: what an image is, in the terms (and JSON spelling) of `qemu-img info`. */
 import { hasSnapshots, type SnapshotInfo } from '../types.ts';
-import { describe } from './capabilities.ts';
+import { describe, vmdkExtents, type ExtentFileInfo } from './capabilities.ts';
 import type { ImgContext } from './context.ts';
 import { openChain, type ImageLayer } from './open-chain.ts';
 
@@ -52,7 +52,7 @@ export async function describeLayer(ctx: ImgContext, layer: ImageLayer): Promise
     virtualSize: b.size,
     dirtyFlag: d.dirty ?? false,
   };
-  const actual = ctx.host.allocatedSize ? await ctx.host.allocatedSize(layer.path) : undefined;
+  const actual = await allocatedSize(ctx, layer);
   if (actual !== undefined) info.actualSize = actual;
   if (d.clusterSize !== undefined) info.clusterSize = d.clusterSize;
   if (layer.backingName !== undefined) {
@@ -66,7 +66,38 @@ export async function describeLayer(ctx: ImgContext, layer: ImageLayer): Promise
   }
   const fs = d.formatSpecific?.();
   if (fs) info.formatSpecific = fs;
+  const extents = vmdkExtents(b);
+  if (fs && extents) fs.data['extents'] = extents.map((e) => extentJson(ctx, layer, e));
   return info;
+}
+
+/** One VMDK extent of format-specific "extents", in qemu-img's key order, its file named as qemu does. */
+function extentJson(ctx: ImgContext, layer: ImageLayer, e: ExtentFileInfo): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (e.compressed) o['compressed'] = true;
+  o['virtual-size'] = e.virtualSize;
+  o['filename'] = extentPath(ctx, layer, e);
+  if (e.clusterSize !== undefined) o['cluster-size'] = e.clusterSize;
+  o['format'] = e.format;
+  return o;
+}
+
+const extentPath = (ctx: ImgContext, layer: ImageLayer, e: ExtentFileInfo): string =>
+  e.filename === undefined ? layer.path : ctx.host.resolve(layer.path, e.filename);
+
+/** Host bytes of the image's file and of the data files it names (VMDK extents), as qemu-img sums them. */
+async function allocatedSize(ctx: ImgContext, layer: ImageLayer): Promise<number | undefined> {
+  const sizeOf = ctx.host.allocatedSize?.bind(ctx.host);
+  if (!sizeOf) return undefined;
+  const files = new Set([layer.path]);
+  for (const e of vmdkExtents(layer.backend) ?? []) files.add(extentPath(ctx, layer, e));
+  let total = 0;
+  for (const f of files) {
+    const n = await sizeOf(f);
+    if (n === undefined) return undefined;
+    total += n;
+  }
+  return total;
 }
 
 /** The object `qemu-img info --output=json` prints for one image. */

@@ -39,8 +39,9 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
     while (pos < end) {
       const st = await b.blockStatus(pos, Math.min(STEP, end - pos));
       const n = runLength(st, pos, end - pos);
-      // Stored in a file (data, or a raw file's hole) or supplied by a layer's data: present.
-      const present = st.data || st.hostOffset !== undefined;
+      // Stored in a file (data, or a raw file's hole), supplied by a layer's data, or zeros a
+      // layer records (a zero cluster): present.
+      const present = st.data || st.hostOffset !== undefined || st.recorded === true;
       const depth = present ? st.depth : bottom;
       const e: MapEntry = {
         start: pos,
@@ -49,7 +50,8 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
         present,
         zero: st.zero || !st.data,
         data: st.data && !st.zero ? true : st.data,
-        filename: img.layers[Math.min(depth, bottom)]?.path ?? path,
+        // A layer with data files of its own (VMDK extents) names the one holding the run.
+        filename: fileOf(ctx, img.layers[Math.min(depth, bottom)]?.path ?? path, present ? st.file : undefined),
       };
       if (st.hostOffset !== undefined) e.offset = st.hostOffset + (pos - st.offset);
       const last = out[out.length - 1];
@@ -63,8 +65,13 @@ export async function imgMap(ctx: ImgContext, path: string, opts: MapOptions = {
   }
 }
 
+/** The file a run is in: the layer's own, or a data file it names (resolved as qemu-img does). */
+const fileOf = (ctx: ImgContext, layerPath: string, file: string | undefined): string =>
+  file === undefined ? layerPath : ctx.host.resolve(layerPath, file);
+
 function mergeable(a: MapEntry, b: MapEntry): boolean {
   if (a.depth !== b.depth || a.present !== b.present || a.zero !== b.zero || a.data !== b.data) return false;
+  if (a.filename !== b.filename) return false;
   if ((a.offset === undefined) !== (b.offset === undefined)) return false;
   return a.offset === undefined || a.offset + a.length === b.offset;
 }
@@ -78,11 +85,11 @@ export function mapEntryJson(e: MapEntry): string {
 /** qemu's `%#-16x`: 0 prints as "0", anything else with 0x. */
 const hex = (n: number) => (n === 0 ? '0' : `0x${n.toString(16)}`).padEnd(16);
 
-/** `qemu-img map` human output: only runs stored in a file, one line per contiguous run. */
+/** `qemu-img map` human output: only data runs stored in a file (not zeros), one line per contiguous run. */
 export function mapText(entries: MapEntry[]): string {
   const lines = ['Offset'.padEnd(16) + 'Length'.padEnd(16) + 'Mapped to'.padEnd(16) + 'File'];
   for (const e of entries) {
-    if (!e.data || e.offset === undefined) continue;
+    if (!e.data || e.zero || e.offset === undefined) continue;
     lines.push(hex(e.start) + hex(e.length) + hex(e.offset) + e.filename);
   }
   return lines.join('\n');

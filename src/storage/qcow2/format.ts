@@ -3,6 +3,7 @@ import type { CreateOptions, ImageFormat, OpenOptions } from '../formats.ts';
 import { StorageError, type BlockBackend, type ByteStore } from '../types.ts';
 import {
   COMPAT_LAZY_REFCOUNTS,
+  INCOMPAT_COMPRESSION,
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,
   INCOMPAT_EXTL2,
@@ -130,6 +131,8 @@ export interface Qcow2CreateParams {
   preallocation: 'off' | 'metadata';
   backingFile?: string;
   backingFormat?: string;
+  /** 0 zlib, 1 zstd (header byte 104, with the compression type incompatible bit). */
+  compressionType: number;
 }
 
 function parseBool(v: string | undefined, key: string): boolean {
@@ -195,8 +198,11 @@ export function parseCreateOptions(opts: CreateOptions): Qcow2CreateParams {
   const pre = o.preallocation ?? 'off';
   if (pre !== 'off' && pre !== 'metadata')
     throw new StorageError('unsupported', `qcow2: preallocation=${pre} is not supported (off, metadata)`);
-  if (o.compression_type && o.compression_type !== 'zlib')
-    throw new StorageError('unsupported', 'qcow2: only zlib compression is supported');
+  const compression = o.compression_type ?? 'zlib';
+  if (compression !== 'zlib' && compression !== 'zstd')
+    throw new StorageError('unsupported', `qcow2: compression_type must be zlib or zstd, not '${compression}'`);
+  if (compression === 'zstd' && version === 2)
+    throw new StorageError('unsupported', 'qcow2: compression_type=zstd needs compat=1.1');
   if (o.encrypt && o.encrypt !== 'off') throw new StorageError('unsupported', 'qcow2: encryption is not supported');
   return {
     clusterBits,
@@ -205,6 +211,7 @@ export function parseCreateOptions(opts: CreateOptions): Qcow2CreateParams {
     refcountOrder,
     extendedL2,
     preallocation: pre,
+    compressionType: compression === 'zstd' ? 1 : 0,
     backingFile: opts.backingFile ?? o.backing_file,
     backingFormat: opts.backingFormat ?? o.backing_fmt,
   };
@@ -223,6 +230,9 @@ export async function createQcow2(store: ByteStore, size: number, opts: CreateOp
     await b.close();
   }
   if (!Number.isSafeInteger(size)) throw new StorageError('out-of-range', `qcow2: bad size ${size}`);
+  // Whole sectors, rounded up as qemu-img creates them: qemu reads a header size rounded down,
+  // so an odd size would lose the image's last bytes there.
+  size = Math.ceil(size / 512) * 512;
   const cs = 2 ** p.clusterBits;
   const l2Entries = cs / (p.extendedL2 ? 16 : 8);
   const l1Size = Math.ceil(size / (cs * l2Entries));
@@ -263,12 +273,12 @@ export async function createQcow2(store: ByteStore, size: number, opts: CreateOp
     refcountTableClusters: tableClusters,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatible: p.extendedL2 ? INCOMPAT_EXTL2 : 0n,
+    incompatible: (p.extendedL2 ? INCOMPAT_EXTL2 : 0n) | (p.compressionType ? INCOMPAT_COMPRESSION : 0n),
     compatible: p.lazyRefcounts ? COMPAT_LAZY_REFCOUNTS : 0n,
     autoclear: 0n,
     refcountOrder: p.refcountOrder,
     headerLength: p.version === 3 ? V3_HEADER_LENGTH + 8 : 72,
-    compressionType: 0,
+    compressionType: p.compressionType,
     backingFile: p.backingFile,
     backingFormat: p.backingFile ? p.backingFormat : undefined,
     otherExtensions: [],

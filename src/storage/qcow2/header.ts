@@ -146,11 +146,11 @@ export function parseHeader(head: Uint8Array, fileSize: number): Qcow2Header {
     throw new StorageError('unsupported', `qcow2: unknown incompatible features 0x${unknown.toString(16)}`);
   if (h.incompatible & INCOMPAT_DATA_FILE)
     throw new StorageError('unsupported', 'qcow2: external data files are not supported');
-  if (h.compressionType !== 0)
-    throw new StorageError('unsupported', `qcow2: compression type ${h.compressionType} (zstd) is not supported`);
-  if (h.compressionType === 0 && h.incompatible & INCOMPAT_COMPRESSION) {
-    // The bit only matters with a non-zlib type; qemu accepts it set with zlib.
-  }
+  // 0: zlib (deflate), 1: zstd, which needs the incompatible bit so that older readers refuse it.
+  if (h.compressionType > 1)
+    throw new StorageError('unsupported', `qcow2: unknown compression type ${h.compressionType}`);
+  if (h.compressionType === 1 && !(h.incompatible & INCOMPAT_COMPRESSION))
+    throw corrupt('compression_type', 'zstd without the compression type incompatible feature bit');
   if (h.size % 512 !== 0 && version === 2) {
     // qemu rounds sizes to sectors; an odd v2 size is still readable.
   }
@@ -178,13 +178,18 @@ export function parseHeader(head: Uint8Array, fileSize: number): Qcow2Header {
   parseExtensions(head, h, h.headerLength, extEnd);
 
   if (h.backingFileOffset > 0) {
-    if (h.backingFileSize === 0 || h.backingFileSize > MAX_BACKING_NAME) {
+    if (h.backingFileSize > MAX_BACKING_NAME) {
       throw corrupt('backing_file_size', `${h.backingFileSize} is invalid`);
     }
     if (h.backingFileOffset + h.backingFileSize > Math.min(cs, head.length)) {
       throw corrupt('backing_file_offset', `${h.backingFileOffset}+${h.backingFileSize} is outside the first cluster`);
     }
-    h.backingFile = utf8Decode(head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize));
+    // qemu reads the name as a C string: it ends at the first NUL, and an empty one (all NULs,
+    // or no bytes) means no backing file. A NUL must never reach a host path either.
+    const raw = head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize);
+    const nul = raw.indexOf(0);
+    const name = utf8Decode(nul < 0 ? raw : raw.subarray(0, nul));
+    if (name !== '') h.backingFile = name;
   }
   return h;
 }

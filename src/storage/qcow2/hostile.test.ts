@@ -100,6 +100,52 @@ describe('qcow2 hostile input', () => {
     await assert.rejects(openQcow2(new MemoryStore('c', marked), {}), { code: 'corrupt' });
   });
 
+  it('an L2 entry pointing inside a cluster fails reads and writes, naming the entry', async () => {
+    const img = await image();
+    const b = await openQcow2(new MemoryStore('x', img, true), { readOnly: true });
+    const l2 = b.l1[0]!;
+    await b.close();
+    // Entry 24 maps guest offset 96k..100k (4k clusters), written above: move it 512 bytes on.
+    const bad = img.slice();
+    const dv = new DataView(bad.buffer);
+    dv.setUint32(l2 + 24 * 8 + 4, dv.getUint32(l2 + 24 * 8 + 4) + 512);
+    const re =
+      /L2 entry 24 of the table at 0x[0-9a-f]+ points at cluster offset 0x[0-9a-f]+200, which is not cluster aligned/;
+    const ro = await openQcow2(new MemoryStore('bad', bad.slice(), true), { readOnly: true });
+    await assert.rejects(ro.read(98_304, new Uint8Array(4096)), (e: unknown) => {
+      assert.ok(e instanceof StorageError, String(e));
+      assert.equal(e.code, 'corrupt');
+      assert.match(e.message, re);
+      return true;
+    });
+    await assert.rejects(ro.blockStatus(98_304, 4096), re);
+    const r = await ro.check();
+    assert.ok(
+      r.messages.some((m) => /not properly aligned/.test(m)),
+      r.messages.join('\n'),
+    );
+    await ro.close();
+    const rw = await openQcow2(new MemoryStore('bad', bad.slice()), {});
+    await assert.rejects(rw.write(98_304 + 100, new Uint8Array(10)), re);
+    await assert.rejects(rw.createSnapshot('t'), re);
+  });
+
+  it("a snapshot's L1 entry pointing inside a cluster fails the revert, naming the entry", async () => {
+    const img = await image();
+    const b = await openQcow2(new MemoryStore('x', img, true), { readOnly: true });
+    const l1 = b.snapshots[0]!.l1Offset;
+    await b.close();
+    const bad = img.slice();
+    const dv = new DataView(bad.buffer);
+    dv.setUint32(l1 + 4, dv.getUint32(l1 + 4) + 512);
+    const rw = await openQcow2(new MemoryStore('bad', bad), {});
+    await assert.rejects(
+      rw.applySnapshot('s'),
+      /L1 entry 0 points at L2 table offset 0x[0-9a-f]+200, which is not cluster aligned/,
+    );
+    assert.ok((await rw.check()).corruptions >= 1);
+  });
+
   it('check() counts an L2 entry far past the end of the file without allocating for it', async () => {
     const img = await image();
     const b = await openQcow2(new MemoryStore('x', img, true), { readOnly: true });

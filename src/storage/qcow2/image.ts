@@ -13,7 +13,6 @@
  * All operations run one at a time (an async lock), so metadata never interleaves. Data I/O of
  * reads and writes runs after the lock is released (see read() and write()).
  */
-import { inflateSync } from 'fflate';
 import {
   checkRange,
   StorageError,
@@ -37,9 +36,18 @@ import {
   type Qcow2Header,
 } from './header.ts';
 import { checkImage } from './check.ts';
-import { compressCluster } from './compress.ts';
-import { compressedClusters, encodeL1, readL1, readL2, writeCompressedL2, writeL2, type L2Entry } from './l2-entry.ts';
-import { MetaCache } from './meta-cache.ts';
+import { compressCluster, decompressCluster } from './compress.ts';
+import {
+  alignedL2Offset,
+  compressedClusters,
+  encodeL1,
+  readL1,
+  readL2Aligned,
+  writeCompressedL2,
+  writeL2,
+  type L2Entry,
+} from './l2-entry.ts';
+import { MetaCache, type CachedTable } from './meta-cache.ts';
 import type { Qcow2Metadata } from './metadata.ts';
 import { Refcounts } from './refcount.ts';
 import type { SnapshotEntry } from './snapshot-table.ts';
@@ -179,6 +187,16 @@ export class Qcow2Image
 
   // ---------------------------------------------------------------- lookup
 
+  /** The L2 table offset in L1 entry l1i (0: none); refused when not cluster aligned (qemu: EIO). */
+  private l2Offset(l1i: number): number {
+    return alignedL2Offset(this.l1[l1i] ?? 0, l1i, this.clusterSize);
+  }
+
+  /** Entry i of an L2 table, refused when its cluster offset is not aligned. */
+  private entry(t: CachedTable, i: number): L2Entry {
+    return readL2Aligned(t.dv, i, this.ext, this.clusterBits, t.offset);
+  }
+
   /** The mapping of the run starting at vpos, at most len bytes, within one L2 table. */
   async mapRun(vpos: number, len: number): Promise<Run> {
     const cs = this.clusterSize;
@@ -186,7 +204,7 @@ export class Qcow2Image
     const l1i = Math.floor(vc / this.l2Entries);
     const tableEnd = (l1i + 1) * this.l2Entries * cs;
     const maxLen = Math.min(len, tableEnd - vpos);
-    const l2off = this.l1[l1i] ?? 0;
+    const l2off = this.l2Offset(l1i);
     if (l2off === 0) return { kind: 'unalloc', length: maxLen, host: 0 };
     const t = await this.l2.get(l2off);
     const us = cs / this.subclusters;
@@ -195,7 +213,7 @@ export class Qcow2Image
     let length = 0;
     let expect = 0;
     for (let c = vc; length < maxLen; c++) {
-      const e = readL2(t.dv, c % this.l2Entries, this.ext, this.clusterBits);
+      const e = this.entry(t, c % this.l2Entries);
       if (e.compressed) {
         if (kind !== undefined) break;
         const inCluster = vpos - c * cs;
@@ -312,19 +330,7 @@ export class Qcow2Image
     if (this.lastCompressed?.host === e.host) return this.lastCompressed.data;
     const src = new Uint8Array(e.csize);
     await this.store.read(e.host, src);
-    let out: Uint8Array;
-    try {
-      // A bounded output buffer: a hostile stream cannot inflate past one cluster.
-      out = inflateSync(src, { out: new Uint8Array(this.clusterSize) });
-    } catch (err) {
-      throw new StorageError(
-        'corrupt',
-        `qcow2: compressed cluster at ${e.host} does not inflate: ${(err as Error).message}`,
-      );
-    }
-    if (out.length !== this.clusterSize) {
-      throw new StorageError('corrupt', `qcow2: compressed cluster at ${e.host} inflates to ${out.length} bytes`);
-    }
+    const out = decompressCluster(src, this.clusterSize, this.header.compressionType, e.host);
     this.lastCompressed = { host: e.host, data: out };
     return out;
   }
@@ -436,7 +442,7 @@ export class Qcow2Image
     const olds: L2Entry[] = [];
     let inPlace = false;
     for (let i = 0; i < max; i++) {
-      const e = readL2(t.dv, first + i, this.ext, this.clusterBits);
+      const e = this.entry(t, first + i);
       const mine = this.exclusiveCached(e) ?? (await this.exclusive(e));
       const from = i === 0 ? inCluster : 0;
       const whole = from === 0 && inCluster + data.length >= (i + 1) * cs;
@@ -494,7 +500,7 @@ export class Qcow2Image
   /** An L2 table for L1 index l1i that only the active image uses (allocated or copied on demand). */
   async writableL2(l1i: number): Promise<number> {
     const cs = this.clusterSize;
-    const old = this.l1[l1i] ?? 0;
+    const old = this.l2Offset(l1i);
     if (old && this.l1Copied[l1i]) return old;
     if (old && (await this.rc.get(old / cs)) === 1) {
       this.setL1(l1i, old, true);
@@ -546,7 +552,7 @@ export class Qcow2Image
     const l2i = vc % this.l2Entries;
     const l2off = await this.writableL2(l1i);
     let t = await this.l2.get(l2off);
-    const e = readL2(t.dv, l2i, this.ext, this.clusterBits);
+    const e = this.entry(t, l2i);
     const mine = await this.exclusive(e);
     const complete = this.ext ? e.alloc === FULL : !e.zeroFlag;
     if (mine && complete) {
@@ -600,7 +606,7 @@ export class Qcow2Image
               b.set(data);
               return b;
             })();
-      const packed = compressCluster(full);
+      const packed = compressCluster(full, this.header.compressionType);
       if (!packed) {
         await this.writeInCluster(offset, full.subarray(0, Math.min(cs, this.size - offset)));
         return;
@@ -611,7 +617,7 @@ export class Qcow2Image
       const l1i = Math.floor(vc / this.l2Entries);
       const l2off = await this.writableL2(l1i);
       const t = await this.l2.get(l2off);
-      const old = readL2(t.dv, vc % this.l2Entries, this.ext, this.clusterBits);
+      const old = this.entry(t, vc % this.l2Entries);
       this.dropEntry(old, false);
       writeCompressedL2(t.dv, vc % this.l2Entries, this.ext, this.clusterBits, host, packed.length);
       t.dirty = true;
@@ -670,7 +676,7 @@ export class Qcow2Image
     }
     const l2off = await this.writableL2(l1i);
     const t = await this.l2.get(l2off);
-    const e = readL2(t.dv, l2i, this.ext, this.clusterBits);
+    const e = this.entry(t, l2i);
     this.dropEntry(e, false);
     if (useZeroFlag) {
       if (this.ext) writeL2(t.dv, l2i, true, 0, false, false, 0, FULL);
@@ -693,11 +699,11 @@ export class Qcow2Image
       await this.markDirty();
       const cs = this.clusterSize;
       for (let l1i = 0; l1i < this.l1.length; l1i++) {
-        const off = this.l1[l1i] ?? 0;
+        const off = this.l2Offset(l1i);
         if (!off) continue;
         if ((this.l1Copied[l1i] ?? false) || (await this.rc.get(off / cs)) === 1) {
           const t = await this.l2.get(off);
-          for (let i = 0; i < this.l2Entries; i++) this.dropEntry(readL2(t.dv, i, this.ext, this.clusterBits), false);
+          for (let i = 0; i < this.l2Entries; i++) this.dropEntry(this.entry(t, i), false);
         }
         this.pendingFrees.push([off, cs]);
         this.setL1(l1i, 0, false);
@@ -721,7 +727,7 @@ export class Qcow2Image
         case 'compressed':
           return { offset, length: run.length, data: true, zero: false, depth: 0 };
         case 'zero':
-          return { offset, length: run.length, data: false, zero: true, depth: 0 };
+          return { offset, length: run.length, data: false, zero: true, depth: 0, recorded: true };
         case 'unalloc': {
           const b = this.backing;
           if (!b || offset >= b.size) return { offset, length: run.length, data: false, zero: true, depth: 0 };
@@ -884,7 +890,7 @@ export class Qcow2Image
     const l1i = Math.floor(vc / this.l2Entries);
     if (!(this.l1[l1i] ?? 0)) return;
     const t = await this.l2.get(await this.writableL2(l1i));
-    const e = readL2(t.dv, vc % this.l2Entries, this.ext, this.clusterBits);
+    const e = this.entry(t, vc % this.l2Entries);
     if (e.zeroFlag || e.zero) {
       writeL2(t.dv, vc % this.l2Entries, this.ext, 0, false, false);
       t.dirty = true;

@@ -57,6 +57,33 @@ export function readL2(dv: DataView, i: number, ext: boolean, clusterBits: numbe
   return e;
 }
 
+/**
+ * readL2 for I/O paths: an uncompressed cluster offset inside a cluster is corruption (qemu fails
+ * the request with EIO; `check` reports it). `table` is the L2 table's offset, for the message.
+ */
+export function readL2Aligned(dv: DataView, i: number, ext: boolean, clusterBits: number, table: number): L2Entry {
+  const e = readL2(dv, i, ext, clusterBits);
+  if (!e.compressed && e.host % 2 ** clusterBits !== 0) {
+    throw new StorageError(
+      'corrupt',
+      `qcow2: L2 entry ${i} of the table at 0x${table.toString(16)} points at cluster offset ` +
+        `0x${e.host.toString(16)}, which is not cluster aligned`,
+    );
+  }
+  return e;
+}
+
+/** An L2 table offset from L1 entry i (0: none), refused when not cluster aligned. */
+export function alignedL2Offset(offset: number, i: number, clusterSize: number): number {
+  if (offset % clusterSize !== 0) {
+    throw new StorageError(
+      'corrupt',
+      `qcow2: L1 entry ${i} points at L2 table offset 0x${offset.toString(16)}, which is not cluster aligned`,
+    );
+  }
+  return offset;
+}
+
 export function writeL2(
   dv: DataView,
   i: number,

@@ -8,19 +8,19 @@
  */
 import { StorageError } from '../types.ts';
 import { setU64 } from './header.ts';
-import { compressedClusters, encodeL1, readL2, writeL2 } from './l2-entry.ts';
+import { alignedL2Offset, compressedClusters, encodeL1, readL2, readL2Aligned, writeL2 } from './l2-entry.ts';
 import type { Qcow2Metadata } from './metadata.ts';
 import { serializeSnapshotTable, type SnapshotEntry } from './snapshot-table.ts';
 
 /** Adds `delta` to every L2 table and data cluster reachable from an L1 table. */
 async function updateTreeRefcounts(img: Qcow2Metadata, l1: number[], delta: number): Promise<void> {
   const cs = img.clusterSize;
-  for (const l2off of l1) {
-    if (!l2off) continue;
+  for (const [i, l2off] of l1.entries()) {
+    if (!alignedL2Offset(l2off, i, cs)) continue;
     const t = await img.l2.get(l2off);
     const entries: [number, number][] = [];
     for (let j = 0; j < img.l2Entries; j++) {
-      const e = readL2(t.dv, j, img.ext, img.clusterBits);
+      const e = readL2Aligned(t.dv, j, img.ext, img.clusterBits, l2off);
       if (e.compressed) {
         const [first, count] = compressedClusters(e, img.clusterBits);
         entries.push([first, count]);

@@ -362,7 +362,8 @@ export class VhdImage implements BlockBackend {
       b++;
     }
     if (this.differencing) return this.backingStatus(offset, n);
-    return { offset, length: n, data: false, zero: true, depth: 0 };
+    // A dynamic disk's unallocated block reads as zeros by definition: qemu reports it as zeros it knows.
+    return { offset, length: n, data: false, zero: true, depth: 0, recorded: true };
   }
 
   private async backingStatus(offset: number, length: number): Promise<ExtentStatus> {

@@ -159,6 +159,8 @@ async function readMetadata(store: ByteStore, region: RegionEntry): Promise<{ in
   if (virtualSizeBig > BigInt(MAX_VIRTUAL_SIZE))
     throw new StorageError('too-large', `vhdx: Virtual Disk Size ${virtualSizeBig} exceeds 64 TiB`);
   const virtualSize = Number(virtualSizeBig);
+  // An empty disk is a damaged header, not an image (qemu refuses it: its BAT arithmetic has no blocks).
+  if (virtualSize === 0) corrupt('Virtual Disk Size is 0');
   if (virtualSize % logical !== 0)
     corrupt(`Virtual Disk Size ${virtualSize} is not a multiple of the logical sector size ${logical}`);
   const page83View = await item(ITEM_PAGE83, 'Page 83 Data', 16, true);

@@ -82,6 +82,8 @@ export async function createVmdk(store: ByteStore, requested: number, opts: Crea
   }
   if (!Number.isSafeInteger(requested) || requested < 0)
     throw new StorageError('unsupported', `vmdk size ${requested} is invalid`);
+  // qemu-img writes a 0-sector VMDK that neither it nor we can open again: refuse it up front.
+  if (requested === 0) throw new StorageError('unsupported', 'vmdk: virtual size 0 must be positive');
   const sectors = Math.ceil(requested / 512);
   if (sub !== 'monolithicFlat' && sectors * 512 > MAX_SPARSE_BYTES) {
     throw new StorageError('too-large', `vmdk size ${requested} exceeds what a sparse extent can address`);

@@ -21,6 +21,8 @@ export interface Extent {
   readonly writable: boolean;
   /** Bytes per grain, for sparse extents (flat and zero extents have none). */
   readonly grainBytes?: number;
+  /** Grains are compressed (streamOptimized). */
+  readonly compressed?: boolean;
   read(offset: number, buf: Uint8Array, fallback: Fallback): Promise<void>;
   write(offset: number, data: Uint8Array, fallback: Fallback): Promise<void>;
   /** Makes the range read as zeros (discard: may instead fall back to the parent, when `parentShows`). */

@@ -11,6 +11,20 @@ import { Serial } from '../serial.ts';
 export interface PlacedExtent {
   start: number;
   extent: Extent;
+  /** The extent line's type (SPARSE, FLAT, ...) when a descriptor file names it; qemu shows '' otherwise. */
+  type?: string;
+  /** The extent's file as the descriptor file names it (relative to it); none for the image's own file. */
+  file?: string;
+}
+
+/** One extent as `qemu-img info` lists it (format-specific "extents"). */
+export interface VmdkExtentInfo {
+  virtualSize: number;
+  /** As the descriptor names it (resolve it against the image's path); undefined: the image's own file. */
+  filename?: string;
+  clusterSize?: number;
+  format: string;
+  compressed: boolean;
 }
 
 export class VmdkImage implements BlockBackend, CheckableBackend {
@@ -37,6 +51,17 @@ export class VmdkImage implements BlockBackend, CheckableBackend {
     this.size = last ? last.start + last.extent.size : 0;
     const grain = extents[0]?.extent.grainBytes;
     if (grain !== undefined && extents.every((p) => p.extent.grainBytes === grain)) this.clusterSize = grain;
+  }
+
+  /** The extents in disk order, with the files that hold them. */
+  extentInfo(): VmdkExtentInfo[] {
+    return this.extents.map(({ extent, type, file }) => ({
+      virtualSize: extent.size,
+      filename: file,
+      clusterSize: extent.grainBytes,
+      format: type ?? '',
+      compressed: extent.compressed ?? false,
+    }));
   }
 
   /** The content identifier a child delta disk records as its parentCID. */
@@ -136,11 +161,16 @@ export class VmdkImage implements BlockBackend, CheckableBackend {
     const p = this.extents[this.find(offset)]!;
     const inExt = offset - p.start;
     const run = await p.extent.status(inExt, Math.min(length, p.extent.size - inExt));
-    if (run.kind === 'data')
-      return { offset, length: run.length, data: true, zero: false, depth: 0, hostOffset: run.hostOffset };
+    if (run.kind === 'data') {
+      const st: ExtentStatus = { offset, length: run.length, data: true, zero: false, depth: 0 };
+      if (run.hostOffset !== undefined) st.hostOffset = run.hostOffset;
+      // The data is in the extent's file, which is not the descriptor's when it stands alone.
+      if (p.file !== undefined) st.file = p.file;
+      return st;
+    }
     const b = this.backing;
-    if (run.kind === 'zero' || !b || offset >= b.size)
-      return { offset, length: run.length, data: false, zero: true, depth: 0 };
+    if (run.kind === 'zero') return { offset, length: run.length, data: false, zero: true, depth: 0, recorded: true };
+    if (!b || offset >= b.size) return { offset, length: run.length, data: false, zero: true, depth: 0 };
     const st = await b.blockStatus(offset, Math.min(run.length, b.size - offset));
     return { ...st, offset, depth: st.depth + 1 };
   }

@@ -44,9 +44,11 @@ export async function openVmdk(store: ByteStore, opts: OpenOptions): Promise<Vmd
     let start = 0;
     for (const line of desc.extents) {
       const extent = await openExtent(line, readOnly, opts, name);
-      extents.push({ start, extent });
+      const file = line.type === 'ZERO' || line.access === 'NOACCESS' ? undefined : line.file;
+      extents.push({ start, extent, type: line.type, ...(file !== undefined && { file }) });
       start += extent.size;
     }
+    if (start === 0) throw new StorageError('corrupt', `VMDK ${name}: the descriptor's extents hold 0 sectors`);
     const backing = await openParent(desc, opts, name);
     return new VmdkImage(name, desc, extents, readOnly, backing, store);
   } catch (e) {

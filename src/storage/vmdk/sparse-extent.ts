@@ -78,7 +78,7 @@ export class SparseExtent implements Extent {
   private readonly gts = new Map<number, Uint32Array>();
   private readonly dirtyGts = new Set<number>();
   private readonly dirtyGd = new Set<number>();
-  private readonly compressed: boolean;
+  readonly compressed: boolean;
   private readonly markers: boolean;
   /** Stream-optimized images with a footer can take appended grains. */
   private readonly streamWritable: boolean;

@@ -72,6 +72,8 @@ export function parseSparseHeader(b: Uint8Array, where: string): SparseHeader {
   if (h.version < 1 || h.version > 3)
     throw new StorageError('unsupported', `VMDK ${where}: sparse header version ${h.version}`);
   if (h.capacity < 0) throw new StorageError('corrupt', `VMDK ${where}: capacity is all ones`);
+  // qemu refuses a sparse extent of no sectors; an empty disk is a damaged header, not an image.
+  if (h.capacity === 0) throw new StorageError('corrupt', `VMDK ${where}: header capacity is 0 sectors`);
   return h;
 }
 
