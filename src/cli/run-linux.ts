@@ -44,7 +44,7 @@ busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch'
 options:
   --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
   --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
-  --append TEXT          kernel command line (default: "console=ttyS0")
+  --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
   --memory SIZE          guest RAM, e.g. 512M, 1G (default 512M; 16M..4G)
   --cpus N               number of harts, 1..8 (default 1)
   --disk FILE[,format=F][,readonly]
