@@ -11,7 +11,7 @@
  * The pipe is paused while more than PIPED_INPUT_HIGH bytes of it wait (InputGate), and guest
  * output holds the VM's console devices while stdout is behind (StreamOutput).
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseSize } from './args.ts';
 import { UsageError } from './errors.ts';
@@ -20,7 +20,9 @@ import { VmSession } from '../vmm/session.ts';
 import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../vmm/vm-spec.ts';
 import { classifyStop, type StopClass } from '../vmm/stop-reason.ts';
 import { BoardConfigError } from '../machine/virt.ts';
-import { HostConsole, InputGate, PipedInput, StreamOutput } from '../host/node/console.ts';
+import { CursorQueries, HostConsole, InputGate, PipedInput, StreamOutput } from '../host/node/console.ts';
+import { saveTargetProblem } from '../host/node/save-target.ts';
+import { consoleEnvironment } from './console-env.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
@@ -42,7 +44,7 @@ busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch'
 options:
   --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
   --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
-  --append TEXT          kernel command line (default: "console=ttyS0")
+  --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
   --memory SIZE          guest RAM, e.g. 512M, 1G (default 512M; 16M..4G)
   --cpus N               number of harts, 1..8 (default 1)
   --disk FILE[,format=F][,readonly]
@@ -57,8 +59,9 @@ options:
                            any form takes mac=52:54:00:XX:XX:XX
   --firmware FILE|none   run an M-mode firmware (e.g. OpenSBI fw_jump.bin/fw_dynamic.bin) instead of
                          the built-in SBI; 'none' runs a bare-metal ELF (see below)
-  --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM, or end of
-                         piped input once the guest is back at its prompt)
+  --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM/SIGHUP, or
+                         end of piped input once the guest is back at its prompt). FILE's directory
+                         is checked at start (exit status 2); a save that fails is exit status 1
   --restore FILE         resume a snapshot (CPUs, memory and kernel command line come from it). A
                          snapshot names no host file that a restore opens: give its disks again with
                          --disk, in the order it was saved with (same format, virtual size and
@@ -75,7 +78,15 @@ options:
 console (on a terminal): Ctrl-A x quit, Ctrl-A s save a snapshot (to --save-on-exit's file or
 virtkit-<time>.snap), Ctrl-A h help.
 
-exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report,
+signals: SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) quit the VM as Ctrl-A x
+does: disks flushed, --save-on-exit written, exit status 0.
+
+terminal: when stdout is not a terminal, the guest's cursor-position queries (ESC[6n) are answered
+and removed from the output, and the default command line adds COLUMNS=29999 so the guest shell
+does not wrap long lines at 80 columns; on a terminal it adds the terminal's COLUMNS and LINES at
+boot (a serial console cannot tell the guest of a later resize).
+
+exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report or a failed save,
 2 bad input (flags, files), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
 changed (the VM powers off), 70 internal error.
 
@@ -198,6 +209,9 @@ async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise
   return disks;
 }
 
+/** An error as one line of text. */
+const oneLine = (e: unknown) => String((e as Error).message ?? e).replace(/\s*\n\s*/g, ' ');
+
 const nodeHost: VmHost = {
   nowMs: () => performance.now(),
   yieldTo: (fn) => setImmediate(fn),
@@ -260,8 +274,11 @@ export async function runLinux(argv: string[]): Promise<number> {
   let config: SavedConfig;
   let lineTypedAt = performance.now();
   let inputGate: InputGate | undefined; // set once the console exists
+  // A pipe or file answers no terminal queries: answer the guest's ESC[6n here and drop it.
+  const queries = process.stdout.isTTY ? undefined : new CursorQueries((reply) => vm.input(reply));
   const typeLine = (b: Uint8Array) => {
     lineTypedAt = performance.now();
+    queries?.inputSent();
     vm.input(b);
     inputGate?.update();
   };
@@ -270,13 +287,17 @@ export async function runLinux(argv: string[]): Promise<number> {
   let idleTimer: ReturnType<typeof setInterval> | undefined = undefined; // set once the console starts
   const onRebooted = () => piped?.rebooted();
   let saving = false;
+  /** A --save-on-exit snapshot could not be written: the exit status is 1 however the VM stopped. */
+  let saveFailed = false;
   let opened: VmSpecDisk[] = [];
   let describeBoot: (() => BootRecord) | undefined;
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
   const stdout = new StreamOutput(process.stdout, { hold: () => vm.holdOutput(), release: () => vm.releaseOutput() });
-  const onOutput = (bytes: Uint8Array) => {
+  const onOutput = (raw: Uint8Array) => {
+    const bytes = queries ? queries.filter(raw) : raw;
+    if (!bytes.length) return;
     stdout.write(bytes);
     piped?.output(bytes);
   };
@@ -303,12 +324,14 @@ export async function runLinux(argv: string[]): Promise<number> {
   };
   const onStopped = (r: StopReason, text: string) => {
     console_.stop();
+    if (queries) stdout.write(queries.flush());
     stdout.close();
     clearInterval(idleTimer);
     const how = classifyStop(r);
     // A quit or poweroff is silent; a restored VM that cannot reboot powers off instead.
     if (how !== 'clean') process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}\n`);
     exitCode = EXIT_STATUS[how];
+    if (saveFailed && exitCode === 0) exitCode = 1;
     done(exitCode);
   };
 
@@ -328,22 +351,31 @@ export async function runLinux(argv: string[]): Promise<number> {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
     if (describeBoot && config.boot === undefined) config.boot = describeBoot();
     const bytes = await snapshotWithDisks();
-    await writeFile(path + '.tmp', bytes);
-    await rename(path + '.tmp', path);
+    try {
+      await writeFile(path + '.tmp', bytes);
+      await rename(path + '.tmp', path);
+    } catch (e) {
+      await unlink(path + '.tmp').catch(() => {});
+      throw e;
+    }
     process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
   };
   const saveAndQuit = async () => {
-    if (saving) return;
+    if (saving || vm.stopped) return;
     saving = true;
     try {
       if (savePath) await writeSnapshot(savePath);
     } catch (e) {
-      process.stderr.write(`virtkit: cannot save the snapshot: ${(e as Error).message}\n`);
-      exitCode = 1;
+      process.stderr.write(`\r\nvirtkit: cannot save the snapshot to ${savePath}: ${oneLine(e)}\r\n`);
+      saveFailed = true;
     }
     vm.stop({ kind: 'quit' });
   };
 
+  if (savePath) {
+    const why = await saveTargetProblem(savePath);
+    if (why) throw new UsageError(`--save-on-exit ${why}`);
+  }
   try {
     if (restorePath) {
       const bytes = await readInput(restorePath, 'snapshot');
@@ -389,7 +421,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
       const firmwarePath = f.firmware as string | undefined;
       const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
-      const append = (f.append as string | undefined) ?? 'console=ttyS0';
+      const append = (f.append as string | undefined) ?? `console=ttyS0${consoleEnvironment(process.stdout)}`;
       config = { version: SAVED_CONFIG_VERSION, disks: [], append, nets: netTexts };
       const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
       if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
@@ -418,13 +450,17 @@ export async function runLinux(argv: string[]): Promise<number> {
       if (piped) {
         piped.push(b);
         inputGate?.update();
-      } else vm.input(b);
+      } else {
+        queries?.inputSent();
+        vm.input(b);
+      }
     },
     quit: () => void saveAndQuit(),
     snapshot: () => {
       const path = savePath ?? `virtkit-${new Date().toISOString().replace(/[:.]/g, '-')}.snap`;
+      // A failed save is reported and the VM runs on (a quit with --save-on-exit tries again).
       writeSnapshot(path).catch((e) =>
-        process.stderr.write(`virtkit: cannot save the snapshot: ${(e as Error).message}\n`),
+        process.stderr.write(`\r\nvirtkit: cannot save the snapshot to ${path}: ${oneLine(e)}\r\n`),
       );
     },
     end: () => {
@@ -441,6 +477,16 @@ export async function runLinux(argv: string[]): Promise<number> {
   const onSignal = () => void saveAndQuit();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // SIGHUP (the terminal or SSH session closed) quits as SIGTERM does, as QEMU treats it. It stays
+  // handled: a hangup is often signalled twice (the terminal, then the shell), and a second one
+  // must not kill the process in the middle of flushing or saving. Writes to a hung-up terminal
+  // fail (EIO): they are dropped rather than crashing the exit.
+  const onHangup = () => {
+    process.stderr.on('error', () => {});
+    process.stdout.on('error', () => {});
+    void saveAndQuit();
+  };
+  process.on('SIGHUP', onHangup);
   vm.start();
   const code = await finished;
   netSetup?.close();
@@ -448,6 +494,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
   // Disks are flushed and closed on every exit path, so what the guest wrote is on the host.
   const closeFailed = await vm.closeDisks(true);
+  process.off('SIGHUP', onHangup); // only now: the disks are flushed
   if (closeFailed) {
     process.stderr.write(`virtkit: flushing a disk failed: ${closeFailed.message}\n`);
     if (code === 0) return 1;

@@ -125,6 +125,11 @@ export class VirtkitSession {
     this.child.stdin.write(text);
   }
 
+  /** Sends the process a signal. */
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
   /** Closes stdin and waits for the process to exit. */
   end(): Promise<RunResult> {
     this.child.stdin.end();

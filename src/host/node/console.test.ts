@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
-import { HostConsole, InputGate, PIPED_LINE_MAX, PipedInput, StreamOutput } from './console.ts';
+import { CursorQueries, HostConsole, InputGate, PIPED_LINE_MAX, PipedInput, StreamOutput } from './console.ts';
 
 function fakeTty() {
   const s = new PassThrough() as unknown as NodeJS.ReadStream & { rawMode: boolean };
@@ -213,4 +213,59 @@ test('a console stream that fails releases the VM and drops later output', async
   assert.deepEqual(events, ['hold', 'release']);
   out.write(new Uint8Array(10));
   assert.deepEqual(events, ['hold', 'release'], 'later output is dropped without holding the VM');
+});
+
+test('cursor-position queries are removed from piped output and answered with the tracked column', () => {
+  const replies: string[] = [];
+  const q = new CursorQueries((b) => replies.push(dec(b)));
+  assert.equal(dec(q.filter(enc('boot\r\nvirtkit:/# \x1b[6n'))), 'boot\r\nvirtkit:/# ');
+  assert.deepEqual(replies, ['\x1b[1;12R']);
+  // Split across chunks, after colour escapes (no column), a tab and a backspace.
+  assert.equal(dec(q.filter(enc('\r\n\x1b[1;32mab\x1b[0m\tx\b'))), '\r\n\x1b[1;32mab\x1b[0m\tx\b');
+  assert.equal(dec(q.filter(enc('\x1b'))), '');
+  assert.equal(dec(q.filter(enc('[6'))), '');
+  assert.equal(dec(q.filter(enc('n$ '))), '$ ');
+  assert.deepEqual(replies, ['\x1b[1;12R', '\x1b[1;9R']);
+  // Near misses are output unchanged, including a prefix that turns out not to be a query.
+  assert.equal(dec(q.filter(enc('\x1b[6m\x1b\x1b[5n\x1b[\x1b[6n'))), '\x1b[6m\x1b\x1b[5n\x1b[');
+  assert.equal(replies.length, 3);
+  assert.equal(dec(q.filter(enc('\x1b[6'))), '');
+  assert.equal(dec(q.flush()), '\x1b[6');
+  assert.equal(replies.length, 3);
+});
+
+test('a terminal that hangs up ends the input and stops without throwing', () => {
+  const tty = fakeTty();
+  const events: string[] = [];
+  const c = new HostConsole(
+    { input: () => {}, quit: () => {}, snapshot: () => {}, end: () => events.push('end') },
+    tty,
+    new PassThrough() as unknown as NodeJS.WriteStream,
+  );
+  const stderr = process.stderr.write;
+  process.stderr.write = () => true; // the start-up banner
+  try {
+    c.start();
+  } finally {
+    process.stderr.write = stderr;
+  }
+  tty.setRawMode = () => {
+    throw Object.assign(new Error('setRawMode EIO'), { code: 'EIO' });
+  };
+  tty.emit('error', Object.assign(new Error('read EIO'), { code: 'EIO' }));
+  assert.deepEqual(events, ['end']);
+  assert.doesNotThrow(() => c.stop());
+  tty.emit('error', Object.assign(new Error('read EIO'), { code: 'EIO' }));
+  assert.deepEqual(events, ['end']);
+});
+
+test('a cursor query printed after input was sent, before the guest answered it, is removed but not answered', () => {
+  const replies: string[] = [];
+  const q = new CursorQueries((b) => replies.push(dec(b)));
+  q.filter(enc('virtkit:/# '));
+  q.inputSent(); // typed at the prompt; the prompt's query comes in the next chunk
+  assert.equal(dec(q.filter(enc('\x1b[6necho hi'))), 'echo hi');
+  assert.deepEqual(replies, []);
+  assert.equal(dec(q.filter(enc('\r\nhi\r\nvirtkit:/# \x1b[6n'))), '\r\nhi\r\nvirtkit:/# ');
+  assert.deepEqual(replies, ['\x1b[1;12R']);
 });

@@ -28,6 +28,15 @@ export class HostConsole {
   private readonly raw: boolean;
   private readonly onData = (chunk: Buffer) => this.feed(new Uint8Array(chunk));
   private readonly onEnd = () => this.handlers.end?.();
+  /**
+   * A terminal that hangs up (its window closed, the SSH session gone) fails reads with EIO:
+   * that is the end of input, not a crash (the process is quitting on SIGHUP meanwhile).
+   */
+  private readonly onError = () => {
+    if (this.stopped) return;
+    this.stdin.off('data', this.onData);
+    this.handlers.end?.();
+  };
 
   constructor(
     private readonly handlers: ConsoleHandlers,
@@ -44,6 +53,7 @@ export class HostConsole {
     }
     this.stdin.on('data', this.onData);
     this.stdin.on('end', this.onEnd);
+    this.stdin.on('error', this.onError);
     this.stdin.resume();
   }
 
@@ -51,8 +61,14 @@ export class HostConsole {
     this.stopped = true;
     this.stdin.off('data', this.onData);
     this.stdin.off('end', this.onEnd);
-    if (this.raw) this.stdin.setRawMode(false);
-    this.stdin.pause();
+    // The error listener stays: a hung-up terminal may still report EIO after this.
+    try {
+      // Fails (EIO) when the terminal has hung up: there is nothing left to restore.
+      if (this.raw) this.stdin.setRawMode(false);
+      this.stdin.pause();
+    } catch {
+      /* the terminal is gone */
+    }
   }
 
   private stopped = false;
@@ -348,4 +364,95 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** ESC [ 6 n: "where is the cursor?" (DSR 6), which busybox ash prints after every prompt. */
+const CURSOR_QUERY = [0x1b, 0x5b, 0x36, 0x6e];
+/** The largest column reported: busybox keeps 15 bits of it, and takes widths below 30000. */
+const MAX_COLUMN = 29999;
+
+/**
+ * Guest console output bound for a host side that is not a terminal (a pipe, a file): nobody
+ * there answers the guest's cursor-position queries, and the query bytes are noise in a log.
+ * filter() removes each ESC[6n and hands `answer` the reply a terminal would send, ESC[1;<col>R,
+ * with the column tracked from the output (printable bytes since the last CR/LF, tabs to the next
+ * multiple of 8, backspace one back, escape sequences and UTF-8 continuation bytes none). A pipe
+ * has no screen height, so the row is always 1 (busybox ash uses only the column: it corrects its
+ * idea of where the prompt ended). A query split across chunks is recognized: up to 3 bytes of a
+ * possible query are held back until the next chunk (or flush()). Memory is constant.
+ *
+ * A query printed after input was sent (inputSent()) and before the output has passed a newline
+ * is removed but not answered: the shell asked at the prompt that input was typed at, and the
+ * reply would arrive after the input, where the command it started would read it as its own
+ * (busybox asks only when no input is waiting, and does without the reply).
+ */
+export class CursorQueries {
+  /** Bytes of CURSOR_QUERY matched so far (held back from the output). */
+  private matched = 0;
+  private column = 1;
+  /** Inside a CSI escape sequence (ESC [ ... final byte), which moves no column. */
+  private csi = false;
+  private escape = false;
+  /** Input was sent and the output has not passed a newline since. */
+  private unanswered = false;
+
+  constructor(private readonly answer: (reply: Uint8Array) => void) {}
+
+  /** The output with the queries removed. */
+  filter(bytes: Uint8Array): Uint8Array {
+    const out = new Uint8Array(this.matched + bytes.length);
+    let n = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === CURSOR_QUERY[this.matched]) {
+        if (++this.matched < CURSOR_QUERY.length) continue;
+        this.matched = 0;
+        if (!this.unanswered) this.answer(new TextEncoder().encode(`\x1b[1;${Math.min(this.column, MAX_COLUMN)}R`));
+        continue;
+      }
+      // Not a query after all: the held prefix is output, and b may start a query itself.
+      for (let j = 0; j < this.matched; j++) n = this.put(out, n, CURSOR_QUERY[j]!);
+      this.matched = 0;
+      if (b === CURSOR_QUERY[0]) this.matched = 1;
+      else n = this.put(out, n, b);
+    }
+    return out.subarray(0, n);
+  }
+
+  /** Input was sent to the guest (typed or piped). */
+  inputSent(): void {
+    this.unanswered = true;
+  }
+
+  /** The bytes held back at the end of the output so far (the output ended mid-way through a possible query). */
+  flush(): Uint8Array {
+    const held = new Uint8Array(CURSOR_QUERY.slice(0, this.matched));
+    this.matched = 0;
+    for (const b of held) this.track(b);
+    return held;
+  }
+
+  private put(out: Uint8Array, n: number, b: number): number {
+    out[n] = b;
+    this.track(b);
+    return n + 1;
+  }
+
+  /** Follows the cursor's column over one output byte. */
+  private track(b: number): void {
+    if (this.csi) {
+      if (b >= 0x40 && b <= 0x7e) this.csi = false;
+    } else if (this.escape) {
+      this.escape = false;
+      this.csi = b === 0x5b;
+    } else if (b === 0x1b) this.escape = true;
+    else if (b === 0x0d) this.column = 1;
+    else if (b === 0x0a) {
+      this.column = 1;
+      this.unanswered = false;
+    }
+    else if (b === 0x08) this.column = Math.max(1, this.column - 1);
+    else if (b === 0x09) this.column = Math.min(MAX_COLUMN, (Math.floor((this.column - 1) / 8) + 1) * 8 + 1);
+    else if (b >= 0x20 && b !== 0x7f && (b & 0xc0) !== 0x80) this.column = Math.min(MAX_COLUMN, this.column + 1);
+  }
 }
