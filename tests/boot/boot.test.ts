@@ -37,6 +37,7 @@ test('default guest: uname, cpuinfo, virtio-blk both ways, poweroff exits 0', { 
     assert.match(r.stdout, /@@T 1\b/);
     assert.match(r.stdout, /@@D HOST-WROTE-THIS-SECTOR/);
     assert.match(r.stdout, /@@W done/);
+    assert.doesNotMatch(r.stdout, /udhcpc|DHCP/, 'no NIC: the boot does not try DHCP');
     const back = readFileSync(disk);
     assert.equal(back.subarray(4096, 4096 + 16).toString(), 'GUEST-WROTE-THIS');
   } finally {

@@ -2,37 +2,21 @@
  * Interactive guest sessions for the network integration tests: boots the default guest through
  * bin/virtkit with --net options, types commands once the shell is up, and waits for markers.
  *
- * The guest boots under OpenSBI (as qemu-system-riscv64 -kernel does), and with the udhcpc
- * event script that new guest builds carry; an older cached initramfs gets it appended as a
- * second cpio archive (the kernel unpacks concatenated archives).
+ * The guest boots under OpenSBI (as qemu-system-riscv64 -kernel does). Its init script asks for
+ * a DHCP lease on each NIC before the shell starts (src/host/node/guest/debian-guest.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeCpio } from '../../src/machine/cpio.ts';
-import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../../src/host/node/net/udhcpc-script.ts';
+import { appendFileSync, existsSync } from 'node:fs';
 import { ensureGuest, ROOT, VIRTKIT } from '../support/virtkit.ts';
 
 export const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
 
-/** Kernel and an initramfs with the udhcpc script, in `dir`. */
-export async function guestFiles(dir: string): Promise<{ kernel: string; initrd: string }> {
+/** The default guest's kernel and initramfs (fetched if missing). */
+export async function guestFiles(): Promise<{ kernel: string; initrd: string }> {
   ensureGuest();
   const { loadGuest } = await import('../../src/host/node/guest/debian-guest.ts');
   const g = (await loadGuest())!;
-  const base = readFileSync(g.initrd);
-  if (base.includes(UDHCPC_SCRIPT_PATH)) return { kernel: g.kernel, initrd: g.initrd };
-  const extra = writeCpio([
-    { type: 'dir', path: 'usr/share' },
-    { type: 'dir', path: 'usr/share/udhcpc' },
-    { type: 'file', path: UDHCPC_SCRIPT_PATH, data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
-    { type: 'dir', path: 'etc/udhcpc' },
-    { type: 'symlink', path: UDHCPC_DEBIAN_PATH, target: `/${UDHCPC_SCRIPT_PATH}` },
-  ]);
-  const initrd = join(dir, 'initramfs.cpio');
-  const pad = Buffer.alloc((4 - (base.length % 4)) % 4);
-  writeFileSync(initrd, Buffer.concat([base, pad, Buffer.from(extra)]));
-  return { kernel: g.kernel, initrd };
+  return { kernel: g.kernel, initrd: g.initrd };
 }
 
 export class GuestSession {

@@ -19,6 +19,7 @@ import { GuestFetchError } from './errors.ts';
 import { cacheDir } from '../cache-dir.ts';
 import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
 import { indexModules, resolveModules } from './modules.ts';
+import { MODPROBE_PATH, modprobeEntries, modprobeScript } from './modprobe.ts';
 import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/udhcpc-script.ts';
 
 const run = promisify(execFile);
@@ -26,6 +27,13 @@ const run = promisify(execFile);
 export const DEFAULT_GUEST = 'debian-trixie-riscv64';
 /** virtio transport plus the device drivers the virt board offers; dependencies are added automatically. */
 export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng'];
+/**
+ * Filesystems for disks, loaded on demand by the guest's modprobe (modprobe.ts): ext4 (which also mounts ext2/ext3; busybox mke2fs makes ext2) and vfat
+ * with the code pages its defaults ask for (codepage 437, iocharset ascii; utf8 for iocharset=utf8).
+ * crc32c_generic is only a soft dependency of ext4 and jbd2 (modinfo softdep, not depends=), so it
+ * is named here: ext4 with metadata_csum, mkfs.ext4's default, cannot mount without it.
+ */
+export const FS_MODULES = ['crc32c_generic', 'ext4', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8'];
 
 export interface GuestInfo {
   name: string;
@@ -41,8 +49,11 @@ export interface GuestInfo {
   layout?: number;
 }
 
-/** Bumped whenever the initramfs contents change (2: udhcpc default script). */
-export const GUEST_LAYOUT = 2;
+/**
+ * Bumped whenever the initramfs contents change (2: udhcpc default script; 3: ext4/vfat modules,
+ * mkfs.ext2/mkfs.vfat, DHCP at boot).
+ */
+export const GUEST_LAYOUT = 3;
 
 export function guestDir(name = DEFAULT_GUEST): string {
   return join(cacheDir(), 'guests', name);
@@ -89,7 +100,13 @@ export async function listGuests(): Promise<GuestInfo[]> {
   return out;
 }
 
-/** The /init script: mount the pseudo filesystems, load drivers, run a shell; leaving the shell powers off. */
+/**
+ * The /init script: mount the pseudo filesystems, load drivers, bring each NIC up by DHCP, run a
+ * shell; leaving the shell powers off. DHCP gives up after about 3 s of guest time (3 discovers,
+ * 1 s apart) so a NIC on a network without a DHCP server (a LAN of guests) does not hold the
+ * boot; `udhcpc -i eth0` tries again by hand. udhcpc reports on stderr (dropped); the event
+ * script prints the lease on stdout.
+ */
 export function initScript(modules: string[]): string {
   return `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin /mnt /run
@@ -101,12 +118,30 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 for m in ${modules.join(' ')}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 sleep 0 2>/dev/null
 hostname virtkit
+ifconfig lo 127.0.0.1 up
 echo "virtkit guest: Debian $(uname -r) $(uname -m), $(grep -c ^processor /proc/cpuinfo) cpu(s)"
+for nic in /sys/class/net/*; do
+  nic=\${nic##*/}
+  case "$nic" in lo|'*') continue ;; esac
+  udhcpc -i "$nic" -n -q -t 3 -T 1 2>/dev/null || echo "$nic: no DHCP answer (udhcpc -i $nic tries again)"
+done
 setsid cttyhack sh -l
 echo "shell exited: powering off"
 poweroff -f
 `;
 }
+
+/**
+ * What busybox mount tries, in order, when no -t is given, besides /proc/filesystems: these are
+ * modules, so they are not in /proc/filesystems until something loaded them (modprobe.ts).
+ */
+const ETC_FILESYSTEMS = 'ext4\nvfat\n';
+
+/** busybox names its mkfs applets mke2fs and mkdosfs; the usual names run them. */
+const MKFS_WRAPPERS: Record<string, string> = {
+  'sbin/mkfs.ext2': '#!/bin/sh\n# busybox mke2fs makes ext2, which the ext4 driver mounts.\nexec mke2fs "$@"\n',
+  'sbin/mkfs.vfat': '#!/bin/sh\nexec mkdosfs "$@"\n',
+};
 
 const PROFILE = `export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PS1='virtkit:\\w# '
@@ -149,7 +184,10 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
         .map((p) => p.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_')),
     );
     say('resolving module dependencies and decompressing modules');
-    const mods = await resolveModules(GUEST_MODULES, await indexModules(join(modRoot, 'kernel')), builtin);
+    const index = await indexModules(join(modRoot, 'kernel'));
+    const bootMods = await resolveModules(GUEST_MODULES, index, builtin);
+    const mods = await resolveModules([...GUEST_MODULES, ...FS_MODULES], index, builtin);
+    const modprobe = modprobeScript(modprobeEntries(FS_MODULES, new Map(mods.map((m) => [m.name, m.data]))));
     const busybox = await firstExisting([
       join(work, 'busybox', 'usr', 'bin', 'busybox'),
       join(work, 'busybox', 'bin', 'busybox'),
@@ -179,15 +217,32 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
       { type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
       { type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
       { type: 'symlink', path: 'bin/sh', target: 'busybox' },
-      { type: 'file', path: 'init', data: new TextEncoder().encode(initScript(mods.map((m) => m.name))), mode: 0o755 },
+      {
+        type: 'file',
+        path: 'init',
+        data: new TextEncoder().encode(initScript(bootMods.map((m) => m.name))),
+        mode: 0o755,
+      },
+      { type: 'file', path: MODPROBE_PATH, data: new TextEncoder().encode(modprobe), mode: 0o755 },
+      { type: 'file', path: 'etc/filesystems', data: new TextEncoder().encode(ETC_FILESYSTEMS) },
       { type: 'file', path: 'etc/profile', data: new TextEncoder().encode(PROFILE) },
       { type: 'file', path: 'etc/hostname', data: new TextEncoder().encode('virtkit\n') },
       { type: 'file', path: UDHCPC_SCRIPT_PATH, data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
       { type: 'dir', path: 'etc/udhcpc' },
       { type: 'symlink', path: UDHCPC_DEBIAN_PATH, target: `/${UDHCPC_SCRIPT_PATH}` },
+      ...Object.entries(MKFS_WRAPPERS).map(([path, text]): CpioEntry => ({
+        type: 'file',
+        path,
+        data: new TextEncoder().encode(text),
+        mode: 0o755,
+      })),
       ...mods.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}.ko`, data: m.data })),
     ];
-    say(`building the initramfs (${mods.length} modules: ${mods.map((m) => m.name).join(', ')})`);
+    const loaded = new Set(bootMods.map((m) => m.name));
+    const onDemand = mods.filter((m) => !loaded.has(m.name)).map((m) => m.name);
+    say(
+      `building the initramfs (modules loaded at boot: ${[...loaded].join(', ')}; on demand: ${onDemand.join(', ')})`,
+    );
     const dir = guestDir();
     await mkdir(dir, { recursive: true });
     const info: GuestInfo = {

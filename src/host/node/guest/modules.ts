@@ -19,6 +19,41 @@ export function moduleDepends(ko: Uint8Array): string[] {
   return m[1]!.split(',').filter(Boolean);
 }
 
+/**
+ * The names the kernel may ask modprobe for to get this module (`alias=` modinfo strings, such as
+ * fs-ext4 or crypto-crc32c). Wildcard aliases (device ids like `virtio:d00000001v*`) are left out:
+ * the guest's modprobe matches names exactly.
+ */
+export function moduleAliases(ko: Uint8Array): string[] {
+  const text = new TextDecoder('latin1').decode(ko);
+  const out: string[] = [];
+  for (const m of text.matchAll(/\0alias=([^\0]*)(?=\0)/g)) {
+    const a = m[1]!;
+    if (a !== '' && !/[*?[\]\s]/.test(a) && !out.includes(a)) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `name` and what it depends on, dependencies first (insmod order), from modules already read:
+ * `byName` maps each module to its image. Names missing from `byName` (built into the kernel)
+ * are skipped.
+ */
+export function dependencyOrder(name: string, byName: Map<string, Uint8Array>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (raw: string) => {
+    const n = normaliseModuleName(raw);
+    const ko = byName.get(n);
+    if (!ko || seen.has(n)) return;
+    seen.add(n); // marked before the dependencies: a cycle ends here instead of recursing forever
+    for (const dep of moduleDepends(ko)) visit(dep);
+    out.push(n);
+  };
+  visit(name);
+  return out;
+}
+
 /** Module names are spelled with '_' or '-' interchangeably; the kernel normalises to '_'. */
 export function normaliseModuleName(name: string): string {
   return name.replace(/-/g, '_');
