@@ -1,6 +1,8 @@
 /**
  * Errors the CLI turns into a one-line message and an exit status, never a stack trace.
- * Exit statuses: 0 success, 1 runtime failure (or a guest verdict), 2 bad input (flags, files, images).
+ * Exit statuses: 0 success, 1 runtime failure (or a guest verdict; also a busy host resource: a
+ * port in use, an image locked by another program), 2 bad input (flags, files, images). The full
+ * list, per command, is `virtkit help exit-status` (help-topics.ts).
  */
 export class CliError extends Error {
   constructor(

@@ -14,14 +14,18 @@ const help = `usage: virtkit guest <fetch|list> [options]
 
 The cache directory is $VIRTKIT_CACHE, else $XDG_CACHE_HOME/virtkit, else ~/.cache/virtkit.`;
 
+/** Each verb's flags (also what shell completion offers). */
+const VERBS = { fetch: { force: 'boolean' }, list: { json: 'boolean' } } as const;
+
 export const command: Command = {
   summary: 'fetch and list guest operating systems (Debian riscv64)',
   help,
+  verbs: VERBS,
   async run(argv) {
     const [verb, ...rest] = argv;
     const guest = await import('../host/node/guest/debian-guest.ts');
     if (verb === 'fetch') {
-      const a = parseArgs(rest, { force: 'boolean' });
+      const a = parseArgs(rest, VERBS.fetch);
       if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
       const t0 = Date.now();
       const info = await guest.fetchDefaultGuest({
@@ -35,7 +39,7 @@ export const command: Command = {
       return 0;
     }
     if (verb === 'list') {
-      const a = parseArgs(rest, { json: 'boolean' });
+      const a = parseArgs(rest, VERBS.list);
       if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
       const guests = await guest.listGuests();
       if (a.flags.json) {

@@ -646,6 +646,7 @@ export async function runImg(argv: string[], io: ImgIo = processIo()): Promise<n
 export const command: Command = {
   summary: 'create, inspect, convert and check disk images (qemu-img compatible)',
   help,
+  verbs: Object.fromEntries(Object.entries(verbs).map(([n, v]) => [n, v.spec])),
   handlesHelp: true,
   run: (argv) => runImg(argv),
 };

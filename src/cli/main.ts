@@ -6,6 +6,8 @@ import type { Command } from './command.ts';
 import { CliError } from './errors.ts';
 import { GuestFetchError } from '../host/node/guest/errors.ts';
 import { packageVersion } from './package-root.ts';
+import { nearest } from './args.ts';
+import { SHELLS, bashScript, zshScript, type CompletionCommand } from './completion.ts';
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run.ts'),
@@ -24,24 +26,78 @@ async function topHelp(): Promise<string> {
       lines.push(`  ${name.padEnd(8)} (not available in this build)`);
     }
   }
-  lines.push('', "Run 'virtkit <command> --help' for a command's options.");
+  lines.push(`  ${'help'.padEnd(8)} help on a command or a topic: virtkit help [COMMAND|${TOPICS.join('|')}]`);
+  lines.push(`  ${'completion'.padEnd(8)} print a shell completion script: source <(virtkit completion bash|zsh)`);
+  lines.push('', "Run 'virtkit <command> --help' (or 'virtkit help <command>') for a command's options.");
   return lines.join('\n');
+}
+
+const TOPICS = ['exit-status', 'network', 'snapshots'];
+
+/** `virtkit help [COMMAND|TOPIC]`. */
+async function help(topic: string | undefined): Promise<number> {
+  if (!topic) {
+    console.log(await topHelp());
+    return 0;
+  }
+  const load = Object.hasOwn(commands, topic) ? commands[topic] : undefined;
+  if (load) {
+    console.log((await load()).command.help);
+    return 0;
+  }
+  const { HELP_TOPICS } = await import('./help-topics.ts');
+  const text = Object.hasOwn(HELP_TOPICS, topic) ? HELP_TOPICS[topic] : undefined;
+  if (text) {
+    console.log(text);
+    return 0;
+  }
+  const near = nearest(topic, [...Object.keys(commands), ...TOPICS]);
+  console.error(
+    `virtkit help: no help on '${topic}'${near ? `: did you mean '${near}'?` : ''} (commands: ${Object.keys(commands).join(', ')}; topics: ${TOPICS.join(', ')})`,
+  );
+  return 2;
+}
+
+/** `virtkit completion bash|zsh`: the script, generated from every command's flag specs. */
+async function completion(shell: string | undefined): Promise<number> {
+  if (shell !== 'bash' && shell !== 'zsh') {
+    console.error(
+      `virtkit completion: give the shell: ${SHELLS.join(' or ')} (e.g. source <(virtkit completion bash))`,
+    );
+    return 2;
+  }
+  const cmds: CompletionCommand[] = [];
+  for (const [name, load] of Object.entries(commands)) {
+    const { command } = await load();
+    cmds.push({
+      name,
+      ...(command.flags ? { flags: command.flags } : {}),
+      ...(command.verbs ? { verbs: command.verbs } : {}),
+    });
+  }
+  process.stdout.write((shell === 'bash' ? bashScript : zshScript)(cmds, TOPICS));
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   try {
-    if (!name || name === '--help' || name === '-h' || name === 'help') {
+    if (!name || name === '--help' || name === '-h') {
       console.log(await topHelp());
       return name ? 0 : 2;
     }
+    if (name === 'help') return await help(rest[0]);
+    if (name === 'completion') return await completion(rest[0]);
     if (name === '--version' || name === '-V') {
       console.log(`virtkit ${packageVersion()}`);
       return 0;
     }
     const load = commands[name];
     if (!load) {
-      console.error(`virtkit: unknown command '${name}' (try 'virtkit --help')`);
+      const near = nearest(name, [...Object.keys(commands), 'help', 'completion']);
+      console.error(
+        `virtkit: unknown command '${name}'${near ? `: did you mean '${near}'?` : ''} (try 'virtkit --help')`,
+      );
       return 2;
     }
     const { command } = await load();

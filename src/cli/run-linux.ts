@@ -13,8 +13,10 @@
  */
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs, parseSize } from './args.ts';
-import { UsageError } from './errors.ts';
+import { parseArgs, parseMemorySize } from './args.ts';
+import { CliError, UsageError } from './errors.ts';
+import { QEMU_RUN_FLAGS } from './qemu-habits.ts';
+import { describeError } from '../host/node/errno-words.ts';
 import type { StopReason, VmHost } from '../vmm/vm.ts';
 import { VmSession } from '../vmm/session.ts';
 import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../vmm/vm-spec.ts';
@@ -45,14 +47,16 @@ options:
   --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
   --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
   --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
-  --memory SIZE          guest RAM, e.g. 512M, 1G (default 512M; 16M..4G)
+  --memory SIZE          guest RAM, e.g. 512M, 1G; a bare number is MiB (default 512M; 16M..4G)
   --cpus N               number of harts, 1..8 (default 1)
-  --disk FILE[,format=F][,readonly]
+  --disk [file=]FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
   --net SPEC             add a virtio-net NIC (repeatable; MACs 52:54:00:12:34:56, :57, ...):
-                           user[,hostfwd=tcp|udp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,restrict=on]
-                             NAT: guest 10.0.2.15 (DHCP), gateway/host 10.0.2.2, DNS 10.0.2.3
+                           user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,restrict=on]
+                             NAT: guest 10.0.2.15 (DHCP), gateway/host 10.0.2.2, DNS 10.0.2.3;
+                             e.g. hostfwd=tcp::8080-:80. An empty HOSTADDR binds 127.0.0.1 (this
+                             host only; QEMU binds 0.0.0.0): give 0.0.0.0 to open it to the LAN
                            switch=NAME   a LAN shared with the other NICs on switch NAME
                            socket,path=PATH  a LAN shared by every process using PATH
                              (socket,listen=PATH / socket,connect=PATH: host or join explicitly)
@@ -86,9 +90,14 @@ and removed from the output, and the default command line adds COLUMNS=29999 so 
 does not wrap long lines at 80 columns; on a terminal it adds the terminal's COLUMNS and LINES at
 boot (a serial console cannot tell the guest of a later resize).
 
-exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report or a failed save,
-2 bad input (flags, files), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
-changed (the VM powers off), 70 internal error.
+QEMU spellings: -m, -smp, -kernel, -initrd and -append are accepted; -nographic is ignored (the
+console is always this terminal); -drive, -hda, -netdev, -nic, -bios, -cpu and -M are refused
+with the virtkit flag that does the same.
+
+exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report, a failed save,
+or a host resource is busy (a hostfwd port in use, a disk image locked by another program), 2 bad
+input (flags, files, images), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
+changed (the VM powers off), 70 internal error. ('virtkit help exit-status' lists all commands'.)
 
 Bare metal: virtkit run --firmware none --kernel test.elf (see that mode's --help).`;
 
@@ -113,20 +122,27 @@ interface DiskSpec {
   readOnly: boolean;
 }
 
-/** Parses FILE[,format=F][,readonly] (QEMU's spelling; readonly=on also accepted). */
+/**
+ * Parses [file=]FILE[,format=F][,readonly] (QEMU's -drive spelling, so `file=d.qcow2` names
+ * d.qcow2; readonly=on also accepted).
+ */
 export function parseDiskSpec(text: string): DiskSpec {
   const parts = text.split(',');
-  const path = parts.shift()!;
-  if (!path) throw new UsageError(`--disk '${text}': missing file name`);
-  const spec: DiskSpec = { path: resolve(path), readOnly: false };
+  // The first part is the file unless it is a key (write ./format=x for a file named so).
+  let path = /^(file=|format=|readonly(=|$))/.test(parts[0]!) ? undefined : parts.shift();
+  let format: string | undefined;
+  let readOnly = false;
   for (const p of parts) {
     const [k, v] = p.split('=', 2) as [string, string | undefined];
-    if (k === 'format' && v) spec.format = v;
-    else if (k === 'readonly' && (v === undefined || v === 'on' || v === 'true')) spec.readOnly = true;
-    else if (k === 'readonly' && (v === 'off' || v === 'false')) spec.readOnly = false;
-    else throw new UsageError(`--disk '${text}': unknown option '${p}' (format=FMT, readonly)`);
+    if (k === 'file' && v && path === undefined) path = p.slice(5);
+    else if (k === 'file') throw new UsageError(`--disk '${text}': give the file once (FILE or file=FILE)`);
+    else if (k === 'format' && v) format = v;
+    else if (k === 'readonly' && (v === undefined || v === 'on' || v === 'true')) readOnly = true;
+    else if (k === 'readonly' && (v === 'off' || v === 'false')) readOnly = false;
+    else throw new UsageError(`--disk '${text}': unknown option '${p}' (expected FILE[,format=FMT][,readonly])`);
   }
-  return spec;
+  if (!path) throw new UsageError(`--disk '${text}': missing file name`);
+  return { path: resolve(path), readOnly, ...(format ? { format } : {}) };
 }
 
 async function readInput(path: string, what: string): Promise<Uint8Array> {
@@ -136,7 +152,7 @@ async function readInput(path: string, what: string): Promise<Uint8Array> {
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot read ${what} '${path}': ${describeError(e)}`);
   }
 }
 
@@ -149,8 +165,12 @@ async function openDisks(specs: DiskSpec[]): Promise<VmSpecDisk[]> {
       disks.push({ backend, readOnly: s.readOnly, source: s.path, ...(s.format ? { format: s.format } : {}) });
     } catch (e) {
       for (const d of disks) await d.backend.close().catch(() => {});
-      if (e instanceof StorageError || (e as NodeJS.ErrnoException).code)
-        throw new UsageError(`--disk ${s.path}: ${(e as Error).message}`);
+      // A lock held by another program is a runtime condition (exit 1, as in 'virtkit img'),
+      // not bad input; the storage layer's messages already name the file.
+      const text = describeError(e);
+      const msg = `--disk: ${text.includes(s.path) ? text : `${s.path}: ${text}`}`;
+      if (e instanceof StorageError && e.code === 'locked') throw new CliError(msg, 1);
+      if (e instanceof StorageError || (e as NodeJS.ErrnoException).code) throw new UsageError(msg);
       throw e;
     }
   }
@@ -230,10 +250,10 @@ const EXIT_STATUS: Record<StopClass, number> = {
 };
 
 export async function runLinux(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, LINUX_FLAGS);
+  const a = parseArgs(argv, LINUX_FLAGS, {}, { foreign: QEMU_RUN_FLAGS });
   if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
   const f = a.flags;
-  const memoryBytes = parseSize((f.memory as string | undefined) ?? '512M', 'memory size');
+  const memoryBytes = parseMemorySize((f.memory as string | undefined) ?? '512M');
   const cpusText = (f.cpus as string | undefined) ?? '1';
   const cpus = Number(cpusText);
   if (!/^\d+$/.test(cpusText) || cpus < 1 || cpus > 8)
@@ -263,7 +283,8 @@ export async function runLinux(argv: string[]): Promise<number> {
     try {
       netSetup = await NetSetup.build(texts.map(parseNetSpec));
     } catch (e) {
-      if (e instanceof NetConfigError) throw new UsageError(e.message);
+      // A busy hostfwd port is a runtime condition (exit 1, as in 'virtkit web'); bad text is 2.
+      if (e instanceof NetConfigError) throw e.runtime ? new CliError(e.message, 1) : new UsageError(e.message);
       throw e;
     }
     return netSetup.nics.map((n) => ({ mac: n.mac, backend: wakingBackend(n.backend, () => vm?.wake()) }));
@@ -404,6 +425,9 @@ export async function runLinux(argv: string[]): Promise<number> {
       );
       if (netSetup) netSetup.describeNics = () => vm.describeNics();
     } else {
+      // Disks first: a bad --disk is reported before the default guest is downloaded.
+      const disks = await openDisks(diskSpecs);
+      opened = disks;
       let kernelPath = f.kernel as string | undefined;
       let initrdPath = f.initrd as string | undefined;
       if (!kernelPath) {
@@ -427,8 +451,6 @@ export async function runLinux(argv: string[]): Promise<number> {
       if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
       if (firmware && firmwarePath) bootFiles.firmware = { path: firmwarePath, bytes: firmware };
       describeBoot = () => describeBootFiles(bootFiles);
-      const disks = await openDisks(diskSpecs);
-      opened = disks;
       const nics = await openNets(netTexts);
       const boot = { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) };
       vm = VmSession.boot({ version: VM_SPEC_VERSION, memoryBytes, cpus, boot, append, disks, nics }, nodeHost, {
@@ -440,6 +462,7 @@ export async function runLinux(argv: string[]): Promise<number> {
     }
   } catch (e) {
     netSetup?.close(); // listening sockets would keep the process alive
+    for (const d of opened) await d.backend.close().catch(() => {}); // releases their image locks
     if (e instanceof BoardConfigError || e instanceof SnapshotError || e instanceof VmSpecError)
       throw new UsageError(e.message);
     throw e;

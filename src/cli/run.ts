@@ -9,9 +9,11 @@
  */
 import { readFileSync, statSync, writeSync } from 'node:fs';
 import type { Command } from './command.ts';
-import { parseArgs, parseSize, type ParsedArgs } from './args.ts';
+import { parseArgs, parseMemorySize, type ParsedArgs } from './args.ts';
+import { QEMU_RUN_FLAGS } from './qemu-habits.ts';
+import { describeError } from '../host/node/errno-words.ts';
 import { UsageError } from './errors.ts';
-import { LINUX_HELP, runLinux } from './run-linux.ts';
+import { LINUX_FLAGS, LINUX_HELP, runLinux } from './run-linux.ts';
 
 /** Exit statuses of a bare-metal run (besides 0 = pass and 2 = bad input). */
 export const EXIT_LIMIT = 124;
@@ -30,7 +32,7 @@ The run ends when the program writes the HTIF 'tohost' word (riscv-tests convent
 options:
   --firmware none          selects bare-metal mode (without it, 'virtkit run' boots Linux)
   --kernel FILE            the ELF64 RISC-V executable to run
-  --memory SIZE            guest RAM size, e.g. 64M, 1G (default 128M)
+  --memory SIZE            guest RAM size, e.g. 64M, 1G; a bare number is MiB (default 128M)
   --max-instructions N     stop after N instructions (default: no limit)
   --timeout SECONDS        stop after this much wall time (default: no limit)
   --stats                  print instructions executed, time and MIPS to stderr
@@ -85,7 +87,7 @@ class ConsoleOut {
 async function runBareMetal(a: ParsedArgs): Promise<number> {
   const kernel = a.flags.kernel as string | undefined;
   if (!kernel) throw new UsageError('--kernel FILE is required with --firmware none');
-  const memory = parseSize((a.flags.memory as string | undefined) ?? '128M', 'memory size');
+  const memory = parseMemorySize((a.flags.memory as string | undefined) ?? '128M');
   if (memory < 4096 || memory % 4096 !== 0 || memory > 0x1_0000_0000) {
     throw new UsageError(`memory size must be a multiple of 4 KiB between 4K and 4G`);
   }
@@ -102,8 +104,7 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
     bytes = new Uint8Array(readFileSync(kernel));
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new UsageError(`cannot read kernel '${kernel}': ${code}`);
+    throw new UsageError(`cannot read kernel '${kernel}': ${describeError(e)}`);
   }
 
   // Loaded lazily so `virtkit run --help` and flag errors do not load the CPU.
@@ -164,6 +165,7 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
 
 export const command: Command = {
   summary: 'run a VM: boot Linux (default guest) or a bare-metal ELF',
+  flags: { ...LINUX_FLAGS, ...BARE_METAL_FLAGS },
   get help() {
     return `${LINUX_HELP}\n\n--- bare-metal mode ---\n\n${BARE_METAL_HELP}`;
   },
@@ -172,7 +174,7 @@ export const command: Command = {
     const fw = argv.findIndex((x) => x === '--firmware' || x.startsWith('--firmware='));
     const firmware = fw < 0 ? undefined : argv[fw]!.includes('=') ? argv[fw]!.split('=')[1] : argv[fw + 1];
     if (firmware !== 'none') return runLinux(argv);
-    const a = parseArgs(argv, { ...BARE_METAL_FLAGS });
+    const a = parseArgs(argv, { ...BARE_METAL_FLAGS }, {}, { foreign: QEMU_RUN_FLAGS });
     if (a.positional.length > 0) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
     return runBareMetal(a);
   },

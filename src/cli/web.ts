@@ -17,6 +17,7 @@ import { startWebServer, type WebServer } from '../host/node/http/web-server.ts'
 import { parseArgs } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
 import { packageRoot } from './package-root.ts';
+import { describeError } from '../host/node/errno-words.ts';
 
 const HELP = `usage: virtkit web [options]
 
@@ -51,6 +52,7 @@ const SPEC = {
 export const command: Command = {
   summary: 'serve virtkit in a browser tab (boots the guest in a Web Worker)',
   help: HELP,
+  flags: SPEC,
   async run(argv) {
     const a = parseArgs(argv, SPEC);
     if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
@@ -118,7 +120,7 @@ export const command: Command = {
         ...(f.files ? { filesDir: resolve(f.files as string) } : {}),
       });
     } catch (e) {
-      throw new CliError(`cannot listen on port ${port}: ${(e as Error).message}`);
+      throw new CliError(`cannot listen on port ${port}: ${describeError(e)}`);
     }
     process.stdout.write(`virtkit web: serving on ${web.url}\n`);
     await new Promise<void>((ok) => {

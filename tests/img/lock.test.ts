@@ -226,7 +226,7 @@ describe('image locks shared with QEMU', { skip }, () => {
     const first = await hold(process.execPath, [VIRTKIT, ...args], base, WRITER);
     try {
       const second = await virtkitCli(args, '', 120_000);
-      assert.equal(second.code, 2, second.stderr);
+      assert.equal(second.code, 1, second.stderr); // a runtime condition, as in 'virtkit img' and qemu-img
       assert.match(second.stderr, WRITE_LOCK);
       const q = qemuImg('snapshot', '-c', 'x', base);
       assert.equal(q.status, 1);

@@ -119,3 +119,17 @@ describe('concurrent writes into a fresh image on a FileStore', () => {
     });
   }
 });
+
+describe('FileStore open errors', () => {
+  it('say the host error in words (a directory, a path below a file), not a bare code', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtkit-fs-err-'));
+    try {
+      await assert.rejects(openImageFile(dir), /: is a directory, not a file$/);
+      await writeFile(join(dir, 'f'), 'x');
+      await assert.rejects(openImageFile(join(dir, 'f', 'g')), /a component of the path is not a directory$/);
+      await assert.rejects(openImageFile(join(dir, 'nope')), /: no such file$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { StorageError, type ByteStore } from '../../storage/types.ts';
 import { HolePuncher } from './hole-puncher.ts';
 import { lockImageFd, type LockMode } from './image-lock.ts';
+import { describeError } from './errno-words.ts';
 
 export interface FileStoreOptions {
   readOnly?: boolean;
@@ -187,6 +188,6 @@ function toStorageError(e: unknown, name: string): StorageError {
   const code = (e as { code?: string }).code;
   if (code === 'ENOENT') return new StorageError('not-found', `${name}: no such file`);
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
-    return new StorageError('read-only', `${name}: permission denied`);
-  return new StorageError('io', `${name}: ${(e as Error).message}`);
+    return new StorageError('read-only', `${name}: ${describeError(e)}`);
+  return new StorageError('io', `${name}: ${describeError(e)}`);
 }

@@ -61,3 +61,13 @@ test('a directory where the file was is refused', async () => {
   record.kernel!.path = dir;
   await assert.rejects(reloadBootFiles(record, 1 << 20), /no longer a file/);
 });
+
+test('a host error reading a boot file is said in words, not as a bare code', async () => {
+  const kernel = file('k5', new Uint8Array(16));
+  const record = describeBootFiles({ kernel });
+  record.kernel!.path = `${kernel.path}/below-a-file`; // ENOTDIR
+  await assert.rejects(
+    reloadBootFiles(record, 1 << 20),
+    /cannot read the kernel .*: a component of the path is not a directory/,
+  );
+});

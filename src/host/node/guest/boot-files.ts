@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { BOOT_FILE_ROLES, BOOT_RECORD_VERSION, BootRecordError, type BootFileRef } from '../../../vmm/boot-record.ts';
 import type { BootRecord, BootFileRole } from '../../../vmm/boot-record.ts';
 import type { BootFiles } from '../../../vmm/vm.ts';
+import { describeError } from '../errno-words.ts';
 
 export interface LoadedBootFile {
   path: string;
@@ -58,7 +59,7 @@ async function reloadOne(role: BootFileRole, ref: BootFileRef, maxBytes: number)
     if (e instanceof BootRecordError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new BootRecordError(`the ${role} ${ref.path} is gone`);
-    throw new BootRecordError(`cannot read the ${role} ${ref.path}: ${code ?? (e as Error).message}`);
+    throw new BootRecordError(`cannot read the ${role} ${ref.path}: ${describeError(e)}`);
   }
   // Written between stat and read: the size check above does not cover it.
   if (bytes.length !== ref.size) throw changed(`${bytes.length} bytes, was ${ref.size}`);

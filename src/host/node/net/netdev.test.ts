@@ -113,3 +113,54 @@ test('the waking wrapper passes transmit offload through: the capability and eac
     [60, undefined],
   ]);
 });
+
+test("hostfwd is read field by field as QEMU does: 'tcp:8080-:80' has no host address, not host address 'tcp'", () => {
+  const fwd = (t: string) => {
+    const s = parseNetSpec(`user,hostfwd=${t}`);
+    return s.kind === 'user' ? s.forwards[0] : undefined;
+  };
+  assert.deepEqual(fwd('tcp:8080-:80'), { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 });
+  assert.deepEqual(fwd('udp:5353-:53'), { proto: 'udp', hostAddr: '127.0.0.1', hostPort: 5353, guestPort: 53 });
+  assert.deepEqual(fwd('tcp::8080-10.0.2.15:80'), {
+    proto: 'tcp',
+    hostAddr: '127.0.0.1',
+    hostPort: 8080,
+    guestPort: 80,
+  });
+  assert.deepEqual(fwd('tcp:0.0.0.0:8080-:80'), { proto: 'tcp', hostAddr: '0.0.0.0', hostPort: 8080, guestPort: 80 });
+  assert.deepEqual(fwd(':127.0.0.1:8080-:80'), { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 });
+  assert.deepEqual(fwd('8080-:80'), { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 });
+});
+
+test('hostfwd errors say what is expected', () => {
+  const form = /expected \[tcp\|udp\]:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT, e\.g\. tcp::8080-:80/;
+  assert.throws(() => parseNetSpec('user,hostfwd=8080:80'), form);
+  assert.throws(() => parseNetSpec('user,hostfwd=sctp:1.2.3.4:80-:80'), /protocol 'sctp' is not tcp or udp/);
+  assert.throws(() => parseNetSpec('user,hostfwd=tcp:host:80-:80'), /bad host address 'host' \(an IPv4 address/);
+  assert.throws(
+    () => parseNetSpec('user,hostfwd=tcp::99999-:80'),
+    /bad host port '99999' \(expected a port number 1\.\.65535\)/,
+  );
+  assert.throws(() => parseNetSpec('bogus'), /hostfwd=\[tcp\|udp\]:\[HOSTADDR\]/);
+});
+
+test('bad text is a NetConfigError of input; a busy port or an absent socket is a runtime one', async () => {
+  try {
+    parseNetSpec('user,hostfwd=x');
+    assert.fail('parsed');
+  } catch (e) {
+    assert.ok(e instanceof NetConfigError && !e.runtime);
+  }
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as AddressInfo).port;
+  await assert.rejects(
+    NetSetup.build([parseNetSpec(`user,hostfwd=tcp::${port}-:80`)]),
+    (e: unknown) => e instanceof NetConfigError && e.runtime && /already in use/.test(e.message),
+  );
+  blocker.close();
+  await assert.rejects(
+    NetSetup.build([parseNetSpec('socket,connect=/nonexistent/virtkit.sock')]),
+    (e: unknown) => e instanceof NetConfigError && e.runtime && /no such file or directory/.test(e.message),
+  );
+});

@@ -14,9 +14,17 @@ import { EthernetSwitch } from '../../../net/switch.ts';
 import { UserNet } from '../../../net/user/user-net.ts';
 import { listenForwards, nodeTimers, NodeUserNetHost, type HostForward } from './sockets.ts';
 import { StreamClient, StreamHub } from './stream-socket.ts';
+import { describeError } from '../errno-words.ts';
 
 export class NetConfigError extends Error {
-  constructor(message: string) {
+  /**
+   * `runtime`: the text was right but the host refused (a busy port, a socket nobody listens on):
+   * a runtime failure, not bad input (the CLI's exit status 1, not 2).
+   */
+  constructor(
+    message: string,
+    readonly runtime = false,
+  ) {
     super(message);
     this.name = 'NetConfigError';
   }
@@ -28,32 +36,49 @@ export type NetSpec =
   | { kind: 'socket'; mode: 'listen' | 'connect' | 'path'; path: string; mac?: Uint8Array };
 
 const USAGE =
-  'expected user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,restrict=on], switch=NAME or socket,listen|connect|path=PATH';
+  'expected user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT][,restrict=on], switch=NAME or socket,listen|connect|path=PATH';
+const HOSTFWD_FORM = '[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp::8080-:80';
 
 function port(text: string, what: string, spec: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new NetConfigError(`--net ${spec}: bad ${what} '${text}'`);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535)
+    throw new NetConfigError(`--net ${spec}: bad ${what} '${text}' (expected a port number 1..65535)`);
   return n;
 }
 
-/** hostfwd=[tcp:|udp:][HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+/**
+ * hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, QEMU's form, read field by field
+ * as QEMU does (protocol up to the first ':', host address up to the next, port up to '-'). Also
+ * taken: `tcp:8080-:80` (no host address field: unambiguous, as no address is named tcp or udp).
+ * An empty host address binds 127.0.0.1, not QEMU's 0.0.0.0: a forward is not opened to the LAN
+ * unless asked for (hostfwd=tcp:0.0.0.0:8080-:80).
+ */
 function parseHostfwd(v: string, spec: string): HostForward {
-  const m = /^(?:(tcp|udp|):)?([^:]*):(\d*)-([^:]*):(\d*)$/.exec(v);
-  if (!m)
-    throw new NetConfigError(
-      `--net ${spec}: hostfwd '${v}' is not [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`,
-    );
-  const [, proto0, hostAddr, hostPort, guestAddr, guestPort] = m;
-  const proto = proto0 === 'udp' ? 'udp' : 'tcp';
-  const addr = hostAddr || '127.0.0.1';
-  if (parseIp(addr) === undefined) throw new NetConfigError(`--net ${spec}: bad host address '${addr}'`);
+  const bad = (why: string) => new NetConfigError(`--net ${spec}: hostfwd '${v}': ${why} (expected ${HOSTFWD_FORM})`);
+  const dash = v.indexOf('-');
+  if (dash < 0) throw bad("no '-' between the host and the guest side");
+  const host = v.slice(0, dash).split(':');
+  const guest = v.slice(dash + 1).split(':');
+  let proto: 'tcp' | 'udp' = 'tcp';
+  if (host.length === 3 || (host.length === 2 && (host[0] === 'tcp' || host[0] === 'udp'))) {
+    const p = host.shift()!;
+    if (p === 'udp') proto = 'udp';
+    else if (p !== 'tcp' && p !== '') throw bad(`protocol '${p}' is not tcp or udp`);
+  }
+  if (host.length > 2) throw bad("too many ':' on the host side");
+  if (guest.length > 2) throw bad("too many ':' on the guest side");
+  const hostPort = host.pop()!;
+  const addr = host.pop() || '127.0.0.1';
+  const guestPort = guest.pop()!;
+  const guestAddr = guest.pop() ?? '';
+  if (parseIp(addr) === undefined) throw bad(`bad host address '${addr}' (an IPv4 address such as 127.0.0.1)`);
   if (guestAddr && guestAddr !== '10.0.2.15')
     throw new NetConfigError(`--net ${spec}: forwarding goes to the guest at 10.0.2.15, not '${guestAddr}'`);
   return {
     proto,
     hostAddr: addr,
-    hostPort: port(hostPort!, 'host port', spec),
-    guestPort: port(guestPort!, 'guest port', spec),
+    hostPort: port(hostPort, 'host port', spec),
+    guestPort: port(guestPort, 'guest port', spec),
   };
 }
 
@@ -128,7 +153,8 @@ export class NetSetup {
     } catch (e) {
       s.close();
       if (e instanceof NetConfigError) throw e;
-      throw new NetConfigError((e as Error).message);
+      // What the host refused (a busy hostfwd port): a runtime failure, not a bad --net text.
+      throw new NetConfigError((e as Error).message, true);
     }
     return s;
   }
@@ -159,11 +185,11 @@ export class NetSetup {
       const where = spec.path;
       if (spec.mode === 'connect') {
         backend = await StreamClient.connect(where).catch((e: NodeJS.ErrnoException) => {
-          throw new NetConfigError(`--net socket,connect=${where}: ${e.code ?? e.message}`);
+          throw new NetConfigError(`--net socket,connect=${where}: ${describeError(e)}`, true);
         });
       } else if (spec.mode === 'listen') {
         const hub = await StreamHub.listen(where).catch((e: NodeJS.ErrnoException) => {
-          throw new NetConfigError(`--net socket,listen=${where}: ${e.code ?? e.message}`);
+          throw new NetConfigError(`--net socket,listen=${where}: ${describeError(e)}`, true);
         });
         this.closers.push(() => hub.close());
         backend = hub.port();
@@ -179,9 +205,7 @@ export class NetSetup {
             backend = hub.port();
           } catch (e) {
             backend = await join().catch(() => {
-              throw new NetConfigError(
-                `--net socket,path=${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-              );
+              throw new NetConfigError(`--net socket,path=${where}: ${describeError(e)}`, true);
             });
           }
         }

@@ -9,6 +9,7 @@ import { lookup } from 'node:dns/promises';
 import type { HostTcpHandlers, HostTcpSocket, HostUdpSocket, UserNetHost } from '../../../net/user/host.ts';
 import type { NetTimers } from '../../../net/types.ts';
 import type { UserNet } from '../../../net/user/user-net.ts';
+import { describeError } from '../errno-words.ts';
 
 export const nodeTimers: NetTimers = {
   now: () => performance.now(),
@@ -107,7 +108,7 @@ export async function listenForwards(net: UserNet, rules: HostForward[]): Promis
   const servers: ForwardListener[] = [];
   const fail = (r: HostForward, e: NodeJS.ErrnoException) =>
     new Error(
-      `hostfwd ${r.proto === 'udp' ? 'udp:' : ''}${r.hostAddr}:${r.hostPort}: ${e.code === 'EADDRINUSE' ? 'port already in use' : (e.code ?? e.message)}`,
+      `hostfwd ${r.proto === 'udp' ? 'udp:' : ''}${r.hostAddr}:${r.hostPort}: ${e.code === 'EADDRINUSE' ? 'port already in use (by another program or another forward)' : describeError(e)}`,
     );
   try {
     for (const r of rules) {

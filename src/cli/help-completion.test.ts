@@ -1,0 +1,122 @@
+/**
+ * `virtkit help TOPIC` and `virtkit completion bash|zsh`, through bin/virtkit. The completion is
+ * exercised in a real bash: the script is sourced and _virtkit asked as bash would ask it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LINUX_FLAGS } from './run-linux.ts';
+import { BARE_METAL_FLAGS } from './run.ts';
+import { command as img } from './img.ts';
+import { HELP_TOPICS } from './help-topics.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
+const vk = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
+test("virtkit help COMMAND prints that command's help; help TOPIC a topic; an unknown one is exit 2 with a suggestion", () => {
+  const run = vk('help', 'run');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^usage: virtkit run/);
+  const img = vk('help', 'img');
+  assert.match(img.stdout, /^usage: virtkit img VERB/);
+  for (const topic of ['exit-status', 'network', 'snapshots']) {
+    const r = vk('help', topic);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), HELP_TOPICS[topic]!.trim());
+  }
+  const bad = vk('help', 'netwrok');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no help on 'netwrok': did you mean 'network'\?/);
+  assert.match(vk('help').stdout, /help on a command or a topic/);
+  assert.match(vk('rnu').stderr, /unknown command 'rnu': did you mean 'run'\?/);
+});
+
+test('help exit-status lists every status and says busy ports and image locks are 1 everywhere', () => {
+  const text = HELP_TOPICS['exit-status']!;
+  for (const code of [0, 1, 2, 3, 70, 124, 126, 141]) assert.match(text, new RegExp(`^ {2}${code}\\b`, 'm'));
+  assert.match(
+    text.replace(/\s+/g, ' '),
+    /port in use for 'web --port' or a 'run --net' hostfwd, a disk image locked by another program, in 'run' and 'img' alike/,
+  );
+});
+
+test('the network help and run --help say an empty hostfwd address binds 127.0.0.1, not 0.0.0.0', () => {
+  assert.match(HELP_TOPICS.network!.replace(/\s+/g, ' '), /empty HOSTADDR binds 127\.0\.0\.1 .*QEMU binds 0\.0\.0\.0/);
+  assert.match(
+    vk('run', '--help').stdout.replace(/\s+/g, ' '),
+    /empty HOSTADDR binds 127\.0\.0\.1 .*QEMU binds 0\.0\.0\.0/,
+  );
+});
+
+/** What _virtkit offers for the command line `words` (the last word is the one being completed). */
+const dir = mkdtempSync(join(tmpdir(), 'virtkit-completion-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function complete(script: string, words: string[]): string[] {
+  const file = join(dir, 'virtkit.bash');
+  writeFileSync(file, script);
+  const quoted = words.map((w) => `'${w}'`).join(' ');
+  const r = spawnSync(
+    'bash',
+    [
+      '--norc',
+      '-c',
+      `source '${file}'; complete -p virtkit >&2; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _virtkit; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /complete .*-F _virtkit virtkit/);
+  return r.stdout.split('\n').filter(Boolean).sort();
+}
+
+test('virtkit completion bash completes commands, verbs, topics and every flag of the specs', () => {
+  const r = vk('completion', 'bash');
+  assert.equal(r.status, 0, r.stderr);
+  const s = r.stdout;
+  assert.deepEqual(complete(s, ['virtkit', 'r']), ['run']);
+  assert.deepEqual(complete(s, ['virtkit', '']), [
+    '--help',
+    '--version',
+    'completion',
+    'guest',
+    'help',
+    'img',
+    'run',
+    'web',
+  ]);
+  assert.deepEqual(complete(s, ['virtkit', 'img', 'co']), ['commit', 'compare', 'convert']);
+  assert.deepEqual(complete(s, ['virtkit', 'guest', '']), ['fetch', 'list']);
+  assert.deepEqual(complete(s, ['virtkit', 'help', 'ex']), ['exit-status']);
+  assert.deepEqual(complete(s, ['virtkit', 'completion', '']), ['bash', 'zsh']);
+  // Generated from the specs: every flag of run's two modes and of every img verb.
+  const runFlags = [...new Set([...Object.keys(LINUX_FLAGS), ...Object.keys(BARE_METAL_FLAGS), 'help'])].map(
+    (n) => `--${n}`,
+  );
+  assert.deepEqual(complete(s, ['virtkit', 'run', '--']), runFlags.sort());
+  for (const [verb, spec] of Object.entries(img.verbs!))
+    assert.deepEqual(
+      complete(s, ['virtkit', 'img', verb, '--']),
+      [...Object.keys(spec), 'help'].map((n) => `--${n}`).sort(),
+      verb,
+    );
+  assert.deepEqual(complete(s, ['virtkit', 'run', '--mem']), ['--memory']);
+  // After a flag that takes a value, file names (none match this prefix).
+  assert.deepEqual(complete(s, ['virtkit', 'run', '--kernel', '/nonexistent-virtkit-x']), []);
+});
+
+test('virtkit completion zsh prints a script generated from the same specs; no shell is exit 2', () => {
+  const r = vk('completion', 'zsh');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^#compdef virtkit/);
+  assert.match(r.stdout, /"img convert"\) flags=\(.*--output-format/);
+  const zsh = spawnSync('zsh', ['-n'], { input: r.stdout });
+  if (!zsh.error) assert.equal(zsh.status, 0, String(zsh.stderr)); // syntax only, where zsh exists
+  const none = vk('completion');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /give the shell: bash or zsh/);
+});
