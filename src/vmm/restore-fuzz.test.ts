@@ -12,6 +12,7 @@ import { readSavedConfig } from './saved-config.ts';
 import { StateError, StateReader } from '../memory/state.ts';
 import { MemoryBackend } from '../virtio/testing.ts';
 import { BoardConfigError } from '../machine/virt.ts';
+import { prng } from '../net/testing.ts';
 
 const MiB = 1024 * 1024;
 
@@ -54,16 +55,6 @@ async function outcome(bytes: Uint8Array): Promise<'ok' | 'refused'> {
   return 'ok';
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The file with its JSON replaced (RAM part kept). */
 function withJson(file: Uint8Array, json: unknown): Uint8Array {
@@ -119,7 +110,7 @@ test('a few hundred mutated snapshots restore or fail with a named error, within
   assert.equal(await outcome(good), 'ok');
   const state = jsonOf(good);
   const allPaths = paths(state).filter((p) => p.length > 0);
-  const random = rng(0x5eed);
+  const random = prng(0x5eed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)]!;
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
