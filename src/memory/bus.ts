@@ -4,8 +4,9 @@
  * - RAM lives in one buffer (a WebAssembly.Memory's when the engine allows it, so a later wasm JIT
  *   can share it) with typed-array views that the harts use directly on their fast paths. The host
  *   is assumed little-endian, like every platform Node.js and browsers run on.
- * - Devices see offsets from their base; an 8-byte access is split into two 4-byte ones (low word
- *   first). Overlapping regions are rejected when the board is built.
+ * - Devices see offsets from their base, in 1/2/4-byte accesses: the hart splits an 8-byte device
+ *   access into two 4-byte ones (low word first). Overlapping regions are rejected when the board
+ *   is built.
  * - The bus keeps the shared "code page" flags: a RAM page whose instructions some hart has
  *   pre-decoded. Harts never cache a write translation for such a page, so every store to it takes
  *   the slow path, which calls codeWritten() and drops the stale decodings in every hart.
