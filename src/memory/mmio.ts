@@ -1,7 +1,7 @@
 /**
  * The contract between the board's bus and every memory-mapped device.
  * Devices see offsets from their own base; the bus owns addresses (one memory-map table per
- * board, overlaps rejected). Accesses are 1, 2 or 4 bytes: the bus splits an 8-byte access into
+ * board, overlaps rejected). Accesses are 1, 2 or 4 bytes: the hart splits an 8-byte access into
  * two 4-byte ones (low word first). A device never throws for a guest access: an offset it does
  * not implement reads as 0 and ignores writes.
  */
