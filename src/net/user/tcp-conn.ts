@@ -360,7 +360,8 @@ export class TcpConn implements HostTcpHandlers {
       this.host?.end();
     }
     this.openWindow();
-    // ACK every other full segment at once (and anything short or a FIN): otherwise at the batch end.
+    // ACK at once a FIN or data the window cut short; otherwise one ACK at the end of the guest's
+    // transmit batch (nat.wantAck), which covers every segment of the batch.
     if (fin || data.length < seg.data.length) this.sendAck();
     else {
       this.ackPending = true;
