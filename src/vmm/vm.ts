@@ -81,6 +81,11 @@ export interface VmEvents {
 
 /** Instructions per hart between timer checks. */
 const SLICE_BUDGET = 20_000;
+/**
+ * Longest WFI sleep without a timer deadline: host events that do not wake the VM directly
+ * (wake(): input, frames, device interrupts) are still seen this soon.
+ */
+const MAX_IDLE_SLEEP_MS = 50;
 /** Wall time per event-loop turn before yielding. */
 const TURN_MS = 8;
 /**
@@ -284,7 +289,7 @@ export class Vm {
           // The output handler may have typed (the next piped line at a prompt): run it, don't sleep.
           if (this.freshInput) continue;
           const wake = m.nextTimerDeadline();
-          const ms = wake === Infinity ? 50 : Math.min(50, m.clock.msUntil(wake));
+          const ms = wake === Infinity ? MAX_IDLE_SLEEP_MS : Math.min(MAX_IDLE_SLEEP_MS, m.clock.msUntil(wake));
           this.cancelSleep = this.host.sleep(() => {
             this.cancelSleep = undefined;
             this.turn();
