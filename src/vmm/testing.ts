@@ -2,6 +2,8 @@
  * Test support: tiny S-mode "kernels" in the RISC-V Image format, encoded here so tests need no
  * toolchain. Used only by tests; kept platform-neutral.
  */
+import { asm } from '../riscv/test-support.ts';
+
 const S0 = 8;
 const S1 = 9;
 const T0 = 5;
@@ -11,43 +13,11 @@ const A1 = 11;
 const A2 = 12;
 const A6 = 16;
 const A7 = 17;
-const lui = (rd: number, imm20: number) => ((imm20 << 12) | (rd << 7) | 0x37) >>> 0;
-const addi = (rd: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
-const slli = (rd: number, rs1: number, sh: number) => ((sh << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13) >>> 0;
-const add = (rd: number, rs1: number, rs2: number) => ((rs2 << 20) | (rs1 << 15) | (rd << 7) | 0x33) >>> 0;
-const sub = (rd: number, rs1: number, rs2: number) =>
-  ((0x20 << 25) | (rs2 << 20) | (rs1 << 15) | (rd << 7) | 0x33) >>> 0;
-const sw = (rs2: number, rs1: number) => ((rs2 << 20) | (rs1 << 15) | (2 << 12) | 0x23) >>> 0;
-const branch = (f3: number, rs1: number, rs2: number, off: number) => {
-  const i = off & 0x1fff;
-  return (
-    ((((i >> 12) & 1) << 31) |
-      (((i >> 5) & 0x3f) << 25) |
-      (rs2 << 20) |
-      (rs1 << 15) |
-      (f3 << 12) |
-      (((i >> 1) & 0xf) << 8) |
-      (((i >> 11) & 1) << 7) |
-      0x63) >>>
-    0
-  );
-};
-const beq = (rs1: number, rs2: number, off: number) => branch(0, rs1, rs2, off);
-const bne = (rs1: number, rs2: number, off: number) => branch(1, rs1, rs2, off);
-const jal = (rd: number, off: number) => {
-  const i = off & 0x1fffff;
-  return (
-    ((((i >> 20) & 1) << 31) |
-      (((i >> 1) & 0x3ff) << 21) |
-      (((i >> 11) & 1) << 20) |
-      (i & 0xff000) |
-      (rd << 7) |
-      0x6f) >>>
-    0
-  );
-};
-const ECALL = 0x00000073;
-const WFI = 0x10500073;
+const { lui, addi, slli, add, sub, beq, bne, jal } = asm;
+const sw = (rs2: number, rs1: number) => asm.sw(rs2, rs1, 0);
+const sb = (rs2: number, rs1: number) => asm.sb(rs2, rs1, 0);
+const ECALL = asm.ecall();
+const WFI = asm.wfi();
 
 /** A RISC-V Linux Image holding `code` (loaded at RAM base + 2 MiB). */
 export function image(code: number[]): Uint8Array {
@@ -106,7 +76,6 @@ export function dbcnKernel(calls: number): Uint8Array {
 
 /** Prints `text` on the UART, then waits for interrupts for ever (a guest idle at its prompt). */
 export function printKernel(text: string): Uint8Array {
-  const sb = (rs2: number, rs1: number) => ((rs2 << 20) | (rs1 << 15) | 0x23) >>> 0;
   const code = [lui(T0, 0x10000)];
   for (const c of text) code.push(addi(T1, 0, c.charCodeAt(0)), sb(T1, T0));
   code.push(WFI, jal(0, -4));
