@@ -6,7 +6,8 @@ import { dirname, relative, resolve, sep } from 'node:path';
 
 /** What each layer of src/ may import besides itself, top of the ladder first. */
 export const LADDER = {
-  cli: ['host', 'vmm', 'machine', 'riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
+  cli: ['manager', 'host', 'vmm', 'machine', 'riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
+  manager: ['host', 'vmm', 'machine', 'riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
   host: ['vmm', 'machine', 'riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
   vmm: ['machine', 'riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
   machine: ['riscv', 'devices', 'virtio', 'storage', 'net', 'memory'],
