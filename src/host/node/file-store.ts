@@ -33,6 +33,8 @@ export class FileStore implements ByteStore {
   /** The highest end of the writes started since the last truncate began. */
   private writeHigh = 0;
   private puncher: HolePuncher | undefined;
+  /** Releases this store's image locks (image-lock.ts); undefined when it holds none. */
+  private unlock: (() => Promise<void>) | undefined;
 
   private constructor(
     readonly name: string,
@@ -67,10 +69,11 @@ export class FileStore implements ByteStore {
     }
     const store = new FileStore(abs, fh, readOnly);
     try {
-      if (opts.lock) await lockImageFd(fh.fd, opts.lock, path);
+      if (opts.lock) store.unlock = await lockImageFd(fh.fd, opts.lock, path);
       if (truncateAfterLock) await fh.truncate(0);
     } catch (e) {
       await fh.close().catch(() => {});
+      await store.unlock?.();
       throw e instanceof StorageError ? e : toStorageError(e, abs);
     }
     if (!readOnly)
@@ -166,7 +169,11 @@ export class FileStore implements ByteStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close();
+    try {
+      await this.fh.close();
+    } finally {
+      await this.unlock?.();
+    }
   }
 }
 

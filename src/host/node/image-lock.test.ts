@@ -5,27 +5,16 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageError } from '../../storage/types.ts';
 import { FileStore } from './file-store.ts';
 import { lockImageFd, lockModeFor, setLockWarning } from './image-lock.ts';
+import { lockedBytes } from './proc-locks-test-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtkit-lock-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The bytes of `path` under OFD locks, from /proc/locks (it merges neighbouring ranges). */
-export function lockedBytes(path: string): number[] {
-  const ino = statSync(path).ino;
-  const bytes: number[] = [];
-  for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] !== 'OFDLCK' || Number(f[5]!.split(':')[2]) !== ino) continue;
-    for (let b = Number(f[6]); b <= Number(f[7]); b++) bytes.push(b);
-  }
-  return bytes.sort((a, b) => a - b);
-}
 
 const linux = process.platform === 'linux';
 
