@@ -28,7 +28,7 @@ import { consoleEnvironment } from './console-env.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
-import { parseBootRecord, type BootRecord } from '../vmm/boot-record.ts';
+import { readBootRecord, type BootRecord } from '../vmm/boot-record.ts';
 import { SAVED_CONFIG_VERSION, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
 import { fingerprintDisk, identityMismatch } from '../vmm/disk-identity.ts';
 import { StateError, StateReader } from '../memory/state.ts';
@@ -417,7 +417,11 @@ export async function runLinux(argv: string[]): Promise<number> {
           config = { version: SAVED_CONFIG_VERSION, disks: [], nets: netTexts, append: cfg.append };
           if (cfg.boot !== undefined) config.boot = cfg.boot;
           // A guest reboot reads the boot files again; a snapshot without a record cannot reboot.
-          const reloadBoot = async () => reloadBootFiles(parseBootRecord(config.boot), vm.memoryBytes);
+          const reloadBoot = async () =>
+            reloadBootFiles(
+              readBootRecord(new StateReader('snapshot', config.boot, undefined, 'meta.config.boot')),
+              vm.memoryBytes,
+            );
           return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
         },
         nodeHost,

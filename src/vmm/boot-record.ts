@@ -5,9 +5,12 @@
  * RAM in a snapshot holds the kernel as the guest left it, not the files it booted from; a reboot
  * needs the files. Each is recorded by host path, size and SHA-256: the host reloads it on reboot
  * and refuses a file that is gone or no longer the one the VM booted (a different kernel under the
- * same name would boot a different system than the snapshot's). Parsing is strict because the
- * record comes from a file: every malformed field is a BootRecordError naming it.
+ * same name would boot a different system than the snapshot's). The record comes from a file, so
+ * it is read as all saved state is (memory/state.ts): through a StateReader, every malformed
+ * field a StateError naming its path ("snapshot: meta.config.boot.kernel.size: ..."). A
+ * BootRecordError is the host's verdict on the files themselves (gone, changed).
  */
+import { StateReader } from '../memory/state.ts';
 
 export const BOOT_RECORD_VERSION = 1;
 /** Boot files larger than the largest guest RAM cannot have been loaded. */
@@ -38,34 +41,28 @@ export class BootRecordError extends Error {
   }
 }
 
-function parseRef(x: unknown, role: BootFileRole): BootFileRef {
-  if (!x || typeof x !== 'object') throw new BootRecordError(`the snapshot's ${role} record is not an object`);
-  const r = x as Record<string, unknown>;
-  if (typeof r.path !== 'string' || r.path.length === 0 || r.path.length > 4096)
-    throw new BootRecordError(`the snapshot's ${role} record has no valid path`);
-  if (typeof r.size !== 'number' || !Number.isSafeInteger(r.size) || r.size <= 0 || r.size > MAX_FILE_BYTES)
-    throw new BootRecordError(`the snapshot's ${role} record has an invalid size`);
-  if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256))
-    throw new BootRecordError(`the snapshot's ${role} record has an invalid sha256`);
-  return { path: r.path, size: r.size, sha256: r.sha256 };
+function readRef(r: StateReader): BootFileRef {
+  const path = r.str('path', 4096);
+  if (path.length === 0) r.fail('is empty', 'path');
+  const size = r.int('size', 1, MAX_FILE_BYTES);
+  const sha256 = r.str('sha256', 64);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) r.fail('expected 64 lower-case hex digits', 'sha256');
+  return { path, size, sha256 };
 }
 
 /**
- * Validates a record read from a snapshot. `undefined` (a snapshot from before records existed)
- * is an error too: the caller shows the message when the guest reboots.
+ * Reads a record from a snapshot: `state` is the raw value or a StateReader positioned at it
+ * (the CLI hands `meta.config.boot`). None at all (a snapshot from before records existed) is an
+ * error too: the caller shows the message when the guest reboots. Unknown fields are dropped.
  */
-export function parseBootRecord(x: unknown): BootRecord {
-  if (x === undefined || x === null)
-    throw new BootRecordError('the snapshot records no boot files (saved by an older virtkit or the browser)');
-  if (typeof x !== 'object') throw new BootRecordError("the snapshot's boot record is not an object");
-  const r = x as Record<string, unknown>;
-  if (r.version !== BOOT_RECORD_VERSION)
-    throw new BootRecordError(
-      `the snapshot's boot record has version ${String(r.version)}, not ${BOOT_RECORD_VERSION}`,
-    );
+export function readBootRecord(state: unknown): BootRecord {
+  const r = StateReader.of(state, 'boot record');
+  if (r.value === undefined || r.value === null)
+    r.fail('the snapshot records no boot files (saved by an older virtkit or the browser)');
+  r.version(BOOT_RECORD_VERSION);
   const out: BootRecord = { version: BOOT_RECORD_VERSION };
-  for (const role of BOOT_FILE_ROLES) if (r[role] !== undefined) out[role] = parseRef(r[role], role);
-  if (!out.kernel && !out.firmware) throw new BootRecordError("the snapshot's boot record names no kernel or firmware");
-  if (out.initrd && !out.kernel) throw new BootRecordError("the snapshot's boot record has an initrd but no kernel");
+  for (const role of BOOT_FILE_ROLES) if (r.has(role)) out[role] = readRef(r.field(role));
+  if (!out.kernel && !out.firmware) r.fail('names no kernel or firmware');
+  if (out.initrd && !out.kernel) r.fail('has an initrd but no kernel', 'initrd');
   return out;
 }
