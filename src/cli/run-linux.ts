@@ -29,7 +29,7 @@ import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
 import { readBootRecord, type BootRecord } from '../vmm/boot-record.ts';
-import { SAVED_CONFIG_VERSION, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
+import { buildSavedConfig, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
 import { fingerprintDisk, identityMismatch } from '../vmm/disk-identity.ts';
 import { StateError, StateReader } from '../memory/state.ts';
 import { describeBootFiles, reloadBootFiles, type LoadedBootFile } from '../host/node/guest/boot-files.ts';
@@ -292,7 +292,10 @@ export async function runLinux(argv: string[]): Promise<number> {
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
   let vm: VmSession;
-  let config: SavedConfig;
+  /** What a snapshot's configuration records besides the disks (buildSavedConfig). */
+  let guestAppend = '';
+  /** The boot record: a restored snapshot's as it was read, or made when a booted VM first saves. */
+  let bootRecord: unknown;
   let lineTypedAt = performance.now();
   let inputGate: InputGate | undefined; // set once the console exists
   // A pipe or file answers no terminal queries: answer the guest's ESC[6n here and drop it.
@@ -365,12 +368,11 @@ export async function runLinux(argv: string[]): Promise<number> {
         const identity = await fingerprintDisk(d.backend);
         disks.push({ path: spec.path, format: identity.format, readOnly: spec.readOnly, identity });
       }
-      config.disks = disks;
-      return config;
+      return buildSavedConfig({ append: guestAppend, nets: netTexts, disks, boot: bootRecord });
     });
   const writeSnapshot = async (path: string) => {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
-    if (describeBoot && config.boot === undefined) config.boot = describeBoot();
+    if (describeBoot && bootRecord === undefined) bootRecord = describeBoot();
     const bytes = await snapshotWithDisks();
     try {
       await writeFile(path + '.tmp', bytes);
@@ -414,12 +416,12 @@ export async function runLinux(argv: string[]): Promise<number> {
             throw new UsageError(
               `the snapshot was saved with ${cfg.nets.length} NIC(s): give as many --net (${netTexts.length} given)`,
             );
-          config = { version: SAVED_CONFIG_VERSION, disks: [], nets: netTexts, append: cfg.append };
-          if (cfg.boot !== undefined) config.boot = cfg.boot;
+          guestAppend = cfg.append;
+          bootRecord = cfg.boot;
           // A guest reboot reads the boot files again; a snapshot without a record cannot reboot.
           const reloadBoot = async () =>
             reloadBootFiles(
-              readBootRecord(new StateReader('snapshot', config.boot, undefined, 'meta.config.boot')),
+              readBootRecord(new StateReader('snapshot', bootRecord, undefined, 'meta.config.boot')),
               vm.memoryBytes,
             );
           return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
@@ -450,7 +452,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const firmwarePath = f.firmware as string | undefined;
       const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
       const append = (f.append as string | undefined) ?? `console=ttyS0${consoleEnvironment(process.stdout)}`;
-      config = { version: SAVED_CONFIG_VERSION, disks: [], append, nets: netTexts };
+      guestAppend = append;
       const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
       if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
       if (firmware && firmwarePath) bootFiles.firmware = { path: firmwarePath, bytes: firmware };

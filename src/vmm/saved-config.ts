@@ -11,7 +11,8 @@
  * The page (host/browser/vm-controller.ts) writes the same `append` and its own disk records
  * under `web`; it writes `disks` (empty) only when it has no disks, so `virtkit run --restore`
  * refuses a page snapshot whose disks (URLs, in-tab changes) it could not reopen. Both front ends
- * read a snapshot's configuration here.
+ * build the configuration they save with buildSavedConfig() and read it back with
+ * readSavedConfig(), both here.
  */
 import { StateReader } from '../memory/state.ts';
 import { readDiskIdentity, type DiskIdentity } from './disk-identity.ts';
@@ -40,6 +41,43 @@ export interface SavedConfig {
   boot?: unknown;
   /** The page's disk records, as saved: only the page reads them (and checks them itself). */
   web?: unknown;
+}
+
+/** What a front end knows about its VM when it saves; buildSavedConfig() lays it out. */
+export interface SavedConfigParts<WebDisk = unknown> {
+  append: string;
+  /** `virtkit run`'s disks, each with its identity taken while the VM is paused. */
+  disks?: SavedDisk[];
+  /** `virtkit run`'s NIC specs. */
+  nets?: string[];
+  /** The boot record (boot-record.ts), or the one a restored snapshot carried (kept as read). */
+  boot?: unknown;
+  /** The page's disk records (the page checks them itself on restore). */
+  webDisks?: WebDisk[];
+}
+
+/** meta.config as it is written. */
+export interface SavedConfigRecord<WebDisk = unknown> {
+  version: number;
+  /** Absent when the page has disks: `virtkit run` cannot reopen URLs or a tab's changes. */
+  disks?: SavedDisk[];
+  nets?: string[];
+  append: string;
+  boot?: unknown;
+  web?: { disks: WebDisk[] };
+}
+
+/** The configuration a snapshot stores, the same way for every front end. */
+export function buildSavedConfig<W>(p: SavedConfigParts<W>): SavedConfigRecord<W> {
+  const pageDisks = p.webDisks !== undefined && p.webDisks.length > 0;
+  return {
+    version: SAVED_CONFIG_VERSION,
+    ...(pageDisks ? {} : { disks: p.disks ?? [] }),
+    ...(p.nets !== undefined ? { nets: p.nets } : {}),
+    append: p.append,
+    ...(p.boot !== undefined ? { boot: p.boot } : {}),
+    ...(p.webDisks !== undefined ? { web: { disks: p.webDisks } } : {}),
+  };
 }
 
 export interface ReadConfigOptions {

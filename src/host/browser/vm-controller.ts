@@ -6,7 +6,7 @@
  */
 import { fingerprintDisk, identityMismatch, readDiskIdentity } from '../../vmm/disk-identity.ts';
 import { StateError, StateReader } from '../../memory/state.ts';
-import { readSavedConfig, type SavedConfig, type SavedDisk } from '../../vmm/saved-config.ts';
+import { buildSavedConfig, readSavedConfig, type SavedConfig, type SavedConfigRecord } from '../../vmm/saved-config.ts';
 import type { StopReason } from '../../vmm/vm.ts';
 import { VmSession } from '../../vmm/session.ts';
 import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../../vmm/vm-spec.ts';
@@ -46,14 +46,13 @@ export interface SavedDiskRef {
   /** From a `virtkit run` snapshot (config version 3): the disk's recorded identity (vmm/disk-identity.ts). */
   identity?: unknown;
 }
-/**
- * The snapshot's configuration part as the page writes it (vmm/saved-config.ts reads it back):
- * `disks` is `virtkit run`'s field, written (empty) only when the page has no disks.
- */
-export interface SnapshotConfig {
-  disks?: SavedDisk[];
+/** The snapshot's configuration part as the page writes it (vmm/saved-config.ts builds and reads it). */
+export type SnapshotConfig = SavedConfigRecord<SavedDiskRef>;
+
+/** What the page's next snapshot records: the kernel command line and the disks' records. */
+interface PageConfig {
   append: string;
-  web?: { disks: SavedDiskRef[] };
+  disks: SavedDiskRef[];
 }
 
 /** A disk as the controller opened it: what the board gets, and its in-memory overlay if writable. */
@@ -85,7 +84,7 @@ export interface ControllerOptions {
 export class VmController {
   private vm: VmSession | undefined;
   private host: WorkerVmHost | undefined;
-  private config: SnapshotConfig | undefined;
+  private config: PageConfig | undefined;
   /** Parallel to the board's disks. */
   private overlays: (OverlayStore | undefined)[] = [];
   private busy = false;
@@ -315,7 +314,7 @@ export class VmController {
       throw e;
     }
     const disks = this.attach(opened, refs);
-    this.config = { ...(refs.length ? {} : { disks: [] }), append: cfg.append, web: { disks: refs } };
+    this.config = { append: cfg.append, disks: refs };
     this.phase('booting');
     const host = createWorkerHost();
     let vm: VmSession;
@@ -351,7 +350,7 @@ export class VmController {
   private async reopenDisks(
     config: SavedConfig,
     files: FileDisk[],
-  ): Promise<{ disks: VmSpecDisk[]; config: SnapshotConfig }> {
+  ): Promise<{ disks: VmSpecDisk[]; config: PageConfig }> {
     const opened: OpenedDisk[] = [];
     const byName = (name: string) => files.find((f) => f.file.name === name);
     const web = (config.web as { disks?: unknown } | undefined)?.disks;
@@ -403,7 +402,7 @@ export class VmController {
     );
     return {
       disks: this.attach(opened, refs),
-      config: { ...(kept.length ? {} : { disks: [] }), append: config.append, web: { disks: kept } },
+      config: { append: config.append, disks: kept },
     };
   }
 
@@ -411,7 +410,7 @@ export class VmController {
     this.teardown();
     this.phase('restoring', name);
     const host = createWorkerHost();
-    let config: SnapshotConfig | undefined;
+    let config: PageConfig | undefined;
     try {
       const vm = await VmSession.restore(
         bytes,
@@ -508,19 +507,16 @@ export class VmController {
     }
   }
 
-  private withOverlays(config: SnapshotConfig): SnapshotConfig {
-    const refs = config.web?.disks;
-    if (!refs) return config;
-    return {
-      ...config,
-      web: {
-        disks: refs.map((r, i) => {
-          const o = this.overlays[i];
-          const what = r.kind === 'url' ? `disk ${r.name}` : `disk file ${r.name}`;
-          return o ? { ...r, overlay: encodeOverlayRecord(o.exportContents(), what) } : r;
-        }),
-      },
-    };
+  /** The configuration a snapshot records, each writable disk with its in-tab changes. */
+  private withOverlays(config: PageConfig): SnapshotConfig {
+    return buildSavedConfig({
+      append: config.append,
+      webDisks: config.disks.map((r, i) => {
+        const o = this.overlays[i];
+        const what = r.kind === 'url' ? `disk ${r.name}` : `disk file ${r.name}`;
+        return o ? { ...r, overlay: encodeOverlayRecord(o.exportContents(), what) } : r;
+      }),
+    });
   }
 
   /** Ends the current VM (a new boot or restore replaces it). */
