@@ -1,7 +1,9 @@
 // Lint: typescript-eslint's recommended rules, plus two guards on the house:
 // - the layer ladder (docs/architecture.md): each folder of src/ imports only the folders below it,
 //   so an import that runs up the ladder (or sideways between rooms of one floor) fails CI;
-// - the platform-neutral core (everything below src/host) stays free of node: imports and host globals.
+// - the platform-neutral core (everything below src/host) stays free of node: imports and host globals;
+// - front ends (cli, host, manager, the web page) do not import test support (testing.ts, which
+//   opens a Vm's board to tests and the virtio fuzzer): they use the VM's named methods.
 import tseslint from 'typescript-eslint';
 import { ladderPlugin } from './scripts/eslint-ladder.js';
 
@@ -58,6 +60,23 @@ export default tseslint.config(
         'Buffer',
         'window',
         'document',
+      ],
+    },
+  },
+  {
+    files: ['src/cli/**/*.ts', 'src/host/**/*.ts', 'src/manager/**/*.ts', 'web/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.test-util.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/testing.ts', '**/test-support.ts', '**/tiny-snapshot.ts'],
+              message: "Test support is for tests: a front end uses the VM through VmSession's and Vm's named methods.",
+            },
+          ],
+        },
       ],
     },
   },

@@ -13,6 +13,7 @@ import { StateError, StateReader } from '../memory/state.ts';
 import { MemoryBackend } from '../virtio/testing.ts';
 import { BoardConfigError } from '../machine/virt.ts';
 import { prng } from '../net/testing.ts';
+import { boardOf } from './testing.ts';
 
 const MiB = 1024 * 1024;
 
@@ -48,9 +49,9 @@ async function outcome(bytes: Uint8Array): Promise<'ok' | 'refused'> {
     }
     throw e;
   }
-  for (let i = 0; i < 5 && !vm.machine.power; i++) {
-    vm.machine.updateTimers();
-    vm.machine.runSlice(2000);
+  for (let i = 0; i < 5 && !boardOf(vm).power; i++) {
+    boardOf(vm).updateTimers();
+    boardOf(vm).runSlice(2000);
   }
   return 'ok';
 }

@@ -223,17 +223,17 @@ export class VmSession {
 
   /** Every hart waits for an interrupt and the guest has taken every typed byte. */
   get idle(): boolean {
-    return !this.vm.stopped && this.vm.pendingInputBytes === 0 && this.vm.machine.allWaiting();
+    return !this.vm.stopped && this.vm.pendingInputBytes === 0 && this.vm.allHartsWaiting;
   }
 
   /** Instructions retired since the current board was built. */
   get instructions(): number {
-    return this.vm.machine.instret;
+    return this.vm.instructions;
   }
 
   /** Guest RAM in bytes (what reloaded boot files must fit in). */
   get memoryBytes(): number {
-    return this.vm.machine.bus.ram.length;
+    return this.vm.memoryBytes;
   }
 
   stats(): SessionStats {
@@ -249,7 +249,7 @@ export class VmSession {
 
   /** One diagnostic line per NIC (counters, queue state). */
   describeNics(): string[] {
-    return this.vm.machine.nics.map((n) => n.describe());
+    return this.vm.describeNics();
   }
 
   /**
@@ -265,7 +265,7 @@ export class VmSession {
     this.saving = saving;
     this.vm.pause();
     try {
-      await this.vm.machine.drainIo();
+      await this.vm.drainIo();
       for (const d of this.disks) if (!d.readOnly) await d.backend.flush();
       return await this.vm.snapshot({ config: await config() });
     } finally {

@@ -1,8 +1,20 @@
 /**
  * Test support: tiny S-mode "kernels" in the RISC-V Image format, encoded here so tests need no
- * toolchain. Used only by tests; kept platform-neutral.
+ * toolchain, and the board behind a Vm. Used only by tests (and the virtio fuzzer); lint keeps it
+ * out of front ends. Kept platform-neutral.
  */
 import { asm } from '../riscv/test-support.ts';
+import type { VirtMachine } from '../machine/virt.ts';
+import type { Vm } from './vm.ts';
+
+/**
+ * The board a Vm runs now (a reboot builds a new one), for tests and the virtio fuzzer that drive
+ * devices and RAM directly. Front ends use Vm's and VmSession's named methods instead.
+ */
+export function boardOf(vm: Vm): VirtMachine {
+  // The field is private to keep front ends out; this test-only door is the one exception.
+  return vm['board'];
+}
 
 const S0 = 8;
 const S1 = 9;

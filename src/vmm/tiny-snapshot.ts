@@ -10,6 +10,7 @@ import { encodeSnapshot } from './snapshot-file.ts';
 import { MemoryBackend, TestDriver } from '../virtio/testing.ts';
 import { R } from '../virtio/mmio.ts';
 import { VIRTIO_BLK_T_OUT } from '../virtio/blk.ts';
+import { boardOf } from './testing.ts';
 
 const RAM_BASE = 0x8000_0000;
 /** lui t0,0x100; lui t1,0x5; addi t1,t1,0x555; sw t1,0(t0); j . — writes 0x5555 (pass) to 0x100000. */
@@ -47,7 +48,7 @@ export function makeTinySnapshot(o: TinySnapshotOptions): Uint8Array {
     testHost,
     { output: () => {}, stopped: () => {} },
   );
-  const m = vm.machine;
+  const m = boardOf(vm);
   if (o.disk && o.inflightWrite) {
     const drv = new TestDriver(m.virtio[0]!, m.bus.ram, RAM_BASE);
     drv.init([16], RAM_BASE + 0x10_0000);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vm, type StopReason, type VmHost } from './vm.ts';
 import { TestDriver } from '../virtio/testing.ts';
-import { IDLE, dbcnKernel } from './testing.ts';
+import { IDLE, dbcnKernel, boardOf } from './testing.ts';
 
 const MiB = 1024 * 1024;
 const RAM_BASE = 0x8000_0000;
@@ -79,12 +79,12 @@ test('one virtio-console chain of five descriptors over the same 32 MiB arrives 
     output: (b) => check.take(b),
     stopped: (r) => (stopped = r),
   });
-  const ram = vm.machine.bus.ram;
+  const ram = boardOf(vm).bus.ram;
   const check = new OutputCheck(() => ram.subarray(REGION_OFF, REGION_OFF + REGION));
   vm.start();
   for (let i = 0; i < 3; i++) step();
   for (let i = 0; i < REGION; i++) ram[REGION_OFF + i] = pattern(i);
-  const drv = new TestDriver(vm.machine.virtio.at(-1)!, ram, RAM_BASE);
+  const drv = new TestDriver(boardOf(vm).virtio.at(-1)!, ram, RAM_BASE);
   drv.init([8, 8], RAM_BASE + 0x10000);
   const d = { addr: RAM_BASE + REGION_OFF, len: REGION };
   drv.addChain(1, [d, d, d, d, d]);
@@ -98,7 +98,7 @@ test('one virtio-console chain of five descriptors over the same 32 MiB arrives 
     if (check.total === 2 * REGION) sawInProgress = drv.takeUsed(1).length === 0;
   }
   check.endTurn();
-  assert.deepEqual(vm.machine.deviceErrors, []);
+  assert.deepEqual(boardOf(vm).deviceErrors, []);
   assert.equal(stopped, undefined);
   assert.equal(check.total, 5 * REGION, 'every byte of the chain was printed once');
   assert.ok(check.largestTurn <= TURN_BOUND, `a turn handed over ${check.largestTurn} bytes`);
@@ -112,13 +112,13 @@ test('one virtio-console chain of five descriptors over the same 32 MiB arrives 
 test('SBI DBCN writes of 1 MiB get short counts; the retrying guest prints everything in bounded turns', () => {
   const CALLS = 16;
   const { host, step } = manualHost();
-  const check = new OutputCheck(() => vm.machine.bus.ram.subarray(0, MiB));
+  const check = new OutputCheck(() => boardOf(vm).bus.ram.subarray(0, MiB));
   let stopped: StopReason | undefined;
   const vm = new Vm({ memoryBytes: 64 * MiB, cpus: 1, kernel: dbcnKernel(CALLS) }, host, {
     output: (b) => check.take(b),
     stopped: (r) => (stopped = r),
   });
-  const ram = vm.machine.bus.ram;
+  const ram = boardOf(vm).bus.ram;
   for (let i = 0; i < MiB; i++) ram[i] = pattern(i);
   vm.start();
   let turns = 0;
@@ -135,7 +135,7 @@ test('while the host console is behind the console device consumes nothing; afte
   const CHAIN = 48 * 1024;
   const CHAINS = 8;
   const OFF = 8 * MiB;
-  const check = new OutputCheck(() => vm.machine.bus.ram.subarray(OFF, OFF + CHAIN * CHAINS));
+  const check = new OutputCheck(() => boardOf(vm).bus.ram.subarray(OFF, OFF + CHAIN * CHAINS));
   const { host, step } = manualHost();
   let behind = false;
   const vm: Vm = new Vm({ memoryBytes: 64 * MiB, cpus: 1, kernel: IDLE }, host, {
@@ -151,9 +151,9 @@ test('while the host console is behind the console device consumes nothing; afte
   });
   vm.start();
   for (let i = 0; i < 3; i++) step();
-  const ram = vm.machine.bus.ram;
+  const ram = boardOf(vm).bus.ram;
   for (let i = 0; i < CHAIN * CHAINS; i++) ram[OFF + i] = pattern(i);
-  const drv = new TestDriver(vm.machine.virtio.at(-1)!, ram, RAM_BASE);
+  const drv = new TestDriver(boardOf(vm).virtio.at(-1)!, ram, RAM_BASE);
   drv.init([16, 16], RAM_BASE + 0x10000);
   for (let c = 0; c < CHAINS; c++) drv.addChain(1, [{ addr: RAM_BASE + OFF + c * CHAIN, len: CHAIN }]);
   drv.kick(1);
@@ -189,9 +189,9 @@ test('a snapshot taken mid-chain resumes printing where it stopped', async () =>
   });
   vm.start();
   for (let i = 0; i < 3; i++) first.step();
-  const ram = vm.machine.bus.ram;
+  const ram = boardOf(vm).bus.ram;
   for (let i = 0; i < LEN; i++) ram[OFF + i] = pattern(i);
-  const drv = new TestDriver(vm.machine.virtio.at(-1)!, ram, RAM_BASE);
+  const drv = new TestDriver(boardOf(vm).virtio.at(-1)!, ram, RAM_BASE);
   drv.init([8, 8], RAM_BASE + 0x10000);
   drv.addChain(1, [{ addr: RAM_BASE + OFF, len: LEN }]);
   drv.kick(1);

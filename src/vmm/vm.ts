@@ -141,8 +141,35 @@ export class Vm {
     return board;
   }
 
-  get machine(): VirtMachine {
-    return this.board;
+  /*
+   * What a front end (through VmSession) may ask of the board, by name: the board itself stays
+   * private, so no front end reaches into it (tests and the virtio fuzzer use boardOf() from
+   * vmm/testing.ts, which lint keeps out of front ends).
+   */
+
+  /** Every hart of the current board waits for an interrupt (WFI). */
+  get allHartsWaiting(): boolean {
+    return this.board.allWaiting();
+  }
+
+  /** Instructions retired since the current board was built (a reboot starts again from 0). */
+  get instructions(): number {
+    return this.board.instret;
+  }
+
+  /** Guest RAM in bytes. */
+  get memoryBytes(): number {
+    return this.board.bus.ram.length;
+  }
+
+  /** One diagnostic line per NIC (counters, queue state). */
+  describeNics(): string[] {
+    return this.board.nics.map((n) => n.describe());
+  }
+
+  /** Resolves when the board's device I/O in flight (disk requests) has settled. */
+  drainIo(): Promise<void> {
+    return this.board.drainIo();
   }
 
   /** Whether the boot files are in memory, so a reboot can rebuild the board at once. */
@@ -180,14 +207,14 @@ export class Vm {
     this.state = 'stopped';
     this.cancelSleep?.();
     // (Stopped from the output handler itself, the board's buffer is already empty.)
-    this.machine.flushOutput();
+    this.board.flushOutput();
     this.events.stopped(reason);
   }
 
   /** The host's console is behind: the guest's console devices stop consuming output. */
   holdOutput(): void {
     this.heldByHost = true;
-    this.machine.holdOutput(true);
+    this.board.holdOutput(true);
   }
 
   /** Whether holdOutput() is in force. */
@@ -199,7 +226,7 @@ export class Vm {
   releaseOutput(): void {
     if (!this.heldByHost) return;
     this.heldByHost = false;
-    this.machine.holdOutput(false);
+    this.board.holdOutput(false);
     this.wake();
   }
 
@@ -236,7 +263,7 @@ export class Vm {
   private deliverInput(): void {
     while (this.pendingInput.length) {
       const head = this.pendingInput[0]!;
-      const n = this.machine.input(head);
+      const n = this.board.input(head);
       this.pendingInputLen -= Math.min(n, head.length);
       if (n >= head.length) this.pendingInput.shift();
       else {
@@ -264,7 +291,7 @@ export class Vm {
 
   private turn(): void {
     if (this.state !== 'running' || this.rebooting) return;
-    const m = this.machine;
+    const m = this.board;
     const deadline = this.host.nowMs() + TURN_MS;
     try {
       m.beginTurn();
@@ -366,8 +393,8 @@ export class Vm {
     }
     const wasRunning = this.state === 'running';
     this.pause();
-    await this.machine.drainIo();
-    const bytes = encodeSnapshot({ meta, machine: this.machine.saveState() }, this.machine.bus.ram);
+    await this.board.drainIo();
+    const bytes = encodeSnapshot({ meta, machine: this.board.saveState() }, this.board.bus.ram);
     if (wasRunning) this.resume();
     return bytes;
   }
@@ -404,8 +431,8 @@ export class Vm {
         host,
         events,
       );
-      snap.restoreRam(vm.machine.bus.ram);
-      asSnapshotError(() => vm.machine.loadState(machine));
+      snap.restoreRam(vm.board.bus.ram);
+      asSnapshotError(() => vm.board.loadState(machine));
       return vm;
     } catch (e) {
       // Nothing ran: give back what rebuild opened (a failed restore must not hold the disks).

@@ -49,3 +49,19 @@ test('imports down the ladder, within a layer and from front ends pass', async (
     assert.deepEqual(await ladderErrors(code, `${root}${file}`), [], `${file}: ${code}`);
   }
 });
+
+test('front ends may not import test support (the door to a Vm board is for tests)', async () => {
+  const cases: Array<[string, string, number]> = [
+    ['src/cli/x.ts', "import { boardOf } from '../vmm/testing.ts'; export { boardOf };", 1],
+    ['src/host/browser/x.ts', "import '../../vmm/testing.ts';", 1],
+    ['web/src/x.ts', "import '../../src/vmm/testing.ts';", 1],
+    ['src/cli/x.test.ts', "import '../vmm/testing.ts';", 0],
+    ['tests/x.ts', "import '../src/vmm/testing.ts';", 0],
+  ];
+  for (const [file, code, n] of cases) {
+    const [r] = await eslint.lintText(code, { filePath: `${root}${file}` });
+    const hits = r!.messages.filter((m) => m.ruleId === 'no-restricted-imports');
+    assert.equal(hits.length, n, `${file}: ${code}`);
+    if (n) assert.match(hits[0]!.message, /Test support is for tests/);
+  }
+});

@@ -14,6 +14,7 @@ import type { VirtioMmio } from '../../src/virtio/mmio.ts';
 import { CountingNet, FuzzDisk, LoopNet, type NetCounters } from './backends.ts';
 import { GuestDevice, RING_STRIDE } from './guest.ts';
 import { Prng } from './prng.ts';
+import { boardOf } from '../../src/vmm/testing.ts';
 
 export type Kind = 'blk' | 'net' | 'console' | 'rng' | 'empty';
 
@@ -138,7 +139,7 @@ export class FuzzBoard {
   }
 
   get machine(): VirtMachine {
-    return this.vm.machine;
+    return boardOf(this.vm);
   }
 
   /** Hands buffered console output to the counter now (the Vm does it once per turn). */
