@@ -1,12 +1,13 @@
 /**
  * `virtkit help TOPIC` and `virtkit completion bash|zsh`, through bin/virtkit. The completion is
- * exercised in a real bash: the script is sourced and _virtkit asked as bash would ask it.
+ * exercised in a real bash (the script is sourced and _virtkit asked as bash would ask it) and a
+ * real zsh (loaded after compinit, a TAB typed on a pseudo-terminal).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LINUX_FLAGS } from './run-linux.ts';
@@ -114,9 +115,39 @@ test('virtkit completion zsh prints a script generated from the same specs; no s
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^#compdef virtkit/);
   assert.match(r.stdout, /"img convert"\) flags=\(.*--output-format/);
-  const zsh = spawnSync('zsh', ['-n'], { input: r.stdout });
-  if (!zsh.error) assert.equal(zsh.status, 0, String(zsh.stderr)); // syntax only, where zsh exists
+  const zsh = spawnSync('zsh', ['-n'], { input: r.stdout, encoding: 'utf8' });
+  assert.equal(zsh.error, undefined, 'zsh is needed for this test (Debian: apt-get install zsh)');
+  assert.equal(zsh.status, 0, zsh.stderr);
   const none = vk('completion');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /give the shell: bash or zsh/);
+});
+
+const ZSH_DRIVER = fileURLToPath(new URL('./zsh-complete.test-driver.zsh', import.meta.url));
+
+/** What zsh offers when `line` is typed and TAB pressed, the script loaded after compinit (see the driver). */
+function completeZsh(script: string, line: string): string[] {
+  const file = join(dir, '_virtkit.zsh');
+  const out = join(dir, `zsh-${Math.random().toString(36).slice(2)}.out`);
+  writeFileSync(file, script);
+  const r = spawnSync('zsh', ['-f', ZSH_DRIVER, out, file, line], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `zsh completion of '${line}' did not finish: ${r.stderr}`);
+  const words = readFileSync(out, 'utf8').split('\n').filter((w) => w && w !== 'READY' && w !== 'END');
+  return [...new Set(words)].sort();
+}
+
+test('the zsh script loads with compinit and completes commands, verbs, topics, flags and files', () => {
+  const r = vk('completion', 'zsh');
+  assert.equal(r.status, 0, r.stderr);
+  const s = r.stdout;
+  assert.deepEqual(completeZsh(s, 'virtkit im'), ['img']);
+  assert.deepEqual(completeZsh(s, 'virtkit '), ['--help', '--version', 'completion', 'guest', 'help', 'img', 'run', 'web']);
+  assert.deepEqual(completeZsh(s, 'virtkit img co'), ['commit', 'compare', 'convert']);
+  assert.deepEqual(completeZsh(s, 'virtkit help ex'), ['exit-status']);
+  assert.deepEqual(completeZsh(s, 'virtkit completion '), ['bash', 'zsh']);
+  assert.deepEqual(completeZsh(s, 'virtkit run --mem'), ['--memory']);
+  assert.deepEqual(completeZsh(s, 'virtkit img convert --output-f'), ['--output-format']);
+  // After a flag that takes a value, file names.
+  writeFileSync(join(dir, 'kernel-a.img'), '');
+  assert.ok(completeZsh(s, `virtkit run --kernel ${dir}/kernel-`).includes('kernel-a.img'));
 });
