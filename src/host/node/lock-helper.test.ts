@@ -99,6 +99,22 @@ describe('the lock holder', { skip: process.platform !== 'linux' && 'OFD locks a
     await until('the locks are released', () => lockedBytes(f).length === 0);
   });
 
+  it('a process that ends by itself has ended its lock holder first', async () => {
+    const f = join(dir, 'closed.img');
+    writeFileSync(f, new Uint8Array(4096));
+    let helper = 0;
+    const { exited } = script(
+      `const s = await FileStore.open(${JSON.stringify(f)}, { lock: lockModeFor(false) });\n` +
+        `console.log(readFileSync('/proc/' + process.pid + '/task/' + process.pid + '/children', 'utf8').trim());\n` +
+        `await s.close();`,
+      (line) => (helper = Number(line.split(/\s+/)[0])),
+    );
+    assert.equal(await exited, 0);
+    assert.ok(helper > 0);
+    // No waiting: the process waited for its helper's exit before its own.
+    assert.ok(gone(helper), 'the helper outlived its process');
+  });
+
   it('killed under us: the loss is reported once, and the next open starts a new one', async () => {
     const warnings: string[] = [];
     setLockWarning((t) => warnings.push(t));

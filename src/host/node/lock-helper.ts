@@ -10,8 +10,9 @@
  * the child and last until we ask it to close that description (when the store closes) or the
  * child ends. It ends when its standard input reaches end of file, i.e. as soon as this process
  * ends, however it ends (the kernel closes our end of the pipe): a killed virtkit leaves no
- * stale locks and no stray process. It never keeps this process alive: the child and its pipes
- * are unreferenced except while a request is waiting for its answer.
+ * stale locks and no stray process; a virtkit that ends normally ends it first. It never keeps
+ * this process alive: the child and its pipes are unreferenced except while a request is waiting
+ * for its answer.
  *
  * Protocol, one line each way: "L id fd perms unshared" answers "id ok" | "id conflict want I" |
  * "id conflict share I" | "id conflict take B" | "id unsupported: why" | "id failed: why";
@@ -93,6 +94,22 @@ class LockHelper {
   /** Told when locks the child held were lost (it ended while holding them). */
   onLost: (text: string) => void = () => {};
 
+  /*
+   * The child would end by itself a moment after this process, but it should not outlive it even
+   * by that moment (a caller timing or supervising virtkit sees a process left behind). When the
+   * process is about to end naturally and no lock is held, the child is told to end and waited
+   * for; on process.exit() (or with locks held) it is killed as the process exits.
+   */
+  private readonly beforeExit = (): void => {
+    const c = this.child;
+    if (!c || this.held.size > 0 || this.pending.size > 0) return;
+    c.stdin!.end();
+    c.ref(); // its 'exit' ends it here, and the process then ends
+  };
+  private readonly atExit = (): void => {
+    this.child?.kill('SIGKILL');
+  };
+
   async lock(fd: number, mode: LockMode): Promise<LockOutcome & { release?: () => Promise<void> }> {
     if (this.broken) return { status: 'unsupported', detail: this.broken };
     const id = this.nextId++;
@@ -152,6 +169,8 @@ class LockHelper {
       this.ended(child, `cannot run perl: ${err.message}`);
     });
     child.once('exit', (code, signal) => this.ended(child, `the lock helper ended with ${signal ?? `status ${code}`}`));
+    process.on('beforeExit', this.beforeExit);
+    process.on('exit', this.atExit);
     this.keepAlive(false);
     return child;
   }
@@ -176,6 +195,8 @@ class LockHelper {
   private ended(child: ChildProcess, why: string): void {
     if (this.child !== child) return;
     this.child = undefined;
+    process.off('beforeExit', this.beforeExit);
+    process.off('exit', this.atExit);
     if (this.held.size > 0) this.onLost(`${why}; the locks on ${this.held.size} open image(s) were released early`);
     this.held.clear();
     const waiting = [...this.pending.values()];
