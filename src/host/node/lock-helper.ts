@@ -103,8 +103,12 @@ class LockHelper {
   private readonly beforeExit = (): void => {
     const c = this.child;
     if (!c || this.held.size > 0 || this.pending.size > 0) return;
+    // Let go of it first: should anything lock again after all, a new child serves it.
+    this.child = undefined;
+    process.off('beforeExit', this.beforeExit);
+    process.off('exit', this.atExit);
     c.stdin!.end();
-    c.ref(); // its 'exit' ends it here, and the process then ends
+    c.ref(); // the loop now waits for its exit, and the process then ends
   };
   private readonly atExit = (): void => {
     this.child?.kill('SIGKILL');
