@@ -82,11 +82,10 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   let flushed = 0;
   const flush = backend.flush.bind(backend);
   backend.flush = () => (flushed++, flush());
-  const s = VmSession.boot(
-    spec(printKernel('# '), { disks: [{ backend, readOnly: false, source: 'mem' }] }),
-    host,
-    { output: () => {}, stopped: () => {} },
-  );
+  const s = VmSession.boot(spec(printKernel('# '), { disks: [{ backend, readOnly: false, source: 'mem' }] }), host, {
+    output: () => {},
+    stopped: () => {},
+  });
   s.start();
   while (!s.atPrompt) await new Promise((r) => setTimeout(r, 5));
   const saving = s.save(() => ({ tag: 'cfg' }));
@@ -96,7 +95,10 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   assert.equal(flushed, 1, 'a writable disk is flushed before saving');
   assert.equal(s.running, false, 'stays paused: pause() came mid-save');
   const again = s.save(() => ({}));
-  await assert.rejects(s.save(() => ({})), /already being saved/);
+  await assert.rejects(
+    s.save(() => ({})),
+    /already being saved/,
+  );
   await again;
   s.stop();
   assert.equal(await s.closeDisks(true), undefined);
@@ -114,4 +116,14 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   assert.deepEqual(seen, { tag: 'cfg' });
   assert.equal(r.disks.length, 1);
   r.stop();
+});
+
+test('pressPowerButton is false without a guest driver for the button and once the VM stopped', async () => {
+  let done!: () => void;
+  const stopped = new Promise<void>((r) => (done = r));
+  const s = VmSession.boot(spec(dbcnKernel(1)), host, { output: () => {}, stopped: () => done() });
+  assert.equal(s.pressPowerButton(), false, 'the guest has no virtio-input driver');
+  s.start();
+  await stopped;
+  assert.equal(s.pressPowerButton(), false);
 });

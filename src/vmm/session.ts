@@ -11,13 +11,7 @@
 import { Vm, type BootReloader, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
-import {
-  validateAttachments,
-  validateVmSpec,
-  type VmAttachments,
-  type VmSpec,
-  type VmSpecDisk,
-} from './vm-spec.ts';
+import { validateAttachments, validateVmSpec, type VmAttachments, type VmSpec, type VmSpecDisk } from './vm-spec.ts';
 
 export interface SessionEvents {
   /** Guest console output (see VmEvents.output); hold with session.holdOutput() when behind. */
@@ -109,7 +103,11 @@ export class VmSession {
         };
       },
       host,
-      { output: (b) => session?.onOutput(b), stopped: (r) => session?.onStopped(r), rebooted: () => session?.onRebooted() },
+      {
+        output: (b) => session?.onOutput(b),
+        stopped: (r) => session?.onStopped(r),
+        rebooted: () => session?.onRebooted(),
+      },
     );
     session!.vm = vm;
     // A restored guest is where it was saved, usually at its prompt: the first prompt seen counts.
@@ -183,6 +181,15 @@ export class VmSession {
 
   get stopped(): boolean {
     return this.vm.stopped;
+  }
+
+  /**
+   * Presses the guest's power button (QMP system_powerdown, `virtkit run`'s Ctrl-A p). True when
+   * pressed; false when the VM has stopped, is rebooting or its guest has no driver for the button
+   * yet (see Vm.pressPowerButton). A guest that obeys stops with the power-off reason.
+   */
+  pressPowerButton(): boolean {
+    return this.vm.pressPowerButton();
   }
 
   /** Console input; returns the bytes accepted (see Vm.input). */
@@ -296,4 +303,3 @@ export class VmSession {
     return failed;
   }
 }
-
