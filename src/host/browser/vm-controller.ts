@@ -129,6 +129,10 @@ export class VmController {
       case 'save':
         void this.save();
         break;
+      case 'power-button':
+        if (!this.vm?.pressPowerButton())
+          this.error(new Error('nothing pressed: no running guest has a driver for the power button (yet)'));
+        break;
     }
   }
 
@@ -359,12 +363,12 @@ export class VmController {
     const refs: SavedDiskRef[] = Array.isArray(web)
       ? (web as SavedDiskRef[])
       : config.disks.map((d) => ({
-        kind: 'file' as const,
-        name: d.path.split(/[\\/]/).pop() ?? d.path,
-        writable: !d.readOnly,
-        ...(d.format ? { format: d.format } : {}),
-        ...(d.identity !== undefined ? { identity: d.identity } : {}),
-      }));
+          kind: 'file' as const,
+          name: d.path.split(/[\\/]/).pop() ?? d.path,
+          writable: !d.readOnly,
+          ...(d.format ? { format: d.format } : {}),
+          ...(d.identity !== undefined ? { identity: d.identity } : {}),
+        }));
     try {
       for (const r of refs) {
         if (!isDiskRef(r)) throw new Error('the snapshot lists a disk it does not describe');
