@@ -82,10 +82,11 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   let flushed = 0;
   const flush = backend.flush.bind(backend);
   backend.flush = () => (flushed++, flush());
-  const s = VmSession.boot(spec(printKernel('# '), { disks: [{ backend, readOnly: false, source: 'mem' }] }), host, {
-    output: () => {},
-    stopped: () => {},
-  });
+  const s = VmSession.boot(
+    spec(printKernel('# '), { disks: [{ backend, readOnly: false, source: 'mem' }] }),
+    host,
+    { output: () => {}, stopped: () => {} },
+  );
   s.start();
   while (!s.atPrompt) await new Promise((r) => setTimeout(r, 5));
   const saving = s.save(() => ({ tag: 'cfg' }));
@@ -95,10 +96,7 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   assert.equal(flushed, 1, 'a writable disk is flushed before saving');
   assert.equal(s.running, false, 'stays paused: pause() came mid-save');
   const again = s.save(() => ({}));
-  await assert.rejects(
-    s.save(() => ({})),
-    /already being saved/,
-  );
+  await assert.rejects(s.save(() => ({})), /already being saved/);
   await again;
   s.stop();
   assert.equal(await s.closeDisks(true), undefined);

@@ -11,7 +11,13 @@
 import { Vm, type BootReloader, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
-import { validateAttachments, validateVmSpec, type VmAttachments, type VmSpec, type VmSpecDisk } from './vm-spec.ts';
+import {
+  validateAttachments,
+  validateVmSpec,
+  type VmAttachments,
+  type VmSpec,
+  type VmSpecDisk,
+} from './vm-spec.ts';
 
 export interface SessionEvents {
   /** Guest console output (see VmEvents.output); hold with session.holdOutput() when behind. */
@@ -103,11 +109,7 @@ export class VmSession {
         };
       },
       host,
-      {
-        output: (b) => session?.onOutput(b),
-        stopped: (r) => session?.onStopped(r),
-        rebooted: () => session?.onRebooted(),
-      },
+      { output: (b) => session?.onOutput(b), stopped: (r) => session?.onStopped(r), rebooted: () => session?.onRebooted() },
     );
     session!.vm = vm;
     // A restored guest is where it was saved, usually at its prompt: the first prompt seen counts.
@@ -303,3 +305,4 @@ export class VmSession {
     return failed;
   }
 }
+
