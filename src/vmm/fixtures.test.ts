@@ -13,6 +13,7 @@ import { testHost } from './tiny-snapshot.ts';
 import { readSavedConfig } from './saved-config.ts';
 import { StateReader } from '../memory/state.ts';
 import { MemoryBackend } from '../virtio/testing.ts';
+import { boardOf } from './testing.ts';
 import { fingerprintDisk, identityMismatch } from './disk-identity.ts';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
@@ -49,7 +50,7 @@ for (const [name, version] of [
         },
       ).then((vm) => {
         // The fixtures predate the power button: it comes up fresh, with no driver to press for.
-        assert.equal(vm.machine.powerButtonMmio.status, 0);
+        assert.equal(boardOf(vm).powerButtonMmio.status, 0);
         assert.equal(vm.pressPowerButton(), false);
         vm.start();
       });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_BOOT_FILES, Vm, type BootReloader, type StopReason, type VmHost } from './vm.ts';
 import { TestDriver } from '../virtio/testing.ts';
+import { boardOf } from './testing.ts';
 
 // Tiny S-mode "kernels" in the RISC-V Image format: print some bytes on the UART, then write the
 // SiFive test finisher (0x7777 reboot, 0x5555 poweroff). Encoded here so the test needs no toolchain.
@@ -211,7 +212,7 @@ test('the power button: pressed only while the VM runs a driver for it, and it w
   });
   assert.equal(vm.pressPowerButton(), false, 'no guest driver');
   // Play the guest's virtio-input driver on the board's power button.
-  const m = vm.machine;
+  const m = boardOf(vm);
   const drv = new TestDriver(m.powerButtonMmio, m.bus.ram, m.bus.ramBase);
   drv.init([8, 8], m.bus.ramBase + 0x400000);
   for (let i = 0; i < 4; i++) drv.addChain(0, [{ addr: m.bus.ramBase + 0x410000 + 8 * i, len: 8, write: true }]);

@@ -237,7 +237,7 @@ export class Vm {
    */
   pressPowerButton(): boolean {
     if (this.state === 'stopped' || this.rebooting) return false;
-    const pressed = this.machine.pressPowerButton();
+    const pressed = this.board.pressPowerButton();
     this.wake();
     return pressed;
   }
