@@ -18,8 +18,8 @@ import { CliError, UsageError } from './errors.ts';
 import { QEMU_RUN_FLAGS } from './qemu-habits.ts';
 import { describeError } from '../host/node/errno-words.ts';
 import type { StopReason, VmHost } from '../vmm/vm.ts';
-import { VmSession } from '../vmm/session.ts';
-import { VM_SPEC_VERSION, VmSpecError, type VmSpecDisk } from '../vmm/vm-spec.ts';
+import { VmSession, type SessionEvents } from '../vmm/session.ts';
+import { VM_SPEC_VERSION, VmSpecError, type VmSpec, type VmSpecDisk } from '../vmm/vm-spec.ts';
 import { classifyStop, type StopClass } from '../vmm/stop-reason.ts';
 import { BoardConfigError } from '../machine/virt.ts';
 import { CursorQueries, HostConsole, InputGate, PipedInput, StreamOutput } from '../host/node/console.ts';
@@ -28,7 +28,7 @@ import { consoleEnvironment } from './console-env.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
 import { StorageError } from '../storage/types.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
-import { readBootRecord, type BootRecord } from '../vmm/boot-record.ts';
+import { BOOT_FILE_ROLES, readBootRecord, type BootFileRole, type BootRecord } from '../vmm/boot-record.ts';
 import { buildSavedConfig, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
 import { fingerprintDisk, identityMismatch } from '../vmm/disk-identity.ts';
 import { StateError, StateReader } from '../memory/state.ts';
@@ -250,6 +250,29 @@ const EXIT_STATUS: Record<StopClass, number> = {
   'internal-error': 70,
 };
 
+/**
+ * Reads the boot files and builds the VM from them. A function of its own so that no frame of the
+ * long-running runLinux holds the file bytes: the VM drops them once they are in guest RAM (tens of
+ * MiB per VM), and a guest reboot reads them again, checked unchanged against the record made here
+ * (~0.1 s of hashing for the default guest), as after a restore.
+ */
+async function bootFromFiles(
+  paths: { kernel: string; initrd: string | undefined; firmware: string | undefined },
+  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'append' | 'disks' | 'nics'>,
+  events: SessionEvents,
+): Promise<{ vm: VmSession; record: BootRecord }> {
+  const files: Partial<Record<BootFileRole, LoadedBootFile>> = {};
+  for (const role of BOOT_FILE_ROLES) {
+    const path = paths[role];
+    if (path) files[role] = { path, bytes: await readInput(path, role) };
+  }
+  const record = describeBootFiles(files);
+  const boot = Object.fromEntries(Object.entries(files).map(([role, f]) => [role, f.bytes]));
+  const reloadBoot = () => reloadBootFiles(record, vmSpec.memoryBytes);
+  const vm = VmSession.boot({ version: VM_SPEC_VERSION, ...vmSpec, boot, reloadBoot }, nodeHost, events);
+  return { vm, record };
+}
+
 export async function runLinux(argv: string[]): Promise<number> {
   const a = parseArgs(argv, LINUX_FLAGS, {}, { foreign: QEMU_RUN_FLAGS });
   if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
@@ -315,7 +338,6 @@ export async function runLinux(argv: string[]): Promise<number> {
   /** A --save-on-exit snapshot could not be written: the exit status is 1 however the VM stopped. */
   let saveFailed = false;
   let opened: VmSpecDisk[] = [];
-  let describeBoot: (() => BootRecord) | undefined;
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
@@ -372,8 +394,6 @@ export async function runLinux(argv: string[]): Promise<number> {
       return buildSavedConfig({ append: guestAppend, nets: netTexts, disks, boot: bootRecord });
     });
   const writeSnapshot = async (path: string) => {
-    // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
-    if (describeBoot && bootRecord === undefined) bootRecord = describeBoot();
     const bytes = await snapshotWithDisks();
     try {
       await writeFile(path + '.tmp', bytes);
@@ -448,23 +468,16 @@ export async function runLinux(argv: string[]): Promise<number> {
         kernelPath = g.kernel;
         initrdPath ??= g.initrd;
       }
-      const kernel = await readInput(kernelPath, 'kernel');
-      const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
-      const firmwarePath = f.firmware as string | undefined;
-      const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
       const append = (f.append as string | undefined) ?? `console=ttyS0${consoleEnvironment(process.stdout)}`;
       guestAppend = append;
-      const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
-      if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
-      if (firmware && firmwarePath) bootFiles.firmware = { path: firmwarePath, bytes: firmware };
-      describeBoot = () => describeBootFiles(bootFiles);
       const nics = await openNets(netTexts);
-      const boot = { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) };
-      vm = VmSession.boot({ version: VM_SPEC_VERSION, memoryBytes, cpus, boot, append, disks, nics }, nodeHost, {
-        output: onOutput,
-        stopped: onStopped,
-        rebooted: onRebooted,
-      });
+      const booted = await bootFromFiles(
+        { kernel: kernelPath, initrd: initrdPath, firmware: f.firmware as string | undefined },
+        { memoryBytes, cpus, append, disks, nics },
+        { output: onOutput, stopped: onStopped, rebooted: onRebooted },
+      );
+      vm = booted.vm;
+      bootRecord = booted.record;
       if (netSetup) netSetup.describeNics = () => vm.describeNics();
     }
   } catch (e) {

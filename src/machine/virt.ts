@@ -175,7 +175,14 @@ export class VirtMachine {
   private readonly output = new ConsoleOutput();
   private readonly stdin: number[] = [];
 
-  constructor(readonly opts: VirtOptions) {
+  /** The options built from, minus the boot files: those live in guest RAM once loaded. */
+  readonly opts: VirtOptions;
+
+  constructor(options: VirtOptions) {
+    // Kernel, initrd and firmware are tens of MiB a VM would otherwise hold for its whole life:
+    // only boot() sees them. Closures below capture `opts`, which must not hold them.
+    const { kernel: _k, initrd: _i, firmware: _f, ...opts } = options;
+    this.opts = opts;
     const { memoryBytes, cpus } = opts;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS)
       throw new BoardConfigError(`--cpus must be 1..8, not ${cpus}`);
@@ -263,9 +270,9 @@ export class VirtMachine {
     this.powerButton = new VirtioInput();
     this.powerButtonMmio = transport(VIRT.powerButton.irq, this.powerButton, 'power button');
     this.bus.addDevice('power-button', VIRT.powerButton.base, VIRT.powerButton.size, this.powerButtonMmio);
-    this.builtinSbi = opts.builtinSbi ?? !opts.firmware;
+    this.builtinSbi = opts.builtinSbi ?? !options.firmware;
     if (this.builtinSbi) for (const h of this.harts) h.sbiHandler = (hart) => this.sbiCall(hart);
-    if (!opts.restoring) this.boot();
+    if (!opts.restoring) this.boot(options);
   }
 
   /**
@@ -303,8 +310,7 @@ export class VirtMachine {
     this.output.setHeld(held);
   }
 
-  private boot(): void {
-    const o = this.opts;
+  private boot(o: VirtOptions): void {
     const ram = this.bus.ram;
     const base = VIRT.dram.base;
     let kernel: LoadedKernel | undefined;

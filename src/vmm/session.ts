@@ -76,6 +76,7 @@ export class VmSession {
         disks: s.disks.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, serial: serialOf(i) })),
         nics: s.nics.map((n) => ({ backend: n.backend, ...(n.mac ? { mac: n.mac } : {}) })),
         ...(s.translate !== undefined ? { translate: s.translate } : {}),
+        ...(s.reloadBoot ? { reloadBoot: s.reloadBoot, releaseBootFiles: true } : {}),
       },
       host,
       session.vmEvents(),

@@ -49,6 +49,11 @@ export interface VmSpec {
   nics: VmSpecNic[];
   /** Use the translation tier (default true). */
   translate?: boolean;
+  /**
+   * Reads the boot files again, checked unchanged, for a reboot. When given, the VM does not keep
+   * `boot` in memory once the board has loaded it (tens of MiB per VM): a reboot asks for the files.
+   */
+  reloadBoot?: () => Promise<VmBootFiles>;
 }
 
 /**
@@ -132,6 +137,8 @@ export function validateVmSpec(spec: unknown): VmSpec {
   if (typeof spec.append !== 'string' || spec.append.length > MAX_APPEND)
     throw new VmSpecError('append', `must be a string of at most ${MAX_APPEND} characters`);
   checkDevices(spec);
+  if (spec.reloadBoot !== undefined && typeof spec.reloadBoot !== 'function')
+    throw new VmSpecError('reloadBoot', 'must be a function');
   return spec as unknown as VmSpec;
 }
 

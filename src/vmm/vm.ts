@@ -62,8 +62,12 @@ export interface BootFiles {
  */
 export type BootReloader = () => Promise<BootFiles>;
 
-/** Board options a Vm is built from, plus how to reload boot files after a restore. */
-export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?: BootReloader };
+/**
+ * Board options a Vm is built from, plus how to reload boot files after a restore.
+ * `releaseBootFiles` (with a `reloadBoot`): drop the boot files once loaded into guest RAM and
+ * reload them for each reboot, as a restored VM does, instead of holding them for the VM's life.
+ */
+export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?: BootReloader; releaseBootFiles?: boolean };
 
 /** Why a restored VM without a reloader cannot reboot. */
 export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boot files to reboot from';
@@ -103,6 +107,8 @@ export class Vm {
   private board: VirtMachine;
   private opts: Omit<VirtOptions, 'onOutput' | 'nowMs'>;
   private readonly reloadBoot: BootReloader | undefined;
+  /** Drop the boot files after each build (the host can reload them): see VmOptions. */
+  private readonly releaseBootFiles: boolean;
   /** Set while a restored VM's boot files are being reloaded for a reboot. */
   private rebooting: Promise<void> | undefined;
   private state: 'created' | 'running' | 'paused' | 'stopped' = 'created';
@@ -122,9 +128,10 @@ export class Vm {
     private readonly host: VmHost,
     private readonly events: VmEvents,
   ) {
-    const { reloadBoot, ...opts } = options;
+    const { reloadBoot, releaseBootFiles, ...opts } = options;
     this.opts = opts;
     this.reloadBoot = reloadBoot;
+    this.releaseBootFiles = Boolean(releaseBootFiles && reloadBoot);
     this.board = this.build();
   }
 
@@ -138,6 +145,10 @@ export class Vm {
       onDeviceInterrupt: () => this.wake(),
     });
     board.holdOutput(this.heldByHost);
+    if (this.releaseBootFiles) {
+      const { kernel: _k, initrd: _i, firmware: _f, ...rest } = this.opts;
+      this.opts = rest;
+    }
     return board;
   }
 
