@@ -450,7 +450,8 @@ export class CursorQueries {
     else if (b === 0x0a) {
       this.column = 1;
       this.unanswered = false;
-    } else if (b === 0x08) this.column = Math.max(1, this.column - 1);
+    }
+    else if (b === 0x08) this.column = Math.max(1, this.column - 1);
     else if (b === 0x09) this.column = Math.min(MAX_COLUMN, (Math.floor((this.column - 1) / 8) + 1) * 8 + 1);
     else if (b >= 0x20 && b !== 0x7f && (b & 0xc0) !== 0x80) this.column = Math.min(MAX_COLUMN, this.column + 1);
   }

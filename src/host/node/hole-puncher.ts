@@ -44,7 +44,7 @@ export class HolePuncher {
     return new Promise((resolve) => {
       let p: Pending = { start: offset, end: offset + length, done: [resolve] };
       // Merge with every queued range it overlaps or touches (the merged range may touch more).
-      for (let i = 0; i < this.queue.length;) {
+      for (let i = 0; i < this.queue.length; ) {
         const q = this.queue[i]!;
         if (q.start <= p.end && p.start <= q.end) {
           p = { start: Math.min(p.start, q.start), end: Math.max(p.end, q.end), done: q.done.concat(p.done) };
