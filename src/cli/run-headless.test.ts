@@ -30,7 +30,7 @@ async function until(cond: () => boolean, what: string) {
   }
 }
 
-function start(kernel: string, tag: string) {
+function start(kernel: string, tag: string, extra: string[] = []) {
   const p = {
     qmp: join(dir, `${tag}-q.sock`),
     con: join(dir, `${tag}-c.sock`),
@@ -38,7 +38,7 @@ function start(kernel: string, tag: string) {
     pid: join(dir, `${tag}.pid`),
   };
   const args = ['run', '--kernel', kernel, '--memory', '16M', '--qmp', `unix:${p.qmp},server=on,wait=off`];
-  args.push('--console', `unix:${p.con}`, '--console-log', p.log, '--pidfile', p.pid);
+  args.push('--console', `unix:${p.con}`, '--console-log', p.log, '--pidfile', p.pid, ...extra);
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -57,7 +57,9 @@ function consoleClient(path: string) {
 }
 
 test('headless VM: pidfile, console ring then live output, typing, QMP stop/cont/quit, exit 0, all cleaned up', async () => {
-  const vm = start(echo, 'a');
+  const disk = join(dir, 'a.raw');
+  writeFileSync(disk, new Uint8Array(1 << 20));
+  const vm = start(echo, 'a', ['--disk', `${disk},format=raw`, '--net', 'user']);
   await until(() => existsSync(vm.p.pid), 'the pidfile');
   assert.equal(readFileSync(vm.p.pid, 'utf8'), `${vm.child.pid}\n`);
   const qmp = await QmpClient.connect(vm.p.qmp);
@@ -72,6 +74,12 @@ test('headless VM: pidfile, console ring then live output, typing, QMP stop/cont
   await until(() => a.got === 'hello\nabcd' && b.got === 'hello\nabcd', 'input from either client');
 
   assert.deepEqual(await qmp.execute('query-status'), { status: 'running', singlestep: false, running: true });
+  const stats = (await qmp.execute('x-virtkit-query-stats')) as Record<string, unknown>;
+  assert.ok((stats.instructions as number) > 0 && (stats['uptime-ms'] as number) > 0 && (stats.mips as number) > 0);
+  const host = stats.host as { 'cpu-ms': number; rss: number };
+  assert.ok(host['cpu-ms'] > 0 && host.rss > 1 << 20);
+  assert.deepEqual(stats.disks, [{ id: 'virtkit0', 'rd-bytes': 0, 'wr-bytes': 0, 'rd-ops': 0, 'wr-ops': 0 }]);
+  assert.deepEqual(stats.nics, [{ id: 'net0', 'rx-bytes': 0, 'tx-bytes': 0, 'rx-packets': 0, 'tx-packets': 0 }]);
   const stopped = qmp.waitEvent('STOP');
   await qmp.execute('stop');
   await stopped;

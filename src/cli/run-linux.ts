@@ -524,6 +524,10 @@ export async function runLinux(argv: string[]): Promise<number> {
       qmpTarget = new SessionQmpTarget(() => vm, {
         version: qmpVersion(packageVersion(), `virtkit ${packageVersion()}`),
         quit: () => void saveAndQuit(),
+        hostStats: () => {
+          const u = process.cpuUsage();
+          return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage.rss() };
+        },
       });
       qmpServer = await QmpServer.listen(qmpPath, qmpTarget.monitor);
     }

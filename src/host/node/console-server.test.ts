@@ -35,7 +35,7 @@ test('clients get the ring then live output; their bytes are input; a stopped re
   while (got !== 'boot\n') await new Promise((r) => setTimeout(r, 5));
   srv.output(new TextEncoder().encode('# '));
   a.write('ls\n');
-  while (got !== 'boot\n# ' || typed.join('') !== 'ls\n') await new Promise((r) => setTimeout(r, 5));
+  while ((got as string) !== 'boot\n# ' || typed.join('') !== 'ls\n') await new Promise((r) => setTimeout(r, 5));
   const stuck = createConnection(path);
   stuck.pause();
   while (srv.clientCount < 2) await new Promise((r) => setTimeout(r, 5));
