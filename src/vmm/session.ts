@@ -8,16 +8,10 @@
  *
  * Host code opens files, disks and sockets and hands them in; nothing here touches the host.
  */
-import { Vm, type BootReloader, type StopReason, type VmEvents, type VmHost } from './vm.ts';
+import { Vm, type BootReloader, type DeviceStats, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
-import {
-  validateAttachments,
-  validateVmSpec,
-  type VmAttachments,
-  type VmSpec,
-  type VmSpecDisk,
-} from './vm-spec.ts';
+import { validateAttachments, validateVmSpec, type VmAttachments, type VmSpec, type VmSpecDisk } from './vm-spec.ts';
 
 export interface SessionEvents {
   /** Guest console output (see VmEvents.output); hold with session.holdOutput() when behind. */
@@ -110,7 +104,11 @@ export class VmSession {
         };
       },
       host,
-      { output: (b) => session?.onOutput(b), stopped: (r) => session?.onStopped(r), rebooted: () => session?.onRebooted() },
+      {
+        output: (b) => session?.onOutput(b),
+        stopped: (r) => session?.onStopped(r),
+        rebooted: () => session?.onRebooted(),
+      },
     );
     session!.vm = vm;
     // A restored guest is where it was saved, usually at its prompt: the first prompt seen counts.
@@ -182,6 +180,16 @@ export class VmSession {
     return this.vm.running;
   }
 
+  /** created (never started), running, paused or stopped. */
+  get phase(): 'created' | 'running' | 'paused' | 'stopped' {
+    return this.vm.phase;
+  }
+
+  /** Resets the machine (QMP system_reset): as a guest reboot; see Vm.reset. */
+  reset(): boolean {
+    return this.vm.reset();
+  }
+
   get stopped(): boolean {
     return this.vm.stopped;
   }
@@ -234,6 +242,21 @@ export class VmSession {
   /** Every hart waits for an interrupt and the guest has taken every typed byte. */
   get idle(): boolean {
     return !this.vm.stopped && this.vm.pendingInputBytes === 0 && this.vm.allHartsWaiting;
+  }
+
+  /** Milliseconds since start() (0 before). */
+  get uptimeMs(): number {
+    return this.vm.phase === 'created' ? 0 : this.host.nowMs() - this.startedAt;
+  }
+
+  /** Disk i's serial number, as the guest sees it (its id in x-virtkit-query-stats). */
+  diskSerial(i: number): string {
+    return serialOf(i);
+  }
+
+  /** Disk and NIC I/O counters (Vm.deviceStats). */
+  deviceStats(): DeviceStats {
+    return this.vm.deviceStats();
   }
 
   /** Instructions retired since the current board was built. */
@@ -306,4 +329,3 @@ export class VmSession {
     return failed;
   }
 }
-
