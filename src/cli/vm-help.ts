@@ -22,7 +22,8 @@ verbs:
   start NAME...               boot a stopped (or crashed) VM
   shutdown NAME [--timeout S] ask the guest to power off (power button); killed after S seconds
   stop NAME...                power off now
-  pause NAME... / resume NAME...   freeze / thaw the guest's CPUs
+  pause NAME...               freeze the guest's CPUs (its memory stays)
+  resume NAME...              continue a paused VM
   reboot NAME...              reset the machine
   console NAME [--watch]      the serial console (Ctrl-] detaches); --watch only watches
   snapshot create|list|revert|delete NAME [SNAP]   disk + RAM snapshots
