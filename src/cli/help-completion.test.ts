@@ -21,6 +21,10 @@ test("virtkit help COMMAND prints that command's help; help TOPIC a topic; an un
   const run = vk('help', 'run');
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^usage: virtkit run/);
+  const daemon = vk('help', 'daemon');
+  assert.equal(daemon.status, 0, daemon.stderr);
+  assert.match(daemon.stdout, /^usage: virtkit daemon \[--state-dir DIR\] \[--listen HOST:PORT\]/);
+  for (const flag of ['--state-dir', '--listen', '--help']) assert.match(daemon.stdout, new RegExp(flag));
   const img = vk('help', 'img');
   assert.match(img.stdout, /^usage: virtkit img VERB/);
   for (const topic of ['exit-status', 'network', 'snapshots']) {
@@ -83,6 +87,7 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
     '--help',
     '--version',
     'completion',
+    'daemon',
     'guest',
     'help',
     'img',
@@ -105,6 +110,7 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
       verb,
     );
   assert.deepEqual(complete(s, ['virtkit', 'run', '--mem']), ['--memory']);
+  assert.deepEqual(complete(s, ['virtkit', 'daemon', '--']), ['--help', '--listen', '--state-dir']);
   // After a flag that takes a value, file names (none match this prefix).
   assert.deepEqual(complete(s, ['virtkit', 'run', '--kernel', '/nonexistent-virtkit-x']), []);
 });

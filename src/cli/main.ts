@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   img: () => import('./img.ts'),
   guest: () => import('./guest.ts'),
   web: () => import('./web.ts'),
+  daemon: () => import('./daemon.ts'),
   vm: () => import('./vm.ts'),
 };
 
