@@ -109,11 +109,12 @@ export function checkName(name: string, what = 'VM name'): string {
   return name;
 }
 
-/** A whole number of seconds or more than 0 (shutdown --timeout, stats --interval). */
-export function parseSeconds(text: string, what: string, min = 0): number {
+/** Seconds in min..max (shutdown --timeout: whole seconds, 1..3600 as the API takes; stats --interval). */
+export function parseSeconds(text: string, what: string, min = 0, max = 86400, whole = false): number {
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n) || n < min || n > 86400)
-    throw new UsageError(`invalid ${what} '${text}' (expected seconds, ${min}..86400)`);
+  const form = whole ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (!form.test(text.trim()) || !Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`invalid ${what} '${text}' (expected ${whole ? 'whole ' : ''}seconds, ${min}..${max})`);
   return n;
 }
 

@@ -133,9 +133,12 @@ export async function attachConsole(
 
     const onClose = (code: number, reason: Buffer) => {
       if (finished) return;
+      const why = reason.toString('utf8');
       if (code === CLOSE_TYPIST_TAKEN)
         fail(new CliError(`another client is typing on ${name}'s console (watch it with --watch)`, 1));
-      else finish(0, `${name}'s console closed${reason.length ? `: ${reason.toString('utf8')}` : ''}`);
+      else if (code === 1000 || code === 1001) finish(0, why || `${name}'s console closed`);
+      else if (code === 1006) fail(new CliError(`the connection to the daemon was lost (${name} keeps running)`, 1));
+      else fail(new CliError(why || `${name}'s console closed (WebSocket code ${code})`, 1));
     };
     const onError = (e: Error) => fail(new CliError(`console of ${name}: ${e.message}`, 1));
     const onSignal = () => finish(0, 'detached');

@@ -100,7 +100,7 @@ test('vm info: fields, disks and NICs', () => {
   assert.match(text, /^name: +a$/m);
   assert.match(text, /^memory: +128 MiB$/m);
   assert.match(text, /^source: +image \/img\/deb\.qcow2 \(qcow2\)$/m);
-  assert.match(text, /^ {2}PATH +FORMAT +OWNED +MODE\n {2}\/var\/x\/disk0\.qcow2 +qcow2 +yes +rw$/m);
+  assert.match(text, /^ {2}PATH +FORMAT +OWNED +MODE +BACKING\n {2}\/var\/x\/disk0\.qcow2 +qcow2 +yes +rw$/m);
   assert.match(text, /^ {2}0: user, hostfwd tcp::8080-:80$/m);
 });
 

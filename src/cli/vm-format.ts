@@ -103,10 +103,13 @@ export function vmInfo(vm: Vm, now = Date.now()): string {
   const lines: [string, string][] = [
     ['name', vm.name],
     ['id', vm.id],
-    ['state', vm.state],
+    ['state', vm.reason ? `${vm.state} (${vm.reason})` : vm.state],
     ['cpus', String(vm.cpus)],
     ['memory', humanBytes(vm.memory * MiB)],
     ['source', source(vm)],
+    ...(vm.append !== undefined || (vm.source?.type === 'kernel' && vm.source.append !== undefined)
+      ? [['append', vm.append ?? (vm.source as { append: string }).append] as [string, string]]
+      : []),
     ['created', vm.created],
   ];
   if (vm.startedAt) lines.push(['started', vm.startedAt], ['uptime', uptime(vm, now)]);
@@ -118,8 +121,8 @@ export function vmInfo(vm: Vm, now = Date.now()): string {
   else
     out.push(
       ...table(
-        ['PATH', 'FORMAT', 'OWNED', 'MODE'],
-        vm.disks.map((d) => [d.path, d.format, d.owned ? 'yes' : 'no', d.readonly ? 'ro' : 'rw']),
+        ['PATH', 'FORMAT', 'OWNED', 'MODE', 'BACKING'],
+        vm.disks.map((d) => [d.path, d.format, d.owned ? 'yes' : 'no', d.readonly ? 'ro' : 'rw', d.backing ?? '']),
       )
         .split('\n')
         .map((l) => `  ${l}`),
@@ -184,6 +187,6 @@ export function snapshotList(name: string, snaps: Snapshot[]): string {
 
 /** An event as one line: time, VM, previous -> state, reason. */
 export function eventLine(e: VmEvent): string {
-  const change = e.previous ? `${e.previous} -> ${e.state}` : e.state;
+  const change = e.previous && e.previous !== e.state ? `${e.previous} -> ${e.state}` : e.state;
   return `${e.time}  ${e.vm}  ${change}${e.reason ? `  (${e.reason})` : ''}`;
 }

@@ -92,7 +92,7 @@ Presses the VM's power button: the guest powers off cleanly (busybox acpid in th
 guest, systemd-logind on Debian). If it is still running after SECONDS (default 60) the daemon
 powers it off.
 
-  --timeout SECONDS      how long the guest may take (0..86400)
+  --timeout SECONDS      how long the guest may take (1..3600)
 ${OUTPUT}
 
 ${CONNECTION}`,

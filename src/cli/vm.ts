@@ -121,7 +121,7 @@ const HANDLERS: Record<VmVerb, Handler> = {
   async shutdown(ctx) {
     const [name] = positionals(ctx.args, ['NAME'], 'shutdown');
     const t = ctx.args.flags.timeout;
-    const timeout = typeof t === 'string' ? parseSeconds(t, '--timeout') : undefined;
+    const timeout = typeof t === 'string' ? parseSeconds(t, '--timeout', 1, 3600, true) : undefined;
     return eachName(ctx, [name!], (n) => ctx.api.shutdown(n, timeout), vmLine);
   },
   async console(ctx) {

@@ -15,6 +15,8 @@ export interface VmDisk {
   format: string;
   owned: boolean;
   readonly: boolean;
+  /** A linked clone's disk: the image it is an overlay on. */
+  backing?: string;
 }
 
 export interface Vm {
@@ -30,6 +32,10 @@ export interface Vm {
   created: string;
   startedAt?: string;
   pid?: number;
+  /** Kernel command line of a kernel-booted VM, when set apart from its source. */
+  append?: string;
+  /** Why the VM is in its state (a crash's exit status, a stop's cause). */
+  reason?: string;
   warnings?: string[];
 }
 
@@ -65,7 +71,8 @@ export interface Snapshot {
 export interface VmEvent {
   vm: string;
   state: VmState;
-  previous?: VmState;
-  reason?: string;
+  previous?: VmState | null;
+  reason?: string | null;
   time: string;
+  id?: number;
 }

@@ -18,7 +18,7 @@ export class VmApi {
   create = (body: CreateRequest) => this.client.request<Vm>('POST', '/v1/vms', body);
   remove = (name: string, force: boolean) =>
     this.client.request<void>('DELETE', `${vmPath(name)}${force ? '?force=true' : ''}`);
-  power = (name: string, action: PowerAction) => this.client.request<Vm>('POST', `${vmPath(name)}/${action}`);
+  power = (name: string, action: PowerAction) => this.client.request<Vm>('POST', `${vmPath(name)}/${action}`, {});
   shutdown = (name: string, timeout?: number) =>
     this.client.request<Vm>('POST', `${vmPath(name)}/shutdown`, timeout === undefined ? {} : { timeout });
   stats = (name: string) => this.client.request<VmStats>('GET', `${vmPath(name)}/stats`);
@@ -26,7 +26,7 @@ export class VmApi {
   snapshot = (name: string, snap: string) =>
     this.client.request<Snapshot>('POST', `${vmPath(name)}/snapshots`, { name: snap });
   revert = (name: string, snap: string) =>
-    this.client.request<Vm>('POST', `${vmPath(name)}/snapshots/${encodeURIComponent(snap)}/revert`);
+    this.client.request<Vm>('POST', `${vmPath(name)}/snapshots/${encodeURIComponent(snap)}/revert`, {});
   deleteSnapshot = (name: string, snap: string) =>
     this.client.request<void>('DELETE', `${vmPath(name)}/snapshots/${encodeURIComponent(snap)}`);
   clone = (name: string, to: string, mode: 'linked' | 'full') =>
