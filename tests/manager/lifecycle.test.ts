@@ -177,7 +177,7 @@ test('lifecycle of default-guest VMs: race, console, pause/resume, crash, daemon
 });
 
 test('stop and a stopped VM: stop answers once the process is gone; stats of a stopped VM are its state only', async () => {
-  assert.equal((await d.req('POST', '/v1/vms', { name: 'gamma', memory: 64 })).status, 201);
+  assert.equal((await d.req('POST', '/v1/vms', { name: 'gamma', memory: 128 })).status, 201);
   const s = await d.req('POST', '/v1/vms/gamma/start');
   assert.equal(s.status, 200, s.text);
   const pid = s.body.pid as number;
