@@ -52,7 +52,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     } catch (e) {
       throw new StateDirError(`cannot open the database ${dir.db}: ${describeError(e)}`);
     }
-    mgr = new Manager(dir, db, new EventBus(), opts.connectQmp ?? defaultConnect);
+    const bus = new EventBus();
+    // The foreground log: one line per state change.
+    bus.subscribe((e) => {
+      if (e.state !== e.previous)
+        opts.log(`vm ${e.vm}: ${e.previous ?? '-'} -> ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+    });
+    mgr = new Manager(dir, db, bus, opts.connectQmp ?? defaultConnect);
     await mgr.supervisor.reattach();
 
     const unixApp = await buildApp(mgr, { version: opts.version });

@@ -132,6 +132,7 @@ export class Manager {
         if (!force) throw wrongState(name, cur.state, 'delete (stop it first, or delete with force=true)');
         if (this.supervisor.isActive(cur.id)) await this.supervisor.stop(cur, 'delete');
       }
+      const last = this.db.getVmById(vm.id)?.state ?? 'stopped';
       this.db.deleteVm(vm.id);
       rmSync(this.dir.vmDir(vm.id), { recursive: true, force: true });
       this.bus.publish({
@@ -139,7 +140,7 @@ export class Manager {
         vm: vm.name,
         vmId: vm.id,
         state: 'deleted',
-        previous: this.db.getVmById(vm.id)?.state ?? 'stopped',
+        previous: last,
         reason: 'deleted',
         time: new Date().toISOString(),
       });

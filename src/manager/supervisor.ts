@@ -192,7 +192,6 @@ export class Supervisor {
           detached: true,
           stdio: ['ignore', 'ignore', errFd],
           cwd: vmDir,
-          env: { ...process.env, VIRTKIT_FROM_DAEMON: '1' },
         });
       } finally {
         closeSync(errFd);
@@ -356,7 +355,8 @@ export class Supervisor {
         this.kill(rt, 'SIGKILL');
       }, STOP_GRACE_MS),
     );
-    if (rt.qmp) await rt.qmp.execute('quit').catch(() => undefined);
+    // The reply to quit may never come (the process is gone first): the exit is what counts.
+    if (rt.qmp) await Promise.race([rt.qmp.execute('quit').catch(() => undefined), rt.exited]);
     else this.kill(rt, 'SIGTERM');
     await rt.exited;
   }

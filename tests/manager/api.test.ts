@@ -220,3 +220,37 @@ test('SIGTERM closes the API and exits 0, removing the socket and pid file', asy
     await other.cleanup();
   }
 });
+
+test('GET /v1/events streams lifecycle notes as server-sent events; GET /v1/vms/{name}/events lists the stored ones', async () => {
+  const { request } = await import('node:http');
+  const got: string[] = [];
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const req = request({ socketPath: d.socket, path: '/v1/events' }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /text\/event-stream/);
+  res.on('data', (c: Buffer) => got.push(c.toString()));
+  assert.equal((await d.req('POST', '/v1/vms', { name: 'ev' })).status, 201);
+  const stored = await d.req('GET', '/v1/vms/ev/events?limit=5');
+  assert.equal(stored.status, 200);
+  assert.deepEqual(
+    stored.body.map((e: { state: string; reason: string }) => [e.state, e.reason]),
+    [['stopped', 'created']],
+  );
+  assert.equal((await d.req('GET', '/v1/vms/ev/events?limit=0')).status, 400);
+  assert.equal((await d.req('DELETE', '/v1/vms/ev')).status, 204);
+  const deadline = Date.now() + 10_000;
+  while (!/"state":"deleted"/.test(got.join('')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  res.destroy();
+  const text = got.join('');
+  assert.match(
+    text,
+    /event: state\nid: \d+\ndata: \{"id":\d+,"vm":"ev","state":"stopped","previous":"stopped","reason":"created"/,
+  );
+  assert.match(
+    text,
+    /event: state\nid: 0\ndata: \{"id":0,"vm":"ev","state":"deleted","previous":"stopped","reason":"deleted"/,
+  );
+});
