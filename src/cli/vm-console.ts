@@ -8,7 +8,9 @@
  * - Piped stdin is typed a line at a time at the guest's shell prompt (PipedInput, as for
  *   `virtkit run`), up to its end or a Ctrl-] byte; once the last line is answered with a prompt
  *   the client detaches, so `printf 'uname -r\n' | virtkit vm console NAME` prints the answer and
- *   ends. The pipe is paused while more than PIPED_INPUT_HIGH bytes of it wait (InputGate).
+ *   ends. The pipe is paused while more than PIPED_INPUT_HIGH bytes of it wait (InputGate). A
+ *   console that stays silent after attaching (a VM restored from a snapshot has printed nothing
+ *   since its process started) gets one Enter, so its shell shows the prompt the input waits for.
  * - When stdout is not a terminal, the guest's cursor-position queries (ESC[6n) are removed from
  *   the output but not answered: the console replays old output on connect, and answers to old
  *   queries would be typed into the shell.
@@ -25,6 +27,8 @@ import { DaemonUnreachable } from '../manager/client/errors.ts';
 /** The detach key, as telnet and `virsh console`: Ctrl-] (GS). */
 export const DETACH = 0x1d;
 const CTRL_C = 0x03;
+/** Silence after attaching before piped input presses Enter to get a prompt. */
+const NUDGE_MS = 1500;
 /** The daemon's close code for a second typist (docs/manager.md). */
 export const CLOSE_TYPIST_TAKEN = 4409;
 
@@ -115,7 +119,18 @@ export async function attachConsole(
       if (!watchOnly) send(bytes);
     };
 
+    // A VM that has printed nothing since its process started (restored from a snapshot, it
+    // sits silently at its prompt) gives piped input no prompt to wait for: after NUDGE_MS of
+    // silence, Enter is pressed once, as a user facing a blank console would.
+    let heard = false;
+    const nudge = piped
+      ? setTimeout(() => {
+          if (!heard && !finished) ws.send(Buffer.from('\r'));
+        }, NUDGE_MS)
+      : undefined;
+
     const onMessage = (data: WebSocket.RawData) => {
+      heard = true;
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       const raw = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
       const out = queries ? queries.filter(raw) : raw;
@@ -146,6 +161,7 @@ export async function attachConsole(
 
     function cleanup(): void {
       finished = true;
+      clearTimeout(nudge);
       stdin.off('data', onData);
       stdin.off('end', endPipe);
       stdin.off('error', onStdinError);

@@ -133,7 +133,8 @@ running). One client types at a time; others may watch.
   -w, --watch            watch only: nothing is typed, any number of watchers
 
 Piped input is typed a line at a time, each line once the guest's shell shows its prompt, and
-the command detaches once the last line is answered:
+the command detaches once the last line is answered (a console silent since the VM's process
+started, as after a snapshot revert, gets one Enter to show its prompt):
   printf 'uname -r\\n' | virtkit vm console NAME
 
 ${CONNECTION}`,
