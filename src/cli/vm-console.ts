@@ -41,13 +41,33 @@ function socketTarget(api: VmApi, path: string): { url: string; options: WebSock
   return { url: `ws://${e.url.host}${path}`, options: { headers } };
 }
 
+/**
+ * An open console. The messages and close that arrive before the caller listens (the replay
+ * often comes in the same read as the handshake's answer) are held in `early`.
+ */
+interface Opened {
+  ws: WebSocket;
+  early: { messages: WebSocket.RawData[]; close?: [number, Buffer]; stop(): void };
+}
+
 /** Opens the console's WebSocket; rejects with the API's error, or DaemonUnreachable. */
-function open(api: VmApi, name: string, mode: 'type' | 'watch'): Promise<WebSocket> {
+function open(api: VmApi, name: string, mode: 'type' | 'watch'): Promise<Opened> {
   const { url, options } = socketTarget(api, api.consolePath(name, mode));
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { ...options, maxPayload: 1 << 20 });
     ws.binaryType = 'nodebuffer';
-    ws.once('open', () => resolve(ws));
+    const early: Opened['early'] = {
+      messages: [],
+      stop() {
+        ws.off('message', onMessage);
+        ws.off('close', onClose);
+      },
+    };
+    const onMessage = (d: WebSocket.RawData) => early.messages.push(d);
+    const onClose = (code: number, reason: Buffer) => (early.close = [code, reason]);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.once('open', () => resolve({ ws, early }));
     ws.once('unexpected-response', (_req, res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -72,7 +92,7 @@ export async function attachConsole(
   stdin: NodeJS.ReadStream = process.stdin,
   stdout: NodeJS.WriteStream = process.stdout,
 ): Promise<number> {
-  const ws = await open(api, name, watchOnly ? 'watch' : 'type');
+  const { ws, early } = await open(api, name, watchOnly ? 'watch' : 'type');
   const tty = stdin.isTTY === true;
   const queries = stdout.isTTY ? undefined : new CursorQueries(() => {});
   const note = (text: string) => {
@@ -190,6 +210,7 @@ export async function attachConsole(
       reject(e);
     }
 
+    early.stop();
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
@@ -206,5 +227,7 @@ export async function attachConsole(
       stdin.on('error', onStdinError);
       stdin.resume();
     }
+    for (const m of early.messages) onMessage(m);
+    if (early.close) onClose(...early.close);
   });
 }
