@@ -1,9 +1,36 @@
 /**
- * The QMP connector the daemon uses: the shared QMP client of src/host/node (built by the QMP
- * engine's work) adapted to QmpLink.
+ * The QMP connector the daemon uses: the shared QMP client (src/host/node/qmp-client.ts)
+ * adapted to QmpLink. Every command has a deadline, so a VM process that stops answering cannot
+ * hang an API request: the request fails with the client's one-line reason.
  */
-import type { QmpConnector } from './qmp-link.ts';
+import { QmpClient, QmpCommandError } from '../host/node/qmp-client.ts';
+import type { QmpConnector, QmpLink } from './qmp-link.ts';
 
-export const connectQmp: QmpConnector = async () => {
-  throw new Error('this build has no QMP client yet (src/host/node/qmp-client.ts)');
+/** Most commands answer at once; savevm writes the guest's RAM, which takes longer. */
+const COMMAND_TIMEOUT_MS = 30_000;
+const SLOW_COMMANDS: Record<string, number> = { 'x-virtkit-savevm': 300_000 };
+
+export const connectQmp: QmpConnector = async (path, timeoutMs) => {
+  const client = await QmpClient.connect(path, { timeoutMs });
+  const link: QmpLink = {
+    async execute(command, args) {
+      try {
+        return await client.execute(command, args, { timeoutMs: SLOW_COMMANDS[command] ?? COMMAND_TIMEOUT_MS });
+      } catch (e) {
+        // The VM's own refusal reads better without the class: "GenericError: ..." -> its desc.
+        if (e instanceof QmpCommandError) throw new Error(`${command}: ${e.desc}`);
+        throw e;
+      }
+    },
+    onEvent(listener) {
+      client.onEvent((e) => listener({ event: e.event, ...(e.data ? { data: e.data } : {}) }));
+    },
+    onClose(listener) {
+      client.onClose(() => listener());
+    },
+    close() {
+      client.close();
+    },
+  };
+  return link;
 };

@@ -11,13 +11,7 @@
 import { Vm, type BootReloader, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
-import {
-  validateAttachments,
-  validateVmSpec,
-  type VmAttachments,
-  type VmSpec,
-  type VmSpecDisk,
-} from './vm-spec.ts';
+import { validateAttachments, validateVmSpec, type VmAttachments, type VmSpec, type VmSpecDisk } from './vm-spec.ts';
 
 export interface SessionEvents {
   /** Guest console output (see VmEvents.output); hold with session.holdOutput() when behind. */
@@ -109,7 +103,11 @@ export class VmSession {
         };
       },
       host,
-      { output: (b) => session?.onOutput(b), stopped: (r) => session?.onStopped(r), rebooted: () => session?.onRebooted() },
+      {
+        output: (b) => session?.onOutput(b),
+        stopped: (r) => session?.onStopped(r),
+        rebooted: () => session?.onRebooted(),
+      },
     );
     session!.vm = vm;
     // A restored guest is where it was saved, usually at its prompt: the first prompt seen counts.
@@ -179,6 +177,25 @@ export class VmSession {
 
   get running(): boolean {
     return this.vm.running;
+  }
+
+  /** created (never started), running, paused or stopped. */
+  get phase(): 'created' | 'running' | 'paused' | 'stopped' {
+    return this.vm.phase;
+  }
+
+  /** Resets the machine (QMP system_reset): as a guest reboot; see Vm.reset. */
+  reset(): boolean {
+    return this.vm.reset();
+  }
+
+  /**
+   * Presses the machine's power button (QMP system_powerdown); false when it has none. This
+   * board has no power button yet: a virtio-input device reporting KEY_POWER is being added
+   * (docs/manager.md), and this method then presses it.
+   */
+  pressPowerButton(): boolean {
+    return false;
   }
 
   get stopped(): boolean {
@@ -296,4 +313,3 @@ export class VmSession {
     return failed;
   }
 }
-

@@ -158,6 +158,27 @@ export class Vm {
     return this.state === 'stopped';
   }
 
+  /** created (never started), running, paused or stopped. */
+  get phase(): 'created' | 'running' | 'paused' | 'stopped' {
+    return this.state;
+  }
+
+  /**
+   * A host-requested reset (QMP system_reset), as a guest reboot does it: the board is rebuilt
+   * from the boot files (a restored VM reloads them first), disks and NICs stay. A paused VM
+   * stays paused. Returns false when the VM has stopped or is already rebooting.
+   */
+  reset(): boolean {
+    if (this.state === 'stopped' || this.rebooting) return false;
+    // Called between turns (never from inside one): the old board is done with at once.
+    if (this.hasBootFiles) {
+      this.board = this.build(this.machine.shutdown());
+      this.events.rebooted?.();
+      if (this.state === 'running') this.wake();
+    } else this.rebootWithReloadedFiles();
+    return true;
+  }
+
   start(): void {
     if (this.state !== 'created' && this.state !== 'paused') return;
     this.state = 'running';

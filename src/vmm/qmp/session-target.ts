@@ -1,0 +1,117 @@
+/**
+ * The QmpTarget of a VmSession, and the events the VM itself causes: the front end that owns
+ * the session (the CLI's `virtkit run`) forwards the session's stopped/rebooted events here,
+ * and they become QMP's SHUTDOWN and RESET events.
+ */
+import type { StopReason } from '../vm.ts';
+import type { VmSession } from '../session.ts';
+import { QmpMonitor } from './monitor.ts';
+import { registerStandardCommands, shutdownEvent, type ShutdownReason } from './commands.ts';
+import type { QmpRunState, QmpTarget, QmpVersion } from './target.ts';
+
+export interface SessionTargetOptions {
+  version: QmpVersion;
+  name?: string;
+  /** `quit`: stop the VM and end the process (the host flushes disks as on any exit). */
+  quit(): void;
+}
+
+/** Which guest-caused stops are the guest's doing, and QEMU's word for each. */
+function stopCause(r: StopReason): { guest: boolean; reason: ShutdownReason } {
+  switch (r.kind) {
+    case 'poweroff':
+    case 'fail':
+      return { guest: true, reason: 'guest-shutdown' };
+    case 'reboot':
+      return { guest: true, reason: 'guest-reset' };
+    case 'panic':
+      return { guest: true, reason: 'guest-panic' };
+    case 'quit':
+      return { guest: false, reason: 'host-ui' };
+    case 'error':
+      return { guest: false, reason: 'host-error' };
+  }
+}
+
+export class SessionQmpTarget implements QmpTarget {
+  readonly version: QmpVersion;
+  readonly name?: string;
+  readonly monitor: QmpMonitor;
+  private stoppedBy: StopReason | undefined;
+  /** A reset asked for by QMP is under way: its rebuild is not the guest's reboot. */
+  private hostResets = 0;
+
+  constructor(
+    private readonly session: () => VmSession,
+    private readonly opts: SessionTargetOptions,
+    micros?: () => number,
+  ) {
+    this.version = opts.version;
+    if (opts.name !== undefined) this.name = opts.name;
+    this.monitor = new QmpMonitor(this, micros);
+    registerStandardCommands(this.monitor);
+  }
+
+  status(): QmpRunState {
+    const s = this.session();
+    switch (s.phase) {
+      case 'created':
+        return 'prelaunch';
+      case 'running':
+        return 'running';
+      case 'paused':
+        return s.isSaving ? 'save-vm' : 'paused';
+      case 'stopped':
+        if (this.stoppedBy?.kind === 'panic') return 'guest-panicked';
+        if (this.stoppedBy?.kind === 'error') return 'internal-error';
+        return 'shutdown';
+    }
+  }
+
+  stop(): boolean {
+    return this.session().pause();
+  }
+
+  cont(): boolean {
+    const s = this.session();
+    if (s.phase === 'created') {
+      s.start();
+      return true;
+    }
+    return s.resume();
+  }
+
+  pressPowerButton(): boolean {
+    return this.session().pressPowerButton();
+  }
+
+  reset(): void {
+    this.hostResets++;
+    if (!this.session().reset()) this.hostResets--;
+  }
+
+  quit(): void {
+    this.opts.quit();
+  }
+
+  /** The host is quitting for its own reason (a signal): say so before the VM stops. */
+  announceShutdown(reason: ShutdownReason): void {
+    this.monitor.emit('SHUTDOWN', shutdownEvent(false, reason));
+  }
+
+  /** Forward SessionEvents.stopped here. */
+  vmStopped(r: StopReason): void {
+    this.stoppedBy = r;
+    const { guest, reason } = stopCause(r);
+    this.monitor.emit('SHUTDOWN', shutdownEvent(guest, reason));
+  }
+
+  /** Forward SessionEvents.rebooted here. */
+  vmRebooted(): void {
+    if (this.hostResets > 0) {
+      this.hostResets--;
+      return;
+    }
+    this.monitor.emit('RESET', shutdownEvent(true, 'guest-reset'));
+  }
+}
