@@ -29,7 +29,7 @@ export const VM_VERBS = {
   list: { ...OUTPUT, quiet: 'boolean' },
   info: { ...OUTPUT },
   start: { ...OUTPUT },
-  shutdown: { timeout: 'string', ...OUTPUT },
+  shutdown: { timeout: 'string', wait: 'boolean', ...OUTPUT },
   stop: { ...OUTPUT },
   pause: { ...OUTPUT },
   resume: { ...OUTPUT },

@@ -20,7 +20,7 @@ verbs:
   list                        all VMs: state, CPUs, memory, uptime
   info NAME                   one VM in full
   start NAME...               boot a stopped (or crashed) VM
-  shutdown NAME [--timeout S] ask the guest to power off (power button); killed after S seconds
+  shutdown NAME [--timeout S] [--wait]   ask the guest to power off (power button); killed after S s
   stop NAME...                power off now
   pause NAME...               freeze the guest's CPUs (its memory stays)
   resume NAME...              continue a paused VM
@@ -93,6 +93,7 @@ guest, systemd-logind on Debian). If it is still running after SECONDS (default 
 powers it off.
 
   --timeout SECONDS      how long the guest may take (1..3600)
+  --wait                 return once the VM is down (else at once, the VM 'stopping')
 ${OUTPUT}
 
 ${CONNECTION}`,

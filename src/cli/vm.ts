@@ -122,7 +122,19 @@ const HANDLERS: Record<VmVerb, Handler> = {
     const [name] = positionals(ctx.args, ['NAME'], 'shutdown');
     const t = ctx.args.flags.timeout;
     const timeout = typeof t === 'string' ? parseSeconds(t, '--timeout', 1, 3600, true) : undefined;
-    return eachName(ctx, [name!], (n) => ctx.api.shutdown(n, timeout), vmLine);
+    if (!ctx.args.flags.wait) return eachName(ctx, [name!], (n) => ctx.api.shutdown(n, timeout), vmLine);
+    // --wait: the API answers at once ('stopping'); follow the VM until it is down. The daemon
+    // powers it off after the timeout, so this ends; the bound is only against a daemon that
+    // never reports it.
+    let vm = await ctx.api.shutdown(checkName(name!), timeout);
+    const deadline = Date.now() + ((timeout ?? 60) + 30) * 1000;
+    while (vm.state === 'stopping' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      vm = await ctx.api.get(vm.name);
+    }
+    if (ctx.json) printJson(vm);
+    else print(`${vm.name}: ${vm.state}${vm.reason ? ` (${vm.reason})` : ''}`);
+    return vm.state === 'stopping' ? 1 : 0;
   },
   async console(ctx) {
     const [name] = positionals(ctx.args, ['NAME'], 'console');
