@@ -318,7 +318,7 @@ export class Supervisor {
       else if (!known)
         reason = clean
           ? 'the VM process ended after a QMP SHUTDOWN'
-          : 'the VM process ended without a shutdown (its exit status is unknown: an earlier daemon started it)';
+          : 'the VM process ended without a QMP SHUTDOWN (exit status unknown: an earlier daemon started it)';
       else {
         const tail = stderrTail(f.stderr);
         reason = signal ? `killed by ${signal}` : `exit status ${code}`;
