@@ -202,6 +202,15 @@ export class VmSession {
     return this.vm.stopped;
   }
 
+  /**
+   * Presses the guest's power button (QMP system_powerdown, `virtkit run`'s Ctrl-A p). True when
+   * pressed; false when the VM has stopped, is rebooting or its guest has no driver for the button
+   * yet (see Vm.pressPowerButton). A guest that obeys stops with the power-off reason.
+   */
+  pressPowerButton(): boolean {
+    return this.vm.pressPowerButton();
+  }
+
   /** Console input; returns the bytes accepted (see Vm.input). */
   input(bytes: Uint8Array): number {
     return this.vm.input(bytes);
