@@ -189,15 +189,6 @@ export class VmSession {
     return this.vm.reset();
   }
 
-  /**
-   * Presses the machine's power button (QMP system_powerdown); false when it has none. This
-   * board has no power button yet: a virtio-input device reporting KEY_POWER is being added
-   * (docs/manager.md), and this method then presses it.
-   */
-  pressPowerButton(): boolean {
-    return false;
-  }
-
   get stopped(): boolean {
     return this.vm.stopped;
   }
