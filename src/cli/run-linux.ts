@@ -80,7 +80,8 @@ options:
   -h, --help             show this help
 
 console (on a terminal): Ctrl-A x quit, Ctrl-A s save a snapshot (to --save-on-exit's file or
-virtkit-<time>.snap), Ctrl-A h help.
+virtkit-<time>.snap), Ctrl-A p press the power button (the default guest powers off cleanly, as
+systemd-logind does on a full Debian; virtkit then exits 0), Ctrl-A h help.
 
 signals: SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session) quit the VM as Ctrl-A x
 does: disks flushed, --save-on-exit written, exit status 0.
@@ -485,6 +486,10 @@ export async function runLinux(argv: string[]): Promise<number> {
       writeSnapshot(path).catch((e) =>
         process.stderr.write(`\r\nvirtkit: cannot save the snapshot to ${path}: ${oneLine(e)}\r\n`),
       );
+    },
+    powerButton: () => {
+      if (!vm.pressPowerButton())
+        process.stderr.write('\r\nvirtkit: the guest has no driver for the power button (yet): nothing pressed\r\n');
     },
     end: () => {
       piped?.end();

@@ -94,6 +94,10 @@ test('virt tree: chosen, cpus, soc devices decompile as expected', () => {
   assert.match(out, /core1 \{/);
   assert.match(out, /memory@80000000 \{[^}]*reg = <0x00 0x80000000 0x00 0x10000000>;/);
   assert.match(out, /virtio_mmio@10008000 \{[^}]*interrupts = <0x08>;/);
+  // The power button's slot, after QEMU's eight (IRQ 9 and 0x10009000 are unused by QEMU's virt).
+  assert.match(out, /virtio_mmio@10009000 \{[^}]*interrupts = <0x09>;[^}]*reg = <0x00 0x10009000 0x00 0x1000>;/);
+  assert.ok(out.lastIndexOf('virtio_mmio@10009000') > out.lastIndexOf('virtio_mmio@10001000'), 'probed last');
+  assert.doesNotMatch(dts(buildVirtFdt({ harts: 1, memorySize: 256 << 20, powerButton: false })), /10009000/);
   assert.match(out, /riscv,ndev = <0x5f>;/);
 });
 

@@ -183,6 +183,12 @@ export const VIRT = {
   plic: { base: 0xc000000, size: 0x600000 },
   uart: { base: 0x10000000, size: 0x100, irq: 10, clock: 3686400 },
   virtio: { base: 0x10001000, stride: 0x1000, size: 0x1000, irq: 1, count: 8 },
+  /**
+   * virtkit's own: a ninth virtio-mmio slot holding the power button (virtio-input), after
+   * QEMU's eight at an address and IRQ QEMU's virt leaves unused, so the eight slots (disks and
+   * NICs) and their numbering stay as they were.
+   */
+  powerButton: { base: 0x10009000, size: 0x1000, irq: 9 },
   dram: { base: 0x80000000 },
 } as const;
 
@@ -200,6 +206,8 @@ export interface VirtFdtOptions {
   rngSeed?: Uint8Array;
   /** Number of virtio-mmio slots (default 8, like QEMU). */
   virtioSlots?: number;
+  /** List the power button's virtio-mmio slot (VIRT.powerButton; default true). */
+  powerButton?: boolean;
   /** riscv,ndev of the PLIC (default 95). */
   plicNdev?: number;
   stdoutPath?: string;
@@ -311,6 +319,11 @@ export function buildVirtFdt(o: VirtFdtOptions): Uint8Array {
     irqDevice('virtio_mmio', VIRT.virtio.base + VIRT.virtio.stride * i, VIRT.virtio.size, VIRT.virtio.irq + i, [
       'virtio,mmio',
     ]);
+  }
+  // After QEMU's slots: Linux probes it last, so the other virtio devices keep their numbers.
+  if (o.powerButton !== false) {
+    const b = VIRT.powerButton;
+    irqDevice('virtio_mmio', b.base, b.size, b.irq, ['virtio,mmio']);
   }
 
   const ext = (codes: number[]): number[] => intcPhandles.flatMap((p) => codes.flatMap((c) => [p, c]));

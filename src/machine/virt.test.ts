@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtMachine } from './virt.ts';
+import { VirtMachine, type MachineState } from './virt.ts';
+import { VIRT } from './fdt.ts';
+import { R, VIRTIO_MMIO_MAGIC } from '../virtio/mmio.ts';
+import { VIRTIO_ID_INPUT } from '../virtio/input.ts';
 import { MemoryBackend, TestDriver, settle } from '../virtio/testing.ts';
 import { VIRTIO_BLK_T_IN } from '../virtio/blk.ts';
 
@@ -73,4 +76,41 @@ test('a disk completion that raises the interrupt tells the host (the VM wakes f
   disk.release();
   await settle();
   assert.ok(wakes >= 1, 'the completion raised the line and told the host');
+});
+
+test('the power button sits at 0x10009000 (IRQ 9), presses reach its driver, and it saves with the board', () => {
+  let wakes = 0;
+  const opts = { memoryBytes: 16 * MiB, cpus: 1, restoring: true, nowMs: () => 0, onOutput: () => {} };
+  const m = new VirtMachine({ ...opts, onDeviceInterrupt: () => wakes++ });
+  assert.equal(m.bus.read(VIRT.powerButton.base + R.MagicValue, 4), VIRTIO_MMIO_MAGIC);
+  assert.equal(m.bus.read(VIRT.powerButton.base + R.DeviceID, 4), VIRTIO_ID_INPUT);
+  // QEMU's eight slots are unchanged: rng and console first, then empty ones.
+  assert.equal(m.virtio.length, 2);
+  assert.equal(m.bus.read(VIRT.virtio.base + 2 * VIRT.virtio.stride + R.DeviceID, 4), 0);
+  assert.equal(m.pressPowerButton(), false, 'no driver yet');
+  const ram = m.bus.ram;
+  const base = m.bus.ramBase;
+  const drv = new TestDriver(m.powerButtonMmio, ram, base);
+  drv.init([8, 8], base + 0x1000);
+  drv.addChain(0, [{ addr: base + 0x8000, len: 8, write: true }]);
+  drv.kick(0);
+  assert.equal(m.pressPowerButton(), true);
+  assert.deepEqual(drv.takeUsed(0), [{ id: 0, len: 8 }]);
+  assert.deepEqual([...ram.subarray(0x8000, 0x8008)], [1, 0, 116, 0, 1, 0, 0, 0], 'EV_KEY KEY_POWER 1');
+  assert.ok(wakes >= 1, 'the interrupt tells the host');
+
+  const saved = JSON.parse(JSON.stringify(m.saveState())) as MachineState;
+  assert.ok(saved.powerButton);
+  const again = new VirtMachine(opts);
+  again.bus.ram.set(ram);
+  again.loadState(saved);
+  assert.equal(again.powerButton.pendingEvents, 3);
+  assert.equal(again.pressPowerButton(), true, 'the restored driver still runs the button');
+
+  // A snapshot from before the board had a power button restores with a fresh, driverless one.
+  const { powerButton: _gone, ...older } = saved;
+  const old = new VirtMachine(opts);
+  old.loadState(older);
+  assert.equal(old.powerButtonMmio.status, 0);
+  assert.equal(old.pressPowerButton(), false);
 });

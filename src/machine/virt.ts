@@ -4,6 +4,7 @@
  *   0x00100000 SiFive test finisher (poweroff/reboot)   0x00101000 Goldfish RTC (IRQ 11)
  *   0x02000000 CLINT (msip, mtimecmp, mtime)             0x0c000000 PLIC (95 sources)
  *   0x10000000 NS16550A UART (IRQ 10)                    0x10001000 + 0x1000*i virtio-mmio slot i (IRQ 1+i), 8 slots
+ *   0x10009000 virtio-input power button (IRQ 9; virtkit's own, after QEMU's slots)
  *   0x80000000 RAM
  *
  * Boot: without firmware the kernel starts in S-mode on hart 0 (a0 = hartid, a1 = FDT) and the
@@ -35,6 +36,7 @@ import { VirtioBlk } from '../virtio/blk.ts';
 import { VirtioConsole } from '../virtio/console.ts';
 import { VirtioRng } from '../virtio/rng.ts';
 import { VirtioNet } from '../virtio/net.ts';
+import { VirtioInput } from '../virtio/input.ts';
 import type { NetBackend } from '../net/types.ts';
 import type { BlockBackend } from '../storage/types.ts';
 
@@ -122,6 +124,8 @@ export interface MachineState {
   uart: object;
   rtc: object;
   virtio: object[];
+  /** The power button's transport; absent in snapshots made before the board had one (it then starts fresh). */
+  powerButton?: object;
 }
 
 /** The largest board a snapshot may describe: the limits `--memory` and `--cpus` accept. */
@@ -157,6 +161,9 @@ export class VirtMachine {
   readonly blks: VirtioBlk[] = [];
   readonly nics: VirtioNet[] = [];
   readonly console: VirtioConsole;
+  /** The power button (virtio-input, VIRT.powerButton): outside `virtio`, which holds the eight QEMU slots. */
+  readonly powerButton: VirtioInput;
+  readonly powerButtonMmio: VirtioMmio;
   /** Set when the guest powered off, rebooted or reported failure; the VM loop stops. */
   power: PowerEvent | undefined;
   /** Guest-caused device errors (virtio NEEDS_RESET reasons), for diagnostics. */
@@ -229,14 +236,8 @@ export class VirtMachine {
     models.push(this.console);
     if (models.length > VIRT.virtio.count)
       throw new BoardConfigError(`at most ${VIRT_DEVICE_SLOTS} disks and NICs fit in the board's virtio slots`);
-    for (let i = 0; i < VIRT.virtio.count; i++) {
-      const base = VIRT.virtio.base + i * VIRT.virtio.stride;
-      const model = models[i];
-      if (!model) {
-        this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, new EmptyVirtioSlot());
-        continue;
-      }
-      const line = this.plic.irqLine(VIRT.virtio.irq + i);
+    const transport = (irqNumber: number, model: VirtioDeviceModel, name: string): VirtioMmio => {
+      const line = this.plic.irqLine(irqNumber);
       const onIrq = opts.onDeviceInterrupt;
       const irq = onIrq
         ? {
@@ -246,12 +247,22 @@ export class VirtMachine {
             },
           }
         : line;
-      const t = new VirtioMmio(this.bus, irq, model, (msg) =>
-        this.deviceErrors.push(`virtio slot ${i}: ${msg}`),
-      );
+      return new VirtioMmio(this.bus, irq, model, (msg) => this.deviceErrors.push(`${name}: ${msg}`));
+    };
+    for (let i = 0; i < VIRT.virtio.count; i++) {
+      const base = VIRT.virtio.base + i * VIRT.virtio.stride;
+      const model = models[i];
+      if (!model) {
+        this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, new EmptyVirtioSlot());
+        continue;
+      }
+      const t = transport(VIRT.virtio.irq + i, model, `virtio slot ${i}`);
       this.virtio.push(t);
       this.bus.addDevice(`virtio${i}`, base, VIRT.virtio.size, t);
     }
+    this.powerButton = new VirtioInput();
+    this.powerButtonMmio = transport(VIRT.powerButton.irq, this.powerButton, 'power button');
+    this.bus.addDevice('power-button', VIRT.powerButton.base, VIRT.powerButton.size, this.powerButtonMmio);
     this.builtinSbi = opts.builtinSbi ?? !opts.firmware;
     if (this.builtinSbi) for (const h of this.harts) h.sbiHandler = (hart) => this.sbiCall(hart);
     if (!opts.restoring) this.boot();
@@ -442,6 +453,14 @@ export class VirtMachine {
     };
   }
 
+  /**
+   * Presses the power button (virtio-input KEY_POWER). Returns whether the guest's driver took the
+   * press: false while no virtio-input driver runs the button (early boot, a guest without one).
+   */
+  pressPowerButton(): boolean {
+    return this.powerButton.press();
+  }
+
   /** Console input from the host: to the UART first (the shell's console), else buffered. Returns bytes accepted. */
   input(bytes: Uint8Array): number {
     return this.uart.receive(bytes);
@@ -520,6 +539,7 @@ export class VirtMachine {
       uart: this.uart.saveState(),
       rtc: this.rtc.saveState(),
       virtio: this.virtio.map((v) => v.saveState()),
+      powerButton: this.powerButtonMmio.saveState(),
     };
   }
 
@@ -546,6 +566,7 @@ export class VirtMachine {
         `${virtio.length} virtio devices saved, the board has ${this.virtio.length} (disks and NICs differ)`,
         'virtio',
       );
+    const powerButton = r.has('powerButton') ? r.field('powerButton') : undefined;
     const clock = r.field('clock', 1);
     const parts = (['clint', 'plic', 'uart', 'rtc'] as const).map((k) => r.field(k, 1));
     for (const h of harts) h.version(HART_STATE_VERSION);
@@ -558,6 +579,8 @@ export class VirtMachine {
     this.uart.loadState(parts[2]);
     this.rtc.loadState(parts[3]);
     virtio.forEach((v, i) => this.virtio[i]!.loadState(v));
+    // A snapshot from before the power button existed: its guest never saw one; it stays reset.
+    if (powerButton) this.powerButtonMmio.loadState(powerButton);
     // Console devices may have been waiting for room (a part-printed chain, bytes in the UART's
     // transmit FIFO): the first turn resumes them.
     this.output.stalled = true;
@@ -574,6 +597,7 @@ export class VirtMachine {
    */
   shutdown(): Promise<void> {
     for (const t of this.virtio) t.boardReset();
+    this.powerButtonMmio.boardReset();
     return this.drainIo();
   }
 

@@ -5,6 +5,7 @@
  */
 import { QmpClient, QmpCommandError } from '../host/node/qmp-client.ts';
 import type { QmpConnector, QmpLink } from './qmp-link.ts';
+import { ApiError } from './api-error.ts';
 
 /** Most commands answer at once; savevm writes the guest's RAM, which takes longer. */
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -17,9 +18,10 @@ export const connectQmp: QmpConnector = async (path, timeoutMs) => {
       try {
         return await client.execute(command, args, { timeoutMs: SLOW_COMMANDS[command] ?? COMMAND_TIMEOUT_MS });
       } catch (e) {
-        // The VM's own refusal reads better without the class: "GenericError: ..." -> its desc.
-        if (e instanceof QmpCommandError) throw new Error(`${command}: ${e.desc}`);
-        throw e;
+        // A refusal by the VM process ("GenericError: ...") or no answer at all: the request
+        // fails with the VM's own words, as a 500 the client can tell from a daemon fault.
+        if (e instanceof QmpCommandError) throw new ApiError(500, 'vm-error', `the VM refused ${command}: ${e.desc}`);
+        throw new ApiError(500, 'vm-unreachable', (e as Error).message);
       }
     },
     onEvent(listener) {

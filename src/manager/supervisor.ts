@@ -318,7 +318,7 @@ export class Supervisor {
       else if (!known)
         reason = clean
           ? 'the VM process ended after a QMP SHUTDOWN'
-          : 'the VM process ended without a shutdown (its exit status is unknown: an earlier daemon started it)';
+          : 'the VM process ended without a QMP SHUTDOWN (exit status unknown: an earlier daemon started it)';
       else {
         const tail = stderrTail(f.stderr);
         reason = signal ? `killed by ${signal}` : `exit status ${code}`;
@@ -361,14 +361,39 @@ export class Supervisor {
     await rt.exited;
   }
 
-  /** Presses the power button; after `timeoutS` the VM is stopped as by stop(). Resolves at once. */
+  /**
+   * Presses the power button; after `timeoutS` the VM is stopped as by stop(). Resolves at once.
+   * A guest still booting has no driver for the button yet (the VM answers system_powerdown with
+   * an error, where QEMU would queue an ACPI event): the press is repeated each second until the
+   * guest takes it or the timeout ends.
+   */
   async shutdown(vm: VmRow, timeoutS: number): Promise<void> {
     const rt = this.runtimes.get(vm.id);
     if (!rt?.qmp || vm.state !== 'running') throw wrongState(vm.name, vm.state, 'shut down');
     rt.intent = 'shutdown';
     rt.intentReason = 'the guest powered off';
-    await rt.qmp.execute('system_powerdown');
-    this.setState(vm, ['running'], 'stopping', 'power button pressed');
+    const pressed = await rt.qmp.execute('system_powerdown').then(
+      () => true,
+      () => false,
+    );
+    this.setState(
+      vm,
+      ['running'],
+      'stopping',
+      pressed
+        ? 'power button pressed'
+        : 'power button pressed (the guest has no driver for it yet: pressing again each second)',
+    );
+    if (!pressed) {
+      const again = setInterval(() => {
+        if (rt.done || !rt.qmp) return clearInterval(again);
+        rt.qmp.execute('system_powerdown').then(
+          () => clearInterval(again),
+          () => undefined,
+        );
+      }, 1000);
+      rt.timers.push(again);
+    }
     rt.timers.push(
       setTimeout(() => {
         if (rt.done) return;

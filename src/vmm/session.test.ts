@@ -115,3 +115,13 @@ test('save keeps the VM paused when pause() comes mid-save, and restores with th
   assert.equal(r.disks.length, 1);
   r.stop();
 });
+
+test('pressPowerButton is false without a guest driver for the button and once the VM stopped', async () => {
+  let done!: () => void;
+  const stopped = new Promise<void>((r) => (done = r));
+  const s = VmSession.boot(spec(dbcnKernel(1)), host, { output: () => {}, stopped: () => done() });
+  assert.equal(s.pressPowerButton(), false, 'the guest has no virtio-input driver');
+  s.start();
+  await stopped;
+  assert.equal(s.pressPowerButton(), false);
+});

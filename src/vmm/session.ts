@@ -189,17 +189,17 @@ export class VmSession {
     return this.vm.reset();
   }
 
-  /**
-   * Presses the machine's power button (QMP system_powerdown); false when it has none. This
-   * board has no power button yet: a virtio-input device reporting KEY_POWER is being added
-   * (docs/manager.md), and this method then presses it.
-   */
-  pressPowerButton(): boolean {
-    return false;
-  }
-
   get stopped(): boolean {
     return this.vm.stopped;
+  }
+
+  /**
+   * Presses the guest's power button (QMP system_powerdown, `virtkit run`'s Ctrl-A p). True when
+   * pressed; false when the VM has stopped, is rebooting or its guest has no driver for the button
+   * yet (see Vm.pressPowerButton). A guest that obeys stops with the power-off reason.
+   */
+  pressPowerButton(): boolean {
+    return this.vm.pressPowerButton();
   }
 
   /** Console input; returns the bytes accepted (see Vm.input). */

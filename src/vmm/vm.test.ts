@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_BOOT_FILES, Vm, type BootReloader, type StopReason, type VmHost } from './vm.ts';
+import { TestDriver } from '../virtio/testing.ts';
 
 // Tiny S-mode "kernels" in the RISC-V Image format: print some bytes on the UART, then write the
 // SiFive test finisher (0x7777 reboot, 0x5555 poweroff). Encoded here so the test needs no toolchain.
@@ -201,4 +202,22 @@ test('a restored VM reports its reboot once the reloaded board is built', async 
   vm.start();
   assert.deepEqual(await stopped, { kind: 'poweroff' });
   assert.equal(out, 'first;|second;');
+});
+
+test('the power button: pressed only while the VM runs a driver for it, and it wakes the VM', async () => {
+  const vm = new Vm({ memoryBytes: 16 * 1024 * 1024, cpus: 1, kernel: kernel('', POWEROFF) }, host, {
+    output: () => {},
+    stopped: () => {},
+  });
+  assert.equal(vm.pressPowerButton(), false, 'no guest driver');
+  // Play the guest's virtio-input driver on the board's power button.
+  const m = vm.machine;
+  const drv = new TestDriver(m.powerButtonMmio, m.bus.ram, m.bus.ramBase);
+  drv.init([8, 8], m.bus.ramBase + 0x400000);
+  for (let i = 0; i < 4; i++) drv.addChain(0, [{ addr: m.bus.ramBase + 0x410000 + 8 * i, len: 8, write: true }]);
+  drv.kick(0);
+  assert.equal(vm.pressPowerButton(), true);
+  assert.equal(drv.takeUsed(0).length, 4, 'press, sync, release, sync');
+  vm.stop();
+  assert.equal(vm.pressPowerButton(), false, 'stopped');
 });

@@ -224,6 +224,18 @@ export class Vm {
     this.wake();
   }
 
+  /**
+   * Presses the guest's power button (a virtio-input KEY_POWER press; the guest decides what it
+   * means, usually a clean shutdown). Returns whether it was pressed: false once the VM stopped,
+   * while it reboots, or while no guest driver runs the button (early boot, a guest without one).
+   */
+  pressPowerButton(): boolean {
+    if (this.state === 'stopped' || this.rebooting) return false;
+    const pressed = this.machine.pressPowerButton();
+    this.wake();
+    return pressed;
+  }
+
   /** Console input accepted from the host but not yet taken by the guest's UART. */
   get pendingInputBytes(): number {
     return this.pendingInputLen;

@@ -176,7 +176,7 @@ test('lifecycle of default-guest VMs: race, console, pause/resume, crash, daemon
   assert.ok(existsSync(d.socket));
 });
 
-test('stop and a stopped VM: stop answers once the process is gone; stats of a stopped VM are its state only', async () => {
+test('shutdown (power button) and stop; stats of a stopped VM are its state only', async () => {
   assert.equal((await d.req('POST', '/v1/vms', { name: 'gamma', memory: 128 })).status, 201);
   const s = await d.req('POST', '/v1/vms/gamma/start');
   assert.equal(s.status, 200, s.text);
@@ -184,10 +184,26 @@ test('stop and a stopped VM: stop answers once the process is gone; stats of a s
   const stats = await d.req('GET', '/v1/vms/gamma/stats');
   assert.equal(stats.body.state, 'running');
   assert.equal(typeof stats.body['uptime-ms'], 'number');
+  // Graceful: the power button; the default guest's acpid powers off, the VM process exits 0.
+  const con = new Console('gamma', 'watch');
+  await con.opened();
+  await con.waitFor(/# $/m);
+  con.ws.close();
+  const sd = await d.req('POST', '/v1/vms/gamma/shutdown', { timeout: 120 });
+  assert.equal(sd.status, 200, sd.text);
+  assert.equal(sd.body.state, 'stopping');
+  await until('gamma powered off', async () => (await state('gamma')) === 'stopped');
+  assert.equal((await d.req('GET', '/v1/vms/gamma')).body.reason, 'the guest powered off');
+  assert.ok(!pidAlive(pid));
+
+  // Power off now: stop answers once the process is gone.
+  const again = await d.req('POST', '/v1/vms/gamma/start');
+  assert.equal(again.status, 200, again.text);
+  const pid2 = again.body.pid as number;
   const stopped = await d.req('POST', '/v1/vms/gamma/stop');
   assert.equal(stopped.status, 200, stopped.text);
   assert.equal(stopped.body.state, 'stopped');
-  assert.ok(!pidAlive(pid));
+  assert.ok(!pidAlive(pid2));
   assert.deepEqual((await d.req('GET', '/v1/vms/gamma/stats')).body, { state: 'stopped' });
   const dir = join(d.stateDir, 'vms', stopped.body.id);
   for (const f of ['qmp.sock', 'console.sock', 'vm.pid']) assert.ok(!existsSync(join(dir, f)), f);

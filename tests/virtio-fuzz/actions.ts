@@ -19,7 +19,7 @@ import { DISK_BYTES } from './board.ts';
 import { wildChain } from './chains.ts';
 import type { Buf } from './guest.ts';
 import type { Prng } from './prng.ts';
-import { blkRequest, consoleBufs, netCtrl, netRx, netTx, rngBufs, tcpFrame } from './requests.ts';
+import { blkRequest, consoleBufs, inputBufs, netCtrl, netRx, netTx, rngBufs, tcpFrame } from './requests.ts';
 
 const REGS = Object.values(R);
 const VERSION_1_HI = 1 << (VIRTIO_F_VERSION_1 - 32);
@@ -114,6 +114,13 @@ function request(rng: Prng, t: Target): string {
     }
     case 'rng':
       return post(rng, t, 0, rngBufs(rng, d));
+    case 'input': {
+      if (rng.chance(0.3)) return post(rng, t, 1, inputBufs(rng, d, false));
+      const n = rng.range(1, 8);
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push(post(rng, t, 0, inputBufs(rng, d, true), i === n - 1));
+      return out.join('; ');
+    }
     default:
       return 'no device';
   }
@@ -196,6 +203,12 @@ function hostEvent(rng: Prng, t: Target, board: FuzzBoard): string {
       const bytes = rng.fill(new Uint8Array(rng.range(1, 300)));
       const took = board.machine.console.pushInput(bytes);
       return `console input ${bytes.length} (took ${took})`;
+    }
+    case 'input': {
+      const n = rng.chance(0.1) ? rng.range(10, 40) : rng.range(1, 3);
+      let took = 0;
+      for (let i = 0; i < n; i++) if (board.vm.pressPowerButton()) took++;
+      return `power button x${n} (pressed ${took}, pending ${board.machine.powerButton.pendingEvents})`;
     }
     default:
       return 'no host event';

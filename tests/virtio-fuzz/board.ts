@@ -2,7 +2,7 @@
  * The fuzz board: the real VirtMachine, driven by the real Vm event-loop driver, with every
  * virtio device kind we have in its slots (virtio-blk over FuzzDisk, virtio-net over LoopNet,
  * a second virtio-net over the user-mode NAT when the host supplies one, virtio-rng,
- * virtio-console, empty slots). The guest is two instructions (`1: wfi; j 1b`): the fuzzer plays
+ * virtio-console, empty slots, and the power button's virtio-input in its own ninth slot). The guest is two instructions (`1: wfi; j 1b`): the fuzzer plays
  * the guest's driver through the board's Bus, so device work interleaves with Vm turns and
  * backend completions on the host's event loop as it does under a real kernel.
  */
@@ -15,7 +15,7 @@ import { CountingNet, FuzzDisk, LoopNet, type NetCounters } from './backends.ts'
 import { GuestDevice, RING_STRIDE } from './guest.ts';
 import { Prng } from './prng.ts';
 
-export type Kind = 'blk' | 'net' | 'console' | 'rng' | 'empty';
+export type Kind = 'blk' | 'net' | 'console' | 'rng' | 'input' | 'empty';
 
 /** One virtio slot as the fuzzer sees it: the driver, and the device behind it (for counters). */
 export interface Target {
@@ -89,13 +89,15 @@ export class FuzzBoard {
       },
     );
     const m = this.machine;
-    // Slots as VirtMachine fills them: disks, NICs, rng, console, then empty ones.
+    // Slots as VirtMachine fills them: disks, NICs, rng, console, then empty ones; the power
+    // button sits after them (slot 8 here, at its own address).
     const kinds: Kind[] = ['blk', ...nics.map((): Kind => 'net'), 'rng', 'console'];
     while (kinds.length < VIRT.virtio.count) kinds.push('empty');
+    kinds.push('input');
     const ramBase = m.bus.ramBase;
     let nic = 0;
     kinds.forEach((kind, slot) => {
-      const base = VIRT.virtio.base + slot * VIRT.virtio.stride;
+      const base = kind === 'input' ? VIRT.powerButton.base : VIRT.virtio.base + slot * VIRT.virtio.stride;
       const port = {
         read: (o: number, s: 1 | 2 | 4) => m.bus.read(base + o, s),
         // A real guest writes registers from a running hart, never while the VM sleeps in WFI:
@@ -105,7 +107,7 @@ export class FuzzBoard {
           this.vm.wake();
         },
       };
-      const nq = { blk: 1, net: 3, console: 2, rng: 1, empty: 0 }[kind];
+      const nq = { blk: 1, net: 3, console: 2, rng: 1, input: 2, empty: 0 }[kind];
       if (RING_STRIDE * nq > RING_AREA) throw new Error('fuzz board: ring area too small');
       const dev = new GuestDevice(
         `${kind}${slot}`,
@@ -122,7 +124,7 @@ export class FuzzBoard {
         name: dev.name,
         slot,
         dev,
-        mmio: kind === 'empty' ? undefined : m.virtio[slot],
+        mmio: kind === 'empty' ? undefined : kind === 'input' ? m.powerButtonMmio : m.virtio[slot],
         recent: [[], [], []],
       };
       if (kind === 'net') {

@@ -19,6 +19,7 @@ import type { VmHost } from '../../src/vmm/vm.ts';
 import type { NetBackend } from '../../src/net/types.ts';
 import type { VirtioBlk } from '../../src/virtio/blk.ts';
 import type { VirtioNet } from '../../src/virtio/net.ts';
+import { MAX_PENDING_EVENTS } from '../../src/virtio/input.ts';
 import { randomAction } from './actions.ts';
 import { FuzzBoard, type Target } from './board.ts';
 import { Prng } from './prng.ts';
@@ -187,7 +188,7 @@ export class VirtioFuzzer {
   private async runEpisode(board: FuzzBoard, rng: Prng): Promise<boolean> {
     const steps = rng.range(this.opts.stepsMin ?? 10, this.opts.stepsMax ?? 40);
     const before = this.failures.length;
-    const weights = board.targets.map((t) => ({ blk: 25, net: 14, console: 15, rng: 10, empty: 1 })[t.kind]);
+    const weights = board.targets.map((t) => ({ blk: 25, net: 14, console: 15, rng: 10, input: 8, empty: 1 })[t.kind]);
     const total = weights.reduce((a, b) => a + b, 0);
     for (this.step = 0; this.step < steps; this.step++) {
       let r = rng.next() * total;
@@ -313,6 +314,12 @@ export class VirtioFuzzer {
         }
       }
     }
+    const pending = board.machine.powerButton.pendingEvents;
+    if (pending > MAX_PENDING_EVENTS)
+      out.push({
+        check: 'input-pending',
+        message: `power button: ${pending} events pending (at most ${MAX_PENDING_EVENTS})`,
+      });
     s.maxDiskPending = Math.max(s.maxDiskPending, board.disk.pendingCount);
     return out;
   }

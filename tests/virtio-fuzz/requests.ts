@@ -187,3 +187,11 @@ export function rngBufs(rng: Prng, dev: GuestDevice): { bufs: Buf[]; what: strin
   const at = rng.chance(0.9) ? poolBuf(rng, dev, len) : randAddr(rng, dev, len);
   return { bufs: split(rng, at, len, true), what: `rng len=${len}` };
 }
+
+/** virtio-input: an eventq buffer (mostly the 8 bytes an event needs) or a statusq chain. */
+export function inputBufs(rng: Prng, dev: GuestDevice, eventq: boolean): { bufs: Buf[]; what: string } {
+  if (rng.chance(0.05)) return { bufs: aliasingBufs(rng, dev, rng.range(2, 6), eventq), what: 'input aliasing' };
+  const len = eventq ? (rng.chance(0.8) ? 8 : rng.pick([0, 1, 7, 9, 64, rng.range(0, 4096)])) : rng.range(0, 64);
+  const at = rng.chance(0.95) ? poolBuf(rng, dev, len) : randAddr(rng, dev, len);
+  return { bufs: split(rng, at, len, eventq), what: `input ${eventq ? 'event' : 'status'} len=${len}` };
+}

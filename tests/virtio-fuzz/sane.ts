@@ -233,6 +233,24 @@ async function saneRng(board: FuzzBoard, t: Target, _rng: Prng, tick: Tick): Pro
   return undefined;
 }
 
+async function saneInput(board: FuzzBoard, t: Target, _rng: Prng, tick: Tick): Promise<string | undefined> {
+  const d = t.dev;
+  const at = d.poolBase + 0x100;
+  d.put(at, new Uint8Array(32).fill(0xee));
+  const where = new Map<number, number>();
+  for (let i = 0; i < 4; i++) where.set(d.addChain(0, [{ addr: at + 8 * i, len: 8, write: true }]), at + 8 * i);
+  d.kick(0);
+  if (!board.vm.pressPowerButton()) return `press refused (status ${d.status})`;
+  const used = await waitUsed(board, d, 0, 4, tick);
+  if (used.length !== 4 || used.some((u) => u.len !== 8)) return `a press: used=${JSON.stringify(used)}`;
+  // KEY_POWER down, SYN_REPORT, KEY_POWER up, SYN_REPORT (le16 type, le16 code, le32 value).
+  const ev = (type: number, code: number, value: number) => [type, 0, code, 0, value, 0, 0, 0];
+  const want = [...ev(1, 116, 1), ...ev(0, 0, 0), ...ev(1, 116, 0), ...ev(0, 0, 0)];
+  const got = used.flatMap((u) => [...d.get(where.get(u.id) ?? at, 8)]);
+  if (!equal(new Uint8Array(got), new Uint8Array(want))) return `events ${JSON.stringify(got)}`;
+  return undefined;
+}
+
 function saneEmpty(t: Target): string | undefined {
   const magic = t.dev.port.read(R.MagicValue, 4);
   const id = t.dev.port.read(R.DeviceID, 4);
@@ -252,6 +270,7 @@ export async function saneRequests(board: FuzzBoard, rng: Prng, tick: Tick): Pro
       else if (t.kind === 'net') why = await saneNet(board, t, rng, tick);
       else if (t.kind === 'console') why = await saneConsole(board, t, rng, tick);
       else if (t.kind === 'rng') why = await saneRng(board, t, rng, tick);
+      else if (t.kind === 'input') why = await saneInput(board, t, rng, tick);
     }
     if (why) problems.push({ check: `sane-${t.kind}`, message: `${t.name}: ${why}` });
   }

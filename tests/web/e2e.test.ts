@@ -57,10 +57,10 @@ async function run(cmd: string, expect: RegExp): Promise<string> {
   return waitForTerminal(page, new RegExp(expect.source + '[\\s\\S]*' + PROMPT_END.source), CMD_MS);
 }
 
-/** Which of the VM buttons are enabled, e.g. 'pause save reboot'. */
+/** Which of the VM buttons are enabled, e.g. 'pause save power reboot'. */
 async function enabledButtons(): Promise<string> {
   const on: string[] = [];
-  for (const id of ['pause', 'resume', 'save', 'reboot']) if (await page.locator(`#${id}`).isEnabled()) on.push(id);
+  for (const id of ['pause', 'resume', 'save', 'power', 'reboot']) if (await page.locator(`#${id}`).isEnabled()) on.push(id);
   return on.join(' ');
 }
 
@@ -233,7 +233,7 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     await page.setInputFiles('#disk-files', join(work, 'file-disk.img'));
     await page.click('#boot');
     await waitForTerminal(page, PROMPT_END, BOOT_MS);
-    assert.equal(await enabledButtons(), 'pause save reboot');
+    assert.equal(await enabledButtons(), 'pause save power reboot');
     await run('uname -m', /\nriscv64\n/);
     // Linux may name the two virtio disks in either order.
     const both = `(${URL_MARK}\\n${FILE_MARK}|${FILE_MARK}\\n${URL_MARK})\\n`;
@@ -253,7 +253,7 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     await run('sync; echo 3 > /proc/sys/vm/drop_caches; echo dropped', /\ndropped\n/);
     await page.click('#pause');
     await page.locator('#phase', { hasText: 'paused' }).waitFor();
-    assert.equal(await enabledButtons(), 'resume save reboot');
+    assert.equal(await enabledButtons(), 'resume save power reboot');
     await page.click('#resume');
     await page.locator('#phase', { hasText: 'running' }).waitFor();
     assert.match((await page.locator('#progress').textContent()) ?? '', /kernel.*MiB of .*MiB.*initrd/);
@@ -302,13 +302,17 @@ describe('virtkit web in headless Chromium', { timeout: 1_800_000 }, () => {
     await restoreSnapshot(snap, [join(work, 'file-disk.img')]);
     assert.doesNotMatch(await terminalText(page), /riscv64/, 'a reloaded page starts with an empty terminal');
     // A restored VM has no boot files to reboot from.
-    assert.equal(await enabledButtons(), 'pause save');
+    assert.equal(await enabledButtons(), 'pause save power');
     // The file disk is back, and so is what the guest wrote to the URL disk before the snapshot.
     await run(
       'echo again $MARK; head -c 17 /dev/vda; echo; head -c 17 /dev/vdb; echo',
       new RegExp(`\\nagain vk1234\\n[\\s\\S]*${FILE_MARK}`),
     );
     await run('echo 3 > /proc/sys/vm/drop_caches; echo back $(head -c 10 /dev/$U)', /\nback WRITTEN-OK\n/);
+    // The power button: the restored guest's acpid hears it and the guest powers off cleanly.
+    await page.click('#power');
+    await waitForTerminal(page, /power button pressed[\s\S]*reboot: Power down/, CMD_MS);
+    await page.locator('#notice', { hasText: 'powered off' }).waitFor({ timeout: CMD_MS });
   });
 
   test('snapshots cross between Node and the browser in both directions', async () => {

@@ -36,6 +36,7 @@ const el = {
   pause: $<HTMLButtonElement>('pause'),
   resume: $<HTMLButtonElement>('resume'),
   save: $<HTMLButtonElement>('save'),
+  power: $<HTMLButtonElement>('power'),
   reboot: $<HTMLButtonElement>('reboot'),
   restoreFiles: [$<HTMLInputElement>('restore-file'), $<HTMLInputElement>('restore-file2')],
   terminal: $('terminal'),
@@ -121,6 +122,7 @@ function updateControls(): void {
   el.pause.disabled = !on.pause;
   el.resume.disabled = !on.resume;
   el.save.disabled = !on.save;
+  el.power.disabled = !on.power;
   el.reboot.disabled = !on.reboot;
 }
 
@@ -327,6 +329,7 @@ el.form.onsubmit = (ev) => {
 };
 el.pause.onclick = () => send({ t: 'pause' });
 el.resume.onclick = () => send({ t: 'resume' });
+el.power.onclick = () => send({ t: 'power-button' });
 el.save.onclick = () => {
   saving = true;
   updateControls();

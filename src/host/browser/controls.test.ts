@@ -18,14 +18,14 @@ test('before and while starting, only what can act is enabled', () => {
 });
 
 test('a live VM can be paused or resumed (not both) and saved once at a time', () => {
-  assert.equal(on('running'), 'pause save reboot');
-  assert.equal(on('paused'), 'resume save reboot');
-  assert.equal(on('running', true), 'pause reboot');
-  assert.equal(on('paused', true), 'resume reboot');
+  assert.equal(on('running'), 'pause save power reboot');
+  assert.equal(on('paused'), 'resume save power reboot');
+  assert.equal(on('running', true), 'pause power reboot');
+  assert.equal(on('paused', true), 'resume power reboot');
 });
 
 test('a stopped VM can only be booted again, and only with boot settings', () => {
   assert.equal(on('stopped'), 'reboot');
   assert.equal(on('stopped', false, false), '');
-  assert.equal(on('running', false, false), 'pause save');
+  assert.equal(on('running', false, false), 'pause save power');
 });

@@ -19,6 +19,8 @@ export interface ControlStates {
   pause: boolean;
   resume: boolean;
   save: boolean;
+  /** Press the guest's power button. */
+  power: boolean;
   reboot: boolean;
 }
 
@@ -29,6 +31,7 @@ export function controlStates(s: ControlInput): ControlStates {
     pause: s.phase === 'running',
     resume: s.phase === 'paused',
     save: live && !s.saving,
+    power: live,
     reboot: s.haveBootSettings && s.phase !== 'idle',
   };
 }

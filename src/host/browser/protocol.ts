@@ -21,6 +21,8 @@ export type UiMessage =
   | { t: 'pause' }
   | { t: 'resume' }
   | { t: 'save' }
+  /** Press the guest's power button (the default guest shuts down cleanly). */
+  | { t: 'power-button' }
   | { t: 'restore'; bytes: Uint8Array; name: string; files: FileDisk[] };
 
 export type VmPhase = 'downloading' | 'opening disks' | 'booting' | 'running' | 'paused' | 'restoring' | 'stopped';

@@ -91,6 +91,11 @@ test('a snapshot that needs a disk file the page does not have asks for it', asy
   assert.match((got.at(-1) as { message: string }).message, /saved with the disk file 'data\.qcow2' attached/);
 });
 
+test('the power button with no VM says nothing was pressed', async () => {
+  const got = await drive([{ t: 'power-button' }]);
+  assert.match((got.at(-1) as { message: string }).message, /nothing pressed/);
+});
+
 test('saving with no VM says so', async () => {
   const got = await drive([{ t: 'save' }]);
   assert.match((got.at(-1) as { message: string }).message, /nothing to save/);

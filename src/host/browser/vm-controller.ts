@@ -129,6 +129,10 @@ export class VmController {
       case 'save':
         void this.save();
         break;
+      case 'power-button':
+        if (!this.vm?.pressPowerButton())
+          this.error(new Error('nothing pressed: no running guest has a driver for the power button (yet)'));
+        break;
     }
   }
 

@@ -19,14 +19,20 @@ test('Ctrl-A escapes are interpreted on a TTY and the rest reaches the guest', (
   const events: string[] = [];
   const tty = fakeTty();
   const c = new HostConsole(
-    { input: (b) => got.push(...b), quit: () => events.push('quit'), snapshot: () => events.push('snap') },
+    {
+      input: (b) => got.push(...b),
+      quit: () => events.push('quit'),
+      snapshot: () => events.push('snap'),
+      powerButton: () => events.push('power'),
+    },
     tty,
     new PassThrough() as unknown as NodeJS.WriteStream,
   );
   c.feed(new Uint8Array([0x61, 0x01, 0x73, 0x62, 0x01, 0x01, 0x01]));
+  c.feed(new Uint8Array([0x70, 0x01]));
   c.feed(new Uint8Array([0x78, 0x63]));
   assert.deepEqual(got, [0x61, 0x62, 0x01, 0x63]);
-  assert.deepEqual(events, ['snap', 'quit']);
+  assert.deepEqual(events, ['snap', 'power', 'quit']);
 });
 
 test('piped input passes through untouched, Ctrl-A included', () => {

@@ -2,7 +2,8 @@
  * The host side of a VM's serial console in a terminal.
  *
  * - When stdin is a TTY it is put in raw mode, and Ctrl-A is an escape prefix as in QEMU:
- *   Ctrl-A x quits, Ctrl-A s saves a snapshot, Ctrl-A h shows help, Ctrl-A Ctrl-A sends Ctrl-A.
+ *   Ctrl-A x quits, Ctrl-A s saves a snapshot, Ctrl-A p presses the guest's power button,
+ *   Ctrl-A h shows help, Ctrl-A Ctrl-A sends Ctrl-A.
  *   The terminal is always restored on exit, even on errors.
  * - When stdin is a pipe or file its bytes go to the guest as they are; end of input is
  *   reported (the VM keeps running until the guest powers off). PipedInput (below) paces such
@@ -17,6 +18,8 @@ export interface ConsoleHandlers {
   input(bytes: Uint8Array): void;
   quit(): void;
   snapshot(): void;
+  /** Ctrl-A p: press the guest's power button. */
+  powerButton?(): void;
   /** stdin reached end of file (pipes). */
   end?(): void;
 }
@@ -112,8 +115,11 @@ export class HostConsole {
         if (b === CTRL_A) this.handlers.input(new Uint8Array([CTRL_A]));
         else if (b === 0x78 /* x */) this.handlers.quit();
         else if (b === 0x73 /* s */) this.handlers.snapshot();
+        else if (b === 0x70 /* p */) this.handlers.powerButton?.();
         else if (b === 0x68 /* h */ || b === 0x3f)
-          this.stderr('\r\n[virtkit: Ctrl-A x quit | Ctrl-A s save snapshot | Ctrl-A Ctrl-A send Ctrl-A]\r\n');
+          this.stderr(
+            '\r\n[virtkit: Ctrl-A x quit | Ctrl-A s save snapshot | Ctrl-A p press the power button | Ctrl-A Ctrl-A send Ctrl-A]\r\n',
+          );
         continue;
       }
       if (b === CTRL_A) {

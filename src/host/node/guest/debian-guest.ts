@@ -25,8 +25,20 @@ import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/ud
 const run = promisify(execFile);
 
 export const DEFAULT_GUEST = 'debian-trixie-riscv64';
-/** virtio transport plus the device drivers the virt board offers; dependencies are added automatically. */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng'];
+/**
+ * virtio transport plus the device drivers the virt board offers; dependencies are added
+ * automatically. virtio_input and evdev make the power button /dev/input/event0 (the kernel has
+ * input-core built in, both of these as modules).
+ */
+export const GUEST_MODULES = [
+  'virtio_mmio',
+  'virtio_blk',
+  'virtio_net',
+  'virtio_console',
+  'virtio_rng',
+  'virtio_input',
+  'evdev',
+];
 /**
  * Filesystems for disks, loaded on demand by the guest's modprobe (modprobe.ts): ext4 (which also mounts ext2/ext3; busybox mke2fs makes ext2) and vfat
  * with the code pages its defaults ask for (codepage 437, iocharset ascii; utf8 for iocharset=utf8).
@@ -51,9 +63,10 @@ export interface GuestInfo {
 
 /**
  * Bumped whenever the initramfs contents change (2: udhcpc default script; 3: ext4/vfat modules,
- * mkfs.ext2/mkfs.vfat, DHCP at boot).
+ * mkfs.ext2/mkfs.vfat, DHCP at boot; 4: the power button: virtio_input, evdev, acpid, a clean
+ * power-off when the shell ends).
  */
-export const GUEST_LAYOUT = 3;
+export const GUEST_LAYOUT = 4;
 
 export function guestDir(name = DEFAULT_GUEST): string {
   return join(cacheDir(), 'guests', name);
@@ -100,12 +113,23 @@ export async function listGuests(): Promise<GuestInfo[]> {
   return out;
 }
 
+/** Set by the power-button handler, so a press while /init is still booting skips the shell. */
+const POWER_FLAG = '/run/power-button-pressed';
+
 /**
- * The /init script: mount the pseudo filesystems, load drivers, bring each NIC up by DHCP, run a
- * shell; leaving the shell powers off. DHCP gives up after about 3 s of guest time (3 discovers,
- * 1 s apart) so a NIC on a network without a DHCP server (a LAN of guests) does not hold the
- * boot; `udhcpc -i eth0` tries again by hand. udhcpc reports on stderr (dropped); the event
- * script prints the lease on stdout.
+ * The /init script: mount the pseudo filesystems, load drivers, start acpid for the power button,
+ * bring each NIC up by DHCP, run a shell; leaving the shell powers off cleanly. DHCP gives up
+ * after about 3 s of guest time (3 discovers, 1 s apart) so a NIC on a network without a DHCP
+ * server (a LAN of guests) does not hold the boot; `udhcpc -i eth0` tries again by hand. udhcpc
+ * reports on stderr (dropped); the event script prints the lease on stdout.
+ *
+ * The power button (virtio-input KEY_POWER, /dev/input/event0): busybox acpid runs
+ * POWER_BUTTON_HANDLER, which hangs up every session, so the shell ends and the script goes on
+ * to the power-off. That is clean: every process is asked to stop (SIGTERM, up to a second of
+ * grace, then SIGKILL), the filesystems are synced and unmounted, then `poweroff -f` (the
+ * kernel's "reboot: Power down"). /init is PID 1 waiting for the shell in the foreground, so it
+ * cannot take busybox's poweroff signal (SIGUSR2) itself: a shell runs traps only after the
+ * foreground command ends.
  */
 export function initScript(modules: string[]): string {
   return `#!/bin/busybox sh
@@ -117,6 +141,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 for m in ${modules.join(' ')}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 sleep 0 2>/dev/null
+[ -e /dev/input/event0 ] && acpid -c /etc/acpi -a /etc/acpid.conf -l /run/acpid.log -p /run/acpid.pid
 hostname virtkit
 ifconfig lo 127.0.0.1 up
 echo "virtkit guest: Debian $(uname -r) $(uname -m), $(grep -c ^processor /proc/cpuinfo) cpu(s)"
@@ -125,11 +150,33 @@ for nic in /sys/class/net/*; do
   case "$nic" in lo|'*') continue ;; esac
   udhcpc -i "$nic" -n -q -t 3 -T 1 2>/dev/null || echo "$nic: no DHCP answer (udhcpc -i $nic tries again)"
 done
-setsid cttyhack sh -l
+[ -e ${POWER_FLAG} ] || setsid cttyhack sh -l
 echo "shell exited: powering off"
+kill -TERM -1 2>/dev/null
+i=0
+while kill -0 -1 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i + 1)); done
+kill -KILL -1 2>/dev/null
+sync
+umount -a -r 2>/dev/null
 poweroff -f
 `;
 }
+
+/**
+ * busybox acpid's action file: each line is a word looked for in the event's description and the
+ * handler (under -c DIR, /etc/acpi) to run. busybox describes KEY_POWER pressed (value 1) as
+ * "button/power PWRF 00000080" (its built-in event map; the release is not mapped).
+ */
+export const ACPID_CONF = `# busybox acpid: <word in the event description> <handler in /etc/acpi>
+PWRF power-button
+`;
+
+/** /etc/acpi/power-button: hang up every session; /init then powers off (see initScript). */
+export const POWER_BUTTON_HANDLER = `#!/bin/sh
+echo "virtkit guest: power button pressed: shutting down" > /dev/console
+: > ${POWER_FLAG}
+kill -HUP -1
+`;
 
 /**
  * What busybox mount tries, in order, when no -t is given, besides /proc/filesystems: these are
@@ -227,6 +274,14 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
       { type: 'file', path: 'etc/filesystems', data: new TextEncoder().encode(ETC_FILESYSTEMS) },
       { type: 'file', path: 'etc/profile', data: new TextEncoder().encode(PROFILE) },
       { type: 'file', path: 'etc/hostname', data: new TextEncoder().encode('virtkit\n') },
+      { type: 'file', path: 'etc/acpid.conf', data: new TextEncoder().encode(ACPID_CONF) },
+      { type: 'dir', path: 'etc/acpi' },
+      {
+        type: 'file',
+        path: 'etc/acpi/power-button',
+        data: new TextEncoder().encode(POWER_BUTTON_HANDLER),
+        mode: 0o755,
+      },
       { type: 'file', path: UDHCPC_SCRIPT_PATH, data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
       { type: 'dir', path: 'etc/udhcpc' },
       { type: 'symlink', path: UDHCPC_DEBIAN_PATH, target: `/${UDHCPC_SCRIPT_PATH}` },
