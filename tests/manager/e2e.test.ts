@@ -3,7 +3,8 @@
  * `virtkit daemon` on a temporary state directory, with real VM processes of the default guest
  * (128 MiB each). Three VMs are created and started, each console is typed into and answers;
  * one is paused (its instruction count stops moving) and resumed; one is snapshotted and
- * reverted (its RAM goes back); one is stopped, cloned (linked) and the clone booted; one VM
+ * reverted (its RAM goes back); one is shut down gracefully (its guest obeys the power button),
+ * cloned (linked) and the clone booted; one VM
  * process is killed with SIGKILL (crashed, the rest unaffected); the daemon is killed with
  * SIGKILL and a new one re-attaches (running VMs still running and controllable); everything is
  * deleted (no process, socket or file left). Every process is killed in after() even when a step
@@ -166,8 +167,14 @@ test('three VMs through virtkit vm: consoles, pause, snapshot, linked clone, cra
   assert.match(out, /^before-snapshot\r?$/m, out.slice(-1000));
   assert.doesNotMatch(out.slice(out.lastIndexOf('cat /tmp/mark')), /after-snapshot/);
 
-  // Stop charlie, clone it (linked) and boot the clone.
-  assert.equal(await ok('stop', 'charlie'), 'charlie: stopped\n');
+  // Shut charlie down gracefully (the power button: the guest powers itself off), clone it
+  // (linked) and boot the clone.
+  const down = await ok('shutdown', 'charlie', '--timeout', '240', '--wait');
+  assert.equal(down, 'charlie: stopped\n', down);
+  const events = await json('events', 'charlie');
+  const last = events.at(-1);
+  assert.equal(last.state, 'stopped');
+  assert.doesNotMatch(String(last.reason), /killed/);
   assert.ok(!pidAlive(pid.charlie!));
   assert.match(await ok('clone', 'charlie', 'charlie-2', '--linked'), /^cloned charlie as charlie-2 \(linked\)/);
   await ok('start', 'charlie-2');
@@ -183,8 +190,7 @@ test('three VMs through virtkit vm: consoles, pause, snapshot, linked clone, cra
   assert.ok(d.proc && d.proc.exitCode === null);
   await answers('alpha', 'still-here');
   await answers('charlie-2', 'still-here');
-  const events = await ok('events', 'bravo');
-  assert.match(events, /bravo +running -> crashed/);
+  assert.match(await ok('events', 'bravo'), /bravo +running -> crashed/);
 
   // kill -9 the daemon: the VMs keep running; the CLI says no daemon; a new daemon re-attaches.
   await d.stop('SIGKILL');
