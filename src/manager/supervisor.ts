@@ -209,8 +209,12 @@ export class Supervisor {
         throw unusable(`VM '${vm.name}' did not start: ${why}`);
       }
       this.attachQmp(rt, link);
-      const status = (await link.execute('query-status')) as { status?: string; running?: boolean };
-      const to: VmState = status.running === false ? 'paused' : 'running';
+      const to = await settledState(link, rt);
+      if (!to) {
+        await rt.exited;
+        const why = this.db.getVmById(vm.id)?.reason ?? 'the VM process exited';
+        throw unusable(`VM '${vm.name}' did not start: ${why}`);
+      }
       this.setState(vm, ['starting'], to, restore ? 'restored from a snapshot' : undefined, {
         pid: spawned,
         startedAt: new Date().toISOString(),
@@ -449,8 +453,8 @@ export class Supervisor {
       try {
         const link = await this.connectQmp(f.qmp, 5000);
         this.attachQmp(rt, link);
-        const status = (await link.execute('query-status')) as { running?: boolean };
-        const truth: VmState = vm.state === 'stopping' ? 'stopping' : status.running === false ? 'paused' : 'running';
+        const status = (await settledState(link, rt)) ?? 'stopping';
+        const truth: VmState = vm.state === 'stopping' ? 'stopping' : status;
         if (truth !== vm.state) this.setState(vm, [vm.state], truth, 're-attached');
         else this.note(vm, 're-attached');
         if (vm.state === 'stopping') {
@@ -486,6 +490,24 @@ export class Supervisor {
   pids(): number[] {
     return [...this.runtimes.values()].map((r) => r.pid);
   }
+}
+
+/**
+ * The VM's run state from QMP query-status, once it is past 'prelaunch' (the VM process answers
+ * QMP before its CPUs start): running, paused (also while a snapshot is being saved), or
+ * undefined when the guest is ending (shutdown, guest-panicked, internal-error) or the process
+ * exited.
+ */
+async function settledState(link: QmpLink, rt: Runtime): Promise<'running' | 'paused' | undefined> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!rt.done && Date.now() < deadline) {
+    const { status } = (await link.execute('query-status')) as { status?: string };
+    if (status === 'running') return 'running';
+    if (status === 'paused' || status === 'save-vm') return 'paused';
+    if (status !== 'prelaunch') return undefined;
+    await sleep(50);
+  }
+  return undefined;
 }
 
 /** True when pid's command line is `virtkit run ... --pidfile PIDFILE` (the VM of that directory). */

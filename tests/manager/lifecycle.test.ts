@@ -20,6 +20,9 @@ after(() => d.cleanup());
 
 const WAIT_MS = 240_000;
 
+/** The guest shell asks for the cursor position (ESC[6n) after its prompt; nobody answers here. */
+const stripQueries = (s: string) => s.split('\u001b[6n').join('');
+
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
@@ -39,7 +42,7 @@ class Console {
   closed: Promise<{ code: number; reason: string }>;
   constructor(name: string, mode: 'watch' | 'type') {
     this.ws = new WebSocket(`ws+unix://${d.socket}:/v1/vms/${name}/console?mode=${mode}`);
-    this.ws.on('message', (m: Buffer) => (this.text += m.toString('latin1')));
+    this.ws.on('message', (m: Buffer) => (this.text += stripQueries(m.toString('latin1'))));
     this.closed = new Promise((r) => this.ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   }
   opened(): Promise<void> {

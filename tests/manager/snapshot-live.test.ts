@@ -14,6 +14,9 @@ const d = new TestDaemon();
 before(() => d.start());
 after(() => d.cleanup());
 
+/** The guest shell asks for the cursor position (ESC[6n) after its prompt; nobody answers here. */
+const stripQueries = (s: string) => s.split('\u001b[6n').join('');
+
 async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 240_000;
   while (!(await fn())) {
@@ -26,7 +29,7 @@ async function until(what: string, fn: () => boolean | Promise<boolean>): Promis
 async function shell(name: string, cmd: string, answer: RegExp): Promise<string> {
   const ws = new WebSocket(`ws+unix://${d.socket}:/v1/vms/${name}/console?mode=type`);
   let text = '';
-  ws.on('message', (m: Buffer) => (text += m.toString('latin1')));
+  ws.on('message', (m: Buffer) => (text += stripQueries(m.toString('latin1'))));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
