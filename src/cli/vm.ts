@@ -23,7 +23,7 @@ import {
 } from './vm-args.ts';
 import { VERB_HELP, VM_HELP } from './vm-help.ts';
 import { toCliError } from './vm-errors.ts';
-import { snapshotList, vmInfo, vmList } from './vm-format.ts';
+import { humanBytes, snapshotList, vmInfo, vmList } from './vm-format.ts';
 import { ApiClient } from '../manager/client/http.ts';
 import { VmApi, type PowerAction } from '../manager/client/vms.ts';
 import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
@@ -165,8 +165,10 @@ const HANDLERS: Record<VmVerb, Handler> = {
   },
   async export(ctx) {
     const [name, file] = positionals(ctx.args, ['NAME', 'FILE'], 'export');
-    await ctx.api.exportOva(checkName(name!), resolve(file!));
-    print(`exported ${name} to ${resolve(file!)}`);
+    const r = (await ctx.api.exportOva(checkName(name!), resolve(file!))) as
+      { path?: string; size?: number } | undefined;
+    const size = typeof r?.size === 'number' ? ` (${humanBytes(r.size)})` : '';
+    print(`exported ${name} to ${r?.path ?? resolve(file!)}${size}`);
     return 0;
   },
   async delete(ctx) {
