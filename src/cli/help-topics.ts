@@ -8,7 +8,8 @@ export const HELP_TOPICS: Record<string, string> = {
   0    success (run: the guest powered off or was quit)
   1    a runtime failure: the guest panicked or reported failure; a host resource is busy (a
        port in use for 'web --port' or a 'run --net' hostfwd, a disk image locked by another
-       program, in 'run' and 'img' alike); a download or build failed. 'img check' and
+       program, in 'run' and 'img' alike; a 'run --qmp' or '--console' socket another process
+       listens on); a download or build failed. 'img check' and
        'img compare' have their own meanings (see 'virtkit img help check|compare').
   2    bad input: an unknown flag or a bad value, a missing, unreadable, empty or malformed
        file (kernel, disk image, snapshot), a snapshot that does not fit the disks given

@@ -33,6 +33,14 @@ import { SAVED_CONFIG_VERSION, readSavedConfig, type SavedConfig, type SavedDisk
 import { fingerprintDisk, identityMismatch } from '../vmm/disk-identity.ts';
 import { StateError, StateReader } from '../memory/state.ts';
 import { describeBootFiles, reloadBootFiles, type LoadedBootFile } from '../host/node/guest/boot-files.ts';
+import { CONTROL_FLAGS, parseConsoleSpec, parseQmpSpec } from './run-control.ts';
+import { SessionQmpTarget } from '../vmm/qmp/session-target.ts';
+import { qmpVersion } from '../vmm/qmp/target.ts';
+import { QmpServer } from '../host/node/qmp-server.ts';
+import { ConsoleServer } from '../host/node/console-server.ts';
+import { ConsoleLog } from '../host/node/console-log.ts';
+import { SocketPathError } from '../host/node/unix-server.ts';
+import { packageVersion } from './package-root.ts';
 
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
 export const EXIT_CANNOT_REBOOT = 3;
@@ -77,6 +85,18 @@ options:
                          kernel, initrd and firmware are read again from the paths they were booted
                          from and must be unchanged (size and SHA-256)
   --stats                print instructions executed, wall time and MIPS on exit
+  --qmp unix:PATH[,server=on][,wait=off]
+                         serve QMP (QEMU's control protocol) on the unix socket PATH, for any number
+                         of clients; the VM never waits for one. QEMU's spellings server, nowait and
+                         wait=off are accepted; wait=on and tcp: are refused. Commands: query-status,
+                         stop, cont, system_powerdown, system_reset, quit, ... (docs/manager.md)
+  --console unix:PATH    headless: the serial console is served on the unix socket PATH instead of
+                         this terminal (stdin and stdout are not used). Each client first gets the
+                         last 64 KiB of output, then live output; bytes from any client go to the
+                         guest; a client that does not read is dropped. The VM runs with no client
+  --console-log FILE     append all guest output to FILE; at 1 MiB FILE is renamed to FILE.1 and a
+                         new FILE started
+  --pidfile FILE         write this process's pid to FILE once the VM's sockets listen; removed at exit
   -h, --help             show this help
 
 console (on a terminal): Ctrl-A x quit, Ctrl-A s save a snapshot (to --save-on-exit's file or
@@ -96,7 +116,8 @@ console is always this terminal); -drive, -hda, -netdev, -nic, -bios, -cpu and -
 with the virtkit flag that does the same.
 
 exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report, a failed save,
-or a host resource is busy (a hostfwd port in use, a disk image locked by another program), 2 bad
+or a host resource is busy (a hostfwd port in use, a disk image locked by another program, a --qmp
+or --console socket another process listens on), 2 bad
 input (flags, files, images), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
 changed (the VM powers off), 70 internal error. ('virtkit help exit-status' lists all commands'.)
 
@@ -115,6 +136,7 @@ export const LINUX_FLAGS = {
   'save-on-exit': 'string',
   restore: 'string',
   stats: 'boolean',
+  ...CONTROL_FLAGS,
 } as const;
 
 interface DiskSpec {
@@ -271,6 +293,12 @@ export async function runLinux(argv: string[]): Promise<number> {
       throw e;
     }
   }
+  const qmpPath = f.qmp === undefined ? undefined : parseQmpSpec(f.qmp as string);
+  const consolePath = f.console === undefined ? undefined : parseConsoleSpec(f.console as string);
+  if (qmpPath && qmpPath === consolePath) throw new UsageError('--qmp and --console need two different socket paths');
+  /** --console: no terminal; the serial console is a socket (docs/manager.md). */
+  const headless = consolePath !== undefined;
+  const pidPath = f.pidfile === undefined ? undefined : resolve(f.pidfile as string);
   const savePath = f['save-on-exit'] as string | undefined;
   const restorePath = f.restore as string | undefined;
   if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.memory))
@@ -297,7 +325,8 @@ export async function runLinux(argv: string[]): Promise<number> {
   let lineTypedAt = performance.now();
   let inputGate: InputGate | undefined; // set once the console exists
   // A pipe or file answers no terminal queries: answer the guest's ESC[6n here and drop it.
-  const queries = process.stdout.isTTY ? undefined : new CursorQueries((reply) => vm.input(reply));
+  // (Headless, the console's clients are terminals of their own: they answer.)
+  const queries = process.stdout.isTTY || headless ? undefined : new CursorQueries((reply) => vm.input(reply));
   const typeLine = (b: Uint8Array) => {
     lineTypedAt = performance.now();
     queries?.inputSent();
@@ -305,9 +334,12 @@ export async function runLinux(argv: string[]): Promise<number> {
     inputGate?.update();
   };
   // A restored guest sits at its prompt already: the first piped line is typed at once.
-  const piped = process.stdin.isTTY ? undefined : new PipedInput(typeLine, Boolean(restorePath));
+  const piped = process.stdin.isTTY || headless ? undefined : new PipedInput(typeLine, Boolean(restorePath));
   let idleTimer: ReturnType<typeof setInterval> | undefined = undefined; // set once the console starts
-  const onRebooted = () => piped?.rebooted();
+  const onRebooted = () => {
+    piped?.rebooted();
+    qmpTarget?.vmRebooted();
+  };
   let saving = false;
   /** A --save-on-exit snapshot could not be written: the exit status is 1 however the VM stopped. */
   let saveFailed = false;
@@ -316,8 +348,22 @@ export async function runLinux(argv: string[]): Promise<number> {
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
-  const stdout = new StreamOutput(process.stdout, { hold: () => vm.holdOutput(), release: () => vm.releaseOutput() });
+  const stdout = headless
+    ? undefined
+    : new StreamOutput(process.stdout, { hold: () => vm.holdOutput(), release: () => vm.releaseOutput() });
+  let consoleLog: ConsoleLog | undefined;
+  let console_: HostConsole | undefined;
+  let consoleServer: ConsoleServer | undefined;
+  let qmpTarget: SessionQmpTarget | undefined;
+  let qmpServer: QmpServer | undefined;
+  // Output comes in chunks bounded per VM turn: the log and the console's clients never make the
+  // VM buffer (a client that does not read is dropped; the log is written at once).
   const onOutput = (raw: Uint8Array) => {
+    consoleLog?.write(raw);
+    if (!stdout) {
+      consoleServer?.output(raw);
+      return;
+    }
     const bytes = queries ? queries.filter(raw) : raw;
     if (!bytes.length) return;
     stdout.write(bytes);
@@ -345,10 +391,11 @@ export async function runLinux(argv: string[]): Promise<number> {
     else setTimeout(saveWhenIdle, 250);
   };
   const onStopped = (r: StopReason, text: string) => {
-    console_.stop();
-    if (queries) stdout.write(queries.flush());
-    stdout.close();
+    console_?.stop();
+    if (queries) stdout?.write(queries.flush());
+    stdout?.close();
     clearInterval(idleTimer);
+    qmpTarget?.vmStopped(r);
     const how = classifyStop(r);
     // A quit or poweroff is silent; a restored VM that cannot reboot powers off instead.
     if (how !== 'clean') process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}\n`);
@@ -398,6 +445,15 @@ export async function runLinux(argv: string[]): Promise<number> {
     const why = await saveTargetProblem(savePath);
     if (why) throw new UsageError(`--save-on-exit ${why}`);
   }
+  if (f['console-log'] !== undefined) {
+    try {
+      consoleLog = new ConsoleLog(resolve(f['console-log'] as string), (m) =>
+        process.stderr.write(`\r\nvirtkit: ${m}\r\n`),
+      );
+    } catch (e) {
+      throw new UsageError(`--console-log: ${oneLine(e)}`);
+    }
+  }
   try {
     if (restorePath) {
       const bytes = await readInput(restorePath, 'snapshot');
@@ -446,7 +502,9 @@ export async function runLinux(argv: string[]): Promise<number> {
       const initrd = initrdPath ? await readInput(initrdPath, 'initrd') : undefined;
       const firmwarePath = f.firmware as string | undefined;
       const firmware = firmwarePath ? await readInput(firmwarePath, 'firmware') : undefined;
-      const append = (f.append as string | undefined) ?? `console=ttyS0${consoleEnvironment(process.stdout)}`;
+      // Headless there is no terminal to measure: the guest's default (80 columns) stands.
+      const append =
+        (f.append as string | undefined) ?? `console=ttyS0${headless ? '' : consoleEnvironment(process.stdout)}`;
       config = { version: SAVED_CONFIG_VERSION, disks: [], append, nets: netTexts };
       const bootFiles: Record<string, LoadedBootFile> = { kernel: { path: kernelPath, bytes: kernel } };
       if (initrd && initrdPath) bootFiles.initrd = { path: initrdPath, bytes: initrd };
@@ -461,48 +519,92 @@ export async function runLinux(argv: string[]): Promise<number> {
       });
       if (netSetup) netSetup.describeNics = () => vm.describeNics();
     }
+    // The control sockets listen before the VM starts (and before the pidfile is written), so a
+    // manager that sees the pidfile can connect at once.
+    if (qmpPath) {
+      qmpTarget = new SessionQmpTarget(() => vm, {
+        version: qmpVersion(packageVersion(), `virtkit ${packageVersion()}`),
+        quit: () => void saveAndQuit(),
+        hostStats: () => {
+          const u = process.cpuUsage();
+          return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage.rss() };
+        },
+      });
+      qmpServer = await QmpServer.listen(qmpPath, qmpTarget.monitor);
+    }
+    if (consolePath) {
+      consoleServer = await ConsoleServer.listen(consolePath, {
+        input: (b) => {
+          vm.input(b);
+          inputGate?.update();
+        },
+      });
+      // Clients pause while the guest has a backlog of typed bytes (rechecked every idle tick).
+      inputGate = new InputGate(() => vm.pendingInputBytes, consoleServer);
+    }
+    if (pidPath) {
+      try {
+        // Whole or not at all: a manager polling for the file never reads it half-written.
+        await writeFile(`${pidPath}.tmp`, `${process.pid}\n`);
+        await rename(`${pidPath}.tmp`, pidPath);
+      } catch (e) {
+        throw new UsageError(`--pidfile ${pidPath}: ${describeError(e)}`);
+      }
+    }
   } catch (e) {
     netSetup?.close(); // listening sockets would keep the process alive
+    await qmpServer?.close();
+    await consoleServer?.close();
+    consoleLog?.close();
     for (const d of opened) await d.backend.close().catch(() => {}); // releases their image locks
     if (e instanceof BoardConfigError || e instanceof SnapshotError || e instanceof VmSpecError)
       throw new UsageError(e.message);
+    if (e instanceof SocketPathError) throw e.busy ? new CliError(e.message, 1) : new UsageError(e.message);
     throw e;
   }
 
-  const console_ = new HostConsole({
-    input: (b) => {
-      if (piped) {
-        piped.push(b);
-        inputGate?.update();
-      } else {
-        queries?.inputSent();
-        vm.input(b);
-      }
-    },
-    quit: () => void saveAndQuit(),
-    snapshot: () => {
-      const path = savePath ?? `virtkit-${new Date().toISOString().replace(/[:.]/g, '-')}.snap`;
-      // A failed save is reported and the VM runs on (a quit with --save-on-exit tries again).
-      writeSnapshot(path).catch((e) =>
-        process.stderr.write(`\r\nvirtkit: cannot save the snapshot to ${path}: ${oneLine(e)}\r\n`),
-      );
-    },
-    powerButton: () => {
-      if (!vm.pressPowerButton())
-        process.stderr.write('\r\nvirtkit: the guest has no driver for the power button (yet): nothing pressed\r\n');
-    },
-    end: () => {
-      piped?.end();
-      // With --save-on-exit, the snapshot is taken once the guest has answered every piped line (see onOutput).
-      if (savePath) saveWhenIdle();
-    },
-  });
+  if (!headless)
+    console_ = new HostConsole({
+      input: (b) => {
+        if (piped) {
+          piped.push(b);
+          inputGate?.update();
+        } else {
+          queries?.inputSent();
+          vm.input(b);
+        }
+      },
+      quit: () => void saveAndQuit(),
+      snapshot: () => {
+        const path = savePath ?? `virtkit-${new Date().toISOString().replace(/[:.]/g, '-')}.snap`;
+        // A failed save is reported and the VM runs on (a quit with --save-on-exit tries again).
+        writeSnapshot(path).catch((e) =>
+          process.stderr.write(`\r\nvirtkit: cannot save the snapshot to ${path}: ${oneLine(e)}\r\n`),
+        );
+      },
+      powerButton: () => {
+        if (!vm.pressPowerButton())
+          process.stderr.write('\r\nvirtkit: the guest has no driver for the power button (yet): nothing pressed\r\n');
+      },
+      end: () => {
+        piped?.end();
+        // With --save-on-exit, the snapshot is taken once the guest has answered every piped line (see onOutput).
+        if (savePath) saveWhenIdle();
+      },
+    });
   // Piped input waits in PipedInput (and the VM) for the guest's prompts: pause the pipe while
   // too much of it waits. (Typing at a terminal cannot outrun MAX_PENDING_INPUT.)
-  if (piped) inputGate = new InputGate(() => piped.pendingBytes + vm.pendingInputBytes, console_);
-  console_.start();
-  idleTimer = piped ? setInterval(pipedIdleCheck, 250) : undefined;
-  const onSignal = () => void saveAndQuit();
+  if (piped && console_) inputGate = new InputGate(() => piped.pendingBytes + vm.pendingInputBytes, console_);
+  console_?.start();
+  idleTimer = piped
+    ? setInterval(pipedIdleCheck, 250)
+    : headless
+      ? setInterval(() => inputGate?.update(), 250)
+      : undefined;
+  const onSignal = () => {
+    qmpTarget?.announceShutdown('host-signal');
+    void saveAndQuit();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   // SIGHUP (the terminal or SSH session closed) quits as SIGTERM does, as QEMU treats it. It stays
@@ -512,12 +614,18 @@ export async function runLinux(argv: string[]): Promise<number> {
   const onHangup = () => {
     process.stderr.on('error', () => {});
     process.stdout.on('error', () => {});
+    qmpTarget?.announceShutdown('host-signal');
     void saveAndQuit();
   };
   process.on('SIGHUP', onHangup);
   vm.start();
   const code = await finished;
   netSetup?.close();
+  // Clients get what is queued for them (quit's answer, SHUTDOWN) before their sockets close.
+  await qmpServer?.close();
+  await consoleServer?.close();
+  consoleLog?.close();
+  if (pidPath) await unlink(pidPath).catch(() => {});
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   // Disks are flushed and closed on every exit path, so what the guest wrote is on the host.

@@ -91,6 +91,8 @@ test('write then read round-trips through the backend, with status, used length 
   assert.equal(s.status(), VIRTIO_BLK_S_OK);
   assert.deepEqual(s.ram.subarray(DATA - BASE, DATA - BASE + 1024), pattern);
   assert.deepEqual(s.drv.takeUsed(0), [{ id: 4, len: 1025 }]);
+  // Counted for x-virtkit-query-stats.
+  assert.deepEqual(s.blk.stats, { rdBytes: 1024, wrBytes: 1024, rdOps: 1, wrOps: 1 });
 });
 
 test('status byte may share a descriptor with the data (any layout)', async () => {

@@ -107,7 +107,16 @@ interface Request {
   written: number;
 }
 
+/** Guest I/O counted for `x-virtkit-query-stats` (requests started, whatever their outcome). */
+export interface VirtioBlkStats {
+  rdBytes: number;
+  wrBytes: number;
+  rdOps: number;
+  wrOps: number;
+}
+
 export class VirtioBlk implements VirtioDeviceModel {
+  readonly stats: VirtioBlkStats = { rdBytes: 0, wrBytes: 0, rdOps: 0, wrOps: 0 };
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly queueSizes: readonly number[];
   readonly features: readonly [number, number];
@@ -385,6 +394,13 @@ export class VirtioBlk implements VirtioDeviceModel {
     if (bytes % SECTOR !== 0 || bytes > this.maxRequest) return VIRTIO_BLK_S_IOERR;
     let pos = this.byteRange(sector, bytes);
     if (pos < 0) return VIRTIO_BLK_S_IOERR;
+    if (isWrite) {
+      this.stats.wrOps++;
+      this.stats.wrBytes += bytes;
+    } else {
+      this.stats.rdOps++;
+      this.stats.rdBytes += bytes;
+    }
     if (bytes === 0) return VIRTIO_BLK_S_OK;
     if (!isWrite) {
       // Into a bounce buffer, copied to the guest in finish() only if the request is still current.

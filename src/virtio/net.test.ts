@@ -99,10 +99,13 @@ test('rx: frames land in posted buffers after a 12-byte header; without buffers 
   be.deliver(frame());
   assert.equal(drv.takeUsed(0).length, 1);
   assert.equal(net.backlogLength, 0);
+  // Counted for x-virtkit-query-stats: frames delivered and their bytes (without the header).
+  assert.equal(net.stats.rxFrames, 3);
+  assert.equal(net.stats.rxBytes, 3 * f.length);
 });
 
 test('tx: the header is stripped, a partial checksum is completed, the backend is flushed per batch', () => {
-  const { ram, be, drv } = setup();
+  const { ram, be, drv, net } = setup();
   drv.init([16, 16], BASE + 0x1000, [(1 << VIRTIO_NET_F_CSUM) | (1 << VIRTIO_NET_F_MAC), 1]);
   const f = frame();
   const udpOff = 34;
@@ -130,6 +133,8 @@ test('tx: the header is stripped, a partial checksum is completed, the backend i
   assert.ok(typeof ip !== 'string');
   const u = parseUdp(sent, ip);
   assert.ok(typeof u !== 'string', `checksum verifies after completion: ${String(u)}`);
+  assert.equal(net.stats.txFrames, 1);
+  assert.equal(net.stats.txBytes, f.length);
 });
 
 test('tx: runt frames, GSO without negotiation and bad checksum offsets are dropped; rx buffers too small lose the frame', () => {

@@ -94,6 +94,9 @@ export interface VirtioNetOptions {
 export interface VirtioNetStats {
   txFrames: number;
   rxFrames: number;
+  /** Frame bytes (without the virtio-net header) handed to the backend / delivered to the guest. */
+  txBytes: number;
+  rxBytes: number;
   txDropped: number;
   rxDropped: number;
   /** Frames for other stations, dropped by the receive filter. */
@@ -125,6 +128,8 @@ export class VirtioNet implements VirtioDeviceModel {
   readonly stats: VirtioNetStats = {
     txFrames: 0,
     rxFrames: 0,
+    txBytes: 0,
+    rxBytes: 0,
     txDropped: 0,
     rxDropped: 0,
     rxFiltered: 0,
@@ -424,6 +429,7 @@ export class VirtioNet implements VirtioDeviceModel {
     for (let i = 0; i < used; i++) q.complete(this.held[i]!, this.lens[i]!);
     this.releaseHeld(used);
     this.stats.rxFrames++;
+    this.stats.rxBytes += frame.length;
     return true;
   }
 
@@ -487,6 +493,7 @@ export class VirtioNet implements VirtioDeviceModel {
         (seg) => {
           n++;
           this.stats.txFrames++;
+          this.stats.txBytes += seg.length;
           this.backend.transmit(seg);
         },
         MAX_TX_FRAME,
@@ -502,6 +509,7 @@ export class VirtioNet implements VirtioDeviceModel {
       return 0;
     }
     this.stats.txFrames++;
+    this.stats.txBytes += frame.length;
     this.backend.transmit(frame);
     return 1;
   }
@@ -524,6 +532,7 @@ export class VirtioNet implements VirtioDeviceModel {
     put16(frame, ip + 10, 0);
     put16(frame, ip + 10, checksum(frame, ip, ip + ihl));
     this.stats.txFrames++;
+    this.stats.txBytes += frame.length;
     this.stats.txWhole++;
     this.backend.transmit(frame, mss);
     return true;

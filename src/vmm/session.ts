@@ -8,7 +8,7 @@
  *
  * Host code opens files, disks and sockets and hands them in; nothing here touches the host.
  */
-import { Vm, type BootReloader, type StopReason, type VmEvents, type VmHost } from './vm.ts';
+import { Vm, type BootReloader, type DeviceStats, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
 import { validateAttachments, validateVmSpec, type VmAttachments, type VmSpec, type VmSpecDisk } from './vm-spec.ts';
@@ -241,6 +241,21 @@ export class VmSession {
   /** Every hart waits for an interrupt and the guest has taken every typed byte. */
   get idle(): boolean {
     return !this.vm.stopped && this.vm.pendingInputBytes === 0 && this.vm.machine.allWaiting();
+  }
+
+  /** Milliseconds since start() (0 before). */
+  get uptimeMs(): number {
+    return this.vm.phase === 'created' ? 0 : this.host.nowMs() - this.startedAt;
+  }
+
+  /** Disk i's serial number, as the guest sees it (its id in x-virtkit-query-stats). */
+  diskSerial(i: number): string {
+    return serialOf(i);
+  }
+
+  /** Disk and NIC I/O counters (Vm.deviceStats). */
+  deviceStats(): DeviceStats {
+    return this.vm.deviceStats();
   }
 
   /** Instructions retired since the current board was built. */

@@ -81,3 +81,26 @@ export function printKernel(text: string): Uint8Array {
   code.push(WFI, jal(0, -4));
   return image(code);
 }
+
+/**
+ * Prints `banner`, then echoes every byte typed on the UART back (polling its line status
+ * register: a busy loop, so keep such tests short).
+ */
+export function echoKernel(banner: string): Uint8Array {
+  const code = [lui(T0, 0x10000)];
+  for (const c of banner) code.push(addi(T1, 0, c.charCodeAt(0)), sb(T1, T0));
+  code.push(
+    asm.lbu(T1, T0, 5), // loop: line status
+    asm.andi(T1, T1, 1), // data ready?
+    beq(T1, 0, -8),
+    asm.lbu(T1, T0, 0),
+    sb(T1, T0),
+    jal(0, -20),
+  );
+  return image(code);
+}
+
+/** Prints `x` on the UART for ever, as fast as the board takes it. */
+export function floodKernel(): Uint8Array {
+  return image([lui(T0, 0x10000), addi(T1, 0, 0x78), sb(T1, T0), jal(0, -4)]);
+}

@@ -31,6 +31,21 @@ import {
 import { StateError, StateReader } from '../memory/state.ts';
 import { SnapshotError, decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
 import { PanicWatch } from './panic-watch.ts';
+import type { VirtioBlkStats } from '../virtio/blk.ts';
+
+/** A NIC's traffic counters (virtio-net stats), for x-virtkit-query-stats. */
+export interface NicCounters {
+  rxBytes: number;
+  txBytes: number;
+  rxFrames: number;
+  txFrames: number;
+}
+
+/** Per-device I/O counters over the VM's life (every board since it was built or restored). */
+export interface DeviceStats {
+  disks: VirtioBlkStats[];
+  nics: NicCounters[];
+}
 
 export interface VmHost {
   nowMs(): number;
@@ -128,8 +143,13 @@ export class Vm {
     this.board = this.build();
   }
 
+  /** Counters of the boards a reboot replaced (a new board's devices count from zero). */
+  private readonly carried: DeviceStats = { disks: [], nics: [] };
+
   /** `diskIoAfter`: the previous board's shutdown() on a reboot (its writes land first). */
   private build(diskIoAfter?: Promise<unknown>): VirtMachine {
+    if (this.board) this.carried.disks = this.deviceStats().disks;
+    if (this.board) this.carried.nics = this.deviceStats().nics;
     const board = new VirtMachine({
       ...this.opts,
       diskIoAfter,
@@ -143,6 +163,34 @@ export class Vm {
 
   get machine(): VirtMachine {
     return this.board;
+  }
+
+  /** Disk and NIC counters since the VM was built (integer sums; nothing is counted per instruction). */
+  deviceStats(): DeviceStats {
+    const c = this.carried;
+    const disks = this.board.blks.map((b, i) => {
+      const p = c.disks[i];
+      const s = b.stats;
+      return p
+        ? {
+            rdBytes: p.rdBytes + s.rdBytes,
+            wrBytes: p.wrBytes + s.wrBytes,
+            rdOps: p.rdOps + s.rdOps,
+            wrOps: p.wrOps + s.wrOps,
+          }
+        : { ...s };
+    });
+    const nics = this.board.nics.map((n, i) => {
+      const p = c.nics[i] ?? { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 };
+      const s = n.stats;
+      return {
+        rxBytes: p.rxBytes + s.rxBytes,
+        txBytes: p.txBytes + s.txBytes,
+        rxFrames: p.rxFrames + s.rxFrames,
+        txFrames: p.txFrames + s.txFrames,
+      };
+    });
+    return { disks, nics };
   }
 
   /** Whether the boot files are in memory, so a reboot can rebuild the board at once. */

@@ -10,13 +10,22 @@
  *   amount of memory and never slows the VM or the other clients.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { describeError } from './errno-words.ts';
 
 /** sun_path holds 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH = 107;
 
-export class SocketPathError extends Error {}
+export class SocketPathError extends Error {
+  /** Another process holds the path: a runtime condition (exit status 1), not bad input. */
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
 
 export interface UnixClient {
   readonly id: number;
@@ -63,6 +72,10 @@ export class UnixServer {
   static async listen(path: string, handlers: UnixServerHandlers, maxQueued: number): Promise<UnixServer> {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH)
       throw new SocketPathError(`${path}: a unix socket path is at most ${MAX_SOCKET_PATH} bytes long`);
+    // (A missing directory makes listen() fail with EACCES on Linux: say what is wrong.)
+    const parent = dirname(path);
+    if (!(await stat(parent).catch(() => undefined))?.isDirectory())
+      throw new SocketPathError(`${path}: the directory ${parent} does not exist`);
     const tryListen = () =>
       new Promise<Server>((resolve, reject) => {
         const srv = createServer();
@@ -83,7 +96,7 @@ export class UnixServer {
       if (st && !st.isSocket())
         throw new SocketPathError(`${path} exists and is not a socket: remove it or choose another path`);
       // A socket file exists: in use if someone answers, stale (left by a crash) otherwise.
-      if (await isListening(path)) throw new SocketPathError(`${path} is already in use by another process`);
+      if (await isListening(path)) throw new SocketPathError(`${path} is already in use by another process`, true);
       await unlink(path).catch(() => {});
       server = await tryListen().catch((e2: unknown) => {
         throw new SocketPathError(`${path}: cannot listen: ${describeError(e2)}`);

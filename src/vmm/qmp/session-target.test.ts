@@ -46,6 +46,7 @@ function boot(kernel: Uint8Array) {
   const target = new SessionQmpTarget(() => session, {
     version: qmpVersion('0.1.0', 'virtkit 0.1.0'),
     name: 'vm1',
+    hostStats: () => ({ cpuMs: 12.4, rss: 1 << 20 }),
     quit: () => {
       quits++;
       session.stop({ kind: 'quit' });
@@ -83,6 +84,11 @@ test('prelaunch until cont; stop and cont pause and run the session; query-name'
   assert.deepEqual(vm.say('cont'), ['RESUME', { return: {} }]);
   assert.equal(vm.session.running, true);
   assert.deepEqual(vm.say('query-name'), [{ return: { name: 'vm1' } }]);
+  const stats = (vm.say('x-virtkit-query-stats')[0] as { return: Record<string, unknown> }).return;
+  assert.deepEqual(Object.keys(stats).sort(), ['disks', 'host', 'instructions', 'mips', 'nics', 'uptime-ms']);
+  assert.ok((stats.instructions as number) > 0 && (stats['uptime-ms'] as number) > 0);
+  assert.deepEqual(stats.host, { 'cpu-ms': 12, rss: 1 << 20 });
+  assert.deepEqual([stats.disks, stats.nics], [[], []]);
   assert.deepEqual(vm.say('system_powerdown'), [
     { error: { class: 'GenericError', desc: 'this machine has no power button' } },
   ]);

@@ -14,6 +14,18 @@ export interface SessionTargetOptions {
   name?: string;
   /** `quit`: stop the VM and end the process (the host flushes disks as on any exit). */
   quit(): void;
+  /** The host process's CPU time (user + system) in ms and resident set size in bytes. */
+  hostStats(): { cpuMs: number; rss: number };
+}
+
+/** x-virtkit-query-stats's answer (docs/manager.md). */
+export interface VmStatsReply {
+  'uptime-ms': number;
+  instructions: number;
+  mips: number;
+  host: { 'cpu-ms': number; rss: number };
+  disks: { id: string; 'rd-bytes': number; 'wr-bytes': number; 'rd-ops': number; 'wr-ops': number }[];
+  nics: { id: string; 'rx-bytes': number; 'tx-bytes': number; 'rx-packets': number; 'tx-packets': number }[];
 }
 
 /** Which guest-caused stops are the guest's doing, and QEMU's word for each. */
@@ -40,6 +52,8 @@ export class SessionQmpTarget implements QmpTarget {
   private stoppedBy: StopReason | undefined;
   /** A reset asked for by QMP is under way: its rebuild is not the guest's reboot. */
   private hostResets = 0;
+  /** The previous stats query, for `mips` over the interval since (the first: since start). */
+  private lastQuery = { ms: 0, instret: 0 };
 
   constructor(
     private readonly session: () => VmSession,
@@ -50,6 +64,40 @@ export class SessionQmpTarget implements QmpTarget {
     if (opts.name !== undefined) this.name = opts.name;
     this.monitor = new QmpMonitor(this, micros);
     registerStandardCommands(this.monitor);
+    this.monitor.register('x-virtkit-query-stats', { run: () => this.queryStats() });
+  }
+
+  queryStats(): VmStatsReply {
+    const s = this.session();
+    const ms = s.uptimeMs;
+    const n = s.instructions;
+    // A reboot builds a new board whose count starts again from zero.
+    const ran = n >= this.lastQuery.instret ? n - this.lastQuery.instret : n;
+    const dt = ms - this.lastQuery.ms;
+    this.lastQuery = { ms, instret: n };
+    const host = this.opts.hostStats();
+    const dev = s.deviceStats();
+    return {
+      'uptime-ms': Math.round(ms),
+      instructions: n,
+      mips: dt > 0 ? Math.round((ran / dt / 1e3) * 10) / 10 : 0,
+      host: { 'cpu-ms': Math.round(host.cpuMs), rss: host.rss },
+      // Ids as the guest names them: disk serials virtkit0.. (/dev/disk/by-id/virtio-virtkit0), NICs net0...
+      disks: dev.disks.map((d, i) => ({
+        id: s.diskSerial(i),
+        'rd-bytes': d.rdBytes,
+        'wr-bytes': d.wrBytes,
+        'rd-ops': d.rdOps,
+        'wr-ops': d.wrOps,
+      })),
+      nics: dev.nics.map((c, i) => ({
+        id: `net${i}`,
+        'rx-bytes': c.rxBytes,
+        'tx-bytes': c.txBytes,
+        'rx-packets': c.rxFrames,
+        'tx-packets': c.txFrames,
+      })),
+    };
   }
 
   status(): QmpRunState {
