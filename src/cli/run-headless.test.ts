@@ -152,3 +152,49 @@ test('bad --qmp/--console values are exit 2; a socket another VM listens on is e
   vm.child.kill('SIGTERM');
   assert.equal(await vm.exited, 0);
 });
+
+test('x-virtkit-savevm: refused naming a writable non-qcow2 disk; with qcow2 disks it snapshots each writable one and writes the state', async () => {
+  const img = (...a: string[]) => spawnSync(process.execPath, [BIN, 'img', ...a], { encoding: 'utf8' });
+  const raw = join(dir, 'd.raw');
+  writeFileSync(raw, new Uint8Array(1 << 20));
+  const q1 = join(dir, 'd1.qcow2');
+  const q2 = join(dir, 'd2.qcow2');
+  for (const q of [q1, q2]) assert.equal(img('create', '-f', 'qcow2', q, '1M').status, 0);
+  const state = join(dir, 'state.snap');
+
+  let vm = start(echo, 'd', ['--disk', `${q1}`, '--disk', `${raw},format=raw`]);
+  await until(() => existsSync(vm.p.pid), 'the pidfile');
+  let qmp = await QmpClient.connect(vm.p.qmp);
+  await assert.rejects(
+    qmp.execute('x-virtkit-savevm', { tag: 's1', 'state-file': state }),
+    new RegExp(`GenericError: disk ${raw.replace(/[.]/g, '\\.')} is raw, not qcow2`),
+  );
+  await assert.rejects(qmp.execute('x-virtkit-savevm', { tag: 's1' }), /Parameter 'state-file' is missing/);
+  await assert.rejects(
+    qmp.execute('x-virtkit-savevm', { tag: 1, 'state-file': state }),
+    /Invalid parameter type for 'tag', expected: string/,
+  );
+  assert.equal(existsSync(state), false);
+  assert.equal(img('snapshot', '-U', '-l', q1).stdout.includes('s1'), false); // nothing half-done
+  await qmp.execute('quit');
+  assert.equal(await vm.exited, 0, vm.err());
+  qmp.close();
+
+  vm = start(echo, 'e', ['--disk', q1, '--disk', `${raw},format=raw,readonly`, '--disk', q2]);
+  await until(() => existsSync(vm.p.pid), 'the pidfile');
+  qmp = await QmpClient.connect(vm.p.qmp);
+  assert.deepEqual(await qmp.execute('x-virtkit-savevm', { tag: 's1', 'state-file': state }), {});
+  assert.ok(statSync(state).size > 1000);
+  assert.equal(((await qmp.execute('query-status')) as { status: string }).status, 'running');
+  await assert.rejects(
+    qmp.execute('x-virtkit-savevm', { tag: 's1', 'state-file': state }),
+    /already has a snapshot named 's1'/,
+  );
+  await qmp.execute('stop');
+  await qmp.execute('x-virtkit-savevm', { tag: 's2', 'state-file': state });
+  assert.equal(((await qmp.execute('query-status')) as { status: string }).status, 'paused'); // not resumed
+  await qmp.execute('quit');
+  assert.equal(await vm.exited, 0, vm.err());
+  qmp.close();
+  for (const q of [q1, q2]) assert.match(img('snapshot', '-l', q).stdout, /s1[\s\S]*s2/);
+});

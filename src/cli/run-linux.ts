@@ -26,7 +26,8 @@ import { CursorQueries, HostConsole, InputGate, PipedInput, StreamOutput } from 
 import { saveTargetProblem } from '../host/node/save-target.ts';
 import { consoleEnvironment } from './console-env.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
-import { StorageError } from '../storage/types.ts';
+import { StorageError, hasSnapshots } from '../storage/types.ts';
+import { QmpError } from '../vmm/qmp/monitor.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
 import { parseBootRecord, type BootRecord } from '../vmm/boot-record.ts';
 import { SAVED_CONFIG_VERSION, readSavedConfig, type SavedConfig, type SavedDisk } from '../vmm/saved-config.ts';
@@ -239,9 +240,13 @@ async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise
     for (const [i, d] of saved.entries()) {
       if (!d.identity) continue;
       const why = identityMismatch(d.identity, await fingerprintDisk(disks[i]!.backend));
+      // A savevm's disks go back to its internal snapshot first (docs/manager.md).
+      const hint = d.diskSnapshot
+        ? `; it was saved with its internal snapshot '${d.diskSnapshot}': revert it first (virtkit img snapshot -a ${d.diskSnapshot} ${specs[i]!.path})`
+        : '';
       if (why)
         throw new UsageError(
-          `--disk ${specs[i]!.path}: not the snapshot's disk ${i + 1} (${JSON.stringify(d.path)}): ${why}`,
+          `--disk ${specs[i]!.path}: not the snapshot's disk ${i + 1} (${JSON.stringify(d.path)}): ${why}${hint}`,
         );
     }
   } catch (e) {
@@ -404,22 +409,34 @@ export async function runLinux(argv: string[]): Promise<number> {
     done(exitCode);
   };
 
-  /** The snapshot, with each disk's identity taken while the VM is paused and its I/O drained. */
-  const snapshotWithDisks = (): Promise<Uint8Array> =>
+  /**
+   * The snapshot, with each disk's identity taken while the VM is paused and its I/O drained.
+   * With `diskSnapshot` (QMP x-virtkit-savevm), an internal snapshot of that name is also taken
+   * in every writable disk in the same pause, so the disks can be reverted to exactly the state
+   * the RAM image expects (`virtkit img snapshot -a TAG`); the identities recorded are then the
+   * reverted disks' too, so a restore accepts them and still refuses any other disk.
+   */
+  const snapshotWithDisks = (diskSnapshot?: string): Promise<Uint8Array> =>
     vm.save(async () => {
       const disks: SavedDisk[] = [];
       for (const [i, d] of opened.entries()) {
         const spec = diskSpecs[i]!;
         const identity = await fingerprintDisk(d.backend);
-        disks.push({ path: spec.path, format: identity.format, readOnly: spec.readOnly, identity });
+        const rec: SavedDisk = { path: spec.path, format: identity.format, readOnly: spec.readOnly, identity };
+        if (diskSnapshot !== undefined && !spec.readOnly && hasSnapshots(d.backend)) {
+          await d.backend.createSnapshot(diskSnapshot);
+          await d.backend.flush();
+          rec.diskSnapshot = diskSnapshot;
+        }
+        disks.push(rec);
       }
       config.disks = disks;
       return config;
     });
-  const writeSnapshot = async (path: string) => {
+  const writeSnapshot = async (path: string, diskSnapshot?: string) => {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
     if (describeBoot && config.boot === undefined) config.boot = describeBoot();
-    const bytes = await snapshotWithDisks();
+    const bytes = await snapshotWithDisks(diskSnapshot);
     try {
       await writeFile(path + '.tmp', bytes);
       await rename(path + '.tmp', path);
@@ -427,7 +444,34 @@ export async function runLinux(argv: string[]): Promise<number> {
       await unlink(path + '.tmp').catch(() => {});
       throw e;
     }
-    process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
+    if (!headless)
+      process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
+  };
+  /** QMP x-virtkit-savevm {tag, state-file} (docs/manager.md). */
+  const saveVm = async (tag: string, stateFile: string) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag))
+      throw new QmpError('GenericError', `tag ${JSON.stringify(tag)}: use 1-64 letters, digits, '.', '_' or '-'`);
+    const target = resolve(stateFile);
+    const why = await saveTargetProblem(target);
+    if (why) throw new QmpError('GenericError', `state-file ${why}`);
+    const writable = opened.map((d, i) => ({ d, spec: diskSpecs[i]! })).filter((x) => !x.spec.readOnly);
+    for (const { d, spec } of writable) {
+      if (!hasSnapshots(d.backend))
+        throw new QmpError(
+          'GenericError',
+          `disk ${spec.path} is ${d.backend.format}, not qcow2: savevm needs an internal snapshot in every writable disk (attach it readonly, or convert it to qcow2)`,
+        );
+      if ((await d.backend.listSnapshots()).some((x) => x.name === tag))
+        throw new QmpError('GenericError', `disk ${spec.path} already has a snapshot named '${tag}'`);
+    }
+    try {
+      await writeSnapshot(target, tag);
+    } catch (e) {
+      // Without its state file a disk snapshot is half a savevm: take it back out.
+      for (const { d } of writable) if (hasSnapshots(d.backend)) await d.backend.deleteSnapshot(tag).catch(() => {});
+      throw new QmpError('GenericError', `savevm failed: ${oneLine(e)}`);
+    }
+    return {};
   };
   const saveAndQuit = async () => {
     if (saving || vm.stopped) return;
@@ -529,6 +573,10 @@ export async function runLinux(argv: string[]): Promise<number> {
           const u = process.cpuUsage();
           return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage.rss() };
         },
+      });
+      qmpTarget.monitor.register('x-virtkit-savevm', {
+        args: { tag: { type: 'string' }, 'state-file': { type: 'string' } },
+        run: (args) => saveVm(args.tag as string, args['state-file'] as string),
       });
       qmpServer = await QmpServer.listen(qmpPath, qmpTarget.monitor);
     }

@@ -28,6 +28,12 @@ export interface SavedDisk {
   readOnly: boolean;
   /** Absent in snapshots before version 3: such a disk cannot be verified. */
   identity?: DiskIdentity;
+  /**
+   * The internal qcow2 snapshot taken with this state (QMP x-virtkit-savevm): the disk must be
+   * reverted to it before a restore (`virtkit img snapshot -a NAME`). Informational: a restore
+   * checks the disk by its identity, and only names this in its message when that fails.
+   */
+  diskSnapshot?: string;
 }
 
 export interface SavedConfig {
@@ -62,6 +68,7 @@ export function readSavedConfig(r: StateReader, o: ReadConfigOptions = {}): Save
     const out: SavedDisk = { path: d.str('path', 4096), readOnly: d.bool('readOnly') };
     if (d.has('format')) out.format = d.str('format', 16);
     if (version >= 3) out.identity = readDiskIdentity(d.field('identity'));
+    if (d.has('diskSnapshot')) out.diskSnapshot = d.str('diskSnapshot', 256);
     return out;
   });
   const nets = r.has('nets') ? r.items('nets', MAX_DEVICES).map((n) => n.asString(4096)) : [];
