@@ -35,6 +35,9 @@ import { ApiError, unusable, wrongState } from './api-error.ts';
 
 /** How long `stop` waits after QMP quit before SIGKILL. */
 export const STOP_GRACE_MS = 5000;
+/** Power button presses while the guest cannot take them yet, and after it took one (see shutdown). */
+export const PRESS_RETRY_MS = 1000;
+export const PRESS_REPEAT_MS = 5000;
 /** How long a starting VM may take to open its QMP socket (the first start may fetch the guest). */
 export const START_TIMEOUT_MS = 300_000;
 /** vm.stderr is rotated to vm.stderr.1 at each start and exit once it is larger than this. */
@@ -367,37 +370,36 @@ export class Supervisor {
 
   /**
    * Presses the power button; after `timeoutS` the VM is stopped as by stop(). Resolves at once.
-   * A guest still booting has no driver for the button yet (the VM answers system_powerdown with
-   * an error, where QEMU would queue an ACPI event): the press is repeated each second until the
-   * guest takes it or the timeout ends.
+   * A guest early in its boot loses a press: before its driver for the button is loaded the VM
+   * refuses system_powerdown (where QEMU would queue an ACPI event), and between the driver and
+   * the daemon that acts on the key (acpid, logind) the key goes unheard. So the press is repeated
+   * until the VM ends: every PRESS_RETRY_MS while refused, every PRESS_REPEAT_MS once taken (a
+   * guest already powering off ignores it).
    */
   async shutdown(vm: VmRow, timeoutS: number): Promise<void> {
     const rt = this.runtimes.get(vm.id);
     if (!rt?.qmp || vm.state !== 'running') throw wrongState(vm.name, vm.state, 'shut down');
     rt.intent = 'shutdown';
     rt.intentReason = 'the guest powered off';
-    const pressed = await rt.qmp.execute('system_powerdown').then(
-      () => true,
-      () => false,
-    );
+    const press = () =>
+      rt.qmp
+        ? rt.qmp.execute('system_powerdown').then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false);
+    const pressed = await press();
     this.setState(
       vm,
       ['running'],
       'stopping',
-      pressed
-        ? 'power button pressed'
-        : 'power button pressed (the guest has no driver for it yet: pressing again each second)',
+      pressed ? 'power button pressed' : 'power button pressed (the guest has no driver for it yet: pressing again)',
     );
-    if (!pressed) {
-      const again = setInterval(() => {
-        if (rt.done || !rt.qmp) return clearInterval(again);
-        rt.qmp.execute('system_powerdown').then(
-          () => clearInterval(again),
-          () => undefined,
-        );
-      }, 1000);
-      rt.timers.push(again);
-    }
+    const again = (taken: boolean) => {
+      if (rt.done) return;
+      rt.timers.push(setTimeout(() => void press().then(again), taken ? PRESS_REPEAT_MS : PRESS_RETRY_MS));
+    };
+    again(pressed);
     rt.timers.push(
       setTimeout(() => {
         if (rt.done) return;

@@ -70,6 +70,7 @@ export class TestDaemon {
   }
 
   async start(extra: string[] = []): Promise<void> {
+    this.log = ''; // a restart must wait for its own 'listening' line
     const proc = spawn(process.execPath, [BIN, 'daemon', '--state-dir', this.stateDir, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
