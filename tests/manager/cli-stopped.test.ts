@@ -104,3 +104,39 @@ test('create, export, import, clone, snapshot and delete stopped VMs through the
   assert.ok(!existsSync(info.disks[0].path));
   assert.deepEqual(JSON.parse(await ok('list', '-o', 'json')), []);
 });
+
+test('over TCP (--url): no token is 401 with where to find it; --token and $VIRTKIT_TOKEN work', async () => {
+  const t = new TestDaemon();
+  try {
+    await t.start(['--listen', '127.0.0.1:0']);
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(t.log)![1]!;
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'vm', ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, VIRTKIT_TOKEN: '', ...env },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c));
+        child.stderr.on('data', (c: Buffer) => (stderr += c));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    const anon = await run(['list', '--url', url]);
+    assert.equal(anon.status, 1);
+    assert.equal(anon.stderr.trim().split('\n').length, 1);
+    assert.match(anon.stderr, /--token or \$VIRTKIT_TOKEN: it is in STATE_DIR\/token/);
+    const wrong = await run(['list', '--url', url, '--token', 'not-the-token']);
+    assert.equal(wrong.status, 1);
+    const byFlag = await run(['create', 'tcp-vm', '--url', url, '--token', t.token()]);
+    assert.equal(byFlag.status, 0, byFlag.stderr);
+    const byEnv = await run(['list', '--url', url, '-o', 'json'], { VIRTKIT_TOKEN: t.token() });
+    assert.equal(byEnv.status, 0, byEnv.stderr);
+    assert.deepEqual(
+      JSON.parse(byEnv.stdout).map((v: { name: string }) => v.name),
+      ['tcp-vm'],
+    );
+  } finally {
+    await t.cleanup();
+  }
+});
