@@ -97,10 +97,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       `state ${dir.root}: ${vms.length} VM(s), ${vms.filter((v) => v.state === 'running' || v.state === 'paused').length} running`,
     );
 
+    // A failure in background work (a timer, an exit handler) must not take the API down with
+    // it: it is logged, and the request that started that work already has its answer.
+    const onBackgroundError = (e: unknown) => opts.log(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+    process.on('unhandledRejection', onBackgroundError);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => resolve(s));
     });
     opts.log(`${signal}: closing the API; VMs keep running`);
+    process.off('unhandledRejection', onBackgroundError);
     return 0;
   } finally {
     mgr?.supervisor.detachAll();

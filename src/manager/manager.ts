@@ -203,7 +203,28 @@ export class Manager {
     const vm = this.vm(name);
     if (vm.state !== 'running' && vm.state !== 'paused') return { state: vm.state };
     const s = (await this.supervisor.qmp(vm).execute('x-virtkit-query-stats')) as Record<string, unknown>;
-    return { ...s, state: vm.state };
+    return { ...s, ...this.cpuPercent(vm, s), state: vm.state };
+  }
+
+  /** Last CPU sample per VM process, for host CPU % between two stats requests. */
+  private readonly cpuSamples = new Map<number, { cpuMs: number; uptimeMs: number }>();
+
+  /**
+   * `host.cpu-percent`: the VM process's host CPU time over the wall time since the previous
+   * stats request (since its start on the first), 100 = one core.
+   */
+  private cpuPercent(vm: VmRow, s: Record<string, unknown>): Record<string, unknown> {
+    const host = s['host'] as { 'cpu-ms'?: unknown } | undefined;
+    const cpuMs = host?.['cpu-ms'];
+    const uptimeMs = s['uptime-ms'];
+    if (typeof cpuMs !== 'number' || typeof uptimeMs !== 'number' || vm.pid === undefined) return {};
+    const last = this.cpuSamples.get(vm.pid);
+    this.cpuSamples.set(vm.pid, { cpuMs, uptimeMs });
+    if (this.cpuSamples.size > 1024) this.cpuSamples.delete(this.cpuSamples.keys().next().value!);
+    const dCpu = cpuMs - (last?.cpuMs ?? 0);
+    const dWall = uptimeMs - (last?.uptimeMs ?? 0);
+    const percent = dWall > 0 ? Math.round((dCpu / dWall) * 1000) / 10 : 0;
+    return { host: { ...(s['host'] as object), 'cpu-percent': percent } };
   }
 }
 

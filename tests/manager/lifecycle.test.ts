@@ -187,6 +187,8 @@ test('shutdown (power button) and stop; stats of a stopped VM are its state only
   const stats = await d.req('GET', '/v1/vms/gamma/stats');
   assert.equal(stats.body.state, 'running');
   assert.equal(typeof stats.body['uptime-ms'], 'number');
+  assert.equal(typeof stats.body.host['cpu-percent'], 'number');
+  assert.ok(stats.body.host.rss > 0);
   // Graceful: the power button; the default guest's acpid powers off, the VM process exits 0.
   const con = new Console('gamma', 'watch');
   await con.opened();

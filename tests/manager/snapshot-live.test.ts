@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { TestDaemon } from './harness.ts';
 import { pidAlive } from '../../src/manager/state-dir.ts';
@@ -52,6 +53,10 @@ test('a running VM: snapshot with RAM, change things, revert: the guest is back 
   assert.equal(c.status, 201, c.text);
   const s = await d.req('POST', '/v1/vms/live/start');
   assert.equal(s.status, 200, s.text);
+  const disk = c.body.disks[0].path as string;
+  const fill = (ch: string) =>
+    `head -c 512 /dev/zero | tr '\\0' ${ch} | dd of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null; echo wrote-$((1+1))`;
+  await shell('live', fill('A'), /wrote-2/);
   await shell('live', 'X=before-snap; echo set-$((2+3))', /set-5/);
 
   const snap = await d.req('POST', '/v1/vms/live/snapshots', { name: 'warm' });
@@ -61,6 +66,7 @@ test('a running VM: snapshot with RAM, change things, revert: the guest is back 
   // Deleting a snapshot rewrites the disks' snapshot tables: not while the VM runs.
   assert.equal((await d.req('DELETE', '/v1/vms/live/snapshots/warm')).status, 409);
 
+  await shell('live', fill('B'), /wrote-2/);
   await shell('live', 'X=after-snap; echo changed-$((3+4))', /changed-7/);
   const oldPid = (await d.req('GET', '/v1/vms/live')).body.pid as number;
   const r = await d.req('POST', '/v1/vms/live/snapshots/warm/revert');
@@ -73,6 +79,9 @@ test('a running VM: snapshot with RAM, change things, revert: the guest is back 
 
   const stop = await d.req('POST', '/v1/vms/live/stop');
   assert.equal(stop.body.state, 'stopped');
+  // The disk went back too: what the guest wrote after the snapshot ('B') is gone.
+  const io = execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'read -P 0x41 0 512', disk], { encoding: 'utf8' });
+  assert.doesNotMatch(io, /verification failed/);
   assert.equal((await d.req('DELETE', '/v1/vms/live/snapshots/warm')).status, 204);
 });
 

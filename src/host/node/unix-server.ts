@@ -60,14 +60,13 @@ export class UnixServer {
   private nextId = 1;
   private closed = false;
 
+  private server!: Server;
+
   private constructor(
-    private readonly server: Server,
     readonly path: string,
     private readonly handlers: UnixServerHandlers,
     private readonly maxQueued: number,
-  ) {
-    server.on('connection', (s) => this.accept(s));
-  }
+  ) {}
 
   static async listen(path: string, handlers: UnixServerHandlers, maxQueued: number): Promise<UnixServer> {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH)
@@ -76,9 +75,12 @@ export class UnixServer {
     const parent = dirname(path);
     if (!(await stat(parent).catch(() => undefined))?.isDirectory())
       throw new SocketPathError(`${path}: the directory ${parent} does not exist`);
+    const u = new UnixServer(path, handlers, maxQueued);
     const tryListen = () =>
       new Promise<Server>((resolve, reject) => {
-        const srv = createServer();
+        // Connections are taken from the first instant the socket exists (a client polling for
+        // the file may connect before listen() has even reported back).
+        const srv = createServer((s) => u.accept(s));
         srv.once('error', reject);
         srv.listen(path, () => {
           srv.off('error', reject);
@@ -86,9 +88,8 @@ export class UnixServer {
           resolve(srv);
         });
       });
-    let server: Server;
     try {
-      server = await tryListen();
+      u.server = await tryListen();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE')
         throw new SocketPathError(`${path}: cannot listen: ${describeError(e)}`);
@@ -98,12 +99,12 @@ export class UnixServer {
       // A socket file exists: in use if someone answers, stale (left by a crash) otherwise.
       if (await isListening(path)) throw new SocketPathError(`${path} is already in use by another process`, true);
       await unlink(path).catch(() => {});
-      server = await tryListen().catch((e2: unknown) => {
+      u.server = await tryListen().catch((e2: unknown) => {
         throw new SocketPathError(`${path}: cannot listen: ${describeError(e2)}`);
       });
     }
     await chmod(path, 0o600).catch(() => {});
-    return new UnixServer(server, path, handlers, maxQueued);
+    return u;
   }
 
   get clientCount(): number {
