@@ -56,7 +56,8 @@ export interface VmStats {
   'uptime-ms': number;
   instructions?: number;
   mips?: number;
-  host?: { 'cpu-ms': number; rss: number };
+  /** cpu-percent (the daemon's): over the time since anyone's previous stats request. */
+  host?: { 'cpu-ms': number; rss: number; 'cpu-percent'?: number };
   disks?: { id: string; 'rd-bytes': number; 'wr-bytes': number; 'rd-ops': number; 'wr-ops': number }[];
   nics?: { id: string; 'rx-bytes': number; 'tx-bytes': number; 'rx-packets': number; 'tx-packets': number }[];
 }
