@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon } from './harness.ts';
 
@@ -132,6 +132,15 @@ test('export as an OVA and import it back: same disk contents, CPU and memory; a
   assert.ok(imp.body.warnings.some((w: string) => /boots the default guest/.test(w)));
   assert.equal(imp.body.disks[0].owned, true);
   execFileSync('qemu-img', ['compare', '-U', src.disks[0].path, imp.body.disks[0].path]);
+
+  // The same package unpacked: an .ovf beside its disk file imports too.
+  const unpacked = join(d.root, 'unpacked');
+  mkdirSync(unpacked);
+  execFileSync('tar', ['xf', ova, '-C', unpacked]);
+  const fromOvf = await d.req('POST', '/v1/vms/import', { path: join(unpacked, 'exp.ovf'), name: 'from-ovf' });
+  assert.equal(fromOvf.status, 201, fromOvf.text);
+  execFileSync('qemu-img', ['compare', '-U', src.disks[0].path, fromOvf.body.disks[0].path]);
+  assert.equal((await d.req('DELETE', '/v1/vms/from-ovf')).status, 204);
 
   const bad = join(d.root, 'bad.ova');
   writeFileSync(bad, 'not a tar file at all');
