@@ -17,6 +17,10 @@ export interface Command {
    */
   flags?: FlagSpec;
   verbs?: Record<string, FlagSpec>;
+  /** Verbs that have verbs of their own (`vm snapshot create`): verb -> sub-verb -> its flags. */
+  subverbs?: Record<string, Record<string, FlagSpec>>;
+  /** Verbs (or 'verb subverb') whose positional arguments are names `virtkit ...list` prints one a line. */
+  names?: { verbs: string[]; list: string[] };
   /** Runs the command; resolves to the process exit status. Throw UsageError for bad input. */
   run(argv: string[]): Promise<number>;
 }

@@ -14,6 +14,7 @@ import { LINUX_FLAGS } from './run-linux.ts';
 import { BARE_METAL_FLAGS } from './run.ts';
 import { command as img } from './img.ts';
 import { HELP_TOPICS } from './help-topics.ts';
+import { CONNECTION_FLAGS, VM_VERBS } from './vm-args.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
 const vk = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
@@ -22,6 +23,10 @@ test("virtkit help COMMAND prints that command's help; help TOPIC a topic; an un
   const run = vk('help', 'run');
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^usage: virtkit run/);
+  const daemon = vk('help', 'daemon');
+  assert.equal(daemon.status, 0, daemon.stderr);
+  assert.match(daemon.stdout, /^usage: virtkit daemon \[--state-dir DIR\] \[--listen HOST:PORT\]/);
+  for (const flag of ['--state-dir', '--listen', '--help']) assert.match(daemon.stdout, new RegExp(flag));
   const img = vk('help', 'img');
   assert.match(img.stdout, /^usage: virtkit img VERB/);
   for (const topic of ['exit-status', 'network', 'snapshots']) {
@@ -84,10 +89,12 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
     '--help',
     '--version',
     'completion',
+    'daemon',
     'guest',
     'help',
     'img',
     'run',
+    'vm',
     'web',
   ]);
   assert.deepEqual(complete(s, ['virtkit', 'img', 'co']), ['commit', 'compare', 'convert']);
@@ -106,8 +113,31 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
       verb,
     );
   assert.deepEqual(complete(s, ['virtkit', 'run', '--mem']), ['--memory']);
+  assert.deepEqual(complete(s, ['virtkit', 'daemon', '--']), ['--help', '--listen', '--state-dir']);
   // After a flag that takes a value, file names (none match this prefix).
   assert.deepEqual(complete(s, ['virtkit', 'run', '--kernel', '/nonexistent-virtkit-x']), []);
+  // vm: its verbs, snapshot's own verbs, each (sub-)verb's flags with the connection flags.
+  assert.deepEqual(complete(s, ['virtkit', 'vm', 's']), ['shutdown', 'snapshot', 'start', 'stats', 'stop']);
+  assert.deepEqual(complete(s, ['virtkit', 'vm', 'snapshot', '']), ['create', 'delete', 'list', 'revert']);
+  const conn = Object.keys(CONNECTION_FLAGS);
+  for (const [verb, spec] of Object.entries(VM_VERBS))
+    if (verb !== 'snapshot')
+      assert.deepEqual(
+        complete(s, ['virtkit', 'vm', verb, '--']),
+        [...Object.keys(spec), ...conn, 'help'].map((n) => `--${n}`).sort(),
+        verb,
+      );
+  assert.deepEqual(
+    complete(s, ['virtkit', 'vm', 'snapshot', 'list', '--']),
+    ['output', ...conn, 'help'].map((n) => `--${n}`).sort(),
+  );
+  // A VM name argument: the names 'virtkit vm list --quiet' prints (the daemon's VMs). A stand-in
+  // for virtkit answers here; vm.test.ts checks the real 'vm list --quiet' against a server.
+  const fake = join(dir, 'fake-virtkit');
+  writeFileSync(fake, `#!/bin/sh\n[ "$*" = "vm list --quiet" ] && printf 'alpha\\nbeta\\nweb1\\n'\n`, { mode: 0o755 });
+  assert.deepEqual(complete(s, [fake, 'vm', 'start', '']), ['alpha', 'beta', 'web1']);
+  assert.deepEqual(complete(s, [fake, 'vm', 'snapshot', 'revert', 'b']), ['beta']);
+  assert.deepEqual(complete(s, [fake, 'vm', 'info', '--output', '/nonexistent-virtkit-x']), []);
 });
 
 test('virtkit completion zsh prints a script generated from the same specs; no shell is exit 2', () => {

@@ -1,6 +1,7 @@
 /** `virtkit help TOPIC` texts that are not one command's --help (that is `virtkit help COMMAND`). */
 import { EXIT_CANNOT_REBOOT } from './run-linux.ts';
 import { EXIT_HTIF, EXIT_LIMIT } from './run.ts';
+import { EXIT_NO_DAEMON } from './vm-errors.ts';
 
 export const HELP_TOPICS: Record<string, string> = {
   'exit-status': `virtkit's exit statuses (every command):
@@ -9,11 +10,14 @@ export const HELP_TOPICS: Record<string, string> = {
   1    a runtime failure: the guest panicked or reported failure; a host resource is busy (a
        port in use for 'web --port' or a 'run --net' hostfwd, a disk image locked by another
        program, in 'run' and 'img' alike; a 'run --qmp' or '--console' socket another process
-       listens on); a download or build failed. 'img check' and
-       'img compare' have their own meanings (see 'virtkit img help check|compare').
+       listens on); a download or build failed. 'img check' and 'img compare' have their own
+       meanings (see 'virtkit img help check|compare'). vm: the daemon refused the request for
+       the VM's state (starting a running VM), a name is taken, or the daemon failed.
   2    bad input: an unknown flag or a bad value, a missing, unreadable, empty or malformed
-       file (kernel, disk image, snapshot), a snapshot that does not fit the disks given
+       file (kernel, disk image, snapshot), a snapshot that does not fit the disks given; vm:
+       no such VM or snapshot, a request the daemon found malformed or unusable
   ${EXIT_CANNOT_REBOOT}    run: a restored guest rebooted but its kernel, initrd or firmware is gone or changed
+  ${EXIT_NO_DAEMON}    vm: no daemon reachable at the socket or URL (start one with 'virtkit daemon')
   ${EXIT_LIMIT}  run --firmware none: the instruction or time limit was reached, or the hart idles for good
   ${EXIT_HTIF}  run --firmware none: a request the runner does not serve (HTIF syscall, reset)
   1-123 run --firmware none: the program's own failure code

@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   img: () => import('./img.ts'),
   guest: () => import('./guest.ts'),
   web: () => import('./web.ts'),
+  daemon: () => import('./daemon.ts'),
+  vm: () => import('./vm.ts'),
 };
 
 async function topHelp(): Promise<string> {
@@ -73,6 +75,8 @@ async function completion(shell: string | undefined): Promise<number> {
       name,
       ...(command.flags ? { flags: command.flags } : {}),
       ...(command.verbs ? { verbs: command.verbs } : {}),
+      ...(command.subverbs ? { subverbs: command.subverbs } : {}),
+      ...(command.names ? { names: command.names } : {}),
     });
   }
   process.stdout.write((shell === 'bash' ? bashScript : zshScript)(cmds, TOPICS));

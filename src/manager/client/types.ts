@@ -1,0 +1,79 @@
+/**
+ * The shapes of the manager's REST API (v1) as docs/manager.md defines them: what the client
+ * sends and what it reads back. Fields the daemon may add later are tolerated, never required.
+ */
+
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed';
+
+export type VmSource =
+  | { type: 'default' }
+  | { type: 'image'; path: string; format?: string }
+  | { type: 'kernel'; kernel: string; initrd?: string; append?: string };
+
+export interface VmDisk {
+  path: string;
+  format: string;
+  owned: boolean;
+  readonly: boolean;
+  /** A linked clone's disk: the image it is an overlay on. */
+  backing?: string;
+}
+
+export interface Vm {
+  name: string;
+  id: string;
+  state: VmState;
+  /** MiB. */
+  memory: number;
+  cpus: number;
+  source: VmSource;
+  disks: VmDisk[];
+  nics: { hostfwd?: string[] }[];
+  created: string;
+  startedAt?: string;
+  pid?: number;
+  /** Kernel command line of a kernel-booted VM, when set apart from its source. */
+  append?: string;
+  /** Why the VM is in its state (a crash's exit status, a stop's cause). */
+  reason?: string;
+  warnings?: string[];
+}
+
+/** A disk in a create request: an existing file, or a new owned one of `size` MiB. */
+export type DiskRequest = { path: string; format?: string; readonly?: boolean } | { size: number; format?: 'qcow2' };
+
+export interface CreateRequest {
+  name: string;
+  memory?: number;
+  cpus?: number;
+  source?: VmSource;
+  disks?: DiskRequest[];
+  nics?: { hostfwd?: string[] }[];
+}
+
+export interface VmStats {
+  state: VmState;
+  'uptime-ms': number;
+  instructions?: number;
+  mips?: number;
+  /** cpu-percent (the daemon's): over the time since anyone's previous stats request. */
+  host?: { 'cpu-ms': number; rss: number; 'cpu-percent'?: number };
+  disks?: { id: string; 'rd-bytes': number; 'wr-bytes': number; 'rd-ops': number; 'wr-ops': number }[];
+  nics?: { id: string; 'rx-bytes': number; 'tx-bytes': number; 'rx-packets': number; 'tx-packets': number }[];
+}
+
+export interface Snapshot {
+  name: string;
+  created: string;
+  vmState: boolean;
+}
+
+/** A lifecycle change, as stored (GET /v1/vms/{name}/events) and streamed (GET /v1/events). */
+export interface VmEvent {
+  vm: string;
+  state: VmState;
+  previous?: VmState | null;
+  reason?: string | null;
+  time: string;
+  id?: number;
+}

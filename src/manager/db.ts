@@ -1,0 +1,360 @@
+/**
+ * The manager's database (better-sqlite3, WAL): VM definitions with their disks and NICs, their
+ * lifecycle state, snapshots and the event log. Schema changes are migrations numbered by
+ * SQLite's user_version, applied in order in one transaction each at open.
+ *
+ * Lifecycle transitions are single UPDATE ... WHERE state IN (...) statements, so of two requests
+ * racing to start one VM exactly one changes the row (better-sqlite3 is synchronous: no await
+ * can fall between the check and the write).
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed';
+export const VM_STATES: readonly VmState[] = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed'];
+
+export type VmSource =
+  | { type: 'default' }
+  | { type: 'image'; path: string; format?: string }
+  | { type: 'kernel'; kernel: string; initrd?: string };
+
+export interface VmDisk {
+  path: string;
+  format: string;
+  /** Created by the manager in the VM's directory: removed with the VM. */
+  owned: boolean;
+  readonly: boolean;
+  /** An overlay's backing file when it is another VM's disk or the image a VM was made from. */
+  backing?: string;
+}
+
+export interface VmNic {
+  hostfwd: string[];
+}
+
+export interface VmRow {
+  id: string;
+  name: string;
+  state: VmState;
+  memory: number;
+  cpus: number;
+  source: VmSource;
+  append?: string;
+  disks: VmDisk[];
+  nics: VmNic[];
+  created: string;
+  startedAt?: string;
+  pid?: number;
+  /** Why the VM last stopped or crashed, in words. */
+  reason?: string;
+}
+
+export interface SnapshotRow {
+  vmId: string;
+  name: string;
+  created: string;
+  vmState: boolean;
+  stateFile?: string;
+}
+
+export interface EventRow {
+  id: number;
+  vm: string;
+  vmId: string;
+  state: VmState | 'deleted';
+  previous?: VmState;
+  reason?: string;
+  time: string;
+}
+
+/** Migration i takes user_version i to i+1. Never edit one that has shipped: add another. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE vms (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL,
+     memory INTEGER NOT NULL,
+     cpus INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     append TEXT,
+     disks TEXT NOT NULL,
+     nics TEXT NOT NULL,
+     created TEXT NOT NULL,
+     started_at TEXT,
+     pid INTEGER,
+     reason TEXT
+   );
+   CREATE TABLE snapshots (
+     vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     created TEXT NOT NULL,
+     vm_state INTEGER NOT NULL,
+     state_file TEXT,
+     PRIMARY KEY (vm_id, name)
+   );
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     vm_id TEXT NOT NULL,
+     vm_name TEXT NOT NULL,
+     state TEXT NOT NULL,
+     previous TEXT,
+     reason TEXT,
+     time TEXT NOT NULL
+   );
+   CREATE INDEX events_vm ON events (vm_id, id);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+/** Events kept per VM; older ones are pruned as new ones arrive (a crash loop cannot fill the disk). */
+export const MAX_EVENTS_PER_VM = 1000;
+
+interface RawVm {
+  id: string;
+  name: string;
+  state: string;
+  memory: number;
+  cpus: number;
+  source: string;
+  append: string | null;
+  disks: string;
+  nics: string;
+  created: string;
+  started_at: string | null;
+  pid: number | null;
+  reason: string | null;
+}
+
+function toVm(r: RawVm): VmRow {
+  return {
+    id: r.id,
+    name: r.name,
+    state: r.state as VmState,
+    memory: r.memory,
+    cpus: r.cpus,
+    source: JSON.parse(r.source) as VmSource,
+    ...(r.append !== null ? { append: r.append } : {}),
+    disks: JSON.parse(r.disks) as VmDisk[],
+    nics: JSON.parse(r.nics) as VmNic[],
+    created: r.created,
+    ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
+    ...(r.pid !== null ? { pid: r.pid } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+  };
+}
+
+export class ManagerDb {
+  private readonly db: Db;
+
+  constructor(path: string) {
+    this.db = new Database(path, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('synchronous = NORMAL');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION)
+      throw new Error(
+        `the database was written by a newer virtkit (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+      );
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  listVms(): VmRow[] {
+    return (this.db.prepare('SELECT * FROM vms ORDER BY name').all() as RawVm[]).map(toVm);
+  }
+
+  getVm(name: string): VmRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vms WHERE name = ?').get(name) as RawVm | undefined;
+    return r && toVm(r);
+  }
+
+  getVmById(id: string): VmRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vms WHERE id = ?').get(id) as RawVm | undefined;
+    return r && toVm(r);
+  }
+
+  /** Inserts a VM; false when the name is taken (the UNIQUE constraint decides, not a prior read). */
+  insertVm(vm: VmRow): boolean {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO vms (id, name, state, memory, cpus, source, append, disks, nics, created)
+           VALUES (@id, @name, @state, @memory, @cpus, @source, @append, @disks, @nics, @created)`,
+        )
+        .run({
+          id: vm.id,
+          name: vm.name,
+          state: vm.state,
+          memory: vm.memory,
+          cpus: vm.cpus,
+          source: JSON.stringify(vm.source),
+          append: vm.append ?? null,
+          disks: JSON.stringify(vm.disks),
+          nics: JSON.stringify(vm.nics),
+          created: vm.created,
+        });
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+      throw e;
+    }
+  }
+
+  /** Updates the definition of a VM that is in one of `states`; false when it is not. */
+  updateDefinition(
+    id: string,
+    states: readonly VmState[],
+    def: Pick<VmRow, 'memory' | 'cpus' | 'nics' | 'disks'> & { append?: string },
+  ): boolean {
+    const r = this.db
+      .prepare(
+        `UPDATE vms SET memory = ?, cpus = ?, nics = ?, disks = ?, append = ?
+         WHERE id = ? AND state IN (${states.map(() => '?').join(',')})`,
+      )
+      .run(
+        def.memory,
+        def.cpus,
+        JSON.stringify(def.nics),
+        JSON.stringify(def.disks),
+        def.append ?? null,
+        id,
+        ...states,
+      );
+    return r.changes === 1;
+  }
+
+  /**
+   * Moves a VM from one of `from` to `to` atomically; returns the previous state, or undefined
+   * when the VM was not in any of `from` (someone else moved it first).
+   */
+  transition(
+    id: string,
+    from: readonly VmState[],
+    to: VmState,
+    extra: { pid?: number | null; startedAt?: string | null; reason?: string | null } = {},
+  ): VmState | undefined {
+    return this.db.transaction(() => {
+      const cur = this.db.prepare('SELECT state, name FROM vms WHERE id = ?').get(id) as
+        { state: VmState; name: string } | undefined;
+      if (!cur || !from.includes(cur.state)) return undefined;
+      const sets = ['state = ?'];
+      const args: unknown[] = [to];
+      for (const [col, key] of [
+        ['pid', 'pid'],
+        ['started_at', 'startedAt'],
+        ['reason', 'reason'],
+      ] as const) {
+        if (extra[key] !== undefined) {
+          sets.push(`${col} = ?`);
+          args.push(extra[key]);
+        }
+      }
+      this.db.prepare(`UPDATE vms SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+      return cur.state;
+    })();
+  }
+
+  /** Removes the VM, its snapshots and its events. */
+  deleteVm(id: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+      this.db.prepare('DELETE FROM events WHERE vm_id = ?').run(id);
+    })();
+  }
+
+  // -- snapshots
+
+  listSnapshots(vmId: string): SnapshotRow[] {
+    const rows = this.db.prepare('SELECT * FROM snapshots WHERE vm_id = ? ORDER BY created, name').all(vmId) as Array<{
+      vm_id: string;
+      name: string;
+      created: string;
+      vm_state: number;
+      state_file: string | null;
+    }>;
+    return rows.map((r) => ({
+      vmId: r.vm_id,
+      name: r.name,
+      created: r.created,
+      vmState: r.vm_state === 1,
+      ...(r.state_file !== null ? { stateFile: r.state_file } : {}),
+    }));
+  }
+
+  getSnapshot(vmId: string, name: string): SnapshotRow | undefined {
+    return this.listSnapshots(vmId).find((s) => s.name === name);
+  }
+
+  insertSnapshot(s: SnapshotRow): boolean {
+    try {
+      this.db
+        .prepare('INSERT INTO snapshots (vm_id, name, created, vm_state, state_file) VALUES (?, ?, ?, ?, ?)')
+        .run(s.vmId, s.name, s.created, s.vmState ? 1 : 0, s.stateFile ?? null);
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  deleteSnapshot(vmId: string, name: string): void {
+    this.db.prepare('DELETE FROM snapshots WHERE vm_id = ? AND name = ?').run(vmId, name);
+  }
+
+  // -- events
+
+  addEvent(e: Omit<EventRow, 'id'>): EventRow {
+    return this.db.transaction(() => {
+      const r = this.db
+        .prepare('INSERT INTO events (vm_id, vm_name, state, previous, reason, time) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.vmId, e.vm, e.state, e.previous ?? null, e.reason ?? null, e.time);
+      const id = Number(r.lastInsertRowid);
+      this.db
+        .prepare(
+          'DELETE FROM events WHERE vm_id = ? AND id NOT IN (SELECT id FROM events WHERE vm_id = ? ORDER BY id DESC LIMIT ?)',
+        )
+        .run(e.vmId, e.vmId, MAX_EVENTS_PER_VM);
+      return { ...e, id };
+    })();
+  }
+
+  /** The last `limit` events of a VM, oldest first. */
+  events(vmId: string, limit: number): EventRow[] {
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE vm_id = ? ORDER BY id DESC LIMIT ?')
+      .all(vmId, limit) as Array<{
+      id: number;
+      vm_id: string;
+      vm_name: string;
+      state: string;
+      previous: string | null;
+      reason: string | null;
+      time: string;
+    }>;
+    return rows.reverse().map((r) => ({
+      id: r.id,
+      vm: r.vm_name,
+      vmId: r.vm_id,
+      state: r.state as EventRow['state'],
+      ...(r.previous !== null ? { previous: r.previous as VmState } : {}),
+      ...(r.reason !== null ? { reason: r.reason } : {}),
+      time: r.time,
+    }));
+  }
+}
