@@ -26,7 +26,7 @@ import { CursorQueries, HostConsole, InputGate, PipedInput, StreamOutput } from 
 import { saveTargetProblem } from '../host/node/save-target.ts';
 import { consoleEnvironment } from './console-env.ts';
 import { SnapshotError } from '../vmm/snapshot-file.ts';
-import { StorageError, hasSnapshots } from '../storage/types.ts';
+import { StorageError, hasSnapshots, type BlockBackend } from '../storage/types.ts';
 import { QmpError } from '../vmm/qmp/monitor.ts';
 import { NetConfigError, NetSetup, parseNetSpec, wakingBackend } from '../host/node/net/netdev.ts';
 import { parseBootRecord, type BootRecord } from '../vmm/boot-record.ts';
@@ -416,7 +416,7 @@ export async function runLinux(argv: string[]): Promise<number> {
    * the RAM image expects (`virtkit img snapshot -a TAG`); the identities recorded are then the
    * reverted disks' too, so a restore accepts them and still refuses any other disk.
    */
-  const snapshotWithDisks = (diskSnapshot?: string): Promise<Uint8Array> =>
+  const snapshotWithDisks = (diskSnapshot?: string, created: BlockBackend[] = []): Promise<Uint8Array> =>
     vm.save(async () => {
       const disks: SavedDisk[] = [];
       for (const [i, d] of opened.entries()) {
@@ -425,6 +425,7 @@ export async function runLinux(argv: string[]): Promise<number> {
         const rec: SavedDisk = { path: spec.path, format: identity.format, readOnly: spec.readOnly, identity };
         if (diskSnapshot !== undefined && !spec.readOnly && hasSnapshots(d.backend)) {
           await d.backend.createSnapshot(diskSnapshot);
+          created.push(d.backend);
           await d.backend.flush();
           rec.diskSnapshot = diskSnapshot;
         }
@@ -433,10 +434,10 @@ export async function runLinux(argv: string[]): Promise<number> {
       config.disks = disks;
       return config;
     });
-  const writeSnapshot = async (path: string, diskSnapshot?: string) => {
+  const writeSnapshot = async (path: string, diskSnapshot?: string, created?: BlockBackend[]) => {
     // Hashing the boot files waits until a snapshot needs it (~0.1 s for the default guest).
     if (describeBoot && config.boot === undefined) config.boot = describeBoot();
-    const bytes = await snapshotWithDisks(diskSnapshot);
+    const bytes = await snapshotWithDisks(diskSnapshot, created);
     try {
       await writeFile(path + '.tmp', bytes);
       await rename(path + '.tmp', path);
@@ -464,11 +465,12 @@ export async function runLinux(argv: string[]): Promise<number> {
       if ((await d.backend.listSnapshots()).some((x) => x.name === tag))
         throw new QmpError('GenericError', `disk ${spec.path} already has a snapshot named '${tag}'`);
     }
+    const created: BlockBackend[] = [];
     try {
-      await writeSnapshot(target, tag);
+      await writeSnapshot(target, tag, created);
     } catch (e) {
-      // Without its state file a disk snapshot is half a savevm: take it back out.
-      for (const { d } of writable) if (hasSnapshots(d.backend)) await d.backend.deleteSnapshot(tag).catch(() => {});
+      // Without its state file a disk snapshot is half a savevm: take back out the ones this call made.
+      for (const b of created) if (hasSnapshots(b)) await b.deleteSnapshot(tag).catch(() => {});
       throw new QmpError('GenericError', `savevm failed: ${oneLine(e)}`);
     }
     return {};

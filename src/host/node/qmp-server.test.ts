@@ -37,7 +37,7 @@ function target(): QmpTarget & { state: QmpRunState; quits: number } {
       return was;
     },
     pressPowerButton: () => false,
-    reset() {},
+    reset: () => true,
     quit() {
       this.quits++;
     },

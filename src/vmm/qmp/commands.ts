@@ -72,7 +72,10 @@ export function registerStandardCommands(m: QmpMonitor): void {
   });
   m.register('system_reset', {
     run() {
-      t.reset();
+      const s = t.status();
+      if (s === 'shutdown' || s === 'guest-panicked' || s === 'internal-error')
+        throw new QmpError('GenericError', 'the VM has stopped: there is nothing to reset');
+      if (!t.reset()) throw new QmpError('GenericError', 'the VM is already rebooting');
       m.emit('RESET', shutdownEvent(false, 'host-qmp-system-reset'));
       return {};
     },

@@ -125,4 +125,7 @@ test('a guest power-off is SHUTDOWN {guest: true, reason: guest-shutdown}', asyn
   assert.deepEqual(vm.say('cont'), [
     { error: { class: 'GenericError', desc: 'Resetting the Virtual Machine is required' } },
   ]);
+  assert.deepEqual(vm.say('system_reset'), [
+    { error: { class: 'GenericError', desc: 'the VM has stopped: there is nothing to reset' } },
+  ]);
 });

@@ -133,9 +133,11 @@ export class SessionQmpTarget implements QmpTarget {
     return this.session().pressPowerButton();
   }
 
-  reset(): void {
+  reset(): boolean {
     this.hostResets++;
-    if (!this.session().reset()) this.hostResets--;
+    if (this.session().reset()) return true;
+    this.hostResets--;
+    return false;
   }
 
   quit(): void {

@@ -28,8 +28,8 @@ export interface QmpTarget {
   cont(): boolean;
   /** Presses the power button; false when the machine has none. */
   pressPowerButton(): boolean;
-  /** Resets the machine as a power cycle would (RAM and devices anew; disks stay). */
-  reset(): void;
+  /** Resets the machine as a power cycle would (RAM and devices anew; disks stay); false when it cannot now. */
+  reset(): boolean;
   /** Ends the VM process; called after `quit`'s answer has been queued to the client. */
   quit(): void;
 }
