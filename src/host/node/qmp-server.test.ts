@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpMonitor } from '../../vmm/qmp/monitor.ts';
@@ -66,6 +66,7 @@ test('several clients: greeting, commands with ids, events to every negotiated c
     capabilities: [],
   });
   assert.equal(server.clientCount, 2);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
   const stopSeen = b.waitEvent('STOP');
   assert.deepEqual(await a.execute('stop'), {});
   const ev = await stopSeen;

@@ -82,11 +82,17 @@ export class UnixServer {
         // the file may connect before listen() has even reported back).
         const srv = createServer((s) => u.accept(s));
         srv.once('error', reject);
-        srv.listen(path, () => {
-          srv.off('error', reject);
-          srv.on('error', () => {});
-          resolve(srv);
-        });
+        // Created 0600 from the start (node binds within listen()): no instant with looser modes.
+        const umask = process.umask(0o177);
+        try {
+          srv.listen(path, () => {
+            srv.off('error', reject);
+            srv.on('error', () => {});
+            resolve(srv);
+          });
+        } finally {
+          process.umask(umask);
+        }
       });
     try {
       u.server = await tryListen();
