@@ -117,6 +117,14 @@ function rotateStderr(file: string): void {
   }
 }
 
+/**
+ * The environment of a VM process. A fixed glibc mmap threshold makes every large allocation its
+ * own mapping, returned to the system when freed: with glibc's default sliding threshold the
+ * kernel and initrd read at boot (tens of MiB) land in the brk heap and stay resident after the
+ * VM drops them. Measured by bench/density: ~125 -> ~80 MiB per VM beyond guest RAM.
+ */
+const VM_PROCESS_ENV: NodeJS.ProcessEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' };
+
 export class Supervisor {
   private readonly runtimes = new Map<string, Runtime>();
   private readonly entry = virtkitEntry();
@@ -195,6 +203,7 @@ export class Supervisor {
           detached: true,
           stdio: ['ignore', 'ignore', errFd],
           cwd: vmDir,
+          env: VM_PROCESS_ENV,
         });
       } finally {
         closeSync(errFd);
