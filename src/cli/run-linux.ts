@@ -42,6 +42,7 @@ import { ConsoleServer } from '../host/node/console-server.ts';
 import { ConsoleLog } from '../host/node/console-log.ts';
 import { SocketPathError } from '../host/node/unix-server.ts';
 import { packageVersion } from './package-root.ts';
+import { nodeVmHost } from '../host/node/vm-host.ts';
 
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
 export const EXIT_CANNOT_REBOOT = 3;
@@ -260,14 +261,7 @@ async function openRestoredDisks(saved: SavedDisk[], specs: DiskSpec[]): Promise
 /** An error as one line of text. */
 const oneLine = (e: unknown) => String((e as Error).message ?? e).replace(/\s*\n\s*/g, ' ');
 
-const nodeHost: VmHost = {
-  nowMs: () => performance.now(),
-  yieldTo: (fn) => setImmediate(fn),
-  sleep: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+const nodeHost: VmHost = nodeVmHost;
 
 /** The exit status of each way a VM can stop. */
 const EXIT_STATUS: Record<StopClass, number> = {

@@ -5,15 +5,9 @@ import { VM_SPEC_VERSION, VmSpecError, validateVmSpec, type VmSpec } from './vm-
 import { dbcnKernel, printKernel } from './testing.ts';
 import { MemoryBackend } from '../virtio/testing.ts';
 import type { VmHost } from './vm.ts';
+import { nodeVmHost } from '../host/node/vm-host.ts';
 
-const host: VmHost = {
-  nowMs: () => performance.now(),
-  yieldTo: (fn) => setImmediate(fn),
-  sleep: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+const host: VmHost = nodeVmHost;
 
 const spec = (kernel: Uint8Array, more: Partial<VmSpec> = {}): VmSpec => ({
   version: VM_SPEC_VERSION,

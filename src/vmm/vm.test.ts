@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { NO_BOOT_FILES, Vm, type BootReloader, type StopReason, type VmHost } from './vm.ts';
 import { TestDriver } from '../virtio/testing.ts';
 import { boardOf } from './testing.ts';
+import { nodeVmHost } from '../host/node/vm-host.ts';
 
 // Tiny S-mode "kernels" in the RISC-V Image format: print some bytes on the UART, then write the
 // SiFive test finisher (0x7777 reboot, 0x5555 poweroff). Encoded here so the test needs no toolchain.
@@ -31,14 +32,7 @@ function kernel(text: string, finisher: number): Uint8Array {
 const REBOOT = 0x7777;
 const POWEROFF = 0x5555;
 
-const host: VmHost = {
-  nowMs: () => performance.now(),
-  yieldTo: (fn) => setImmediate(fn),
-  sleep: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+const host: VmHost = nodeVmHost;
 
 interface Outcome {
   output: string;

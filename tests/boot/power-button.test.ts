@@ -16,15 +16,9 @@ import { loadGuest } from '../../src/host/node/guest/debian-guest.ts';
 import { VmSession } from '../../src/vmm/session.ts';
 import { VM_SPEC_VERSION } from '../../src/vmm/vm-spec.ts';
 import type { StopReason, VmHost } from '../../src/vmm/vm.ts';
+import { nodeVmHost } from '../../src/host/node/vm-host.ts';
 
-const host: VmHost = {
-  nowMs: () => performance.now(),
-  yieldTo: (fn) => setImmediate(fn),
-  sleep: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+const host: VmHost = nodeVmHost;
 
 /** What the guest prints on the way down, in order. */
 const SHUTDOWN = [

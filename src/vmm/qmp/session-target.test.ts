@@ -7,15 +7,9 @@ import { dbcnKernel, printKernel } from '../testing.ts';
 import type { VmHost } from '../vm.ts';
 import { SessionQmpTarget } from './session-target.ts';
 import { qmpVersion } from './target.ts';
+import { nodeVmHost } from '../../host/node/vm-host.ts';
 
-const host: VmHost = {
-  nowMs: () => performance.now(),
-  yieldTo: (fn) => setImmediate(fn),
-  sleep: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+const host: VmHost = nodeVmHost;
 
 function boot(kernel: Uint8Array) {
   let out = '';
