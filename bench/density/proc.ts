@@ -48,12 +48,22 @@ function parseSmaps(text: string): Mapping[] {
  * pages); among several candidates the most resident one is taken.
  */
 export function processMemory(pid: number, ramKiB: number): ProcessMemory {
+  const all = processMemoryOfVms(pid, ramKiB, 1);
+  return { pssKiB: all.pssKiB, guestRamRssKiB: all.guestRamRssKiB[0] ?? 0 };
+}
+
+/**
+ * The same for a process running `vms` VMs (worker threads): the resident sizes of the `vms`
+ * most resident guest-RAM-sized mappings.
+ */
+export function processMemoryOfVms(pid: number, ramKiB: number, vms: number): { pssKiB: number; guestRamRssKiB: number[] } {
   const maps = parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
   const pssKiB = maps.reduce((s, m) => s + m.pssKiB, 0);
   const ram = maps
     .filter((m) => (m.path === '' || m.path.startsWith('[anon')) && m.sizeKiB >= ramKiB && m.sizeKiB <= ramKiB + 8192)
-    .sort((a, b) => b.rssKiB - a.rssKiB)[0];
-  return { pssKiB, guestRamRssKiB: ram?.rssKiB ?? 0 };
+    .sort((a, b) => b.rssKiB - a.rssKiB)
+    .slice(0, vms);
+  return { pssKiB, guestRamRssKiB: ram.map((m) => m.rssKiB) };
 }
 
 /** User plus system CPU time of `pid` (and its threads), in clock ticks. */

@@ -171,7 +171,19 @@ test('the zsh script loads with compinit and completes commands, verbs, topics, 
   assert.equal(r.status, 0, r.stderr);
   const s = r.stdout;
   assert.deepEqual(completeZsh(s, 'virtkit im'), ['img']);
-  assert.deepEqual(completeZsh(s, 'virtkit '), ['--help', '--version', 'completion', 'guest', 'help', 'img', 'run', 'web']);
+  assert.deepEqual(completeZsh(s, 'virtkit '), [
+    '--help',
+    '--version',
+    'completion',
+    'daemon',
+    'guest',
+    'help',
+    'img',
+    'run',
+    'vm',
+    'web',
+  ]);
+  assert.deepEqual(completeZsh(s, 'virtkit vm st'), ['start', 'stats', 'stop']);
   assert.deepEqual(completeZsh(s, 'virtkit img co'), ['commit', 'compare', 'convert']);
   assert.deepEqual(completeZsh(s, 'virtkit help ex'), ['exit-status']);
   assert.deepEqual(completeZsh(s, 'virtkit completion '), ['bash', 'zsh']);
