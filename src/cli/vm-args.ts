@@ -7,6 +7,8 @@ import { parseArgs, parseMemorySize, parseSize, type FlagSpec, type ParsedArgs }
 import { UsageError } from './errors.ts';
 import { NetConfigError, parseNetSpec } from '../host/node/net/netdev.ts';
 import type { CreateRequest, DiskRequest } from '../manager/client/types.ts';
+import type { VmApi } from '../manager/client/vms.ts';
+import type { Endpoint } from '../manager/client/endpoint.ts';
 import { resolve } from 'node:path';
 
 /** How to reach the daemon: accepted by every verb. */
@@ -212,4 +214,12 @@ export function createRequest(name: string, f: ParsedArgs['flags']): CreateReque
   const nics = ((f.net as string[] | undefined) ?? []).map(parseCreateNet);
   if (nics.length) body.nics = nics;
   return body;
+}
+
+/** What a verb's handler gets: the parsed arguments and the API. */
+export interface VerbContext {
+  args: ParsedArgs;
+  api: VmApi;
+  json: boolean;
+  endpoint: Endpoint;
 }

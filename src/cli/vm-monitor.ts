@@ -3,7 +3,7 @@
  * refreshing a table until interrupted) and `events [NAME] [--follow]` (stored lifecycle events,
  * then the daemon's server-sent-event stream).
  */
-import type { VerbContext } from './vm.ts';
+import type { VerbContext } from './vm-args.ts';
 import { checkName, parseSeconds } from './vm-args.ts';
 import { eventLine, statsTable } from './vm-format.ts';
 import { UsageError } from './errors.ts';

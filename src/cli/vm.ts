@@ -19,6 +19,7 @@ import {
   positionals,
   splitVerb,
   type SnapshotVerb,
+  type VerbContext,
   type VmVerb,
 } from './vm-args.ts';
 import { VERB_HELP, VM_HELP } from './vm-help.ts';
@@ -30,13 +31,6 @@ import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
 import { DaemonUnreachable } from '../manager/client/errors.ts';
 import type { Vm } from '../manager/client/types.ts';
 
-/** What a verb's handler gets: the parsed arguments and the API. */
-export interface VerbContext {
-  args: ParsedArgs;
-  api: VmApi;
-  json: boolean;
-  endpoint: Endpoint;
-}
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));

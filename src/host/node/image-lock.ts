@@ -23,6 +23,7 @@
  */
 import { StorageError } from '../../storage/types.ts';
 import { helperRunner } from './lock-helper.ts';
+import type { LockMode, LockRunner } from './lock-types.ts';
 
 /** QEMU's BLK_PERM_* bits, in QEMU's order (the lock byte offsets depend on it). */
 export const PERM_CONSISTENT_READ = 1;
@@ -31,12 +32,6 @@ export const PERM_WRITE_UNCHANGED = 4;
 export const PERM_RESIZE = 8;
 const PERM_NAMES = ['consistent read', 'write', 'write unchanged', 'resize'];
 
-export interface LockMode {
-  /** Permissions this opener uses (bytes 100+i). */
-  perms: number;
-  /** Permissions this opener refuses to share with others (bytes 200+i). */
-  unshared: number;
-}
 
 /**
  * What QEMU takes for the usual openers (strace of qemu-img 7.2 and qemu-system-riscv64):
@@ -54,12 +49,7 @@ export function lockModeFor(readOnly: boolean, forceShare = false): LockMode {
   return { perms: PERM_CONSISTENT_READ, unshared: forceShare ? 0 : PERM_WRITE | PERM_RESIZE };
 }
 
-/** What one locking attempt found: ok (with the way to release it), a conflict, or no locking. */
-export interface LockOutcome {
-  status: 'ok' | 'conflict' | 'unsupported' | 'failed';
-  detail: string;
-}
-export type LockRunner = (fd: number, mode: LockMode) => Promise<LockOutcome & { release?: () => Promise<void> }>;
+export type { LockMode, LockOutcome, LockRunner } from './lock-types.ts';
 
 let warned = false;
 const stderrWarning = (text: string): void => {

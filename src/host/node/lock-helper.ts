@@ -20,7 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import type { LockMode, LockOutcome, LockRunner } from './image-lock.ts';
+import type { LockMode, LockOutcome, LockRunner } from './lock-types.ts';
 
 /** A request without an answer after this long ends the child (its locks go; the caller warns). */
 const TIMEOUT_MS = 20_000;
