@@ -19,6 +19,9 @@ import { CONNECTION_FLAGS, VM_VERBS } from './vm-args.ts';
 const BIN = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
 const vk = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
+/** What a shell offers after `virtkit `: the global flags and every command. */
+const TOP_LEVEL = ['--help', '--version', 'completion', 'daemon', 'guest', 'help', 'img', 'run', 'vm', 'web'];
+
 test("virtkit help COMMAND prints that command's help; help TOPIC a topic; an unknown one is exit 2 with a suggestion", () => {
   const run = vk('help', 'run');
   assert.equal(run.status, 0, run.stderr);
@@ -85,18 +88,7 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
   assert.equal(r.status, 0, r.stderr);
   const s = r.stdout;
   assert.deepEqual(complete(s, ['virtkit', 'r']), ['run']);
-  assert.deepEqual(complete(s, ['virtkit', '']), [
-    '--help',
-    '--version',
-    'completion',
-    'daemon',
-    'guest',
-    'help',
-    'img',
-    'run',
-    'vm',
-    'web',
-  ]);
+  assert.deepEqual(complete(s, ['virtkit', '']), TOP_LEVEL);
   assert.deepEqual(complete(s, ['virtkit', 'img', 'co']), ['commit', 'compare', 'convert']);
   assert.deepEqual(complete(s, ['virtkit', 'guest', '']), ['fetch', 'list']);
   assert.deepEqual(complete(s, ['virtkit', 'help', 'ex']), ['exit-status']);
@@ -171,18 +163,7 @@ test('the zsh script loads with compinit and completes commands, verbs, topics, 
   assert.equal(r.status, 0, r.stderr);
   const s = r.stdout;
   assert.deepEqual(completeZsh(s, 'virtkit im'), ['img']);
-  assert.deepEqual(completeZsh(s, 'virtkit '), [
-    '--help',
-    '--version',
-    'completion',
-    'daemon',
-    'guest',
-    'help',
-    'img',
-    'run',
-    'vm',
-    'web',
-  ]);
+  assert.deepEqual(completeZsh(s, 'virtkit '), TOP_LEVEL);
   assert.deepEqual(completeZsh(s, 'virtkit vm st'), ['start', 'stats', 'stop']);
   assert.deepEqual(completeZsh(s, 'virtkit img co'), ['commit', 'compare', 'convert']);
   assert.deepEqual(completeZsh(s, 'virtkit help ex'), ['exit-status']);

@@ -3,21 +3,15 @@
  * sends and what it reads back. Fields the daemon may add later are tolerated, never required.
  */
 
-export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed';
+import type { VmDisk, VmState } from '../db.ts';
+
+// The daemon's own definitions (type-only: nothing of the database reaches the client's bundle).
+export type { VmDisk, VmState };
 
 export type VmSource =
   | { type: 'default' }
   | { type: 'image'; path: string; format?: string }
   | { type: 'kernel'; kernel: string; initrd?: string; append?: string };
-
-export interface VmDisk {
-  path: string;
-  format: string;
-  owned: boolean;
-  readonly: boolean;
-  /** A linked clone's disk: the image it is an overlay on. */
-  backing?: string;
-}
 
 export interface Vm {
   name: string;
