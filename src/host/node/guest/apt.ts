@@ -89,7 +89,8 @@ export class PrivateApt {
       return stdout;
     } catch (e) {
       const err = e as { code?: string; stderr?: string; message: string };
-      if (err.code === 'ENOENT') throw new GuestFetchError(`${cmd} not found: virtkit fetches guests with Debian's apt tools`);
+      if (err.code === 'ENOENT')
+        throw new GuestFetchError(`${cmd} not found: virtkit fetches guests with Debian's apt tools`);
       const detail = (err.stderr ?? err.message).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
       throw new GuestFetchError(`${cmd} ${args.join(' ')} failed: ${detail}`);
     }
@@ -117,6 +118,46 @@ export class PrivateApt {
     return m[1]!;
   }
 
+  /**
+   * The packages apt would install for `wanted` on an empty system (dependencies resolved,
+   * Recommends left out), in apt's installation order: the closure a debootstrap-like build needs.
+   * Patterns such as `?priority(required)` are apt's own.
+   */
+  async resolveInstall(wanted: string[]): Promise<{ name: string; version: string }[]> {
+    const out = await this.apt('apt-get', [
+      '-s',
+      '-q',
+      '-o',
+      'Debug::NoLocking=1',
+      '--no-install-recommends',
+      'install',
+      ...wanted,
+    ]);
+    const pkgs: { name: string; version: string }[] = [];
+    for (const line of out.split('\n')) {
+      // "Inst libc6 (2.41-12 Debian:13.2/stable [riscv64])"
+      const m = /^Inst (\S+) \((\S+)/.exec(line);
+      if (m) pkgs.push({ name: m[1]!, version: m[2]! });
+    }
+    if (pkgs.length === 0) throw new GuestFetchError(`apt resolved nothing to install for ${wanted.join(' ')}`);
+    return pkgs;
+  }
+
+  /** The Priority and Essential fields of each package's candidate version. */
+  async fields(pkgs: string[]): Promise<Map<string, { priority: string; essential: boolean }>> {
+    const out = await this.apt('apt-cache', ['show', '--no-all-versions', ...pkgs]);
+    const map = new Map<string, { priority: string; essential: boolean }>();
+    for (const para of out.split(/\n\n+/)) {
+      const name = /^Package: (\S+)/m.exec(para)?.[1];
+      if (!name) continue;
+      map.set(name, {
+        priority: /^Priority: (\S+)/m.exec(para)?.[1] ?? 'optional',
+        essential: /^Essential: yes/m.test(para),
+      });
+    }
+    return map;
+  }
+
   /** Downloads the .deb files into dir and returns their paths, in the order of pkgs. */
   async download(pkgs: string[], dir: string): Promise<string[]> {
     await mkdir(dir, { recursive: true });
@@ -125,6 +166,35 @@ export class PrivateApt {
     return pkgs.map((p) => {
       const f = files.find((name) => name.startsWith(`${p}_`) && name.endsWith('.deb'));
       if (!f) throw new GuestFetchError(`apt-get download did not produce a .deb for ${p}`);
+      return join(dir, f);
+    });
+  }
+
+  /**
+   * Downloads exact versions (as resolveInstall gave them) into dir, skipping those already there,
+   * in batches so `progress(done, total)` can tell how far it is. Returns the paths in order.
+   */
+  async downloadExact(
+    pkgs: { name: string; version: string }[],
+    dir: string,
+    progress?: (done: number, total: number) => void,
+  ): Promise<string[]> {
+    await mkdir(dir, { recursive: true });
+    const fileOf = (p: { name: string; version: string }, files: string[]) =>
+      files.find((f) => f.startsWith(`${p.name}_${p.version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'));
+    let files = await readdir(dir);
+    const missing = pkgs.filter((p) => !fileOf(p, files));
+    const BATCH = 16;
+    for (let i = 0; i < missing.length; i += BATCH) {
+      progress?.(pkgs.length - missing.length + i, pkgs.length);
+      const batch = missing.slice(i, i + BATCH).map((p) => `${p.name}=${p.version}`);
+      await this.apt('apt-get', ['-q', 'download', ...batch], dir);
+    }
+    progress?.(pkgs.length, pkgs.length);
+    files = await readdir(dir);
+    return pkgs.map((p) => {
+      const f = fileOf(p, files);
+      if (!f) throw new GuestFetchError(`apt-get download did not produce a .deb for ${p.name} ${p.version}`);
       return join(dir, f);
     });
   }
