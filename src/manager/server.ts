@@ -18,6 +18,7 @@ import { eventJson } from './events.ts';
 import { attachConsole } from './console.ts';
 import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
+import { registerMetricsRoute } from './metrics.ts';
 
 export interface AppOptions {
   version: string;
@@ -389,6 +390,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   );
 
   await registerStorageRoutes(app, mgr, errors);
+  await registerMetricsRoute(app, mgr);
   await app.ready();
   return app;
 }

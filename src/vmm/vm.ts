@@ -83,7 +83,10 @@ export type BootReloader = () => Promise<BootFiles>;
  * `releaseBootFiles` (with a `reloadBoot`): drop the boot files once loaded into guest RAM and
  * reload them for each reboot, as a restored VM does, instead of holding them for the VM's life.
  */
-export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?: BootReloader; releaseBootFiles?: boolean };
+export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & {
+  reloadBoot?: BootReloader;
+  releaseBootFiles?: boolean;
+};
 
 /** Why a restored VM without a reloader cannot reboot. */
 export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boot files to reboot from';
