@@ -47,6 +47,23 @@ export interface VmRow {
   pid?: number;
   /** Why the VM last stopped or crashed, in words. */
   reason?: string;
+  /** The resource pool it belongs to (pools.ts); 'default' unless given. */
+  pool: string;
+}
+
+/** A resource pool's limits; an absent one is unlimited. memory and disk are bytes. */
+export interface PoolQuota {
+  vcpus?: number;
+  memory?: number;
+  disk?: number;
+  vms?: number;
+}
+export const QUOTA_KEYS = ['vcpus', 'memory', 'disk', 'vms'] as const;
+
+export interface PoolRow {
+  name: string;
+  quota: PoolQuota;
+  created: string;
 }
 
 export interface SnapshotRow {
@@ -102,6 +119,19 @@ const MIGRATIONS: string[] = [
      time TEXT NOT NULL
    );
    CREATE INDEX events_vm ON events (vm_id, id);`,
+  // 2: resource pools (issue 16). A NULL quota is unlimited. vms.pool names a pool; SQLite
+  // cannot add a REFERENCES column with a non-NULL default, so the manager keeps it true (a
+  // pool with VMs is not deleted).
+  `CREATE TABLE pools (
+     name TEXT PRIMARY KEY,
+     vcpus INTEGER,
+     memory INTEGER,
+     disk INTEGER,
+     vms INTEGER,
+     created TEXT NOT NULL
+   );
+   INSERT INTO pools (name, created) VALUES ('default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+   ALTER TABLE vms ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -122,6 +152,7 @@ interface RawVm {
   started_at: string | null;
   pid: number | null;
   reason: string | null;
+  pool: string;
 }
 
 function toVm(r: RawVm): VmRow {
@@ -139,7 +170,23 @@ function toVm(r: RawVm): VmRow {
     ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
     ...(r.pid !== null ? { pid: r.pid } : {}),
     ...(r.reason !== null ? { reason: r.reason } : {}),
+    pool: r.pool,
   };
+}
+
+interface RawPool {
+  name: string;
+  vcpus: number | null;
+  memory: number | null;
+  disk: number | null;
+  vms: number | null;
+  created: string;
+}
+
+function toPool(r: RawPool): PoolRow {
+  const quota: PoolQuota = {};
+  for (const k of QUOTA_KEYS) if (r[k] !== null) quota[k] = r[k];
+  return { name: r.name, quota, created: r.created };
 }
 
 export class ManagerDb {
@@ -194,8 +241,8 @@ export class ManagerDb {
     try {
       this.db
         .prepare(
-          `INSERT INTO vms (id, name, state, memory, cpus, source, append, disks, nics, created)
-           VALUES (@id, @name, @state, @memory, @cpus, @source, @append, @disks, @nics, @created)`,
+          `INSERT INTO vms (id, name, state, memory, cpus, source, append, disks, nics, created, pool)
+           VALUES (@id, @name, @state, @memory, @cpus, @source, @append, @disks, @nics, @created, @pool)`,
         )
         .run({
           id: vm.id,
@@ -208,6 +255,7 @@ export class ManagerDb {
           disks: JSON.stringify(vm.disks),
           nics: JSON.stringify(vm.nics),
           created: vm.created,
+          pool: vm.pool,
         });
       return true;
     } catch (e) {
@@ -276,6 +324,45 @@ export class ManagerDb {
       this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
       this.db.prepare('DELETE FROM events WHERE vm_id = ?').run(id);
     })();
+  }
+
+  // -- pools
+
+  listPools(): PoolRow[] {
+    return (this.db.prepare('SELECT * FROM pools ORDER BY name').all() as RawPool[]).map(toPool);
+  }
+
+  getPool(name: string): PoolRow | undefined {
+    const r = this.db.prepare('SELECT * FROM pools WHERE name = ?').get(name) as RawPool | undefined;
+    return r && toPool(r);
+  }
+
+  /** false when the name is taken. */
+  insertPool(p: PoolRow): boolean {
+    try {
+      this.db
+        .prepare('INSERT INTO pools (name, vcpus, memory, disk, vms, created) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(p.name, ...QUOTA_KEYS.map((k) => p.quota[k] ?? null), p.created);
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  setPoolQuota(name: string, quota: PoolQuota): void {
+    this.db
+      .prepare('UPDATE pools SET vcpus = ?, memory = ?, disk = ?, vms = ? WHERE name = ?')
+      .run(...QUOTA_KEYS.map((k) => quota[k] ?? null), name);
+  }
+
+  /** Deletes a pool that no VM belongs to (checked in the same statement); false otherwise. */
+  deletePool(name: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM pools WHERE name = ? AND NOT EXISTS (SELECT 1 FROM vms WHERE pool = ?)')
+        .run(name, name).changes === 1
+    );
   }
 
   // -- snapshots

@@ -19,6 +19,7 @@ import { attachConsole } from './console.ts';
 import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
 import { registerMetricsRoute } from './metrics.ts';
+import { registerPoolRoutes } from './pools.ts';
 
 export interface AppOptions {
   version: string;
@@ -72,6 +73,7 @@ export const vmSchema = {
     pid: { type: 'integer' },
     reason: { type: 'string' },
     warnings: { type: 'array', items: { type: 'string' } },
+    pool: { type: 'string' },
   },
 } as const;
 
@@ -391,6 +393,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
 
   await registerStorageRoutes(app, mgr, errors);
   await registerMetricsRoute(app, mgr);
+  await registerPoolRoutes(app, mgr, errors);
   await app.ready();
   return app;
 }

@@ -22,6 +22,7 @@ import type { SnapshotRow, VmDisk, VmRow } from './db.ts';
 import type { Manager, VmJson } from './manager.ts';
 import { vmJson } from './manager.ts';
 import { daemonMetrics, timed } from './metrics.ts';
+import { DEFAULT_POOL, admit } from './pools.ts';
 import { CPUS_MAX, DEVICE_SLOTS, MEMORY_MAX, MEMORY_MIN, createOwnedDisk, newVmId, vmFiles } from './vm-def.ts';
 
 const MiB = 1024 * 1024;
@@ -182,7 +183,7 @@ async function newVm(
       disks: await fill(dir),
       created: new Date().toISOString(),
     };
-    if (!mgr.db.insertVm(vm)) throw conflict(`a VM named '${name}' exists`);
+    if (!(await admit(mgr, vm, () => mgr.db.insertVm(vm)))) throw conflict(`a VM named '${name}' exists`);
     mgr.supervisor.note(vm, 'created');
     return vm;
   } catch (e) {
@@ -217,6 +218,7 @@ export async function cloneVm(
         source: cur.source,
         ...(cur.append !== undefined ? { append: cur.append } : {}),
         nics: cur.nics.map(() => ({ hostfwd: [] })),
+        pool: cur.pool,
       },
       async (dir) => {
         const out: VmDisk[] = [];
@@ -338,7 +340,13 @@ export async function importVm(
     const vm = await newVm(
       mgr,
       body.name,
-      { memory, cpus, source: { type: 'default' }, nics: Array.from({ length: nicCount }, () => ({ hostfwd: [] })) },
+      {
+        memory,
+        cpus,
+        source: { type: 'default' },
+        nics: Array.from({ length: nicCount }, () => ({ hostfwd: [] })),
+        pool: DEFAULT_POOL,
+      },
       async (dir) => {
         const out: VmDisk[] = [];
         for (const [i, disk] of def.disks.entries()) {
