@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   web: () => import('./web.ts'),
   daemon: () => import('./daemon.ts'),
   vm: () => import('./vm.ts'),
+  pool: () => import('./pool.ts'),
 };
 
 async function topHelp(): Promise<string> {

@@ -97,7 +97,10 @@ test('headless VM: pidfile, console ring then live output, typing, QMP stop/cont
   await qmp.execute('cont');
   await resumed;
   await until(() => a.got === 'hello\nabcde', 'the echo after cont');
-  await assert.rejects(qmp.execute('system_powerdown'), /GenericError: the guest has no driver running for the power button/);
+  await assert.rejects(
+    qmp.execute('system_powerdown'),
+    /GenericError: the guest has no driver running for the power button/,
+  );
 
   const shutdown = qmp.waitEvent('SHUTDOWN');
   await qmp.execute('quit');
