@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   daemon: () => import('./daemon.ts'),
   vm: () => import('./vm.ts'),
   pool: () => import('./pool.ts'),
+  template: () => import('./template.ts'),
 };
 
 async function topHelp(): Promise<string> {

@@ -132,6 +132,12 @@ const MIGRATIONS: string[] = [
    );
    INSERT INTO pools (name, created) VALUES ('default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
    ALTER TABLE vms ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';`,
+  // 3: templates (issue 16): a VM's configuration and read-only flattened copies of its disks.
+  `CREATE TABLE templates (
+     name TEXT PRIMARY KEY,
+     def TEXT NOT NULL,
+     created TEXT NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -187,6 +193,21 @@ function toPool(r: RawPool): PoolRow {
   const quota: PoolQuota = {};
   for (const k of QUOTA_KEYS) if (r[k] !== null) quota[k] = r[k];
   return { name: r.name, quota, created: r.created };
+}
+
+/** A template: what a VM made from it starts with (templates.ts). */
+export interface TemplateRow {
+  name: string;
+  /** The VM it was made from (its name then). */
+  from: string;
+  memory: number;
+  cpus: number;
+  source: VmSource;
+  append?: string;
+  /** The template's own read-only qcow2 copies, and read-only disks it shares with the VM. */
+  disks: VmDisk[];
+  nics: number;
+  created: string;
 }
 
 export class ManagerDb {
@@ -363,6 +384,42 @@ export class ManagerDb {
         .prepare('DELETE FROM pools WHERE name = ? AND NOT EXISTS (SELECT 1 FROM vms WHERE pool = ?)')
         .run(name, name).changes === 1
     );
+  }
+
+  // -- templates
+
+  listTemplates(): TemplateRow[] {
+    const rows = this.db.prepare('SELECT * FROM templates ORDER BY name').all() as Array<{
+      name: string;
+      def: string;
+      created: string;
+    }>;
+    return rows.map((r) => ({
+      ...(JSON.parse(r.def) as Omit<TemplateRow, 'name' | 'created'>),
+      name: r.name,
+      created: r.created,
+    }));
+  }
+
+  getTemplate(name: string): TemplateRow | undefined {
+    return this.listTemplates().find((t) => t.name === name);
+  }
+
+  insertTemplate(t: TemplateRow): boolean {
+    const { name, created, ...def } = t;
+    try {
+      this.db
+        .prepare('INSERT INTO templates (name, def, created) VALUES (?, ?, ?)')
+        .run(name, JSON.stringify(def), created);
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  deleteTemplate(name: string): void {
+    this.db.prepare('DELETE FROM templates WHERE name = ?').run(name);
   }
 
   // -- snapshots

@@ -12,6 +12,7 @@ import { buildVm, checkNics, newVmId, type CreateVmBody, type PatchVmBody } from
 import type { EventBus } from './events.ts';
 import type { QmpConnector } from './qmp-link.ts';
 import { DEFAULT_POOL, admit, checkStart, pool } from './pools.ts';
+import { buildFromTemplate } from './templates.ts';
 
 /** The VM as the API shows it (docs/manager.md `VM`). */
 export function vmJson(vm: VmRow) {
@@ -92,7 +93,8 @@ export class Manager {
     const dir = this.dir.vmDir(id);
     try {
       mkdirSync(dir, { mode: 0o700 });
-      const vm = await buildVm(id, dir, body);
+      const vm =
+        body.template !== undefined ? await buildFromTemplate(this, id, dir, body) : await buildVm(id, dir, body);
       if (!(await admit(this, vm, () => this.db.insertVm(vm)))) throw conflict(`a VM named '${body.name}' exists`);
       this.supervisor.note(vm, 'created');
       return vmJson(vm);

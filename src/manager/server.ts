@@ -20,6 +20,7 @@ import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerPoolRoutes } from './pools.ts';
+import { registerTemplateRoutes } from './templates.ts';
 
 export interface AppOptions {
   version: string;
@@ -394,6 +395,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   await registerStorageRoutes(app, mgr, errors);
   await registerMetricsRoute(app, mgr);
   await registerPoolRoutes(app, mgr, errors);
+  await registerTemplateRoutes(app, mgr, errors);
   await app.ready();
   return app;
 }

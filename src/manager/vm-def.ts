@@ -45,6 +45,7 @@ export const createVmSchema = {
   properties: {
     name: nameSchema,
     pool: { ...nameSchema, description: "the resource pool (default: 'default')" },
+    template: { ...nameSchema, description: 'make the VM a linked clone of this template (no source or disks then)' },
     memory: { type: 'integer', minimum: MEMORY_MIN, maximum: MEMORY_MAX, description: 'MiB' },
     cpus: { type: 'integer', minimum: 1, maximum: CPUS_MAX },
     append,
@@ -121,6 +122,7 @@ export type CreateSource =
 export interface CreateVmBody {
   name: string;
   pool?: string;
+  template?: string;
   memory?: number;
   cpus?: number;
   append?: string;

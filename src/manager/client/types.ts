@@ -57,6 +57,7 @@ export type DiskRequest = { path: string; format?: string; readonly?: boolean } 
 export interface CreateRequest {
   name: string;
   pool?: string;
+  template?: string;
   memory?: number;
   cpus?: number;
   source?: VmSource;
@@ -89,4 +90,14 @@ export interface VmEvent {
   reason?: string | null;
   time: string;
   id?: number;
+}
+
+export interface Template {
+  name: string;
+  from: string;
+  memory: number;
+  cpus: number;
+  disks: { path: string; format: string; readonly: boolean; owned: boolean }[];
+  nics: number;
+  created: string;
 }
