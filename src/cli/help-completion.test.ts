@@ -15,12 +15,27 @@ import { BARE_METAL_FLAGS } from './run.ts';
 import { command as img } from './img.ts';
 import { HELP_TOPICS } from './help-topics.ts';
 import { CONNECTION_FLAGS, VM_VERBS } from './vm-args.ts';
+import { POOL_VERBS } from './pool.ts';
+import { TEMPLATE_VERBS } from './template.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
 const vk = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 /** What a shell offers after `virtkit `: the global flags and every command. */
-const TOP_LEVEL = ['--help', '--version', 'completion', 'daemon', 'guest', 'help', 'img', 'run', 'vm', 'web'];
+const TOP_LEVEL = [
+  '--help',
+  '--version',
+  'completion',
+  'daemon',
+  'guest',
+  'help',
+  'img',
+  'pool',
+  'run',
+  'template',
+  'vm',
+  'web',
+];
 
 test("virtkit help COMMAND prints that command's help; help TOPIC a topic; an unknown one is exit 2 with a suggestion", () => {
   const run = vk('help', 'run');
@@ -130,6 +145,23 @@ test('virtkit completion bash completes commands, verbs, topics and every flag o
   assert.deepEqual(complete(s, [fake, 'vm', 'start', '']), ['alpha', 'beta', 'web1']);
   assert.deepEqual(complete(s, [fake, 'vm', 'snapshot', 'revert', 'b']), ['beta']);
   assert.deepEqual(complete(s, [fake, 'vm', 'info', '--output', '/nonexistent-virtkit-x']), []);
+  // pool: its verbs, their flags, pool names from 'virtkit pool list --quiet'.
+  assert.deepEqual(complete(s, ['virtkit', 'pool', '']), ['create', 'delete', 'list', 'set', 'show']);
+  for (const [verb, spec] of Object.entries(POOL_VERBS))
+    assert.deepEqual(
+      complete(s, ['virtkit', 'pool', verb, '--']),
+      [...Object.keys(spec), ...conn, 'help'].map((n) => `--${n}`).sort(),
+      verb,
+    );
+  const fakePools = join(dir, 'fake-virtkit-pools');
+  writeFileSync(fakePools, `#!/bin/sh\n[ "$*" = "pool list --quiet" ] && printf 'default\\ndev\\n'\n`, { mode: 0o755 });
+  assert.deepEqual(complete(s, [fakePools, 'pool', 'set', 'd']), ['default', 'dev']);
+  for (const [verb, spec] of Object.entries(TEMPLATE_VERBS))
+    assert.deepEqual(
+      complete(s, ['virtkit', 'template', verb, '--']),
+      [...Object.keys(spec), ...conn, 'help'].map((n) => `--${n}`).sort(),
+      verb,
+    );
 });
 
 test('virtkit completion zsh prints a script generated from the same specs; no shell is exit 2', () => {
@@ -154,7 +186,9 @@ function completeZsh(script: string, line: string): string[] {
   writeFileSync(file, script);
   const r = spawnSync('zsh', ['-f', ZSH_DRIVER, out, file, line], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `zsh completion of '${line}' did not finish: ${r.stderr}`);
-  const words = readFileSync(out, 'utf8').split('\n').filter((w) => w && w !== 'READY' && w !== 'END');
+  const words = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((w) => w && w !== 'READY' && w !== 'END');
   return [...new Set(words)].sort();
 }
 

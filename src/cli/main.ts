@@ -16,6 +16,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   web: () => import('./web.ts'),
   daemon: () => import('./daemon.ts'),
   vm: () => import('./vm.ts'),
+  pool: () => import('./pool.ts'),
+  template: () => import('./template.ts'),
 };
 
 async function topHelp(): Promise<string> {

@@ -26,6 +26,8 @@ export const VM_VERBS = {
     initrd: 'string',
     append: 'string',
     image: 'string',
+    pool: 'string',
+    template: 'string',
     ...OUTPUT,
   },
   list: { ...OUTPUT, quiet: 'boolean' },
@@ -186,6 +188,12 @@ export function parseCreateNet(text: string): { hostfwd?: string[] } {
 /** `vm create NAME [flags]` as the body of POST /v1/vms. */
 export function createRequest(name: string, f: ParsedArgs['flags']): CreateRequest {
   const body: CreateRequest = { name: checkName(name) };
+  if (typeof f.pool === 'string') body.pool = checkName(f.pool, 'pool name');
+  if (typeof f.template === 'string') {
+    if (f.kernel !== undefined || f.image !== undefined || f.disk !== undefined)
+      throw new UsageError('--template brings the source and disks: no --kernel, --image or --disk with it');
+    body.template = checkName(f.template, 'template name');
+  }
   if (typeof f.memory === 'string') body.memory = wholeMiB(parseMemorySize(f.memory), 'memory size', f.memory);
   if (typeof f.cpus === 'string') {
     if (!/^\d+$/.test(f.cpus) || Number(f.cpus) < 1 || Number(f.cpus) > 64)

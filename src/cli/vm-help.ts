@@ -50,6 +50,9 @@ Defines a VM (it starts stopped: 'virtkit vm start NAME'). The flags mean what t
 'virtkit run'. NAME: 1-63 letters, digits, '.', '_', '-'.
 
   --memory SIZE          guest RAM, e.g. 128M, 1G; a bare number is MiB (default: the daemon's)
+  --pool NAME            the resource pool it belongs to (default: 'default'; 'virtkit pool')
+  --template T           a linked clone of template T ('virtkit template'): its disks, CPUs,
+                         memory and NICs (--memory, --cpus, --net override them)
   --cpus N               number of harts (default 1)
   --image FILE[,format=F]   boot a disk image (raw, qcow2, vmdk, vpc, vhdx) instead of the default guest
   --kernel FILE          boot this kernel instead of the default guest ...

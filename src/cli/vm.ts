@@ -31,7 +31,6 @@ import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
 import { DaemonUnreachable } from '../manager/client/errors.ts';
 import type { Vm } from '../manager/client/types.ts';
 
-
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 

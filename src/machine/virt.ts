@@ -228,7 +228,12 @@ export class VirtMachine {
     // virtio slots: disks first, then the entropy source and the console; the rest stay empty.
     const models: VirtioDeviceModel[] = [];
     for (const d of opts.disks ?? []) {
-      const blk = new VirtioBlk(d.backend, { readOnly: d.readOnly, serial: d.serial, startAfter: opts.diskIoAfter });
+      const blk = new VirtioBlk(d.backend, {
+        readOnly: d.readOnly,
+        serial: d.serial,
+        startAfter: opts.diskIoAfter,
+        nowMs: opts.nowMs,
+      });
       this.blks.push(blk);
       models.push(blk);
     }

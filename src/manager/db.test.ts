@@ -20,6 +20,7 @@ const vm = (name: string): VmRow => ({
   disks: [],
   nics: [],
   created: new Date(0).toISOString(),
+  pool: 'default',
 });
 
 test('a new database is migrated to the current schema, in WAL mode; reopening keeps the data', () => {
@@ -72,5 +73,37 @@ test('events are kept per VM up to the bound, oldest dropped; deleting a VM drop
   db.deleteVm('id-e');
   assert.deepEqual(db.events('id-e', 10), []);
   assert.deepEqual(db.listSnapshots('id-e'), []);
+  db.close();
+});
+
+test('migration 2: a schema-1 database gets the pools table with its default pool, and its VMs are in it', () => {
+  const path = join(dir, 'e.db');
+  const raw = new Database(path);
+  raw.exec(`CREATE TABLE vms (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
+    memory INTEGER NOT NULL, cpus INTEGER NOT NULL, source TEXT NOT NULL, append TEXT, disks TEXT NOT NULL,
+    nics TEXT NOT NULL, created TEXT NOT NULL, started_at TEXT, pid INTEGER, reason TEXT);
+    CREATE TABLE snapshots (vm_id TEXT NOT NULL, name TEXT NOT NULL, created TEXT NOT NULL, vm_state INTEGER NOT NULL,
+    state_file TEXT, PRIMARY KEY (vm_id, name));
+    CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, vm_id TEXT NOT NULL, vm_name TEXT NOT NULL,
+    state TEXT NOT NULL, previous TEXT, reason TEXT, time TEXT NOT NULL);
+    INSERT INTO vms VALUES ('old1', 'old', 'stopped', 64, 1, '{"type":"default"}', NULL, '[]', '[]', 't', NULL, NULL, NULL);`);
+  raw.pragma('user_version = 1');
+  raw.close();
+  const db = new ManagerDb(path);
+  assert.equal(db.schemaVersion, SCHEMA_VERSION);
+  assert.equal(db.getVm('old')!.pool, 'default');
+  assert.deepEqual(
+    db.listPools().map((p) => [p.name, p.quota]),
+    [['default', {}]],
+  );
+  assert.ok(db.insertPool({ name: 'dev', quota: { vms: 2, memory: 1 << 30 }, created: 't' }));
+  assert.equal(db.insertPool({ name: 'dev', quota: {}, created: 't' }), false);
+  assert.deepEqual(db.getPool('dev')!.quota, { vms: 2, memory: 1 << 30 });
+  db.setPoolQuota('dev', { vcpus: 4 });
+  assert.deepEqual(db.getPool('dev')!.quota, { vcpus: 4 });
+  assert.ok(db.insertVm({ ...vm('in-dev'), pool: 'dev' }));
+  assert.equal(db.deletePool('dev'), false, 'a pool with VMs stays');
+  db.deleteVm('id-in-dev');
+  assert.equal(db.deletePool('dev'), true);
   db.close();
 });

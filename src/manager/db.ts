@@ -47,6 +47,23 @@ export interface VmRow {
   pid?: number;
   /** Why the VM last stopped or crashed, in words. */
   reason?: string;
+  /** The resource pool it belongs to (pools.ts); 'default' unless given. */
+  pool: string;
+}
+
+/** A resource pool's limits; an absent one is unlimited. memory and disk are bytes. */
+export interface PoolQuota {
+  vcpus?: number;
+  memory?: number;
+  disk?: number;
+  vms?: number;
+}
+export const QUOTA_KEYS = ['vcpus', 'memory', 'disk', 'vms'] as const;
+
+export interface PoolRow {
+  name: string;
+  quota: PoolQuota;
+  created: string;
 }
 
 export interface SnapshotRow {
@@ -102,6 +119,25 @@ const MIGRATIONS: string[] = [
      time TEXT NOT NULL
    );
    CREATE INDEX events_vm ON events (vm_id, id);`,
+  // 2: resource pools (issue 16). A NULL quota is unlimited. vms.pool names a pool; SQLite
+  // cannot add a REFERENCES column with a non-NULL default, so the manager keeps it true (a
+  // pool with VMs is not deleted).
+  `CREATE TABLE pools (
+     name TEXT PRIMARY KEY,
+     vcpus INTEGER,
+     memory INTEGER,
+     disk INTEGER,
+     vms INTEGER,
+     created TEXT NOT NULL
+   );
+   INSERT INTO pools (name, created) VALUES ('default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+   ALTER TABLE vms ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';`,
+  // 3: templates (issue 16): a VM's configuration and read-only flattened copies of its disks.
+  `CREATE TABLE templates (
+     name TEXT PRIMARY KEY,
+     def TEXT NOT NULL,
+     created TEXT NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -122,6 +158,7 @@ interface RawVm {
   started_at: string | null;
   pid: number | null;
   reason: string | null;
+  pool: string;
 }
 
 function toVm(r: RawVm): VmRow {
@@ -139,7 +176,38 @@ function toVm(r: RawVm): VmRow {
     ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
     ...(r.pid !== null ? { pid: r.pid } : {}),
     ...(r.reason !== null ? { reason: r.reason } : {}),
+    pool: r.pool,
   };
+}
+
+interface RawPool {
+  name: string;
+  vcpus: number | null;
+  memory: number | null;
+  disk: number | null;
+  vms: number | null;
+  created: string;
+}
+
+function toPool(r: RawPool): PoolRow {
+  const quota: PoolQuota = {};
+  for (const k of QUOTA_KEYS) if (r[k] !== null) quota[k] = r[k];
+  return { name: r.name, quota, created: r.created };
+}
+
+/** A template: what a VM made from it starts with (templates.ts). */
+export interface TemplateRow {
+  name: string;
+  /** The VM it was made from (its name then). */
+  from: string;
+  memory: number;
+  cpus: number;
+  source: VmSource;
+  append?: string;
+  /** The template's own read-only qcow2 copies, and read-only disks it shares with the VM. */
+  disks: VmDisk[];
+  nics: number;
+  created: string;
 }
 
 export class ManagerDb {
@@ -194,8 +262,8 @@ export class ManagerDb {
     try {
       this.db
         .prepare(
-          `INSERT INTO vms (id, name, state, memory, cpus, source, append, disks, nics, created)
-           VALUES (@id, @name, @state, @memory, @cpus, @source, @append, @disks, @nics, @created)`,
+          `INSERT INTO vms (id, name, state, memory, cpus, source, append, disks, nics, created, pool)
+           VALUES (@id, @name, @state, @memory, @cpus, @source, @append, @disks, @nics, @created, @pool)`,
         )
         .run({
           id: vm.id,
@@ -208,6 +276,7 @@ export class ManagerDb {
           disks: JSON.stringify(vm.disks),
           nics: JSON.stringify(vm.nics),
           created: vm.created,
+          pool: vm.pool,
         });
       return true;
     } catch (e) {
@@ -276,6 +345,81 @@ export class ManagerDb {
       this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
       this.db.prepare('DELETE FROM events WHERE vm_id = ?').run(id);
     })();
+  }
+
+  // -- pools
+
+  listPools(): PoolRow[] {
+    return (this.db.prepare('SELECT * FROM pools ORDER BY name').all() as RawPool[]).map(toPool);
+  }
+
+  getPool(name: string): PoolRow | undefined {
+    const r = this.db.prepare('SELECT * FROM pools WHERE name = ?').get(name) as RawPool | undefined;
+    return r && toPool(r);
+  }
+
+  /** false when the name is taken. */
+  insertPool(p: PoolRow): boolean {
+    try {
+      this.db
+        .prepare('INSERT INTO pools (name, vcpus, memory, disk, vms, created) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(p.name, ...QUOTA_KEYS.map((k) => p.quota[k] ?? null), p.created);
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  setPoolQuota(name: string, quota: PoolQuota): void {
+    this.db
+      .prepare('UPDATE pools SET vcpus = ?, memory = ?, disk = ?, vms = ? WHERE name = ?')
+      .run(...QUOTA_KEYS.map((k) => quota[k] ?? null), name);
+  }
+
+  /** Deletes a pool that no VM belongs to (checked in the same statement); false otherwise. */
+  deletePool(name: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM pools WHERE name = ? AND NOT EXISTS (SELECT 1 FROM vms WHERE pool = ?)')
+        .run(name, name).changes === 1
+    );
+  }
+
+  // -- templates
+
+  listTemplates(): TemplateRow[] {
+    const rows = this.db.prepare('SELECT * FROM templates ORDER BY name').all() as Array<{
+      name: string;
+      def: string;
+      created: string;
+    }>;
+    return rows.map((r) => ({
+      ...(JSON.parse(r.def) as Omit<TemplateRow, 'name' | 'created'>),
+      name: r.name,
+      created: r.created,
+    }));
+  }
+
+  getTemplate(name: string): TemplateRow | undefined {
+    return this.listTemplates().find((t) => t.name === name);
+  }
+
+  insertTemplate(t: TemplateRow): boolean {
+    const { name, created, ...def } = t;
+    try {
+      this.db
+        .prepare('INSERT INTO templates (name, def, created) VALUES (?, ?, ?)')
+        .run(name, JSON.stringify(def), created);
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  deleteTemplate(name: string): void {
+    this.db.prepare('DELETE FROM templates WHERE name = ?').run(name);
   }
 
   // -- snapshots

@@ -11,6 +11,8 @@ import { conflict, notFound, wrongState, type ApiError } from './api-error.ts';
 import { buildVm, checkNics, newVmId, type CreateVmBody, type PatchVmBody } from './vm-def.ts';
 import type { EventBus } from './events.ts';
 import type { QmpConnector } from './qmp-link.ts';
+import { DEFAULT_POOL, admit, checkStart, pool } from './pools.ts';
+import { buildFromTemplate } from './templates.ts';
 
 /** The VM as the API shows it (docs/manager.md `VM`). */
 export function vmJson(vm: VmRow) {
@@ -36,6 +38,7 @@ export function vmJson(vm: VmRow) {
       : {}),
     ...(vm.pid !== undefined ? { pid: vm.pid } : {}),
     ...(vm.reason !== undefined ? { reason: vm.reason } : {}),
+    pool: vm.pool,
   };
 }
 export type VmJson = ReturnType<typeof vmJson>;
@@ -84,13 +87,15 @@ export class Manager {
 
   async create(body: CreateVmBody): Promise<VmJson> {
     if (this.creating.has(body.name) || this.db.getVm(body.name)) throw conflict(`a VM named '${body.name}' exists`);
+    pool(this, body.pool ?? DEFAULT_POOL);
     this.creating.add(body.name);
     const id = newVmId();
     const dir = this.dir.vmDir(id);
     try {
       mkdirSync(dir, { mode: 0o700 });
-      const vm = await buildVm(id, dir, body);
-      if (!this.db.insertVm(vm)) throw conflict(`a VM named '${body.name}' exists`);
+      const vm =
+        body.template !== undefined ? await buildFromTemplate(this, id, dir, body) : await buildVm(id, dir, body);
+      if (!(await admit(this, vm, () => this.db.insertVm(vm)))) throw conflict(`a VM named '${body.name}' exists`);
       this.supervisor.note(vm, 'created');
       return vmJson(vm);
     } catch (e) {
@@ -164,6 +169,8 @@ export class Manager {
         `VM '${name}' cannot start: its disks are the base of linked clone(s) ${clones.join(', ')}, and writing them would corrupt the clones (delete the clones, or make full clones)`,
       );
     if (this.busy.has(vm.id)) throw conflict(`VM '${name}' is busy: ${this.busy.get(vm.id)} is in progress`);
+    // No await between the quota check and the supervisor's move to 'starting' (pools.ts).
+    checkStart(this, vm);
     await this.supervisor.start(vm);
     return this.get(name);
   }

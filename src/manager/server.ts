@@ -18,6 +18,9 @@ import { eventJson } from './events.ts';
 import { attachConsole } from './console.ts';
 import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
+import { registerMetricsRoute } from './metrics.ts';
+import { registerPoolRoutes } from './pools.ts';
+import { registerTemplateRoutes } from './templates.ts';
 
 export interface AppOptions {
   version: string;
@@ -71,6 +74,7 @@ export const vmSchema = {
     pid: { type: 'integer' },
     reason: { type: 'string' },
     warnings: { type: 'array', items: { type: 'string' } },
+    pool: { type: 'string' },
   },
 } as const;
 
@@ -389,6 +393,9 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   );
 
   await registerStorageRoutes(app, mgr, errors);
+  await registerMetricsRoute(app, mgr);
+  await registerPoolRoutes(app, mgr, errors);
+  await registerTemplateRoutes(app, mgr, errors);
   await app.ready();
   return app;
 }

@@ -42,6 +42,10 @@ export class StateDir {
   get vmsDir(): string {
     return join(this.root, 'vms');
   }
+  /** templates/<name>/: a template's read-only disks. */
+  templateDir(name: string): string {
+    return join(this.root, 'templates', name);
+  }
   vmDir(id: string): string {
     return join(this.vmsDir, id);
   }

@@ -21,6 +21,8 @@ import { ApiError, badRequest, conflict, notFound, unusable, wrongState } from '
 import type { SnapshotRow, VmDisk, VmRow } from './db.ts';
 import type { Manager, VmJson } from './manager.ts';
 import { vmJson } from './manager.ts';
+import { daemonMetrics, timed } from './metrics.ts';
+import { DEFAULT_POOL, admit } from './pools.ts';
 import { CPUS_MAX, DEVICE_SLOTS, MEMORY_MAX, MEMORY_MIN, createOwnedDisk, newVmId, vmFiles } from './vm-def.ts';
 
 const MiB = 1024 * 1024;
@@ -55,44 +57,53 @@ export async function createSnapshot(mgr: Manager, name: string, snap: string) {
     if (mgr.db.getSnapshot(cur.id, snap)) throw conflict(`VM '${name}' has a snapshot named '${snap}'`);
     const disks = snapshotDisks(cur);
     const created = new Date().toISOString();
-    if (cur.state === 'running' || cur.state === 'paused') {
-      const dir = vmFiles(mgr.dir.vmDir(cur.id)).snapshots;
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const stateFile = join(dir, `${snap}.state`);
-      try {
-        await mgr.supervisor.qmp(cur).execute('x-virtkit-savevm', { tag: snap, 'state-file': stateFile });
-      } catch (e) {
-        rmSync(stateFile, { force: true });
-        throw unusable(`VM '${name}': the snapshot failed: ${(e as Error).message}`);
-      }
-      mgr.db.insertSnapshot({ vmId: cur.id, name: snap, created, vmState: true, stateFile });
-    } else if (isStopped(cur)) {
-      const ctx = nodeImgContext();
-      const done: string[] = [];
-      const now = Date.now();
-      try {
-        for (const d of disks) {
-          await imgSnapshot(
-            ctx,
-            d.path,
-            { op: 'create', name: snap },
-            {
-              format: 'qcow2',
-              now: { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 },
-            },
-          );
-          done.push(d.path);
-        }
-      } catch (e) {
-        for (const p of done)
-          await imgSnapshot(ctx, p, { op: 'delete', name: snap }, { format: 'qcow2' }).catch(() => {});
-        throw storageError(`VM '${name}': the snapshot failed`, e);
-      }
-      mgr.db.insertSnapshot({ vmId: cur.id, name: snap, created, vmState: false });
-    } else throw wrongState(name, cur.state, 'snapshot');
+    const live = cur.state === 'running' || cur.state === 'paused';
+    await timed(daemonMetrics().snapshotSeconds, live ? 'live' : 'disk', () =>
+      takeSnapshot(mgr, cur, snap, disks, created),
+    );
     mgr.supervisor.note(cur, `snapshot '${snap}' taken`);
     return snapshotJson(mgr.db.getSnapshot(cur.id, snap)!);
   });
+}
+
+async function takeSnapshot(mgr: Manager, cur: VmRow, snap: string, disks: VmDisk[], created: string): Promise<void> {
+  const name = cur.name;
+  /** A running VM: disks and RAM in one pause; a stopped one: internal snapshots of its disks. */
+  if (cur.state === 'running' || cur.state === 'paused') {
+    const dir = vmFiles(mgr.dir.vmDir(cur.id)).snapshots;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stateFile = join(dir, `${snap}.state`);
+    try {
+      await mgr.supervisor.qmp(cur).execute('x-virtkit-savevm', { tag: snap, 'state-file': stateFile });
+    } catch (e) {
+      rmSync(stateFile, { force: true });
+      throw unusable(`VM '${name}': the snapshot failed: ${(e as Error).message}`);
+    }
+    mgr.db.insertSnapshot({ vmId: cur.id, name: snap, created, vmState: true, stateFile });
+  } else if (isStopped(cur)) {
+    const ctx = nodeImgContext();
+    const done: string[] = [];
+    const now = Date.now();
+    try {
+      for (const d of disks) {
+        await imgSnapshot(
+          ctx,
+          d.path,
+          { op: 'create', name: snap },
+          {
+            format: 'qcow2',
+            now: { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 },
+          },
+        );
+        done.push(d.path);
+      }
+    } catch (e) {
+      for (const p of done)
+        await imgSnapshot(ctx, p, { op: 'delete', name: snap }, { format: 'qcow2' }).catch(() => {});
+      throw storageError(`VM '${name}': the snapshot failed`, e);
+    }
+    mgr.db.insertSnapshot({ vmId: cur.id, name: snap, created, vmState: false });
+  } else throw wrongState(name, cur.state, 'snapshot');
 }
 
 export function listSnapshots(mgr: Manager, name: string) {
@@ -172,7 +183,7 @@ async function newVm(
       disks: await fill(dir),
       created: new Date().toISOString(),
     };
-    if (!mgr.db.insertVm(vm)) throw conflict(`a VM named '${name}' exists`);
+    if (!(await admit(mgr, vm, () => mgr.db.insertVm(vm)))) throw conflict(`a VM named '${name}' exists`);
     mgr.supervisor.note(vm, 'created');
     return vm;
   } catch (e) {
@@ -207,6 +218,7 @@ export async function cloneVm(
         source: cur.source,
         ...(cur.append !== undefined ? { append: cur.append } : {}),
         nics: cur.nics.map(() => ({ hostfwd: [] })),
+        pool: cur.pool,
       },
       async (dir) => {
         const out: VmDisk[] = [];
@@ -328,7 +340,13 @@ export async function importVm(
     const vm = await newVm(
       mgr,
       body.name,
-      { memory, cpus, source: { type: 'default' }, nics: Array.from({ length: nicCount }, () => ({ hostfwd: [] })) },
+      {
+        memory,
+        cpus,
+        source: { type: 'default' },
+        nics: Array.from({ length: nicCount }, () => ({ hostfwd: [] })),
+        pool: DEFAULT_POOL,
+      },
       async (dir) => {
         const out: VmDisk[] = [];
         for (const [i, disk] of def.disks.entries()) {

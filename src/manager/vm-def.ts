@@ -44,6 +44,8 @@ export const createVmSchema = {
   required: ['name'],
   properties: {
     name: nameSchema,
+    pool: { ...nameSchema, description: "the resource pool (default: 'default')" },
+    template: { ...nameSchema, description: 'make the VM a linked clone of this template (no source or disks then)' },
     memory: { type: 'integer', minimum: MEMORY_MIN, maximum: MEMORY_MAX, description: 'MiB' },
     cpus: { type: 'integer', minimum: 1, maximum: CPUS_MAX },
     append,
@@ -119,6 +121,8 @@ export type CreateSource =
 
 export interface CreateVmBody {
   name: string;
+  pool?: string;
+  template?: string;
   memory?: number;
   cpus?: number;
   append?: string;
@@ -261,6 +265,7 @@ export async function buildVm(id: string, dir: string, body: CreateVmBody): Prom
     disks,
     nics,
     created: new Date().toISOString(),
+    pool: body.pool ?? 'default',
   };
 }
 

@@ -56,7 +56,9 @@ test('config space: capacity, seg_max, blk_size, discard limits, like Linux read
 });
 
 test('write then read round-trips through the backend, with status, used length and interrupt', async () => {
-  const s = setup();
+  // A clock that moves 0.3 ms each time it is read: every request takes 300 us.
+  let clock = 0;
+  const s = setup({ nowMs: () => (clock += 0.3) });
   const pattern = Uint8Array.from({ length: 1024 }, (_, i) => (i * 7) & 0xff);
   s.ram.set(pattern, DATA - BASE);
   s.header(VIRTIO_BLK_T_OUT, 3);
@@ -92,7 +94,13 @@ test('write then read round-trips through the backend, with status, used length 
   assert.deepEqual(s.ram.subarray(DATA - BASE, DATA - BASE + 1024), pattern);
   assert.deepEqual(s.drv.takeUsed(0), [{ id: 4, len: 1025 }]);
   // Counted for x-virtkit-query-stats.
-  assert.deepEqual(s.blk.stats, { rdBytes: 1024, wrBytes: 1024, rdOps: 1, wrOps: 1 });
+  const { rdLatency, wrLatency, ...counts } = s.blk.stats;
+  assert.deepEqual(counts, { rdBytes: 1024, wrBytes: 1024, rdOps: 1, wrOps: 1 });
+  // 300 us: the 250..500 us bucket, once each for the read and the write.
+  for (const h of [rdLatency, wrLatency]) {
+    assert.deepEqual(h.counts.slice(0, 5), [0, 0, 0, 1, 0]);
+    assert.equal(Math.round(h.sumUs), 300);
+  }
 });
 
 test('status byte may share a descriptor with the data (any layout)', async () => {

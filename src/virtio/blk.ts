@@ -31,6 +31,7 @@ import { StateReader } from '../memory/state.ts';
 import type { VirtioDeviceModel, VirtioMmio } from './mmio.ts';
 import { DescChain, VirtioError } from './virtqueue.ts';
 import { BouncePool } from './bounce-pool.ts';
+import { newLatencyHistogram, observeLatency, type LatencyHistogram } from './latency.ts';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -93,6 +94,8 @@ export interface VirtioBlkOptions {
    * the old guest's writes reach the disk before the new guest's requests.
    */
   startAfter?: Promise<unknown>;
+  /** A clock in milliseconds (fractions welcome) for the latency histograms; without one none is measured. */
+  nowMs?: () => number;
 }
 
 interface Request {
@@ -105,6 +108,9 @@ interface Request {
   bounce: Uint8Array | null;
   /** Bytes written into the chain before the status byte. */
   written: number;
+  /** When it was submitted (the nowMs clock), and whether it is a read or write to time. */
+  t0: number;
+  timed: 0 | 'rd' | 'wr';
 }
 
 /** Guest I/O counted for `x-virtkit-query-stats` (requests started, whatever their outcome). */
@@ -113,10 +119,21 @@ export interface VirtioBlkStats {
   wrBytes: number;
   rdOps: number;
   wrOps: number;
+  /** Time from submission to the backend until completion of reads and writes that reached it. */
+  rdLatency: LatencyHistogram;
+  wrLatency: LatencyHistogram;
 }
 
 export class VirtioBlk implements VirtioDeviceModel {
-  readonly stats: VirtioBlkStats = { rdBytes: 0, wrBytes: 0, rdOps: 0, wrOps: 0 };
+  readonly stats: VirtioBlkStats = {
+    rdBytes: 0,
+    wrBytes: 0,
+    rdOps: 0,
+    wrOps: 0,
+    rdLatency: newLatencyHistogram(),
+    wrLatency: newLatencyHistogram(),
+  };
+  private readonly nowMs: (() => number) | undefined;
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly queueSizes: readonly number[];
   readonly features: readonly [number, number];
@@ -157,6 +174,7 @@ export class VirtioBlk implements VirtioDeviceModel {
     const qsize = opts.queueSize ?? 256;
     this.queueSizes = [qsize];
     this.maxRequest = opts.maxRequestBytes ?? BLK_MAX_REQUEST_BYTES;
+    this.nowMs = opts.nowMs;
     // One request is always let through when nothing is in flight, so the bound is the larger of the two.
     this.maxInflight = opts.maxInflightBytes ?? BLK_MAX_INFLIGHT_BYTES;
     if (opts.startAfter) {
@@ -310,7 +328,11 @@ export class VirtioBlk implements VirtioDeviceModel {
   /** Starts the request parse() just read. */
   private submit(chain: DescChain, bytes: number): void {
     const type = this.reqType;
-    const req: Request = { chain, epoch: this.epoch, bytes, bounce: null, written: 0 };
+    const req: Request = { chain, epoch: this.epoch, bytes, bounce: null, written: 0, t0: 0, timed: 0 };
+    if (this.nowMs && (type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_OUT)) {
+      req.t0 = this.nowMs();
+      req.timed = type === VIRTIO_BLK_T_IN ? 'rd' : 'wr';
+    }
     let p: Promise<number> | number;
     try {
       p = this.start(req, type, this.reqSector);
@@ -336,6 +358,9 @@ export class VirtioBlk implements VirtioDeviceModel {
   /** A backend operation settled: deliver it if it is still current, then start what waited. */
   private finish(req: Request, status: number): void {
     if (!this.inflight.delete(req)) return;
+    // Only requests that went to the backend are timed (an instant refusal completes in submit()).
+    if (req.timed && this.nowMs)
+      observeLatency(req.timed === 'rd' ? this.stats.rdLatency : this.stats.wrLatency, (this.nowMs() - req.t0) * 1000);
     this.bytesInFlight -= req.bytes;
     this.sync();
     if (req.epoch === this.epoch) {

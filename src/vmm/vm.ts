@@ -32,6 +32,7 @@ import { StateError, StateReader } from '../memory/state.ts';
 import { SnapshotError, decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
 import { PanicWatch } from './panic-watch.ts';
 import type { VirtioBlkStats } from '../virtio/blk.ts';
+import { addLatency, copyLatency } from '../virtio/latency.ts';
 
 /** A NIC's traffic counters (virtio-net stats), for x-virtkit-query-stats. */
 export interface NicCounters {
@@ -82,7 +83,10 @@ export type BootReloader = () => Promise<BootFiles>;
  * `releaseBootFiles` (with a `reloadBoot`): drop the boot files once loaded into guest RAM and
  * reload them for each reboot, as a restored VM does, instead of holding them for the VM's life.
  */
-export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & { reloadBoot?: BootReloader; releaseBootFiles?: boolean };
+export type VmOptions = Omit<VirtOptions, 'onOutput' | 'nowMs'> & {
+  reloadBoot?: BootReloader;
+  releaseBootFiles?: boolean;
+};
 
 /** Why a restored VM without a reloader cannot reboot. */
 export const NO_BOOT_FILES = 'the VM was restored from a snapshot and has no boot files to reboot from';
@@ -215,8 +219,10 @@ export class Vm {
             wrBytes: p.wrBytes + s.wrBytes,
             rdOps: p.rdOps + s.rdOps,
             wrOps: p.wrOps + s.wrOps,
+            rdLatency: addLatency(p.rdLatency, s.rdLatency),
+            wrLatency: addLatency(p.wrLatency, s.wrLatency),
           }
-        : { ...s };
+        : { ...s, rdLatency: copyLatency(s.rdLatency), wrLatency: copyLatency(s.wrLatency) };
     });
     const nics = this.board.nics.map((n, i) => {
       const p = c.nics[i] ?? { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 };

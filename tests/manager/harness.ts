@@ -133,3 +133,39 @@ export function vmPids(stateDir: string): number[] {
   }
   return out;
 }
+
+/** The guest shell asks for the cursor position (ESC[6n) after its prompt; nobody answers here. */
+const stripQueries = (s: string) => s.split('\u001b[6n').join('');
+
+export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 240_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Opens a typing console on VM `name` of daemon `d`, waits for the shell prompt (a silent
+ * console gets an Enter), types `cmd` and waits until what follows matches `answer`.
+ */
+export async function guestShell(d: TestDaemon, name: string, cmd: string, answer: RegExp): Promise<string> {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`ws+unix://${d.socket}:/v1/vms/${name}/console?mode=type`);
+  let text = '';
+  ws.on('message', (m: Buffer) => (text += stripQueries(m.toString('latin1'))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  try {
+    ws.send(Buffer.from('\n'));
+    await until('a shell prompt', () => /# $/m.test(text));
+    const mark = text.length;
+    ws.send(Buffer.from(`${cmd}\n`));
+    await until(`${answer}`, () => answer.test(text.slice(mark)));
+    return text.slice(mark);
+  } finally {
+    ws.close();
+  }
+}

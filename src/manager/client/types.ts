@@ -31,6 +31,24 @@ export interface Vm {
   /** Why the VM is in its state (a crash's exit status, a stop's cause). */
   reason?: string;
   warnings?: string[];
+  /** Its resource pool (absent from daemons before pools). */
+  pool?: string;
+}
+
+export interface PoolQuota {
+  vcpus?: number;
+  /** Bytes. */
+  memory?: number;
+  /** Bytes. */
+  disk?: number;
+  vms?: number;
+}
+
+export interface Pool {
+  name: string;
+  quota: PoolQuota;
+  usage: Required<PoolQuota>;
+  created: string;
 }
 
 /** A disk in a create request: an existing file, or a new owned one of `size` MiB. */
@@ -38,6 +56,8 @@ export type DiskRequest = { path: string; format?: string; readonly?: boolean } 
 
 export interface CreateRequest {
   name: string;
+  pool?: string;
+  template?: string;
   memory?: number;
   cpus?: number;
   source?: VmSource;
@@ -70,4 +90,14 @@ export interface VmEvent {
   reason?: string | null;
   time: string;
   id?: number;
+}
+
+export interface Template {
+  name: string;
+  from: string;
+  memory: number;
+  cpus: number;
+  disks: { path: string; format: string; readonly: boolean; owned: boolean }[];
+  nics: number;
+  created: string;
 }

@@ -8,6 +8,7 @@ import type { VmSession } from '../session.ts';
 import { QmpMonitor } from './monitor.ts';
 import { registerStandardCommands, shutdownEvent, type ShutdownReason } from './commands.ts';
 import type { QmpRunState, QmpTarget, QmpVersion } from './target.ts';
+import { LATENCY_BOUNDS_US, type LatencyHistogram } from '../../virtio/latency.ts';
 
 export interface SessionTargetOptions {
   version: QmpVersion;
@@ -24,9 +25,33 @@ export interface VmStatsReply {
   instructions: number;
   mips: number;
   host: { 'cpu-ms': number; rss: number };
-  disks: { id: string; 'rd-bytes': number; 'wr-bytes': number; 'rd-ops': number; 'wr-ops': number }[];
+  disks: {
+    id: string;
+    'rd-bytes': number;
+    'wr-bytes': number;
+    'rd-ops': number;
+    'wr-ops': number;
+    'rd-latency': LatencyReply;
+    'wr-latency': LatencyReply;
+  }[];
   nics: { id: string; 'rx-bytes': number; 'tx-bytes': number; 'rx-packets': number; 'tx-packets': number }[];
 }
+
+/**
+ * A request latency histogram: `counts[i]` requests took at most `bounds-us[i]` microseconds
+ * (and more than the bound before); the last count, one more than the bounds, is the slower rest.
+ */
+export interface LatencyReply {
+  'bounds-us': readonly number[];
+  counts: number[];
+  'sum-us': number;
+}
+
+const latencyReply = (h: LatencyHistogram): LatencyReply => ({
+  'bounds-us': LATENCY_BOUNDS_US,
+  counts: [...h.counts],
+  'sum-us': Math.round(h.sumUs),
+});
 
 /** Which guest-caused stops are the guest's doing, and QEMU's word for each. */
 function stopCause(r: StopReason): { guest: boolean; reason: ShutdownReason } {
@@ -89,6 +114,8 @@ export class SessionQmpTarget implements QmpTarget {
         'wr-bytes': d.wrBytes,
         'rd-ops': d.rdOps,
         'wr-ops': d.wrOps,
+        'rd-latency': latencyReply(d.rdLatency),
+        'wr-latency': latencyReply(d.wrLatency),
       })),
       nics: dev.nics.map((c, i) => ({
         id: `net${i}`,
