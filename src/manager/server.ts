@@ -18,11 +18,14 @@ import { eventJson } from './events.ts';
 import { attachConsole } from './console.ts';
 import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
+import { bearerFromProtocols, registerWebConsole, selectProtocol, type WebConsoleOptions } from './web-console.ts';
 
 export interface AppOptions {
   version: string;
   /** Require this bearer token (TCP listeners). */
   token?: string;
+  /** Serve the web console (TCP listeners; src/manager/web-console.ts). */
+  webConsole?: WebConsoleOptions;
 }
 
 /** Bytes an SSE client may leave unread before it is dropped. */
@@ -169,12 +172,20 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
       },
     },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // handleProtocols: the web console's token subprotocol is never the one selected (echoed).
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
 
   if (opts.token) {
     const token = opts.token;
     app.addHook('onRequest', async (req, reply) => {
-      if (!tokenMatches(req.headers.authorization, token))
+      // The web console's page and bundles are public; a browser's WebSocket carries the token
+      // as a subprotocol (it cannot set Authorization).
+      if ((req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
+      const wsToken =
+        req.headers.upgrade?.toLowerCase() === 'websocket'
+          ? bearerFromProtocols(req.headers['sec-websocket-protocol'])
+          : undefined;
+      if (!tokenMatches(req.headers.authorization, token) && !(wsToken && tokenMatches(`Bearer ${wsToken}`, token)))
         return sendError(
           reply,
           401,
@@ -389,6 +400,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   );
 
   await registerStorageRoutes(app, mgr, errors);
+  if (opts.webConsole) registerWebConsole(app, opts.webConsole);
   await app.ready();
   return app;
 }
