@@ -4,16 +4,7 @@
  * destructive ones ask first. No DOM types (tested under Node).
  */
 
-export type VmAction =
-  | 'start'
-  | 'shutdown'
-  | 'stop'
-  | 'pause'
-  | 'resume'
-  | 'reboot'
-  | 'snapshot'
-  | 'clone'
-  | 'delete';
+export type VmAction = 'start' | 'shutdown' | 'stop' | 'pause' | 'resume' | 'reboot' | 'snapshot' | 'clone' | 'delete';
 
 export const VM_ACTIONS: readonly VmAction[] = [
   'start',
@@ -50,7 +41,12 @@ export function canAct(action: VmAction, state: string, busy = false): boolean {
  * The question a destructive action asks before it runs, or undefined if it needs none.
  * Losing the guest's unsaved work or files counts as destructive.
  */
-export function confirmation(action: VmAction | 'revert' | 'delete-snapshot', vm: string, state: string, detail = ''): string | undefined {
+export function confirmation(
+  action: VmAction | 'revert' | 'delete-snapshot',
+  vm: string,
+  state: string,
+  detail = '',
+): string | undefined {
   switch (action) {
     case 'stop':
       return `Power off '${vm}' now? The guest gets no chance to save its work.`;
@@ -70,7 +66,11 @@ export function confirmation(action: VmAction | 'revert' | 'delete-snapshot', vm
 }
 
 /** The API request for a simple action (not snapshot or clone, which take a name). */
-export function actionRequest(action: VmAction, vm: string, state: string): { method: string; path: string; body?: unknown } {
+export function actionRequest(
+  action: VmAction,
+  vm: string,
+  state: string,
+): { method: string; path: string; body?: unknown } {
   const base = `/v1/vms/${encodeURIComponent(vm)}`;
   if (action === 'delete')
     return { method: 'DELETE', path: state === 'stopped' || state === 'crashed' ? base : `${base}?force=true` };

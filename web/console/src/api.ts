@@ -67,7 +67,11 @@ export class Api {
     if (!res.ok) {
       if (res.status === 401) this.onUnauthorized();
       const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiFailure(res.status, err?.code ?? 'http', err?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`);
+      throw new ApiFailure(
+        res.status,
+        err?.code ?? 'http',
+        err?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`,
+      );
     }
     return json as T;
   }

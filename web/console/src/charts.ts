@@ -16,9 +16,21 @@ interface ChartDef {
 const rate = (v: number) => `${formatBytes(v)}/s`;
 
 const CHARTS: ChartDef[] = [
-  { title: 'Host CPU (%, 100 = one core)', series: [{ key: 'cpu', label: 'CPU %', color: '#4f8cff' }], format: (v) => v.toFixed(0) },
-  { title: 'Guest instructions (MIPS)', series: [{ key: 'mips', label: 'MIPS', color: '#c792ea' }], format: (v) => v.toFixed(0) },
-  { title: 'Memory (VM process RSS, MiB)', series: [{ key: 'rss', label: 'RSS MiB', color: '#7fd962' }], format: (v) => v.toFixed(0) },
+  {
+    title: 'Host CPU (%, 100 = one core)',
+    series: [{ key: 'cpu', label: 'CPU %', color: '#4f8cff' }],
+    format: (v) => v.toFixed(0),
+  },
+  {
+    title: 'Guest instructions (MIPS)',
+    series: [{ key: 'mips', label: 'MIPS', color: '#c792ea' }],
+    format: (v) => v.toFixed(0),
+  },
+  {
+    title: 'Memory (VM process RSS, MiB)',
+    series: [{ key: 'rss', label: 'RSS MiB', color: '#7fd962' }],
+    format: (v) => v.toFixed(0),
+  },
   {
     title: 'Disk I/O',
     series: [
@@ -85,7 +97,8 @@ export class Charts {
 
   /** Redraws from the history (after a new sample). */
   update(): void {
-    for (const p of this.plots) p.plot.setData(this.history.columns(p.def.series.map((s) => s.key)) as uPlot.AlignedData);
+    for (const p of this.plots)
+      p.plot.setData(this.history.columns(p.def.series.map((s) => s.key)) as uPlot.AlignedData);
   }
 
   dispose(): void {

@@ -46,7 +46,11 @@ export function ask(text: string, fields: Field[] = [], okLabel = 'OK'): Promise
         {},
         f.label,
         f.options
-          ? h('select', { name: f.name }, ...f.options.map((o) => h('option', { value: o, selected: o === f.value }, o)))
+          ? h(
+              'select',
+              { name: f.name },
+              ...f.options.map((o) => h('option', { value: o, selected: o === f.value }, o)),
+            )
           : h('input', { name: f.name, value: f.value ?? '', required: true, pattern: f.pattern, autocomplete: 'off' }),
       ),
     ),

@@ -50,7 +50,11 @@ async function login(token: string): Promise<void> {
   try {
     await candidate.call('GET', '/v1/version');
   } catch (e) {
-    showLogin(e instanceof ApiFailure && e.status === 401 ? 'The daemon refused this token.' : `Cannot reach the daemon: ${(e as Error).message}`);
+    showLogin(
+      e instanceof ApiFailure && e.status === 401
+        ? 'The daemon refused this token.'
+        : `Cannot reach the daemon: ${(e as Error).message}`,
+    );
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -92,9 +96,7 @@ function followEvents(): void {
     setTimeout(followEvents, 3000);
   };
   $('conn').textContent = 'events: live';
-  api
-    .follow((e) => onEvent(e), abort.signal)
-    .then(again, again);
+  api.follow((e) => onEvent(e), abort.signal).then(again, again);
 }
 
 function onEvent(e: VmEvent): void {
@@ -126,7 +128,12 @@ async function poll(): Promise<void> {
 
 /** Runs a long operation on `vm`, shown in the operations list while it runs. */
 async function longOp<T>(vm: string, what: string, fn: () => Promise<T>): Promise<T | undefined> {
-  const entry = { text: `${what}`, state: 'running' as 'running' | 'done' | 'failed', since: Date.now(), ended: undefined as number | undefined };
+  const entry = {
+    text: `${what}`,
+    state: 'running' as 'running' | 'done' | 'failed',
+    since: Date.now(),
+    ended: undefined as number | undefined,
+  };
   opLog.unshift(entry);
   opLog.length = Math.min(opLog.length, 8);
   busy.set(vm, { what, since: entry.since });
@@ -152,10 +159,21 @@ async function act(action: VmAction, vm: Vm): Promise<void> {
   if (question && !(await ask(question, [], action === 'delete' ? 'Delete' : 'Yes'))) return;
   const e = encodeURIComponent(vm.name);
   if (action === 'snapshot') {
-    const v = await ask(`Snapshot '${vm.name}'${vm.state === 'running' || vm.state === 'paused' ? ' (disks and RAM)' : ' (disks)'}`, [
-      { name: 'name', label: 'Snapshot name', value: `snap-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`, pattern: NAME_PATTERN },
-    ]);
-    if (v) await longOp(vm.name, `snapshot '${v.name}' of ${vm.name}`, () => api.call('POST', `/v1/vms/${e}/snapshots`, { name: v.name }));
+    const v = await ask(
+      `Snapshot '${vm.name}'${vm.state === 'running' || vm.state === 'paused' ? ' (disks and RAM)' : ' (disks)'}`,
+      [
+        {
+          name: 'name',
+          label: 'Snapshot name',
+          value: `snap-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`,
+          pattern: NAME_PATTERN,
+        },
+      ],
+    );
+    if (v)
+      await longOp(vm.name, `snapshot '${v.name}' of ${vm.name}`, () =>
+        api.call('POST', `/v1/vms/${e}/snapshots`, { name: v.name }),
+      );
     if (page.kind === 'vm') void page.view.loadSnapshots();
     return;
   }
@@ -164,7 +182,10 @@ async function act(action: VmAction, vm: Vm): Promise<void> {
       { name: 'name', label: 'New VM name', value: `${vm.name}-clone`, pattern: NAME_PATTERN },
       { name: 'mode', label: 'Mode', value: 'full', options: ['full', 'linked'] },
     ]);
-    if (v) await longOp(vm.name, `${v.mode} clone of ${vm.name} as ${v.name}`, () => api.call('POST', `/v1/vms/${e}/clone`, v));
+    if (v)
+      await longOp(vm.name, `${v.mode} clone of ${vm.name} as ${v.name}`, () =>
+        api.call('POST', `/v1/vms/${e}/clone`, v),
+      );
     return;
   }
   const req = actionRequest(action, vm.name, vm.state);
@@ -243,8 +264,10 @@ setInterval(() => {
 
 function metricCells(vm: Vm): HTMLElement[] {
   const p = histories.get(vm.name)?.latest;
-  const live = p && p.state !== 'stopped' && (vm.state === 'running' || vm.state === 'paused');
-  const cell = (text: string) => h('td', { class: 'num' }, live ? text : '–');
+  const running = vm.state === 'running' || vm.state === 'paused';
+  const live = running && p !== undefined && p.rss !== null;
+  // Running but not sampled yet (the poller runs every POLL_MS): '…'; not running: '–'.
+  const cell = (text: string) => h('td', { class: 'num' }, live ? text : running ? '…' : '–');
   const n = (v: number | null | undefined, f: (x: number) => string) => (v == null ? '…' : f(v));
   return [
     cell(n(p?.cpu, (x) => `${x.toFixed(0)} %`)),
@@ -256,7 +279,11 @@ function metricCells(vm: Vm): HTMLElement[] {
 
 function stateBadge(vm: Vm): HTMLElement {
   const b = busy.get(vm.name);
-  return h('span', { class: `state ${vm.state}`, title: vm.reason ?? '' }, b ? `${vm.state} · ${b.what.split(' ')[0]}…` : vm.state);
+  return h(
+    'span',
+    { class: `state ${vm.state}`, title: vm.reason ?? '' },
+    b ? `${vm.state} · ${b.what.split(' ')[0]}…` : vm.state,
+  );
 }
 
 function renderList(): void {
@@ -277,7 +304,17 @@ function renderList(): void {
       ? h(
           'table',
           { class: 'vms' },
-          h('thead', {}, h('tr', {}, ...['name', 'state', 'CPU', 'memory (RSS / size)', 'disk r / w', 'net rx / tx', ''].map((t) => h('th', {}, t)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['name', 'state', 'CPU', 'host RSS / guest RAM', 'disk r / w', 'net rx / tx', ''].map((t) =>
+                h('th', {}, t),
+              ),
+            ),
+          ),
           h('tbody', {}, rows),
         )
       : h('p', { class: 'muted' }, 'No VMs yet: create one below.'),
@@ -297,10 +334,25 @@ function createForm(): HTMLElement {
       'label',
       {},
       'Source ',
-      h('select', { name: 'source' }, h('option', { value: 'default' }, 'default guest (Debian kernel + busybox)'), h('option', { value: 'image' }, 'disk image on the daemon host')),
+      h(
+        'select',
+        { name: 'source' },
+        h('option', { value: 'default' }, 'default guest (Debian kernel + busybox)'),
+        h('option', { value: 'image' }, 'disk image on the daemon host'),
+      ),
     ),
-    h('label', {}, 'Image path ', h('input', { name: 'path', placeholder: '/absolute/path/on/the/daemon/host.qcow2', autocomplete: 'off' })),
-    h('label', {}, 'Extra blank disk (MiB, 0 = none) ', h('input', { name: 'disk', type: 'number', min: 0, max: 1048576, value: 0 })),
+    h(
+      'label',
+      {},
+      'Image path ',
+      h('input', { name: 'path', placeholder: '/absolute/path/on/the/daemon/host.qcow2', autocomplete: 'off' }),
+    ),
+    h(
+      'label',
+      {},
+      'Extra blank disk (MiB, 0 = none) ',
+      h('input', { name: 'disk', type: 'number', min: 0, max: 1048576, value: 0 }),
+    ),
     h(
       'p',
       { class: 'muted' },
@@ -312,7 +364,11 @@ function createForm(): HTMLElement {
     ev.preventDefault();
     const f = new FormData(form);
     const get = (k: string) => String(f.get(k) ?? '').trim();
-    const body: Record<string, unknown> = { name: get('name'), memory: Number(get('memory')), cpus: Number(get('cpus')) };
+    const body: Record<string, unknown> = {
+      name: get('name'),
+      memory: Number(get('memory')),
+      cpus: Number(get('cpus')),
+    };
     if (get('source') === 'image') {
       if (!get('path')) return showError('Give the image path (on the daemon host) or choose the default guest.');
       body.source = { type: 'image', path: get('path') };
@@ -331,7 +387,12 @@ function createForm(): HTMLElement {
     { id: 'import', class: 'panel' },
     h('h3', {}, 'Import an OVA/OVF'),
     h('label', {}, 'Name ', h('input', { name: 'name', required: true, pattern: NAME_PATTERN, autocomplete: 'off' })),
-    h('label', {}, 'Path on the daemon host ', h('input', { name: 'path', required: true, placeholder: '/absolute/path/appliance.ova', autocomplete: 'off' })),
+    h(
+      'label',
+      {},
+      'Path on the daemon host ',
+      h('input', { name: 'path', required: true, placeholder: '/absolute/path/appliance.ova', autocomplete: 'off' }),
+    ),
     h('button', { type: 'submit' }, 'Import'),
   );
   imp.addEventListener('submit', (ev) => {
@@ -339,9 +400,11 @@ function createForm(): HTMLElement {
     const f = new FormData(imp);
     const name = String(f.get('name')).trim();
     const path = String(f.get('path')).trim();
-    void longOp(name, `import ${path} as ${name}`, () => api.call<Vm>('POST', '/v1/vms/import', { name, path })).then((vm) => {
-      if (vm?.warnings?.length) showError(`Imported '${name}' with warnings: ${vm.warnings.join('; ')}`);
-    });
+    void longOp(name, `import ${path} as ${name}`, () => api.call<Vm>('POST', '/v1/vms/import', { name, path })).then(
+      (vm) => {
+        if (vm?.warnings?.length) showError(`Imported '${name}' with warnings: ${vm.warnings.join('; ')}`);
+      },
+    );
   });
   return h('div', { class: 'forms' }, form, imp);
 }
@@ -366,18 +429,22 @@ class VmPage {
       { class: 'vm-page' },
       h('p', {}, h('a', { href: '#/' }, '← all VMs')),
       this.head,
-      h('div', { class: 'vm-grid' },
+      h(
+        'div',
+        { class: 'vm-grid' },
         h('section', { class: 'console' }, h('h3', {}, 'Console ', this.consoleStatus), this.consoleBox),
-        h('aside', {},
-          h('h3', {}, 'Snapshots'), this.snapshots,
-          h('h3', {}, 'Events'), this.events,
-        ),
+        h('aside', {}, h('h3', {}, 'Snapshots'), this.snapshots, h('h3', {}, 'Events'), this.events),
       ),
       h('h3', {}, 'Metrics (sampled every 5 s while this page is open, up to the last hour)'),
       this.chartBox,
     );
     $('app-main').replaceChildren(this.root);
-    this.consoleView = new ConsoleView(this.consoleBox, this.consoleStatus, name, sessionStorage.getItem(TOKEN_KEY) ?? '');
+    this.consoleView = new ConsoleView(
+      this.consoleBox,
+      this.consoleStatus,
+      name,
+      sessionStorage.getItem(TOKEN_KEY) ?? '',
+    );
     (globalThis as unknown as { virtkitConsole: unknown }).virtkitConsole = {
       text: () => this.consoleView.text(),
       samples: () => histories.get(name)?.length ?? 0,
@@ -400,7 +467,11 @@ class VmPage {
     this.vm = vm;
     this.head.replaceChildren(
       h('h2', {}, vm.name, ' ', stateBadge(vm)),
-      h('p', { class: 'muted' }, `${vm.cpus} CPU, ${vm.memory} MiB, source ${vm.source.type}${vm.source.path ? ` ${vm.source.path}` : ''}, ${vm.disks.length} disk(s)${vm.reason ? ` — ${vm.reason}` : ''}`),
+      h(
+        'p',
+        { class: 'muted' },
+        `${vm.cpus} CPU, ${vm.memory} MiB, source ${vm.source.type}${vm.source.path ? ` ${vm.source.path}` : ''}, ${vm.disks.length} disk(s)${vm.reason ? ` — ${vm.reason}` : ''}`,
+      ),
       actionButtons(vm),
     );
     if (vm.state === 'running' || vm.state === 'paused') this.consoleView.connect();
@@ -414,7 +485,14 @@ class VmPage {
   }
 
   event(e: VmEvent): void {
-    const li = h('li', {}, h('time', {}, new Date(e.time).toLocaleTimeString()), ` ${e.state === e.previous ? '' : `${e.previous ?? '–'} → ${e.state}`} ${e.reason ?? ''}`);
+    const change = e.state === e.previous ? '' : `${e.previous ?? '–'} → ${e.state} `;
+    const li = h(
+      'li',
+      {},
+      h('time', {}, new Date(e.time).toLocaleTimeString()),
+      ` ${change}`,
+      e.reason ? h('span', { class: change ? 'muted' : '' }, change ? `(${e.reason})` : e.reason) : null,
+    );
     this.events.prepend(li);
     while (this.events.children.length > 200) this.events.lastChild!.remove();
     if (e.state !== 'running' && e.state !== 'paused' && e.state !== e.previous) this.consoleView.disconnect();
@@ -435,9 +513,21 @@ class VmPage {
           'li',
           { 'data-snapshot': s.name },
           `${s.name} `,
-          h('span', { class: 'muted' }, `${new Date(s.created).toLocaleString()}${s.vmState ? ', with RAM' : ', disks only'} `),
+          h(
+            'span',
+            { class: 'muted' },
+            `${new Date(s.created).toLocaleString()}${s.vmState ? ', with RAM' : ', disks only'} `,
+          ),
           h('button', { 'data-action': 'revert', onclick: () => void this.snapshotAction('revert', s.name) }, 'revert'),
-          h('button', { 'data-action': 'delete-snapshot', class: 'danger', onclick: () => void this.snapshotAction('delete-snapshot', s.name) }, 'delete'),
+          h(
+            'button',
+            {
+              'data-action': 'delete-snapshot',
+              class: 'danger',
+              onclick: () => void this.snapshotAction('delete-snapshot', s.name),
+            },
+            'delete',
+          ),
         ),
       ),
     );
@@ -445,7 +535,8 @@ class VmPage {
 
   private async snapshotAction(action: 'revert' | 'delete-snapshot', snap: string): Promise<void> {
     const state = this.vm?.state ?? 'stopped';
-    if (!(await ask(confirmation(action, this.name, state, snap)!, [], action === 'revert' ? 'Revert' : 'Delete'))) return;
+    if (!(await ask(confirmation(action, this.name, state, snap)!, [], action === 'revert' ? 'Revert' : 'Delete')))
+      return;
     const path = `/v1/vms/${encodeURIComponent(this.name)}/snapshots/${encodeURIComponent(snap)}`;
     if (action === 'revert') {
       this.consoleView.disconnect();

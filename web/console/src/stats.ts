@@ -53,7 +53,17 @@ export class StatsHistory {
     const state = typeof stats.state === 'string' ? stats.state : 'unknown';
     const uptimeMs = num(stats['uptime-ms']);
     const host = (stats.host ?? {}) as Record<string, unknown>;
-    let p: StatsPoint = { t, state, cpu: null, mips: null, rss: null, diskRd: null, diskWr: null, netRx: null, netTx: null };
+    let p: StatsPoint = {
+      t,
+      state,
+      cpu: null,
+      mips: null,
+      rss: null,
+      diskRd: null,
+      diskWr: null,
+      netRx: null,
+      netTx: null,
+    };
     if (uptimeMs === null) {
       this.last = undefined; // not running: the next run starts its counters again
     } else {
