@@ -111,7 +111,14 @@ test(
     await page.click('#login-form button[type=submit]');
     await page.locator('h2', { hasText: 'Virtual machines' }).waitFor();
     assert.ok(await page.locator('#login').isHidden(), 'the login form is gone once logged in');
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('virtkit.token')), token);
+    assert.equal(
+      await page.evaluate(() =>
+        (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem(
+          'virtkit.token',
+        ),
+      ),
+      token,
+    );
     assert.ok(!page.url().includes(token));
 
     // Without the token the page's own requests are refused.
@@ -126,6 +133,8 @@ test(
     await row.locator('.state', { hasText: 'stopped' }).waitFor();
     await row.locator('[data-action=start]').click();
     await row.locator('.state', { hasText: 'running' }).waitFor({ timeout: 120_000 });
+    // The list's metrics come from the stats poller: CPU % and the VM process's RSS.
+    await row.locator('td.num', { hasText: '%' }).waitFor({ timeout: 60_000 });
     await shot('2-list-running');
 
     // Its page: the console connects (as the typist) and the guest boots to a shell.
@@ -140,11 +149,11 @@ test(
     const refused = await page.evaluate(
       (path) =>
         new Promise<string>((resolve) => {
-          const ws = new WebSocket(`ws://${location.host}${path}`, ['virtkit.console']);
+          const ws = new WebSocket(path, ['virtkit.console']);
           ws.onopen = () => resolve('open');
           ws.onclose = (e) => resolve(`closed ${e.code}`);
         }),
-      '/v1/vms/web1/console?mode=watch',
+      `${url.replace('http', 'ws')}v1/vms/web1/console?mode=watch`,
     );
     assert.equal(refused, 'closed 1006', 'a refused handshake');
     const watcher = new WebSocket(`${url.replace('http', 'ws')}v1/vms/web1/console?mode=watch`, [

@@ -101,7 +101,10 @@ function followEvents(): void {
 
 function onEvent(e: VmEvent): void {
   if (page.kind === 'vm' && page.name === e.vm) page.view.event(e);
-  void refresh().catch((err: Error) => showError(err.message));
+  void refresh()
+    // A VM that starts gets its first figures now rather than at the next round.
+    .then(() => (e.state === 'running' && e.previous !== 'running' ? poll() : undefined))
+    .catch((err: Error) => showError(err.message));
 }
 
 async function poll(): Promise<void> {
