@@ -46,8 +46,9 @@ test('stats history: counters become rates over the VM uptime, gaps while stoppe
   const first = h.add(1_000_000, stats(10_000));
   assert.equal(first.diskRd, null, 'no rate from a single sample');
   assert.equal(first.rss, 64);
-  assert.equal(first.cpu, 50);
+  assert.equal(first.cpu, null, "a process's first CPU figure runs from its start: not charted");
   const second = h.add(1_005_000, stats(15_000, { rd: 5 * 4096, wr: 10_000, rx: 500, tx: 50 }));
+  assert.equal(second.cpu, 50);
   assert.equal(second.diskRd, 4096);
   assert.equal(second.diskWr, 2000);
   assert.equal(second.netRx, 100);
@@ -60,7 +61,7 @@ test('stats history: counters become rates over the VM uptime, gaps while stoppe
   assert.equal(h.add(1_020_000, stats(7_000, { rd: 5010 })).diskRd, 1000);
   const [t, cpu] = h.columns(['cpu']);
   assert.deepEqual(t, [1000, 1005, 1010, 1015, 1020]);
-  assert.deepEqual(cpu, [50, 50, null, 50, 50]);
+  assert.deepEqual(cpu, [null, 50, null, null, 50]);
   h.add(1_020_000 + 3600_000, stats(10_000));
   assert.deepEqual(h.columns([])[0], [1020, 4620], 'samples older than an hour are dropped');
 });

@@ -81,7 +81,9 @@ export class StatsHistory {
       const rss = num(host.rss);
       p = {
         ...p,
-        cpu: num(host['cpu-percent']),
+        // The daemon's first figure of a process runs from its start, whose CPU (loading, the
+        // first compilations) over a short uptime can read above 100 % a core: skip it.
+        cpu: prev ? num(host['cpu-percent']) : null,
         mips: num(stats.mips),
         rss: rss === null ? null : rss / 1048576,
         diskRd: rate('diskRd'),
