@@ -2,7 +2,9 @@
 import type { Command } from './command.ts';
 import { parseArgs } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
-import { packageVersion } from './package-root.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot, packageVersion } from './package-root.ts';
 
 const help = `usage: virtkit daemon [--state-dir DIR] [--listen HOST:PORT]
 
@@ -16,7 +18,9 @@ options:
                        0600), token, daemon.pid, vms/<id>/ (owned disks, sockets, console.log)
   --listen HOST:PORT   also serve the API on TCP (e.g. 127.0.0.1:8470; port 0 picks a free one).
                        Every TCP request needs 'Authorization: Bearer TOKEN', the token being
-                       DIR/token (created on first start, mode 0600); without it, 401
+                       DIR/token (created on first start, mode 0600); without it, 401.
+                       The web console is served there too: open http://HOST:PORT/ and log
+                       in with the token (docs/web-console.md)
   -h, --help           show this help
 
 One daemon per state directory: a second one on the same directory refuses to start.
@@ -46,9 +50,19 @@ export const command: Command = {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      // In a git checkout the console's bundle is built from web/console/src (esbuild, a dev
+      // dependency) on its first request; an installed package serves the prebuilt web/dist.
+      const webRoot = join(packageRoot(), 'web');
+      const fromCheckout = existsSync(join(webRoot, 'console', 'src', 'main.ts'));
+      const webConsole = {
+        root: webRoot,
+        ...(fromCheckout
+          ? { build: async () => (await import('../../web/build.ts')).buildConsoleInMemory(webRoot) }
+          : {}),
+      };
       return await runDaemon({
         stateDir,
-        ...(listen ? { listen } : {}),
+        ...(listen ? { listen, webConsole } : {}),
         version: packageVersion(),
         log: (line) => process.stderr.write(`virtkit daemon: ${line}\n`),
       });

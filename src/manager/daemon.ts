@@ -13,6 +13,7 @@ import { buildApp } from './server.ts';
 import { StateDir, StateDirError } from './state-dir.ts';
 import { connectQmp as defaultConnect } from './qmp-connect.ts';
 import type { QmpConnector } from './qmp-link.ts';
+import type { WebConsoleOptions } from './web-console.ts';
 import { describeError } from '../host/node/errno-words.ts';
 
 export interface ListenAddress {
@@ -37,6 +38,8 @@ export interface DaemonOptions {
   version: string;
   log: (line: string) => void;
   connectQmp?: QmpConnector;
+  /** The web console served with --listen (its files; the CLI knows where the package lies). */
+  webConsole?: WebConsoleOptions;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
@@ -79,7 +82,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     opts.log(`listening on ${dir.socket}`);
     if (opts.listen) {
       const token = dir.token();
-      const tcpApp = await buildApp(mgr, { version: opts.version, token });
+      const tcpApp = await buildApp(mgr, {
+        version: opts.version,
+        token,
+        ...(opts.webConsole ? { webConsole: opts.webConsole } : {}),
+      });
       apps.push(tcpApp);
       try {
         await tcpApp.listen({ host: opts.listen.host, port: opts.listen.port });
@@ -89,7 +96,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       const addr = tcpApp.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.listen.port;
       opts.log(
-        `listening on http://${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${port} (bearer token in ${dir.tokenFile})`,
+        `listening on http://${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${port} (bearer token in ${dir.tokenFile}${opts.webConsole ? '; web console at /' : ''})`,
       );
     }
     const vms = db.listVms();

@@ -21,11 +21,14 @@ import { registerStorageRoutes } from './storage-routes.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerPoolRoutes } from './pools.ts';
 import { registerTemplateRoutes } from './templates.ts';
+import { bearerFromProtocols, registerWebConsole, selectProtocol, type WebConsoleOptions } from './web-console.ts';
 
 export interface AppOptions {
   version: string;
   /** Require this bearer token (TCP listeners). */
   token?: string;
+  /** Serve the web console (TCP listeners; src/manager/web-console.ts). */
+  webConsole?: WebConsoleOptions;
 }
 
 /** Bytes an SSE client may leave unread before it is dropped. */
@@ -173,12 +176,20 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
       },
     },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // handleProtocols: the web console's token subprotocol is never the one selected (echoed).
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
 
   if (opts.token) {
     const token = opts.token;
     app.addHook('onRequest', async (req, reply) => {
-      if (!tokenMatches(req.headers.authorization, token))
+      // The web console's page and bundles are public; a browser's WebSocket carries the token
+      // as a subprotocol (it cannot set Authorization).
+      if ((req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
+      const wsToken =
+        req.headers.upgrade?.toLowerCase() === 'websocket'
+          ? bearerFromProtocols(req.headers['sec-websocket-protocol'])
+          : undefined;
+      if (!tokenMatches(req.headers.authorization, token) && !(wsToken && tokenMatches(`Bearer ${wsToken}`, token)))
         return sendError(
           reply,
           401,
@@ -396,6 +407,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   await registerMetricsRoute(app, mgr);
   await registerPoolRoutes(app, mgr, errors);
   await registerTemplateRoutes(app, mgr, errors);
+  if (opts.webConsole) registerWebConsole(app, opts.webConsole);
   await app.ready();
   return app;
 }

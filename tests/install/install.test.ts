@@ -115,6 +115,10 @@ test('the packed tarball installs without dev dependencies and runs', { timeout:
       'web/style.css',
       'web/dist/worker.js',
       'web/dist/main.js',
+      'web/dist/console.js',
+      'web/dist/console.css',
+      'web/console/index.html',
+      'web/console/style.css',
     ]) {
       assert.ok(
         files.includes(f),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { buildWeb } from '../../web/build.ts';
 import { ROOT } from './harness.ts';
 
-test('esbuild bundles the page and the worker', async () => {
+test('esbuild bundles the page, the worker and the web console', async () => {
   const out = mkdtempSync(join(tmpdir(), 'virtkit-web-build-'));
   try {
     await buildWeb({ outdir: out });
@@ -21,6 +21,13 @@ test('esbuild bundles the page and the worker', async () => {
     // The CPU loop lives in the worker bundle only: the page must not carry the machine.
     assert.match(worker, /VKSNAP|Kernel panic - not syncing/);
     assert.doesNotMatch(main, /Kernel panic - not syncing/);
+    // The web console (web/console/): a client of the daemon's API, with xterm's and uPlot's styles.
+    const consoleJs = readFileSync(join(out, 'console.js'), 'utf8');
+    const consoleCss = readFileSync(join(out, 'console.css'), 'utf8');
+    assert.match(consoleJs, /virtkit\.bearer\./);
+    assert.doesNotMatch(consoleJs, /Kernel panic - not syncing/);
+    assert.match(consoleCss, /\.xterm/);
+    assert.match(consoleCss, /\.uplot/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
