@@ -77,23 +77,32 @@ export function systemFiles(c: SystemConfig): Record<string, string> {
       'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
       '',
     ].join('\n'),
-    // Every VM made from the image gets its own SSH host keys at its first boot: the image ships none.
-    'etc/systemd/system/virtkit-ssh-host-keys.service': [
-      '[Unit]',
-      'Description=Generate SSH host keys on first boot',
-      'Before=ssh.service',
-      'ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key',
-      '',
-      '[Service]',
-      'Type=oneshot',
-      'ExecStart=/usr/bin/ssh-keygen -A',
-      '',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      '',
-    ].join('\n'),
   };
 }
+
+/**
+ * The kernel's module index (modules.dep and its binary forms) is made on the host by
+ * `depmod -b` on the unpacked kernel package (the same kmod code, a native host): the kernel's
+ * postinst would otherwise spend minutes of emulated time decompressing thousands of modules to
+ * make the same files. While the packages are configured, /usr/sbin/depmod is diverted to a
+ * wrapper that skips a full run for a version whose index the host made (HOST_DEPMOD_MARK), and
+ * runs the real depmod for everything else (mkinitramfs's own tree is given with -b).
+ */
+export const HOST_DEPMOD_MARK = '.virtkit-host-depmod';
+const DEPMOD_DIVERT = `dpkg-divert --quiet --local --rename --divert /usr/sbin/depmod.virtkit-real --add /usr/sbin/depmod
+cat > /usr/sbin/depmod <<'VIRTKIT_DEPMOD'
+#!/bin/sh
+for a in "$@"; do case "$a" in -b*|--basedir*) exec /usr/sbin/depmod.virtkit-real "$@";; esac; done
+v=
+for a in "$@"; do case "$a" in [0-9]*) v="$a";; esac; done
+if [ -n "$v" ] && [ -e "/usr/lib/modules/$v/${HOST_DEPMOD_MARK}" ] && [ -s "/usr/lib/modules/$v/modules.dep.bin" ]; then
+  exit 0
+fi
+exec /usr/sbin/depmod.virtkit-real "$@"
+VIRTKIT_DEPMOD
+chmod 755 /usr/sbin/depmod`;
+const DEPMOD_RESTORE = `rm -f /usr/sbin/depmod /usr/lib/modules/*/${HOST_DEPMOD_MARK}
+dpkg-divert --quiet --local --rename --remove /usr/sbin/depmod`;
 
 /**
  * The configuration step in the chroot, run by the system's own /bin/sh. `base` and `rest` are
@@ -139,13 +148,17 @@ phase unpack-rest
 $DPKG --skip-same-version --unpack \\
   ${debs(rest)} </dev/null
 phase configure-rest
-$DPKG --configure -a </dev/null
+${DEPMOD_DIVERT}
+# INITRD=No: the kernel's postinst hook leaves the initramfs to initramfs-tools' trigger (one
+# mkinitramfs run instead of two); the boot phase makes it if the trigger did not.
+INITRD=No $DPKG --configure -a </dev/null
 dpkg --audit
+${DEPMOD_RESTORE}
 
 phase system
 rm -f /usr/sbin/policy-rc.d
-systemctl enable systemd-networkd.service systemd-resolved.service virtkit-ssh-host-keys.service
-# Each VM makes its own machine id and SSH host keys at first boot.
+systemctl enable systemd-networkd.service systemd-resolved.service
+# Each VM makes its own machine id, and SSH host keys at first boot (openssh's sshd-keygen.service).
 rm -f /etc/ssh/ssh_host_*
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
@@ -168,7 +181,9 @@ chown -R ${q(c.user)}: /home/${q(c.user)}/.ssh`
 }
 
 phase boot
-update-initramfs -u -k all
+# The kernel's initramfs was made by initramfs-tools' trigger above; extlinux.conf is written
+# again now that it exists (the kernel's own hook ran before the deferred initramfs).
+ls /boot/initrd.img-* >/dev/null 2>&1 || update-initramfs -c -k all
 u-boot-update
 ls /boot/initrd.img-* /boot/extlinux/extlinux.conf
 

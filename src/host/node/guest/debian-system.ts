@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { cacheDir } from '../cache-dir.ts';
 import { nodeImgContext } from '../img-host.ts';
@@ -30,7 +30,14 @@ import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
 import { GuestFetchError } from './errors.ts';
 import { fetchDefaultGuest } from './debian-guest.ts';
 import { planPackages, type PlannedPackage } from './debian-system-packages.ts';
-import { configureScript, stage2Script, STAGE_DIR, systemFiles, type SystemConfig } from './debian-system-scripts.ts';
+import {
+  configureScript,
+  HOST_DEPMOD_MARK,
+  stage2Script,
+  STAGE_DIR,
+  systemFiles,
+  type SystemConfig,
+} from './debian-system-scripts.ts';
 import { runStage2 } from './debian-stage2.ts';
 
 export const DEBIAN_SYSTEM = 'debian-trixie-riscv64-system';
@@ -234,6 +241,8 @@ async function buildSystem(
     await mkdir(dirname(p), { recursive: true });
     await writeFile(p, text, { mode: path.endsWith('.sh') ? 0o755 : path.endsWith('credentials') ? 0o600 : 0o644 });
   }
+  say('stage 2/4: the kernel module index (depmod -b on the host)');
+  await hostDepmod(debs[plan.findIndex((p) => p.name === kernelPackage)]!, join(build, 'kmods'), staging);
   await mkdir(join(staging, STAGE_DIR, 'debs'), { recursive: true });
   for (const d of debs) {
     const dest = join(staging, STAGE_DIR, 'debs', basename(d));
@@ -350,6 +359,61 @@ async function writeDiskLabel(raw: string, diskSize: number, rootUuid: string, p
     await fh.write(gpt.backup, 0, gpt.backup.length, gpt.backupOffset);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Makes the kernel package's module index with the host's depmod (kmod) and puts the files it
+ * wrote into staging, marked for the in-guest depmod wrapper (debian-system-scripts.ts).
+ */
+async function hostDepmod(kernelDeb: string, work: string, staging: string): Promise<void> {
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const sh = (script: string, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn('sh', ['-c', script], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LC_ALL: 'C' },
+      });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4096)));
+      child.on('close', (code) =>
+        code === 0
+          ? resolve()
+          : reject(
+              new GuestFetchError(`${what} failed (exit ${code}): ${err.trim().split('\n').slice(-2).join(' / ')}`),
+            ),
+      );
+    });
+  try {
+    await sh(
+      `dpkg-deb --fsys-tarfile ${sq(kernelDeb)} | tar -x -C ${sq(work)} --wildcards './usr/lib/modules/*'`,
+      'unpacking the kernel modules',
+    );
+    const modRoot = join(work, 'usr', 'lib', 'modules');
+    const [version] = await readdir(modRoot);
+    if (!version) throw new GuestFetchError(`${basename(kernelDeb)} has no /usr/lib/modules/VERSION`);
+    const dir = join(modRoot, version);
+    const shipped = new Set(await readdir(dir));
+    const depmod = ['/usr/sbin/depmod', '/sbin/depmod'];
+    let found: string | undefined;
+    for (const d of depmod)
+      if (
+        await stat(d).then(
+          () => true,
+          () => false,
+        )
+      )
+        found = d;
+    if (!found) throw new GuestFetchError("depmod not found: building the Debian system needs the host's kmod package");
+    await sh(`${found} -b ${sq(join(work, 'usr'))} ${sq(version)}`, 'depmod -b');
+    const out = join(staging, 'usr', 'lib', 'modules', version);
+    await mkdir(out, { recursive: true });
+    for (const f of await readdir(dir))
+      if (f.startsWith('modules.') && !shipped.has(f)) await copyFile(join(dir, f), join(out, f));
+    await writeFile(join(out, HOST_DEPMOD_MARK), '');
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 }
 
