@@ -46,6 +46,17 @@ export const VM_VERBS = {
   delete: { force: 'boolean' },
   stats: { watch: 'boolean', interval: 'string', ...OUTPUT },
   events: { follow: 'boolean', ...OUTPUT },
+  backup: { ram: 'boolean', full: 'boolean', background: 'boolean', ...OUTPUT },
+  restore: { name: 'string', ...OUTPUT },
+  'backup-schedule': {
+    every: 'string',
+    keep: 'string',
+    dest: 'string',
+    full: 'boolean',
+    ram: 'boolean',
+    remove: 'boolean',
+    ...OUTPUT,
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type VmVerb = keyof typeof VM_VERBS;
