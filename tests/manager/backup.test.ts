@@ -36,11 +36,19 @@ function expected(name: string, runs: [string, number, number][]): string {
 
 const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
 
-async function finished(vm: string, id: string): Promise<Record<string, any>> {
-  let job: Record<string, any> | undefined;
+/** A backup job as GET /v1/vms/{name}/backups shows it. */
+interface Job {
+  id: string;
+  path: string;
+  state: string;
+  progress: { bytes: number; total: number };
+}
+
+async function finished(vm: string, id: string): Promise<Job> {
+  let job: Job | undefined;
   await until(`backup ${id}`, async () => {
     const r: Answer = await d.req('GET', `/v1/vms/${vm}/backups`);
-    job = (r.body as Record<string, any>[]).find((j) => j.id === id);
+    job = (r.body as Job[]).find((j) => j.id === id);
     return job !== undefined && job.state !== 'copying';
   });
   return job!;
