@@ -56,6 +56,9 @@ Defines a VM (it starts stopped: 'virtkit vm start NAME'). The flags mean what t
   --pool NAME            the resource pool it belongs to (default: 'default'; 'virtkit pool')
   --template T           a linked clone of template T ('virtkit template'): its disks, CPUs,
                          memory and NICs (--memory, --cpus, --net override them)
+  --hostname H           first-boot settings for cloud-init guests: a read-only NoCloud seed
+  --ssh-key FILE         disk (FAT, label CIDATA) with the host name, the public keys of FILE
+  --password P           (repeatable) and a password for the user 'virtkit'
   --cpus N               number of harts (default 1)
   --image FILE[,format=F]   boot a disk image (raw, qcow2, vmdk, vpc, vhdx) instead of the default guest
   --kernel FILE          boot this kernel instead of the default guest ...

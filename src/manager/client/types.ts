@@ -63,6 +63,9 @@ export interface CreateRequest {
   source?: VmSource;
   disks?: DiskRequest[];
   nics?: { hostfwd?: string[] }[];
+  hostname?: string;
+  sshKeys?: string[];
+  password?: string;
 }
 
 export interface VmStats {
