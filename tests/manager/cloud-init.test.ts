@@ -43,9 +43,11 @@ test('vm create --template with --hostname/--ssh-key/--password attaches a CIDAT
   const out = await guestShell(
     d,
     'ci',
-    'mount -t vfat -o ro /dev/vdb /mnt && cat /mnt/meta-data /mnt/user-data; echo done-$((8*8))',
+    // The guest may name the disks in either order; cloud-init looks for the label, not a name.
+    'for v in /dev/vd?; do mount -t vfat -o ro $v /mnt 2>/dev/null && echo "seed=$v" && break; done; cat /mnt/meta-data /mnt/user-data; echo done-$((8*8))',
     /done-64/,
   );
+  assert.match(out, /seed=\/dev\/vd[ab]/);
   assert.match(out, new RegExp(`instance-id: "${vm.id}"`));
   assert.match(out, /local-hostname: "web-1"/);
   assert.match(out, /#cloud-config/);
