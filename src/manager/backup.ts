@@ -339,6 +339,9 @@ export async function restoreBackup(mgr: Manager, body: { path: string; name?: s
     vm = await mgr.exclusive(existing, 'a restore', async () => {
       const cur = mgr.vm(name);
       if (cur.state !== 'stopped' && cur.state !== 'crashed') throw wrongState(name, cur.state, 'restore (stop it first)');
+      // Its snapshots live in the disks being replaced: they would name tags that are gone.
+      if (mgr.db.listSnapshots(cur.id).length)
+        throw conflict(`VM '${name}' has snapshots, which a restore would lose: delete them first, or restore into a new VM (name)`);
       if (cur.disks.length !== m.disks.length)
         throw conflict(
           `VM '${name}' has ${cur.disks.length} disk(s), the backup ${m.disks.length}: restore into a new VM (name)`,

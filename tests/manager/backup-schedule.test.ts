@@ -40,6 +40,9 @@ test('a schedule runs, survives a daemon restart and keeps the newest backups', 
     assert.equal(typeof r.body.error.message, 'string');
   }
   assert.equal((await d.req('GET', '/v1/vms/sv/backup-schedule')).status, 404);
+  const paths = Object.keys((await d.req('GET', '/openapi.json')).body.paths as object);
+  for (const p of ['/v1/vms/{name}/backups', '/v1/vms/restore', '/v1/vms/{name}/backup-schedule'])
+    assert.ok(paths.includes(p), `${p} in /openapi.json`);
   assert.equal((await d.req('PUT', '/v1/vms/nope/backup-schedule', { every: 60, keep: 1, dest })).status, 404);
 
   const put = await d.req('PUT', '/v1/vms/sv/backup-schedule', { every: '5s', keep: 2, dest });

@@ -44,6 +44,9 @@ interface Job {
   progress: { bytes: number; total: number };
 }
 
+/** The full backup of the first test and its expected contents, for a restore in place later. */
+let firstBackup: { path: string; expected: string; disk: string } | undefined;
+
 async function finished(vm: string, id: string): Promise<Job> {
   let job: Job | undefined;
   await until(`backup ${id}`, async () => {
@@ -54,14 +57,16 @@ async function finished(vm: string, id: string): Promise<Job> {
   return job!;
 }
 
-test('full and incremental backups of a running VM restore exactly the data at each point', async () => {
+test('full and incremental backups of a running VM restore exactly the data at each point', async (t) => {
   const dest = join(d.root, 'backups');
   const c = await d.req('POST', '/v1/vms', { name: 'bk', memory: 128, disks: [{ size: 16 }] });
   assert.equal(c.status, 201, c.text);
   assert.equal((await d.req('POST', '/v1/vms/bk/start')).status, 200);
   await guestShell(d, 'bk', fill('A', 0, MiB, 'a'), /a-42/);
 
+  let t0 = performance.now();
   const b1 = await d.req('POST', '/v1/vms/bk/backups', { dest });
+  t.diagnostic(`full backup: point taken and answered in ${(performance.now() - t0).toFixed(0)} ms`);
   assert.equal(b1.status, 202, b1.text);
   assert.equal(b1.body.kind, 'full');
   // After the point: must not be in the full backup.
@@ -70,7 +75,9 @@ test('full and incremental backups of a running VM restore exactly the data at e
   assert.equal(j1.state, 'done', JSON.stringify(j1));
 
   await guestShell(d, 'bk', fill('C', 4 * MiB, 64 * KiB, 'c'), /c-42/);
+  t0 = performance.now();
   const b2 = await d.req('POST', '/v1/vms/bk/backups', { dest });
+  t.diagnostic(`incremental backup: point taken and answered in ${(performance.now() - t0).toFixed(0)} ms`);
   assert.equal(b2.status, 202, b2.text);
   assert.equal(b2.body.kind, 'incremental', JSON.stringify(b2.body));
   await guestShell(d, 'bk', fill('D', 4 * MiB, 128 * KiB, 'd'), /d-42/);
@@ -78,6 +85,7 @@ test('full and incremental backups of a running VM restore exactly the data at e
   assert.equal(j2.state, 'done', JSON.stringify(j2));
   // Only the clusters written since the full backup: B's 512 KiB and C's 64 KiB.
   assert.equal(j2.progress.total, 576 * KiB, JSON.stringify(j2));
+  t.diagnostic(`full backup copied ${j1.progress.bytes} bytes, the incremental ${j2.progress.bytes}`);
 
   const full = join(j1.path, 'disk0.qcow2');
   const incr = join(j2.path, 'disk0.qcow2');
@@ -98,6 +106,7 @@ test('full and incremental backups of a running VM restore exactly the data at e
     ['C', 4 * MiB, 64 * KiB],
   ]);
   qemuImg('compare', '-f', 'qcow2', '-F', 'raw', full, at1);
+  firstBackup = { path: j1.path, expected: at1, disk: c.body.disks[0].path as string };
   qemuImg('compare', '-f', 'qcow2', '-F', 'raw', incr, at2);
 
   // Restores into new VMs: flattened owned disks with those contents.
@@ -125,6 +134,12 @@ test('a backup with RAM restores into a VM that resumes where the guest was', as
   const j = await finished('bk', b.body.id);
   assert.equal(j.state, 'done', JSON.stringify(j));
   assert.equal((await d.req('POST', '/v1/vms/bk/stop')).body.state, 'stopped');
+  // In place: the stopped VM's disk gets the first backup's contents back.
+  assert.ok(firstBackup);
+  const inPlace = await d.req('POST', '/v1/vms/restore', { path: firstBackup.path, name: 'bk' });
+  assert.equal(inPlace.status, 201, inPlace.text);
+  assert.equal(inPlace.body.disks[0].path, firstBackup.disk);
+  qemuImg('compare', '-f', 'qcow2', '-F', 'raw', firstBackup.disk, firstBackup.expected);
   const r = await d.req('POST', '/v1/vms/restore', { path: j.path, name: 'bk-ram' });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.body.state, 'running');
