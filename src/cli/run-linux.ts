@@ -42,6 +42,7 @@ import { ConsoleServer } from '../host/node/console-server.ts';
 import { ConsoleLog } from '../host/node/console-log.ts';
 import { SocketPathError } from '../host/node/unix-server.ts';
 import { packageVersion } from './package-root.ts';
+import { BackupTracking } from './run-backup.ts';
 import { nodeVmHost } from '../host/node/vm-host.ts';
 
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
@@ -435,7 +436,11 @@ export async function runLinux(argv: string[]): Promise<number> {
    * the RAM image expects (`virtkit img snapshot -a TAG`); the identities recorded are then the
    * reverted disks' too, so a restore accepts them and still refuses any other disk.
    */
-  const snapshotWithDisks = (diskSnapshot?: string, created: BlockBackend[] = []): Promise<Uint8Array> =>
+  const snapshotWithDisks = (
+    diskSnapshot?: string,
+    created: BlockBackend[] = [],
+    atPoint?: () => void,
+  ): Promise<Uint8Array> =>
     vm.save(async () => {
       const disks: SavedDisk[] = [];
       for (const [i, d] of opened.entries()) {
@@ -450,10 +455,11 @@ export async function runLinux(argv: string[]): Promise<number> {
         }
         disks.push(rec);
       }
+      atPoint?.();
       return buildSavedConfig({ append: guestAppend, nets: netTexts, disks, boot: bootRecord });
     });
-  const writeSnapshot = async (path: string, diskSnapshot?: string, created?: BlockBackend[]) => {
-    const bytes = await snapshotWithDisks(diskSnapshot, created);
+  const writeSnapshot = async (path: string, diskSnapshot?: string, created?: BlockBackend[], atPoint?: () => void) => {
+    const bytes = await snapshotWithDisks(diskSnapshot, created, atPoint);
     try {
       await writeFile(path + '.tmp', bytes);
       await rename(path + '.tmp', path);
@@ -465,7 +471,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       process.stderr.write(`\r\nvirtkit: snapshot saved to ${path} (${(bytes.length / 1048576).toFixed(1)} MiB)\r\n`);
   };
   /** QMP x-virtkit-savevm {tag, state-file} (docs/manager.md). */
-  const saveVm = async (tag: string, stateFile: string) => {
+  const saveVm = async (tag: string, stateFile: string, atPoint?: () => void) => {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tag))
       throw new QmpError('GenericError', `tag ${JSON.stringify(tag)}: use 1-64 letters, digits, '.', '_' or '-'`);
     const target = resolve(stateFile);
@@ -483,7 +489,7 @@ export async function runLinux(argv: string[]): Promise<number> {
     }
     const created: BlockBackend[] = [];
     try {
-      await writeSnapshot(target, tag, created);
+      await writeSnapshot(target, tag, created, atPoint);
     } catch (e) {
       // Without its state file a disk snapshot is half a savevm: take back out the ones this call made.
       for (const b of created) if (hasSnapshots(b)) await b.deleteSnapshot(tag).catch(() => {});
@@ -592,6 +598,16 @@ export async function runLinux(argv: string[]): Promise<number> {
       qmpTarget.monitor.register('x-virtkit-savevm', {
         args: { tag: { type: 'string' }, 'state-file': { type: 'string' } },
         run: (args) => saveVm(args.tag as string, args['state-file'] as string),
+      });
+      // Dirty bitmaps from here on: what the guest writes once it starts (docs/manager.md "Backups").
+      const tracking = new BackupTracking();
+      for (const d of opened) tracking.track(d.backend);
+      tracking.register(qmpTarget.monitor, {
+        disks: () => opened.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, path: diskSpecs[i]!.path })),
+        quiesce: (fn) => vm.quiesce(fn),
+        saveWithState: async (tag, stateFile, atPoint) => {
+          await saveVm(tag, stateFile, atPoint);
+        },
       });
       qmpServer = await QmpServer.listen(qmpPath, qmpTarget.monitor);
     }

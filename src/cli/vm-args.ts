@@ -10,6 +10,8 @@ import type { CreateRequest, DiskRequest } from '../manager/client/types.ts';
 import type { VmApi } from '../manager/client/vms.ts';
 import type { Endpoint } from '../manager/client/endpoint.ts';
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { describeError } from '../host/node/errno-words.ts';
 
 /** How to reach the daemon: accepted by every verb. */
 export const CONNECTION_FLAGS = { socket: 'string', url: 'string', token: 'string', 'state-dir': 'string' } as const;
@@ -28,6 +30,9 @@ export const VM_VERBS = {
     image: 'string',
     pool: 'string',
     template: 'string',
+    hostname: 'string',
+    'ssh-key': 'list',
+    password: 'string',
     ...OUTPUT,
   },
   list: { ...OUTPUT, quiet: 'boolean' },
@@ -46,6 +51,17 @@ export const VM_VERBS = {
   delete: { force: 'boolean' },
   stats: { watch: 'boolean', interval: 'string', ...OUTPUT },
   events: { follow: 'boolean', ...OUTPUT },
+  backup: { ram: 'boolean', full: 'boolean', background: 'boolean', ...OUTPUT },
+  restore: { name: 'string', ...OUTPUT },
+  'backup-schedule': {
+    every: 'string',
+    keep: 'string',
+    dest: 'string',
+    full: 'boolean',
+    ram: 'boolean',
+    remove: 'boolean',
+    ...OUTPUT,
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type VmVerb = keyof typeof VM_VERBS;
@@ -185,6 +201,20 @@ export function parseCreateNet(text: string): { hostfwd?: string[] } {
   return hostfwd.length ? { hostfwd } : {};
 }
 
+/** The public keys in an OpenSSH key file (authorized_keys or a .pub): its non-comment lines. */
+function readKeyFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--ssh-key ${file}: ${describeError(e)}`);
+  }
+  if (/PRIVATE KEY/.test(text)) throw new UsageError(`--ssh-key ${file}: this is a private key: give the public one (.pub)`);
+  const keys = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  if (!keys.length) throw new UsageError(`--ssh-key ${file}: no public key in the file`);
+  return keys;
+}
+
 /** `vm create NAME [flags]` as the body of POST /v1/vms. */
 export function createRequest(name: string, f: ParsedArgs['flags']): CreateRequest {
   const body: CreateRequest = { name: checkName(name) };
@@ -194,6 +224,11 @@ export function createRequest(name: string, f: ParsedArgs['flags']): CreateReque
       throw new UsageError('--template brings the source and disks: no --kernel, --image or --disk with it');
     body.template = checkName(f.template, 'template name');
   }
+  // cloud-init NoCloud seed: the daemon checks the values; the key files are read here.
+  if (typeof f.hostname === 'string') body.hostname = f.hostname;
+  if (typeof f.password === 'string') body.password = f.password;
+  const keyFiles = (f['ssh-key'] as string[] | undefined) ?? [];
+  if (keyFiles.length) body.sshKeys = keyFiles.flatMap(readKeyFile);
   if (typeof f.memory === 'string') body.memory = wholeMiB(parseMemorySize(f.memory), 'memory size', f.memory);
   if (typeof f.cpus === 'string') {
     if (!/^\d+$/.test(f.cpus) || Number(f.cpus) < 1 || Number(f.cpus) > 64)

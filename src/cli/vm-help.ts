@@ -33,6 +33,9 @@ verbs:
   delete NAME... [--force]    remove a VM and the disks it owns (--force: even while it runs)
   stats [NAME...] [--watch]   instructions, MIPS, host CPU and RSS, disk and network traffic
   events [NAME] [--follow]    lifecycle events (stored; --follow streams new ones)
+  backup NAME DEST [--ram] [--full]   a point-in-time backup (incremental after the first)
+  restore BACKUP [--name NEW] a VM back from a backup directory (a new VM with --name)
+  backup-schedule NAME [--every E --keep N --dest DIR | --remove]   scheduled backups
 
 ${CONNECTION}
 
@@ -53,6 +56,9 @@ Defines a VM (it starts stopped: 'virtkit vm start NAME'). The flags mean what t
   --pool NAME            the resource pool it belongs to (default: 'default'; 'virtkit pool')
   --template T           a linked clone of template T ('virtkit template'): its disks, CPUs,
                          memory and NICs (--memory, --cpus, --net override them)
+  --hostname H           first-boot settings for cloud-init guests: a read-only NoCloud seed
+  --ssh-key FILE         disk (FAT, label CIDATA) with the host name, the public keys of FILE
+  --password P           (repeatable) and a password for the user 'virtkit'
   --cpus N               number of harts (default 1)
   --image FILE[,format=F]   boot a disk image (raw, qcow2, vmdk, vpc, vhdx) instead of the default guest
   --kernel FILE          boot this kernel instead of the default guest ...
@@ -201,6 +207,48 @@ Prints lifecycle events (time, VM, state change, reason): NAME's stored events, 
 
   --follow               then keep printing new events as they happen (until interrupted)
 ${OUTPUT}            (with --follow, one JSON document a line)
+
+${CONNECTION}`,
+  backup: `usage: virtkit vm backup NAME DEST [--ram] [--full] [--background]
+
+Backs up VM NAME's disks into a new directory under DEST (a path on the daemon's host) at one
+point in time: a running guest is paused only while internal snapshots are taken, then the
+copy runs in the background. After the first backup in DEST, a backup copies only the clusters
+the guest wrote since the previous one (a qcow2 whose backing file is the previous backup),
+unless the VM process restarted since (dirty tracking lives in the VM process).
+
+  --ram                  also save the RAM and device state (a running VM): a restore resumes it
+  --full                 a full backup even when an incremental one is possible
+  --background           return once the backup point is taken (default: wait for the copy)
+${OUTPUT}
+
+${CONNECTION}`,
+  restore: `usage: virtkit vm restore BACKUP [--name NEW]
+
+Brings a VM back from BACKUP (a backup directory, as 'vm backup' printed it): a new VM named
+NEW (default: the backed-up VM's name), or, if a stopped VM of that name exists, its disks are
+replaced. Disks are copied flat out of the backup chain. A backup with RAM state starts the VM
+where the guest was.
+
+  --name NEW             the VM to restore into
+${OUTPUT}
+
+${CONNECTION}`,
+  'backup-schedule': `usage: virtkit vm backup-schedule NAME [--every E --keep N --dest DIR [--full] [--ram]]
+       virtkit vm backup-schedule NAME --remove
+
+Without options shows NAME's schedule. With --every, --keep and --dest sets it: the daemon
+backs NAME up every E (seconds, or 30m, 1h, 1d, 1w) into DIR and keeps the newest N backups
+(whole chains: an incremental backup keeps the backups it builds on; a new full backup starts
+once a chain holds N). The schedule is kept in the daemon's database.
+
+  --every E              the interval (at least 5 s)
+  --keep N               backups to keep (1..1000)
+  --dest DIR             where backups go (a path on the daemon's host)
+  --full                 full backups only
+  --ram                  include RAM and device state
+  --remove               delete the schedule
+${OUTPUT}
 
 ${CONNECTION}`,
 };

@@ -181,6 +181,15 @@ const HANDLERS: Record<VmVerb, Handler> = {
     const { events } = await import('./vm-monitor.ts');
     return events(ctx);
   },
+  async backup(ctx) {
+    return (await import('./vm-backup.ts')).backup(ctx);
+  },
+  async restore(ctx) {
+    return (await import('./vm-backup.ts')).restore(ctx);
+  },
+  async 'backup-schedule'(ctx) {
+    return (await import('./vm-backup.ts')).backupSchedule(ctx);
+  },
 };
 
 function power(ctx: VerbContext, action: PowerAction): Promise<number> {
@@ -254,7 +263,7 @@ export const command: Command = {
   names: {
     verbs: [
       ...['info', 'start', 'shutdown', 'stop', 'pause', 'resume', 'reboot', 'console', 'clone', 'export', 'delete'],
-      ...['stats', 'events', ...Object.keys(SNAPSHOT_VERBS).map((v) => `snapshot ${v}`)],
+      ...['stats', 'events', 'backup', 'backup-schedule', ...Object.keys(SNAPSHOT_VERBS).map((v) => `snapshot ${v}`)],
     ],
     list: ['vm', 'list', '--quiet'],
   },

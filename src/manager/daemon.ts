@@ -4,6 +4,7 @@
  * with `listen`, on TCP with a bearer token. SIGTERM, SIGINT and SIGHUP close the API and resolve
  * 0; the VMs keep running (the next daemon re-attaches to them).
  */
+import { BackupScheduler } from './backup-schedule.ts';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { ManagerDb } from './db.ts';
@@ -49,6 +50,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let db: ManagerDb | undefined;
   const apps: FastifyInstance[] = [];
   let mgr: Manager | undefined;
+  let scheduler: BackupScheduler | undefined;
   try {
     try {
       db = new ManagerDb(dir.db);
@@ -63,6 +65,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     });
     mgr = new Manager(dir, db, bus, opts.connectQmp ?? defaultConnect);
     await mgr.supervisor.reattach();
+    // Backup schedules from the database: those that fell due while no daemon ran go now.
+    scheduler = new BackupScheduler(mgr);
+    scheduler.start();
 
     const unixApp = await buildApp(mgr, { version: opts.version });
     apps.push(unixApp);
@@ -115,6 +120,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     process.off('unhandledRejection', onBackgroundError);
     return 0;
   } finally {
+    scheduler?.stop();
     mgr?.supervisor.detachAll();
     for (const a of apps) await a.close().catch(() => {});
     try {

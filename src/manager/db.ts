@@ -138,6 +138,18 @@ const MIGRATIONS: string[] = [
      def TEXT NOT NULL,
      created TEXT NOT NULL
    );`,
+  // 4: backup schedules (issue 16), one per VM, run by the daemon (backup-schedule.ts).
+  `CREATE TABLE backup_schedules (
+     vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,
+     every INTEGER NOT NULL,
+     keep INTEGER NOT NULL,
+     dest TEXT NOT NULL,
+     incremental INTEGER NOT NULL,
+     ram INTEGER NOT NULL,
+     created TEXT NOT NULL,
+     last_run TEXT,
+     last_result TEXT
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -193,6 +205,45 @@ function toPool(r: RawPool): PoolRow {
   const quota: PoolQuota = {};
   for (const k of QUOTA_KEYS) if (r[k] !== null) quota[k] = r[k];
   return { name: r.name, quota, created: r.created };
+}
+
+/** A VM's backup schedule (backup-schedule.ts): every `every` seconds into dest, keeping `keep`. */
+export interface ScheduleRow {
+  vmId: string;
+  every: number;
+  keep: number;
+  dest: string;
+  incremental: boolean;
+  ram: boolean;
+  created: string;
+  lastRun?: string;
+  lastResult?: string;
+}
+
+interface RawSchedule {
+  vm_id: string;
+  every: number;
+  keep: number;
+  dest: string;
+  incremental: number;
+  ram: number;
+  created: string;
+  last_run: string | null;
+  last_result: string | null;
+}
+
+function toSchedule(r: RawSchedule): ScheduleRow {
+  return {
+    vmId: r.vm_id,
+    every: r.every,
+    keep: r.keep,
+    dest: r.dest,
+    incremental: r.incremental === 1,
+    ram: r.ram === 1,
+    created: r.created,
+    ...(r.last_run !== null ? { lastRun: r.last_run } : {}),
+    ...(r.last_result !== null ? { lastResult: r.last_result } : {}),
+  };
 }
 
 /** A template: what a VM made from it starts with (templates.ts). */
@@ -384,6 +435,30 @@ export class ManagerDb {
         .prepare('DELETE FROM pools WHERE name = ? AND NOT EXISTS (SELECT 1 FROM vms WHERE pool = ?)')
         .run(name, name).changes === 1
     );
+  }
+
+  // -- backup schedules
+
+  getSchedule(vmId: string): ScheduleRow | undefined {
+    const r = this.db.prepare('SELECT * FROM backup_schedules WHERE vm_id = ?').get(vmId) as RawSchedule | undefined;
+    return r && toSchedule(r);
+  }
+
+  listSchedules(): ScheduleRow[] {
+    return (this.db.prepare('SELECT * FROM backup_schedules').all() as RawSchedule[]).map(toSchedule);
+  }
+
+  putSchedule(s: ScheduleRow): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO backup_schedules (vm_id, every, keep, dest, incremental, ram, created, last_run, last_result)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(s.vmId, s.every, s.keep, s.dest, s.incremental ? 1 : 0, s.ram ? 1 : 0, s.created, s.lastRun ?? null, s.lastResult ?? null);
+  }
+
+  deleteSchedule(vmId: string): boolean {
+    return this.db.prepare('DELETE FROM backup_schedules WHERE vm_id = ?').run(vmId).changes > 0;
   }
 
   // -- templates

@@ -8,11 +8,12 @@ import type { EventRow, ManagerDb, VmRow } from './db.ts';
 import type { StateDir } from './state-dir.ts';
 import { Supervisor } from './supervisor.ts';
 import { conflict, notFound, wrongState, type ApiError } from './api-error.ts';
-import { buildVm, checkNics, newVmId, type CreateVmBody, type PatchVmBody } from './vm-def.ts';
+import { DEVICE_SLOTS, buildVm, checkNics, newVmId, type CreateVmBody, type PatchVmBody } from './vm-def.ts';
 import type { EventBus } from './events.ts';
 import type { QmpConnector } from './qmp-link.ts';
 import { DEFAULT_POOL, admit, checkStart, pool } from './pools.ts';
 import { buildFromTemplate } from './templates.ts';
+import { attachSeed, wantsSeed } from './cloud-init.ts';
 
 /** The VM as the API shows it (docs/manager.md `VM`). */
 export function vmJson(vm: VmRow) {
@@ -95,6 +96,7 @@ export class Manager {
       mkdirSync(dir, { mode: 0o700 });
       const vm =
         body.template !== undefined ? await buildFromTemplate(this, id, dir, body) : await buildVm(id, dir, body);
+      if (wantsSeed(body)) attachSeed(vm, dir, body, DEVICE_SLOTS);
       if (!(await admit(this, vm, () => this.db.insertVm(vm)))) throw conflict(`a VM named '${body.name}' exists`);
       this.supervisor.note(vm, 'created');
       return vmJson(vm);

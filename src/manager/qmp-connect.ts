@@ -9,7 +9,11 @@ import { ApiError } from './api-error.ts';
 
 /** Most commands answer at once; savevm writes the guest's RAM, which takes longer. */
 const COMMAND_TIMEOUT_MS = 30_000;
-const SLOW_COMMANDS: Record<string, number> = { 'x-virtkit-savevm': 300_000 };
+const SLOW_COMMANDS: Record<string, number> = {
+  'x-virtkit-savevm': 300_000,
+  'x-virtkit-backup-point': 300_000,
+  'x-virtkit-snapshot-delete': 300_000,
+};
 
 export const connectQmp: QmpConnector = async (path, timeoutMs) => {
   const client = await QmpClient.connect(path, { timeoutMs });

@@ -18,6 +18,7 @@ import { eventJson } from './events.ts';
 import { attachConsole } from './console.ts';
 import { VM_STATES } from './db.ts';
 import { registerStorageRoutes } from './storage-routes.ts';
+import { registerBackupRoutes } from './backup-routes.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerPoolRoutes } from './pools.ts';
 import { registerTemplateRoutes } from './templates.ts';
@@ -404,6 +405,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   );
 
   await registerStorageRoutes(app, mgr, errors);
+  await registerBackupRoutes(app, mgr, errors);
   await registerMetricsRoute(app, mgr);
   await registerPoolRoutes(app, mgr, errors);
   await registerTemplateRoutes(app, mgr, errors);

@@ -164,7 +164,7 @@ export async function deleteSnapshot(mgr: Manager, name: string, snap: string): 
 }
 
 /** Makes a new VM row/dir around `disks` built by `fill`; everything is removed if it fails. */
-async function newVm(
+export async function newVm(
   mgr: Manager,
   name: string,
   base: Omit<VmRow, 'id' | 'name' | 'disks' | 'state' | 'created'>,

@@ -4,6 +4,7 @@
  * parsed as `virtkit run --net` parses it, files that must exist and open), the disks the
  * manager creates and owns, and the `virtkit run` flags a definition becomes.
  */
+import { seedSchemas } from './cloud-init.ts';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -98,6 +99,7 @@ export const createVmSchema = {
       },
     },
     nics: { type: 'array', maxItems: DEVICE_SLOTS, items: nic },
+    ...seedSchemas,
   },
 } as const;
 
@@ -129,6 +131,10 @@ export interface CreateVmBody {
   source?: CreateSource;
   disks?: CreateDisk[];
   nics?: Array<{ hostfwd?: string[] }>;
+  /** cloud-init NoCloud seed (cloud-init.ts). */
+  hostname?: string;
+  sshKeys?: string[];
+  password?: string;
 }
 
 export interface PatchVmBody {

@@ -292,6 +292,14 @@ export class VmSession {
    * runs again afterwards unless it was paused, or pause() was called meanwhile.
    */
   async save(config: () => unknown): Promise<Uint8Array> {
+    return this.quiesce(async () => this.vm.snapshot({ config: await config() }));
+  }
+
+  /**
+   * Runs `fn` with the VM paused, its disk I/O drained and its writable disks flushed, then
+   * resumes it if it was running (a backup point: internal disk snapshots without RAM state).
+   */
+  async quiesce<T>(fn: () => Promise<T>): Promise<T> {
     if (this.vm.stopped) throw new Error('nothing to save: the VM has stopped');
     if (this.saving) throw new Error('a snapshot is already being saved');
     const saving = { resume: this.vm.running };
@@ -300,7 +308,7 @@ export class VmSession {
     try {
       await this.vm.drainIo();
       for (const d of this.disks) if (!d.readOnly) await d.backend.flush();
-      return await this.vm.snapshot({ config: await config() });
+      return await fn();
     } finally {
       this.saving = undefined;
       if (saving.resume) this.vm.resume();

@@ -63,6 +63,9 @@ export interface CreateRequest {
   source?: VmSource;
   disks?: DiskRequest[];
   nics?: { hostfwd?: string[] }[];
+  hostname?: string;
+  sshKeys?: string[];
+  password?: string;
 }
 
 export interface VmStats {
@@ -100,4 +103,34 @@ export interface Template {
   disks: { path: string; format: string; readonly: boolean; owned: boolean }[];
   nics: number;
   created: string;
+}
+
+/** A backup as POST/GET /v1/vms/{name}/backups show it (docs/manager.md "Backups"). */
+export interface BackupJob {
+  id: string;
+  vm: string;
+  dest: string;
+  path: string;
+  kind: 'full' | 'incremental';
+  fullBecause?: string;
+  ram: boolean;
+  state: 'copying' | 'done' | 'failed';
+  progress: { bytes: number; total: number };
+  started: string;
+  finished?: string;
+  error?: string;
+}
+
+/** GET/PUT /v1/vms/{name}/backup-schedule. */
+export interface BackupSchedule {
+  vm: string;
+  every: number;
+  keep: number;
+  dest: string;
+  incremental: boolean;
+  ram: boolean;
+  created: string;
+  lastRun?: string;
+  lastResult?: string;
+  nextRun: string;
 }

@@ -3,7 +3,7 @@
  * URL-encoded, so a name the daemon would refuse reaches it intact and is refused there.
  */
 import type { ApiClient } from './http.ts';
-import type { CreateRequest, Snapshot, Vm, VmEvent, VmStats } from './types.ts';
+import type { BackupJob, BackupSchedule, CreateRequest, Snapshot, Vm, VmEvent, VmStats } from './types.ts';
 
 const vmPath = (name: string) => `/v1/vms/${encodeURIComponent(name)}`;
 
@@ -34,5 +34,14 @@ export class VmApi {
   importOva = (path: string, name: string) => this.client.request<Vm>('POST', '/v1/vms/import', { path, name });
   exportOva = (name: string, path: string) => this.client.request<unknown>('POST', `${vmPath(name)}/export`, { path });
   events = (name: string) => this.client.request<VmEvent[]>('GET', `${vmPath(name)}/events`);
+  backup = (name: string, body: { dest: string; ram?: boolean; incremental?: boolean }) =>
+    this.client.request<BackupJob>('POST', `${vmPath(name)}/backups`, body);
+  backups = (name: string) => this.client.request<BackupJob[]>('GET', `${vmPath(name)}/backups`);
+  restore = (path: string, name?: string) =>
+    this.client.request<Vm>('POST', '/v1/vms/restore', { path, ...(name !== undefined ? { name } : {}) });
+  schedule = (name: string) => this.client.request<BackupSchedule>('GET', `${vmPath(name)}/backup-schedule`);
+  setSchedule = (name: string, body: Record<string, unknown>) =>
+    this.client.request<BackupSchedule>('PUT', `${vmPath(name)}/backup-schedule`, body);
+  removeSchedule = (name: string) => this.client.request<void>('DELETE', `${vmPath(name)}/backup-schedule`);
   consolePath = (name: string, mode: 'type' | 'watch') => `${vmPath(name)}/console?mode=${mode}`;
 }
