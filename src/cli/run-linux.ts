@@ -54,7 +54,9 @@ on this terminal. With no --kernel, boots the default guest (Debian trixie riscv
 busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch').
 
 options:
-  --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
+  --kernel FILE          Linux Image (incl. Debian's EFI-stub Image), ELF kernel, or any other file
+                         as a raw binary at RAM base + 2 MiB, as QEMU's -kernel (e.g. U-Boot's
+                         qemu-riscv64_smode/u-boot.bin behind --firmware fw_jump.bin)
   --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
   --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
   --memory SIZE          guest RAM, e.g. 512M, 1G; a bare number is MiB (default 512M; 16M..4G)
