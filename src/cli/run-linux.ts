@@ -325,7 +325,8 @@ async function bootsFromDisk(choice: string | undefined, first: VmSpecDisk | und
     }, b.size);
     return table.scheme !== 'none';
   } catch (e) {
-    if (e instanceof StorageError) throw new UsageError(`--disk ${first.source}: reading its partition table failed: ${e.message}`);
+    if (e instanceof StorageError)
+      throw new UsageError(`--disk ${first.source}: reading its partition table failed: ${e.message}`);
     throw e;
   }
 }
@@ -600,9 +601,12 @@ export async function runLinux(argv: string[]): Promise<number> {
       if (diskBoot) {
         if (initrdPath)
           throw new UsageError(
-            "--initrd needs --kernel: a disk boot loads the initrd its extlinux.conf names (or add --boot guest to boot the default guest with the disk attached)",
+            '--initrd needs --kernel: a disk boot loads the initrd its extlinux.conf names (or add --boot guest to boot the default guest with the disk attached)',
           );
-        if (firmwarePath === 'none') throw new UsageError('--firmware none runs a bare-metal ELF given with --kernel: a disk boot needs a firmware');
+        if (firmwarePath === 'none')
+          throw new UsageError(
+            '--firmware none runs a bare-metal ELF given with --kernel: a disk boot needs a firmware',
+          );
         const fw = await import('../host/node/guest/firmware.ts');
         let got = await fw.loadFirmware();
         if (!got) {

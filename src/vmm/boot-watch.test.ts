@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { BootWatch } from './boot-watch.ts';
 
-const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./fixtures/uboot-${name}.txt`, import.meta.url)));
+const fixture = (name: string) =>
+  new Uint8Array(readFileSync(new URL(`./fixtures/uboot-${name}.txt`, import.meta.url)));
 const OPENSBI = new TextEncoder().encode('\r\nOpenSBI v1.6\r\n' + 'Platform Name : riscv-virtio,qemu\r\n'.repeat(60));
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

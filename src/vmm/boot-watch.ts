@@ -97,7 +97,7 @@ export function explain(attempts: string): string {
   if (scanned.length && !/Retrieving file: \S*extlinux\.conf/.test(t))
     return `no /extlinux/extlinux.conf or /boot/extlinux/extlinux.conf on partition ${scanned.join(', ')} (nor a boot.scr or EFI loader)`;
   if (/Retrieving file: \S*extlinux\.conf/.test(t))
-    return 'no label of extlinux.conf could be booted (see U-Boot\'s messages above)';
+    return "no label of extlinux.conf could be booted (see U-Boot's messages above)";
   if (/is now current device/.test(t))
     return 'no partition holds a filesystem U-Boot can read (ext2/3/4, FAT, ...): is it damaged or unformatted?';
   return 'U-Boot tried every boot target and stopped at its prompt (see its messages above)';
