@@ -129,9 +129,8 @@ QEMU spellings: -m, -smp, -kernel, -initrd, -append and -bios (as --firmware) ar
 
 exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report, a disk boot's
 firmware found nothing to boot (U-Boot gave up at its '=>' prompt: virtkit stops the VM and names
-what U-Boot reported), a failed save,
-or a host resource is busy (a hostfwd port in use, a disk image locked by another program, a --qmp
-or --console socket another process listens on), 2 bad
+what U-Boot reported), a failed save, or a host resource is busy (a hostfwd port in use, a disk
+image locked by another program, a --qmp or --console socket another process listens on), 2 bad
 input (flags, files, images), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
 changed (the VM powers off), 70 internal error. ('virtkit help exit-status' lists all commands'.)
 
@@ -602,10 +601,6 @@ export async function runLinux(argv: string[]): Promise<number> {
         if (initrdPath)
           throw new UsageError(
             '--initrd needs --kernel: a disk boot loads the initrd its extlinux.conf names (or add --boot guest to boot the default guest with the disk attached)',
-          );
-        if (firmwarePath === 'none')
-          throw new UsageError(
-            '--firmware none runs a bare-metal ELF given with --kernel: a disk boot needs a firmware',
           );
         const fw = await import('../host/node/guest/firmware.ts');
         let got = await fw.loadFirmware();

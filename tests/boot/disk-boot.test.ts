@@ -18,6 +18,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -25,6 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGpt } from '../../src/storage/gpt.ts';
+import { TestDaemon } from '../manager/harness.ts';
 import { ensureGuest, virtkit, GUEST_PROMPT, type RunResult } from '../support/virtkit.ts';
 
 const MiB = 1024 * 1024;
@@ -188,6 +190,42 @@ test(
     assert.equal(code, 0, `qemu exit ${code}\n${err}\n${out.slice(-3000)}`);
     assertChain(r);
     assert.match(out, /@@Q console=ttyS0 virtkit\.test=disk-boot/);
+  },
+);
+
+test(
+  'a daemon VM created from the bootable image boots from its disk and shuts down by the power button',
+  { timeout: 900_000 },
+  async () => {
+    const d = new TestDaemon();
+    try {
+      await d.start();
+      const c = await d.req('POST', '/v1/vms', { name: 'board', memory: 512, source: { type: 'image', path: good } });
+      assert.equal(c.status, 201, c.text);
+      const s = await d.req('POST', '/v1/vms/board/start');
+      assert.equal(s.status, 200, s.text);
+      const vms = join(d.stateDir, 'vms');
+      const log = () => {
+        const f = join(vms, readdirSync(vms)[0]!, 'console.log');
+        return existsSync(f) ? readFileSync(f, 'latin1') : '';
+      };
+      const deadline = Date.now() + 600_000;
+      while (!GUEST_PROMPT.test(log())) {
+        const st = (await d.req('GET', '/v1/vms/board')).body.state as string;
+        if (st !== 'running' || Date.now() > deadline)
+          assert.fail(`VM ${st} before its prompt:\n${log().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assertChain({ code: 0, signal: null, stdout: log(), stderr: '' });
+      assert.equal((await d.req('POST', '/v1/vms/board/shutdown', { timeout: 120 })).status, 200);
+      while ((await d.req('GET', '/v1/vms/board')).body.state !== 'stopped') {
+        if (Date.now() > deadline) assert.fail(`no power-off:\n${log().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.match(log(), /power button pressed/);
+    } finally {
+      await d.cleanup();
+    }
   },
 );
 
