@@ -411,6 +411,8 @@ export async function runLinux(argv: string[]): Promise<number> {
   /** A --save-on-exit snapshot could not be written: the exit status is 1 however the VM stopped. */
   let saveFailed = false;
   let opened: VmSpecDisk[] = [];
+  /** The first disk boots because it has a partition table (not because --boot disk said so). */
+  let autoDiskBoot = false;
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
@@ -464,7 +466,11 @@ export async function runLinux(argv: string[]): Promise<number> {
     qmpTarget?.vmStopped(r);
     const how = classifyStop(r);
     // A quit or poweroff is silent; a restored VM that cannot reboot powers off instead.
-    if (how !== 'clean') process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}\n`);
+    // A disk chosen for booting by its partition table may be a data disk (partitioned in a guest).
+    const hint =
+      r.kind === 'no-boot' && autoDiskBoot ? ' (--boot guest boots the default guest with the disk attached)' : '';
+    if (how !== 'clean')
+      process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}${hint}\n`);
     exitCode = EXIT_STATUS[how];
     if (saveFailed && exitCode === 0) exitCode = 1;
     done(exitCode);
@@ -598,6 +604,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       let firmwarePath = f.firmware as string | undefined;
       const diskBoot = !kernelPath && (await bootsFromDisk(bootChoice, disks[0]));
       if (diskBoot) {
+        autoDiskBoot = !bootChoice;
         if (initrdPath)
           throw new UsageError(
             '--initrd needs --kernel: a disk boot loads the initrd its extlinux.conf names (or add --boot guest to boot the default guest with the disk attached)',

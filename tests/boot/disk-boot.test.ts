@@ -262,6 +262,7 @@ test(
       /the disk has no partition table \(U-Boot: "\*\* No partition table - virtio 0 \*\*"\)/,
     );
     assert.equal(r.stdout, '', 'headless: the console is the socket');
+    assert.doesNotMatch(r.stderr, /--boot guest/, '--boot disk was asked for');
     const text = readFileSync(log, 'latin1');
     assert.match(text, /\*\* No partition table - virtio 0 \*\*/);
     assert.match(text, /\n=> $/);
@@ -273,6 +274,11 @@ test('a GPT disk without extlinux.conf', { timeout: 600_000 }, async () => {
   const r = await refused(
     ['--disk', disk],
     /no \/extlinux\/extlinux\.conf or \/boot\/extlinux\/extlinux\.conf on partition virtio 0:1/,
+  );
+  assert.match(
+    r.stderr,
+    /\(--boot guest boots the default guest with the disk attached\)$/m,
+    'a data disk? the way out',
   );
   assert.match(r.stdout, /Scanning virtio 0:1\.\.\./);
   assert.match(r.stdout, /\n=> $/);
