@@ -152,8 +152,8 @@ test(
 test(
   'the same disk boots in QEMU (qemu-system-riscv64 -bios fw_jump.bin -kernel u-boot.bin)',
   { timeout: 900_000 },
-  async (t) => {
-    if (!existsSync('/usr/bin/qemu-system-riscv64')) return t.skip('qemu-system-misc is not installed');
+  async () => {
+    assert.ok(existsSync('/usr/bin/qemu-system-riscv64'), 'qemu-system-riscv64 is missing: apt-get install qemu-system-misc');
     const q = spawn(
       'qemu-system-riscv64',
       [
