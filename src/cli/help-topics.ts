@@ -7,7 +7,8 @@ export const HELP_TOPICS: Record<string, string> = {
   'exit-status': `virtkit's exit statuses (every command):
 
   0    success (run: the guest powered off or was quit)
-  1    a runtime failure: the guest panicked or reported failure; a host resource is busy (a
+  1    a runtime failure: the guest panicked or reported failure; a disk boot's firmware found
+       nothing to boot (U-Boot gave up at its prompt); a host resource is busy (a
        port in use for 'web --port' or a 'run --net' hostfwd, a disk image locked by another
        program, in 'run' and 'img' alike; a 'run --qmp' or '--console' socket another process
        listens on); a download or build failed. 'img check' and 'img compare' have their own

@@ -4,9 +4,11 @@
  * plain alias), else refused with the virtkit command line that does the same, built from the value.
  *
  *   -m SIZE, -smp N, -kernel, -initrd, -append   accepted: same meaning, same values (-m 512 is MiB)
+ *   -bios FILE|none                              accepted as --firmware: an M-mode firmware loaded at
+ *                                                RAM base, or none (the -kernel ELF runs in M-mode)
  *   -nographic                                   accepted and ignored: virtkit never opens a window,
  *                                                its serial console is always this terminal
- *   -drive, -hda, -netdev, -nic, -bios           refused with the translation: their option lists
+ *   -drive, -hda, -netdev, -nic                  refused with the translation: their option lists
  *                                                differ (if=, id=, model=; -netdev alone adds no NIC)
  *   -cpu, -M/-machine, -serial, -enable-kvm      refused: virtkit has one CPU model, one board and
  *                                                one console, and no accelerator
@@ -48,7 +50,7 @@ export const QEMU_RUN_FLAGS: Record<string, ForeignFlag> = {
   hda: { hint: (v) => `did you mean '--disk ${v ?? 'FILE'}'?`, takesValue: true },
   netdev: { hint: netHint, takesValue: true },
   nic: { hint: netHint, takesValue: true },
-  bios: { hint: (v) => `did you mean '--firmware ${v ?? 'FILE'}'?`, takesValue: true },
+  bios: { as: 'firmware' },
   cpu: drop('virtkit emulates one CPU model (RV64GC with Sv39/Sv48)'),
   M: drop("virtkit has one board, QEMU's virt"),
   machine: drop("virtkit has one board, QEMU's virt"),

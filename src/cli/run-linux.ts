@@ -52,10 +52,16 @@ export const LINUX_HELP = `usage: virtkit run [options]
 
 Boots a RISC-V Linux guest on virtkit's virt board (QEMU virt memory map) with the serial console
 on this terminal. With no --kernel, boots the default guest (Debian trixie riscv64 kernel and a
-busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch').
+busybox initramfs), fetching it first if it is not cached ('virtkit guest fetch') - unless the
+first --disk has a partition table (GPT or MBR): then the disk boots as on a real board, through
+OpenSBI (M-mode) and U-Boot (S-mode), which loads the kernel and initrd that the disk's
+/boot/extlinux/extlinux.conf names (Debian's opensbi and u-boot-qemu packages, fetched into the
+cache on first use; docs/disk-boot.md).
 
 options:
-  --kernel FILE          Linux Image (incl. Debian's EFI-stub Image) or ELF kernel
+  --kernel FILE          Linux Image (incl. Debian's EFI-stub Image), ELF kernel, or any other file
+                         as a raw binary at RAM base + 2 MiB, as QEMU's -kernel (e.g. U-Boot's
+                         qemu-riscv64_smode/u-boot.bin behind --firmware fw_jump.bin)
   --initrd FILE          initramfs (cpio, optionally compressed as the kernel supports)
   --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
   --memory SIZE          guest RAM, e.g. 512M, 1G; a bare number is MiB (default 512M; 16M..4G)
@@ -73,7 +79,11 @@ options:
                              (socket,listen=PATH / socket,connect=PATH: host or join explicitly)
                            any form takes mac=52:54:00:XX:XX:XX
   --firmware FILE|none   run an M-mode firmware (e.g. OpenSBI fw_jump.bin/fw_dynamic.bin) instead of
-                         the built-in SBI; 'none' runs a bare-metal ELF (see below)
+                         the built-in SBI; 'none' runs a bare-metal ELF (see below). A disk boot
+                         uses FILE instead of the cached OpenSBI fw_jump.bin
+  --boot disk|guest      without --kernel: 'disk' boots the first --disk through the firmware even
+                         without a partition table; 'guest' boots the default guest with the disks
+                         attached even when the first has one (default: decided by the first disk)
   --save-on-exit FILE    write a snapshot when the VM is quit (Ctrl-A x, SIGINT/SIGTERM/SIGHUP, or
                          end of piped input once the guest is back at its prompt). FILE's directory
                          is checked at start (exit status 2); a save that fails is exit status 1
@@ -114,13 +124,14 @@ and removed from the output, and the default command line adds COLUMNS=29999 so 
 does not wrap long lines at 80 columns; on a terminal it adds the terminal's COLUMNS and LINES at
 boot (a serial console cannot tell the guest of a later resize).
 
-QEMU spellings: -m, -smp, -kernel, -initrd and -append are accepted; -nographic is ignored (the
-console is always this terminal); -drive, -hda, -netdev, -nic, -bios, -cpu and -M are refused
-with the virtkit flag that does the same.
+QEMU spellings: -m, -smp, -kernel, -initrd, -append and -bios (as --firmware) are accepted;
+-nographic is ignored (the console is always this terminal); -drive, -hda, -netdev, -nic, -cpu and
+-M are refused with the virtkit flag that does the same.
 
-exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report, a failed save,
-or a host resource is busy (a hostfwd port in use, a disk image locked by another program, a --qmp
-or --console socket another process listens on), 2 bad
+exit status: 0 the guest powered off (or was quit), 1 guest panic or failure report, a disk boot's
+firmware found nothing to boot (U-Boot gave up at its '=>' prompt: virtkit stops the VM and names
+what U-Boot reported), a failed save, or a host resource is busy (a hostfwd port in use, a disk
+image locked by another program, a --qmp or --console socket another process listens on), 2 bad
 input (flags, files, images), ${EXIT_CANNOT_REBOOT} a restored guest rebooted but its boot files are gone or
 changed (the VM powers off), 70 internal error. ('virtkit help exit-status' lists all commands'.)
 
@@ -136,6 +147,7 @@ export const LINUX_FLAGS = {
   disk: 'list',
   net: 'list',
   firmware: 'string',
+  boot: 'string',
   'save-on-exit': 'string',
   restore: 'string',
   stats: 'boolean',
@@ -295,6 +307,30 @@ async function bootFromFiles(
   return { vm, record };
 }
 
+/**
+ * Whether `virtkit run` without --kernel boots the first disk through the firmware: as --boot
+ * says, else when the disk has a partition table (a whole-disk filesystem or a blank disk is a
+ * data disk for the default guest, as before disk boot existed).
+ */
+async function bootsFromDisk(choice: string | undefined, first: VmSpecDisk | undefined): Promise<boolean> {
+  if (choice) return choice === 'disk';
+  if (!first) return false;
+  const { readPartitionTable } = await import('../storage/gpt.ts');
+  const b = first.backend;
+  try {
+    const table = await readPartitionTable(async (offset, length) => {
+      const buf = new Uint8Array(Math.max(0, Math.min(length, b.size - offset)));
+      if (buf.length) await b.read(offset, buf);
+      return buf;
+    }, b.size);
+    return table.scheme !== 'none';
+  } catch (e) {
+    if (e instanceof StorageError)
+      throw new UsageError(`--disk ${first.source}: reading its partition table failed: ${e.message}`);
+    throw e;
+  }
+}
+
 export async function runLinux(argv: string[]): Promise<number> {
   const a = parseArgs(argv, LINUX_FLAGS, {}, { foreign: QEMU_RUN_FLAGS });
   if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
@@ -324,10 +360,16 @@ export async function runLinux(argv: string[]): Promise<number> {
   const pidPath = f.pidfile === undefined ? undefined : resolve(f.pidfile as string);
   const savePath = f['save-on-exit'] as string | undefined;
   const restorePath = f.restore as string | undefined;
-  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.memory))
+  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.memory || f.boot))
     throw new UsageError(
-      '--restore takes the machine from the snapshot: drop --kernel/--initrd/--append/--cpus/--memory/--firmware (give its disks with --disk)',
+      '--restore takes the machine from the snapshot: drop --kernel/--initrd/--append/--cpus/--memory/--firmware/--boot (give its disks with --disk)',
     );
+  const bootChoice = f.boot as string | undefined;
+  if (bootChoice !== undefined && bootChoice !== 'disk' && bootChoice !== 'guest')
+    throw new UsageError(`--boot must be 'disk' or 'guest', not '${bootChoice}'`);
+  if (bootChoice && f.kernel)
+    throw new UsageError(`--boot chooses what boots without --kernel: drop one of --boot ${bootChoice} and --kernel`);
+  if (bootChoice === 'disk' && !diskSpecs.length) throw new UsageError('--boot disk needs a --disk to boot from');
 
   let exitCode = 0;
   let netSetup: NetSetup | undefined;
@@ -370,6 +412,8 @@ export async function runLinux(argv: string[]): Promise<number> {
   /** A --save-on-exit snapshot could not be written: the exit status is 1 however the VM stopped. */
   let saveFailed = false;
   let opened: VmSpecDisk[] = [];
+  /** The first disk boots because it has a partition table (not because --boot disk said so). */
+  let autoDiskBoot = false;
 
   // While stdout is behind, the guest's console devices stop consuming (the guest waits); a
   // closed stdout drops the output and the guest runs on.
@@ -423,7 +467,11 @@ export async function runLinux(argv: string[]): Promise<number> {
     qmpTarget?.vmStopped(r);
     const how = classifyStop(r);
     // A quit or poweroff is silent; a restored VM that cannot reboot powers off instead.
-    if (how !== 'clean') process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}\n`);
+    // A disk chosen for booting by its partition table may be a data disk (partitioned in a guest).
+    const hint =
+      r.kind === 'no-boot' && autoDiskBoot ? ' (--boot guest boots the default guest with the disk attached)' : '';
+    if (how !== 'clean')
+      process.stderr.write(`\nvirtkit: ${text}${how === 'cannot-reboot' ? ': powering off' : ''}${hint}\n`);
     exitCode = EXIT_STATUS[how];
     if (saveFailed && exitCode === 0) exitCode = 1;
     done(exitCode);
@@ -559,7 +607,23 @@ export async function runLinux(argv: string[]): Promise<number> {
       opened = disks;
       let kernelPath = f.kernel as string | undefined;
       let initrdPath = f.initrd as string | undefined;
-      if (!kernelPath) {
+      let firmwarePath = f.firmware as string | undefined;
+      const diskBoot = !kernelPath && (await bootsFromDisk(bootChoice, disks[0]));
+      if (diskBoot) {
+        autoDiskBoot = !bootChoice;
+        if (initrdPath)
+          throw new UsageError(
+            '--initrd needs --kernel: a disk boot loads the initrd its extlinux.conf names (or add --boot guest to boot the default guest with the disk attached)',
+          );
+        const fw = await import('../host/node/guest/firmware.ts');
+        let got = await fw.loadFirmware();
+        if (!got) {
+          process.stderr.write('virtkit: booting from the disk: fetching the firmware (OpenSBI and U-Boot) first\n');
+          got = await fw.fetchFirmware({ progress: (m) => process.stderr.write(`virtkit firmware: ${m}\n`) });
+        }
+        kernelPath = got.uboot;
+        firmwarePath ??= got.fwJump;
+      } else if (!kernelPath) {
         if (f.firmware) throw new UsageError('--firmware needs --kernel (or use --firmware none for a bare-metal ELF)');
         const guest = await import('../host/node/guest/debian-guest.ts');
         let g = await guest.loadGuest();
@@ -570,13 +634,15 @@ export async function runLinux(argv: string[]): Promise<number> {
         kernelPath = g.kernel;
         initrdPath ??= g.initrd;
       }
-      // Headless there is no terminal to measure: the guest's default (80 columns) stands.
+      // Headless there is no terminal to measure: the guest's default (80 columns) stands. A disk
+      // boot's kernel command line is extlinux.conf's (U-Boot replaces the device tree's).
       const append =
-        (f.append as string | undefined) ?? `console=ttyS0${headless ? '' : consoleEnvironment(process.stdout)}`;
+        (f.append as string | undefined) ??
+        (diskBoot ? '' : `console=ttyS0${headless ? '' : consoleEnvironment(process.stdout)}`);
       guestAppend = append;
       const nics = await openNets(netTexts);
       const booted = await bootFromFiles(
-        { kernel: kernelPath, initrd: initrdPath, firmware: f.firmware as string | undefined },
+        { kernel: kernelPath, initrd: initrdPath, firmware: firmwarePath },
         { memoryBytes, cpus, append, disks, nics },
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );

@@ -40,9 +40,20 @@ test('initrd and FDT are placed as QEMU virt places them', () => {
 
 test('bad kernels and layouts give clear errors', () => {
   const ram = new Uint8Array(16 * MiB);
-  assert.throws(() => loadKernel(new Uint8Array(100), ram, 0x80000000), /neither a RISC-V Linux Image/);
+  assert.throws(() => loadKernel(new Uint8Array(0), ram, 0x80000000), /kernel is empty/);
+  assert.throws(() => loadKernel(new Uint8Array(15 * MiB), ram, 0x80000000), /raw binary.*needs 17 MiB of RAM, the machine has 16 MiB/);
+  assert.throws(() => loadKernel(Uint8Array.of(0x7f, 0x45, 0x4c, 0x46, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9), ram, 0x80000000), /kernel ELF: unknown ELF class 9/);
   assert.throws(() => loadKernel(fakeImage(0x200000, 64 * MiB), ram, 0x80000000), /needs 66 MiB of RAM/);
   assert.throws(() => loadKernel(fakeImage(0x123, 4096), ram, 0x80000000), KernelImageError);
   const k = { entry: 0x80200000, end: 0x80200000 + 30 * MiB, kind: 'image' as const };
   assert.throws(() => planBootLayout(0x80000000, 64 * MiB, k, 40 * MiB, 8192), /does not fit/);
+});
+
+test('anything else is a raw binary at RAM base + 2 MiB, as QEMU -kernel loads U-Boot', () => {
+  const ram = new Uint8Array(16 * MiB);
+  const raw = Uint8Array.of(0x97, 0x02, 0x00, 0x00, 0x13); // auipc t0,0; not an Image, not ELF
+  const k = loadKernel(raw, ram, 0x80000000);
+  assert.deepEqual(k, { entry: 0x80200000, end: 0x80200005, kind: 'raw' });
+  assert.deepEqual([...ram.subarray(2 * MiB, 2 * MiB + 5)], [...raw]);
+  assert.equal(ram[2 * MiB - 1], 0);
 });

@@ -3,7 +3,10 @@
  *
  * Accepted: the RISC-V Linux `Image` format (Documentation/arch/riscv/boot-image-header.rst),
  * including the EFI-stub variant Debian ships (it starts with "MZ" and still carries the RISC-V
- * header), and ELF executables (vmlinux, bare-metal programs) through elf.ts.
+ * header), ELF executables (vmlinux, bare-metal programs) through elf.ts, and, as QEMU's -kernel
+ * does, anything else as a raw binary at RAM base + 2 MiB: that is where S-mode programs such as
+ * U-Boot's qemu-riscv64_smode build are linked to run (CONFIG_TEXT_BASE 0x80200000), after the
+ * M-mode firmware at RAM base.
  *
  * Image header (little-endian, 64 bytes):
  *   0 code0/code1, 8 text_offset (u64), 16 image_size (u64), 24 flags (u64),
@@ -53,8 +56,11 @@ export interface LoadedKernel {
   entry: number;
   /** First byte past the loaded kernel (including its bss, when the header says how big it is). */
   end: number;
-  kind: 'image' | 'elf';
+  kind: 'image' | 'elf' | 'raw';
 }
+
+/** Where a raw binary goes: RAM base + 2 MiB, as QEMU's virt board puts it behind the firmware. */
+export const RAW_KERNEL_OFFSET = 2 * MiB;
 
 /** Loads a kernel Image or ELF into RAM; throws KernelImageError naming what is wrong. */
 export function loadKernel(bytes: Uint8Array, ram: Uint8Array, ramBase: number): LoadedKernel {
@@ -82,7 +88,13 @@ export function loadKernel(bytes: Uint8Array, ram: Uint8Array, ramBase: number):
       throw e;
     }
   }
-  throw new KernelImageError('kernel is neither a RISC-V Linux Image (no RSC\\x05 magic) nor an ELF file');
+  if (bytes.length === 0) throw new KernelImageError('kernel is empty');
+  if (RAW_KERNEL_OFFSET + bytes.length > ram.length)
+    throw new KernelImageError(
+      `kernel (a raw binary: neither a RISC-V Linux Image nor ELF) needs ${Math.ceil((RAW_KERNEL_OFFSET + bytes.length) / MiB)} MiB of RAM, the machine has ${Math.floor(ram.length / MiB)} MiB`,
+    );
+  ram.set(bytes, RAW_KERNEL_OFFSET);
+  return { entry: ramBase + RAW_KERNEL_OFFSET, end: ramBase + RAW_KERNEL_OFFSET + bytes.length, kind: 'raw' };
 }
 
 export interface BootLayout {

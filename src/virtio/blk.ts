@@ -18,7 +18,9 @@
  *
  * Bounds, whatever the driver posts: at most queue-size requests in flight (the virtqueue
  * refuses a head that is still in flight), at most `maxRequestBytes` of data per request
- * (larger ones fail with IOERR before reaching the disk) and at most `maxInflightBytes` of
+ * (larger writes fail with IOERR before reaching the disk; a larger read is served in pieces of
+ * that size through one bounce buffer, since U-Boot reads a whole extent, tens of MiB, in one
+ * request and splits nothing by seg_max/size_max) and at most `maxInflightBytes` of
  * data in flight in all (requests beyond wait in the ring until earlier ones finish; reads are
  * charged their bounce buffer's size). So bounce memory is at most maxInflightBytes in flight
  * plus BLK_BOUNCE_POOL_BYTES idle.
@@ -59,8 +61,9 @@ const ID_BYTES = 20;
 
 /**
  * Default cap on the data of one request: 8 MiB, six times Linux's default max_sectors_kb
- * (1280 KiB; older kernels 512 KiB). Bigger requests fail with IOERR. It bounds one bounce
- * buffer, since every descriptor may point at the same guest memory.
+ * (1280 KiB; older kernels 512 KiB). Bigger writes fail with IOERR; bigger reads go through an
+ * 8 MiB bounce buffer piece by piece. It bounds one bounce buffer, since every descriptor may
+ * point at the same guest memory.
  */
 export const BLK_MAX_REQUEST_BYTES = 8 << 20;
 /**
@@ -316,7 +319,7 @@ export class VirtioBlk implements VirtioDeviceModel {
     this.reqSector = this.hdrView.getUint32(8, true) + this.hdrView.getUint32(12, true) * 0x1_0000_0000;
     if (this.reqType === VIRTIO_BLK_T_IN) {
       const bytes = chain.writeBytes - 1;
-      return bytes <= this.maxRequest ? BouncePool.capacity(bytes) : 0;
+      return BouncePool.capacity(Math.min(bytes, this.maxRequest));
     }
     if (this.reqType === VIRTIO_BLK_T_OUT) {
       const bytes = chain.readBytes - 16;
@@ -416,7 +419,7 @@ export class VirtioBlk implements VirtioDeviceModel {
   }
 
   private rw(req: Request, sector: number, bytes: number, isWrite: boolean): Promise<number> | number {
-    if (bytes % SECTOR !== 0 || bytes > this.maxRequest) return VIRTIO_BLK_S_IOERR;
+    if (bytes % SECTOR !== 0 || (isWrite && bytes > this.maxRequest)) return VIRTIO_BLK_S_IOERR;
     let pos = this.byteRange(sector, bytes);
     if (pos < 0) return VIRTIO_BLK_S_IOERR;
     if (isWrite) {
@@ -427,6 +430,7 @@ export class VirtioBlk implements VirtioDeviceModel {
       this.stats.rdBytes += bytes;
     }
     if (bytes === 0) return VIRTIO_BLK_S_OK;
+    if (!isWrite && bytes > this.maxRequest) return this.readInPieces(req, pos, bytes);
     if (!isWrite) {
       // Into a bounce buffer, copied to the guest in finish() only if the request is still current.
       const buf = this.bounces.take(bytes);
@@ -442,6 +446,26 @@ export class VirtioBlk implements VirtioDeviceModel {
     });
     const all = ops.length === 1 ? ops[0]! : Promise.all(ops);
     return all.then(() => VIRTIO_BLK_S_OK);
+  }
+
+  /**
+   * A read bigger than maxRequest (U-Boot loading a kernel): one bounce buffer of maxRequest bytes,
+   * each piece copied into the guest's buffers as it arrives while the request is still current
+   * (a reset stops it: no byte reaches guest RAM after). finish() has nothing left to copy.
+   */
+  private async readInPieces(req: Request, pos: number, bytes: number): Promise<number> {
+    const buf = this.bounces.take(this.maxRequest);
+    for (let done = 0; done < bytes;) {
+      const n = Math.min(this.maxRequest, bytes - done);
+      await this.backend.read(pos + done, buf.subarray(0, n));
+      if (req.epoch !== this.epoch) return VIRTIO_BLK_S_IOERR;
+      const piece = buf.subarray(0, n);
+      const at = done;
+      this.transport.guard(() => req.chain.copyIn(this.transport.mem.ram, at, piece));
+      done += n;
+    }
+    this.bounces.give(buf);
+    return VIRTIO_BLK_S_OK;
   }
 
   /** DISCARD / WRITE_ZEROES: a list of 16-byte {sector, num_sectors, flags} segments. */

@@ -24,6 +24,8 @@ export function describeStop(r: StopReason): string {
       return `the guest reported failure (code ${r.code})`;
     case 'panic':
       return 'guest kernel panic';
+    case 'no-boot':
+      return `the firmware found nothing to boot on the disk: ${r.why}`;
     case 'error':
       return `internal error: ${r.message}`;
   }
@@ -43,6 +45,7 @@ export function classifyStop(r: StopReason): StopClass {
     case 'reboot':
       return 'cannot-reboot';
     case 'panic':
+    case 'no-boot':
     case 'fail':
       return 'guest-failed';
     case 'error':

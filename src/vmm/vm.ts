@@ -31,6 +31,7 @@ import {
 import { StateError, StateReader } from '../memory/state.ts';
 import { SnapshotError, decodeSnapshot, encodeSnapshot } from './snapshot-file.ts';
 import { PanicWatch } from './panic-watch.ts';
+import { BootWatch } from './boot-watch.ts';
 import type { VirtioBlkStats } from '../virtio/blk.ts';
 import { addLatency, copyLatency } from '../virtio/latency.ts';
 
@@ -61,6 +62,8 @@ export type StopReason =
   /** The guest asked to reboot and the VM could not boot again; `why` is one line for the user. */
   | { kind: 'reboot'; why: string }
   | { kind: 'panic' }
+  /** The firmware (U-Boot) tried every boot target and gave up at its prompt; `why` is one clause. */
+  | { kind: 'no-boot'; why: string }
   | { kind: 'quit' }
   | { kind: 'error'; message: string };
 
@@ -139,6 +142,10 @@ export class Vm {
   private scheduled = false;
   /** Watches for a kernel panic across chunk boundaries without keeping the whole log. */
   private readonly panicWatch = new PanicWatch();
+  /** Watches each board's firmware for giving up on the boot (a new one per board: a reboot boots afresh). */
+  private bootWatch = new BootWatch();
+  /** Set when the boot watch saw the firmware give up: the turn stops the VM with it. */
+  private noBoot: string | undefined;
   /** Set by input(); lets a turn about to sleep see input its own output handler just typed. */
   private freshInput = false;
 
@@ -168,6 +175,7 @@ export class Vm {
       onOutput: (b) => this.onOutput(b),
       onDeviceInterrupt: () => this.wake(),
     });
+    this.bootWatch = new BootWatch();
     board.holdOutput(this.heldByHost);
     if (this.releaseBootFiles) {
       const { kernel: _k, initrd: _i, firmware: _f, ...rest } = this.opts;
@@ -373,6 +381,8 @@ export class Vm {
 
   private onOutput(bytes: Uint8Array): void {
     if (this.panicWatch.feed(bytes)) this.sawPanic = true;
+    const why = this.bootWatch.feed(bytes);
+    if (why !== undefined) this.noBoot = why;
     this.events.output(bytes);
   }
 
@@ -398,7 +408,7 @@ export class Vm {
         if (this.pendingInput.length) this.deliverInput();
         m.pollDevices();
         m.runSlice(SLICE_BUDGET);
-        if (m.power || this.sawPanic) break;
+        if (m.power || this.sawPanic || this.noBoot !== undefined) break;
         // This turn's output budget is spent with output waiting: hand it over, go on next turn.
         if (m.outputBudgetSpent) break;
         if (m.allWaiting()) {
@@ -432,6 +442,10 @@ export class Vm {
     if (this.state !== 'running') return;
     if (this.sawPanic) {
       this.stop({ kind: 'panic' });
+      return;
+    }
+    if (this.noBoot !== undefined) {
+      this.stop({ kind: 'no-boot', why: this.noBoot });
       return;
     }
     if (m.power?.kind === 'reboot' && this.hasBootFiles) {

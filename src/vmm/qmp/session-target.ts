@@ -58,6 +58,7 @@ function stopCause(r: StopReason): { guest: boolean; reason: ShutdownReason } {
   switch (r.kind) {
     case 'poweroff':
     case 'fail':
+    case 'no-boot':
       return { guest: true, reason: 'guest-shutdown' };
     case 'reboot':
       return { guest: true, reason: 'guest-reset' };
