@@ -1,0 +1,193 @@
+/**
+ * Debian system benchmark: the full Debian guest (systemd) booted from its disk through Debian's
+ * OpenSBI fw_jump.bin and U-Boot (S-mode), virtkit against qemu-system-riscv64 -M virt (TCG) on
+ * the same image with the same firmware, in the same run on the same machine. Each boots a fresh
+ * qcow2 overlay on the cached base image; the time is from spawn to the serial console's login
+ * prompt. Also: the restore of a snapshot of the booted system to a usable shell, and the load
+ * average and process CPU time (steadier than wall time on a shared machine).
+ *
+ *   node --import tsx bench/debian/run.ts [--runs N] [--memory 1G] [--skip-restore]
+ *
+ * Uses the test suite's Debian build (tests/support/debian.ts: built on first use, tens of
+ * minutes) so the root password is known for the restore check.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTestDebian, TEST_ROOT_PASSWORD } from '../../tests/support/debian.ts';
+import { ensureGuest, virtkit } from '../../tests/support/virtkit.ts';
+
+const VIRTKIT = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const runs = Number(opt('--runs', '1'));
+const memory = opt('--memory', '1G');
+const LOGIN = /login: $/m;
+const ROOT = /root@[\w-]+:[^\n#]*# $/m;
+
+interface Timing {
+  login: number;
+  /** User+system CPU seconds of the emulator process up to the login prompt (/proc/PID/stat). */
+  cpu: number;
+}
+
+/** Spawns cmd, waits for the login prompt, then kills it; times from spawn. */
+function timeToLogin(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    let login = 0;
+    let cpu = NaN;
+    child.stdout.on('data', (d) => {
+      out = (out + d).slice(-100_000);
+      if (!login && LOGIN.test(out)) {
+        login = performance.now() - t0;
+        cpu = cpuSeconds(child.pid!);
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.on('data', (d) => (err = (err + d).slice(-20_000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60 * 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (!login) reject(new Error(`${cmd} exited (${code}) before the login prompt:\n${err}\n${out.slice(-3000)}`));
+      else resolve({ login, cpu });
+    });
+  });
+}
+
+/** utime + stime of a process in seconds (Linux: fields 14 and 15 of /proc/PID/stat, 100 ticks/s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Boots, logs in, saves a snapshot on SIGTERM, then times the restore to a shell answering. */
+async function restoreTime(disk: string, snap: string, env: NodeJS.ProcessEnv): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [VIRTKIT, 'run', '--disk', disk, '--memory', memory, '--save-on-exit', snap],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env,
+      },
+    );
+    let out = '';
+    let step = 0;
+    child.stdout.on('data', (d) => {
+      out = (out + d).slice(-20_000);
+      if (step === 0 && LOGIN.test(out)) {
+        step = 1;
+        out = '';
+        child.stdin.write('root\n');
+      } else if (step === 1 && /Password: $/m.test(out)) {
+        step = 2;
+        out = '';
+        child.stdin.write(`${TEST_ROOT_PASSWORD}\n`);
+      } else if (step === 2 && ROOT.test(out)) {
+        step = 3;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('close', (code) => (step === 3 && code === 0 ? resolve() : reject(new Error(`save failed (${code})`))));
+  });
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [VIRTKIT, 'run', '--restore', snap, '--disk', disk], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env,
+    });
+    let out = '';
+    let at = 0;
+    child.stdin.write('\necho restored-$((6*7))\n');
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (!at && /restored-42/.test(out)) {
+        at = performance.now() - t0;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('close', () => (at ? resolve(at) : reject(new Error(`restore never answered:\n${out.slice(-2000)}`))));
+  });
+}
+
+ensureGuest();
+const deb = ensureTestDebian();
+const env = { ...process.env, ...deb.env };
+const { loadFirmware, fetchFirmware } = await import('../../src/host/node/guest/firmware.ts');
+process.env.VIRTKIT_CACHE = deb.cache;
+const fw = (await loadFirmware()) ?? (await fetchFirmware({ progress: (m) => console.error(m) }));
+const dir = mkdtempSync(join(tmpdir(), 'virtkit-bench-debian-'));
+const s = (ms: number) => (ms / 1000).toFixed(1);
+try {
+  for (let r = 0; r < runs; r++) {
+    const overlay = async (name: string) => {
+      const p = join(dir, `${name}-${r}.qcow2`);
+      const made = await virtkit(
+        ['img', 'create', '-f', 'qcow2', '-b', deb.base, '-F', 'qcow2', p],
+        '',
+        60_000,
+        deb.env,
+      );
+      if (made.code !== 0) throw new Error(made.stderr);
+      return p;
+    };
+    const load0 = loadavg()[0]!.toFixed(2);
+    const q = await timeToLogin(
+      'qemu-system-riscv64',
+      [
+        '-M',
+        'virt',
+        '-m',
+        memory,
+        '-nographic',
+        '-monitor',
+        'none',
+        '-serial',
+        'stdio',
+        '-bios',
+        fw.fwJump,
+        '-kernel',
+        fw.uboot,
+        '-drive',
+        `file=${await overlay('qemu')},format=qcow2,if=virtio`,
+      ],
+      env,
+    );
+    const v = await timeToLogin(
+      process.execPath,
+      [VIRTKIT, 'run', '--memory', memory, '--disk', await overlay('virtkit')],
+      env,
+    );
+    console.log(
+      `run ${r + 1}: boot to login  virtkit ${s(v.login)} s (CPU ${v.cpu.toFixed(0)} s)  qemu ${s(q.login)} s (CPU ${q.cpu.toFixed(0)} s)  ratio ${(v.login / q.login).toFixed(2)} (CPU ratio ${(v.cpu / q.cpu).toFixed(2)})  load ${load0}`,
+    );
+  }
+  if (!args.includes('--skip-restore')) {
+    const disk = join(dir, 'restore.qcow2');
+    await virtkit(['img', 'create', '-f', 'qcow2', '-b', deb.base, '-F', 'qcow2', disk], '', 60_000, deb.env);
+    const ms = await restoreTime(disk, join(dir, 'booted.snap'), env);
+    console.log(`restore of a booted Debian snapshot to a usable shell: ${s(ms)} s`);
+  }
+  const info = JSON.parse(
+    readFileSync(join(deb.cache, 'guests', 'debian-trixie-riscv64-system', 'system.json'), 'utf8'),
+  );
+  console.log(
+    `last build (guest fetch debian): download ${info.seconds.download.toFixed(0)} s, host unpack+mke2fs ${info.seconds.unpack.toFixed(0)} s, in-guest configuration ${info.seconds.configure.toFixed(0)} s (${(info.configureInstructions / 1e9).toFixed(0)} billion instructions), qcow2 ${info.seconds.convert.toFixed(0)} s`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
