@@ -1,0 +1,18 @@
+import { VirtkitSession } from './tests/support/virtkit.ts';
+const s = new VirtkitSession(['run', '--disk', '/tmp/deb1.qcow2', '--memory', '1G', '--net', 'user,hostfwd=tcp:127.0.0.1:2299-:22'], 3600_000);
+let at = await s.waitFor(/login: $/m);
+const t = Date.now();
+s.send('root\n'); at = await s.waitFor(/Password: $/m, at); s.send('r00t-pw\n');
+at = await s.waitFor(/root@debian:~# $/m, at);
+console.log('logged in');
+s.send('systemctl is-system-running --wait; systemctl --failed --no-legend --plain; uptime; echo DONE-$((1+1))\n');
+at = await s.waitFor(/DONE-2/, at);
+await s.waitFor(/root@debian:~# $/m, at);
+console.log(s.stdout.slice(s.stdout.lastIndexOf('logged') >= 0 ? 0 : 0).slice(-3000));
+s.send('journalctl -b -p warning --no-pager | tail -40; echo DONE-$((2+2))\n');
+at = await s.waitFor(/DONE-4/, at);
+await s.waitFor(/root@debian:~# $/m, at);
+console.log(s.stdout.slice(-6000));
+s.send('poweroff\n');
+const r = await s.result;
+console.log('exit', r.code, (Date.now() - t) / 1000);
