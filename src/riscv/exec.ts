@@ -15,6 +15,7 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
+import { execIntExt } from './ext/intext.ts';
 
 /** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
@@ -156,6 +157,15 @@ export enum Op {
   BINVI,
   BSET,
   BSETI,
+  /** Zicond, Zbc/Zbkc, Zbkb, Zbkx: imm = kind (ext/intext.ts). */
+  XINT,
+  /** Zicbom/Zicboz: imm 0 inval, 1 clean, 2 flush, 4 zero. */
+  CBO,
+  SINVAL_VMA,
+  /** Svinval: imm 0 sfence.w.inval, 1 sfence.inval.ir. */
+  SFENCE_INVAL,
+  FLH,
+  FSH,
 }
 
 export const TLB_BITS = 12;
@@ -1409,7 +1419,12 @@ export function execute(h: ExecContext, budget: number): number {
           case Op.LR_D:
           case Op.SC_D:
           case Op.AMO_W:
-          case Op.AMO_D: {
+          case Op.AMO_D:
+          case Op.CBO:
+          case Op.SINVAL_VMA:
+          case Op.SFENCE_INVAL:
+          case Op.FLH:
+          case Op.FSH: {
             // Rarer instructions: executed by the hart's slow path, which returns 0 (trap taken),
             // 1 (done, continue in this block), 2 (done, pc set, leave the block) or 3 (stop run: WFI).
             h.pcLo = vLo + p;
@@ -1627,6 +1642,15 @@ export function execute(h: ExecContext, budget: number): number {
               x[d + 1] = ah | mh;
             }
             break;
+          }
+          case Op.XINT: {
+            // Optional integer extensions (ext/intext.ts); illegal when the CPU model lacks them.
+            if (execIntExt(x, h.ext, w, code[p + 1])) break;
+            h.pcLo = vLo + p;
+            h.pcHi = vHi;
+            h.illegal(0);
+            exitKind = 3;
+            break exit;
           }
           default:
             // Unreachable for decoder output; treat as illegal rather than loop.
