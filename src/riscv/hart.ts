@@ -1762,7 +1762,8 @@ export class Hart implements ExecContext, CodeCacheClient {
    * Zicbom/Zicboz: cbo.inval (0), cbo.clean (1), cbo.flush (2), cbo.zero (4) on the 64-byte block
    * holding x[a]. Caches are not modelled (RAM is coherent with every agent), so clean, flush and
    * inval only check that the instruction is enabled for the mode (xenvcfg) and that the block
-   * may be accessed; cbo.zero stores 64 zero bytes. A fault reports the rs1 address.
+   * may be accessed; cbo.zero stores 64 zero bytes. A fault reports the block's address (rs1
+   * aligned down), as QEMU and Spike do.
    */
   private execCbo(kind: number, a: number, w: number): number {
     const zero = kind === 4;
@@ -1782,21 +1783,22 @@ export class Hart implements ExecContext, CodeCacheClient {
       if (!ok) return this.illegalR();
     }
     const x = this.x;
-    const lo = x[a];
+    const lo = x[a] & -CACHE_BLOCK;
     const hi = x[a + 1];
-    const blo = lo & -CACHE_BLOCK;
     const bus = this.bus;
     if (!zero) {
       // Allowed when a load or a store would be; failures are store/AMO faults.
-      const pa = this.xlate(blo, hi, LOAD, CACHE_BLOCK);
-      if (pa < 0) return this.dataFault0(this.xcause === 13 ? 15 : 7, lo, hi);
+      const i = (lo >>> 12) & TLB_MASK;
+      if (!(this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey))) {
+        const pa = this.xlate(lo, hi, LOAD, CACHE_BLOCK);
+        if (pa < 0) return this.dataFault0(this.xcause === 13 ? 15 : 7, lo, hi);
+      }
       this.advance(w);
       return 2;
     }
-    const pa = this.xlate(blo, hi, STORE, CACHE_BLOCK);
-    if (pa < 0) return this.dataFault0(this.xcause, lo, hi);
-    if (!bus.isRam(pa, CACHE_BLOCK)) return this.dataFault0(7, lo, hi);
-    const off = pa - bus.ramBase;
+    // As a store of the whole block, through the write TLB (Linux clears every page this way).
+    const off = this.atomicRamOffset(lo, hi, CACHE_BLOCK, STORE);
+    if (off < 0) return 0;
     bus.ram.fill(0, off, off + CACHE_BLOCK);
     if (bus.codePages[off >>> 12] !== 0) bus.codeWritten(off >>> 12);
     this.advance(w);

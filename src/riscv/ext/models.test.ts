@@ -140,14 +140,14 @@ test('cbo.zero zeroes the aligned 64-byte block holding rs1; a read-only page gi
   const off = DATA - RAM_BASE;
   assert.deepEqual([...m.bus.ram.subarray(off + 63, off + 129)], [0xaa, ...new Array(64).fill(0), 0xaa]);
 
-  // Sv39, S-mode, a read-only 4 KiB page: cbo.zero faults with cause 15, tval = rs1.
+  // Sv39, S-mode, a read-only 4 KiB page: cbo.zero faults with cause 15, tval = the block.
   const s = sv39Machine('max', 0x1 | 0x2 | 0x40); // V R A
   s.hart.menvcfgLo = C.ENVCFG_CBZE | C.ENVCFG_CBCFE;
   load(s.bus, CODE_VA_PA, [0x0045200f]);
   s.hart.writeReg(A0, VA + 0x10);
   s.hart.run(1);
   assert.equal(s.hart.mcauseLo, 15);
-  assert.equal(s.hart.mtvalLo, VA + 0x10);
+  assert.equal(s.hart.mtvalLo, VA);
 });
 
 // ---- page tables: root at RAM_BASE + 0x20000, code identity-mapped by a 1 GiB leaf ----
