@@ -130,5 +130,8 @@ test('the CPU model is saved with the board; a snapshot without one is an rv64gc
   const { cpu: _none, ...older } = saved;
   assert.equal(readMachineHeader(new StateReader('machine', older)).cpu, 'rv64gc');
   new VirtMachine({ ...opts, cpu: 'rv64gc' }).loadState(older);
-  assert.throws(() => readMachineHeader(new StateReader('machine', { ...saved, cpu: 'z80' })), /unknown CPU model "z80"/);
+  assert.throws(
+    () => readMachineHeader(new StateReader('machine', { ...saved, cpu: 'z80' })),
+    /unknown CPU model "z80"/,
+  );
 });

@@ -19,7 +19,15 @@
 import { Bus } from '../memory/bus.ts';
 import { HostClock } from '../memory/clock.ts';
 import { buildVirtFdt, VIRT } from './fdt.ts';
-import { cpuConfig, CPU_MODELS, DEFAULT_CPU_MODEL, LEGACY_CPU_MODEL, X_SVPBMT, X_ZICBOM, X_ZICBOZ } from '../riscv/cpu-config.ts';
+import {
+  cpuConfig,
+  CPU_MODELS,
+  DEFAULT_CPU_MODEL,
+  LEGACY_CPU_MODEL,
+  X_SVPBMT,
+  X_ZICBOM,
+  X_ZICBOZ,
+} from '../riscv/cpu-config.ts';
 import type { CpuConfig, CpuModel } from '../riscv/cpu-config.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';

@@ -37,7 +37,17 @@ import { compileWindow } from './jit.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass } from '../memory/bus.ts';
 import { StateReader } from '../memory/state.ts';
-import { cpuConfig, DEFAULT_CPU_MODEL, X_SV57, X_SVNAPOT, X_SVPBMT, X_ZICBOM, X_ZICBOZ, X_SVINVAL, X_ZFHMIN } from './cpu-config.ts';
+import {
+  cpuConfig,
+  DEFAULT_CPU_MODEL,
+  X_SV57,
+  X_SVNAPOT,
+  X_SVPBMT,
+  X_ZICBOM,
+  X_ZICBOZ,
+  X_SVINVAL,
+  X_ZFHMIN,
+} from './cpu-config.ts';
 import type { CpuConfig } from './cpu-config.ts';
 import { Pmp, PMP_R, PMP_W, PMP_X } from './pmp.ts';
 
@@ -783,8 +793,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       napot = top10 >>> 9 !== 0;
       if (
         (top10 & 0x7f) !== 0 ||
-        (pbmt !== 0 &&
-          (pbmt === 3 || (this.ext & X_SVPBMT) === 0 || (this.menvcfgHi & C.ENVCFG_PBMTE_HI) === 0)) ||
+        (pbmt !== 0 && (pbmt === 3 || (this.ext & X_SVPBMT) === 0 || (this.menvcfgHi & C.ENVCFG_PBMTE_HI) === 0)) ||
         (napot && ((this.ext & X_SVNAPOT) === 0 || i !== 0 || ((pteLo >>> 10) & 15) !== 8))
       ) {
         this.xcause = pf; // reserved bits, PBMT 3 or not enabled, N without Svnapot or not 64 KiB
@@ -834,12 +843,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       this.noteRegion(lo, hi, -0x10000, -1);
       ppn = ppnHi * 4194304 + (ppnLo & ~15) + ((lo >>> 12) & 15);
     } else if (i > 0) {
-      this.noteRegion(
-        lo,
-        hi,
-        i === 1 ? -0x200000 : i === 2 ? -0x40000000 : 0,
-        i <= 2 ? -1 : i === 3 ? -128 : -65536,
-      );
+      this.noteRegion(lo, hi, i === 1 ? -0x200000 : i === 2 ? -0x40000000 : 0, i <= 2 ? -1 : i === 3 ? -128 : -65536);
       const vpnLow = (hi & 0xffff) * 1048576 + (lo >>> 12); // virtual address bits 47..12
       ppn = ppnHi * 4194304 + ppnLo + (vpnLow % 2 ** bits);
     } else {

@@ -40,13 +40,18 @@ function check(stdout: string, model: CpuModel, harts: number): void {
   for (const m of mmuLines) assert.equal(m, cfg.mmuType.replace('riscv,', ''));
 }
 
-test('default guest (cpu max): /proc/cpuinfo names exactly the advertised extensions, mmu sv57', { timeout: 900_000 }, async () => {
-  ensureGuest();
-  const r = await virtkit(['run', '--memory', '256M'], SCRIPT);
-  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.stderr}\n${r.stdout.slice(-3000)}`);
-  check(r.stdout, 'max', 1);
-  for (const e of ['zicboz', 'zicbom', 'svpbmt', 'svnapot', 'zfh', 'zicond']) assert.match(r.stdout, new RegExp(`_${e}[_\\s]`));
-});
+test(
+  'default guest (cpu max): /proc/cpuinfo names exactly the advertised extensions, mmu sv57',
+  { timeout: 900_000 },
+  async () => {
+    ensureGuest();
+    const r = await virtkit(['run', '--memory', '256M'], SCRIPT);
+    assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.stderr}\n${r.stdout.slice(-3000)}`);
+    check(r.stdout, 'max', 1);
+    for (const e of ['zicboz', 'zicbom', 'svpbmt', 'svnapot', 'zfh', 'zicond'])
+      assert.match(r.stdout, new RegExp(`_${e}[_\\s]`));
+  },
+);
 
 test('--cpu rv64gc: the old hart (no RVA22 extensions), mmu sv48', { timeout: 900_000 }, async () => {
   ensureGuest();
@@ -61,7 +66,21 @@ test('--cpu rva22 under OpenSBI fw_jump with --cpus 2 (PMP enforced)', { timeout
   const { loadGuest } = await import('../../src/host/node/guest/debian-guest.ts');
   const g = (await loadGuest())!;
   const r = await virtkit(
-    ['run', '--cpu', 'rva22', '--firmware', OPENSBI, '--kernel', g.kernel, '--initrd', g.initrd, '--cpus', '2', '--memory', '256M'],
+    [
+      'run',
+      '--cpu',
+      'rva22',
+      '--firmware',
+      OPENSBI,
+      '--kernel',
+      g.kernel,
+      '--initrd',
+      g.initrd,
+      '--cpus',
+      '2',
+      '--memory',
+      '256M',
+    ],
     SCRIPT,
   );
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal}\n${r.stderr}\n${r.stdout.slice(-3000)}`);

@@ -46,16 +46,14 @@ function clmul128(al: number, ah: number, bl: number, bh: number): void {
   let p1 = 0;
   let p2 = 0;
   let p3 = 0;
+  // No data-dependent branch (Zkt): every bit of b masks its shifted copy of a.
   for (let i = 0; i < 64; i++) {
-    const bit = i < 32 ? (bl >>> i) & 1 : (bh >>> (i - 32)) & 1;
-    if (bit === 0) continue;
-    // (ah:al) << i spread over four words
+    const m = -(i < 32 ? (bl >>> i) & 1 : (bh >>> (i - 32)) & 1);
     const s = i & 31;
-    const w = i >>> 5;
-    const x0 = s === 0 ? al : al << s;
-    const x1 = s === 0 ? ah : (ah << s) | (al >>> (32 - s));
-    const x2 = s === 0 ? 0 : ah >>> (32 - s);
-    if (w === 0) {
+    const x0 = (s === 0 ? al : al << s) & m;
+    const x1 = (s === 0 ? ah : (ah << s) | (al >>> (32 - s))) & m;
+    const x2 = (s === 0 ? 0 : ah >>> (32 - s)) & m;
+    if (i < 32) {
       p0 ^= x0;
       p1 ^= x1;
       p2 ^= x2;

@@ -86,7 +86,8 @@ test('the device-tree ISA strings name what each model implements', () => {
     assert.ok(rva22.includes(e), e);
   for (const e of ['zfh', 'zicond', 'zbc', 'svnapot']) assert.ok(!rva22.includes(e), e);
   const max = cpuConfig('max');
-  for (const e of ['zfh', 'zicond', 'zbc', 'zbkb', 'zbkc', 'zbkx', 'svnapot']) assert.ok(max.isa.split('_').includes(e), e);
+  for (const e of ['zfh', 'zicond', 'zbc', 'zbkb', 'zbkc', 'zbkx', 'svnapot'])
+    assert.ok(max.isa.split('_').includes(e), e);
   assert.equal(max.mmuType, 'riscv,sv57');
 });
 
@@ -123,7 +124,12 @@ test('menvcfg/senvcfg keep only the fields the model has', () => {
     ['rv64gc', 1, C.ENVCFG_STCE_HI],
     ['max', 0xf1, C.ENVCFG_STCE_HI | C.ENVCFG_PBMTE_HI],
   ] as const) {
-    const m = hartWith(model, [asm.addi(1, 0, -1), asm.csrrw(0, C.MENVCFG, 1), asm.csrrw(0, C.SENVCFG, 1), asm.ebreak()]);
+    const m = hartWith(model, [
+      asm.addi(1, 0, -1),
+      asm.csrrw(0, C.MENVCFG, 1),
+      asm.csrrw(0, C.SENVCFG, 1),
+      asm.ebreak(),
+    ]);
     m.hart.run(4);
     assert.equal(m.hart.menvcfgLo, lo, model);
     assert.equal(m.hart.menvcfgHi, hi, model);
@@ -161,7 +167,7 @@ const PAGE = RAM_BASE + 0x40000; // 64 KiB aligned
 
 function pte(pa: number, flags: number, hiBits = 0): [number, number] {
   const ppn = Math.floor(pa / 4096);
-  return [((ppn % 4194304) * 1024 + flags) | 0, (Math.floor(ppn / 4194304) | hiBits) | 0];
+  return [((ppn % 4194304) * 1024 + flags) | 0, Math.floor(ppn / 4194304) | hiBits | 0];
 }
 
 /** An S-mode hart at CODE_VA_PA (identity gigapage) with VA -> PAGE (leaf flags given, hi bits too). */
@@ -272,7 +278,7 @@ test('PMP: S-mode checks by the lowest matching entry (NAPOT, TOR, NA4); M only 
     h.pmpaddr.fill(0);
     cfg.forEach((c, i) => (h.pmpcfg[i] = c));
     addr.forEach((a, i) => {
-      h.pmpaddr[2 * i] = a % 2 ** 32 | 0;
+      h.pmpaddr[2 * i] = (a % 2 ** 32) | 0;
       h.pmpaddr[2 * i + 1] = Math.floor(a / 2 ** 32);
     });
     // Entry 7: the code page, executable, so that S-mode can run the test's instructions.

@@ -359,7 +359,8 @@ export function executeHalf(ctx: FpContext, insn: number): boolean {
         bits = finish(r, es, rm, false);
       } else {
         const r = Math.sqrt(a);
-        if (r === 0) bits = a === 0 && 1 / a < 0 ? 0x8000 : 0; // sqrt(-0) = -0
+        if (r === 0)
+          bits = a === 0 && 1 / a < 0 ? 0x8000 : 0; // sqrt(-0) = -0
         else bits = finish(r, r === r && r !== Infinity ? sgn(a - r * r) : 0, rm, false);
       }
       writeH(f, rd, bits);
@@ -426,7 +427,8 @@ export function executeHalf(ctx: FpContext, insn: number): boolean {
       const lo = ctx.x[2 * rs1];
       const hi = ctx.x[2 * rs1 + 1];
       // Beyond 2^53 the double is inexact, but such magnitudes overflow a half in any case.
-      const v = rs2 === 0 ? lo : rs2 === 1 ? lo >>> 0 : rs2 === 2 ? hi * TWO32 + (lo >>> 0) : (hi >>> 0) * TWO32 + (lo >>> 0);
+      const v =
+        rs2 === 0 ? lo : rs2 === 1 ? lo >>> 0 : rs2 === 2 ? hi * TWO32 + (lo >>> 0) : (hi >>> 0) * TWO32 + (lo >>> 0);
       writeH(f, rd, v === 0 ? 0 : roundHalf(v, 0, rm));
       break;
     }

@@ -64,7 +64,8 @@ function encode(op: HalfOp, rm: number): number {
   const funct3 = op.funct3 >= 0 ? op.funct3 : rm;
   const rd = op.intDst ? 7 : 4;
   const rs1 = op.src === 'x' ? 5 : 1;
-  if (op.form === 'fma') return ((3 << 27) | (2 << 25) | (2 << 20) | (1 << 15) | (funct3 << 12) | (4 << 7) | op.code) >>> 0;
+  if (op.form === 'fma')
+    return ((3 << 27) | (2 << 25) | (2 << 20) | (1 << 15) | (funct3 << 12) | (4 << 7) | op.code) >>> 0;
   const rs2 = op.rs2 >= 0 ? op.rs2 : 2;
   return ((op.code << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | 0x53) >>> 0;
 }
@@ -137,12 +138,15 @@ export class HalfVectorGen {
   private single(): number {
     const k = this.u(6);
     if (k === 0) {
-      const sp = [0, 0x7f800000, 0x7fc00000, 0x7f800001, 0x7fa00123, 0x477fe000, 0x477ff000, 0x38800000, 0x33800000, 0x33000000, 0x477fefff];
-      return (sp[this.u(sp.length)]! | (this.u(2) << 31)) | 0;
+      const sp = [
+        0, 0x7f800000, 0x7fc00000, 0x7f800001, 0x7fa00123, 0x477fe000, 0x477ff000, 0x38800000, 0x33800000, 0x33000000,
+        0x477fefff,
+      ];
+      return sp[this.u(sp.length)]! | (this.u(2) << 31) | 0;
     }
     const sign = this.u(2) << 31;
     const e = 127 + this.u(50) - 30;
-    return (sign | (e << 23) | (this.rnd() & (this.u(3) === 0 ? 0x7fe000 : 0x7fffff))) | 0;
+    return sign | (e << 23) | (this.rnd() & (this.u(3) === 0 ? 0x7fe000 : 0x7fffff)) | 0;
   }
 
   private int(out: Int32Array, i: number): void {
@@ -182,7 +186,8 @@ export class HalfVectorGen {
       else if (op.name === 'fsqrt.h') hs[0] = hNear(a * a) ^ (this.u(2) ? this.u(2) : 0);
     } else if (d === 1) {
       const edges = [65504, 65520, 2 ** -14, 2 ** -24, 2 ** -25, 3 * 2 ** -25];
-      const t = edges[this.u(edges.length)]! * (1 + (this.u(2) ? 1 : -1) * 2 ** -(this.u(14) + 1)) * (this.u(2) ? 1 : -1);
+      const t =
+        edges[this.u(edges.length)]! * (1 + (this.u(2) ? 1 : -1) * 2 ** -(this.u(14) + 1)) * (this.u(2) ? 1 : -1);
       if (op.name === 'fmul.h' && a !== 0) hs[1] = hNear(t / a);
       else if (op.name === 'fdiv.h') hs[1] = hNear(a / t);
       else if (op.name === 'fadd.h') hs[1] = hNear(t - a);
