@@ -15,7 +15,6 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
-import { execIntExt } from './ext/intext.ts';
 
 /** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
@@ -1424,7 +1423,8 @@ export function execute(h: ExecContext, budget: number): number {
           case Op.SINVAL_VMA:
           case Op.SFENCE_INVAL:
           case Op.FLH:
-          case Op.FSH: {
+          case Op.FSH:
+          case Op.XINT: {
             // Rarer instructions: executed by the hart's slow path, which returns 0 (trap taken),
             // 1 (done, continue in this block), 2 (done, pc set, leave the block) or 3 (stop run: WFI).
             h.pcLo = vLo + p;
@@ -1642,15 +1642,6 @@ export function execute(h: ExecContext, budget: number): number {
               x[d + 1] = ah | mh;
             }
             break;
-          }
-          case Op.XINT: {
-            // Optional integer extensions (ext/intext.ts); illegal when the CPU model lacks them.
-            if (execIntExt(x, h.ext, w, code[p + 1])) break;
-            h.pcLo = vLo + p;
-            h.pcHi = vHi;
-            h.illegal(0);
-            exitKind = 3;
-            break exit;
           }
           default:
             // Unreachable for decoder output; treat as illegal rather than loop.

@@ -50,6 +50,7 @@ import {
 } from './cpu-config.ts';
 import type { CpuConfig } from './cpu-config.ts';
 import { Pmp, PMP_R, PMP_W, PMP_X } from './pmp.ts';
+import { execIntExt } from './ext/intext.ts';
 
 const TWO32 = 4294967296;
 
@@ -1211,6 +1212,12 @@ export class Hart implements ExecContext, CodeCacheClient {
         return this.execAmo(op === Op.AMO_D, imm, d, a, b, w);
       case Op.CBO:
         return this.execCbo(imm, a, w);
+      case Op.XINT:
+        // Zicond, Zbc/Zbkc, Zbkb, Zbkx (ext/intext.ts). Interpreted here, through the loop's one
+        // existing slow-path call (a new call site in the loop would deoptimize it the first time
+        // a guest used one); translated code calls execIntExt directly.
+        if (!execIntExt(x, this.ext, w, imm)) return this.illegalR();
+        return 1;
       case Op.FLH:
       case Op.FSH: {
         // Zfhmin: 16-bit FP loads (NaN-boxed to 64 bits) and stores.
