@@ -8,7 +8,8 @@
 #   OUT_DIR          where the ELFs and results go (default: /tmp/virtkit-riscv-tests)
 # environment:
 #   SUITES    suites to build (default: rv64ui rv64um rv64ua rv64uf rv64ud rv64uc rv64mi rv64si
-#             rv64uzba rv64uzbb rv64uzbs)
+#             rv64uzba rv64uzbb rv64uzbs rv64uzbc rv64uzbkb rv64uzbkx rv64uzicond rv64uzfh
+#             rv64mzicbo rv64ssvnapot)
 #   VARIANTS  env variants (default: "p v"; v = virtual memory, only built for the user-level suites)
 #   FILTER    run only tests whose name contains this string
 #   TIMEOUT   per-test --timeout in seconds (default 60)
@@ -20,7 +21,7 @@ set -u
 src=${1:?usage: scripts/riscv-tests.sh RISCV_TESTS_DIR [OUT_DIR]}
 out=${2:-/tmp/virtkit-riscv-tests}
 cross=${CROSS:-riscv64-linux-gnu-}
-suites=${SUITES:-rv64ui rv64um rv64ua rv64uf rv64ud rv64uc rv64mi rv64si rv64uzba rv64uzbb rv64uzbs}
+suites=${SUITES:-rv64ui rv64um rv64ua rv64uf rv64ud rv64uc rv64mi rv64si rv64uzba rv64uzbb rv64uzbs rv64uzbc rv64uzbkb rv64uzbkx rv64uzicond rv64uzfh rv64mzicbo rv64ssvnapot}
 variants=${VARIANTS:-p v}
 timeout=${TIMEOUT:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,8 +44,26 @@ march_for() {
     rv64uzba) echo rv64g_zba ;;
     rv64uzbb) echo rv64g_zbb ;;
     rv64uzbs) echo rv64g_zbs ;;
+    rv64uzbc) echo rv64g_zbc ;;
+    rv64uzbkb) echo rv64g_zbkb ;;
+    rv64uzbkx) echo rv64g_zbkx ;;
+    rv64uzfh) echo rv64g_zfh ;;
+    rv64mzicbo) echo rv64g_zicboz ;;
+    rv64uzicond) zicond_march ;;
     *) echo rv64g ;;
   esac
+}
+
+# Zicond: binutils before 2.41 do not know czero.eqz/czero.nez; give them as macros (.insn) then.
+zicond_inc="$out/zicond-insn.S"
+zicond_march() {
+  if echo 'czero.eqz a0, a1, a2' | "${cross}as" -march=rv64g_zicond -o /dev/null - 2>/dev/null; then
+    echo rv64g_zicond
+  else
+    printf '.macro czero.eqz rd, rs1, rs2\n.insn r 0x33, 5, 7, \\rd, \\rs1, \\rs2\n.endm\n' >"$zicond_inc"
+    printf '.macro czero.nez rd, rs1, rs2\n.insn r 0x33, 7, 7, \\rd, \\rs1, \\rs2\n.endm\n' >>"$zicond_inc"
+    echo rv64g
+  fi
 }
 
 # Test names come from each suite's Makefrag variable <suite>_sc_tests.
@@ -58,6 +77,8 @@ opts="-static -mcmodel=medany -fvisibility=hidden -nostdlib -nostartfiles -fno-p
 built=()
 for suite in $suites; do
   march=$(march_for "$suite")
+  wrap=
+  [ "$suite" = rv64uzicond ] && [ "$march" = rv64g ] && wrap=1
   for t in $(tests_of "$suite"); do
     for v in $variants; do
       # The v (virtual-memory) environment only makes sense for user-level tests.
@@ -65,10 +86,16 @@ for suite in $suites; do
       name="$suite-$v-$t"
       [ -n "${FILTER:-}" ] && [[ $name != *"$FILTER"* ]] && continue
       elf="$out/$name"
+      tsrc="$src/isa/$suite/$t.S"
+      if [ -n "$wrap" ]; then
+        # The test with the czero macros in front (a wrapper, so the env's C files are untouched).
+        tsrc="$out/$t.zicond.S"
+        printf '#include "%s"\n#include "%s"\n' "$zicond_inc" "$src/isa/$suite/$t.S" >"$tsrc"
+      fi
       if [ ! -f "$elf" ] || [ "$src/isa/$suite/$t.S" -nt "$elf" ]; then
         if [ "$v" = p ]; then
           "${cross}gcc" -march="$march" -mabi=lp64d $opts -I"$src/env/p" -I"$src/isa/macros/scalar" \
-            -T"$src/env/p/link.ld" "$src/isa/$suite/$t.S" -o "$elf" 2>"$elf.build.log" || {
+            -T"$src/env/p/link.ld" "$tsrc" -o "$elf" 2>"$elf.build.log" || {
             echo "BUILD-FAIL $name (see $elf.build.log)"
             continue
           }
@@ -76,7 +103,7 @@ for suite in $suites; do
           entropy=$(echo "$name" | md5sum | cut -c 1-7)
           "${cross}gcc" -march="$march" -mabi=lp64d $opts -DENTROPY=0x"$entropy" -std=gnu99 -O2 \
             -I"$src/env/v" -I"$src/isa/macros/scalar" -T"$src/env/v/link.ld" "$src/env/v/entry.S" \
-            "$src/env/v/"*.c "$src/isa/$suite/$t.S" -o "$elf" 2>"$elf.build.log" || {
+            "$src/env/v/"*.c "$tsrc" -o "$elf" 2>"$elf.build.log" || {
             echo "BUILD-FAIL $name (see $elf.build.log)"
             continue
           }

@@ -6,12 +6,14 @@
  *   -m SIZE, -smp N, -kernel, -initrd, -append   accepted: same meaning, same values (-m 512 is MiB)
  *   -bios FILE|none                              accepted as --firmware: an M-mode firmware loaded at
  *                                                RAM base, or none (the -kernel ELF runs in M-mode)
+ *   -cpu MODEL                                   accepted: virtkit's models are rv64gc, rva22, max
+ *                                                (QEMU's other names get --cpu's error listing them)
  *   -nographic                                   accepted and ignored: virtkit never opens a window,
  *                                                its serial console is always this terminal
  *   -drive, -hda, -netdev, -nic                  refused with the translation: their option lists
  *                                                differ (if=, id=, model=; -netdev alone adds no NIC)
- *   -cpu, -M/-machine, -serial, -enable-kvm      refused: virtkit has one CPU model, one board and
- *                                                one console, and no accelerator
+ *   -M/-machine, -serial, -enable-kvm            refused: virtkit has one board and one console,
+ *                                                and no accelerator
  */
 import type { ForeignFlag } from './args.ts';
 
@@ -51,7 +53,7 @@ export const QEMU_RUN_FLAGS: Record<string, ForeignFlag> = {
   netdev: { hint: netHint, takesValue: true },
   nic: { hint: netHint, takesValue: true },
   bios: { as: 'firmware' },
-  cpu: drop('virtkit emulates one CPU model (RV64GC with Sv39/Sv48)'),
+  cpu: { as: 'cpu' },
   M: drop("virtkit has one board, QEMU's virt"),
   machine: drop("virtkit has one board, QEMU's virt"),
   serial: drop('the serial console is always this terminal'),

@@ -11,6 +11,7 @@
  * The pipe is paused while more than PIPED_INPUT_HIGH bytes of it wait (InputGate), and guest
  * output holds the VM's console devices while stdout is behind (StreamOutput).
  */
+import { parseCpuModel, type CpuModel } from '../riscv/cpu-config.ts';
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseMemorySize } from './args.ts';
@@ -48,6 +49,16 @@ import { nodeVmHost } from '../host/node/vm-host.ts';
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
 export const EXIT_CANNOT_REBOOT = 3;
 
+/** --cpu MODEL (cpu-config.ts); absent: the default model. */
+function parseCpuFlag(v: string | undefined): CpuModel | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseCpuModel(v);
+  } catch (e) {
+    throw new UsageError(`--cpu: ${(e as Error).message}`);
+  }
+}
+
 export const LINUX_HELP = `usage: virtkit run [options]
 
 Boots a RISC-V Linux guest on virtkit's virt board (QEMU virt memory map) with the serial console
@@ -66,6 +77,9 @@ options:
   --append TEXT          kernel command line (default: "console=ttyS0 COLUMNS=..."; see terminal)
   --memory SIZE          guest RAM, e.g. 512M, 1G; a bare number is MiB (default 512M; 16M..4G)
   --cpus N               number of harts, 1..8 (default 1)
+  --cpu MODEL            CPU model, as QEMU's -cpu: rv64gc (RV64GC, Zba/Zbb/Zbs, Sstc, Sv48),
+                         rva22 (the RVA22U64/S64 profile) or max (RVA22 plus Zfh, Zicond, Zbc,
+                         Zbk*, Svnapot, Sv57; the default)
   --disk [file=]FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
@@ -144,6 +158,7 @@ export const LINUX_FLAGS = {
   append: 'string',
   memory: 'string',
   cpus: 'string',
+  cpu: 'string',
   disk: 'list',
   net: 'list',
   firmware: 'string',
@@ -292,7 +307,7 @@ const EXIT_STATUS: Record<StopClass, number> = {
  */
 async function bootFromFiles(
   paths: { kernel: string; initrd: string | undefined; firmware: string | undefined },
-  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'append' | 'disks' | 'nics'>,
+  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'cpu' | 'append' | 'disks' | 'nics'>,
   events: SessionEvents,
 ): Promise<{ vm: VmSession; record: BootRecord }> {
   const files: Partial<Record<BootFileRole, LoadedBootFile>> = {};
@@ -340,6 +355,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   const cpus = Number(cpusText);
   if (!/^\d+$/.test(cpusText) || cpus < 1 || cpus > 8)
     throw new UsageError(`--cpus must be an integer 1..8, not '${cpusText}'`);
+  const cpu = parseCpuFlag(f.cpu as string | undefined);
   if (memoryBytes % (1024 * 1024) !== 0 || memoryBytes < 16 * 1024 * 1024 || memoryBytes > 4096 * 1024 * 1024)
     throw new UsageError(`--memory must be a whole number of MiB between 16M and 4G, not '${f.memory}'`);
   const diskSpecs = ((f.disk as string[] | undefined) ?? []).map(parseDiskSpec);
@@ -360,9 +376,9 @@ export async function runLinux(argv: string[]): Promise<number> {
   const pidPath = f.pidfile === undefined ? undefined : resolve(f.pidfile as string);
   const savePath = f['save-on-exit'] as string | undefined;
   const restorePath = f.restore as string | undefined;
-  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.memory || f.boot))
+  if (restorePath && (f.kernel || f.initrd || f.firmware || f.append || f.cpus || f.cpu || f.memory || f.boot))
     throw new UsageError(
-      '--restore takes the machine from the snapshot: drop --kernel/--initrd/--append/--cpus/--memory/--firmware/--boot (give its disks with --disk)',
+      '--restore takes the machine from the snapshot: drop --kernel/--initrd/--append/--cpus/--cpu/--memory/--firmware/--boot (give its disks with --disk)',
     );
   const bootChoice = f.boot as string | undefined;
   if (bootChoice !== undefined && bootChoice !== 'disk' && bootChoice !== 'guest')
@@ -643,7 +659,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const nics = await openNets(netTexts);
       const booted = await bootFromFiles(
         { kernel: kernelPath, initrd: initrdPath, firmware: firmwarePath },
-        { memoryBytes, cpus, append, disks, nics },
+        { memoryBytes, cpus, cpu, append, disks, nics },
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );
       vm = booted.vm;

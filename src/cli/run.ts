@@ -7,6 +7,7 @@
  *          `tohost` or the SiFive test finisher).
  *   other  boots an operating system (run-linux.ts): the built-in SBI or a firmware image.
  */
+import { parseCpuModel, type CpuModel } from '../riscv/cpu-config.ts';
 import { readFileSync, statSync, writeSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { parseArgs, parseMemorySize, type ParsedArgs } from './args.ts';
@@ -33,6 +34,7 @@ options:
   --firmware none          selects bare-metal mode (without it, 'virtkit run' boots Linux)
   --kernel FILE            the ELF64 RISC-V executable to run
   --memory SIZE            guest RAM size, e.g. 64M, 1G; a bare number is MiB (default 128M)
+  --cpu MODEL              CPU model: rv64gc, rva22 or max (default max; see 'virtkit run --help')
   --max-instructions N     stop after N instructions (default: no limit)
   --timeout SECONDS        stop after this much wall time (default: no limit)
   --stats                  print instructions executed, time and MIPS to stderr
@@ -52,6 +54,7 @@ export const BARE_METAL_FLAGS = {
   firmware: 'string',
   kernel: 'string',
   memory: 'string',
+  cpu: 'string',
   'max-instructions': 'string',
   timeout: 'string',
   stats: 'boolean',
@@ -95,6 +98,13 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
   const maxInstructions = maxText === undefined ? undefined : positiveNumber(maxText, '--max-instructions', true);
   const timeoutText = a.flags.timeout as string | undefined;
   const timeout = timeoutText === undefined ? undefined : positiveNumber(timeoutText, '--timeout', false);
+  const cpuText = a.flags.cpu as string | undefined;
+  let cpu: CpuModel | undefined;
+  try {
+    cpu = cpuText === undefined ? undefined : parseCpuModel(cpuText);
+  } catch (e) {
+    throw new UsageError(`--cpu: ${(e as Error).message}`);
+  }
 
   let bytes: Uint8Array;
   try {
@@ -111,7 +121,7 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
   const { BareMetalMachine } = await import('../machine/baremetal.ts');
   const { ElfError } = await import('../machine/elf.ts');
   const out = new ConsoleOut();
-  const machine = new BareMetalMachine({ memory, console: out.put });
+  const machine = new BareMetalMachine({ memory, console: out.put, cpu });
   try {
     machine.load(bytes);
   } catch (e) {

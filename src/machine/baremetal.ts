@@ -17,6 +17,7 @@
  * tick, i.e. a nominal 100 MIPS), so runs are deterministic; while the hart waits in WFI the
  * clock jumps to the CLINT's next deadline. Pass `clock` to use a host clock instead.
  */
+import { cpuConfig, DEFAULT_CPU_MODEL, type CpuModel } from '../riscv/cpu-config.ts';
 import { Bus } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
 import { loadElf, parseElf, type ElfImage } from './elf.ts';
@@ -42,6 +43,8 @@ export interface BareMetalOptions {
   console?: (byte: number) => void;
   /** Time source; default: the deterministic instruction-driven virtual clock. */
   clock?: Clock;
+  /** The CPU model (riscv/cpu-config.ts); default DEFAULT_CPU_MODEL. */
+  cpu?: CpuModel;
 }
 
 export type RunResult =
@@ -91,7 +94,7 @@ export class BareMetalMachine {
     this.bus = new Bus(BAREMETAL_RAM_BASE, opts.memory);
     if (!opts.clock) this.virtualClock = new VirtualClock();
     const clock = opts.clock ?? this.virtualClock!;
-    this.hart = new Hart(this.bus, 0, clock);
+    this.hart = new Hart(this.bus, 0, clock, cpuConfig(opts.cpu ?? DEFAULT_CPU_MODEL));
     this.finisher = new SifiveTest();
     this.clint = new Clint([this.hart], clock);
     this.uart = new Uart16550({ set: () => {} }, this.console);

@@ -200,6 +200,10 @@ export interface VirtFdtOptions {
   memoryBase?: number;
   isa?: string;
   mmuType?: 'riscv,sv39' | 'riscv,sv48' | 'riscv,sv57';
+  /** Cache-block sizes of Zicbom/Zicboz/Zicbop (riscv,cbom-block-size...), when the CPU has them. */
+  cbomBlockSize?: number;
+  cbozBlockSize?: number;
+  cbopBlockSize?: number;
   bootargs?: string;
   initrd?: { start: number; end: number };
   /** Entropy for /chosen/rng-seed (Linux seeds its RNG early with it). */
@@ -277,6 +281,9 @@ export function buildVirtFdt(o: VirtFdtOptions): Uint8Array {
     w.propString('riscv,isa-base', isaBase);
     w.propString('riscv,isa-extensions', ...extensions);
     w.propString('mmu-type', o.mmuType ?? 'riscv,sv48');
+    if (o.cbomBlockSize !== undefined) w.propU32('riscv,cbom-block-size', o.cbomBlockSize);
+    if (o.cbozBlockSize !== undefined) w.propU32('riscv,cboz-block-size', o.cbozBlockSize);
+    if (o.cbopBlockSize !== undefined) w.propU32('riscv,cbop-block-size', o.cbopBlockSize);
     w.beginNode('interrupt-controller');
     w.propU32('#interrupt-cells', 1);
     w.propEmpty('interrupt-controller');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtMachine, type MachineState } from './virt.ts';
+import { VirtMachine, readMachineHeader, type MachineState } from './virt.ts';
+import { StateReader } from '../memory/state.ts';
 import { VIRT } from './fdt.ts';
 import { R, VIRTIO_MMIO_MAGIC } from '../virtio/mmio.ts';
 import { VIRTIO_ID_INPUT } from '../virtio/input.ts';
@@ -113,4 +114,24 @@ test('the power button sits at 0x10009000 (IRQ 9), presses reach its driver, and
   old.loadState(older);
   assert.equal(old.powerButtonMmio.status, 0);
   assert.equal(old.pressPowerButton(), false);
+});
+
+test('the CPU model is saved with the board; a snapshot without one is an rv64gc board', () => {
+  const opts = { memoryBytes: 16 * MiB, cpus: 1, restoring: true, nowMs: () => 0, onOutput: () => {} };
+  const m = new VirtMachine({ ...opts, cpu: 'rva22' });
+  assert.equal(m.harts[0]!.cpu.model, 'rva22');
+  const saved = JSON.parse(JSON.stringify(m.saveState())) as MachineState;
+  assert.equal(saved.cpu, 'rva22');
+  const head = readMachineHeader(new StateReader('machine', saved));
+  assert.equal(head.cpu, 'rva22', 'a restore builds the board with the saved model');
+  new VirtMachine({ ...opts, cpu: head.cpu }).loadState(saved);
+  assert.throws(() => new VirtMachine({ ...opts, cpu: 'max' }).loadState(saved), /cpu.*rva22 saved, the board has max/);
+
+  const { cpu: _none, ...older } = saved;
+  assert.equal(readMachineHeader(new StateReader('machine', older)).cpu, 'rv64gc');
+  new VirtMachine({ ...opts, cpu: 'rv64gc' }).loadState(older);
+  assert.throws(
+    () => readMachineHeader(new StateReader('machine', { ...saved, cpu: 'z80' })),
+    /unknown CPU model "z80"/,
+  );
 });

@@ -19,11 +19,21 @@
 import { Bus } from '../memory/bus.ts';
 import { HostClock } from '../memory/clock.ts';
 import { buildVirtFdt, VIRT } from './fdt.ts';
+import {
+  cpuConfig,
+  CPU_MODELS,
+  DEFAULT_CPU_MODEL,
+  LEGACY_CPU_MODEL,
+  X_SVPBMT,
+  X_ZICBOM,
+  X_ZICBOZ,
+} from '../riscv/cpu-config.ts';
+import type { CpuConfig, CpuModel } from '../riscv/cpu-config.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';
 import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
 import { ConsoleOutput } from './console-output.ts';
-import { Hart, HART_STATE_VERSION } from '../riscv/hart.ts';
+import { Hart, HART_STATE_VERSION, CACHE_BLOCK } from '../riscv/hart.ts';
 import { StateReader } from '../memory/state.ts';
 import { Clint } from '../devices/clint.ts';
 import { Plic } from '../devices/plic.ts';
@@ -46,7 +56,6 @@ const MIP_STIP = 1 << 5;
 /** Exceptions OpenSBI delegates to S-mode, plus illegal-instruction and access faults (we emulate nothing in M-mode). */
 const BUILTIN_MEDELEG = 0xb1ff;
 const BUILTIN_MIDELEG = 0x222;
-export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zicntr_zba_zbb_zbs_sstc';
 
 export class BoardConfigError extends Error {
   constructor(message: string) {
@@ -89,7 +98,8 @@ export interface VirtOptions {
   diskIoAfter?: Promise<unknown>;
   /** virtio-net devices, placed in the virtio slots after the disks. */
   nics?: VirtNic[];
-  isa?: string;
+  /** The CPU model (`--cpu`; cpu-config.ts): default DEFAULT_CPU_MODEL. */
+  cpu?: CpuModel;
   /** Host time in milliseconds (performance.now). */
   nowMs: () => number;
   /** Wall-clock time for the RTC, ns since the epoch. */
@@ -126,6 +136,8 @@ export interface MachineState {
   virtio: object[];
   /** The power button's transport; absent in snapshots made before the board had one (it then starts fresh). */
   powerButton?: object;
+  /** The CPU model; absent in snapshots made before it was recorded (LEGACY_CPU_MODEL). */
+  cpu?: CpuModel;
 }
 
 /** The largest board a snapshot may describe: the limits `--memory` and `--cpus` accept. */
@@ -139,11 +151,22 @@ export const VIRT_DEVICE_SLOTS = VIRT.virtio.count - 2;
  * Reads and checks a saved machine's size fields, before a board (and its RAM) is built for it:
  * a snapshot cannot make a restore allocate more than `--memory` could.
  */
-export function readMachineHeader(r: StateReader): { memoryBytes: number; cpus: number; builtinSbi: boolean } {
+export function readMachineHeader(r: StateReader): {
+  memoryBytes: number;
+  cpus: number;
+  builtinSbi: boolean;
+  cpu: CpuModel;
+} {
   r.version(MACHINE_STATE_VERSION);
   const memoryBytes = r.int('memoryBytes', MIN_MEMORY_BYTES, MAX_MEMORY_BYTES);
   if (memoryBytes % MiB !== 0) r.fail(`expected a whole number of MiB, got ${memoryBytes}`, 'memoryBytes');
-  return { memoryBytes, cpus: r.int('cpus', 1, MAX_CPUS), builtinSbi: r.bool('builtinSbi') };
+  let cpu = LEGACY_CPU_MODEL;
+  if (r.has('cpu')) {
+    const m = r.str('cpu', 16);
+    if (!(CPU_MODELS as readonly string[]).includes(m)) r.fail(`unknown CPU model ${JSON.stringify(m)}`, 'cpu');
+    cpu = m as CpuModel;
+  }
+  return { memoryBytes, cpus: r.int('cpus', 1, MAX_CPUS), builtinSbi: r.bool('builtinSbi'), cpu };
 }
 
 export type PowerEvent = { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
@@ -169,6 +192,8 @@ export class VirtMachine {
   /** Guest-caused device errors (virtio NEEDS_RESET reasons), for diagnostics. */
   readonly deviceErrors: string[] = [];
   readonly builtinSbi: boolean;
+  /** The CPU model of every hart (cpu-config.ts). */
+  readonly cpu: CpuConfig;
   private readonly sbiTimer: number[];
   private readonly sbiPlatform: SbiPlatform;
   /** Console output of the current turn, bounded; the devices stop consuming when it is full. */
@@ -195,11 +220,12 @@ export class VirtMachine {
       throw new BoardConfigError(
         `memory must be a whole number of MiB between 16 MiB and 4 GiB, not ${memoryBytes} bytes`,
       );
+    this.cpu = cpuConfig(opts.cpu ?? DEFAULT_CPU_MODEL);
     this.bus = new Bus(VIRT.dram.base, memoryBytes);
     this.clock = new HostClock(opts.nowMs);
     this.harts = [];
     for (let i = 0; i < cpus; i++) {
-      const h = new Hart(this.bus, i, this.clock);
+      const h = new Hart(this.bus, i, this.clock, this.cpu);
       if (opts.translate === false) h.jitThreshold = Infinity;
       this.harts.push(h);
     }
@@ -335,8 +361,12 @@ export class VirtMachine {
       buildVirtFdt({
         harts: this.harts.length,
         memorySize: o.memoryBytes,
-        isa: o.isa ?? DEFAULT_ISA,
-        mmuType: 'riscv,sv48',
+        isa: this.cpu.isa,
+        mmuType: this.cpu.mmuType,
+        cbomBlockSize: (this.cpu.ext & X_ZICBOM) !== 0 ? CACHE_BLOCK : undefined,
+        cbozBlockSize: (this.cpu.ext & X_ZICBOZ) !== 0 ? CACHE_BLOCK : undefined,
+        // Zicbop comes with every model that has Zicbom (rva22, max): its hints are no-ops.
+        cbopBlockSize: (this.cpu.ext & X_ZICBOM) !== 0 ? CACHE_BLOCK : undefined,
         bootargs: o.append ?? '',
         initrd,
         rngSeed,
@@ -410,6 +440,11 @@ export class VirtMachine {
     // As OpenSBI leaves it: U-mode may read cycle/time/instret (the vDSO's clock_gettime reads time).
     h.scounteren = 7;
     h.menvcfgHi |= -0x80000000; // STCE: S-mode programs its timer through stimecmp (Sstc)
+    // As OpenSBI does for the extensions present: cache-block operations enabled for S-mode
+    // (CBIE = invalidate, CBCFE, CBZE) and Svpbmt's PBMT bits (PBMTE).
+    if ((h.ext & X_ZICBOM) !== 0) h.menvcfgLo |= 0x70;
+    if ((h.ext & X_ZICBOZ) !== 0) h.menvcfgLo |= 0x80;
+    if ((h.ext & X_SVPBMT) !== 0) h.menvcfgHi |= 0x40000000;
     h.priv = 1;
     h.setPc(addr);
     h.writeReg(10, h.hartId);
@@ -551,6 +586,7 @@ export class VirtMachine {
       rtc: this.rtc.saveState(),
       virtio: this.virtio.map((v) => v.saveState()),
       powerButton: this.powerButtonMmio.saveState(),
+      cpu: this.cpu.model,
     };
   }
 
@@ -564,6 +600,7 @@ export class VirtMachine {
     const r = StateReader.of(s, 'machine', MACHINE_STATE_VERSION);
     const head = readMachineHeader(r);
     if (head.cpus !== this.harts.length) r.fail(`${head.cpus} saved, the board has ${this.harts.length}`, 'cpus');
+    if (head.cpu !== this.cpu.model) r.fail(`CPU model ${head.cpu} saved, the board has ${this.cpu.model}`, 'cpu');
     if (head.memoryBytes !== this.opts.memoryBytes)
       r.fail(`${head.memoryBytes} saved, the board has ${this.opts.memoryBytes}`, 'memoryBytes');
     const n = this.harts.length;

@@ -109,6 +109,13 @@ export const IRQ_PRIORITY: readonly number[] = [11, 3, 7, 9, 1, 5];
 
 /** menvcfg.STCE is bit 63: bit 31 of the high word. */
 export const ENVCFG_STCE_HI = -0x80000000;
+/** menvcfg.PBMTE (Svpbmt) is bit 62: bit 30 of the high word. */
+export const ENVCFG_PBMTE_HI = 0x40000000;
+/** xenvcfg low word: FIOM (0), CBIE (5:4, Zicbom), CBCFE (6, Zicbom), CBZE (7, Zicboz). */
+export const ENVCFG_FIOM = 1;
+export const ENVCFG_CBIE = 0x30;
+export const ENVCFG_CBCFE = 0x40;
+export const ENVCFG_CBZE = 0x80;
 
 /** misa: MXL=2 (RV64); extensions A, B, C, D, F, I, M, S, U. */
 export const MISA_LO =

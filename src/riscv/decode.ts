@@ -13,6 +13,7 @@
  * the raw instruction for FP computational instructions and for illegal encodings.
  */
 import { Op } from './exec.ts';
+import * as XI from './ext/intext.ts';
 
 export const SINK = 32;
 
@@ -91,8 +92,12 @@ function decodeFields(insn: number, out: Decoded, c: number, raw: number): void 
     case 0x3b:
       return decodeOp32(out, c, raw, d, f3, f7, rs1, rs2);
     case 0x0f:
+      // FENCE also covers Zihintpause's PAUSE (a FENCE hint): both are no-ops here.
       if (f3 === 0) return pack(out, Op.FENCE, 0, 0, 0, 0, c);
       if (f3 === 1) return pack(out, Op.FENCE_I, 0, 0, 0, 0, c);
+      // Zicbom/Zicboz: cbo.inval (0), cbo.clean (1), cbo.flush (2), cbo.zero (4), rd = 0
+      if (f3 === 2 && rd === 0 && (immI === 0 || immI === 1 || immI === 2 || immI === 4))
+        return pack(out, Op.CBO, 0, rs1, 0, immI, c);
       return illegal(out, raw, c);
     case 0x73:
       return decodeSystem(insn, out, c, raw, d, f3, rs1);
@@ -109,10 +114,12 @@ function decodeFields(insn: number, out: Decoded, c: number, raw: number): void 
       return pack(out, dbl ? Op.AMO_D : Op.AMO_W, d, rs1, rs2, f5, c);
     }
     case 0x07:
+      if (f3 === 1) return pack(out, Op.FLH, rd, rs1, 0, immI, c);
       if (f3 === 2) return pack(out, Op.FLW, rd, rs1, 0, immI, c);
       if (f3 === 3) return pack(out, Op.FLD, rd, rs1, 0, immI, c);
       return illegal(out, raw, c);
     case 0x27:
+      if (f3 === 1) return pack(out, Op.FSH, 0, rs1, rs2, immS, c);
       if (f3 === 2) return pack(out, Op.FSW, 0, rs1, rs2, immS, c);
       if (f3 === 3) return pack(out, Op.FSD, 0, rs1, rs2, immS, c);
       return illegal(out, raw, c);
@@ -172,6 +179,7 @@ function decodeOpImm(
       if (f6 === 0x12) return pack(out, Op.BEXTI, d, rs1, 0, sh, c);
       if (f12 === 0x287) return pack(out, Op.ORC_B, d, rs1, 0, 0, c);
       if (f12 === 0x6b8) return pack(out, Op.REV8, d, rs1, 0, 0, c);
+      if (f12 === 0x687) return pack(out, Op.XINT, d, rs1, 0, XI.XI_BREV8, c);
       return illegal(out, raw, c);
   }
   return illegal(out, raw, c);
@@ -228,6 +236,14 @@ const OP32_TABLE: Record<number, readonly number[]> = {
   0x30: [-1, Op.ROLW, -1, -1, -1, Op.RORW, -1, -1],
 };
 
+/** Op.XINT kinds by f7 and f3 (ext/intext.ts): Zicond, Zbc/Zbkc, Zbkb, Zbkx. */
+const XINT_TABLE: Record<number, readonly number[]> = {
+  0x07: [0, 0, 0, 0, 0, XI.XI_CZERO_EQZ, 0, XI.XI_CZERO_NEZ],
+  0x05: [0, XI.XI_CLMUL, XI.XI_CLMULR, XI.XI_CLMULH, 0, 0, 0, 0],
+  0x04: [0, 0, 0, 0, XI.XI_PACK, 0, 0, XI.XI_PACKH],
+  0x14: [0, 0, XI.XI_XPERM4, 0, XI.XI_XPERM8, 0, 0, 0],
+};
+
 function decodeOp(
   out: Decoded,
   c: number,
@@ -238,6 +254,8 @@ function decodeOp(
   rs1: number,
   rs2: number,
 ): void {
+  const xi = XINT_TABLE[f7]?.[f3] ?? 0;
+  if (xi !== 0) return pack(out, Op.XINT, d, rs1, rs2, xi, c);
   const row = OP_TABLE[f7];
   const op = row ? row[f3]! : -1;
   if (op < 0) return illegal(out, raw, c);
@@ -255,6 +273,7 @@ function decodeOp32(
   rs2: number,
 ): void {
   if (f7 === 0x04 && f3 === 4 && rs2 === 0) return pack(out, Op.ZEXT_H, d, rs1, 0, 0, c);
+  if (f7 === 0x04 && f3 === 4) return pack(out, Op.XINT, d, rs1, rs2, XI.XI_PACKW, c);
   const row = OP32_TABLE[f7];
   const op = row ? row[f3]! : -1;
   if (op < 0) return illegal(out, raw, c);
@@ -273,6 +292,12 @@ function decodeSystem(insn: number, out: Decoded, c: number, raw: number, d: num
       if (insn >>> 25 === 0x09 && ((insn >>> 7) & 31) === 0) {
         return pack(out, Op.SFENCE_VMA, 0, rs1, (insn >>> 20) & 31, 0, c);
       }
+      // Svinval: sinval.vma (as sfence.vma), sfence.w.inval (imm 0) and sfence.inval.ir (imm 1)
+      if (insn >>> 25 === 0x0b && ((insn >>> 7) & 31) === 0) {
+        return pack(out, Op.SINVAL_VMA, 0, rs1, (insn >>> 20) & 31, 0, c);
+      }
+      if (insn === 0x18000073) return pack(out, Op.SFENCE_INVAL, 0, 0, 0, 0, c);
+      if (insn === 0x18100073) return pack(out, Op.SFENCE_INVAL, 0, 0, 0, 1, c);
       return illegal(out, raw, c);
     case 1:
       return pack(out, Op.CSRRW, d, rs1, 0, csr, c);

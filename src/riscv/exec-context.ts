@@ -26,6 +26,8 @@ export interface ExecContext extends FpContext {
   mstatus: number;
   readonly mip: number;
   readonly mie: number;
+  /** Optional extensions implemented (CpuConfig.ext, X_* bits). */
+  readonly ext: number;
 
   // ---- translation caches (TLB_SIZE entries each) and the keys XOR-ed into their tags ----
   readonly rTagLo: Int32Array;

@@ -156,6 +156,15 @@ export enum Op {
   BINVI,
   BSET,
   BSETI,
+  /** Zicond, Zbc/Zbkc, Zbkb, Zbkx: imm = kind (ext/intext.ts). */
+  XINT,
+  /** Zicbom/Zicboz: imm 0 inval, 1 clean, 2 flush, 4 zero. */
+  CBO,
+  SINVAL_VMA,
+  /** Svinval: imm 0 sfence.w.inval, 1 sfence.inval.ir. */
+  SFENCE_INVAL,
+  FLH,
+  FSH,
 }
 
 export const TLB_BITS = 12;
@@ -1409,7 +1418,13 @@ export function execute(h: ExecContext, budget: number): number {
           case Op.LR_D:
           case Op.SC_D:
           case Op.AMO_W:
-          case Op.AMO_D: {
+          case Op.AMO_D:
+          case Op.CBO:
+          case Op.SINVAL_VMA:
+          case Op.SFENCE_INVAL:
+          case Op.FLH:
+          case Op.FSH:
+          case Op.XINT: {
             // Rarer instructions: executed by the hart's slow path, which returns 0 (trap taken),
             // 1 (done, continue in this block), 2 (done, pc set, leave the block) or 3 (stop run: WFI).
             h.pcLo = vLo + p;

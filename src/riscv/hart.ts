@@ -2,7 +2,7 @@
  * One RISC-V RV64GC hart (M/S/U, Sv39/Sv48, Sstc), interpreted.
  *
  * Public API (stable; used by boards, the SBI and tests):
- *   new Hart(bus, hartId, clock)
+ *   new Hart(bus, hartId, clock, cpu?)   cpu: the CpuConfig (cpu-config.ts; default: the `max` model)
  *   setPc(addr) / getPc()   pc as a JS number holding the signed 64-bit value: addresses below 2^53
  *                            as themselves, sign-extended high addresses (0xffffffc0_00000000...) as
  *                            negative numbers. Only values in (-2^53, 2^53) are exact.
@@ -37,6 +37,20 @@ import { compileWindow } from './jit.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass } from '../memory/bus.ts';
 import { StateReader } from '../memory/state.ts';
+import {
+  cpuConfig,
+  DEFAULT_CPU_MODEL,
+  X_SV57,
+  X_SVNAPOT,
+  X_SVPBMT,
+  X_ZICBOM,
+  X_ZICBOZ,
+  X_SVINVAL,
+  X_ZFHMIN,
+} from './cpu-config.ts';
+import type { CpuConfig } from './cpu-config.ts';
+import { Pmp, PMP_R, PMP_W, PMP_X } from './pmp.ts';
+import { execIntExt } from './ext/intext.ts';
 
 const TWO32 = 4294967296;
 
@@ -46,6 +60,10 @@ const LOAD = 1;
 const STORE = 2;
 
 const PAGE_FAULT = [12, 13, 15];
+/** PMP permission each access kind needs. */
+const PMP_NEED = [PMP_X, PMP_R, PMP_W];
+/** Cache-block size of Zicbom/Zicboz (riscv,cbom-block-size / riscv,cboz-block-size). */
+export const CACHE_BLOCK = 64;
 /**
  * Default jitThreshold, per 256-byte window: only really hot code is worth V8's compile time
  * (measured on the Linux boot, docs/cpu.md "Translation tier": 5M boots faster than 20M, and
@@ -149,6 +167,12 @@ export class Hart implements ExecContext, CodeCacheClient {
   cycleOffset = 0;
   readonly pmpcfg = new Uint8Array(64);
   readonly pmpaddr = new Int32Array(128);
+  /** The PMP checks, rebuilt from pmpcfg/pmpaddr on every write (pmp.ts). */
+  readonly pmp = new Pmp();
+  /** The CPU model: which optional extensions exist (cpu-config.ts). */
+  readonly cpu: CpuConfig;
+  /** cpu.ext: X_* feature bits. */
+  readonly ext: number;
 
   // ---- translation caches ----
   readonly rTagLo = new Int32Array(TLB_SIZE).fill(1);
@@ -215,7 +239,9 @@ export class Hart implements ExecContext, CodeCacheClient {
   private resvValid = false;
   private resvAddr = 0;
 
-  constructor(bus: Bus, hartId: number, clock: Clock) {
+  constructor(bus: Bus, hartId: number, clock: Clock, cpu: CpuConfig = cpuConfig(DEFAULT_CPU_MODEL)) {
+    this.cpu = cpu;
+    this.ext = cpu.ext;
     this.bus = bus;
     this.hartId = hartId;
     this.clock = clock;
@@ -371,6 +397,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.f.set(f);
     this.pmpcfg.set(pmpcfg);
     this.pmpaddr.set(pmpaddr);
+    this.pmp.update(this.pmpcfg, this.pmpaddr);
     this.pcLo = pcLo;
     this.pcHi = pcHi;
     this.priv = priv;
@@ -622,7 +649,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       return 0;
     }
     const off = pa - this.bus.ramBase;
-    if (off >= 0 && off < this.bus.ramSize) {
+    if (off >= 0 && off < this.bus.ramSize && this.fillOk) {
       const i = (lo >>> 12) & TLB_MASK;
       this.xTagLo[i] = lo & -4096;
       this.xTagHi[i] = hi ^ this.ikey;
@@ -677,24 +704,45 @@ export class Hart implements ExecContext, CodeCacheClient {
   // =============================== address translation ===============================
 
   private xcause = 0;
+  /**
+   * Set by xlate: whether the translation it returned may be cached in a TLB entry for the
+   * whole page (false when PMP gives parts of the physical page different answers, pmp.ts).
+   */
+  private fillOk = true;
 
-  /** Translates a virtual address; returns the physical address, or -1 with xcause set. */
-  private xlate(lo: number, hi: number, access: number): number {
+  /**
+   * Translates a virtual address; returns the physical address, or -1 with xcause set. PMP is
+   * checked here (for `size` bytes), never in the loop: TLB entries are filled only from here.
+   */
+  private xlate(lo: number, hi: number, access: number, size = 1): number {
     let eff = this.priv;
     if (access !== FETCH && eff === 3 && (this.mstatus & C.MSTATUS_MPRV) !== 0) eff = (this.mstatus >>> 11) & 3;
     const mode = this.satpHi >>> 28;
+    let pa: number;
+    this.fillOk = true;
     if (eff === 3 || mode === 0) {
       if (hi < 0 || hi >= 0x1000000) {
         this.xcause = ACCESS_FAULT[access];
         return -1;
       }
-      return hi * TWO32 + (lo >>> 0);
+      pa = hi * TWO32 + (lo >>> 0);
+    } else {
+      pa = this.walk(lo, hi, access, eff, mode === 8 ? 3 : mode === 9 ? 4 : 5);
+      if (pa < 0) return -1;
     }
-    return this.walk(lo, hi, access, eff, mode === 8 ? 3 : 4);
+    if (this.pmp.active) {
+      if (!this.pmp.allows(pa, size, PMP_NEED[access], eff)) {
+        this.xcause = ACCESS_FAULT[access];
+        return -1;
+      }
+      this.fillOk = this.pmp.pageUniform(pa - (pa % 4096));
+    }
+    return pa;
   }
 
   private walk(lo: number, hi: number, access: number, eff: number, levels: number): number {
-    const top = levels === 3 ? hi >> 6 : hi >> 15;
+    // Canonical addresses: bits 63..(39|48|57) equal the top translated bit.
+    const top = levels === 3 ? hi >> 6 : levels === 4 ? hi >> 15 : hi >> 24;
     const pf = PAGE_FAULT[access];
     if (top !== 0 && top !== -1) {
       this.xcause = pf;
@@ -715,26 +763,43 @@ export class Hart implements ExecContext, CodeCacheClient {
             ? (lo >>> 21) & 511
             : i === 2
               ? ((lo >>> 30) | (hi << 2)) & 511
-              : (hi >>> 7) & 511;
+              : i === 3
+                ? (hi >>> 7) & 511
+                : (hi >>> 16) & 511;
       pteAddr = base + vpn * 8;
       const off = pteAddr - bus.ramBase;
-      if (off < 0 || off + 8 > bus.ramSize) {
+      if (off < 0 || off + 8 > bus.ramSize || (this.pmp.active && !this.pmp.allows(pteAddr, 8, PMP_R, 1))) {
         this.xcause = ACCESS_FAULT[access];
         return -1;
       }
       pteLo = ram[off >>> 2];
       pteHi = ram[(off >>> 2) + 1];
-      if ((pteLo & 1) === 0 || (pteLo & 6) === 4 || pteHi >>> 22 !== 0) {
+      if ((pteLo & 1) === 0 || (pteLo & 6) === 4) {
         this.xcause = pf;
         return -1;
       }
       if ((pteLo & 10) !== 0) break; // R or X: leaf
-      if ((pteLo & 0xd0) !== 0 || i === 0) {
-        // D, A, U reserved in non-leaf PTEs; no leaf at level 0
+      // D, A, U, and (Svpbmt, Svnapot) PBMT and N are reserved in non-leaf PTEs; no leaf at level 0
+      if ((pteLo & 0xd0) !== 0 || pteHi >>> 22 !== 0 || i === 0) {
         this.xcause = pf;
         return -1;
       }
       base = ((pteHi & 0x3fffff) * 4194304 + (pteLo >>> 10)) * 4096;
+    }
+    // Bits 63..54 of a leaf: N (63, Svnapot), PBMT (62..61, Svpbmt), reserved (60..54).
+    const top10 = pteHi >>> 22;
+    let napot = false;
+    if (top10 !== 0) {
+      const pbmt = (top10 >>> 7) & 3;
+      napot = top10 >>> 9 !== 0;
+      if (
+        (top10 & 0x7f) !== 0 ||
+        (pbmt !== 0 && (pbmt === 3 || (this.ext & X_SVPBMT) === 0 || (this.menvcfgHi & C.ENVCFG_PBMTE_HI) === 0)) ||
+        (napot && ((this.ext & X_SVNAPOT) === 0 || i !== 0 || ((pteLo >>> 10) & 15) !== 8))
+      ) {
+        this.xcause = pf; // reserved bits, PBMT 3 or not enabled, N without Svnapot or not 64 KiB
+        return -1;
+      }
     }
     // Leaf checks.
     const u = (pteLo & 16) !== 0;
@@ -757,9 +822,13 @@ export class Hart implements ExecContext, CodeCacheClient {
       return -1;
     }
     const ppnLo = pteLo >>> 10; // low 22 bits of ppn
-    const superMask = i === 0 ? 0 : (1 << (9 * i)) - 1; // i <= 3 -> at most 27 bits
-    if ((ppnLo & superMask) !== 0) {
-      this.xcause = pf; // misaligned superpage
+    const ppnHi = pteHi & 0x3fffff; // ppn bits 43..22
+    // Superpages: the low 9*i bits of the ppn must be zero (misaligned superpage otherwise).
+    const bits = 9 * i;
+    const misaligned =
+      bits <= 22 ? (ppnLo & ((1 << bits) - 1)) !== 0 : ppnLo !== 0 || (ppnHi & ((1 << (bits - 22)) - 1)) !== 0;
+    if (misaligned) {
+      this.xcause = pf;
       return -1;
     }
     // Hardware A/D update.
@@ -769,16 +838,26 @@ export class Hart implements ExecContext, CodeCacheClient {
       ram[(pteAddr - bus.ramBase) >>> 2] = pteLo;
       bus.notifyWrite(pteAddr, 8);
     }
-    if (i > 0) this.noteSuperpage(lo, hi, i);
-    const vpnAll = ((lo >>> 12) | (hi << 20)) & superMask;
-    const ppn = (pteHi & 0x3fffff) * 4194304 + ppnLo + vpnAll;
+    let ppn: number;
+    if (napot) {
+      // A 64 KiB NAPOT page: the low 4 ppn bits come from the virtual address.
+      this.noteRegion(lo, hi, -0x10000, -1);
+      ppn = ppnHi * 4194304 + (ppnLo & ~15) + ((lo >>> 12) & 15);
+    } else if (i > 0) {
+      this.noteRegion(lo, hi, i === 1 ? -0x200000 : i === 2 ? -0x40000000 : 0, i <= 2 ? -1 : i === 3 ? -128 : -65536);
+      const vpnLow = (hi & 0xffff) * 1048576 + (lo >>> 12); // virtual address bits 47..12
+      ppn = ppnHi * 4194304 + ppnLo + (vpnLow % 2 ** bits);
+    } else {
+      ppn = ppnHi * 4194304 + ppnLo;
+    }
     return ppn * 4096 + (lo & 4095);
   }
 
-  /** Records the region of a level-`level` leaf (1: 2 MiB, 2: 1 GiB, 3: 512 GiB) containing (lo, hi). */
-  private noteSuperpage(lo: number, hi: number, level: number): void {
-    const mLo = level === 1 ? -0x200000 : level === 2 ? -0x40000000 : 0;
-    const mHi = level === 3 ? -128 : -1;
+  /**
+   * Records the virtual region (base/mask as lo/hi words) of a leaf larger than 4 KiB containing
+   * (lo, hi): 64 KiB NAPOT pages, 2 MiB, 1 GiB, 512 GiB and 256 TiB superpages.
+   */
+  private noteRegion(lo: number, hi: number, mLo: number, mHi: number): void {
     const bLo = lo & mLo;
     const bHi = hi & mHi;
     const n = this.spCount;
@@ -814,10 +893,10 @@ export class Hart implements ExecContext, CodeCacheClient {
     if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
       off = (this.rOff[i] >>> 0) + o; // TLB hit (misaligned, or LR/FP/AMO callers)
     } else {
-      pa = this.xlate(lo, hi, LOAD);
+      pa = this.xlate(lo, hi, LOAD, size);
       if (pa < 0) return this.dataFault(this.xcause, lo, hi);
       off = pa - bus.ramBase;
-      if (off >= 0 && off < bus.ramSize) {
+      if (off >= 0 && off < bus.ramSize && this.fillOk) {
         this.rTagLo[i] = lo & -4096;
         this.rTagHi[i] = hi ^ this.dkey;
         this.rOff[i] = off - o;
@@ -875,18 +954,20 @@ export class Hart implements ExecContext, CodeCacheClient {
     const i = (lo >>> 12) & TLB_MASK;
     let off: number;
     let pa = 0;
+    let fill = false;
     if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
       off = (this.wOff[i] >>> 0) + o;
     } else {
-      pa = this.xlate(lo, hi, STORE);
+      pa = this.xlate(lo, hi, STORE, size);
       if (pa < 0) return this.dataFault(this.xcause, lo, hi);
       off = pa - bus.ramBase;
+      fill = this.fillOk;
     }
     if (off >= 0 && off < bus.ramSize) {
       const page = off >>> 12;
       if (bus.codePages[page] !== 0) {
         bus.codeWritten(page);
-      } else {
+      } else if (fill) {
         this.wTagLo[i] = lo & -4096;
         this.wTagHi[i] = hi ^ this.dkey;
         this.wOff[i] = off - o;
@@ -1063,7 +1144,17 @@ export class Hart implements ExecContext, CodeCacheClient {
           return 3;
         }
         return 2;
+      case Op.SINVAL_VMA:
+      case Op.SFENCE_INVAL:
       case Op.SFENCE_VMA:
+        if (op !== Op.SFENCE_VMA && (this.ext & X_SVINVAL) === 0) return this.illegalR();
+        if (op === Op.SFENCE_INVAL) {
+          // sfence.w.inval / sfence.inval.ir order the sinval.vma around them; those complete at once.
+          if (this.priv === 0) return this.illegalR();
+          this.advance(w);
+          return 2;
+        }
+        // sfence.vma and sinval.vma: the same privilege and TVM rules, the same flush.
         if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0)) return this.illegalR();
         if (a === 0) this.flushTlb();
         else this.flushTlbPage(x[a], x[a + 1]);
@@ -1119,6 +1210,30 @@ export class Hart implements ExecContext, CodeCacheClient {
       case Op.AMO_W:
       case Op.AMO_D:
         return this.execAmo(op === Op.AMO_D, imm, d, a, b, w);
+      case Op.CBO:
+        return this.execCbo(imm, a, w);
+      case Op.XINT:
+        // Zicond, Zbc/Zbkc, Zbkb, Zbkx (ext/intext.ts). Interpreted here, through the loop's one
+        // existing slow-path call (a new call site in the loop would deoptimize it the first time
+        // a guest used one); translated code calls execIntExt directly.
+        if (!execIntExt(x, this.ext, w, imm)) return this.illegalR();
+        return 1;
+      case Op.FLH:
+      case Op.FSH: {
+        // Zfhmin: 16-bit FP loads (NaN-boxed to 64 bits) and stores.
+        if ((this.ext & X_ZFHMIN) === 0 || (this.mstatus & C.MSTATUS_FS) === 0) return this.illegalR();
+        const lo = (x[a] + imm) | 0;
+        const s = (x[a] >>> 0) + imm;
+        const hi = (x[a + 1] + (s < 0 ? -1 : s > 4294967295 ? 1 : 0)) | 0;
+        if (op === Op.FLH) {
+          if (!this.load(lo, hi, 2)) return 0;
+          this.f[d] = this.ldLo | -0x10000;
+          this.f[d + 1] = -1;
+          this.mstatus |= C.MSTATUS_FS;
+        } else if (!this.store(lo, hi, 2, this.f[b], 0)) return 0;
+        this.advance(w);
+        return 2;
+      }
       case Op.FLW:
       case Op.FLD:
       case Op.FSW:
@@ -1180,11 +1295,11 @@ export class Hart implements ExecContext, CodeCacheClient {
     } else if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
       return (this.rOff[i] >>> 0) + o;
     }
-    const pa = this.xlate(lo, hi, access);
+    const pa = this.xlate(lo, hi, access, size);
     if (pa < 0) return this.dataFault0(this.xcause, lo, hi) - 1;
     if (!bus.isRam(pa, size)) return this.dataFault0(access === STORE ? 7 : 5, lo, hi) - 1;
     const off = pa - bus.ramBase;
-    if (access === STORE && bus.codePages[off >>> 12] === 0) {
+    if (access === STORE && bus.codePages[off >>> 12] === 0 && this.fillOk) {
       this.wTagLo[i] = lo & -4096;
       this.wTagHi[i] = hi ^ this.dkey;
       this.wOff[i] = off - o;
@@ -1543,13 +1658,17 @@ export class Hart implements ExecContext, CodeCacheClient {
         this.mcounteren = lo;
         return true;
       case C.SENVCFG:
-        this.senvcfg = lo & 1;
+        this.senvcfg = lo & this.envcfgMask();
         return true;
-      case C.MENVCFG:
-        this.menvcfgLo = lo & 1;
-        this.menvcfgHi = hi & C.ENVCFG_STCE_HI;
+      case C.MENVCFG: {
+        const pbmte = this.menvcfgHi & C.ENVCFG_PBMTE_HI;
+        this.menvcfgLo = lo & this.envcfgMask();
+        this.menvcfgHi = hi & (C.ENVCFG_STCE_HI | ((this.ext & X_SVPBMT) !== 0 ? C.ENVCFG_PBMTE_HI : 0));
+        // Cached translations were made under the old PBMTE (PBMT bits legal or not).
+        if ((this.menvcfgHi & C.ENVCFG_PBMTE_HI) !== pbmte) this.flushTlb();
         this.updateSstc();
         return true;
+      }
       case C.SSCRATCH:
         this.sscratchLo = lo;
         this.sscratchHi = hi;
@@ -1589,7 +1708,8 @@ export class Hart implements ExecContext, CodeCacheClient {
         return true;
       case C.SATP: {
         const mode = hi >>> 28;
-        if (mode !== 0 && mode !== 8 && mode !== 9) return true; // unsupported mode: write ignored
+        // An unsupported mode (Sv57 without the feature) leaves satp unchanged.
+        if (mode !== 0 && mode !== 8 && mode !== 9 && !(mode === 10 && (this.ext & X_SV57) !== 0)) return true;
         this.satpLo = lo;
         this.satpHi = mode === 0 ? 0 : hi;
         this.flushTlb();
@@ -1618,6 +1738,7 @@ export class Hart implements ExecContext, CodeCacheClient {
         if ((b & 3) === 2) b &= ~2; // W without R is reserved
         c[o + k] = b;
       }
+      this.pmpChanged();
       return true;
     }
     if (csr >= C.PMPADDR0 && csr <= C.PMPADDR0 + 63) {
@@ -1626,10 +1747,73 @@ export class Hart implements ExecContext, CodeCacheClient {
       if (n + 1 < 64 && (this.pmpcfg[n + 1] & 0x98) === 0x88) return true; // next entry is locked TOR
       this.pmpaddr[2 * n] = lo;
       this.pmpaddr[2 * n + 1] = hi & 0x3fffff;
+      this.pmpChanged();
       return true;
     }
     // Read-only-zero registers (hpm counters/events) accept and ignore writes.
     return true;
+  }
+
+  /** PMP entries changed: rebuild the checks; cached translations were checked under the old ones. */
+  private pmpChanged(): void {
+    this.pmp.update(this.pmpcfg, this.pmpaddr);
+    this.flushTlb();
+  }
+
+  /** Writable xenvcfg low-word bits: FIOM, and the cache-block enables of the extensions present. */
+  private envcfgMask(): number {
+    return (
+      C.ENVCFG_FIOM |
+      ((this.ext & X_ZICBOM) !== 0 ? C.ENVCFG_CBIE | C.ENVCFG_CBCFE : 0) |
+      ((this.ext & X_ZICBOZ) !== 0 ? C.ENVCFG_CBZE : 0)
+    );
+  }
+
+  /**
+   * Zicbom/Zicboz: cbo.inval (0), cbo.clean (1), cbo.flush (2), cbo.zero (4) on the 64-byte block
+   * holding x[a]. Caches are not modelled (RAM is coherent with every agent), so clean, flush and
+   * inval only check that the instruction is enabled for the mode (xenvcfg) and that the block
+   * may be accessed; cbo.zero stores 64 zero bytes. A fault reports the block's address (rs1
+   * aligned down), as QEMU and Spike do.
+   */
+  private execCbo(kind: number, a: number, w: number): number {
+    const zero = kind === 4;
+    if ((this.ext & (zero ? X_ZICBOZ : X_ZICBOM)) === 0) return this.illegalR();
+    const priv = this.priv;
+    if (priv !== 3) {
+      let ok: boolean;
+      if (kind === 0) {
+        // CBIE: 01 (flush) and 11 (invalidate) enable it; 00 and the reserved 10 do not.
+        const m = (this.menvcfgLo >>> 4) & 3;
+        const s = (this.senvcfg >>> 4) & 3;
+        ok = (m & 1) === 1 && (priv === 1 || (s & 1) === 1);
+      } else {
+        const bit = zero ? C.ENVCFG_CBZE : C.ENVCFG_CBCFE;
+        ok = (this.menvcfgLo & bit) !== 0 && (priv === 1 || (this.senvcfg & bit) !== 0);
+      }
+      if (!ok) return this.illegalR();
+    }
+    const x = this.x;
+    const lo = x[a] & -CACHE_BLOCK;
+    const hi = x[a + 1];
+    const bus = this.bus;
+    if (!zero) {
+      // Allowed when a load or a store would be; failures are store/AMO faults.
+      const i = (lo >>> 12) & TLB_MASK;
+      if (!(this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey))) {
+        const pa = this.xlate(lo, hi, LOAD, CACHE_BLOCK);
+        if (pa < 0) return this.dataFault0(this.xcause === 13 ? 15 : 7, lo, hi);
+      }
+      this.advance(w);
+      return 2;
+    }
+    // As a store of the whole block, through the write TLB (Linux clears every page this way).
+    const off = this.atomicRamOffset(lo, hi, CACHE_BLOCK, STORE);
+    if (off < 0) return 0;
+    bus.ram.fill(0, off, off + CACHE_BLOCK);
+    if (bus.codePages[off >>> 12] !== 0) bus.codeWritten(off >>> 12);
+    this.advance(w);
+    return 2;
   }
 
   private writeMstatus(v: number): void {

@@ -35,6 +35,7 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts';
+import { execIntExt } from './ext/intext.ts';
 
 // Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8
 // to optimize (512-byte windows mostly were not), and only hot windows are translated.
@@ -56,6 +57,7 @@ const FACTORY_PARAMS = [
   'mulh64',
   'div64',
   'div32',
+  'execIntExt',
 ];
 
 type Factory = (...args: unknown[]) => JitWindow;
@@ -97,6 +99,7 @@ export function compileWindow(h: ExecContext, code: Int32Array, incl: Uint8Array
     mulh64,
     div64,
     div32,
+    execIntExt,
   );
 }
 
@@ -466,6 +469,10 @@ function insnSource(
       return plain(setW(`(x[${a}] << 16) >> 16`));
     case Op.ZEXT_H:
       return plain(set(`x[${a}] & 0xffff`, '0'));
+    case Op.XINT:
+      // Zicond/Zbc/Zbkb/Zbkx (ext/intext.ts): the interpreter's own function; an extension the
+      // CPU model lacks changes nothing and hands the instruction back (it traps there).
+      return plain(`if (!execIntExt(x, h.ext, ${w}, ${imm})) ${out(5, p)}`);
     default:
       // System, atomics, FP, bit-manipulation rarities, CROSS and ILLEGAL: the interpreter's.
       return interpret;

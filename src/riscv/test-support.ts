@@ -2,6 +2,7 @@
  * Test support: a tiny RV64 instruction encoder and a harness that runs words on a Bus + Hart.
  * Used only by *.test.ts files.
  */
+import type { CpuConfig } from './cpu-config.ts';
 import { Bus } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
 import { Hart } from './hart.ts';
@@ -133,10 +134,10 @@ export interface Machine {
 }
 
 /** A Bus (1 MiB of RAM at 0x80000000 unless told) and one hart with pc at RAM_BASE. */
-export function machine(ramSize = 1 << 20): Machine {
+export function machine(ramSize = 1 << 20, cpu?: CpuConfig): Machine {
   const bus = new Bus(RAM_BASE, ramSize);
   const clock = new FakeClock();
-  const hart = new Hart(bus, 0, clock);
+  const hart = new Hart(bus, 0, clock, cpu);
   hart.setPc(RAM_BASE);
   // Traps land on a `j .` at the end of RAM unless a test installs its own handler, so mcause and
   // mepc keep the first trap's values.

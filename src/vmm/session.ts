@@ -65,6 +65,7 @@ export class VmSession {
       {
         memoryBytes: s.memoryBytes,
         cpus: s.cpus,
+        ...(s.cpu !== undefined ? { cpu: s.cpu } : {}),
         ...s.boot,
         append: s.append,
         disks: s.disks.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, serial: serialOf(i) })),

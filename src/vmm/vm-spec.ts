@@ -8,6 +8,7 @@
  * ("VM spec: disks[1].readOnly: must be true or false"); the board's own checks (a kernel image
  * it cannot load) still follow as BoardConfigError.
  */
+import { CPU_MODELS, type CpuModel } from '../riscv/cpu-config.ts';
 import { MAX_CPUS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES, VIRT_DEVICE_SLOTS } from '../machine/virt.ts';
 import type { BlockBackend } from '../storage/types.ts';
 import type { NetBackend } from '../net/types.ts';
@@ -43,6 +44,8 @@ export interface VmSpec {
   version: typeof VM_SPEC_VERSION;
   memoryBytes: number;
   cpus: number;
+  /** The CPU model (`--cpu`; default: DEFAULT_CPU_MODEL of riscv/cpu-config.ts). */
+  cpu?: CpuModel;
   boot: VmBootFiles;
   append: string;
   disks: VmSpecDisk[];
@@ -127,6 +130,8 @@ export function validateVmSpec(spec: unknown): VmSpec {
   const c = spec.cpus;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_CPUS)
     throw new VmSpecError('cpus', `must be an integer 1..${MAX_CPUS}, not ${String(c).slice(0, 20)}`);
+  if (spec.cpu !== undefined && !(CPU_MODELS as readonly unknown[]).includes(spec.cpu))
+    throw new VmSpecError('cpu', `must be one of ${CPU_MODELS.join(', ')}, not ${String(spec.cpu).slice(0, 20)}`);
   const boot = spec.boot;
   if (!isObject(boot)) throw new VmSpecError('boot', 'must be an object');
   checkBootFile(boot, 'kernel');

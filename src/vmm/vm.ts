@@ -539,7 +539,14 @@ export class Vm {
     const base = await rebuild(config);
     try {
       const vm = new Vm(
-        { ...base, memoryBytes: head.memoryBytes, cpus: head.cpus, builtinSbi: head.builtinSbi, restoring: true },
+        {
+          ...base,
+          memoryBytes: head.memoryBytes,
+          cpus: head.cpus,
+          cpu: head.cpu,
+          builtinSbi: head.builtinSbi,
+          restoring: true,
+        },
         host,
         events,
       );

@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BareMetalMachine } from '../../src/machine/baremetal.ts';
+import type { CpuModel } from '../../src/riscv/cpu-config.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
 const include = join(here, 'include');
 const AS = 'riscv64-linux-gnu-as';
 const LD = 'riscv64-linux-gnu-ld';
-const MARCH = 'rv64gc_zba_zbb_zbs';
+const MARCH = 'rv64gc_zba_zbb_zbs_zbc_zbkb_zbkc_zbkx_zfh_zicbom_zicboz_zicbop_svinval';
 /** Generous: the longest test retires well under a million instructions. */
 const MAX_INSTRUCTIONS = 20_000_000;
 
@@ -48,9 +49,11 @@ function build(name: string, source: { file?: string; text?: string }): string {
   return elf;
 }
 
-function runElf(elf: string) {
+/** Runs an ELF on the bare-metal board; `translated`: everything through the translation tier. */
+function runElf(elf: string, o: { translated?: boolean; cpu?: CpuModel } = {}) {
   let out = '';
-  const m = new BareMetalMachine({ memory: 16 << 20, console: (b) => (out += String.fromCharCode(b)) });
+  const m = new BareMetalMachine({ memory: 16 << 20, console: (b) => (out += String.fromCharCode(b)), cpu: o.cpu });
+  if (o.translated) m.hart.jitThreshold = 0;
   m.load(new Uint8Array(readFileSync(elf)));
   const result = m.run({ maxInstructions: MAX_INSTRUCTIONS });
   const hex = (i: number) =>
@@ -86,17 +89,21 @@ test('there are ISA tests to run', () => {
   assert.ok(sources.length >= 10, `only ${sources.length} .S files in tests/isa`);
 });
 
+// Each test runs on the interpreter (the reference) and again with every block translated
+// (jitThreshold 0), so every instruction is checked in both tiers.
 for (const file of sources) {
   const name = file.slice(0, -2);
   test(`isa: ${name}`, { skip: false }, () => {
     assert.ok(toolsPresent(), `install binutils-riscv64-linux-gnu to run the ISA tests`);
     const elf = build(name, { file: join(here, file) });
-    const { result, detail } = runElf(elf);
-    assert.deepEqual(
-      result.kind,
-      'pass',
-      `${name}: ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))} (${detail})`,
-    );
+    for (const translated of [false, true]) {
+      const { result, detail } = runElf(elf, { translated });
+      assert.deepEqual(
+        result.kind,
+        'pass',
+        `${name}${translated ? ' (translated)' : ''}: ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))} (${detail})`,
+      );
+    }
   });
 }
 

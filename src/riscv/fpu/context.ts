@@ -16,4 +16,6 @@ export interface FpContext {
   frm: number;
   /** fcsr.fflags, accrued exception flags: NV=16, DZ=8, OF=4, UF=2, NX=1. The FPU ORs into it. */
   fflags: number;
+  /** The hart's optional extensions (cpu-config.ts X_* bits; half precision checks Zfh/Zfhmin). Absent: all. */
+  readonly ext?: number;
 }

@@ -520,7 +520,11 @@ test('fcvt.s.d and fcvt.d.s: rounding, NaNs, overflow, underflow', () => {
 
 test('illegal encodings and reserved rounding modes return false', () => {
   const c = newCtx();
-  assert.equal(executeFp(c, op(FADD, 2, 2, 1, RNE, 3)), false); // fmt H
+  // A hart without Zfh/Zfhmin (the rv64gc model): fmt H and fcvt.s.h are illegal.
+  const noHalf = { ...newCtx(), ext: 0 };
+  assert.equal(executeFp(noHalf, op(FADD, 2, 2, 1, RNE, 3)), false); // fmt H
+  assert.equal(executeFp(noHalf, op(FCVT_FF, S, 2, 1, RNE, 3)), false); // fcvt.s.h
+  assert.equal(executeFp(noHalf, fmaOp(0x43, 2, 3, 2, 1, RNE, 4)), false); // fmadd.h
   assert.equal(executeFp(c, op(FADD, 3, 2, 1, RNE, 3)), false); // fmt Q
   assert.equal(executeFp(c, op(FADD, D, 2, 1, 5, 3)), false);
   assert.equal(executeFp(c, op(FADD, D, 2, 1, 6, 3)), false);
@@ -533,13 +537,13 @@ test('illegal encodings and reserved rounding modes return false', () => {
   assert.equal(executeFp(c, op(FSGNJ, D, 2, 1, 3, 3)), false);
   assert.equal(executeFp(c, op(FMINMAX, D, 2, 1, 2, 3)), false);
   assert.equal(executeFp(c, op(FCMP, D, 2, 1, 3, 3)), false);
-  assert.equal(executeFp(c, op(FCVT_FF, S, 2, 1, RNE, 3)), false); // fcvt.s.h
+  assert.equal(executeFp(c, op(FCVT_FF, S, 3, 1, RNE, 3)), false); // fcvt.s.q
   assert.equal(executeFp(c, op(FCVT_FF, D, 1, 1, RNE, 3)), false); // fcvt.d.d
   assert.equal(executeFp(c, op(FCVT_IF, D, 4, 1, RNE, 3)), false);
   assert.equal(executeFp(c, op(FMVX, D, 0, 1, 2, 3)), false);
   assert.equal(executeFp(c, op(FMVF, D, 0, 1, 1, 3)), false);
   assert.equal(executeFp(c, op(0x06, D, 2, 1, RNE, 3)), false);
-  assert.equal(executeFp(c, fmaOp(0x43, 2, 3, 2, 1, RNE, 4)), false);
+  assert.equal(executeFp(c, fmaOp(0x43, 3, 3, 2, 1, RNE, 4)), false); // fmadd.q
   assert.equal(executeFp(c, 0x00000013), false); // not an FP opcode
   assert.equal(c.fflags, 0);
 });

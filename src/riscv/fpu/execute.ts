@@ -10,6 +10,7 @@
  * other case goes through the exact slow path in exact.ts and round.ts. See docs/fpu.md.
  */
 import type { FpContext } from './context.ts';
+import { executeHalf } from './half.ts';
 import { divExact, exactSum, floatToInt, intToFloat, sqrtExact, twoProd, twoProdErr } from './exact.ts';
 import {
   CNAN_S,
@@ -595,7 +596,7 @@ function roundingMode(ctx: FpContext, insn: number): number {
 export function executeFp(ctx: FpContext, insn: number): boolean {
   const op = insn & 0x7f;
   const fmt = (insn >>> 25) & 3;
-  if (fmt > 1) return false; // H and Q are not implemented
+  if (fmt > 1) return fmt === 2 && executeHalf(ctx, insn); // H (half.ts); Q is not implemented
   const dbl = fmt === 1;
   const f = ctx.f;
   const rd = (insn >>> 7) & 31;
@@ -659,7 +660,8 @@ export function executeFp(ctx: FpContext, insn: number): boolean {
       writeRes(f, rd);
       break;
     case 0x08: {
-      // fcvt.s.d (fmt S, rs2 = 1) and fcvt.d.s (fmt D, rs2 = 0)
+      // fcvt.s.d (fmt S, rs2 = 1) and fcvt.d.s (fmt D, rs2 = 0); fcvt.s.h / fcvt.d.h (rs2 = 2)
+      if (rs2 === 2) return executeHalf(ctx, insn);
       if (rs2 !== (dbl ? 0 : 1)) return false;
       const rm = roundingMode(ctx, insn);
       if (rm < 0) return false;
