@@ -926,7 +926,12 @@ export class Hart implements ExecContext, CodeCacheClient {
     return true;
   }
 
-  /** A load crossing a page boundary: byte by byte, faults report the original address. */
+  /**
+   * A load crossing a page boundary: byte by byte. A fault reports the address of the part of
+   * the access that faulted (the privileged spec's rule for misaligned accesses), not the
+   * access's start: the OS's fault handler maps the page stval names, so naming the first,
+   * present page would make it return to the same fault forever.
+   */
   private loadBytes(lo: number, hi: number, size: number): boolean {
     let vlo = 0;
     let vhi = 0;
@@ -935,9 +940,9 @@ export class Hart implements ExecContext, CodeCacheClient {
       const blo = s | 0;
       const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
       const pa = this.xlate(blo, bhi, LOAD);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
+      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
       const b = this.bus.read(pa, 1);
-      if (b < 0) return this.dataFault(5, lo, hi);
+      if (b < 0) return this.dataFault(5, blo, bhi);
       if (k < 4) vlo |= b << (8 * k);
       else vhi |= b << (8 * (k - 4));
     }
@@ -989,14 +994,17 @@ export class Hart implements ExecContext, CodeCacheClient {
     return true;
   }
 
+  /** A store crossing a page boundary; faults report the faulting part's address as loadBytes. */
   private storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
     // Translate every byte first so that a fault leaves memory untouched.
     const pas: number[] = [];
     for (let k = 0; k < size; k++) {
       const s = (lo >>> 0) + k;
-      const pa = this.xlate(s | 0, s > 4294967295 ? (hi + 1) | 0 : hi, STORE);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
-      if (this.bus.findDevice(pa, 1) === undefined && !this.bus.isRam(pa, 1)) return this.dataFault(7, lo, hi);
+      const blo = s | 0;
+      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
+      const pa = this.xlate(blo, bhi, STORE);
+      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
+      if (this.bus.findDevice(pa, 1) === undefined && !this.bus.isRam(pa, 1)) return this.dataFault(7, blo, bhi);
       pas.push(pa);
     }
     for (let k = 0; k < size; k++) {
