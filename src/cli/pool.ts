@@ -7,11 +7,9 @@ import type { Command } from './command.ts';
 import { nearest, parseSize, type FlagSpec, type ParsedArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { CONNECTION_FLAGS, checkName, parseVerb, splitVerb } from './vm-args.ts';
-import { toCliError, EXIT_NO_DAEMON } from './vm-errors.ts';
+import { withDaemon, EXIT_NO_DAEMON } from './vm-errors.ts';
 import { humanBytes } from './vm-format.ts';
-import { ApiClient } from '../manager/client/http.ts';
 import { PoolApi, type QuotaChange } from '../manager/client/pools.ts';
-import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
 import type { Pool, PoolQuota } from '../manager/client/types.ts';
 
 const QUOTA_FLAGS = { vcpus: 'string', memory: 'string', disk: 'string', vms: 'string' } as const;
@@ -172,17 +170,6 @@ export const command: Command = {
     const v = verb as PoolVerb;
     const a = parseVerb(POOL_VERBS[v], rest);
     const f = a.flags;
-    let endpoint: Endpoint | undefined;
-    try {
-      endpoint = resolveEndpoint({
-        ...(typeof f.socket === 'string' ? { socket: f.socket } : {}),
-        ...(typeof f.url === 'string' ? { url: f.url } : {}),
-        ...(typeof f.token === 'string' ? { token: f.token } : {}),
-        ...(typeof f['state-dir'] === 'string' ? { stateDir: f['state-dir'] } : {}),
-      });
-      return await runVerb(v, a, new PoolApi(new ApiClient(endpoint)), f.output === 'json');
-    } catch (e) {
-      throw toCliError(e, endpoint);
-    }
+    return withDaemon(f, (client) => runVerb(v, a, new PoolApi(client), f.output === 'json'));
   },
 };

@@ -7,10 +7,8 @@ import type { Command } from './command.ts';
 import { nearest, type FlagSpec, type ParsedArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { CONNECTION_FLAGS, checkName, parseVerb, splitVerb } from './vm-args.ts';
-import { toCliError, EXIT_NO_DAEMON } from './vm-errors.ts';
-import { ApiClient } from '../manager/client/http.ts';
+import { withDaemon, EXIT_NO_DAEMON } from './vm-errors.ts';
 import { TemplateApi } from '../manager/client/templates.ts';
-import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
 
 const OUTPUT = { output: 'string' } as const;
 
@@ -128,17 +126,6 @@ export const command: Command = {
     const v = verb as TemplateVerb;
     const a = parseVerb(TEMPLATE_VERBS[v], rest);
     const f = a.flags;
-    let endpoint: Endpoint | undefined;
-    try {
-      endpoint = resolveEndpoint({
-        ...(typeof f.socket === 'string' ? { socket: f.socket } : {}),
-        ...(typeof f.url === 'string' ? { url: f.url } : {}),
-        ...(typeof f.token === 'string' ? { token: f.token } : {}),
-        ...(typeof f['state-dir'] === 'string' ? { stateDir: f['state-dir'] } : {}),
-      });
-      return await runVerb(v, a, new TemplateApi(new ApiClient(endpoint)), f.output === 'json');
-    } catch (e) {
-      throw toCliError(e, endpoint);
-    }
+    return withDaemon(f, (client) => runVerb(v, a, new TemplateApi(client), f.output === 'json'));
   },
 };

@@ -6,7 +6,9 @@
  */
 import { CliError, UsageError } from './errors.ts';
 import { ApiError, ClientError, DaemonUnreachable } from '../manager/client/errors.ts';
-import { EndpointError, defaultStateDir, type Endpoint } from '../manager/client/endpoint.ts';
+import { EndpointError, defaultStateDir, resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
+import { ApiClient } from '../manager/client/http.ts';
+import type { ParsedArgs } from './args.ts';
 import { basename, dirname, resolve } from 'node:path';
 
 /** `virtkit vm`: no daemon answered at the socket or URL. */
@@ -30,6 +32,28 @@ export function toCliError(e: unknown, endpoint?: Endpoint): unknown {
   }
   if (e instanceof ClientError) return new CliError(e.message, 1);
   return e;
+}
+
+/**
+ * Runs `fn` against the daemon the connection flags (--socket, --url, --token, --state-dir)
+ * name; whatever goes wrong, the endpoint included, comes out as the CLI error for it.
+ */
+export async function withDaemon<T>(
+  flags: ParsedArgs['flags'],
+  fn: (client: ApiClient, endpoint: Endpoint) => Promise<T>,
+): Promise<T> {
+  let endpoint: Endpoint | undefined;
+  try {
+    endpoint = resolveEndpoint({
+      ...(typeof flags.socket === 'string' ? { socket: flags.socket } : {}),
+      ...(typeof flags.url === 'string' ? { url: flags.url } : {}),
+      ...(typeof flags.token === 'string' ? { token: flags.token } : {}),
+      ...(typeof flags['state-dir'] === 'string' ? { stateDir: flags['state-dir'] } : {}),
+    });
+    return await fn(new ApiClient(endpoint), endpoint);
+  } catch (e) {
+    throw toCliError(e, endpoint);
+  }
 }
 
 /** The command that starts a daemon serving `endpoint`. */

@@ -23,11 +23,9 @@ import {
   type VmVerb,
 } from './vm-args.ts';
 import { VERB_HELP, VM_HELP } from './vm-help.ts';
-import { toCliError } from './vm-errors.ts';
+import { toCliError, withDaemon } from './vm-errors.ts';
 import { humanBytes, snapshotList, vmInfo, vmList } from './vm-format.ts';
-import { ApiClient } from '../manager/client/http.ts';
 import { VmApi, type PowerAction } from '../manager/client/vms.ts';
-import { resolveEndpoint, type Endpoint } from '../manager/client/endpoint.ts';
 import { DaemonUnreachable } from '../manager/client/errors.ts';
 import type { Vm } from '../manager/client/types.ts';
 
@@ -296,18 +294,8 @@ export const command: Command = {
     const v = verb as VmVerb;
     const args = parseVerb(v === 'snapshot' ? SNAPSHOT_FLAGS : VM_VERBS[v], rest);
     const f = args.flags;
-    let endpoint: Endpoint | undefined;
-    try {
-      endpoint = resolveEndpoint({
-        ...(typeof f.socket === 'string' ? { socket: f.socket } : {}),
-        ...(typeof f.url === 'string' ? { url: f.url } : {}),
-        ...(typeof f.token === 'string' ? { token: f.token } : {}),
-        ...(typeof f['state-dir'] === 'string' ? { stateDir: f['state-dir'] } : {}),
-      });
-      const api = new VmApi(new ApiClient(endpoint));
-      return await HANDLERS[v]({ args, api, json: f.output === 'json', endpoint });
-    } catch (e) {
-      throw toCliError(e, endpoint);
-    }
+    return withDaemon(f, (client, endpoint) =>
+      HANDLERS[v]({ args, api: new VmApi(client), json: f.output === 'json', endpoint }),
+    );
   },
 };

@@ -41,18 +41,8 @@ export function toPrune(backups: Manifest[], keep: number): Manifest[] {
   return backups.filter((b) => !kept.has(b.id));
 }
 
-export interface ScheduleJson {
-  vm: string;
-  every: number;
-  keep: number;
-  dest: string;
-  incremental: boolean;
-  ram: boolean;
-  created: string;
-  lastRun?: string;
-  lastResult?: string;
-  nextRun: string;
-}
+/** A schedule as the API shows it: the stored row with the VM's name for its id, and the next run. */
+export type ScheduleJson = Omit<ScheduleRow, 'vmId'> & { vm: string; nextRun: string };
 
 const nextRun = (s: ScheduleRow) => Date.parse(s.lastRun ?? s.created) + s.every * 1000;
 

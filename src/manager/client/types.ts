@@ -105,32 +105,7 @@ export interface Template {
   created: string;
 }
 
-/** A backup as POST/GET /v1/vms/{name}/backups show it (docs/manager.md "Backups"). */
-export interface BackupJob {
-  id: string;
-  vm: string;
-  dest: string;
-  path: string;
-  kind: 'full' | 'incremental';
-  fullBecause?: string;
-  ram: boolean;
-  state: 'copying' | 'done' | 'failed';
-  progress: { bytes: number; total: number };
-  started: string;
-  finished?: string;
-  error?: string;
-}
-
+/** A backup as POST/GET /v1/vms/{name}/backups show it (docs/manager.md "Backups"): the daemon's own type. */
+export type { BackupJob } from '../backup.ts';
 /** GET/PUT /v1/vms/{name}/backup-schedule. */
-export interface BackupSchedule {
-  vm: string;
-  every: number;
-  keep: number;
-  dest: string;
-  incremental: boolean;
-  ram: boolean;
-  created: string;
-  lastRun?: string;
-  lastResult?: string;
-  nextRun: string;
-}
+export type { ScheduleJson as BackupSchedule } from '../backup-schedule.ts';
