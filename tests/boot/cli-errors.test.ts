@@ -40,7 +40,7 @@ const cases: Array<[string, string[], RegExp]> = [
   ['typo in a flag', ['run', '--memroy', '1G'], /unknown option '--memroy': did you mean '--memory'\?/],
   ['QEMU -drive', ['run', '-drive', 'file=d.qcow2,if=virtio'], /'-drive' \(QEMU's spelling\): did you mean '--disk d\.qcow2'\?/],
   ['QEMU -netdev', ['run', '-netdev', 'user,id=n0'], /did you mean '--net user'\?/],
-  ['QEMU -cpu', ['run', '-cpu', 'rv64'], /one CPU model/],
+  ['QEMU -cpu with a model virtkit lacks', ['run', '-cpu', 'rv64'], /unknown CPU model 'rv64' \(expected rv64gc, rva22, max\)/],
   ['QEMU -m, -smp accepted, -nographic ignored', ['run', '-nographic', '-m', '1G', '-smp', '9'], /--cpus must be an integer 1\.\.8, not '9'/],
   ['--disk file= names the file once', ['run', '--disk', `file=${join(dir, 'nope.img')}`], /^virtkit run: --disk: [^:]*nope\.img: no such file$/m],
   ['hostfwd without a host address field', ['run', '--net', 'user,hostfwd=tcp:8080-:0'], /bad guest port '0' \(expected a port number 1\.\.65535\)/],
