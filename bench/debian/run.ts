@@ -16,8 +16,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTestDebian, TEST_ROOT_PASSWORD } from '../../tests/support/debian.ts';
-import { ensureGuest, virtkit } from '../../tests/support/virtkit.ts';
+import { ensureTestDebian, loginRoot, SERIAL_LOGIN } from '../../tests/support/debian.ts';
+import { ensureGuest, virtkit, VirtkitSession } from '../../tests/support/virtkit.ts';
 
 const VIRTKIT = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
 const args = process.argv.slice(2);
@@ -27,8 +27,6 @@ const opt = (name: string, dflt: string) => {
 };
 const runs = Number(opt('--runs', '1'));
 const memory = opt('--memory', '1G');
-const LOGIN = /login: $/m;
-const ROOT = /root@[\w-]+:[^\n#]*# $/m;
 
 interface Timing {
   login: number;
@@ -47,7 +45,7 @@ function timeToLogin(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promi
     let cpu = NaN;
     child.stdout.on('data', (d) => {
       out = (out + d).slice(-100_000);
-      if (!login && LOGIN.test(out)) {
+      if (!login && SERIAL_LOGIN.test(out)) {
         login = performance.now() - t0;
         cpu = cpuSeconds(child.pid!);
         child.kill('SIGTERM');
@@ -75,53 +73,20 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Boots, logs in, saves a snapshot on SIGTERM, then times the restore to a shell answering. */
-async function restoreTime(disk: string, snap: string, env: NodeJS.ProcessEnv): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [VIRTKIT, 'run', '--disk', disk, '--memory', memory, '--save-on-exit', snap],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env,
-      },
-    );
-    let out = '';
-    let step = 0;
-    child.stdout.on('data', (d) => {
-      out = (out + d).slice(-20_000);
-      if (step === 0 && LOGIN.test(out)) {
-        step = 1;
-        out = '';
-        child.stdin.write('root\n');
-      } else if (step === 1 && /Password: $/m.test(out)) {
-        step = 2;
-        out = '';
-        child.stdin.write(`${TEST_ROOT_PASSWORD}\n`);
-      } else if (step === 2 && ROOT.test(out)) {
-        step = 3;
-        child.kill('SIGTERM');
-      }
-    });
-    child.on('close', (code) => (step === 3 && code === 0 ? resolve() : reject(new Error(`save failed (${code})`))));
-  });
+async function restoreTime(disk: string, snap: string): Promise<number> {
+  const boot = new VirtkitSession(['run', '--disk', disk, '--memory', memory, '--save-on-exit', snap], 60 * 60_000);
+  await loginRoot(boot, 0);
+  boot.kill('SIGTERM');
+  const saved = await boot.result;
+  if (saved.code !== 0) throw new Error(`save failed (${saved.code}): ${saved.stderr}`);
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VIRTKIT, 'run', '--restore', snap, '--disk', disk], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env,
-    });
-    let out = '';
-    let at = 0;
-    child.stdin.write('\necho restored-$((6*7))\n');
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (!at && /restored-42/.test(out)) {
-        at = performance.now() - t0;
-        child.kill('SIGTERM');
-      }
-    });
-    child.on('close', () => (at ? resolve(at) : reject(new Error(`restore never answered:\n${out.slice(-2000)}`))));
-  });
+  const restored = new VirtkitSession(['run', '--restore', snap, '--disk', disk], 10 * 60_000);
+  restored.send('\necho restored-$((6*7))\n');
+  await restored.waitFor(/restored-42/);
+  const ms = performance.now() - t0;
+  restored.kill('SIGTERM');
+  await restored.result;
+  return ms;
 }
 
 ensureGuest();
@@ -179,7 +144,7 @@ try {
   if (!args.includes('--skip-restore')) {
     const disk = join(dir, 'restore.qcow2');
     await virtkit(['img', 'create', '-f', 'qcow2', '-b', deb.base, '-F', 'qcow2', disk], '', 60_000, deb.env);
-    const ms = await restoreTime(disk, join(dir, 'booted.snap'), env);
+    const ms = await restoreTime(disk, join(dir, 'booted.snap'));
     console.log(`restore of a booted Debian snapshot to a usable shell: ${s(ms)} s`);
   }
   const info = JSON.parse(

@@ -24,3 +24,10 @@ test('PromptWatch follows output across chunks and keeps a bounded tail', () => 
   w.reset();
   assert.equal(w.atPrompt, false);
 });
+
+test('a login prompt and a password prompt are prompts too (getty and login wait for a line)', () => {
+  assert.equal(endsInPrompt('Debian GNU/Linux 13 debian ttyS0\r\n\r\ndebian login: '), true);
+  assert.equal(endsInPrompt('Password: '), true);
+  assert.equal(endsInPrompt('[  OK  ] Started login: not a prompt\n'), false);
+  assert.equal(endsInPrompt('Last login: Mon Dec  7 10:00:00'), false);
+});

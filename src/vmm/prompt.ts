@@ -3,14 +3,16 @@
  * CLI's piped input (a line is typed once the shell prompts), `--save-on-exit` (save once the
  * guest is back at its prompt), the browser's "prompt reached" timing.
  *
- * A prompt is output ending in "# " or "$ " once terminal control sequences are removed: shells
+ * A prompt is output ending in "# " or "$ " once terminal control sequences are removed, or a
+ * login prompt ("login: ", "Password: ": getty and login on a full distribution's console wait
+ * for a line as a shell does, so piped input answers them in turn): shells
  * may follow the prompt with a query (busybox ash sends ESC[6n, the cursor position), which the
  * test ignores. Only the last TAIL characters are kept, so a guest printing without end costs a
  * bounded amount of memory and decoding per chunk.
  */
 
-/** "... # " or "... $ " at the end of the output. */
-const PROMPT = /[#$] $/;
+/** "... # ", "... $ ", "host login: " or "Password: " at the end of the output. */
+const PROMPT = /(?:[#$]|\blogin:|\b[Pp]assword:) $/;
 /** Terminal control sequences (CSI ... letter) a shell may print after its prompt. */
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 /** Output characters kept to look for a prompt. */

@@ -17,26 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureGuest, virtkit, VirtkitSession } from '../support/virtkit.ts';
-import {
-  ensureTestDebian,
-  freePort,
-  LOGIN_PROMPT,
-  ROOT_PROMPT,
-  TEST_ROOT_PASSWORD,
-  type TestDebian,
-} from '../support/debian.ts';
+import { ensureTestDebian, freePort, loginRoot, ROOT_PROMPT, type TestDebian } from '../support/debian.ts';
 
 const run = promisify(execFile);
 const BOOT_MS = 30 * 60_000;
-
-/** Logs in as root on the console; returns the index past the shell prompt. */
-async function loginRoot(s: VirtkitSession, from: number): Promise<number> {
-  let at = await s.waitFor(LOGIN_PROMPT, from);
-  s.send('root\n');
-  at = await s.waitFor(/Password: $/m, at);
-  s.send(`${TEST_ROOT_PASSWORD}\n`);
-  return s.waitFor(ROOT_PROMPT, at);
-}
 
 let seq = 0;
 /** Runs a shell command on the console and returns what it printed (between two markers). */

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readdirSync, linkSync, copyFileSync, readFileSyn
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { ROOT, VIRTKIT } from './virtkit.ts';
+import assert from 'node:assert/strict';
+import { ROOT, VIRTKIT, type VirtkitSession } from './virtkit.ts';
 
 export const TEST_ROOT_PASSWORD = 'virtkit-test-root';
 export const TEST_USER = 'tester';
@@ -101,7 +102,39 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The Debian login prompt on the serial console (systemd's serial getty). */
-export const LOGIN_PROMPT = /login: $/m;
+/** The Debian login prompt on the serial console (systemd's serial getty on ttyS0: its banner names the line). */
+export const SERIAL_LOGIN = /ttyS0\s*\r?\n(\r?\n)*\S+ login: /;
 /** root's shell prompt in the Debian system. */
 export const ROOT_PROMPT = /root@[\w-]+:[^\n#]*# $/m;
+
+/** waitFor with a bound: the index past the match, or -1 after `ms` without one. */
+export async function waitWithin(s: VirtkitSession, pattern: RegExp, from: number, ms: number): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), ms)));
+  try {
+    return await Promise.race([s.waitFor(pattern, from), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Logs in as root on the serial console; returns the index past the shell prompt. systemd also
+ * starts a getty on the virtio console (hvc0), whose prompt shows on the same output but takes
+ * no input, so this waits for ttyS0's own prompt; and agetty flushes input that arrived before
+ * it opened the line, so a login name that got no "Password:" is typed again.
+ */
+export async function loginRoot(s: VirtkitSession, from: number): Promise<number> {
+  let at = await s.waitFor(SERIAL_LOGIN, from);
+  for (let attempt = 0; ; attempt++) {
+    s.send('root\n');
+    const pw = await waitWithin(s, /Password: $/m, at, 120_000);
+    if (pw >= 0) {
+      at = pw;
+      break;
+    }
+    assert.ok(attempt < 5, `no Password: prompt after typing root ${attempt + 1} times:\n${s.stdout.slice(-2000)}`);
+  }
+  s.send(`${TEST_ROOT_PASSWORD}\n`);
+  return s.waitFor(ROOT_PROMPT, at);
+}

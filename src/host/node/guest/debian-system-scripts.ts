@@ -77,6 +77,23 @@ export function systemFiles(c: SystemConfig): Record<string, string> {
       'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
       '',
     ].join('\n'),
+    // Each VM gets its own SSH host keys at its first boot: the image ships none. openssh's own
+    // sshd-keygen.service only runs on systemd's "first boot" (a missing or "uninitialized"
+    // /etc/machine-id), which an image with an empty machine-id file is not.
+    'etc/systemd/system/virtkit-ssh-host-keys.service': [
+      '[Unit]',
+      'Description=Generate missing SSH host keys',
+      'Before=ssh.service',
+      'ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key',
+      '',
+      '[Service]',
+      'Type=oneshot',
+      'ExecStart=/usr/bin/ssh-keygen -A',
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target ssh.service',
+      '',
+    ].join('\n'),
   };
 }
 
@@ -157,8 +174,8 @@ ${DEPMOD_RESTORE}
 
 phase system
 rm -f /usr/sbin/policy-rc.d
-systemctl enable systemd-networkd.service systemd-resolved.service
-# Each VM makes its own machine id, and SSH host keys at first boot (openssh's sshd-keygen.service).
+systemctl enable systemd-networkd.service systemd-resolved.service virtkit-ssh-host-keys.service
+# Each VM makes its own machine id and SSH host keys at its first boot.
 rm -f /etc/ssh/ssh_host_*
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
