@@ -6,15 +6,16 @@
  * prompt. Also: the restore of a snapshot of the booted system to a usable shell, and the load
  * average and process CPU time (steadier than wall time on a shared machine).
  *
- *   node --import tsx bench/debian/run.ts [--runs N] [--memory 1G] [--skip-restore]
+ *   node --import tsx bench/debian/run.ts [--runs N] [--memory 1G] [--skip-restore] [--image BASE.qcow2]
  *
  * Uses the test suite's Debian build (tests/support/debian.ts: built on first use, tens of
- * minutes) so the root password is known for the restore check.
+ * minutes) so the root password is known for the restore check; `--image` boots another
+ * `guest fetch debian` base image instead (the restore check is then skipped).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestDebian, loginRoot, SERIAL_LOGIN } from '../../tests/support/debian.ts';
 import { ensureGuest, virtkit, VirtkitSession } from '../../tests/support/virtkit.ts';
@@ -90,7 +91,10 @@ async function restoreTime(disk: string, snap: string): Promise<number> {
 }
 
 ensureGuest();
-const deb = ensureTestDebian();
+const image = opt('--image', '');
+const deb = image
+  ? { base: image, cache: process.env.VIRTKIT_CACHE ?? join(process.env.HOME ?? '/', '.cache', 'virtkit'), env: {} }
+  : ensureTestDebian();
 const env = { ...process.env, ...deb.env };
 const { loadFirmware, fetchFirmware } = await import('../../src/host/node/guest/firmware.ts');
 process.env.VIRTKIT_CACHE = deb.cache;
@@ -141,15 +145,13 @@ try {
       `run ${r + 1}: boot to login  virtkit ${s(v.login)} s (CPU ${v.cpu.toFixed(0)} s)  qemu ${s(q.login)} s (CPU ${q.cpu.toFixed(0)} s)  ratio ${(v.login / q.login).toFixed(2)} (CPU ratio ${(v.cpu / q.cpu).toFixed(2)})  load ${load0}`,
     );
   }
-  if (!args.includes('--skip-restore')) {
+  if (!args.includes('--skip-restore') && !image) {
     const disk = join(dir, 'restore.qcow2');
     await virtkit(['img', 'create', '-f', 'qcow2', '-b', deb.base, '-F', 'qcow2', disk], '', 60_000, deb.env);
     const ms = await restoreTime(disk, join(dir, 'booted.snap'));
     console.log(`restore of a booted Debian snapshot to a usable shell: ${s(ms)} s`);
   }
-  const info = JSON.parse(
-    readFileSync(join(deb.cache, 'guests', 'debian-trixie-riscv64-system', 'system.json'), 'utf8'),
-  );
+  const info = JSON.parse(readFileSync(join(dirname(deb.base), 'system.json'), 'utf8'));
   console.log(
     `last build (guest fetch debian): download ${info.seconds.download.toFixed(0)} s, host unpack+mke2fs ${info.seconds.unpack.toFixed(0)} s, in-guest configuration ${info.seconds.configure.toFixed(0)} s (${(info.configureInstructions / 1e9).toFixed(0)} billion instructions), qcow2 ${info.seconds.convert.toFixed(0)} s`,
   );
