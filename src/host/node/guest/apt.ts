@@ -27,6 +27,19 @@ export const DEBIAN_TRIXIE_RISCV64: AptSource = {
   keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
 };
 
+/**
+ * The private apt of virtkit's cache for Debian trixie riscv64, prepared and with fresh package
+ * lists: what every guest and firmware fetch starts from.
+ */
+export async function trixieApt(cacheRoot: string, say: (msg: string) => void): Promise<PrivateApt> {
+  const apt = new PrivateApt(join(cacheRoot, 'apt'), DEBIAN_TRIXIE_RISCV64);
+  say('preparing a private apt configuration for Debian trixie riscv64');
+  await apt.prepare();
+  say('updating package lists (apt-get update, private configuration)');
+  await apt.update();
+  return apt;
+}
+
 export class PrivateApt {
   readonly configFile: string;
 

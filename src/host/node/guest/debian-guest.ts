@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { writeCpio, type CpioEntry } from '../../../machine/cpio.ts';
 import { GuestFetchError } from './errors.ts';
 import { cacheDir } from '../cache-dir.ts';
-import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
+import { trixieApt } from './apt.ts';
 import { indexModules, resolveModules } from './modules.ts';
 import { MODPROBE_PATH, modprobeEntries, modprobeScript } from './modprobe.ts';
 import { UDHCPC_DEBIAN_PATH, UDHCPC_SCRIPT, UDHCPC_SCRIPT_PATH } from '../net/udhcpc-script.ts';
@@ -204,11 +204,7 @@ export async function fetchDefaultGuest(opts: { force?: boolean; progress?: Prog
     if (have) return have;
   }
   const root = cacheDir();
-  const apt = new PrivateApt(join(root, 'apt'), DEBIAN_TRIXIE_RISCV64);
-  say('preparing a private apt configuration for Debian trixie riscv64');
-  await apt.prepare();
-  say('updating package lists (apt-get update, private configuration)');
-  await apt.update();
+  const apt = await trixieApt(root, say);
   const kernelPkg = await apt.resolveDependency('linux-image-riscv64', /^linux-image-\d/);
   const busyboxVersion = await apt.version('busybox-static');
   say(`downloading ${kernelPkg} and busybox-static ${busyboxVersion}`);

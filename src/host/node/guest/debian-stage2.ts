@@ -130,7 +130,7 @@ export async function runStage2(o: Stage2Options): Promise<{ seconds: number; in
             ),
           );
         },
-        stopped(reason, text) {
+        stopped(_reason, text) {
           if (result === 0) finish();
           else if (result !== undefined)
             finish(
@@ -144,7 +144,6 @@ export async function runStage2(o: Stage2Options): Promise<{ seconds: number; in
                 `the stage-2 VM stopped before the stage ended (${text}) in phase ${state.phase}:\n${lastLines(tail, 25)}\n(whole log: ${o.logFile})`,
               ),
             );
-          void reason;
         },
       },
     );

@@ -26,7 +26,7 @@ import { cacheDir } from '../cache-dir.ts';
 import { nodeImgContext } from '../img-host.ts';
 import { imgConvert } from '../../../storage/img/convert.ts';
 import { buildGpt } from '../../../storage/gpt.ts';
-import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
+import { trixieApt } from './apt.ts';
 import { GuestFetchError } from './errors.ts';
 import { fetchDefaultGuest } from './debian-guest.ts';
 import { planPackages, type PlannedPackage } from './debian-system-packages.ts';
@@ -200,10 +200,7 @@ async function buildSystem(
   say('stage 1/4: the default guest (it runs the in-guest configuration)');
   const helper = await fetchDefaultGuest({ progress: (m) => say(`  ${m}`) });
 
-  const apt = new PrivateApt(join(root, 'apt'), DEBIAN_TRIXIE_RISCV64);
-  say('stage 1/4: package lists (apt-get update, private configuration)');
-  await apt.prepare();
-  await apt.update();
+  const apt = await trixieApt(root, (m) => say(`stage 1/4: ${m}`));
   let plan: PlannedPackage[];
   try {
     plan = await planPackages(apt, o.packages ?? []);
@@ -254,7 +251,7 @@ async function buildSystem(
     .filter((x) => x.p.base)
     .sort((a, b) => Number(b.p.name === 'base-files') - Number(a.p.name === 'base-files'));
   const partSize = Math.floor((diskSize - PART_START - MiB) / MiB) * MiB;
-  await writeDiskLabel(raw, diskSize, rootUuid, partSize);
+  await writeDiskLabel(raw, diskSize, partSize);
   say(`stage 2/4: unpacking ${unpackOrder.length} required packages and writing the filesystem (mke2fs -d)`);
   await runHostStage(
     hostStageScript({
@@ -343,7 +340,7 @@ async function buildSystem(
 }
 
 /** A sparse raw disk of diskSize with a GPT holding one Linux partition (bootable for U-Boot). */
-async function writeDiskLabel(raw: string, diskSize: number, rootUuid: string, partSize: number): Promise<void> {
+async function writeDiskLabel(raw: string, diskSize: number, partSize: number): Promise<void> {
   const gpt = buildGpt({
     diskSize,
     diskGuid: randomUUID(),
@@ -351,7 +348,6 @@ async function writeDiskLabel(raw: string, diskSize: number, rootUuid: string, p
       { start: PART_START, size: partSize, type: 'linux', uuid: randomUUID(), name: 'debian-root', bootable: true },
     ],
   });
-  void rootUuid;
   const fh = await open(raw, 'w');
   try {
     await fh.truncate(diskSize);

@@ -16,7 +16,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir } from '../cache-dir.ts';
-import { DEBIAN_TRIXIE_RISCV64, PrivateApt } from './apt.ts';
+import { trixieApt } from './apt.ts';
 import { GuestFetchError } from './errors.ts';
 
 const run = promisify(execFile);
@@ -93,11 +93,7 @@ export async function fetchFirmware(
     if (have) return have;
   }
   const root = cacheDir();
-  const apt = new PrivateApt(join(root, 'apt'), DEBIAN_TRIXIE_RISCV64);
-  say('preparing a private apt configuration for Debian trixie riscv64');
-  await apt.prepare();
-  say('updating package lists (apt-get update, private configuration)');
-  await apt.update();
+  const apt = await trixieApt(root, say);
   const opensbiVersion = await apt.version(OPENSBI_PACKAGE);
   const ubootVersion = await apt.version(UBOOT_PACKAGE);
   say(`downloading ${OPENSBI_PACKAGE} ${opensbiVersion} and ${UBOOT_PACKAGE} ${ubootVersion}`);
