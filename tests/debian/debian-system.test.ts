@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -55,6 +55,11 @@ test(
       assert.equal(made.code, 0, made.stderr);
       const port = await freePort();
       const snap = join(dir, 'booted.snap');
+      // The console goes to a log beside the test cache as it arrives: a CI run that stalls
+      // leaves the place it stalled in a file (and the test's steps marked among it).
+      const log = join(deb.cache, 'e2e-console.log');
+      writeFileSync(log, '');
+      console.log(`# console log: ${log}`);
       const s = new VirtkitSession(
         [
           'run',
@@ -68,6 +73,7 @@ test(
           snap,
         ],
         BOOT_MS * 3,
+        log,
       );
       // The whole chain as a board boots: firmware, boot loader, the disk's kernel, systemd.
       let at = await s.waitFor(/OpenSBI v\d/);
@@ -75,7 +81,9 @@ test(
       at = await s.waitFor(/extlinux\.conf/, at);
       at = await s.waitFor(/Linux version \d/, at);
       at = await s.waitFor(/systemd\[1\]|Welcome to Debian/, at);
+      s.mark('boot reached systemd; logging in');
       at = await loginRoot(s, at);
+      s.mark('logged in');
 
       let r = await sh(s, at, 'systemctl is-system-running --wait || systemctl --failed --no-legend --plain');
       at = r.at;
@@ -85,6 +93,7 @@ test(
       at = r.at;
       assert.match(r.out, /virtkit-persist-42/);
 
+      s.mark('ssh through hostfwd');
       // SSH from the host through hostfwd, with the key the image was built with.
       const ssh = await run(
         'ssh',
@@ -108,12 +117,14 @@ test(
       );
       assert.match(ssh.stdout, /virtkit-persist-42\nroot/);
 
+      s.mark('apt');
       // apt through the user-mode NAT (DHCP from networkd, DNS from resolved).
       r = await sh(s, at, 'apt-get update -q >/dev/null && apt-get install -y -q tree >/dev/null && tree --version');
       at = r.at;
       assert.match(r.out, /tree v\d/);
 
       // The disk keeps what was written across a reboot.
+      s.mark('reboot');
       s.send('reboot\n');
       at = await s.waitFor(/reboot: Restarting system|U-Boot \d{4}/, at);
       at = await loginRoot(s, at);
@@ -122,11 +133,13 @@ test(
       assert.match(r.out, /virtkit-persist-42/);
 
       // A snapshot of the booted system (written on SIGTERM) restores in a new process.
+      s.mark('SIGTERM: save the snapshot');
       s.kill('SIGTERM');
       const saved = await s.result;
       assert.equal(saved.code, 0, saved.stderr);
       const t0 = Date.now();
-      const restored = new VirtkitSession(['run', '--restore', snap, '--disk', disk, '--net', 'user'], BOOT_MS);
+      const restored = new VirtkitSession(['run', '--restore', snap, '--disk', disk, '--net', 'user'], BOOT_MS, log);
+      restored.mark('restored');
       restored.send('\necho restored-$((6*7))\n');
       const answered = await restored.waitFor(/restored-42/);
       console.log(`# restore to a usable shell: ${((Date.now() - t0) / 1000).toFixed(1)} s`);

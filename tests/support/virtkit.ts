@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { appendFileSync } from 'node:fs';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const VIRTKIT = fileURLToPath(new URL('../../bin/virtkit', import.meta.url));
@@ -75,10 +76,16 @@ export class VirtkitSession {
   private readonly killTimer: NodeJS.Timeout;
   private exited: RunResult | undefined;
   private waiters: Array<() => void> = [];
+  private readonly logTo: string | undefined;
 
-  /** Starts `virtkit ARGS`; the whole session is killed after timeoutMs. */
-  constructor(args: string[], timeoutMs = 600_000) {
+  /**
+   * Starts `virtkit ARGS`; the whole session is killed after timeoutMs. With `logTo`, everything
+   * the process prints is also appended to that file as it arrives, so a long session can be
+   * watched (tail -f) and a stalled one read afterwards.
+   */
+  constructor(args: string[], timeoutMs = 600_000, logTo?: string) {
     this.child = spawn(process.execPath, [VIRTKIT, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.logTo = logTo;
     this.child.stdin.on('error', () => {});
     this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const changed = () => {
@@ -88,10 +95,12 @@ export class VirtkitSession {
     };
     this.child.stdout.on('data', (d) => {
       this.stdout += d;
+      this.note(d);
       changed();
     });
     this.child.stderr.on('data', (d) => {
       this.stderr += d;
+      this.note(d);
       changed();
     });
     this.result = new Promise((resolve) => {
@@ -123,6 +132,15 @@ export class VirtkitSession {
 
   send(text: string): void {
     this.child.stdin.write(text);
+  }
+
+  /** Appends a line to the session log (when there is one): the test's own steps among the output. */
+  mark(step: string): void {
+    this.note(`\n[test ${new Date().toISOString()}] ${step}\n`);
+  }
+
+  private note(text: string | Buffer): void {
+    if (this.logTo) appendFileSync(this.logTo, text);
   }
 
   /** Sends the process a signal. */
