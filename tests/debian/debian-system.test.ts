@@ -17,24 +17,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureGuest, virtkit, VirtkitSession } from '../support/virtkit.ts';
-import { ensureTestDebian, freePort, loginRoot, ROOT_PROMPT, type TestDebian } from '../support/debian.ts';
+import { ensureTestDebian, expectWithin, freePort, loginRoot, ROOT_PROMPT, type TestDebian } from '../support/debian.ts';
 
 const run = promisify(execFile);
+/** Bounds: a boot step (firmware to systemd, or to the login prompt) and a shell command. */
 const BOOT_MS = 30 * 60_000;
+const STEP_MS = 20 * 60_000;
 
 let seq = 0;
 /** Runs a shell command on the console and returns what it printed (between two markers). */
-async function sh(s: VirtkitSession, from: number, cmd: string): Promise<{ out: string; at: number }> {
+async function sh(s: VirtkitSession, from: number, cmd: string, ms = STEP_MS): Promise<{ out: string; at: number }> {
   const tag = `vk${++seq}`;
   // The markers are built by the shell, so the echoed command line never matches them.
   s.send(`echo "@@${tag}""-begin"; ${cmd}; echo "@@${tag}-rc=$?"\n`);
-  const start = await s.waitFor(new RegExp(`@@${tag}-begin\\r?\\n`), from);
-  const end = await s.waitFor(new RegExp(`@@${tag}-rc=\\d+`), start);
+  const start = await expectWithin(s, new RegExp(`@@${tag}-begin\\r?\\n`), from, 60_000);
+  const end = await expectWithin(s, new RegExp(`@@${tag}-rc=\\d+`), start, ms);
   const text = s.stdout.slice(start, end);
   const rc = /@@\w+-rc=(\d+)$/.exec(text)![1];
   const out = text.replace(/@@\w+-rc=\d+$/, '').replace(/\r/g, '');
   assert.equal(rc, '0', `'${cmd}' failed (status ${rc}):\n${out}`);
-  return { out, at: await s.waitFor(ROOT_PROMPT, end) };
+  return { out, at: await expectWithin(s, ROOT_PROMPT, end, 60_000) };
 }
 
 test(
@@ -76,11 +78,11 @@ test(
         log,
       );
       // The whole chain as a board boots: firmware, boot loader, the disk's kernel, systemd.
-      let at = await s.waitFor(/OpenSBI v\d/);
-      at = await s.waitFor(/U-Boot \d{4}\.\d+/, at);
-      at = await s.waitFor(/extlinux\.conf/, at);
-      at = await s.waitFor(/Linux version \d/, at);
-      at = await s.waitFor(/systemd\[1\]|Welcome to Debian/, at);
+      let at = await expectWithin(s, /OpenSBI v\d/, 0, STEP_MS);
+      at = await expectWithin(s, /U-Boot \d{4}\.\d+/, at, STEP_MS);
+      at = await expectWithin(s, /extlinux\.conf/, at, STEP_MS);
+      at = await expectWithin(s, /Linux version \d/, at, STEP_MS);
+      at = await expectWithin(s, /systemd\[1\]|Welcome to Debian/, at, STEP_MS);
       s.mark('boot reached systemd; logging in');
       at = await loginRoot(s, at);
       s.mark('logged in');
@@ -126,7 +128,7 @@ test(
       // The disk keeps what was written across a reboot.
       s.mark('reboot');
       s.send('reboot\n');
-      at = await s.waitFor(/reboot: Restarting system|U-Boot \d{4}/, at);
+      at = await expectWithin(s, /reboot: Restarting system|U-Boot \d{4}/, at, STEP_MS);
       at = await loginRoot(s, at);
       r = await sh(s, at, 'cat /root/persist.txt; tree --version');
       at = r.at;
@@ -141,9 +143,9 @@ test(
       const restored = new VirtkitSession(['run', '--restore', snap, '--disk', disk, '--net', 'user'], BOOT_MS, log);
       restored.mark('restored');
       restored.send('\necho restored-$((6*7))\n');
-      const answered = await restored.waitFor(/restored-42/);
+      const answered = await expectWithin(restored, /restored-42/, 0, STEP_MS);
       console.log(`# restore to a usable shell: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      await restored.waitFor(ROOT_PROMPT, answered);
+      await expectWithin(restored, ROOT_PROMPT, answered, 60_000);
       restored.send('poweroff\n');
       const off = await restored.result;
       assert.equal(off.code, 0, `poweroff: exit ${off.code}\n${off.stderr}`);

@@ -102,8 +102,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The Debian login prompt on the serial console (systemd's serial getty on ttyS0: its banner names the line). */
-export const SERIAL_LOGIN = /ttyS0\s*\r?\n(\r?\n)*\S+ login: /;
+/**
+ * The Debian login prompt on the serial console: systemd's serial getty on ttyS0 prints a banner
+ * naming the line, then the prompt. The getty on the virtio console (hvc0) prints its own banner
+ * and prompt on the same output at about the same time, and under load the two interleave
+ * ("... ttyS0", "... hvc0", "login: ", "login: "), so anything may come between the banner and
+ * the prompt.
+ */
+export const SERIAL_LOGIN = /ttyS0[\s\S]*? login: /;
 /** root's shell prompt in the Debian system. */
 export const ROOT_PROMPT = /root@[\w-]+:[^\n#]*# $/m;
 
@@ -119,13 +125,24 @@ export async function waitWithin(s: VirtkitSession, pattern: RegExp, from: numbe
 }
 
 /**
+ * waitFor with a bound that fails the test when it passes: the error names what was awaited and
+ * shows the console's tail, so a stalled step reports where it stalled instead of hanging.
+ */
+export async function expectWithin(s: VirtkitSession, pattern: RegExp, from: number, ms: number): Promise<number> {
+  const at = await waitWithin(s, pattern, from, ms);
+  if (at < 0)
+    throw new Error(`no ${pattern} within ${ms / 1000} s; the console's last 3000 characters:\n${s.stdout.slice(-3000)}`);
+  return at;
+}
+
+/**
  * Logs in as root on the serial console; returns the index past the shell prompt. systemd also
  * starts a getty on the virtio console (hvc0), whose prompt shows on the same output but takes
  * no input, so this waits for ttyS0's own prompt; and agetty flushes input that arrived before
  * it opened the line, so a login name that got no "Password:" is typed again.
  */
-export async function loginRoot(s: VirtkitSession, from: number): Promise<number> {
-  let at = await s.waitFor(SERIAL_LOGIN, from);
+export async function loginRoot(s: VirtkitSession, from: number, ms = 20 * 60_000): Promise<number> {
+  let at = await expectWithin(s, SERIAL_LOGIN, from, ms);
   for (let attempt = 0; ; attempt++) {
     s.send('root\n');
     const pw = await waitWithin(s, /Password: $/m, at, 120_000);
@@ -136,5 +153,5 @@ export async function loginRoot(s: VirtkitSession, from: number): Promise<number
     assert.ok(attempt < 5, `no Password: prompt after typing root ${attempt + 1} times:\n${s.stdout.slice(-2000)}`);
   }
   s.send(`${TEST_ROOT_PASSWORD}\n`);
-  return s.waitFor(ROOT_PROMPT, at);
+  return expectWithin(s, ROOT_PROMPT, at, 5 * 60_000);
 }
