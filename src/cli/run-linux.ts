@@ -45,6 +45,7 @@ import { SocketPathError } from '../host/node/unix-server.ts';
 import { packageVersion } from './package-root.ts';
 import { BackupTracking } from './run-backup.ts';
 import { nodeVmHost } from '../host/node/vm-host.ts';
+import { GuestProfiler, SymbolTable, formatProfile } from '../vmm/guest-profile.ts';
 
 /** Exit status when a restored VM's guest reboots but its boot files are gone or changed. */
 export const EXIT_CANNOT_REBOOT = 3;
@@ -112,6 +113,12 @@ options:
                          kernel, initrd and firmware are read again from the paths they were booted
                          from and must be unchanged (size and SHA-256)
   --stats                print instructions executed, wall time and MIPS on exit
+  --profile FILE         write a profile of the run to FILE on exit (FILE.json gets JSON): guest pc
+                         samples by privilege and the top kernel functions, traps by cause, TLB
+                         misses and flushes, satp writes, code translated and thrown away, host
+                         time in CPU slices and elsewhere (docs/profiling.md)
+  --profile-symbols MAP  name the kernel's functions in the profile with its System.map (Debian's
+                         linux-image package has it in /boot)
   --qmp unix:PATH[,server=on][,wait=off]
                          serve QMP (QEMU's control protocol) on the unix socket PATH, for any number
                          of clients; the VM never waits for one. QEMU's spellings server, nowait and
@@ -166,6 +173,8 @@ export const LINUX_FLAGS = {
   'save-on-exit': 'string',
   restore: 'string',
   stats: 'boolean',
+  profile: 'string',
+  'profile-symbols': 'string',
   ...CONTROL_FLAGS,
 } as const;
 
@@ -577,6 +586,22 @@ export async function runLinux(argv: string[]): Promise<number> {
     const why = await saveTargetProblem(savePath);
     if (why) throw new UsageError(`--save-on-exit ${why}`);
   }
+  const profilePath = f.profile === undefined ? undefined : resolve(f.profile as string);
+  if (f['profile-symbols'] !== undefined && !profilePath) throw new UsageError('--profile-symbols needs --profile FILE');
+  if (profilePath) {
+    const why = await saveTargetProblem(profilePath);
+    if (why) throw new UsageError(`--profile ${why}`);
+  }
+  let profileSymbols: SymbolTable | undefined;
+  if (f['profile-symbols'] !== undefined) {
+    const map = await readInput(resolve(f['profile-symbols'] as string), 'System.map');
+    try {
+      profileSymbols = SymbolTable.parse(new TextDecoder().decode(map));
+    } catch (e) {
+      throw new UsageError(`--profile-symbols ${f['profile-symbols'] as string}: ${oneLine(e)}`);
+    }
+  }
+  let profiler: GuestProfiler | undefined;
   if (f['console-log'] !== undefined) {
     try {
       consoleLog = new ConsoleLog(resolve(f['console-log'] as string), (m) =>
@@ -665,6 +690,10 @@ export async function runLinux(argv: string[]): Promise<number> {
       vm = booted.vm;
       bootRecord = booted.record;
       if (netSetup) netSetup.describeNics = () => vm.describeNics();
+    }
+    if (profilePath) {
+      profiler = new GuestProfiler(nodeHost.nowMs());
+      vm.profileWith(profiler);
     }
     // The control sockets listen before the VM starts (and before the pidfile is written), so a
     // manager that sees the pidfile can connect at once.
@@ -795,6 +824,17 @@ export async function runLinux(argv: string[]): Promise<number> {
   if (closeFailed) {
     process.stderr.write(`virtkit: flushing a disk failed: ${closeFailed.message}\n`);
     if (code === 0) return 1;
+  }
+  if (profiler && profilePath) {
+    const report = profiler.report(nodeHost.nowMs(), profileSymbols);
+    const text = profilePath.endsWith('.json') ? JSON.stringify(report, null, 2) + '\n' : formatProfile(report);
+    try {
+      await writeFile(profilePath, text);
+      process.stderr.write(`virtkit: profile written to ${profilePath}\n`);
+    } catch (e) {
+      process.stderr.write(`virtkit: cannot write the profile to ${profilePath}: ${oneLine(e)}\n`);
+      if (code === 0) return 1;
+    }
   }
   if (f.stats) {
     // The first stats() of the session: its MIPS are over the whole run.

@@ -55,6 +55,8 @@ export interface ExecContext extends FpContext {
   /** Results of a translated window: remaining budget and page offset. */
   jN: number;
   jOff: number;
+  /** Instructions run inside translated windows, for profiles (the budget each window used). */
+  jitRan: number;
 
   // ---- run bookkeeping ----
   runTraps: number;

@@ -528,6 +528,7 @@ export function execute(h: ExecContext, budget: number): number {
           const fn = jw[p >>> JIT_WINDOW_SHIFT];
           if (fn === undefined) break;
           const k = fn(p, n, vLo, vHi);
+          h.jitRan += n - h.jN;
           n = h.jN;
           p = h.jOff;
           if (k === 5) break;

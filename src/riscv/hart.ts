@@ -21,6 +21,8 @@
  *   stimecmp (read-only number, Infinity when Sstc is off) so a host can compute when to wake.
  *   flushDecodedCode()       drops pre-decoded instructions (remote FENCE.I from an SBI).
  *   flushTlb()               drops all translations (remote SFENCE.VMA from an SBI).
+ *   profile                  a HartProfile (hart-profile.ts) to count traps, walks, flushes and
+ *                            translations in; null (the default) counts nothing.
  *   jitThreshold             interpreted instructions per 256-byte code window before it is translated
  *                            to JavaScript (jit.ts); Infinity keeps the interpreter alone.
  *
@@ -51,6 +53,7 @@ import {
 import type { CpuConfig } from './cpu-config.ts';
 import { Pmp, PMP_R, PMP_W, PMP_X } from './pmp.ts';
 import { execIntExt } from './ext/intext.ts';
+import type { HartProfile } from './hart-profile.ts';
 
 const TWO32 = 4294967296;
 
@@ -217,6 +220,10 @@ export class Hart implements ExecContext, CodeCacheClient {
    * the next one.
    */
   jitThreshold = JIT_THRESHOLD;
+  /** Event counters while profiling (hart-profile.ts); null: not profiling. */
+  profile: HartProfile | null = null;
+  /** Instructions run inside translated windows (exec.ts adds each window's share of the budget). */
+  jitRan = 0;
   /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
   jitFastThreshold = JIT_FAST_THRESHOLD;
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
@@ -460,6 +467,7 @@ export class Hart implements ExecContext, CodeCacheClient {
   }
 
   flushTlb(): void {
+    if (this.profile !== null) this.profile.tlbFlushAll++;
     this.rTagLo.fill(1);
     this.wTagLo.fill(1);
     this.xTagLo.fill(1);
@@ -485,6 +493,7 @@ export class Hart implements ExecContext, CodeCacheClient {
         return;
       }
     }
+    if (this.profile !== null) this.profile.tlbFlushPage++;
     const i = (lo >>> 12) & TLB_MASK;
     this.rTagLo[i] = 1;
     this.wTagLo[i] = 1;
@@ -492,6 +501,10 @@ export class Hart implements ExecContext, CodeCacheClient {
   }
 
   flushDecoded(): void {
+    if (this.profile !== null) {
+      this.profile.codeFlushes++;
+      this.profile.codePagesDropped += this.decodedList.length;
+    }
     for (const p of this.decodedList) {
       this.pages[p] = undefined;
       this.dropJit(p);
@@ -501,6 +514,10 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   /** Forgets the page's translations (its decoded slots changed or are gone). */
   private dropJit(ramPage: number): void {
+    const windows = this.jit[ramPage];
+    if (windows !== undefined && this.profile !== null) {
+      for (const w of windows) if (w !== undefined) this.profile.windowsDropped++;
+    }
     this.jit[ramPage] = undefined;
     this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
   }
@@ -566,6 +583,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       this.jit[ramPage] = windows;
     }
     windows[wi] = fn;
+    if (this.profile !== null) this.profile.windowsTranslated++;
   }
 
   /**
@@ -590,11 +608,13 @@ export class Hart implements ExecContext, CodeCacheClient {
   }
 
   dropDecodedPage(ramPage: number): void {
+    if (this.profile !== null && this.pages[ramPage] !== undefined) this.profile.codePagesDropped++;
     this.pages[ramPage] = undefined;
     this.dropJit(ramPage);
   }
 
   newCodePage(ramPage: number): Int32Array {
+    if (this.profile !== null) this.profile.codePagesMade++;
     const page = new Int32Array(4098);
     page[4096] = Op.PAGE_END;
     this.pages[ramPage] = page;
@@ -741,6 +761,7 @@ export class Hart implements ExecContext, CodeCacheClient {
   }
 
   private walk(lo: number, hi: number, access: number, eff: number, levels: number): number {
+    if (this.profile !== null) this.profile.walks[access]++;
     // Canonical addresses: bits 63..(39|48|57) equal the top translated bit.
     const top = levels === 3 ? hi >> 6 : levels === 4 ? hi >> 15 : hi >> 24;
     const pf = PAGE_FAULT[access];
@@ -1018,6 +1039,7 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** Takes a trap at the current pc (this.pcLo/pcHi). */
   trap(cause: number, tvalLo: number, tvalHi: number, isInterrupt: boolean): void {
     const priv = this.priv;
+    if (this.profile !== null) this.profile.trap(cause, isInterrupt, priv);
     this.resvValid = false;
     const deleg = priv <= 1 && ((isInterrupt ? this.mideleg : this.medeleg) >>> cause) & 1;
     const causeHi = isInterrupt ? -0x80000000 : 0;
@@ -1720,6 +1742,7 @@ export class Hart implements ExecContext, CodeCacheClient {
         if (mode !== 0 && mode !== 8 && mode !== 9 && !(mode === 10 && (this.ext & X_SV57) !== 0)) return true;
         this.satpLo = lo;
         this.satpHi = mode === 0 ? 0 : hi;
+        if (this.profile !== null) this.profile.satpWrites++;
         this.flushTlb();
         this.updateKeys();
         return true;

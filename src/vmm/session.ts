@@ -8,6 +8,7 @@
  *
  * Host code opens files, disks and sockets and hands them in; nothing here touches the host.
  */
+import type { GuestProfiler } from './guest-profile.ts';
 import { Vm, type BootReloader, type DeviceStats, type StopReason, type VmEvents, type VmHost } from './vm.ts';
 import { PromptWatch } from './prompt.ts';
 import { describeStop } from './stop-reason.ts';
@@ -279,6 +280,11 @@ export class VmSession {
     const mips = dt > 0 ? ran / dt / 1e6 : 0;
     this.lastStats = { at: now, instret: n };
     return { instret: n, seconds: (now - this.startedAt) / 1000, mips };
+  }
+
+  /** Profiles the VM from now on (guest-profile.ts): `virtkit run --profile`. */
+  profileWith(profiler: GuestProfiler): void {
+    this.vm.profileWith(profiler);
   }
 
   /** One diagnostic line per NIC (counters, queue state). */

@@ -34,6 +34,7 @@ import { PanicWatch } from './panic-watch.ts';
 import { BootWatch } from './boot-watch.ts';
 import type { VirtioBlkStats } from '../virtio/blk.ts';
 import { addLatency, copyLatency } from '../virtio/latency.ts';
+import type { GuestProfiler } from './guest-profile.ts';
 
 /** A NIC's traffic counters (virtio-net stats), for x-virtkit-query-stats. */
 export interface NicCounters {
@@ -177,6 +178,7 @@ export class Vm {
     });
     this.bootWatch = new BootWatch();
     board.holdOutput(this.heldByHost);
+    this.profiler?.attach(board);
     if (this.releaseBootFiles) {
       const { kernel: _k, initrd: _i, firmware: _f, ...rest } = this.opts;
       this.opts = rest;
@@ -387,6 +389,13 @@ export class Vm {
   }
 
   private sawPanic = false;
+  private profiler: GuestProfiler | undefined;
+
+  /** Profiles the VM from now on (guest-profile.ts), across reboots; report with profiler.report(). */
+  profileWith(profiler: GuestProfiler): void {
+    this.profiler = profiler;
+    profiler.attach(this.board);
+  }
 
   private schedule(): void {
     if (this.scheduled) return;
@@ -400,14 +409,21 @@ export class Vm {
   private turn(): void {
     if (this.state !== 'running' || this.rebooting) return;
     const m = this.board;
-    const deadline = this.host.nowMs() + TURN_MS;
+    const turnStart = this.host.nowMs();
+    const deadline = turnStart + TURN_MS;
+    const prof = this.profiler;
     try {
       m.beginTurn();
       for (;;) {
         m.updateTimers();
         if (this.pendingInput.length) this.deliverInput();
         m.pollDevices();
-        m.runSlice(SLICE_BUDGET);
+        if (prof === undefined) m.runSlice(SLICE_BUDGET);
+        else {
+          const t = this.host.nowMs();
+          m.runSlice(SLICE_BUDGET);
+          prof.afterSlice(m, this.host.nowMs() - t);
+        }
         if (m.power || this.sawPanic || this.noBoot !== undefined) break;
         // This turn's output budget is spent with output waiting: hand it over, go on next turn.
         if (m.outputBudgetSpent) break;
@@ -425,6 +441,7 @@ export class Vm {
           if (this.freshInput) continue;
           const wake = m.nextTimerDeadline();
           const ms = wake === Infinity ? MAX_IDLE_SLEEP_MS : Math.min(MAX_IDLE_SLEEP_MS, m.clock.msUntil(wake));
+          prof?.afterTurn(this.host.nowMs() - turnStart);
           this.cancelSleep = this.host.sleep(() => {
             this.cancelSleep = undefined;
             this.turn();
@@ -438,6 +455,7 @@ export class Vm {
       return;
     }
     m.flushOutput();
+    prof?.afterTurn(this.host.nowMs() - turnStart);
     // The output handler may have stopped or paused the VM: a reboot then waits (or never happens).
     if (this.state !== 'running') return;
     if (this.sawPanic) {
