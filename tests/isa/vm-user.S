@@ -162,116 +162,120 @@ TEST_BEGIN
   TEST_FH2_RM 1049, fmul.h, rup, 0x0400, UF | NX, 0x0400, 0x3bff
   TEST_FH2_RM 1053, fadd.h, rdn, 0x8000, 0, 0x8001, 0x0001
   TEST_FH2_RM 1057, fsub.h, rtz, 0x0000, 0, 0x3c00, 0x3c00
-  TEST_FH2 1061, fadd.h, 0x4400, 0, 0x3e00, 0x4100
-  TEST_FH2 1065, fdiv.h, 0x7e00, NV, 0x0000, 0x0000
-  TEST_FH2 1069, fadd.h, 0x7e00, 0, 0x7e00, 0x3c00
-  TEST_FH1 1073, fsqrt.h, 0x0c00, 0, 0x0001
-  TEST_FH3 1077, fmadd.h, 0x3bfe, NX, 0x4200, 0x3555, 0x9400
-  TEST_FH3 1081, fmadd.h, 0x7e00, NV, 0x7c00, 0x0000, 0x7e00
-  TEST_FH_TOINT 1085, fcvt.wu.h, 0x2, NX, 0x3e00, rne
-  TEST_FH_TOINT 1089, fcvt.wu.h, 0x1, NX, 0x3e00, rtz
-  TEST_FH_TOINT 1093, fcvt.wu.h, 0x1, NX, 0x3e00, rdn
-  TEST_FH_TOINT 1097, fcvt.wu.h, 0x2, NX, 0x3e00, rup
-  TEST_FH_TOINT 1101, fcvt.wu.h, 0x2, NX, 0x3e00, rmm
-  TEST_FH_TOINT 1105, fcvt.wu.h, 0x0, NV, 0xbe00, rne
-  TEST_FH_TOINT 1109, fcvt.wu.h, 0x0, NV, 0xbe00, rtz
-  TEST_FH_TOINT 1113, fcvt.wu.h, 0x0, NV, 0xbe00, rdn
-  TEST_FH_TOINT 1117, fcvt.wu.h, 0x0, NV, 0xbe00, rup
-  TEST_FH_TOINT 1121, fcvt.wu.h, 0x0, NV, 0xbe00, rmm
-  TEST_FH_TOINT 1125, fcvt.wu.h, 0x2, NX, 0x4100, rne
-  TEST_FH_TOINT 1129, fcvt.wu.h, 0x2, NX, 0x4100, rtz
-  TEST_FH_TOINT 1133, fcvt.wu.h, 0x2, NX, 0x4100, rdn
-  TEST_FH_TOINT 1137, fcvt.wu.h, 0x3, NX, 0x4100, rup
-  TEST_FH_TOINT 1141, fcvt.wu.h, 0x3, NX, 0x4100, rmm
-  TEST_FH_TOINT 1145, fcvt.wu.h, 0x0, NX, 0x3800, rne
-  TEST_FH_TOINT 1149, fcvt.wu.h, 0x0, NX, 0x3800, rtz
-  TEST_FH_TOINT 1153, fcvt.wu.h, 0x0, NX, 0x3800, rdn
-  TEST_FH_TOINT 1157, fcvt.wu.h, 0x1, NX, 0x3800, rup
-  TEST_FH_TOINT 1161, fcvt.wu.h, 0x1, NX, 0x3800, rmm
-  TEST_FH_TOINT 1165, fcvt.wu.h, 0x0, NX, 0xb800, rne
-  TEST_FH_TOINT 1169, fcvt.wu.h, 0x0, NX, 0xb800, rtz
-  TEST_FH_TOINT 1173, fcvt.wu.h, 0x0, NV, 0xb800, rdn
-  TEST_FH_TOINT 1177, fcvt.wu.h, 0x0, NX, 0xb800, rup
-  TEST_FH_TOINT 1181, fcvt.wu.h, 0x0, NV, 0xb800, rmm
-  TEST_FH_TOINT 1185, fcvt.wu.h, 0xffe0, 0, 0x7bff, rtz
-  TEST_FH_TOINT 1189, fcvt.wu.h, 0x0, NV, 0xfbff, rtz
-  TEST_FH_TOINT 1193, fcvt.wu.h, 0xffffffffffffffff, NV, 0x7c00, rtz
-  TEST_FH_TOINT 1197, fcvt.wu.h, 0x0, NV, 0xfc00, rtz
-  TEST_FH_TOINT 1201, fcvt.wu.h, 0xffffffffffffffff, NV, 0x7e00, rtz
-  TEST_FH_TOINT 1205, fcvt.wu.h, 0xffffffffffffffff, NV, 0x7c01, rtz
-  TEST_FH_TOINT 1209, fcvt.wu.h, 0x0, 0, 0x8000, rtz
-  TEST_FH_FROMINT 1213, fcvt.h.wu, 0x0000, 0, 0x0, rne
-  TEST_FH_FROMINT 1217, fcvt.h.wu, 0x0000, 0, 0x0, rtz
-  TEST_FH_FROMINT 1221, fcvt.h.wu, 0x0000, 0, 0x0, rup
-  TEST_FH_FROMINT 1225, fcvt.h.wu, 0x3c00, 0, 0x1, rne
-  TEST_FH_FROMINT 1229, fcvt.h.wu, 0x3c00, 0, 0x1, rtz
-  TEST_FH_FROMINT 1233, fcvt.h.wu, 0x3c00, 0, 0x1, rup
-  TEST_FH_FROMINT 1237, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffffffffffff, rne
-  TEST_FH_FROMINT 1241, fcvt.h.wu, 0x7bff, OF | NX, 0xffffffffffffffff, rtz
-  TEST_FH_FROMINT 1245, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffffffffffff, rup
-  TEST_FH_FROMINT 1249, fcvt.h.wu, 0x6800, NX, 0x801, rne
-  TEST_FH_FROMINT 1253, fcvt.h.wu, 0x6800, NX, 0x801, rtz
-  TEST_FH_FROMINT 1257, fcvt.h.wu, 0x6801, NX, 0x801, rup
-  TEST_FH_FROMINT 1261, fcvt.h.wu, 0x6802, NX, 0x803, rne
-  TEST_FH_FROMINT 1265, fcvt.h.wu, 0x6801, NX, 0x803, rtz
-  TEST_FH_FROMINT 1269, fcvt.h.wu, 0x6802, NX, 0x803, rup
-  TEST_FH_FROMINT 1273, fcvt.h.wu, 0x7c00, OF | NX, 0xfffffffffffff7ff, rne
-  TEST_FH_FROMINT 1277, fcvt.h.wu, 0x7bff, OF | NX, 0xfffffffffffff7ff, rtz
-  TEST_FH_FROMINT 1281, fcvt.h.wu, 0x7c00, OF | NX, 0xfffffffffffff7ff, rup
-  TEST_FH_FROMINT 1285, fcvt.h.wu, 0x7bff, 0, 0xffe0, rne
-  TEST_FH_FROMINT 1289, fcvt.h.wu, 0x7bff, 0, 0xffe0, rtz
-  TEST_FH_FROMINT 1293, fcvt.h.wu, 0x7bff, 0, 0xffe0, rup
-  TEST_FH_FROMINT 1297, fcvt.h.wu, 0x7bff, NX, 0xffef, rne
-  TEST_FH_FROMINT 1301, fcvt.h.wu, 0x7bff, NX, 0xffef, rtz
-  TEST_FH_FROMINT 1305, fcvt.h.wu, 0x7c00, OF | NX, 0xffef, rup
-  TEST_FH_FROMINT 1309, fcvt.h.wu, 0x7c00, OF | NX, 0xfff0, rne
-  TEST_FH_FROMINT 1313, fcvt.h.wu, 0x7bff, NX, 0xfff0, rtz
-  TEST_FH_FROMINT 1317, fcvt.h.wu, 0x7c00, OF | NX, 0xfff0, rup
-  TEST_FH_FROMINT 1321, fcvt.h.wu, 0x7c00, OF | NX, 0x186a0, rne
-  TEST_FH_FROMINT 1325, fcvt.h.wu, 0x7bff, OF | NX, 0x186a0, rtz
-  TEST_FH_FROMINT 1329, fcvt.h.wu, 0x7c00, OF | NX, 0x186a0, rup
-  TEST_FH_FROMINT 1333, fcvt.h.wu, 0x7c00, OF | NX, 0x7fffffff, rne
-  TEST_FH_FROMINT 1337, fcvt.h.wu, 0x7bff, OF | NX, 0x7fffffff, rtz
-  TEST_FH_FROMINT 1341, fcvt.h.wu, 0x7c00, OF | NX, 0x7fffffff, rup
-  TEST_FH_FROMINT 1345, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffff, rne
-  TEST_FH_FROMINT 1349, fcvt.h.wu, 0x7bff, OF | NX, 0xffffffff, rtz
-  TEST_FH_FROMINT 1353, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffff, rup
-  TEST_FH_FROMINT 1357, fcvt.h.wu, 0x0000, 0, 0x8000000000000000, rne
-  TEST_FH_FROMINT 1361, fcvt.h.wu, 0x0000, 0, 0x8000000000000000, rtz
-  TEST_FH_FROMINT 1365, fcvt.h.wu, 0x0000, 0, 0x8000000000000000, rup
-  TEST_FH_FROMINT 1369, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffffffffffff, rne
-  TEST_FH_FROMINT 1373, fcvt.h.wu, 0x7bff, OF | NX, 0xffffffffffffffff, rtz
-  TEST_FH_FROMINT 1377, fcvt.h.wu, 0x7c00, OF | NX, 0xffffffffffffffff, rup
-  TEST_FH_FROM_S 1381, rtz, 0x3c00, 0, 0x3f800000
-  TEST_FH_FROM_S 1385, rne, 0x3c00, NX, 0x3f801000
-  TEST_FH_FROM_S 1389, rmm, 0x3c01, NX, 0x3f801000
-  TEST_FH_FROM_S 1393, rup, 0x3c01, 0, 0x3f802000
-  TEST_FH_FROM_S 1397, rdn, 0x3c01, NX, 0x3f803000
-  TEST_FH_FROM_S 1401, rtz, 0x7bff, 0, 0x477fe000
-  TEST_FH_FROM_S 1405, rne, 0x7c00, OF | NX, 0x477ff000
-  TEST_FH_FROM_S 1409, rmm, 0x7c00, OF | NX, 0x477ff000
-  TEST_FH_FROM_S 1413, rup, 0x7c00, OF | NX, 0x47800000
-  TEST_FH_FROM_S 1417, rdn, 0x0001, 0, 0x33800000
-  TEST_FH_FROM_S 1421, rtz, 0x0000, UF | NX, 0x33000000
-  TEST_FH_FROM_S 1425, rne, 0x0001, UF | NX, 0x33000001
-  TEST_FH_FROM_S 1429, rmm, 0x0001, UF | NX, 0x33000001
-  TEST_FH_FROM_S 1433, rup, 0x7e00, 0, 0x7fc00000
-  TEST_FH_FROM_S 1437, rdn, 0x7e00, NV, 0x7f800001
-  TEST_FH_FROM_S 1441, rtz, 0xfc00, 0, 0xff800000
-  TEST_FH_FROM_S 1445, rne, 0x8000, 0, 0x80000000
-  TEST_FH_FROM_S 1449, rmm, 0x8000, 0, 0x80000000
-  TEST_FH_FROM_S 1453, rup, 0x03ff, 0, 0x387fc000
-  TEST_FH_FROM_D 1457, rup, 0x3c00, 0, 0x3ff0000000000000
-  TEST_FH_FROM_D 1461, rne, 0x3c00, NX, 0x3ff0000000000001
-  TEST_FH_FROM_D 1465, rtz, 0x7bff, 0, 0x40effc0000000000
-  TEST_FH_FROM_D 1469, rup, 0x7c00, OF | NX, 0x40f0000000000000
-  TEST_FH_FROM_D 1473, rne, 0x7e00, NV, 0x7ff0000000000001
-  TEST_FH_FROM_D 1477, rtz, 0x7e00, 0, 0xfff8000000000000
-  TEST_FS_FROM_H 1481, 0x33800000, 0, 0x0001
-  TEST_FS_FROM_H 1485, 0x477fe000, 0, 0x7bff
-  TEST_FS_FROM_H 1489, 0xff800000, 0, 0xfc00
-  TEST_FS_FROM_H 1493, 0x7fc00000, NV, 0x7c01
-  TEST_FS_FROM_H 1497, 0x80000000, 0, 0x8000
+  TEST_FH2_RM 1061, fmul.h, rne, 0x0400, NX, 0x0401, 0x3bfe
+  TEST_FH2_RM 1065, fmul.h, rmm, 0x0400, NX, 0x0401, 0x3bfe
+  TEST_FH2_RM 1069, fmul.h, rup, 0x83ff, UF | NX, 0x8401, 0x3bfe
+  TEST_FH2 1073, fmul.h, 0x4600, 0, 0x4000, 0x4200
+  TEST_FH2 1077, fmul.h, 0x7e00, NV, 0x7c00, 0x0000
+  TEST_FH1 1081, fsqrt.h, 0x3da8, NX, 0x4000
+  TEST_FH1 1085, fsqrt.h, 0x7e00, NV, 0xbc00
+  TEST_FH3 1089, fnmadd.h, 0xc400, 0, 0x3e00, 0x4000, 0x3c00
+  TEST_FH3 1093, fmadd.h, 0x7bff, 0, 0x7bff, 0x4000, 0xfbff
+  TEST_FH_TOINT 1097, fcvt.lu.h, 0x2, NX, 0x3e00, rne
+  TEST_FH_TOINT 1101, fcvt.lu.h, 0x1, NX, 0x3e00, rtz
+  TEST_FH_TOINT 1105, fcvt.lu.h, 0x1, NX, 0x3e00, rdn
+  TEST_FH_TOINT 1109, fcvt.lu.h, 0x2, NX, 0x3e00, rup
+  TEST_FH_TOINT 1113, fcvt.lu.h, 0x2, NX, 0x3e00, rmm
+  TEST_FH_TOINT 1117, fcvt.lu.h, 0x0, NV, 0xbe00, rne
+  TEST_FH_TOINT 1121, fcvt.lu.h, 0x0, NV, 0xbe00, rtz
+  TEST_FH_TOINT 1125, fcvt.lu.h, 0x0, NV, 0xbe00, rdn
+  TEST_FH_TOINT 1129, fcvt.lu.h, 0x0, NV, 0xbe00, rup
+  TEST_FH_TOINT 1133, fcvt.lu.h, 0x0, NV, 0xbe00, rmm
+  TEST_FH_TOINT 1137, fcvt.lu.h, 0x2, NX, 0x4100, rne
+  TEST_FH_TOINT 1141, fcvt.lu.h, 0x2, NX, 0x4100, rtz
+  TEST_FH_TOINT 1145, fcvt.lu.h, 0x2, NX, 0x4100, rdn
+  TEST_FH_TOINT 1149, fcvt.lu.h, 0x3, NX, 0x4100, rup
+  TEST_FH_TOINT 1153, fcvt.lu.h, 0x3, NX, 0x4100, rmm
+  TEST_FH_TOINT 1157, fcvt.lu.h, 0x0, NX, 0x3800, rne
+  TEST_FH_TOINT 1161, fcvt.lu.h, 0x0, NX, 0x3800, rtz
+  TEST_FH_TOINT 1165, fcvt.lu.h, 0x0, NX, 0x3800, rdn
+  TEST_FH_TOINT 1169, fcvt.lu.h, 0x1, NX, 0x3800, rup
+  TEST_FH_TOINT 1173, fcvt.lu.h, 0x1, NX, 0x3800, rmm
+  TEST_FH_TOINT 1177, fcvt.lu.h, 0x0, NX, 0xb800, rne
+  TEST_FH_TOINT 1181, fcvt.lu.h, 0x0, NX, 0xb800, rtz
+  TEST_FH_TOINT 1185, fcvt.lu.h, 0x0, NV, 0xb800, rdn
+  TEST_FH_TOINT 1189, fcvt.lu.h, 0x0, NX, 0xb800, rup
+  TEST_FH_TOINT 1193, fcvt.lu.h, 0x0, NV, 0xb800, rmm
+  TEST_FH_TOINT 1197, fcvt.lu.h, 0xffe0, 0, 0x7bff, rtz
+  TEST_FH_TOINT 1201, fcvt.lu.h, 0x0, NV, 0xfbff, rtz
+  TEST_FH_TOINT 1205, fcvt.lu.h, 0xffffffffffffffff, NV, 0x7c00, rtz
+  TEST_FH_TOINT 1209, fcvt.lu.h, 0x0, NV, 0xfc00, rtz
+  TEST_FH_TOINT 1213, fcvt.lu.h, 0xffffffffffffffff, NV, 0x7e00, rtz
+  TEST_FH_TOINT 1217, fcvt.lu.h, 0xffffffffffffffff, NV, 0x7c01, rtz
+  TEST_FH_TOINT 1221, fcvt.lu.h, 0x0, 0, 0x8000, rtz
+  TEST_FH_FROMINT 1225, fcvt.h.lu, 0x0000, 0, 0x0, rne
+  TEST_FH_FROMINT 1229, fcvt.h.lu, 0x0000, 0, 0x0, rtz
+  TEST_FH_FROMINT 1233, fcvt.h.lu, 0x0000, 0, 0x0, rup
+  TEST_FH_FROMINT 1237, fcvt.h.lu, 0x3c00, 0, 0x1, rne
+  TEST_FH_FROMINT 1241, fcvt.h.lu, 0x3c00, 0, 0x1, rtz
+  TEST_FH_FROMINT 1245, fcvt.h.lu, 0x3c00, 0, 0x1, rup
+  TEST_FH_FROMINT 1249, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffffffffffff, rne
+  TEST_FH_FROMINT 1253, fcvt.h.lu, 0x7bff, OF | NX, 0xffffffffffffffff, rtz
+  TEST_FH_FROMINT 1257, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffffffffffff, rup
+  TEST_FH_FROMINT 1261, fcvt.h.lu, 0x6800, NX, 0x801, rne
+  TEST_FH_FROMINT 1265, fcvt.h.lu, 0x6800, NX, 0x801, rtz
+  TEST_FH_FROMINT 1269, fcvt.h.lu, 0x6801, NX, 0x801, rup
+  TEST_FH_FROMINT 1273, fcvt.h.lu, 0x6802, NX, 0x803, rne
+  TEST_FH_FROMINT 1277, fcvt.h.lu, 0x6801, NX, 0x803, rtz
+  TEST_FH_FROMINT 1281, fcvt.h.lu, 0x6802, NX, 0x803, rup
+  TEST_FH_FROMINT 1285, fcvt.h.lu, 0x7c00, OF | NX, 0xfffffffffffff7ff, rne
+  TEST_FH_FROMINT 1289, fcvt.h.lu, 0x7bff, OF | NX, 0xfffffffffffff7ff, rtz
+  TEST_FH_FROMINT 1293, fcvt.h.lu, 0x7c00, OF | NX, 0xfffffffffffff7ff, rup
+  TEST_FH_FROMINT 1297, fcvt.h.lu, 0x7bff, 0, 0xffe0, rne
+  TEST_FH_FROMINT 1301, fcvt.h.lu, 0x7bff, 0, 0xffe0, rtz
+  TEST_FH_FROMINT 1305, fcvt.h.lu, 0x7bff, 0, 0xffe0, rup
+  TEST_FH_FROMINT 1309, fcvt.h.lu, 0x7bff, NX, 0xffef, rne
+  TEST_FH_FROMINT 1313, fcvt.h.lu, 0x7bff, NX, 0xffef, rtz
+  TEST_FH_FROMINT 1317, fcvt.h.lu, 0x7c00, OF | NX, 0xffef, rup
+  TEST_FH_FROMINT 1321, fcvt.h.lu, 0x7c00, OF | NX, 0xfff0, rne
+  TEST_FH_FROMINT 1325, fcvt.h.lu, 0x7bff, NX, 0xfff0, rtz
+  TEST_FH_FROMINT 1329, fcvt.h.lu, 0x7c00, OF | NX, 0xfff0, rup
+  TEST_FH_FROMINT 1333, fcvt.h.lu, 0x7c00, OF | NX, 0x186a0, rne
+  TEST_FH_FROMINT 1337, fcvt.h.lu, 0x7bff, OF | NX, 0x186a0, rtz
+  TEST_FH_FROMINT 1341, fcvt.h.lu, 0x7c00, OF | NX, 0x186a0, rup
+  TEST_FH_FROMINT 1345, fcvt.h.lu, 0x7c00, OF | NX, 0x7fffffff, rne
+  TEST_FH_FROMINT 1349, fcvt.h.lu, 0x7bff, OF | NX, 0x7fffffff, rtz
+  TEST_FH_FROMINT 1353, fcvt.h.lu, 0x7c00, OF | NX, 0x7fffffff, rup
+  TEST_FH_FROMINT 1357, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffff, rne
+  TEST_FH_FROMINT 1361, fcvt.h.lu, 0x7bff, OF | NX, 0xffffffff, rtz
+  TEST_FH_FROMINT 1365, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffff, rup
+  TEST_FH_FROMINT 1369, fcvt.h.lu, 0x7c00, OF | NX, 0x8000000000000000, rne
+  TEST_FH_FROMINT 1373, fcvt.h.lu, 0x7bff, OF | NX, 0x8000000000000000, rtz
+  TEST_FH_FROMINT 1377, fcvt.h.lu, 0x7c00, OF | NX, 0x8000000000000000, rup
+  TEST_FH_FROMINT 1381, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffffffffffff, rne
+  TEST_FH_FROMINT 1385, fcvt.h.lu, 0x7bff, OF | NX, 0xffffffffffffffff, rtz
+  TEST_FH_FROMINT 1389, fcvt.h.lu, 0x7c00, OF | NX, 0xffffffffffffffff, rup
+  TEST_FH_FROM_S 1393, rup, 0x3c00, 0, 0x3f800000
+  TEST_FH_FROM_S 1397, rdn, 0x3c00, NX, 0x3f801000
+  TEST_FH_FROM_S 1401, rtz, 0x3c01, 0, 0x3f802000
+  TEST_FH_FROM_S 1405, rne, 0x3c02, NX, 0x3f803000
+  TEST_FH_FROM_S 1409, rmm, 0x3c02, NX, 0x3f803000
+  TEST_FH_FROM_S 1413, rup, 0x7bff, 0, 0x477fe000
+  TEST_FH_FROM_S 1417, rdn, 0x7bff, NX, 0x477ff000
+  TEST_FH_FROM_S 1421, rtz, 0x7bff, OF | NX, 0x47800000
+  TEST_FH_FROM_S 1425, rne, 0x0001, 0, 0x33800000
+  TEST_FH_FROM_S 1429, rmm, 0x0001, 0, 0x33800000
+  TEST_FH_FROM_S 1433, rup, 0x0001, UF | NX, 0x33000000
+  TEST_FH_FROM_S 1437, rdn, 0x0000, UF | NX, 0x33000001
+  TEST_FH_FROM_S 1441, rtz, 0x7e00, 0, 0x7fc00000
+  TEST_FH_FROM_S 1445, rne, 0x7e00, NV, 0x7f800001
+  TEST_FH_FROM_S 1449, rmm, 0x7e00, NV, 0x7f800001
+  TEST_FH_FROM_S 1453, rup, 0xfc00, 0, 0xff800000
+  TEST_FH_FROM_S 1457, rdn, 0x8000, 0, 0x80000000
+  TEST_FH_FROM_S 1461, rtz, 0x03ff, 0, 0x387fc000
+  TEST_FH_FROM_S 1465, rne, 0x0400, NX, 0x387ff000
+  TEST_FH_FROM_S 1469, rmm, 0x0400, NX, 0x387ff000
+  TEST_FH_FROM_D 1473, rne, 0x3c00, NX, 0x3ff0020000000000
+  TEST_FH_FROM_D 1477, rtz, 0x3c00, NX, 0x3ff0000000000001
+  TEST_FH_FROM_D 1481, rup, 0x7bff, 0, 0x40effc0000000000
+  TEST_FH_FROM_D 1485, rne, 0x0001, 0, 0x3e70000000000000
+  TEST_FH_FROM_D 1489, rtz, 0x7e00, NV, 0x7ff0000000000001
+  TEST_FH_FROM_D 1493, rup, 0x7e00, 0, 0xfff8000000000000
+  TEST_FD_FROM_H 1497, 0x3e70000000000000, 0, 0x0001
+  TEST_FD_FROM_H 1501, 0x40effc0000000000, 0, 0x7bff
+  TEST_FD_FROM_H 1505, 0xfff0000000000000, 0, 0xfc00
+  TEST_FD_FROM_H 1509, 0x7ff8000000000000, NV, 0x7c01
+  TEST_FD_FROM_H 1513, 0x8000000000000000, 0, 0x8000
   # Still in U-mode (an ecall from U reaches M with cause 8) with Sv39 on.
   li gp, 2000
   BACK_TO_M PRV_U

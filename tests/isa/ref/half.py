@@ -250,7 +250,9 @@ def main():
     cases2 = [('fadd.h', 'add', H1, 0x1000), ('fadd.h', 'add', H1, 0x1200), ('fsub.h', 'sub', HM1, 0x1200),
               ('fmul.h', 'mul', 0x3555, 0x4248), ('fdiv.h', 'div', H1, H3), ('fdiv.h', 'div', 0xbc00, H3),
               ('fmul.h', 'mul', HMAX, H2), ('fmul.h', 'mul', 0xfbff, H2), ('fmul.h', 'mul', HMINS, 0x3a00),
-              ('fmul.h', 'mul', HMINN, 0x3bff), ('fadd.h', 'add', 0x8001, 0x0001), ('fsub.h', 'sub', H1, H1)]
+              ('fmul.h', 'mul', HMINN, 0x3bff), ('fadd.h', 'add', 0x8001, 0x0001), ('fsub.h', 'sub', H1, H1),
+              # below 2^-14 exactly, but 2^-14 when rounded with an unbounded exponent: not tiny
+              ('fmul.h', 'mul', 0x0401, 0x3bfe), ('fmul.h', 'mul', 0x8401, 0x3bfe)]
     for mn, op, a, b in cases2:
         for m in RM:
             r, f = arith(op, 16, m, a, b)
@@ -289,7 +291,7 @@ def main():
                 emit(f'  TEST_FH_FROMINT @, {mn}, 0x{r:04x}, {FL(f)}, 0x{v & (1 << 64) - 1:x}, {RM[m]}')
     # between formats
     for s in (0x3f800000, 0x3f801000, 0x3f802000, 0x3f803000, 0x477fe000, 0x477ff000, 0x47800000, 0x33800000, 0x33000000, 0x33000001,
-              0x7fc00000, 0x7f800001, 0xff800000, 0x80000000, 0x387fc000):
+              0x7fc00000, 0x7f800001, 0xff800000, 0x80000000, 0x387fc000, 0x387ff000):
         for m in (RNE, RTZ, RDN, RUP, RMM):
             r, f = f2f(s, 32, 16, m)
             emit(f'  TEST_FH_FROM_S @, {RM[m]}, 0x{r:04x}, {FL(f)}, 0x{s:08x}')
