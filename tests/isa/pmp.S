@@ -130,7 +130,7 @@ TEST_BEGIN
   csrr a4, pmpcfg2
   CHECK a4, 0x1f00000000000000
   # pmpaddr is WARL: 54 bits on RV64 (physical address bits 55..2).
-.ifndef QEMU
+.ifndef QEMU                     # QEMU 7.2 keeps bits 63..54 as written
   li gp, 2
   li t1, -1
   csrw pmpaddr10, t1
@@ -441,8 +441,8 @@ TEST_BEGIN
   csrw pmpaddr8, zero
   csrr a4, pmpaddr8
   CHECK_EQ a4, a2
-  # A locked TOR entry (9: [P6, P7), R) also locks pmpaddr8? No: its base is pmpaddr8, which is
-  # locked already; use entries 10/11: 11 = TOR [P5, P6) locked, execute-only, base pmpaddr10.
+  # A locked TOR entry also locks its base register: entry 11 = TOR [P5, P6), locked,
+  # execute-only, so pmpaddr10 (entry 10 itself off) ignores writes, and M may not read P5.
   PMPADDR 10, P5
   PMPADDR 11, P6
   PMPCFG 11, PMP_TOR | PMP_X | PMP_L
