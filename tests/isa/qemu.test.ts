@@ -4,10 +4,10 @@
  *
  * Each file is assembled twice with --defsym VK_UART_REPORT=1 (the framework then prints
  * "VK PASS" / "VK FAIL <n>" on the UART: QEMU's exit status keeps only 8 bits of the test number):
- *  - as is: the run must pass, or stop at one of the file's known QEMU departures;
- *  - with --defsym QEMU=1, which leaves out the `.ifndef QEMU` blocks (checks on which QEMU
- *    departs from the specification, or that need an extension QEMU lacks, each with its reason
- *    in the source): that run must pass.
+ *  - as is: the run must pass, or stop at a test inside one of the file's `.ifndef QEMU` blocks
+ *    (checks on which QEMU departs from the specification, or that need an extension QEMU lacks,
+ *    each with its reason in the source);
+ *  - with --defsym QEMU=1, which leaves those blocks out: that run must pass.
  * Files whose extensions the installed QEMU does not have are not comparable; for those the test
  * asserts the documented reason instead (QEMU traps the file's first use of the extension), and
  * runs the comparison as soon as a QEMU with the extension is installed. docs/isa-tests.md lists
@@ -31,11 +31,6 @@ interface Case {
   needs: string[];
   /** Extensions enabled when QEMU has them; their tests are in `.ifndef QEMU` blocks. */
   optional?: string[];
-  /**
-   * Known departures in files without `.ifndef QEMU` blocks (older files): the run may stop at
-   * one of these test numbers (docs/isa-tests.md says why).
-   */
-  departures?: number[];
   /** When QEMU lacks a needed extension: the test at which QEMU must stop (its first use). */
   firstUse?: number;
   args?: string[];
@@ -47,26 +42,21 @@ const CASES: Record<string, Case> = {
   'rv64i-branch': { needs: [] },
   'rv64i-mem': { needs: [] },
   rv64m: { needs: [] },
-  rv64a: { needs: [], departures: [34] },
+  rv64a: { needs: [] },
   rv64c: { needs: [] },
   f: { needs: [] },
   d: { needs: [] },
-  zicsr: { needs: [], departures: [8] },
+  zicsr: { needs: [] },
   // Exact instruction counts need QEMU's -icount.
-  zicntr: { needs: [], departures: [4, 5, 7], args: ['-icount', 'shift=0'] },
-  'priv-traps': { needs: [], departures: [10, 17] },
+  zicntr: { needs: [], args: ['-icount', 'shift=0'] },
+  'priv-traps': { needs: [] },
   // Timer interrupts: with -icount QEMU's mtime follows the instruction count, so a loaded host
   // cannot delay the interrupt past the test's wait loop.
   'priv-irq': { needs: [], args: ['-icount', 'shift=0'] },
   'vm-sv39': { needs: [] },
   'vm-sv48': { needs: [] },
   zb: { needs: ZB },
-  // Tests 44-51, 53 and 55 are Zicond's (QEMU 7.2 has none).
-  'zbk-zbc-zicond': {
-    needs: ['zbc', 'zbkb', 'zbkc', 'zbkx'],
-    optional: ['zicond'],
-    departures: [44, 45, 46, 47, 48, 49, 50, 51, 53, 55],
-  },
+  'zbk-zbc-zicond': { needs: ['zbc', 'zbkb', 'zbkc', 'zbkx'], optional: ['zicond'] },
   zfh: { needs: ['zfh'] },
   pmp: { needs: [] },
   svnapot: { needs: ['svnapot', 'svpbmt', 'svinval'] },
@@ -168,19 +158,32 @@ function runQemu(elf: string, cpu: string, args: string[]): number {
   return Number.parseInt(m[1]!, 16);
 }
 
-/** Test numbers inside `.ifndef QEMU` blocks (TEST_x n, ... or li gp, n). */
+/**
+ * Test numbers with checks inside `.ifndef QEMU` blocks: those the block sets (TEST_x n, ... or
+ * li gp, n), and the test under way when a block starts with checks of it.
+ */
 function leftOut(name: string): number[] {
-  const out: number[] = [];
+  const out = new Set<number>();
   let inside = false;
+  let current = 0;
+  let first = false;
   for (const line of readFileSync(join(here, `${name}.S`), 'utf8').split('\n')) {
-    if (/^\s*\.ifndef\s+QEMU\b/.test(line)) inside = true;
-    else if (/^\s*\.endif\b/.test(line)) inside = false;
-    else if (inside) {
-      const m = /^\s*(?:li\s+gp,\s*(\d+)|TEST_\w+\s+(\d+)\s*,)/.exec(line);
-      if (m) out.push(Number(m[1] ?? m[2]));
+    const code = line.replace(/#.*/, '').trim();
+    if (/^\.ifndef\s+QEMU\b/.test(code)) {
+      inside = true;
+      first = true;
+      continue;
     }
+    if (/^\.(endif|else)\b/.test(code)) {
+      inside = false;
+      continue;
+    }
+    const m = /^(?:li\s+gp,\s*(\d+)|TEST_\w+\s+(\d+)\s*,)/.exec(code);
+    if (m) current = Number(m[1] ?? m[2]);
+    if (inside && code !== '' && (m || first)) out.add(current);
+    if (code !== '') first = false;
   }
-  return out;
+  return [...out].sort((x, y) => x - y);
 }
 
 test('qemu-system-riscv64 and the cross binutils are installed', () => {
@@ -210,12 +213,12 @@ for (const [name, c] of Object.entries(CASES)) {
       assert.equal(full, c.firstUse, `${name}: QEMU (without ${lacking.join(', ')}) should stop at the first use`);
       return;
     }
-    const allowed = [...leftOut(name), ...(c.departures ?? [])];
+    const allowed = leftOut(name);
     assert.ok(
       full === 0 || allowed.includes(full),
       `${name} fails on QEMU at test ${full}, which is not a known departure (${allowed.join(', ') || 'none'})`,
     );
-    if (leftOut(name).length > 0) {
+    if (allowed.length > 0) {
       assert.equal(runQemu(build(`${name}@qemu`, ['VK_UART_REPORT', 'QEMU']), cpu, args), 0, `${name} (QEMU build)`);
     }
   });
