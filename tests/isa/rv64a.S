@@ -160,6 +160,7 @@ TEST_BEGIN
   la a5, 3b
   CHECK_EQ s8, a5
   CHECK_EQ s9, a1
+.ifndef QEMU                     # QEMU 7.2 reports a load-misaligned (4) for a misaligned AMO
   li gp, 34
   la a1, amo
   addi a1, a1, 2
@@ -171,6 +172,7 @@ TEST_BEGIN
   la a5, 5b
   CHECK_EQ s8, a5
   CHECK_EQ s9, a1
+.endif
 TEST_END
 
   .data

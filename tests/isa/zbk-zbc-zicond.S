@@ -58,6 +58,7 @@ TEST_BEGIN
   TEST_RR 42, xperm8, 0x3200000000000000, 0xfedcba9876543210, 0x123456789abcdef
   TEST_RR 43, xperm4, 0x123456789abcdef, 0xfedcba9876543210, 0x123456789abcdef
   # Zicond (encoded with .insn: binutils 2.40 predates it)
+.ifndef QEMU                     # QEMU 7.2 has no Zicond
   TEST_RR 44, czero_eqz, 0x0, 0x1234, 0x0
   TEST_RR 45, czero_nez, 0x1234, 0x1234, 0x0
   TEST_RR 46, czero_eqz, 0x1234, 0x1234, 0x1
@@ -66,9 +67,14 @@ TEST_BEGIN
   TEST_RR 49, czero_nez, 0x0, 0xffffffffffffffff, 0x100000000
   TEST_RR 50, czero_eqz, 0x0, 0x5, 0x0
   TEST_RR 51, czero_nez, 0x5, 0x5, 0x0
+.endif
   # rd == rs1, and x0 as destination
   TEST_RR_SRC1 52, clmul, 0x40a0789828c810f0, 0x0123456789abcdef, 0xfedcba9876543210
+.ifndef QEMU                     # no Zicond in QEMU 7.2
   TEST_RR_SRC1 53, czero_nez, 0x77, 0x77, 0
+.endif
   TEST_RR_ZERO 54, xperm8, 0x0123456789abcdef, 0
+.ifndef QEMU                     # no Zicond in QEMU 7.2
   TEST_RR_ZERO 55, czero_eqz, 5, 5
+.endif
 TEST_END

@@ -34,6 +34,7 @@ TEST_BEGIN
   # minstret is writable; the write takes effect after the writing instruction, which is not
   # counted on top of it: the next read sees exactly the value written (as Spike does; QEMU 7.2
   # counts the writing instruction too, so tests 4-5 fail there).
+.ifndef QEMU                     # QEMU 7.2 counts the writing instruction (see above)
   li gp, 4
   li a1, 1000
   csrw minstret, a1
@@ -43,6 +44,7 @@ TEST_BEGIN
   csrr a1, instret
   # csrr a2, li t6 + beq (CHECK), li gp retired since: 1000 + 4.
   CHECK a1, 1004
+.endif
   # time is the CLINT mtime: time read between two mtime reads lies between them.
   li gp, 6
   li a3, CLINT_MTIME
@@ -53,6 +55,7 @@ TEST_BEGIN
   bltu a4, a2, vk_fail
   # A trapping instruction does not retire: ecall between two reads counts 0, the handler's
   # instructions count (4 csrr/li in vk_trap_m + the bne + li + jr = 7) and the EXPECT_TRAP li/la.
+.ifndef QEMU                     # QEMU 7.2 counts the ECALL (see below)
   li gp, 7
   li s10, CAUSE_ECALL_M
   la s11, 2f
@@ -64,6 +67,7 @@ TEST_BEGIN
   # csrr(a1) + 7 handler instructions = 8 retired before the second read (ECALL itself does not
   # retire, per the privileged spec; QEMU 7.2 -icount counts it).
   CHECK a3, 8
+.endif
   # Counter enables: with mcounteren = 0 an S-mode read of cycle is illegal...
   li gp, 8
   csrw mcounteren, zero

@@ -62,6 +62,7 @@ TEST_BEGIN
   la t5, 2b
   CHECK_EQ s8, t5
   CHECK_ILLEGAL_TVAL 2b
+.ifndef QEMU                     # QEMU 7.2 takes csrrs with a zero-valued rs1 register as a read
   li gp, 8
   li a1, 0
   EXPECT_TRAP CAUSE_ILLEGAL, 3f
@@ -70,6 +71,7 @@ TEST_BEGIN
   FAIL
 3:
   CHECK_ILLEGAL_TVAL 4b
+.endif
   li gp, 9
   EXPECT_TRAP CAUSE_ILLEGAL, 5f
 6:
