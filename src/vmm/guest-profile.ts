@@ -148,10 +148,15 @@ export class GuestProfiler {
     this.doneInstret -= board.instret; // a restored board's earlier instructions are not this profile's
   }
 
-  /** After a CPU slice of `ms` host milliseconds: one pc sample of the first hart. */
-  afterSlice(board: VirtMachine, ms: number): void {
+  /**
+   * After a CPU slice of `ms` host milliseconds that retired `retired` instructions: one pc sample
+   * of the first hart, unless the slice ran nothing (every hart waiting: its pc is the idle loop's
+   * WFI, which would otherwise be sampled at the host's rate rather than the guest's).
+   */
+  afterSlice(board: VirtMachine, ms: number, retired: number): void {
     this.sliceMs += ms;
     this.slices++;
+    if (retired === 0) return;
     const h = board.harts[0]!;
     this.privSamples[h.priv & 3]++;
     if (h.priv === 1) {

@@ -421,8 +421,8 @@ export class Vm {
         if (prof === undefined) m.runSlice(SLICE_BUDGET);
         else {
           const t = this.host.nowMs();
-          m.runSlice(SLICE_BUDGET);
-          prof.afterSlice(m, this.host.nowMs() - t);
+          const retired = m.runSlice(SLICE_BUDGET);
+          prof.afterSlice(m, this.host.nowMs() - t, retired);
         }
         if (m.power || this.sawPanic || this.noBoot !== undefined) break;
         // This turn's output budget is spent with output waiting: hand it over, go on next turn.

@@ -46,6 +46,9 @@ const cases: Array<[string, string[], RegExp]> = [
   ['hostfwd without a host address field', ['run', '--net', 'user,hostfwd=tcp:8080-:0'], /bad guest port '0' \(expected a port number 1\.\.65535\)/],
   ['bad hostfwd', ['run', '--net', 'user,hostfwd=8080:80'], /expected \[tcp\|udp\]:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/],
   ['bare memory number is MiB', ['run', '--memory', '8'], /--memory must be a whole number of MiB between 16M and 4G, not '8'/],
+  ['--profile-symbols without --profile', ['run', '--profile-symbols', junk], /--profile-symbols needs --profile FILE/],
+  ['profile into a missing directory', ['run', '--profile', join(dir, 'no', 'p.txt')], /--profile .*no.*/],
+  ['symbols file with no text symbols', ['run', '--profile', join(dir, 'p.txt'), '--profile-symbols', junk], /--profile-symbols .*junk\.bin: no text symbols found/],
 ];
 
 for (const [name, args, message] of cases) {
