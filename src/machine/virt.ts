@@ -102,6 +102,11 @@ export interface VirtOptions {
   cpu?: CpuModel;
   /** Host time in milliseconds (performance.now). */
   nowMs: () => number;
+  /**
+   * The guest's time in milliseconds, which mtime counts from (default: nowMs). vm.ts gives
+   * src/vmm/guest-time.ts's, which leaves out the time the host did not run the VM.
+   */
+  timeMs?: () => number;
   /** Wall-clock time for the RTC, ns since the epoch. */
   wallClockNs?: () => bigint;
   entropy?: (buf: Uint8Array) => void;
@@ -222,7 +227,7 @@ export class VirtMachine {
       );
     this.cpu = cpuConfig(opts.cpu ?? DEFAULT_CPU_MODEL);
     this.bus = new Bus(VIRT.dram.base, memoryBytes);
-    this.clock = new HostClock(opts.nowMs);
+    this.clock = new HostClock(opts.timeMs ?? opts.nowMs);
     this.harts = [];
     for (let i = 0; i < cpus; i++) {
       const h = new Hart(this.bus, i, this.clock, this.cpu);

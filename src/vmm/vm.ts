@@ -35,6 +35,7 @@ import { BootWatch } from './boot-watch.ts';
 import type { VirtioBlkStats } from '../virtio/blk.ts';
 import { addLatency, copyLatency } from '../virtio/latency.ts';
 import type { GuestProfiler } from './guest-profile.ts';
+import { GuestTime } from './guest-time.ts';
 
 /** A NIC's traffic counters (virtio-net stats), for x-virtkit-query-stats. */
 export interface NicCounters {
@@ -156,6 +157,7 @@ export class Vm {
     private readonly events: VmEvents,
   ) {
     const { reloadBoot, releaseBootFiles, ...opts } = options;
+    this.time = new GuestTime(() => host.nowMs());
     this.opts = opts;
     this.reloadBoot = reloadBoot;
     this.releaseBootFiles = Boolean(releaseBootFiles && reloadBoot);
@@ -173,6 +175,7 @@ export class Vm {
       ...this.opts,
       diskIoAfter,
       nowMs: () => this.host.nowMs(),
+      timeMs: () => this.time.now(),
       onOutput: (b) => this.onOutput(b),
       onDeviceInterrupt: () => this.wake(),
     });
@@ -290,6 +293,7 @@ export class Vm {
   pause(): void {
     if (this.state !== 'running') return;
     this.state = 'paused';
+    this.time.hold();
     this.cancelSleep?.();
     this.cancelSleep = undefined;
   }
@@ -389,6 +393,8 @@ export class Vm {
   }
 
   private sawPanic = false;
+  /** The guest's clock: host time without the stretches the host did not run the VM (guest-time.ts). */
+  private readonly time: GuestTime;
   private profiler: GuestProfiler | undefined;
 
   /** Profiles the VM from now on (guest-profile.ts), across reboots; report with profiler.report(). */
@@ -411,6 +417,7 @@ export class Vm {
     const m = this.board;
     const turnStart = this.host.nowMs();
     const deadline = turnStart + TURN_MS;
+    this.time.beginTurn();
     const prof = this.profiler;
     try {
       m.beginTurn();
@@ -442,6 +449,7 @@ export class Vm {
           const wake = m.nextTimerDeadline();
           const ms = wake === Infinity ? MAX_IDLE_SLEEP_MS : Math.min(MAX_IDLE_SLEEP_MS, m.clock.msUntil(wake));
           prof?.afterTurn(this.host.nowMs() - turnStart);
+          this.time.endTurn(true);
           this.cancelSleep = this.host.sleep(() => {
             this.cancelSleep = undefined;
             this.turn();
@@ -456,6 +464,7 @@ export class Vm {
     }
     m.flushOutput();
     prof?.afterTurn(this.host.nowMs() - turnStart);
+    this.time.endTurn(false);
     // The output handler may have stopped or paused the VM: a reboot then waits (or never happens).
     if (this.state !== 'running') return;
     if (this.sawPanic) {
