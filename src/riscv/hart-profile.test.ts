@@ -25,8 +25,15 @@ test('a profiled hart counts traps by cause and origin, satp writes and TLB flus
   assert.equal(p.tlbFlushPage, 1);
   assert.equal(p.exceptions[11], 1);
   assert.equal(p.trapsFrom[3], 1);
-  assert.equal(p.exceptions.reduce((a, b) => a + b, 0), 1, 'only the ecall trapped');
-  assert.equal(p.interrupts.reduce((a, b) => a + b, 0), 0);
+  assert.equal(
+    p.exceptions.reduce((a, b) => a + b, 0),
+    1,
+    'only the ecall trapped',
+  );
+  assert.equal(
+    p.interrupts.reduce((a, b) => a + b, 0),
+    0,
+  );
   assert.ok(p.codePagesMade >= 1, 'the program page and the halt page were decoded');
 });
 

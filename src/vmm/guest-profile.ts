@@ -63,9 +63,13 @@ export class SymbolTable {
       if (!m) continue;
       rows.push([keyOfHex(m[1]!), m[2]!]);
     }
-    if (rows.length === 0) throw new Error('no text symbols found (expected System.map lines such as "ffffffff80000000 T _start")');
+    if (rows.length === 0)
+      throw new Error('no text symbols found (expected System.map lines such as "ffffffff80000000 T _start")');
     rows.sort((a, b) => a[0] - b[0]);
-    return new SymbolTable(Float64Array.from(rows, (r) => r[0]), rows.map((r) => r[1]));
+    return new SymbolTable(
+      Float64Array.from(rows, (r) => r[0]),
+      rows.map((r) => r[1]),
+    );
   }
 
   /** The symbol containing `key` (the nearest start at or below it), or undefined below the first. */
@@ -252,7 +256,9 @@ export function formatProfile(r: ProfileReport): string {
   out.push(
     `TLB: ${Object.entries(r.walks)
       .map(([k, v]) => `${n(v)} ${k} walks (${per(v)})`)
-      .join(', ')}; ${n(r.tlbFlushAll)} full flushes, ${n(r.tlbFlushPage)} page flushes, ${n(r.satpWrites)} satp writes`,
+      .join(
+        ', ',
+      )}; ${n(r.tlbFlushAll)} full flushes, ${n(r.tlbFlushPage)} page flushes, ${n(r.satpWrites)} satp writes`,
   );
   out.push(
     `traps taken from: ${Object.entries(r.trapsFrom)

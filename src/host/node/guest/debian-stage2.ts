@@ -38,6 +38,9 @@ export interface Stage2Options {
 
 const TAIL_BYTES = 64 * 1024;
 
+/** The build log's bound (a normal stage 2 writes about 2 MiB). */
+const LOG_LIMIT = 64 * 1024 * 1024;
+
 export async function runStage2(o: Stage2Options): Promise<{ seconds: number; instructions: number }> {
   const backend = await openImageFile(o.disk, { format: 'raw', readOnly: false });
   const started = Date.now();
@@ -47,7 +50,8 @@ export async function runStage2(o: Stage2Options): Promise<{ seconds: number; in
   let poweringOff = false;
   let result: number | undefined;
   const state: Stage2Progress = { phase: 'boot', unpacked: 0, configured: 0 };
-  let logQueue = Promise.resolve();
+  let logQueue: Promise<unknown> = Promise.resolve();
+  let logged = 0;
   const decoder = new TextDecoder();
 
   return new Promise((resolve, reject) => {
@@ -104,7 +108,16 @@ export async function runStage2(o: Stage2Options): Promise<{ seconds: number; in
         output(bytes) {
           armIdle();
           const text = decoder.decode(bytes, { stream: true });
-          logQueue = logQueue.then(() => appendFile(o.logFile, bytes));
+          // The log has a bound (a runaway guest loop must not fill the host's disk); the tail
+          // kept in memory for error messages is bounded too.
+          if (logged < LOG_LIMIT) {
+            const part = logged + bytes.length > LOG_LIMIT ? bytes.subarray(0, LOG_LIMIT - logged) : bytes;
+            logged += part.length;
+            const note = logged >= LOG_LIMIT ? `\n[virtkit: the log stops here at ${LOG_LIMIT >> 20} MiB]\n` : '';
+            logQueue = logQueue
+              .then(() => appendFile(o.logFile, part))
+              .then(() => (note ? appendFile(o.logFile, note) : undefined));
+          }
           tail = (tail + text).slice(-TAIL_BYTES);
           for (const ch of text) {
             if (ch === '\n') {
