@@ -22,10 +22,13 @@
  * host time; a guest that syncs time (systemd-timesyncd) corrects the difference.
  */
 
-/** Guest ms one turn may take; vm.ts ends a turn after 8 ms plus at most one CPU slice. */
-export const TURN_CAP_MS = 12;
+/**
+ * Guest ms one turn may take: vm.ts ends a turn once 8 ms have passed, after the CPU slice that
+ * crossed them (20,000 instructions per hart, well under a millisecond unless the host paused us).
+ */
+export const TURN_CAP_MS = 9;
 /** Guest ms between two turns of a runnable VM (event-loop work: I/O callbacks, output). */
-export const GAP_CAP_MS = 2;
+export const GAP_CAP_MS = 1;
 
 export class GuestTime {
   /** Guest ms at `anchor` (host ms); guest time is base + (host - anchor), capped at `cap`. */

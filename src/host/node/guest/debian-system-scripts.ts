@@ -77,6 +77,17 @@ export function systemFiles(c: SystemConfig): Record<string, string> {
       'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
       '',
     ].join('\n'),
+    // An emulated machine on a host shared with other work can take longer than the hardware
+    // systemd's defaults assume to bring up its devices: udev's coldplug loads (decompresses and
+    // signature-checks) dozens of modules, and dev-ttyS0.device took 50-60 s of guest time on a
+    // quiet host, past 90 s on a loaded one, which then cost the VM its serial getty.
+    'etc/systemd/system.conf.d/virtkit-timeouts.conf': [
+      '# virtkit: a slow (emulated) machine is not a failed one: wait longer for devices and services.',
+      '[Manager]',
+      'DefaultDeviceTimeoutSec=5min',
+      'DefaultTimeoutStartSec=5min',
+      '',
+    ].join('\n'),
     // Each VM gets its own SSH host keys at its first boot: the image ships none. openssh's own
     // sshd-keygen.service only runs on systemd's "first boot" (a missing or "uninitialized"
     // /etc/machine-id), which an image with an empty machine-id file is not.

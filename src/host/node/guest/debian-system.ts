@@ -41,8 +41,12 @@ import {
 import { runStage2 } from './debian-stage2.ts';
 
 export const DEBIAN_SYSTEM = 'debian-trixie-riscv64-system';
-/** Bumped when the image's contents change: a cached image of another layout is rebuilt (2: SSH host keys made at first boot by virtkit-ssh-host-keys.service). */
-export const SYSTEM_LAYOUT = 2;
+/**
+ * Bumped when the image's contents change: a cached image of another layout is rebuilt (2: SSH
+ * host keys made at first boot by virtkit-ssh-host-keys.service; 3: systemd's device and start
+ * timeouts raised to 5 min).
+ */
+export const SYSTEM_LAYOUT = 3;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 export const DEFAULT_SYSTEM_DISK = 4 * GiB;
