@@ -35,7 +35,24 @@ import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow } from './jit.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
-import { Bus as BusClass } from '../memory/bus.ts';
+import { Bus as BusClass, HART_STATE_BYTES } from '../memory/bus.ts';
+import {
+  X_WORDS,
+  ST_X,
+  ST_MISC,
+  MISC_WORDS,
+  MISC_DKEY,
+  ST_RTAG_LO,
+  ST_RTAG_HI,
+  ST_ROFF,
+  ST_WTAG_LO,
+  ST_WTAG_HI,
+  ST_WOFF,
+  ST_XTAG_LO,
+  ST_XTAG_HI,
+  ST_XOFF,
+  ST_END,
+} from './state-layout.ts';
 import { StateReader } from '../memory/state.ts';
 import {
   cpuConfig,
@@ -112,7 +129,15 @@ export class Hart implements ExecContext, CodeCacheClient {
   readonly bus: Bus;
   readonly hartId: number;
   readonly clock: Clock;
-  readonly x = new Int32Array(66);
+  /** Integer registers (see the header), then the translated windows' results (state-layout.ts). */
+  readonly x: Int32Array;
+  /** Small state words translated wasm code reads (state-layout.ts MISC_*). */
+  readonly stMisc: Int32Array;
+  /**
+   * Byte offset of this hart's state area in bus.memory, or -1 when it has its own buffer (no
+   * wasm memory, or more harts than slots): the wasm tier is then unavailable.
+   */
+  readonly stateOffset: number;
   readonly f = new Int32Array(64);
   frm = 0;
   fflags = 0;
@@ -175,15 +200,16 @@ export class Hart implements ExecContext, CodeCacheClient {
   readonly ext: number;
 
   // ---- translation caches ----
-  readonly rTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly rTagHi = new Int32Array(TLB_SIZE);
-  readonly rOff = new Int32Array(TLB_SIZE);
-  readonly wTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly wTagHi = new Int32Array(TLB_SIZE);
-  readonly wOff = new Int32Array(TLB_SIZE);
-  readonly xTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly xTagHi = new Int32Array(TLB_SIZE);
-  readonly xOff = new Int32Array(TLB_SIZE);
+  // (Views on the hart's state area, state-layout.ts, so translated wasm code reads them too.)
+  readonly rTagLo: Int32Array;
+  readonly rTagHi: Int32Array;
+  readonly rOff: Int32Array;
+  readonly wTagLo: Int32Array;
+  readonly wTagHi: Int32Array;
+  readonly wOff: Int32Array;
+  readonly xTagLo: Int32Array;
+  readonly xTagHi: Int32Array;
+  readonly xOff: Int32Array;
   /** XOR-ed into the high address word of TLB tags: effective privilege, SUM, MXR (see docs/cpu.md). */
   dkey = 0;
   ikey = 0;
@@ -222,9 +248,6 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
   private readonly jitStart: Int32Array;
   private readonly jitIncl = new Uint8Array(2048);
-  /** Results of a translated window: remaining budget and page offset (see jit.ts). */
-  jN = 0;
-  jOff = 0;
   private readonly tramp = new Int32Array(6);
   private readonly dec = new Int32Array(2);
 
@@ -245,6 +268,21 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.bus = bus;
     this.hartId = hartId;
     this.clock = clock;
+    const area = bus.hartStateArea();
+    if (ST_END > HART_STATE_BYTES) throw new Error('hart: state layout exceeds the bus state area');
+    this.stateOffset = area.inMemory ? area.offset : -1;
+    const view = (at: number, n: number) => new Int32Array(area.buffer, area.offset + at, n);
+    this.x = view(ST_X, X_WORDS);
+    this.stMisc = view(ST_MISC, MISC_WORDS);
+    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(1);
+    this.rTagHi = view(ST_RTAG_HI, TLB_SIZE);
+    this.rOff = view(ST_ROFF, TLB_SIZE);
+    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(1);
+    this.wTagHi = view(ST_WTAG_HI, TLB_SIZE);
+    this.wOff = view(ST_WOFF, TLB_SIZE);
+    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(1);
+    this.xTagHi = view(ST_XTAG_HI, TLB_SIZE);
+    this.xOff = view(ST_XOFF, TLB_SIZE);
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -435,6 +473,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     const sum = (ms >>> 18) & 1;
     const mxr = (ms >>> 19) & 1;
     this.dkey = (16 | eff | (sum << 2) | (mxr << 3)) << 24;
+    this.stMisc[MISC_DKEY] = this.dkey;
     this.ikey = (16 | this.priv) << 24;
   }
 

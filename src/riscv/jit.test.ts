@@ -27,7 +27,8 @@ function runBoth(words: number[], budget: number, setup?: (m: Machine) => void):
 }
 
 function sameState(a: Machine, b: Machine): void {
-  assert.deepEqual(Array.from(b.hart.x), Array.from(a.hart.x), 'registers');
+  // x0..x31 (words 64.. are the x0 sink and the translated windows' scratch results)
+  assert.deepEqual(Array.from(b.hart.x.subarray(0, 64)), Array.from(a.hart.x.subarray(0, 64)), 'registers');
   assert.equal(b.hart.getPc(), a.hart.getPc(), 'pc');
   assert.equal(b.hart.instret, a.hart.instret, 'instret');
   assert.equal(b.hart.mcauseLo, a.hart.mcauseLo, 'mcause');
