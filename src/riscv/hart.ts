@@ -34,6 +34,7 @@ import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, execu
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow } from './jit.ts';
+import { compileWasmWindow, wasmTierAvailable } from './wasm/wasm-tier.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass, HART_STATE_BYTES } from '../memory/bus.ts';
 import {
@@ -101,6 +102,16 @@ const JIT_FAST_SPAN = 2_000_000;
 const JIT_STAMP_UNIT = 4096;
 /** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
 const JIT_MAX_PER_PAGE = 64;
+/**
+ * Bound of the code cache: translated windows alive at once (per hart, either tier). A Linux boot
+ * translates ~100 at the default thresholds; forced translation (tests) or a large guest
+ * working set evicts the oldest, which is translated again when it gets hot again.
+ */
+export const JIT_CACHE_WINDOWS = 2048;
+
+/** Execution tiers (`virtkit run --tier`): interpreter alone, or hot code translated to JS or wasm. */
+export type Tier = 'interp' | 'js' | 'wasm';
+export const TIERS: readonly Tier[] = ['interp', 'js', 'wasm'];
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
 const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];
@@ -243,6 +254,17 @@ export class Hart implements ExecContext, CodeCacheClient {
    * the next one.
    */
   jitThreshold = JIT_THRESHOLD;
+  /**
+   * Which translator hot windows go to: 'js' (jit.ts) or 'wasm' (wasm/wasm-tier.ts). Set through
+   * `tier`; both share the windows, heat and invalidation.
+   */
+  private translator: 'js' | 'wasm' = 'js';
+  /** Translated windows live at once (both tiers): a ring of window ids, oldest evicted first. */
+  private readonly jitRing = new Int32Array(JIT_CACHE_WINDOWS).fill(-1);
+  private jitRingPos = 0;
+  /** Windows translated and evicted since construction (bench/tests read them). */
+  jitTranslations = 0;
+  jitEvictions = 0;
   /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
   jitFastThreshold = JIT_FAST_THRESHOLD;
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
@@ -373,6 +395,31 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   flushDecodedCode(): void {
     this.flushDecoded();
+  }
+
+  /**
+   * The execution tier. Setting 'js' or 'wasm' restores the default threshold if the hart was
+   * interpreting only (set jitThreshold to 0 afterwards to translate from the first block);
+   * 'wasm' throws when this hart cannot run it (no WebAssembly, or its state is not in the RAM's
+   * WebAssembly.Memory). Translations of the other translator are dropped.
+   */
+  get tier(): Tier {
+    return this.jitThreshold === Infinity ? 'interp' : this.translator;
+  }
+
+  set tier(t: Tier) {
+    if (t === 'wasm' && !wasmTierAvailable(this))
+      throw new Error('the wasm tier needs WebAssembly and the hart state in the RAM\'s WebAssembly.Memory');
+    if (t === 'interp') {
+      this.jitThreshold = Infinity;
+      return;
+    }
+    if (t !== 'js' && t !== 'wasm') throw new Error(`unknown tier ${JSON.stringify(t)} (interp, js or wasm)`);
+    if (t !== this.translator) {
+      for (let p = 0; p < this.jit.length; p++) if (this.jit[p] !== undefined) this.dropJit(p);
+      this.translator = t;
+    }
+    if (this.jitThreshold === Infinity) this.jitThreshold = JIT_THRESHOLD;
   }
 
   // =============================== state ===============================
@@ -589,7 +636,7 @@ export class Hart implements ExecContext, CodeCacheClient {
         if (op === Op.ILLEGAL || op === Op.CROSS) break;
       }
     }
-    const fn = compileWindow(this, code, incl, wi);
+    const fn = this.translator === 'wasm' ? compileWasmWindow(this, code, incl, wi) : compileWindow(this, code, incl, wi);
     if (fn === undefined) {
       this.jitThreshold = Infinity; // no run-time code generation on this host
       return;
@@ -605,6 +652,23 @@ export class Hart implements ExecContext, CodeCacheClient {
       this.jit[ramPage] = windows;
     }
     windows[wi] = fn;
+    this.jitTranslations++;
+    // Bounded cache: the ring's oldest entry goes (if that window was dropped and translated again
+    // meanwhile, its newer translation goes early: harmless, it is translated again when hot).
+    const ring = this.jitRing;
+    const old = ring[this.jitRingPos];
+    if (old >= 0) {
+      const op = old >>> JIT_PAGE_BITS;
+      const ow = old & ((1 << JIT_PAGE_BITS) - 1);
+      const ows = this.jit[op];
+      if (ows !== undefined && ows[ow] !== undefined) {
+        ows[ow] = undefined;
+        this.jitHeat[old] = 0;
+        this.jitEvictions++;
+      }
+    }
+    ring[this.jitRingPos] = hi;
+    this.jitRingPos = (this.jitRingPos + 1) % ring.length;
   }
 
   /**

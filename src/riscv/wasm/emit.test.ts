@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FnBuilder, I32, I64, W, moduleBytes, sleb32, sleb64, uleb } from './emit.ts';
+import { wasmApi } from './api.ts';
 
-function instance(bytes: Uint8Array, imports: WebAssembly.Imports = {}) {
+const WebAssembly = wasmApi!;
+
+function instance(bytes: Uint8Array, imports: Record<string, Record<string, unknown>> = {}) {
   assert.ok(WebAssembly.validate(bytes), 'module validates');
   return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
 }
