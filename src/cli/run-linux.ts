@@ -12,6 +12,7 @@
  * output holds the VM's console devices while stdout is behind (StreamOutput).
  */
 import { parseCpuModel, type CpuModel } from '../riscv/cpu-config.ts';
+import { TIERS, type Tier } from '../riscv/tier.ts';
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseMemorySize } from './args.ts';
@@ -59,6 +60,13 @@ function parseCpuFlag(v: string | undefined): CpuModel | undefined {
   }
 }
 
+/** --tier TIER (riscv/tier.ts); absent: the default (js). */
+export function parseTierFlag(v: string | undefined): Tier | undefined {
+  if (v === undefined) return undefined;
+  if (!(TIERS as readonly string[]).includes(v)) throw new UsageError(`--tier: expected ${TIERS.join(', ')}, not '${v}'`);
+  return v as Tier;
+}
+
 export const LINUX_HELP = `usage: virtkit run [options]
 
 Boots a RISC-V Linux guest on virtkit's virt board (QEMU virt memory map) with the serial console
@@ -80,6 +88,8 @@ options:
   --cpu MODEL            CPU model, as QEMU's -cpu: rv64gc (RV64GC, Zba/Zbb/Zbs, Sstc, Sv48),
                          rva22 (the RVA22U64/S64 profile) or max (RVA22 plus Zfh, Zicond, Zbc,
                          Zbk*, Svnapot, Sv57; the default)
+  --tier TIER            how the CPU runs guest code: interp (interpreter only), js (hot code
+                         translated to JavaScript; the default) or wasm (to WebAssembly)
   --disk [file=]FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
@@ -159,6 +169,7 @@ export const LINUX_FLAGS = {
   memory: 'string',
   cpus: 'string',
   cpu: 'string',
+  tier: 'string',
   disk: 'list',
   net: 'list',
   firmware: 'string',
@@ -307,7 +318,7 @@ const EXIT_STATUS: Record<StopClass, number> = {
  */
 async function bootFromFiles(
   paths: { kernel: string; initrd: string | undefined; firmware: string | undefined },
-  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'cpu' | 'append' | 'disks' | 'nics'>,
+  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'cpu' | 'append' | 'disks' | 'nics' | 'tier'>,
   events: SessionEvents,
 ): Promise<{ vm: VmSession; record: BootRecord }> {
   const files: Partial<Record<BootFileRole, LoadedBootFile>> = {};
@@ -356,6 +367,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   if (!/^\d+$/.test(cpusText) || cpus < 1 || cpus > 8)
     throw new UsageError(`--cpus must be an integer 1..8, not '${cpusText}'`);
   const cpu = parseCpuFlag(f.cpu as string | undefined);
+  const tier = parseTierFlag(f.tier as string | undefined);
   if (memoryBytes % (1024 * 1024) !== 0 || memoryBytes < 16 * 1024 * 1024 || memoryBytes > 4096 * 1024 * 1024)
     throw new UsageError(`--memory must be a whole number of MiB between 16M and 4G, not '${f.memory}'`);
   const diskSpecs = ((f.disk as string[] | undefined) ?? []).map(parseDiskSpec);
@@ -611,7 +623,13 @@ export async function runLinux(argv: string[]): Promise<number> {
               readBootRecord(new StateReader('snapshot', bootRecord, undefined, 'meta.config.boot')),
               vm.memoryBytes,
             );
-          return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
+          return {
+            disks: opened,
+            append: cfg.append,
+            nics: await openNets(netTexts),
+            reloadBoot,
+            ...(tier !== undefined ? { tier } : {}),
+          };
         },
         nodeHost,
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
@@ -659,7 +677,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const nics = await openNets(netTexts);
       const booted = await bootFromFiles(
         { kernel: kernelPath, initrd: initrdPath, firmware: firmwarePath },
-        { memoryBytes, cpus, cpu, append, disks, nics },
+        { memoryBytes, cpus, cpu, append, disks, nics, ...(tier !== undefined ? { tier } : {}) },
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );
       vm = booted.vm;

@@ -29,6 +29,7 @@ import {
   X_ZICBOZ,
 } from '../riscv/cpu-config.ts';
 import type { CpuConfig, CpuModel } from '../riscv/cpu-config.ts';
+import type { Tier } from '../riscv/tier.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';
 import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
@@ -86,6 +87,8 @@ export interface VirtOptions {
   firmware?: Uint8Array;
   /** Use the translation tier for hot code (default true; the interpreter runs everything when false). */
   translate?: boolean;
+  /** Execution tier of every hart (`--tier`; riscv/hart.ts Tier): default 'js'; wins over `translate`. */
+  tier?: Tier;
   /** Build the board without booting anything: loadState() follows (snapshot restore). */
   restoring?: boolean;
   /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
@@ -227,6 +230,7 @@ export class VirtMachine {
     for (let i = 0; i < cpus; i++) {
       const h = new Hart(this.bus, i, this.clock, this.cpu);
       if (opts.translate === false) h.jitThreshold = Infinity;
+      if (opts.tier !== undefined) h.tier = opts.tier;
       this.harts.push(h);
     }
     this.hartStates = this.harts.map(() => HartState.Stopped);

@@ -34,6 +34,7 @@ import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, execu
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow } from './jit.ts';
+import type { Tier } from './tier.ts';
 import { compileWasmWindow, wasmTierAvailable } from './wasm/wasm-tier.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass, HART_STATE_BYTES } from '../memory/bus.ts';
@@ -109,9 +110,7 @@ const JIT_MAX_PER_PAGE = 64;
  */
 export const JIT_CACHE_WINDOWS = 2048;
 
-/** Execution tiers (`virtkit run --tier`): interpreter alone, or hot code translated to JS or wasm. */
-export type Tier = 'interp' | 'js' | 'wasm';
-export const TIERS: readonly Tier[] = ['interp', 'js', 'wasm'];
+export { TIERS, type Tier } from './tier.ts';
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
 const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];

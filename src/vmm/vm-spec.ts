@@ -9,6 +9,7 @@
  * it cannot load) still follow as BoardConfigError.
  */
 import { CPU_MODELS, type CpuModel } from '../riscv/cpu-config.ts';
+import { TIERS, type Tier } from '../riscv/tier.ts';
 import { MAX_CPUS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES, VIRT_DEVICE_SLOTS } from '../machine/virt.ts';
 import type { BlockBackend } from '../storage/types.ts';
 import type { NetBackend } from '../net/types.ts';
@@ -52,6 +53,8 @@ export interface VmSpec {
   nics: VmSpecNic[];
   /** Use the translation tier (default true). */
   translate?: boolean;
+  /** Execution tier (`--tier`: interp, js or wasm; default js); wins over `translate`. */
+  tier?: Tier;
   /**
    * Reads the boot files again, checked unchanged, for a reboot. When given, the VM does not keep
    * `boot` in memory once the board has loaded it (tens of MiB per VM): a reboot asks for the files.
@@ -63,7 +66,7 @@ export interface VmSpec {
  * The devices a restored VM is given (memory, CPUs and RAM come from the snapshot), and the
  * kernel command line a reboot boots with.
  */
-export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate'> & { append?: string };
+export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate' | 'tier'> & { append?: string };
 
 export class VmSpecError extends Error {
   constructor(
@@ -114,6 +117,8 @@ function checkDevices(spec: Record<string, unknown>): void {
   });
   if (spec.translate !== undefined && typeof spec.translate !== 'boolean')
     throw new VmSpecError('translate', 'must be true or false');
+  if (spec.tier !== undefined && !(TIERS as readonly unknown[]).includes(spec.tier))
+    throw new VmSpecError('tier', `must be one of ${TIERS.join(', ')}, not ${String(spec.tier).slice(0, 20)}`);
 }
 
 /** Checks a whole spec; throws a VmSpecError naming the first bad field. */

@@ -10,7 +10,7 @@
  * Test-only code (imports test-support.ts).
  */
 import { asm, machine, load, RAM_BASE, type Machine } from '../test-support.ts';
-import type { Tier } from '../hart.ts';
+import type { Tier } from '../tier.ts';
 
 /** A small deterministic PRNG (xorshift32), so a seed reproduces a failure. */
 export class Rng {
