@@ -650,7 +650,9 @@ export class Hart implements ExecContext, CodeCacheClient {
       windows = new Array<JitWindow | undefined>((1 << JIT_PAGE_BITS) + 1).fill(undefined);
       this.jit[ramPage] = windows;
     }
-    windows[wi] = fn;
+    // A wasm function covers the whole page (wasm-tier.ts): every window enters it.
+    if (this.translator === 'wasm') windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
+    else windows[wi] = fn;
     this.jitTranslations++;
     // Bounded cache: the ring's oldest entry goes (if that window was dropped and translated again
     // meanwhile, its newer translation goes early: harmless, it is translated again when hot).
@@ -661,8 +663,11 @@ export class Hart implements ExecContext, CodeCacheClient {
       const ow = old & ((1 << JIT_PAGE_BITS) - 1);
       const ows = this.jit[op];
       if (ows !== undefined && ows[ow] !== undefined) {
-        ows[ow] = undefined;
-        this.jitHeat[old] = 0;
+        if (this.translator === 'wasm') this.dropJit(op);
+        else {
+          ows[ow] = undefined;
+          this.jitHeat[old] = 0;
+        }
         this.jitEvictions++;
       }
     }

@@ -25,7 +25,7 @@
  * offset is computed with popcnt over the bit mask of translated slots.
  */
 import type { ExecContext, JitWindow } from '../exec-context.ts';
-import { Op, TLB_MASK, JIT_WINDOW_SHIFT } from '../exec.ts';
+import { Op, TLB_MASK } from '../exec.ts';
 import {
   X_JN,
   X_JOFF,
@@ -102,7 +102,8 @@ export function compileWasmWindow(
 
 // ---- the translator ----
 
-const SLOTS = 1 << (JIT_WINDOW_SHIFT - 1);
+/** 2-byte slots of a page: a wasm function covers a whole page (see windowModule). */
+const SLOTS = 2048;
 
 /** One translated instruction. */
 interface Insn {
@@ -143,27 +144,24 @@ function i64n(f: FnBuilder, v: number): void {
   f.i64(v | 0, Math.floor(v / 4294967296) | 0);
 }
 
-/** The module bytes for window wi, or undefined when it holds no decoded instruction. */
-function windowModule(code: Int32Array, incl: Uint8Array, wi: number, S: number): Uint8Array | undefined {
-  const ws = wi << JIT_WINDOW_SHIFT;
-  const we = ws + (1 << JIT_WINDOW_SHIFT);
+/**
+ * The module for a whole page (every slot incl marks), or undefined when it holds no decoded
+ * instruction. Unlike JS functions (jit.ts: V8 optimizes 256-byte windows, not whole pages), a
+ * wasm function of a page compiles quickly, and a page's loops, calls and returns then stay in
+ * one function with the registers in locals. Hart.jitCompile installs it for every window.
+ */
+function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number): Uint8Array | undefined {
+  const ws = 0;
+  const we = 4096;
   const decoded = (p: number) => p < 4096 && incl[p >> 1] === 1 && (code[p] & 255) !== Op.DECODE;
   const insns: Insn[] = [];
   /** Case index per slot (-1: not translated). */
   const caseOf = new Int32Array(SLOTS).fill(-1);
-  let m0lo = 0;
-  let m0hi = 0;
-  let m1lo = 0;
-  let m1hi = 0;
   for (let p = ws; p < we; p += 2) {
     if (!decoded(p)) continue;
     const w = code[p];
     const s = (p - ws) >> 1;
     caseOf[s] = insns.length;
-    if (s < 32) m0lo |= 1 << s;
-    else if (s < 64) m0hi |= 1 << (s - 32);
-    else if (s < 96) m1lo |= 1 << (s - 64);
-    else m1hi |= 1 << (s - 96);
     insns.push({ p, w, imm: code[p + 1], len: (w >>> 27) & 1 ? 2 : 4 });
   }
   const N = insns.length;
@@ -210,45 +208,53 @@ function windowModule(code: Int32Array, incl: Uint8Array, wi: number, S: number)
   f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
   f.i32(5).set(K).get(P).set(OFF);
 
-  // ord(slot s) = translated slots below s: popcnt of the slot mask below s (as jit.ts's ORD).
-  const emitOrd = (slot: () => void) => {
-    // mask = (1 << s) - 1 (i64 shifts count mod 64, so the same mask serves slots 64..127)
-    const mask = () => {
-      f.i64(1);
-      slot();
-      f.op(W.i64_extend_i32_u, W.i64_shl).i64(1).op(W.i64_sub);
-    };
-    f.i64(m0lo, m0hi);
-    mask();
-    f.op(W.i64_and, W.i64_popcnt);
-    f.i64(m0lo, m0hi).op(W.i64_popcnt).i64(m1lo, m1hi);
-    mask();
-    f.op(W.i64_and, W.i64_popcnt, W.i64_add);
-    slot();
-    f.i32(64).op(W.i32_lt_u, W.select, W.i32_wrap_i64);
-  };
-  const slotOf = (v: number) => () => f.get(v).i32(ws).op(W.i32_sub).i32(1).op(W.i32_shr_u);
+  const slotOf = (v: number) => () => f.get(v).i32(1).op(W.i32_shr_u);
+  const targets: number[] = [];
+  for (let s = 0; s < SLOTS; s++) targets.push(caseOf[s] >= 0 ? caseOf[s] + 1 : 0);
 
+  // Structure (depths in the comments are what the helpers below compute):
+  //   block $out
+  //     loop $entry                     entry from exec.ts, and in-page JALR
+  //       block $go
+  //         block E_{N-1} .. E_0, block ED: br_table on pc's slot
+  //         ED: not translated -> k 5;  E_j: nb = n + j, br $go
+  //       end $go: nb <= N -> k 5 (too little budget left for a forward run)
+  //       loop $L                       in-page branches whose target is not a later case
+  //         block B_{N-1} .. B_0, block D: br_table on pc's slot
+  //         D: not translated -> k 5;  B_j: case j (falls through to case j+1)
   f.open(W.block); // $out
-  f.get(NN).i32(N).op(W.i32_le_s).brIf(0);
-  f.get(NN);
-  emitOrd(slotOf(P));
-  f.op(W.i32_add).set(NB);
+  f.open(W.loop); // $entry
+  f.open(W.block); // $go
+  for (let j = N - 1; j >= 0; j--) f.open(W.block); // E_{N-1} .. E_0
+  f.open(W.block); // ED
+  slotOf(P)();
+  f.brTable(targets, 0);
+  f.end(); // ED
+  f.get(P).set(OFF).i32(5).set(K).br(N + 2);
+  for (let j = 0; j < N; j++) {
+    f.end(); // E_j
+    // Budget before instruction j is nb - j (jit.ts's ord scheme).
+    f.get(NN).i32(j).op(W.i32_add).set(NB).br(N - 1 - j);
+  }
+  f.end(); // $go
+  // A forward-only run from case e executes at most N - e instructions: with nb = n + e > N the
+  // budget cannot run out before the next re-dispatch (which checks again).
+  f.get(NB).i32(N).op(W.i32_le_s);
+  f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
   f.open(W.loop); // $L
   for (let j = N - 1; j >= 0; j--) f.open(W.block); // B_{N-1} .. B_0
   f.open(W.block); // D
-  const targets: number[] = [];
-  for (let s = 0; s < SLOTS; s++) targets.push(caseOf[s] >= 0 ? caseOf[s] + 1 : 0);
   slotOf(P)();
   f.brTable(targets, 0);
   f.end(); // D: a slot that is not translated
-  f.get(P).set(OFF).i32(5).set(K).br(N + 1);
+  f.get(P).set(OFF).i32(5).set(K).br(N + 2);
 
   for (let j = 0; j < N; j++) {
     f.end(); // B_j: case j follows
     emitInsn(j);
   }
   f.end(); // $L (never reached by falling through: every last case branches)
+  f.end(); // $entry
   f.end(); // $out
 
   // Epilogue: written registers back, the results.
@@ -271,7 +277,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, wi: number, S: number)
     const b = (w >>> 21) & 63;
     /** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
     let nest = 0;
-    const dOut = () => N - j + nest;
+    const dOut = () => N - j + 1 + nest;
+    const dEntry = () => N - j + nest;
     const dLoop = () => N - 1 - j + nest;
     const rA = () => (a === 0 ? f.i64(0) : f.get(R.get(a)!));
     const rB = () => (b === 0 ? f.i64(0) : f.get(R.get(b)!));
@@ -300,9 +307,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, wi: number, S: number)
       ifThen(() => exitWith(1, () => f.i32(t)));
       const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1] : -1;
       if (tc >= 0) {
-        f.get(NN).i32(N).op(W.i32_le_s);
+        f.get(NN).i32(tc).op(W.i32_add).tee(NB).i32(N).op(W.i32_le_s);
         ifThen(() => exitWith(5, () => f.i32(t)));
-        f.get(NN).i32(tc).op(W.i32_add).set(NB);
         if (tc > j) f.br(tc - j - 1 + nest);
         else f.i32(t).set(P).br(dLoop());
         return;
@@ -445,21 +451,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, wi: number, S: number)
         link();
         f.get(T).i64(-4096).op(W.i64_and).get(VBASE).op(W.i64_eq);
         ifThen(() => {
-          // In this page: like jit.ts's takenDynamic.
+          // In this page: counted, then re-enter through the entry dispatch.
           f.get(T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).set(LO);
           budgetAt(1);
           f.get(NN).i32(0).op(W.i32_le_s);
           ifThen(() => exitWith(1, () => f.get(LO)));
-          f.get(LO).i32(ws).op(W.i32_ge_s).get(LO).i32(we).op(W.i32_lt_s, W.i32_and);
-          ifThen(() => {
-            f.get(NN).i32(N).op(W.i32_le_s);
-            ifThen(() => exitWith(5, () => f.get(LO)));
-            f.get(NN);
-            emitOrd(slotOf(LO));
-            f.op(W.i32_add).set(NB);
-            f.get(LO).set(P).br(dLoop());
-          });
-          exitWith(4, () => f.get(LO));
+          f.get(LO).set(P).br(dEntry());
         });
         budgetAt(0);
         f.i32(0).get(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
