@@ -166,6 +166,19 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   }
   const N = insns.length;
   if (N === 0) return undefined;
+  // run[j]: instructions of the straight-line run from case j, up to the first one that leaves it
+  // (a jump, an exit, or a fall-through to an offset that is not the next case). Every taken
+  // branch re-dispatches and checks the budget again, so with n > run[j] on entering case j the
+  // budget cannot run out inside the run (a per-entry bound: the interpreter is handed only the
+  // last few instructions of a slice).
+  const run = new Int32Array(N + 1);
+  for (let j = N - 1; j >= 0; j--) {
+    const i = insns[j]!;
+    const op = i.w & 255;
+    const leaves =
+      op === Op.J || op === Op.JAL || op === Op.JALR || op === Op.FENCE_I || !translated(op) || insns[j + 1]?.p !== i.p + i.len;
+    run[j] = leaves ? 1 : 1 + run[j + 1];
+  }
 
   // Registers the window names (loaded on entry) and writes (stored at exit); x0 is a constant.
   const used = new Set<number>();
@@ -218,7 +231,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   //       block $go
   //         block E_{N-1} .. E_0, block ED: br_table on pc's slot
   //         ED: not translated -> k 5;  E_j: nb = n + j, br $go
-  //       end $go: nb <= N -> k 5 (too little budget left for a forward run)
+  //         E_j: n <= run[j] -> k 5 (too little budget for the run)
+  //       end $go
   //       loop $L                       in-page branches whose target is not a later case
   //         block B_{N-1} .. B_0, block D: br_table on pc's slot
   //         D: not translated -> k 5;  B_j: case j (falls through to case j+1)
@@ -233,14 +247,13 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.get(P).set(OFF).i32(5).set(K).br(N + 2);
   for (let j = 0; j < N; j++) {
     f.end(); // E_j
+    // Too little budget for this run: the interpreter counts each instruction.
+    f.get(NN).i32(run[j]).op(W.i32_le_s);
+    f.open(W.if).get(P).set(OFF).i32(5).set(K).br(N + 2 - j).end();
     // Budget before instruction j is nb - j (jit.ts's ord scheme).
     f.get(NN).i32(j).op(W.i32_add).set(NB).br(N - 1 - j);
   }
   f.end(); // $go
-  // A forward-only run from case e executes at most N - e instructions: with nb = n + e > N the
-  // budget cannot run out before the next re-dispatch (which checks again).
-  f.get(NB).i32(N).op(W.i32_le_s);
-  f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
   f.open(W.loop); // $L
   for (let j = N - 1; j >= 0; j--) f.open(W.block); // B_{N-1} .. B_0
   f.open(W.block); // D
@@ -307,8 +320,9 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
       ifThen(() => exitWith(1, () => f.i32(t)));
       const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1] : -1;
       if (tc >= 0) {
-        f.get(NN).i32(tc).op(W.i32_add).tee(NB).i32(N).op(W.i32_le_s);
+        f.get(NN).i32(run[tc]).op(W.i32_le_s);
         ifThen(() => exitWith(5, () => f.i32(t)));
+        f.get(NN).i32(tc).op(W.i32_add).set(NB);
         if (tc > j) f.br(tc - j - 1 + nest);
         else f.i32(t).set(P).br(dLoop());
         return;
