@@ -13,6 +13,7 @@
  */
 import { parseCpuModel, type CpuModel } from '../riscv/cpu-config.ts';
 import { TIERS, type Tier } from '../riscv/tier.ts';
+import { wasmStats } from '../riscv/wasm/wasm-tier.ts';
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseMemorySize } from './args.ts';
@@ -821,6 +822,10 @@ export async function runLinux(argv: string[]): Promise<number> {
     process.stderr.write(
       `virtkit: ${n} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS), peak RSS ${rss.toFixed(0)} MiB\n`,
     );
+    if (wasmStats.windows > 0)
+      process.stderr.write(
+        `virtkit: wasm tier: ${wasmStats.windows} pages translated, ${(wasmStats.bytes / 1024).toFixed(0)} KiB of wasm, ${wasmStats.compileMs.toFixed(0)} ms compiling (main thread)\n`,
+      );
   }
   return code;
 }
