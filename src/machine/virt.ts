@@ -230,7 +230,13 @@ export class VirtMachine {
     for (let i = 0; i < cpus; i++) {
       const h = new Hart(this.bus, i, this.clock, this.cpu);
       if (opts.translate === false) h.jitThreshold = Infinity;
-      if (opts.tier !== undefined) h.tier = opts.tier;
+      if (opts.tier !== undefined) {
+        try {
+          h.tier = opts.tier;
+        } catch (e) {
+          throw new BoardConfigError(`--tier ${opts.tier}: ${(e as Error).message}`);
+        }
+      }
       this.harts.push(h);
     }
     this.hartStates = this.harts.map(() => HartState.Stopped);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, randomCase, runCase, stateOf } from './fuzz.ts';
+import { wasmStats } from './wasm-tier.ts';
 
 /**
  * Differential fuzzing of the translation tiers against the interpreter (fuzz.ts). CI runs a
@@ -29,4 +30,5 @@ test(`random programs run identically in the interpreter, the JS tier and the wa
   // translated code in most programs.
   assert.ok(traps > PROGRAMS / 4, `only ${traps} of ${PROGRAMS} programs trapped`);
   assert.ok(translated >= PROGRAMS * 2, `only ${translated} windows translated`);
+  assert.equal(wasmStats.rejected, 0, 'modules the engine rejected (translator bugs)');
 });

@@ -59,10 +59,10 @@ export function wasmTierAvailable(h: WasmHost): boolean {
   return wasmApi !== undefined && h.bus.memory !== undefined && h.stateOffset >= 0;
 }
 
-let compileAllowed: boolean | undefined;
+let compileAllowed = true;
 
 /** Statistics of this process's wasm translations (bench and tests read them). */
-export const wasmStats = { windows: 0, bytes: 0, compileMs: 0 };
+export const wasmStats = { windows: 0, bytes: 0, compileMs: 0, rejected: 0 };
 
 /**
  * Translates window wi (incl marks the slots to translate, as for jit.ts). Returns null when the
@@ -75,7 +75,7 @@ export function compileWasmWindow(
   incl: Uint8Array,
   wi: number,
 ): JitWindow | null | undefined {
-  if (compileAllowed === false || !wasmTierAvailable(h)) return undefined;
+  if (!compileAllowed || !wasmTierAvailable(h)) return undefined;
   const t0 = performance.now();
   const bytes = windowModule(code, incl, wi, h.stateOffset);
   if (bytes === undefined) return null;
@@ -84,15 +84,17 @@ export function compileWasmWindow(
     const mod = new wasmApi!.Module(bytes);
     const inst = new wasmApi!.Instance(mod, { m: { mem: h.bus.memory as WasmMemory } });
     fn = inst.exports.w as JitWindow;
-    compileAllowed = true;
-  } catch (e) {
-    // A translation bug must not pass silently: only an engine that refuses to compile at all
-    // (CSP) turns the tier off; a module the engine rejects is ours to fix.
-    if (compileAllowed === true || wasmApi!.validate(bytes)) {
-      if (compileAllowed === undefined) compileAllowed = false;
-      if (compileAllowed === false) return undefined;
+  } catch {
+    if (!wasmApi!.validate(bytes)) {
+      // A module the engine rejects is a translator bug: this page stays interpreted, and the
+      // count lets tests (and --stats) see it.
+      wasmStats.rejected++;
+      return null;
     }
-    throw e;
+    // A valid module the host refuses to compile (a CSP without 'wasm-unsafe-eval', or no
+    // memory left for code): stay with the interpreter.
+    compileAllowed = false;
+    return undefined;
   }
   wasmStats.windows++;
   wasmStats.bytes += bytes.length;
