@@ -123,6 +123,8 @@ for (let r = 0; r < runs; r++) {
     console.log(
       `run ${r + 1}${tag}: to power-off    virtkit ${s(v.exit)} s  qemu ${s(q.exit)} s  ratio ${(v.exit / q.exit).toFixed(1)}`,
     );
+    const wasm = /wasm tier: .*/.exec(v.stderr);
+    if (wasm) console.log(`run ${r + 1}${tag}: virtkit ${wasm[0]}`);
     if (stats)
       console.log(
         `run ${r + 1}${tag}: virtkit guest instructions ${stats[1]}, ${stats[3]} MIPS, peak RSS ${stats[4]} MiB (--memory ${memory})`,
