@@ -125,8 +125,38 @@ export const W = {
   i64_extend32_s: 0xc4,
 } as const;
 
+/** Where bytes go: a number[] (tests) or a Bytes buffer. */
+export interface ByteSink {
+  push(b: number): unknown;
+}
+
+/**
+ * A growable byte buffer: translation emits ~100 KiB per page, and plain arrays of numbers (plus
+ * their copies into sections) made garbage collection a visible share of the translation time.
+ */
+export class Bytes implements ByteSink {
+  a = new Uint8Array(1024);
+  n = 0;
+  push(b: number): void {
+    if (this.n === this.a.length) this.grow(1);
+    this.a[this.n++] = b;
+  }
+  /** Appends other bytes. */
+  append(src: Uint8Array | Bytes): void {
+    const bytes = src instanceof Bytes ? src.a.subarray(0, src.n) : src;
+    if (this.n + bytes.length > this.a.length) this.grow(bytes.length);
+    this.a.set(bytes, this.n);
+    this.n += bytes.length;
+  }
+  private grow(more: number): void {
+    const b = new Uint8Array(Math.max(this.a.length * 2, this.n + more));
+    b.set(this.a.subarray(0, this.n));
+    this.a = b;
+  }
+}
+
 /** Unsigned LEB128 of a non-negative integer below 2^53. */
-export function uleb(out: number[], v: number): void {
+export function uleb(out: ByteSink, v: number): void {
   if (!(Number.isInteger(v) && v >= 0)) throw new RangeError(`uleb: ${v} is not a non-negative integer`);
   do {
     let b = v % 128;
@@ -137,7 +167,7 @@ export function uleb(out: number[], v: number): void {
 }
 
 /** Signed LEB128 of an int32. */
-export function sleb32(out: number[], v: number): void {
+export function sleb32(out: ByteSink, v: number): void {
   v |= 0;
   for (;;) {
     const b = v & 0x7f;
@@ -151,7 +181,7 @@ export function sleb32(out: number[], v: number): void {
 }
 
 /** Signed LEB128 of the 64-bit value hi:lo (two int32 halves; no BigInt needed). */
-export function sleb64(out: number[], lo: number, hi: number): void {
+export function sleb64(out: ByteSink, lo: number, hi: number): void {
   lo |= 0;
   hi |= 0;
   for (;;) {
@@ -174,7 +204,7 @@ export class FnBuilder {
   readonly results: ValType[];
   private readonly locals: ValType[] = [];
   /** The instruction bytes (after the locals). */
-  readonly code: number[] = [];
+  readonly code = new Bytes();
 
   constructor(params: ValType[], results: ValType[]) {
     this.params = params;
@@ -189,7 +219,7 @@ export class FnBuilder {
 
   /** Appends opcodes (bytes). */
   op(...ops: number[]): this {
-    for (const o of ops) this.code.push(o);
+    for (let i = 0; i < ops.length; i++) this.code.push(ops[i]!);
     return this;
   }
 
@@ -234,7 +264,8 @@ export class FnBuilder {
 
   /** block/loop/if with no result (or one of type t). */
   open(opcode: typeof W.block | typeof W.loop | typeof W.if, t: number = VOID): this {
-    this.code.push(opcode, t);
+    this.code.push(opcode);
+    this.code.push(t);
     return this;
   }
 
@@ -270,20 +301,20 @@ export class FnBuilder {
   }
 
   /** The body as the code section wants it (size excluded): locals, run-length grouped, then code. */
-  body(): number[] {
+  body(): Bytes {
     const groups: [number, ValType][] = [];
     for (const t of this.locals) {
       const last = groups[groups.length - 1];
       if (last !== undefined && last[1] === t) last[0]++;
       else groups.push([1, t]);
     }
-    const out: number[] = [];
+    const out = new Bytes();
     uleb(out, groups.length);
     for (const [n, t] of groups) {
       uleb(out, n);
       out.push(t);
     }
-    for (const b of this.code) out.push(b);
+    out.append(this.code);
     return out;
   }
 }
@@ -297,13 +328,18 @@ export interface ModuleSpec {
   funcs: { fn: FnBuilder; exportAs?: string }[];
 }
 
-function section(out: number[], id: number, content: number[]): void {
+function section(out: Bytes, id: number, content: number[] | Bytes): void {
   out.push(id);
-  uleb(out, content.length);
-  for (const b of content) out.push(b);
+  if (content instanceof Bytes) {
+    uleb(out, content.n);
+    out.append(content);
+  } else {
+    uleb(out, content.length);
+    for (const b of content) out.push(b);
+  }
 }
 
-function name(out: number[], s: string): void {
+function name(out: ByteSink, s: string): void {
   const bytes = new TextEncoder().encode(s);
   uleb(out, bytes.length);
   for (const b of bytes) out.push(b);
@@ -332,7 +368,8 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array {
   const importTypes = imports.map((f) => typeOf(f.params, f.results));
   const funcTypes = spec.funcs.map((f) => typeOf(f.fn.params, f.fn.results));
 
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const out = new Bytes();
+  out.append(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
   const ts: number[] = [];
   uleb(ts, typeBytes.length);
   for (const t of typeBytes) ts.push(...t);
@@ -381,13 +418,13 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array {
     section(out, 7, es);
   }
 
-  const cs: number[] = [];
+  const cs = new Bytes();
   uleb(cs, spec.funcs.length);
   for (const f of spec.funcs) {
     const body = f.fn.body();
-    uleb(cs, body.length);
-    for (const b of body) cs.push(b);
+    uleb(cs, body.n);
+    cs.append(body);
   }
   section(out, 10, cs);
-  return Uint8Array.from(out);
+  return out.a.slice(0, out.n);
 }

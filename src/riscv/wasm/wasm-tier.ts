@@ -227,6 +227,169 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const targets: number[] = [];
   for (let s = 0; s < SLOTS; s++) targets.push(caseOf[s] >= 0 ? caseOf[s] + 1 : 0);
 
+  // The instruction being emitted (emitInsn sets these; the helpers below read them). Helpers are
+  // made once per module, not per instruction: closures per instruction cost more than the rest
+  // of the translation (and tsx/esbuild's keepNames wraps each one).
+  let j = 0;
+  let p = 0;
+  let imm = 0;
+  let len = 4;
+  let op = 0;
+  let d = 0;
+  let a = 0;
+  let b = 0;
+  /** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
+  let nest = 0;
+  const dOut = () => N - j + 1 + nest;
+  const dEntry = () => N - j + nest;
+  const dLoop = () => N - 1 - j + nest;
+  const rA = () => (a === 0 ? f.i64(0) : f.get(R.get(a)!));
+  const rB = () => (b === 0 ? f.i64(0) : f.get(R.get(b)!));
+  const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(R.get(d)!));
+  const budgetAt = (after: 0 | 1) => f.get(NB).i32(j + after).op(W.i32_sub).set(NN);
+  const exitWith = (kind: number, off: () => void) => {
+    off();
+    f.set(OFF).i32(kind).set(K).br(dOut());
+  };
+  /** Exit before this instruction ran or was counted. */
+  const out = (kind: number, off: number) => {
+    budgetAt(0);
+    exitWith(kind, () => f.i32(off));
+  };
+  const ifThen = (body: () => void) => {
+    f.open(W.if);
+    nest++;
+    body();
+    nest--;
+    f.end();
+  };
+  /** This instruction was counted; control goes to page offset t (a constant). */
+  const goTo = (t: number) => {
+    budgetAt(1);
+    f.get(NN).i32(0).op(W.i32_le_s);
+    ifThen(() => exitWith(1, () => f.i32(t)));
+    const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1] : -1;
+    if (tc >= 0) {
+      f.get(NN).i32(run[tc]).op(W.i32_le_s);
+      ifThen(() => exitWith(5, () => f.i32(t)));
+      f.get(NN).i32(tc).op(W.i32_add).set(NB);
+      if (tc > j) f.br(tc - j - 1 + nest);
+      else f.i32(t).set(P).br(dLoop());
+      return;
+    }
+    exitWith(t >= ws && t < we ? 5 : 4, () => f.i32(t));
+  };
+  const takenStatic = (t: number) => {
+    if (t >= 0 && t < 4096) goTo(t);
+    else out(0, t);
+  };
+  /** Straight-line flow to the next instruction when it is not the next case. */
+  const fallOut = () => {
+    const next = p + len;
+    const nextCase = j + 1 < N && insns[j + 1]!.p === next;
+    if (!nextCase) goTo(next);
+  };
+  const link = () => {
+    if (d === 0 || d === 64) return;
+    f.get(VBASE);
+    i64n(f, p + len);
+    f.op(W.i64_add).set(R.get(d)!);
+  };
+  /** Effective address rs1 + imm into LO/HI and the TLB byte index into TI. */
+  const addr = () => {
+    rA();
+    f.i64(imm).op(W.i64_add).tee(T).op(W.i32_wrap_i64).set(LO);
+    f.get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).set(HI);
+    f.get(LO).i32(10).op(W.i32_shr_u).i32(TLB_MASK << 2).op(W.i32_and).set(TI);
+  };
+  /** Miss unless tag[ti] === (lo & mask) && tagHi[ti] === (hi ^ dkey): hand back (kind 6). */
+  const tlbCheck = (size: number, tagLo: number, tagHi: number) => {
+    const mask = -4096 | (size - 1);
+    f.get(TI).mem(W.i32_load, 2, S + tagLo).get(LO).i32(mask).op(W.i32_and, W.i32_ne);
+    f.get(TI).mem(W.i32_load, 2, S + tagHi).get(HI).get(DKEY).op(W.i32_xor, W.i32_ne, W.i32_or);
+    ifThen(() => out(6, p));
+  };
+  const ramAddr = (offs: number) => f.get(TI).mem(W.i32_load, 2, S + offs).get(LO).i32(4095).op(W.i32_and, W.i32_add);
+  const load = (size: number, opcode: number) => {
+    addr();
+    tlbCheck(size, ST_RTAG_LO, ST_RTAG_HI);
+    ramAddr(ST_ROFF);
+    f.mem(opcode, Math.log2(size), 0);
+    setD();
+  };
+  const store = (size: number, opcode: number) => {
+    addr();
+    tlbCheck(size, ST_WTAG_LO, ST_WTAG_HI);
+    ramAddr(ST_WOFF);
+    rB();
+    f.mem(opcode, Math.log2(size), 0);
+  };
+  const branch = (cmp: number) => {
+    rA();
+    rB();
+    f.op(cmp);
+    ifThen(() => takenStatic(p + imm));
+  };
+  const bin = (...ops: number[]) => {
+    rA();
+    rB();
+    f.op(...ops);
+    setD();
+  };
+  const binImm = (...ops: number[]) => {
+    rA();
+    f.i64(imm).op(...ops);
+    setD();
+  };
+  /** 32-bit op on the low words, sign-extended. */
+  const binW = (opc: number, immB?: number) => {
+    rA();
+    f.op(W.i32_wrap_i64);
+    if (immB === undefined) rB().op(W.i32_wrap_i64);
+    else f.i32(immB);
+    f.op(opc, W.i64_extend_i32_s);
+    setD();
+  };
+  const a32 = () => rA().op(W.i32_wrap_i64);
+  const b32 = () => rB().op(W.i32_wrap_i64);
+  /** if (cond on stack) then `then` else `other`, both i64 (an expression). */
+  const ifElse64 = (then: () => void, other: () => void) => {
+    f.open(W.if, I64);
+    nest++;
+    then();
+    f.op(W.else);
+    other();
+    nest--;
+    f.end();
+  };
+  const shAdd = (s: number, uw: boolean) => {
+    rA();
+    if (uw) f.i64(-1, 0).op(W.i64_and);
+    if (s > 0) f.i64(s).op(W.i64_shl);
+    rB();
+    f.op(W.i64_add);
+    setD();
+  };
+  const mulh = (signedA: boolean, signedB: boolean) => {
+    rA();
+    rB();
+    f.call(1);
+    // Signed corrections: -(a<0 ? b : 0) - (b<0 ? a : 0)
+    if (signedA) {
+      rB();
+      f.i64(0);
+      rA();
+      f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
+    }
+    if (signedB) {
+      rA();
+      f.i64(0);
+      rB();
+      f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
+    }
+    setD();
+  };
+
   // Structure (depths in the comments are what the helpers below compute):
   //   block $out
   //     loop $entry                     entry from exec.ts, and in-page JALR
@@ -283,165 +446,17 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
 
   // ---- per instruction (closures over the builder and the window) ----
 
-  function emitInsn(j: number): void {
+  function emitInsn(jj: number): void {
+    j = jj;
     const ins = insns[j]!;
-    const { p, w, imm, len } = ins;
-    const op = w & 255;
-    const d = (w >>> 8) & 127;
-    const a = (w >>> 15) & 63;
-    const b = (w >>> 21) & 63;
-    /** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
-    let nest = 0;
-    const dOut = () => N - j + 1 + nest;
-    const dEntry = () => N - j + nest;
-    const dLoop = () => N - 1 - j + nest;
-    const rA = () => (a === 0 ? f.i64(0) : f.get(R.get(a)!));
-    const rB = () => (b === 0 ? f.i64(0) : f.get(R.get(b)!));
-    const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(R.get(d)!));
-    const budgetAt = (after: 0 | 1) => f.get(NB).i32(j + after).op(W.i32_sub).set(NN);
-    const exitWith = (kind: number, off: () => void) => {
-      off();
-      f.set(OFF).i32(kind).set(K).br(dOut());
-    };
-    /** Exit before this instruction ran or was counted. */
-    const out = (kind: number, off: number) => {
-      budgetAt(0);
-      exitWith(kind, () => f.i32(off));
-    };
-    const ifThen = (body: () => void) => {
-      f.open(W.if);
-      nest++;
-      body();
-      nest--;
-      f.end();
-    };
-    /** This instruction was counted; control goes to page offset t (a constant). */
-    const goTo = (t: number) => {
-      budgetAt(1);
-      f.get(NN).i32(0).op(W.i32_le_s);
-      ifThen(() => exitWith(1, () => f.i32(t)));
-      const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1] : -1;
-      if (tc >= 0) {
-        f.get(NN).i32(run[tc]).op(W.i32_le_s);
-        ifThen(() => exitWith(5, () => f.i32(t)));
-        f.get(NN).i32(tc).op(W.i32_add).set(NB);
-        if (tc > j) f.br(tc - j - 1 + nest);
-        else f.i32(t).set(P).br(dLoop());
-        return;
-      }
-      exitWith(t >= ws && t < we ? 5 : 4, () => f.i32(t));
-    };
-    const takenStatic = (t: number) => {
-      if (t >= 0 && t < 4096) goTo(t);
-      else out(0, t);
-    };
-    /** Straight-line flow to the next instruction when it is not the next case. */
-    const fallOut = () => {
-      const next = p + len;
-      const nextCase = j + 1 < N && insns[j + 1]!.p === next;
-      if (!nextCase) goTo(next);
-    };
-    const link = () => {
-      if (d === 0 || d === 64) return;
-      f.get(VBASE);
-      i64n(f, p + len);
-      f.op(W.i64_add).set(R.get(d)!);
-    };
-    /** Effective address rs1 + imm into LO/HI and the TLB byte index into TI. */
-    const addr = () => {
-      rA();
-      f.i64(imm).op(W.i64_add).tee(T).op(W.i32_wrap_i64).set(LO);
-      f.get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).set(HI);
-      f.get(LO).i32(10).op(W.i32_shr_u).i32(TLB_MASK << 2).op(W.i32_and).set(TI);
-    };
-    /** Miss unless tag[ti] === (lo & mask) && tagHi[ti] === (hi ^ dkey): hand back (kind 6). */
-    const tlbCheck = (size: number, tagLo: number, tagHi: number) => {
-      const mask = -4096 | (size - 1);
-      f.get(TI).mem(W.i32_load, 2, S + tagLo).get(LO).i32(mask).op(W.i32_and, W.i32_ne);
-      f.get(TI).mem(W.i32_load, 2, S + tagHi).get(HI).get(DKEY).op(W.i32_xor, W.i32_ne, W.i32_or);
-      ifThen(() => out(6, p));
-    };
-    const ramAddr = (offs: number) => f.get(TI).mem(W.i32_load, 2, S + offs).get(LO).i32(4095).op(W.i32_and, W.i32_add);
-    const load = (size: number, opcode: number) => {
-      addr();
-      tlbCheck(size, ST_RTAG_LO, ST_RTAG_HI);
-      ramAddr(ST_ROFF);
-      f.mem(opcode, Math.log2(size), 0);
-      setD();
-    };
-    const store = (size: number, opcode: number) => {
-      addr();
-      tlbCheck(size, ST_WTAG_LO, ST_WTAG_HI);
-      ramAddr(ST_WOFF);
-      rB();
-      f.mem(opcode, Math.log2(size), 0);
-    };
-    const branch = (cmp: number) => {
-      rA();
-      rB();
-      f.op(cmp);
-      ifThen(() => takenStatic(p + imm));
-    };
-    const bin = (...ops: number[]) => {
-      rA();
-      rB();
-      f.op(...ops);
-      setD();
-    };
-    const binImm = (...ops: number[]) => {
-      rA();
-      f.i64(imm).op(...ops);
-      setD();
-    };
-    /** 32-bit op on the low words, sign-extended. */
-    const binW = (opc: number, immB?: number) => {
-      rA();
-      f.op(W.i32_wrap_i64);
-      if (immB === undefined) rB().op(W.i32_wrap_i64);
-      else f.i32(immB);
-      f.op(opc, W.i64_extend_i32_s);
-      setD();
-    };
-    const a32 = () => rA().op(W.i32_wrap_i64);
-    const b32 = () => rB().op(W.i32_wrap_i64);
-    /** if (cond on stack) then `then` else `other`, both i64 (an expression). */
-    const ifElse64 = (then: () => void, other: () => void) => {
-      f.open(W.if, I64);
-      nest++;
-      then();
-      f.op(W.else);
-      other();
-      nest--;
-      f.end();
-    };
-    const shAdd = (s: number, uw: boolean) => {
-      rA();
-      if (uw) f.i64(-1, 0).op(W.i64_and);
-      if (s > 0) f.i64(s).op(W.i64_shl);
-      rB();
-      f.op(W.i64_add);
-      setD();
-    };
-    const mulh = (signedA: boolean, signedB: boolean) => {
-      rA();
-      rB();
-      f.call(1);
-      // Signed corrections: -(a<0 ? b : 0) - (b<0 ? a : 0)
-      if (signedA) {
-        rB();
-        f.i64(0);
-        rA();
-        f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
-      }
-      if (signedB) {
-        rA();
-        f.i64(0);
-        rB();
-        f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
-      }
-      setD();
-    };
-
+    p = ins.p;
+    imm = ins.imm;
+    len = ins.len;
+    op = ins.w & 255;
+    d = (ins.w >>> 8) & 127;
+    a = (ins.w >>> 15) & 63;
+    b = (ins.w >>> 21) & 63;
+    nest = 0;
     switch (op) {
       case Op.LUI:
       case Op.LI:
