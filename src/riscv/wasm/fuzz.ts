@@ -1,7 +1,8 @@
 /**
  * Differential fuzzer of the translation tiers: random valid programs of the instructions the
  * tiers translate (RV64I, M, Zba, Zbb, Zbs, their compressed forms; loads and stores that hit
- * the TLB, miss it, are misaligned or fault; forward branches and jumps, JALR, an outer loop) run
+ * the TLB, miss it, are misaligned or fault; forward branches and jumps, JALR, an outer loop),
+ * with CSR accesses (mscratch, minstret, instret) and self-modifying stores mixed in, run
  * on the interpreter, the JS tier and the wasm tier (translated from the first instruction), in
  * slices of varied sizes, and the whole architectural state is compared after each program.
  *
@@ -307,6 +308,33 @@ export function randomProgram(r: Rng, length: number): Item[] {
       const link = r.pick(DESTS);
       items.push({ words: [asm.auipc(6, 0)], len: 4 });
       items.push({ branch: (off) => asm.jalr(link, 6, off + 4), len: 4, to });
+    } else if (roll === 2 && r.chance(0.3)) {
+      // a self-modifying store: a random instruction word over a later item (lui/addiw build it
+      // in x29, auipc x6 gives the address); the code page's translations must be dropped
+      let v = 0;
+      while (v === 0) {
+        const w = randomInsn(r)[0];
+        v = typeof w === 'number' ? w | 0 : 0;
+      }
+      const up = (v + 0x800) >> 12;
+      items.push({ words: [asm.lui(29, up & 0xfffff), asm.addiw(29, 29, v - (up << 12)), asm.auipc(6, 0)], len: 12 });
+      const to = items.length + 1 + r.int(8);
+      items.push({ branch: (off) => asm.sw(29, 6, off + 4), len: 4, to });
+    } else if (roll === 3 && r.chance(0.3)) {
+      // CSR accesses (handed to the interpreter mid-page): mscratch, and minstret, whose value
+      // depends on exact budget accounting up to the exit
+      const d = r.pick(DESTS);
+      items.push({
+        words: [
+          r.pick([
+            () => asm.csrrw(d, 0x340, r.int(32)),
+            () => asm.csrrs(d, 0x340, 0),
+            () => asm.csrrs(d, 0xb02, 0),
+            () => asm.csrrs(d, 0xc02, 0),
+          ])(),
+        ],
+        len: 4,
+      });
     } else {
       const words = randomInsn(r);
       items.push({ words, len: words.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0) });
