@@ -261,6 +261,8 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** Translated windows live at once (both tiers): a ring of window ids, oldest evicted first. */
   private readonly jitRing = new Int32Array(JIT_CACHE_WINDOWS).fill(-1);
   private jitRingPos = 0;
+  /** Translations kept (at most JIT_CACHE_WINDOWS; tests lower it to see eviction at work). */
+  jitCacheLimit = JIT_CACHE_WINDOWS;
   /** Windows translated and evicted since construction (bench/tests read them). */
   jitTranslations = 0;
   jitEvictions = 0;
@@ -672,7 +674,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       }
     }
     ring[this.jitRingPos] = hi;
-    this.jitRingPos = (this.jitRingPos + 1) % ring.length;
+    this.jitRingPos = (this.jitRingPos + 1) % Math.max(1, Math.min(this.jitCacheLimit, ring.length));
   }
 
   /**
