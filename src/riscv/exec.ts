@@ -15,7 +15,7 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
-import { X_JN, X_JOFF, X_PC_LO, X_PC_HI, TLB_BITS } from './state-layout.ts';
+import { X_JN, X_JOFF, X_PC_LO, X_PC_HI, X_CH_PG, X_CH_VLO, X_CH_VHI, TLB_BITS } from './state-layout.ts';
 
 /** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
@@ -468,7 +468,7 @@ export function execute(h: ExecContext, budget: number): number {
       continue;
     }
     const pcLo = h.pcLo;
-    const vHi = h.pcHi;
+    let vHi = h.pcHi;
     const dkey = h.dkey;
     let vLo: number;
     let p: number;
@@ -533,6 +533,17 @@ export function execute(h: ExecContext, budget: number): number {
           let k = fn(p, nw, vLo, vHi);
           n = n - nw + x[X_JN];
           p = x[X_JOFF];
+          if (x[X_CH_PG] >= 0) {
+            // A wasm page chained into other pages' functions: its results refer to the page it
+            // ended in (wasm-tier.ts dispatcherFn), which has a translation, so a decoded page too.
+            pg = x[X_CH_PG];
+            x[X_CH_PG] = -1;
+            vLo = x[X_CH_VLO];
+            vHi = x[X_CH_VHI];
+            pageOff = pg << 12;
+            code = pages[pg]!;
+            jw = jit[pg]!;
+          }
           if (k === 5) break;
           if (k === 7) {
             // A wasm window's JALR out of the page: its target is in the x view (state-layout.ts).

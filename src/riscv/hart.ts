@@ -54,7 +54,14 @@ import {
   ST_XTAG_HI,
   ST_XOFF,
   ST_END,
+  ST_FN_TAG,
+  ST_FN_IDX,
+  FN_SLOTS,
+  MISC_IKEY,
+  MISC_PENDING,
+  X_CH_PG,
 } from './state-layout.ts';
+import { wasmApi, type WasmTable } from './wasm/api.ts';
 import { StateReader } from '../memory/state.ts';
 import {
   cpuConfig,
@@ -263,6 +270,14 @@ export class Hart implements ExecContext, CodeCacheClient {
   private jitRingPos = 0;
   /** Translations kept (at most JIT_CACHE_WINDOWS; tests lower it to see eviction at work). */
   jitCacheLimit = JIT_CACHE_WINDOWS;
+  /** The wasm tier's function table and which slot each translated RAM page holds. */
+  private wasmTable: WasmTable | undefined;
+  private readonly wasmPageIdx = new Map<number, number>();
+  private readonly wasmFree: number[] = [];
+  private wasmNextIdx = 0;
+  /** ST_FN_TAG / ST_FN_IDX (state-layout.ts): pages with a wasm function, for chaining. */
+  private readonly fnTag: Int32Array;
+  private readonly fnIdx: Int32Array;
   /** Windows translated and evicted since construction (bench/tests read them). */
   jitTranslations = 0;
   jitEvictions = 0;
@@ -306,6 +321,9 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(1);
     this.xTagHi = view(ST_XTAG_HI, TLB_SIZE);
     this.xOff = view(ST_XOFF, TLB_SIZE);
+    this.fnTag = view(ST_FN_TAG, FN_SLOTS).fill(-1);
+    this.fnIdx = view(ST_FN_IDX, FN_SLOTS);
+    this.x[X_CH_PG] = -1;
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -523,6 +541,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.dkey = (16 | eff | (sum << 2) | (mxr << 3)) << 24;
     this.stMisc[MISC_DKEY] = this.dkey;
     this.ikey = (16 | this.priv) << 24;
+    this.stMisc[MISC_IKEY] = this.ikey;
   }
 
   private updateMip(): void {
@@ -533,6 +552,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       sstc = this.sstcStip;
     }
     this.mip = this.mipPins | soft | sstc;
+    this.stMisc[MISC_PENDING] = this.mip & this.mie;
     if ((this.mip & this.mie) !== 0) this.waiting = false;
   }
 
@@ -590,6 +610,37 @@ export class Hart implements ExecContext, CodeCacheClient {
   private dropJit(ramPage: number): void {
     this.jit[ramPage] = undefined;
     this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
+    if (this.wasmPageIdx.size !== 0) this.wasmUninstall(ramPage);
+  }
+
+  /** The function table wasm pages chain through (wasm-tier.ts dispatcherFn), made on first use. */
+  private wasmTableFor(): WasmTable {
+    this.wasmTable ??= new wasmApi!.Table({ element: 'anyfunc', initial: JIT_CACHE_WINDOWS });
+    return this.wasmTable;
+  }
+
+  /** Makes a page's wasm function reachable by chaining: a table slot and the ST_FN_* entry. */
+  private wasmInstall(ramPage: number, page: unknown): void {
+    let idx = this.wasmPageIdx.get(ramPage);
+    if (idx === undefined) {
+      idx = this.wasmFree.pop() ?? (this.wasmNextIdx < JIT_CACHE_WINDOWS ? this.wasmNextIdx++ : -1);
+      if (idx < 0) return; // table full: this page is entered from exec.ts only
+      this.wasmPageIdx.set(ramPage, idx);
+    }
+    this.wasmTable!.set(idx, page);
+    const slot = ramPage & (FN_SLOTS - 1);
+    this.fnTag[slot] = ramPage;
+    this.fnIdx[slot] = idx;
+  }
+
+  private wasmUninstall(ramPage: number): void {
+    const idx = this.wasmPageIdx.get(ramPage);
+    if (idx === undefined) return;
+    this.wasmPageIdx.delete(ramPage);
+    this.wasmTable!.set(idx, null);
+    this.wasmFree.push(idx);
+    const slot = ramPage & (FN_SLOTS - 1);
+    if (this.fnTag[slot] === ramPage) this.fnTag[slot] = -1;
   }
 
   /** exec.ts: window `win` starts warming; `ran` = budget used so far in this run(). */
@@ -637,15 +688,18 @@ export class Hart implements ExecContext, CodeCacheClient {
         if (op === Op.ILLEGAL || op === Op.CROSS) break;
       }
     }
-    const fn = this.translator === 'wasm' ? compileWasmWindow(this, code, incl, wi) : compileWindow(this, code, incl, wi);
-    if (fn === undefined) {
+    const wasm = this.translator === 'wasm';
+    const res = wasm ? compileWasmWindow(this, this.wasmTableFor(), code, incl, wi) : compileWindow(this, code, incl, wi);
+    if (res === undefined) {
       this.jitThreshold = Infinity; // no run-time code generation on this host
       return;
     }
-    if (fn === null) {
+    if (res === null) {
       this.jitHeat[hi] = -0x40000000; // nothing to translate here
       return;
     }
+    const fn = typeof res === 'function' ? res : res.run;
+    if (typeof res !== 'function') this.wasmInstall(ramPage, res.page);
     let windows = this.jit[ramPage];
     if (windows === undefined) {
       // One more than the windows: exec.ts looks up offset 4096 (the page's end) too.
@@ -653,7 +707,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       this.jit[ramPage] = windows;
     }
     // A wasm function covers the whole page (wasm-tier.ts): every window enters it.
-    if (this.translator === 'wasm') windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
+    if (wasm) windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
     else windows[wi] = fn;
     this.jitTranslations++;
     // Bounded cache: the ring's oldest entry goes (if that window was dropped and translated again

@@ -289,6 +289,14 @@ export class FnBuilder {
     return this;
   }
 
+  /** call_indirect through table 0 with function type index `type`. */
+  callIndirect(type: number): this {
+    this.code.push(0x11);
+    uleb(this.code, type);
+    this.code.push(0x00);
+    return this;
+  }
+
   call(fn: number): this {
     this.code.push(W.call);
     uleb(this.code, fn);
@@ -322,6 +330,8 @@ export class FnBuilder {
 export interface ModuleSpec {
   /** An imported memory (module.name), at least `min` 64 KiB pages. */
   memory?: { module: string; name: string; min: number; max?: number };
+  /** An imported funcref table (module.name), at least `min` entries. */
+  table?: { module: string; name: string; min: number };
   /** Imported functions, in order (they take the first function indices). */
   imports?: { module: string; name: string; params: ValType[]; results: ValType[] }[];
   /** Defined functions; `exportAs` names the exported ones. */
@@ -375,7 +385,7 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array {
   for (const t of typeBytes) ts.push(...t);
   section(out, 1, ts);
 
-  const nImports = imports.length + (spec.memory ? 1 : 0);
+  const nImports = imports.length + (spec.memory ? 1 : 0) + (spec.table ? 1 : 0);
   if (nImports > 0) {
     const is: number[] = [];
     uleb(is, nImports);
@@ -385,6 +395,12 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array {
       is.push(0x00);
       uleb(is, importTypes[i]!);
     });
+    if (spec.table) {
+      name(is, spec.table.module);
+      name(is, spec.table.name);
+      is.push(0x01, 0x70, 0x00);
+      uleb(is, spec.table.min);
+    }
     if (spec.memory) {
       name(is, spec.memory.module);
       name(is, spec.memory.name);

@@ -31,9 +31,20 @@ import {
   X_JOFF,
   X_PC_LO,
   X_PC_HI,
+  X_CH_PG,
+  X_CH_VLO,
+  X_CH_VHI,
   ST_X,
   ST_MISC,
   MISC_DKEY,
+  MISC_IKEY,
+  MISC_PENDING,
+  ST_XTAG_LO,
+  ST_XTAG_HI,
+  ST_XOFF,
+  ST_FN_TAG,
+  ST_FN_IDX,
+  FN_SLOTS,
   ST_RTAG_LO,
   ST_RTAG_HI,
   ST_ROFF,
@@ -42,7 +53,7 @@ import {
   ST_WOFF,
 } from '../state-layout.ts';
 import { FnBuilder, I32, I64, W, moduleBytes } from './emit.ts';
-import { wasmApi } from './api.ts';
+import { wasmApi, type WasmTable } from './api.ts';
 import type { WasmMemory } from '../../memory/bus.ts';
 
 // Present in browsers and Node alike; declared here because the core has no DOM/Node typings.
@@ -52,6 +63,16 @@ declare const performance: { now(): number };
 export interface WasmHost extends ExecContext {
   /** Byte offset of the hart's state area in bus.memory (-1: not in it). */
   readonly stateOffset: number;
+}
+
+/**
+ * A translated page: `run` is what exec.ts calls (jit.ts's contract; it chains into other pages'
+ * functions, see dispatcherFn) and `page` the page's own function, which Hart.jitCompile puts in
+ * the hart's function table for other pages to chain to.
+ */
+export interface WasmPage {
+  run: JitWindow;
+  page: unknown;
 }
 
 /** True when this hart's state and RAM share a WebAssembly.Memory and the host can compile wasm. */
@@ -71,19 +92,20 @@ export const wasmStats = { windows: 0, bytes: 0, compileMs: 0, rejected: 0 };
  */
 export function compileWasmWindow(
   h: WasmHost,
+  table: WasmTable,
   code: Int32Array,
   incl: Uint8Array,
   wi: number,
-): JitWindow | null | undefined {
+): WasmPage | null | undefined {
   if (!compileAllowed || !wasmTierAvailable(h)) return undefined;
   const t0 = performance.now();
   const bytes = windowModule(code, incl, wi, h.stateOffset);
   if (bytes === undefined) return null;
-  let fn: JitWindow;
+  let fn: WasmPage;
   try {
     const mod = new wasmApi!.Module(bytes);
-    const inst = new wasmApi!.Instance(mod, { m: { mem: h.bus.memory as WasmMemory } });
-    fn = inst.exports.w as JitWindow;
+    const inst = new wasmApi!.Instance(mod, { m: { mem: h.bus.memory as WasmMemory, tab: table } });
+    fn = { run: inst.exports.w as JitWindow, page: inst.exports.f };
   } catch {
     if (!wasmApi!.validate(bytes)) {
       // A module the engine rejects is a translator bug: this page stays interpreted, and the
@@ -281,7 +303,15 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   };
   const takenStatic = (t: number) => {
     if (t >= 0 && t < 4096) goTo(t);
-    else out(0, t);
+    else {
+      // Out of the page: the new pc as for JALR (kind 7), so the dispatcher may chain to it.
+      budgetAt(0);
+      f.i32(0).get(VBASE);
+      i64n(f, t);
+      f.op(W.i64_add).tee(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
+      f.i32(0).get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_HI));
+      exitWith(7, () => f.i32(0));
+    }
   };
   /** Straight-line flow to the next instruction when it is not the next case. */
   const fallOut = () => {
@@ -442,7 +472,11 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.get(K);
   f.end();
 
-  return moduleBytes({ memory: { module: 'm', name: 'mem', min: 0 }, funcs: [{ fn: f, exportAs: 'w' }, { fn: mulhuFn() }] });
+  return moduleBytes({
+    memory: { module: 'm', name: 'mem', min: 0 },
+    table: { module: 'm', name: 'tab', min: 0 },
+    funcs: [{ fn: f, exportAs: 'f' }, { fn: mulhuFn() }, { fn: dispatcherFn(S), exportAs: 'w' }],
+  });
 
   // ---- per instruction (closures over the builder and the window) ----
 
@@ -940,6 +974,63 @@ function mulhuFn(): FnBuilder {
   f.op(W.i64_add);
   hi32(MID);
   f.op(W.i64_add);
+  f.end();
+  return f;
+}
+
+/**
+ * The exported entry of a page's module: runs the page's function (function 0) and, while it
+ * leaves with kind 7 (a jump, call or return to another page: pc in x[X_PC_*], not yet counted),
+ * chains into the target page's function through the hart's table instead of returning to
+ * exec.ts, if all of these hold: more than one instruction of budget left (the jump is counted
+ * here), no interrupt possibly due (mip & mie, mirrored by the hart), the fetch TLB holds the
+ * target (same tag check as exec.ts, so permissions, privilege and PMP were checked when it was
+ * filled) and that RAM page has a function (ST_FN_TAG/IDX, kept by the hart). Otherwise it
+ * returns the last kind, and when it chained, x[X_CH_PG/VLO/VHI] tell exec.ts which page the
+ * results refer to.
+ */
+function dispatcherFn(S: number): FnBuilder {
+  const f = new FnBuilder([I32, I32, I32, I32], [I32]);
+  const P = 0;
+  const NN = 1;
+  const VLO = 2;
+  const VHI = 3;
+  const K = f.local(I32);
+  const LO = f.local(I32);
+  const HI = f.local(I32);
+  const TI = f.local(I32);
+  const PG = f.local(I32);
+  const SLOT = f.local(I32);
+  const x = (r: number) => S + ST_X + r * 4;
+  f.get(P).get(NN).get(VLO).get(VHI).call(0).set(K);
+  f.open(W.block); // $out
+  f.open(W.loop); // $L
+  f.get(K).i32(7).op(W.i32_ne).brIf(1);
+  // n: the budget left before the jump; it is counted here.
+  f.i32(0).mem(W.i32_load, 2, x(X_JN)).tee(NN).i32(1).op(W.i32_le_s).brIf(1);
+  f.i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_PENDING * 4).brIf(1);
+  f.i32(0).mem(W.i32_load, 2, x(X_PC_LO)).set(LO);
+  f.i32(0).mem(W.i32_load, 2, x(X_PC_HI)).set(HI);
+  f.get(LO).i32(10).op(W.i32_shr_u).i32(TLB_MASK << 2).op(W.i32_and).set(TI);
+  f.get(TI).mem(W.i32_load, 2, S + ST_XTAG_LO).get(LO).i32(-4096).op(W.i32_and, W.i32_ne).brIf(1);
+  f.get(TI).mem(W.i32_load, 2, S + ST_XTAG_HI);
+  f.get(HI).i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_IKEY * 4).op(W.i32_xor, W.i32_ne).brIf(1);
+  f.get(TI).mem(W.i32_load, 2, S + ST_XOFF).i32(12).op(W.i32_shr_u).set(PG);
+  f.get(PG).i32(FN_SLOTS - 1).op(W.i32_and).i32(2).op(W.i32_shl).set(SLOT);
+  f.get(SLOT).mem(W.i32_load, 2, S + ST_FN_TAG).get(PG).op(W.i32_ne).brIf(1);
+  // Chain: the results now refer to page PG at virtual base HI:LO & -4096.
+  f.get(LO).i32(-4096).op(W.i32_and).set(VLO);
+  f.i32(0).get(PG).mem(W.i32_store, 2, x(X_CH_PG));
+  f.i32(0).get(VLO).mem(W.i32_store, 2, x(X_CH_VLO));
+  f.i32(0).get(HI).mem(W.i32_store, 2, x(X_CH_VHI));
+  f.get(LO).i32(4095).op(W.i32_and);
+  f.get(NN).i32(1).op(W.i32_sub);
+  f.get(VLO).get(HI);
+  f.get(SLOT).mem(W.i32_load, 2, S + ST_FN_IDX).callIndirect(0).set(K);
+  f.br(0);
+  f.end(); // $L
+  f.end(); // $out
+  f.get(K);
   f.end();
   return f;
 }
