@@ -34,6 +34,8 @@ export const MISC_WORDS = 16;
 export const MISC_DKEY = 0;
 export const MISC_IKEY = 1;
 export const MISC_PENDING = 2;
+/** Chained calls between wasm pages so far (wrapping int32; tests and diagnostics). */
+export const MISC_CHAINS = 3;
 /** The nine TLB arrays, TLB_SIZE int32s each, in this order. */
 export const ST_TLB = 1024;
 const TLB_BYTES = TLB_SIZE * 4;

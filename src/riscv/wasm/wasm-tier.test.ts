@@ -5,6 +5,7 @@ import { Bus } from '../../memory/bus.ts';
 import { Hart } from '../hart.ts';
 import { FakeClock } from '../test-support.ts';
 import { wasmStats } from './wasm-tier.ts';
+import { MISC_CHAINS } from '../state-layout.ts';
 
 test('tier: wasm needs the hart state in the RAM memory; unknown tiers are refused by name', () => {
   const m = machine();
@@ -57,10 +58,44 @@ test('a bounded code cache evicts the oldest page and translates it again, with 
   const rejected = wasmStats.rejected;
   runSliced(m.hart);
   assert.ok(m.hart.jitEvictions > 10, `evictions: ${m.hart.jitEvictions}`);
+  // Calls and returns between translated pages chained inside wasm some of the time (the other
+  // times the target had just been evicted).
+  assert.ok(m.hart.stMisc[MISC_CHAINS]! > 10, `chained: ${m.hart.stMisc[MISC_CHAINS]}`);
   assert.ok(m.hart.jitTranslations > m.hart.jitEvictions, 'pages were translated again after eviction');
   assert.equal(wasmStats.rejected, rejected);
   for (const r of [9, 10, 11, 12, 13, 14]) assert.equal(m.hart.readReg(r), ref.hart.readReg(r), `x${r}`);
   assert.equal(ref.hart.readReg(9), 0, 'the loop finished');
   assert.equal(m.hart.getPc(), ref.hart.getPc());
   assert.equal(m.hart.instret, ref.hart.instret);
+});
+
+test('calls and returns between translated pages chain inside wasm and match the interpreter', () => {
+  const ref = machine();
+  ref.hart.tier = 'interp';
+  crossPageProgram(ref);
+  ref.hart.run(3000);
+  const m = machine();
+  m.hart.tier = 'wasm';
+  m.hart.jitThreshold = 0;
+  crossPageProgram(m);
+  m.hart.run(3000);
+  // 40 iterations of three calls and three returns: nearly all of them chained.
+  assert.ok(m.hart.stMisc[MISC_CHAINS]! >= 200, `chained: ${m.hart.stMisc[MISC_CHAINS]}`);
+  for (const r of [9, 10, 11, 12, 13, 14]) assert.equal(m.hart.readReg(r), ref.hart.readReg(r), `x${r}`);
+  assert.equal(m.hart.getPc(), ref.hart.getPc());
+  assert.equal(m.hart.instret, ref.hart.instret);
+});
+
+test('a pending interrupt stops chaining (exec.ts takes it between blocks)', () => {
+  const m = machine();
+  m.hart.tier = 'wasm';
+  m.hart.jitThreshold = 0;
+  crossPageProgram(m);
+  // MSIP pending and enabled in mie, but mstatus.MIE off: never taken, yet never chained past.
+  m.hart.setSoftwarePending(8, true);
+  (m.hart as unknown as { mie: number }).mie = 8;
+  m.hart.setSoftwarePending(8, true);
+  m.hart.run(3000);
+  assert.equal(m.hart.stMisc[MISC_CHAINS], 0);
+  assert.equal(m.hart.readReg(9), 0, 'the loop finished');
 });

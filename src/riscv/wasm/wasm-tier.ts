@@ -39,6 +39,7 @@ import {
   MISC_DKEY,
   MISC_IKEY,
   MISC_PENDING,
+  MISC_CHAINS,
   ST_XTAG_LO,
   ST_XTAG_HI,
   ST_XOFF,
@@ -1020,6 +1021,8 @@ function dispatcherFn(S: number): FnBuilder {
   f.get(SLOT).mem(W.i32_load, 2, S + ST_FN_TAG).get(PG).op(W.i32_ne).brIf(1);
   // Chain: the results now refer to page PG at virtual base HI:LO & -4096.
   f.get(LO).i32(-4096).op(W.i32_and).set(VLO);
+  f.i32(0).i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_CHAINS * 4).i32(1).op(W.i32_add);
+  f.mem(W.i32_store, 2, S + ST_MISC + MISC_CHAINS * 4);
   f.i32(0).get(PG).mem(W.i32_store, 2, x(X_CH_PG));
   f.i32(0).get(VLO).mem(W.i32_store, 2, x(X_CH_VLO));
   f.i32(0).get(HI).mem(W.i32_store, 2, x(X_CH_VHI));
