@@ -12,9 +12,8 @@
  *   - the hart's state area (state-layout.ts): integer registers as int64s, dkey, the read and
  *     write TLBs;
  *   - RAM itself (offset 0), through the TLB entries' RAM offsets.
- * Guest registers used by the window are loaded into i64 locals on entry and the ones it writes
- * are stored back at its single exit, so straight-line code and loops inside a window run on
- * machine registers. RV64 integer arithmetic is native i64 arithmetic (no BigInt anywhere).
+ * Guest registers are i64 loads and stores at constant addresses (see `reg` below for why not
+ * locals). RV64 integer arithmetic is native i64 arithmetic (no BigInt anywhere).
  *
  * Translated: RV64I (incl. compressed forms, which decode to the same ops), M, Zba, Zbb, Zbs,
  * FENCE. Loads and stores hit the TLB inline; a miss, a misaligned access or MMIO hands the
@@ -138,27 +137,6 @@ interface Insn {
   len: number;
 }
 
-/** Writes rd (64 = x0's sink). */
-function writesRd(op: number): boolean {
-  switch (op) {
-    case Op.J:
-    case Op.BEQ:
-    case Op.BNE:
-    case Op.BLT:
-    case Op.BGE:
-    case Op.BLTU:
-    case Op.BGEU:
-    case Op.SB:
-    case Op.SH:
-    case Op.SW:
-    case Op.SD:
-    case Op.FENCE:
-    case Op.FENCE_I:
-      return false;
-  }
-  return translated(op);
-}
-
 /** Ops this tier translates (everything else hands control to the interpreter, kind 5). */
 function translated(op: number): boolean {
   return (op >= Op.LUI && op <= Op.FENCE_I) || (op >= Op.ADD_UW && op <= Op.BSETI);
@@ -205,23 +183,6 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     run[j] = leaves ? 1 : 1 + run[j + 1];
   }
 
-  // Registers the window names (loaded on entry) and writes (stored at exit); x0 is a constant.
-  const used = new Set<number>();
-  const written = new Set<number>();
-  for (const i of insns) {
-    const op = i.w & 255;
-    if (!translated(op)) continue;
-    const d = (i.w >>> 8) & 127;
-    const a = (i.w >>> 15) & 63;
-    const b = (i.w >>> 21) & 63;
-    if (a !== 0) used.add(a);
-    if (b !== 0) used.add(b);
-    if (writesRd(op) && d !== 0 && d !== 64) {
-      used.add(d);
-      written.add(d);
-    }
-  }
-
   const f = new FnBuilder([I32, I32, I32, I32], [I32]);
   const P = 0;
   const NN = 1;
@@ -236,12 +197,10 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const TI = f.local(I32);
   const VBASE = f.local(I64);
   const T = f.local(I64);
-  const R = new Map<number, number>();
-  for (const r of [...used].sort((x, y) => x - y)) R.set(r, f.local(I64));
+  const V = f.local(I64);
 
   const xAt = (r: number) => S + ST_X + r * 4;
-  // Prologue: registers into locals, dkey, the page's virtual base as one i64.
-  for (const [r, l] of R) f.i32(0).mem(W.i64_load, 3, xAt(r)).set(l);
+  // Prologue: dkey, the page's virtual base as one i64.
   f.i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4).set(DKEY);
   f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
   f.i32(5).set(K).get(P).set(OFF);
@@ -266,9 +225,14 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const dOut = () => N - j + 1 + nest;
   const dEntry = () => N - j + nest;
   const dLoop = () => N - 1 - j + nest;
-  const rA = () => (a === 0 ? f.i64(0) : f.get(R.get(a)!));
-  const rB = () => (b === 0 ? f.i64(0) : f.get(R.get(b)!));
-  const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(R.get(d)!));
+  // Guest registers are read and written in memory (the x view), not cached in locals: with a
+  // page's ~30 registers in i64 locals, every entry and exit loaded and stored them all, and V8's
+  // code for the page's dispatch loop merged them all at each dispatch; int.c ran ~3x slower and
+  // the boot's translated code ~2.5x slower that way (docs/cpu.md, "WebAssembly tier").
+  const reg = (r: number) => (r === 0 ? f.i64(0) : f.i32(0).mem(W.i64_load, 3, xAt(r)));
+  const rA = () => reg(a);
+  const rB = () => reg(b);
+  const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d)));
   const budgetAt = (after: 0 | 1) => f.get(NB).i32(j + after).op(W.i32_sub).set(NN);
   const exitWith = (kind: number, off: () => void) => {
     off();
@@ -324,7 +288,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     if (d === 0 || d === 64) return;
     f.get(VBASE);
     i64n(f, p + len);
-    f.op(W.i64_add).set(R.get(d)!);
+    f.op(W.i64_add);
+    setD();
   };
   /** Effective address rs1 + imm into LO/HI and the TLB byte index into TI. */
   const addr = () => {
@@ -466,8 +431,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.end(); // $entry
   f.end(); // $out
 
-  // Epilogue: written registers back, the results.
-  for (const r of written) f.i32(0).get(R.get(r)!).mem(W.i64_store, 3, xAt(r));
+  // Epilogue: the results.
   f.i32(0).get(NN).mem(W.i32_store, 2, xAt(X_JN));
   f.i32(0).get(OFF).mem(W.i32_store, 2, xAt(X_JOFF));
   f.get(K);
