@@ -61,10 +61,11 @@ function parseCpuFlag(v: string | undefined): CpuModel | undefined {
   }
 }
 
-/** --tier TIER (riscv/tier.ts); absent: the default (js). */
+/** --tier TIER (riscv/tier.ts); absent: the default (wasm where available, else js). */
 export function parseTierFlag(v: string | undefined): Tier | undefined {
   if (v === undefined) return undefined;
-  if (!(TIERS as readonly string[]).includes(v)) throw new UsageError(`--tier: expected ${TIERS.join(', ')}, not '${v}'`);
+  if (!(TIERS as readonly string[]).includes(v))
+    throw new UsageError(`--tier: expected ${TIERS.join(', ')}, not '${v}'`);
   return v as Tier;
 }
 
@@ -90,7 +91,7 @@ options:
                          rva22 (the RVA22U64/S64 profile) or max (RVA22 plus Zfh, Zicond, Zbc,
                          Zbk*, Svnapot, Sv57; the default)
   --tier TIER            how the CPU runs guest code: interp (interpreter only), js (hot code
-                         translated to JavaScript; the default) or wasm (to WebAssembly)
+                         translated to JavaScript) or wasm (to WebAssembly; the default)
   --disk [file=]FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)

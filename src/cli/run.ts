@@ -35,7 +35,7 @@ options:
   --kernel FILE            the ELF64 RISC-V executable to run
   --memory SIZE            guest RAM size, e.g. 64M, 1G; a bare number is MiB (default 128M)
   --cpu MODEL              CPU model: rv64gc, rva22 or max (default max; see 'virtkit run --help')
-  --tier TIER              interp, js (default) or wasm: see 'virtkit run --help'
+  --tier TIER              interp, js or wasm (default): see 'virtkit run --help'
   --max-instructions N     stop after N instructions (default: no limit)
   --timeout SECONDS        stop after this much wall time (default: no limit)
   --stats                  print instructions executed, time and MIPS to stderr

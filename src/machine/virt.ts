@@ -87,7 +87,7 @@ export interface VirtOptions {
   firmware?: Uint8Array;
   /** Use the translation tier for hot code (default true; the interpreter runs everything when false). */
   translate?: boolean;
-  /** Execution tier of every hart (`--tier`; riscv/hart.ts Tier): default 'js'; wins over `translate`. */
+  /** Execution tier of every hart (`--tier`; riscv/tier.ts): default wasm where available; wins over `translate`. */
   tier?: Tier;
   /** Build the board without booting anything: loadState() follows (snapshot restore). */
   restoring?: boolean;

@@ -22,7 +22,9 @@
  *   flushDecodedCode()       drops pre-decoded instructions (remote FENCE.I from an SBI).
  *   flushTlb()               drops all translations (remote SFENCE.VMA from an SBI).
  *   jitThreshold             interpreted instructions per 256-byte code window before it is translated
- *                            to JavaScript (jit.ts); Infinity keeps the interpreter alone.
+ *                            (its page to WebAssembly, wasm/wasm-tier.ts, or the window to JavaScript,
+ *                            jit.ts); Infinity keeps the interpreter alone.
+ *   tier                     'interp' | 'js' | 'wasm' (default: wasm where the hart can run it, else js).
  *
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
@@ -261,8 +263,8 @@ export class Hart implements ExecContext, CodeCacheClient {
    */
   jitThreshold = JIT_THRESHOLD;
   /**
-   * Which translator hot windows go to: 'js' (jit.ts) or 'wasm' (wasm/wasm-tier.ts). Set through
-   * `tier`; both share the windows, heat and invalidation.
+   * Which translator hot windows go to: 'wasm' (wasm/wasm-tier.ts; the default where the hart can
+   * run it) or 'js' (jit.ts). Set through `tier`; both share the windows, heat and invalidation.
    */
   private translator: 'js' | 'wasm' = 'js';
   /** Translated windows live at once (both tiers): a ring of window ids, oldest evicted first. */
@@ -324,6 +326,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.fnTag = view(ST_FN_TAG, FN_SLOTS).fill(-1);
     this.fnIdx = view(ST_FN_IDX, FN_SLOTS);
     this.x[X_CH_PG] = -1;
+    if (wasmTierAvailable(this)) this.translator = 'wasm';
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -428,7 +431,7 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   set tier(t: Tier) {
     if (t === 'wasm' && !wasmTierAvailable(this))
-      throw new Error('the wasm tier needs WebAssembly and the hart state in the RAM\'s WebAssembly.Memory');
+      throw new Error("the wasm tier needs WebAssembly and the hart state in the RAM's WebAssembly.Memory");
     if (t === 'interp') {
       this.jitThreshold = Infinity;
       return;
@@ -689,9 +692,14 @@ export class Hart implements ExecContext, CodeCacheClient {
       }
     }
     const wasm = this.translator === 'wasm';
-    const res = wasm ? compileWasmWindow(this, this.wasmTableFor(), code, incl, wi) : compileWindow(this, code, incl, wi);
+    const res = wasm
+      ? compileWasmWindow(this, this.wasmTableFor(), code, incl, wi)
+      : compileWindow(this, code, incl, wi);
     if (res === undefined) {
-      this.jitThreshold = Infinity; // no run-time code generation on this host
+      // No run-time code generation on this host: without wasm, try JS (from the next hot
+      // window on); without either, interpret.
+      if (wasm) this.translator = 'js';
+      else this.jitThreshold = Infinity;
       return;
     }
     if (res === null) {

@@ -28,7 +28,10 @@ function runBoth(words: number[], budget: number, setup?: (m: Machine) => void):
   // The wasm tier (wasm/wasm-tier.ts) must match too, all of RAM included; callers check the JS tier.
   assert.ok(out[2]!.hart.jitTranslations > 0, 'wasm tier: windows were translated');
   sameState(out[0]!, out[2]!);
-  assert.ok(out[0]!.bus.ram.every((v, i) => out[2]!.bus.ram[i] === v), 'wasm tier: RAM');
+  assert.ok(
+    out[0]!.bus.ram.every((v, i) => out[2]!.bus.ram[i] === v),
+    'wasm tier: RAM',
+  );
   return [out[0]!, out[1]!];
 }
 

@@ -70,7 +70,12 @@ let evalAllowed: boolean | undefined;
  * Translates window wi of a page's decoded slots (incl marks the slots to translate). Returns
  * null when the window holds none, undefined when run-time code generation is unavailable.
  */
-export function compileWindow(h: ExecContext, code: Int32Array, incl: Uint8Array, wi: number): JitWindow | null | undefined {
+export function compileWindow(
+  h: ExecContext,
+  code: Int32Array,
+  incl: Uint8Array,
+  wi: number,
+): JitWindow | null | undefined {
   if (evalAllowed === false) return undefined;
   const body = windowSource(code, incl, wi);
   if (body === undefined) return null;

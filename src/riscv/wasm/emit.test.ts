@@ -98,9 +98,18 @@ test('br_table dispatches, if/else selects, imported memory is read and written'
   f.end();
   const g = new FnBuilder([I32], [I32]);
   g.get(0).op(W.i32_eqz).open(W.if, I32).i32(7).op(W.else).i32(9).end().end();
-  const ex = instance(moduleBytes({ memory: { module: 'm', name: 'mem', min: 1 }, funcs: [{ fn: f, exportAs: 'sw' }, { fn: g, exportAs: 'ie' }] }), {
-    m: { mem },
-  });
+  const ex = instance(
+    moduleBytes({
+      memory: { module: 'm', name: 'mem', min: 1 },
+      funcs: [
+        { fn: f, exportAs: 'sw' },
+        { fn: g, exportAs: 'ie' },
+      ],
+    }),
+    {
+      m: { mem },
+    },
+  );
   const sw = ex.sw as (p: number) => number;
   assert.equal(sw(0), 10);
   assert.equal(sw(1), 20);

@@ -108,7 +108,9 @@ const I = (imm: number, rs1: number, f3: number, rd: number, op: number) =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
 
 /** An item of a program: fixed words, or a branch resolved once item addresses are known. */
-type Item = { words: (number | { c: number })[]; len: number } | { branch: (off: number) => number | { c: number }; len: number; to: number };
+type Item =
+  | { words: (number | { c: number })[]; len: number }
+  | { branch: (off: number) => number | { c: number }; len: number; to: number };
 
 function regValue(r: Rng): [number, number] {
   const edge = [0, -1, 1, -0x80000000, 0x7fffffff, 0x12345678];
@@ -138,9 +140,7 @@ function randomInsn(r: Rng): (number | { c: number })[] {
     case 1: // stores
       return [r.pick([asm.sb, asm.sh, asm.sw, asm.sd])(b, base(), memOff())];
     case 2:
-      return [
-        r.pick([asm.addi, asm.slti, asm.sltiu, asm.xori, asm.ori, asm.andi, asm.addiw])(d, a, imm),
-      ];
+      return [r.pick([asm.addi, asm.slti, asm.sltiu, asm.xori, asm.ori, asm.andi, asm.addiw])(d, a, imm)];
     case 3:
       return [
         r.pick([
@@ -411,7 +411,8 @@ export function runCase(fc: FuzzCase, tier: Tier, dataSeed: number): Machine {
   for (let a = DATA_LO - RAM_BASE; a < DATA_HI - RAM_BASE; a += 4) m.bus.ramI32[a >>> 2] = data.next() | 0;
   fc.regs.forEach(([lo, hi], k) => m.hart.writeRegParts(k, lo, hi));
   let left = fc.budget;
-  for (let i = 0; left > 0 && !m.hart.waiting; i++) left -= Math.max(1, m.hart.run(Math.min(left, SLICES[i % SLICES.length]!)));
+  for (let i = 0; left > 0 && !m.hart.waiting; i++)
+    left -= Math.max(1, m.hart.run(Math.min(left, SLICES[i % SLICES.length]!)));
   return m;
 }
 

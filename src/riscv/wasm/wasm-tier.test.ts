@@ -47,7 +47,7 @@ test('a bounded code cache evicts the oldest page and translates it again, with 
   ref.hart.tier = 'interp';
   crossPageProgram(ref);
   const runSliced = (h: Hart) => {
-    for (let left = 5000; left > 0; ) left -= Math.max(1, h.run(Math.min(left, 97)));
+    for (let left = 5000; left > 0;) left -= Math.max(1, h.run(Math.min(left, 97)));
   };
   runSliced(ref.hart);
   const m = machine();

@@ -179,7 +179,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     const i = insns[j]!;
     const op = i.w & 255;
     const leaves =
-      op === Op.J || op === Op.JAL || op === Op.JALR || op === Op.FENCE_I || !translated(op) || insns[j + 1]?.p !== i.p + i.len;
+      op === Op.J ||
+      op === Op.JAL ||
+      op === Op.JALR ||
+      op === Op.FENCE_I ||
+      !translated(op) ||
+      insns[j + 1]?.p !== i.p + i.len;
     run[j] = leaves ? 1 : 1 + run[j + 1];
   }
 
@@ -201,7 +206,9 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
 
   const xAt = (r: number) => S + ST_X + r * 4;
   // Prologue: dkey, the page's virtual base as one i64.
-  f.i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4).set(DKEY);
+  f.i32(0)
+    .mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4)
+    .set(DKEY);
   f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
   f.i32(5).set(K).get(P).set(OFF);
 
@@ -233,7 +240,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const rA = () => reg(a);
   const rB = () => reg(b);
   const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d)));
-  const budgetAt = (after: 0 | 1) => f.get(NB).i32(j + after).op(W.i32_sub).set(NN);
+  const budgetAt = (after: 0 | 1) =>
+    f
+      .get(NB)
+      .i32(j + after)
+      .op(W.i32_sub)
+      .set(NN);
   const exitWith = (kind: number, off: () => void) => {
     off();
     f.set(OFF).i32(kind).set(K).br(dOut());
@@ -296,16 +308,35 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     rA();
     f.i64(imm).op(W.i64_add).tee(T).op(W.i32_wrap_i64).set(LO);
     f.get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).set(HI);
-    f.get(LO).i32(10).op(W.i32_shr_u).i32(TLB_MASK << 2).op(W.i32_and).set(TI);
+    f.get(LO)
+      .i32(10)
+      .op(W.i32_shr_u)
+      .i32(TLB_MASK << 2)
+      .op(W.i32_and)
+      .set(TI);
   };
   /** Miss unless tag[ti] === (lo & mask) && tagHi[ti] === (hi ^ dkey): hand back (kind 6). */
   const tlbCheck = (size: number, tagLo: number, tagHi: number) => {
     const mask = -4096 | (size - 1);
-    f.get(TI).mem(W.i32_load, 2, S + tagLo).get(LO).i32(mask).op(W.i32_and, W.i32_ne);
-    f.get(TI).mem(W.i32_load, 2, S + tagHi).get(HI).get(DKEY).op(W.i32_xor, W.i32_ne, W.i32_or);
+    f.get(TI)
+      .mem(W.i32_load, 2, S + tagLo)
+      .get(LO)
+      .i32(mask)
+      .op(W.i32_and, W.i32_ne);
+    f.get(TI)
+      .mem(W.i32_load, 2, S + tagHi)
+      .get(HI)
+      .get(DKEY)
+      .op(W.i32_xor, W.i32_ne, W.i32_or);
     ifThen(() => out(6, p));
   };
-  const ramAddr = (offs: number) => f.get(TI).mem(W.i32_load, 2, S + offs).get(LO).i32(4095).op(W.i32_and, W.i32_add);
+  const ramAddr = (offs: number) =>
+    f
+      .get(TI)
+      .mem(W.i32_load, 2, S + offs)
+      .get(LO)
+      .i32(4095)
+      .op(W.i32_and, W.i32_add);
   const load = (size: number, opcode: number) => {
     addr();
     tlbCheck(size, ST_RTAG_LO, ST_RTAG_HI);
@@ -405,14 +436,28 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   slotOf(P)();
   f.brTable(targets, 0);
   f.end(); // ED
-  f.get(P).set(OFF).i32(5).set(K).br(N + 2);
+  f.get(P)
+    .set(OFF)
+    .i32(5)
+    .set(K)
+    .br(N + 2);
   for (let j = 0; j < N; j++) {
     f.end(); // E_j
     // Too little budget for this run: the interpreter counts each instruction.
     f.get(NN).i32(run[j]).op(W.i32_le_s);
-    f.open(W.if).get(P).set(OFF).i32(5).set(K).br(N + 2 - j).end();
+    f.open(W.if)
+      .get(P)
+      .set(OFF)
+      .i32(5)
+      .set(K)
+      .br(N + 2 - j)
+      .end();
     // Budget before instruction j is nb - j (jit.ts's ord scheme).
-    f.get(NN).i32(j).op(W.i32_add).set(NB).br(N - 1 - j);
+    f.get(NN)
+      .i32(j)
+      .op(W.i32_add)
+      .set(NB)
+      .br(N - 1 - j);
   }
   f.end(); // $go
   f.open(W.loop); // $L
@@ -421,7 +466,11 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   slotOf(P)();
   f.brTable(targets, 0);
   f.end(); // D: a slot that is not translated
-  f.get(P).set(OFF).i32(5).set(K).br(N + 2);
+  f.get(P)
+    .set(OFF)
+    .i32(5)
+    .set(K)
+    .br(N + 2);
 
   for (let j = 0; j < N; j++) {
     f.end(); // B_j: case j follows
@@ -859,7 +908,11 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
         rA();
         f.i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_and).i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_add);
         rA();
-        f.op(W.i64_or).i64(0x80808080 | 0, 0x80808080 | 0).op(W.i64_and).i64(7).op(W.i64_shr_u);
+        f.op(W.i64_or)
+          .i64(0x80808080 | 0, 0x80808080 | 0)
+          .op(W.i64_and)
+          .i64(7)
+          .op(W.i64_shr_u);
         f.i64(0xff).op(W.i64_mul);
         setD();
         break;
@@ -973,19 +1026,52 @@ function dispatcherFn(S: number): FnBuilder {
   f.get(K).i32(7).op(W.i32_ne).brIf(1);
   // n: the budget left before the jump; it is counted here.
   f.i32(0).mem(W.i32_load, 2, x(X_JN)).tee(NN).i32(1).op(W.i32_le_s).brIf(1);
-  f.i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_PENDING * 4).brIf(1);
+  f.i32(0)
+    .mem(W.i32_load, 2, S + ST_MISC + MISC_PENDING * 4)
+    .brIf(1);
   f.i32(0).mem(W.i32_load, 2, x(X_PC_LO)).set(LO);
   f.i32(0).mem(W.i32_load, 2, x(X_PC_HI)).set(HI);
-  f.get(LO).i32(10).op(W.i32_shr_u).i32(TLB_MASK << 2).op(W.i32_and).set(TI);
-  f.get(TI).mem(W.i32_load, 2, S + ST_XTAG_LO).get(LO).i32(-4096).op(W.i32_and, W.i32_ne).brIf(1);
+  f.get(LO)
+    .i32(10)
+    .op(W.i32_shr_u)
+    .i32(TLB_MASK << 2)
+    .op(W.i32_and)
+    .set(TI);
+  f.get(TI)
+    .mem(W.i32_load, 2, S + ST_XTAG_LO)
+    .get(LO)
+    .i32(-4096)
+    .op(W.i32_and, W.i32_ne)
+    .brIf(1);
   f.get(TI).mem(W.i32_load, 2, S + ST_XTAG_HI);
-  f.get(HI).i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_IKEY * 4).op(W.i32_xor, W.i32_ne).brIf(1);
-  f.get(TI).mem(W.i32_load, 2, S + ST_XOFF).i32(12).op(W.i32_shr_u).set(PG);
-  f.get(PG).i32(FN_SLOTS - 1).op(W.i32_and).i32(2).op(W.i32_shl).set(SLOT);
-  f.get(SLOT).mem(W.i32_load, 2, S + ST_FN_TAG).get(PG).op(W.i32_ne).brIf(1);
+  f.get(HI)
+    .i32(0)
+    .mem(W.i32_load, 2, S + ST_MISC + MISC_IKEY * 4)
+    .op(W.i32_xor, W.i32_ne)
+    .brIf(1);
+  f.get(TI)
+    .mem(W.i32_load, 2, S + ST_XOFF)
+    .i32(12)
+    .op(W.i32_shr_u)
+    .set(PG);
+  f.get(PG)
+    .i32(FN_SLOTS - 1)
+    .op(W.i32_and)
+    .i32(2)
+    .op(W.i32_shl)
+    .set(SLOT);
+  f.get(SLOT)
+    .mem(W.i32_load, 2, S + ST_FN_TAG)
+    .get(PG)
+    .op(W.i32_ne)
+    .brIf(1);
   // Chain: the results now refer to page PG at virtual base HI:LO & -4096.
   f.get(LO).i32(-4096).op(W.i32_and).set(VLO);
-  f.i32(0).i32(0).mem(W.i32_load, 2, S + ST_MISC + MISC_CHAINS * 4).i32(1).op(W.i32_add);
+  f.i32(0)
+    .i32(0)
+    .mem(W.i32_load, 2, S + ST_MISC + MISC_CHAINS * 4)
+    .i32(1)
+    .op(W.i32_add);
   f.mem(W.i32_store, 2, S + ST_MISC + MISC_CHAINS * 4);
   f.i32(0).get(PG).mem(W.i32_store, 2, x(X_CH_PG));
   f.i32(0).get(VLO).mem(W.i32_store, 2, x(X_CH_VLO));
@@ -993,7 +1079,10 @@ function dispatcherFn(S: number): FnBuilder {
   f.get(LO).i32(4095).op(W.i32_and);
   f.get(NN).i32(1).op(W.i32_sub);
   f.get(VLO).get(HI);
-  f.get(SLOT).mem(W.i32_load, 2, S + ST_FN_IDX).callIndirect(0).set(K);
+  f.get(SLOT)
+    .mem(W.i32_load, 2, S + ST_FN_IDX)
+    .callIndirect(0)
+    .set(K);
   f.br(0);
   f.end(); // $L
   f.end(); // $out
