@@ -132,3 +132,32 @@ test('imported functions are called; a malformed body does not validate', () => 
   bad.op(W.i64_const, 0).end(); // an i64 where the result is i32
   assert.equal(WebAssembly.validate(moduleBytes({ funcs: [{ fn: bad }] })), false);
 });
+
+test('an imported table: call_indirect reaches a function another module exported, checking its type', () => {
+  const api = WebAssembly as unknown as {
+    Table: new (d: { element: string; initial: number }) => { set(i: number, v: unknown): void };
+  };
+  const table = new api.Table({ element: 'anyfunc', initial: 4 });
+  const callee = new FnBuilder([I32], [I32]);
+  callee.get(0).i32(3).op(W.i32_mul).end();
+  table.set(2, instance(moduleBytes({ funcs: [{ fn: callee, exportAs: 'triple' }] })).triple);
+  const tab = { module: 'm', name: 'tab', min: 1 };
+  // Type 0 of the calling module is (i32) -> i32 (its first function's), as the callee's.
+  const first = new FnBuilder([I32], [I32]);
+  first.get(0).end();
+  const caller = new FnBuilder([I32, I32], [I32]);
+  caller.get(0).get(1).callIndirect(0).end();
+  const b = instance(moduleBytes({ table: tab, funcs: [{ fn: first }, { fn: caller, exportAs: 'call' }] }), {
+    m: { tab: table },
+  });
+  assert.equal((b.call as (v: number, i: number) => number)(14, 2), 42);
+  // Type 0 () -> i32 does not match: the engine traps instead of calling.
+  const other = new FnBuilder([], [I32]);
+  other.i32(0).end();
+  const wrong = new FnBuilder([I32], [I32]);
+  wrong.get(0).callIndirect(0).end();
+  const c = instance(moduleBytes({ table: tab, funcs: [{ fn: other }, { fn: wrong, exportAs: 'call' }] }), {
+    m: { tab: table },
+  });
+  assert.throws(() => (c.call as (i: number) => number)(2), /signature|indirect call/i);
+});
