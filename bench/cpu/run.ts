@@ -5,7 +5,10 @@
  * process and on `qemu-system-riscv64 -M virt -bios none -nographic -kernel` in the same run, and
  * prints guest instructions, wall seconds, MIPS and the wall-time ratio virtkit / QEMU.
  *
- *   node --import tsx bench/cpu/run.ts [--scale N] [--only int|fp] [--no-qemu]
+ *   node --import tsx bench/cpu/run.ts [--scale N] [--only int|fp] [--no-qemu] [--tier interp,js,wasm]
+ *
+ * --tier runs each program once per listed tier (`Hart.tier`; default: the default tier), in
+ * this process, in the order given (earlier runs leave V8's interpreter loop optimized).
  *
  * virtkit time covers guest execution only (not Node start-up or ELF loading). QEMU's time is
  * the whole process; its start-up cost (an empty program, measured here too) is subtracted for
@@ -17,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BareMetalMachine } from '../../src/machine/baremetal.ts';
+import { TIERS, type Tier } from '../../src/riscv/tier.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const GCC = 'riscv64-linux-gnu-gcc';
@@ -74,8 +78,12 @@ function build(dir: string, name: string, sources: string[], defines: string[]):
   return out;
 }
 
-function runVirtkit(elf: string): { seconds: number; cpuSeconds: number; instructions: number } {
+function runVirtkit(
+  elf: string,
+  tier: Tier | undefined,
+): { seconds: number; cpuSeconds: number; instructions: number } {
   const m = new BareMetalMachine({ memory: 64 << 20 });
+  if (tier !== undefined) m.hart.tier = tier;
   m.load(new Uint8Array(readFileSync(elf)));
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -105,6 +113,10 @@ const scale = Number(arg('--scale') ?? '1');
 if (!Number.isFinite(scale) || scale <= 0) fail('--scale must be a positive number');
 const only = arg('--only');
 const withQemu = !process.argv.includes('--no-qemu');
+const tierArg = arg('--tier');
+const tiers: (Tier | undefined)[] = tierArg === undefined ? [undefined] : (tierArg.split(',') as Tier[]);
+for (const t of tiers)
+  if (t !== undefined && !TIERS.includes(t)) fail(`--tier: unknown tier '${t}' (${TIERS.join(', ')})`);
 const dir = mkdtempSync(join(tmpdir(), 'virtkit-bench-cpu-'));
 try {
   let qemuStartup = 0;
@@ -115,7 +127,7 @@ try {
     console.log(`QEMU start-up (empty program): ${qemuStartup.toFixed(3)} s`);
   }
   console.log(
-    `${'program'.padEnd(8)} ${'instructions'.padStart(13)} ${'virtkit s'.padStart(10)} ${'MIPS'.padStart(7)}` +
+    `${'program'.padEnd(12)} ${'instructions'.padStart(13)} ${'virtkit s'.padStart(10)} ${'MIPS'.padStart(7)}` +
       ` ${'cpu s'.padStart(7)} ${'cpu MIPS'.padStart(9)}` +
       (withQemu ? ` ${'qemu s'.padStart(8)} ${'ratio'.padStart(8)} ${'compute ratio'.padStart(14)}` : ''),
   );
@@ -123,17 +135,20 @@ try {
     if (only && p.name !== only) continue;
     const rounds = Math.max(1, Math.round(p.rounds * scale));
     const elf = build(dir, p.name, ['start.S', p.source, 'lib.c'], [`-DROUNDS=${rounds}`]);
-    const v = runVirtkit(elf);
-    let line =
-      `${p.name.padEnd(8)} ${String(v.instructions).padStart(13)} ${v.seconds.toFixed(2).padStart(10)} ` +
-      `${(v.instructions / v.seconds / 1e6).toFixed(1).padStart(7)} ` +
-      `${v.cpuSeconds.toFixed(2).padStart(7)} ${(v.instructions / v.cpuSeconds / 1e6).toFixed(1).padStart(9)}`;
-    if (withQemu) {
-      const q = runQemu(elf);
-      const compute = Math.max(q - qemuStartup, 0.001);
-      line += ` ${q.toFixed(3).padStart(8)} ${(v.seconds / q).toFixed(1).padStart(8)} ${(v.seconds / compute).toFixed(1).padStart(14)}`;
+    const q = withQemu ? runQemu(elf) : 0;
+    for (const tier of tiers) {
+      const v = runVirtkit(elf, tier);
+      const name = tier ? `${p.name}/${tier}` : p.name;
+      let line =
+        `${name.padEnd(12)} ${String(v.instructions).padStart(13)} ${v.seconds.toFixed(2).padStart(10)} ` +
+        `${(v.instructions / v.seconds / 1e6).toFixed(1).padStart(7)} ` +
+        `${v.cpuSeconds.toFixed(2).padStart(7)} ${(v.instructions / v.cpuSeconds / 1e6).toFixed(1).padStart(9)}`;
+      if (withQemu) {
+        const compute = Math.max(q - qemuStartup, 0.001);
+        line += ` ${q.toFixed(3).padStart(8)} ${(v.seconds / q).toFixed(1).padStart(8)} ${(v.seconds / compute).toFixed(1).padStart(14)}`;
+      }
+      console.log(line);
     }
-    console.log(line);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

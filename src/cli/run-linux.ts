@@ -12,6 +12,8 @@
  * output holds the VM's console devices while stdout is behind (StreamOutput).
  */
 import { parseCpuModel, type CpuModel } from '../riscv/cpu-config.ts';
+import { TIERS, type Tier } from '../riscv/tier.ts';
+import { wasmStats } from '../riscv/wasm/wasm-tier.ts';
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, parseMemorySize } from './args.ts';
@@ -60,6 +62,14 @@ function parseCpuFlag(v: string | undefined): CpuModel | undefined {
   }
 }
 
+/** --tier TIER (riscv/tier.ts); absent: the default (wasm where available, else js). */
+export function parseTierFlag(v: string | undefined): Tier | undefined {
+  if (v === undefined) return undefined;
+  if (!(TIERS as readonly string[]).includes(v))
+    throw new UsageError(`--tier: expected ${TIERS.join(', ')}, not '${v}'`);
+  return v as Tier;
+}
+
 export const LINUX_HELP = `usage: virtkit run [options]
 
 Boots a RISC-V Linux guest on virtkit's virt board (QEMU virt memory map) with the serial console
@@ -81,6 +91,8 @@ options:
   --cpu MODEL            CPU model, as QEMU's -cpu: rv64gc (RV64GC, Zba/Zbb/Zbs, Sstc, Sv48),
                          rva22 (the RVA22U64/S64 profile) or max (RVA22 plus Zfh, Zicond, Zbc,
                          Zbk*, Svnapot, Sv57; the default)
+  --tier TIER            how the CPU runs guest code: interp (interpreter only), js (hot code
+                         translated to JavaScript) or wasm (to WebAssembly; the default)
   --disk [file=]FILE[,format=F][,readonly]
                          attach a virtio-blk disk (repeatable; formats: raw, qcow2, vmdk, vpc, vhdx;
                          detected from the contents when format= is absent)
@@ -166,6 +178,7 @@ export const LINUX_FLAGS = {
   memory: 'string',
   cpus: 'string',
   cpu: 'string',
+  tier: 'string',
   disk: 'list',
   net: 'list',
   firmware: 'string',
@@ -316,7 +329,7 @@ const EXIT_STATUS: Record<StopClass, number> = {
  */
 async function bootFromFiles(
   paths: { kernel: string; initrd: string | undefined; firmware: string | undefined },
-  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'cpu' | 'append' | 'disks' | 'nics'>,
+  vmSpec: Pick<VmSpec, 'memoryBytes' | 'cpus' | 'cpu' | 'append' | 'disks' | 'nics' | 'tier'>,
   events: SessionEvents,
 ): Promise<{ vm: VmSession; record: BootRecord }> {
   const files: Partial<Record<BootFileRole, LoadedBootFile>> = {};
@@ -365,6 +378,7 @@ export async function runLinux(argv: string[]): Promise<number> {
   if (!/^\d+$/.test(cpusText) || cpus < 1 || cpus > 8)
     throw new UsageError(`--cpus must be an integer 1..8, not '${cpusText}'`);
   const cpu = parseCpuFlag(f.cpu as string | undefined);
+  const tier = parseTierFlag(f.tier as string | undefined);
   if (memoryBytes % (1024 * 1024) !== 0 || memoryBytes < 16 * 1024 * 1024 || memoryBytes > 4096 * 1024 * 1024)
     throw new UsageError(`--memory must be a whole number of MiB between 16M and 4G, not '${f.memory}'`);
   const diskSpecs = ((f.disk as string[] | undefined) ?? []).map(parseDiskSpec);
@@ -636,7 +650,13 @@ export async function runLinux(argv: string[]): Promise<number> {
               readBootRecord(new StateReader('snapshot', bootRecord, undefined, 'meta.config.boot')),
               vm.memoryBytes,
             );
-          return { disks: opened, append: cfg.append, nics: await openNets(netTexts), reloadBoot };
+          return {
+            disks: opened,
+            append: cfg.append,
+            nics: await openNets(netTexts),
+            reloadBoot,
+            ...(tier !== undefined ? { tier } : {}),
+          };
         },
         nodeHost,
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
@@ -684,7 +704,7 @@ export async function runLinux(argv: string[]): Promise<number> {
       const nics = await openNets(netTexts);
       const booted = await bootFromFiles(
         { kernel: kernelPath, initrd: initrdPath, firmware: firmwarePath },
-        { memoryBytes, cpus, cpu, append, disks, nics },
+        { memoryBytes, cpus, cpu, append, disks, nics, ...(tier !== undefined ? { tier } : {}) },
         { output: onOutput, stopped: onStopped, rebooted: onRebooted },
       );
       vm = booted.vm;
@@ -843,6 +863,10 @@ export async function runLinux(argv: string[]): Promise<number> {
     process.stderr.write(
       `virtkit: ${n} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS), peak RSS ${rss.toFixed(0)} MiB\n`,
     );
+    if (wasmStats.windows > 0)
+      process.stderr.write(
+        `virtkit: wasm tier: ${wasmStats.windows} pages translated, ${(wasmStats.bytes / 1024).toFixed(0)} KiB of wasm, ${wasmStats.compileMs.toFixed(0)} ms compiling (main thread)\n`,
+      );
   }
   return code;
 }

@@ -14,7 +14,7 @@ import { parseArgs, parseMemorySize, type ParsedArgs } from './args.ts';
 import { QEMU_RUN_FLAGS } from './qemu-habits.ts';
 import { describeError } from '../host/node/errno-words.ts';
 import { UsageError } from './errors.ts';
-import { LINUX_FLAGS, LINUX_HELP, runLinux } from './run-linux.ts';
+import { LINUX_FLAGS, LINUX_HELP, parseTierFlag, runLinux } from './run-linux.ts';
 
 /** Exit statuses of a bare-metal run (besides 0 = pass and 2 = bad input). */
 export const EXIT_LIMIT = 124;
@@ -35,6 +35,7 @@ options:
   --kernel FILE            the ELF64 RISC-V executable to run
   --memory SIZE            guest RAM size, e.g. 64M, 1G; a bare number is MiB (default 128M)
   --cpu MODEL              CPU model: rv64gc, rva22 or max (default max; see 'virtkit run --help')
+  --tier TIER              interp, js or wasm (default): see 'virtkit run --help'
   --max-instructions N     stop after N instructions (default: no limit)
   --timeout SECONDS        stop after this much wall time (default: no limit)
   --stats                  print instructions executed, time and MIPS to stderr
@@ -55,6 +56,7 @@ export const BARE_METAL_FLAGS = {
   kernel: 'string',
   memory: 'string',
   cpu: 'string',
+  tier: 'string',
   'max-instructions': 'string',
   timeout: 'string',
   stats: 'boolean',
@@ -106,6 +108,8 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
     throw new UsageError(`--cpu: ${(e as Error).message}`);
   }
 
+  const tier = parseTierFlag(a.flags.tier as string | undefined);
+
   let bytes: Uint8Array;
   try {
     // Nothing larger than guest RAM can be loaded: refuse before reading a huge file.
@@ -122,6 +126,7 @@ async function runBareMetal(a: ParsedArgs): Promise<number> {
   const { ElfError } = await import('../machine/elf.ts');
   const out = new ConsoleOut();
   const machine = new BareMetalMachine({ memory, console: out.put, cpu });
+  if (tier !== undefined) machine.hart.tier = tier;
   try {
     machine.load(bytes);
   } catch (e) {

@@ -29,6 +29,7 @@ import {
   X_ZICBOZ,
 } from '../riscv/cpu-config.ts';
 import type { CpuConfig, CpuModel } from '../riscv/cpu-config.ts';
+import type { Tier } from '../riscv/tier.ts';
 import { loadKernel, planBootLayout, KernelImageError, type LoadedKernel } from './kernel-image.ts';
 import { parseElf, loadElf, ElfError } from './elf.ts';
 import { HartState, handleSbiCall, type SbiPlatform } from './sbi.ts';
@@ -86,6 +87,8 @@ export interface VirtOptions {
   firmware?: Uint8Array;
   /** Use the translation tier for hot code (default true; the interpreter runs everything when false). */
   translate?: boolean;
+  /** Execution tier of every hart (`--tier`; riscv/tier.ts): default wasm where available; wins over `translate`. */
+  tier?: Tier;
   /** Build the board without booting anything: loadState() follows (snapshot restore). */
   restoring?: boolean;
   /** Whether the built-in SBI answers S-mode ecalls (default: when there is no firmware). */
@@ -232,6 +235,13 @@ export class VirtMachine {
     for (let i = 0; i < cpus; i++) {
       const h = new Hart(this.bus, i, this.clock, this.cpu);
       if (opts.translate === false) h.jitThreshold = Infinity;
+      if (opts.tier !== undefined) {
+        try {
+          h.tier = opts.tier;
+        } catch (e) {
+          throw new BoardConfigError(`--tier ${opts.tier}: ${(e as Error).message}`);
+        }
+      }
       this.harts.push(h);
     }
     this.hartStates = this.harts.map(() => HartState.Stopped);

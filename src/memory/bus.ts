@@ -29,23 +29,45 @@ export interface DeviceRegion {
   readonly dev: MmioDevice;
 }
 
-// The core is compiled without DOM/Node typings; this is the small part of the WebAssembly API we use.
+/** The part of a WebAssembly.Memory the core uses (it is compiled without DOM/Node typings). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
 declare const WebAssembly: {
-  Memory: new (desc: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Memory: new (desc: { initial: number; maximum: number }) => WasmMemory;
 };
 
 const WASM_PAGE = 65536;
+/**
+ * Bytes of per-hart state (registers, TLB; riscv/state-layout.ts) that each hart may place in the
+ * RAM's WebAssembly.Memory, right after RAM, so code translated to WebAssembly (riscv/wasm/)
+ * reaches it with plain loads and stores. Room for HART_STATE_SLOTS harts (the board's maximum).
+ */
+export const HART_STATE_BYTES = 256 * 1024;
+const HART_STATE_SLOTS = 8;
 
-function allocateRam(size: number): ArrayBuffer {
+/** Where a hart's state lives: `offset` into `buffer`; `inMemory` when that is the wasm memory. */
+export interface HartStateArea {
+  readonly buffer: ArrayBuffer;
+  readonly offset: number;
+  readonly inMemory: boolean;
+}
+
+function allocateRam(size: number): { buf: ArrayBuffer; memory?: WasmMemory; stateBase: number } {
   if (size % WASM_PAGE === 0 && size <= 0x1_0000_0000 && typeof WebAssembly !== 'undefined') {
-    try {
-      const pages = size / WASM_PAGE;
-      return new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
-    } catch {
-      // Address-space reservation can fail (ulimit, many live memories): plain memory works the same.
+    // With the hart-state area when it fits below 4 GiB (wasm32's limit), else RAM alone.
+    const sizes = [size + HART_STATE_SLOTS * HART_STATE_BYTES, size].filter((s) => s <= 0x1_0000_0000);
+    for (const total of sizes) {
+      try {
+        const pages = total / WASM_PAGE;
+        const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+        return { buf: memory.buffer, memory, stateBase: total > size ? size : -1 };
+      } catch {
+        // Address-space reservation can fail (ulimit, many live memories): plain memory works the same.
+      }
     }
   }
-  return new ArrayBuffer(size);
+  return { buf: new ArrayBuffer(size), stateBase: -1 };
 }
 
 export class Bus {
@@ -59,6 +81,11 @@ export class Bus {
   readonly ramI32: Int32Array;
   /** One byte per 4 KiB RAM page: 1 when some hart holds decoded instructions for it. */
   readonly codePages: Uint8Array;
+  /** The WebAssembly.Memory holding RAM at offset 0, when the engine gave one. */
+  readonly memory: WasmMemory | undefined;
+  /** Offset of the hart-state area in `memory` (-1: none), and the slots handed out. */
+  private readonly stateBase: number;
+  private stateSlots = 0;
   private readonly regions: DeviceRegion[] = [];
   private readonly clients: CodeCacheClient[] = [];
 
@@ -71,13 +98,27 @@ export class Bus {
     }
     this.ramBase = ramBase;
     this.ramSize = ramSize;
-    const buf = allocateRam(ramSize);
+    const { buf, memory, stateBase } = allocateRam(ramSize);
+    this.memory = memory;
+    this.stateBase = stateBase;
     this.ram = new Uint8Array(buf, 0, ramSize);
     this.ramI8 = new Int8Array(buf, 0, ramSize);
     this.ramU16 = new Uint16Array(buf, 0, ramSize >>> 1);
     this.ramI16 = new Int16Array(buf, 0, ramSize >>> 1);
     this.ramI32 = new Int32Array(buf, 0, ramSize >>> 2);
     this.codePages = new Uint8Array(ramSize >>> 12);
+  }
+
+  /**
+   * HART_STATE_BYTES of zeroed memory for one hart's state: a slot of the wasm memory after RAM
+   * while there are free ones, else a buffer of its own (the hart then cannot run wasm code).
+   */
+  hartStateArea(): HartStateArea {
+    if (this.stateBase >= 0 && this.stateSlots < HART_STATE_SLOTS) {
+      const offset = this.stateBase + this.stateSlots++ * HART_STATE_BYTES;
+      return { buffer: this.ram.buffer as ArrayBuffer, offset, inMemory: true };
+    }
+    return { buffer: new ArrayBuffer(HART_STATE_BYTES), offset: 0, inMemory: false };
   }
 
   /** Maps a device at [base, base+size). Throws if the range overlaps RAM or another device. */

@@ -16,6 +16,8 @@ import type { FpContext } from './fpu/context.ts';
 export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => number;
 
 export interface ExecContext extends FpContext {
+  /** Integer registers, then a translated window's results (state-layout.ts X_*). */
+  readonly x: Int32Array;
   readonly bus: Bus;
 
   pcLo: number;
@@ -52,9 +54,6 @@ export interface ExecContext extends FpContext {
   readonly jitHeat: Int32Array;
   readonly jitThreshold: number;
   readonly jitFastThreshold: number;
-  /** Results of a translated window: remaining budget and page offset. */
-  jN: number;
-  jOff: number;
   /** Instructions run inside translated windows, for profiles (the budget each window used). */
   jitRan: number;
 

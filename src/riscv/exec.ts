@@ -15,6 +15,7 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
+import { X_JN, X_JOFF, X_PC_LO, X_PC_HI, X_CH_PG, X_CH_VLO, X_CH_VHI, TLB_BITS } from './state-layout.ts';
 
 /** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
@@ -167,7 +168,7 @@ export enum Op {
   FSH,
 }
 
-export const TLB_BITS = 12;
+export { TLB_BITS };
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
@@ -467,7 +468,7 @@ export function execute(h: ExecContext, budget: number): number {
       continue;
     }
     const pcLo = h.pcLo;
-    const vHi = h.pcHi;
+    let vHi = h.pcHi;
     const dkey = h.dkey;
     let vLo: number;
     let p: number;
@@ -527,11 +528,30 @@ export function execute(h: ExecContext, budget: number): number {
         for (;;) {
           const fn = jw[p >>> JIT_WINDOW_SHIFT];
           if (fn === undefined) break;
-          const k = fn(p, n, vLo, vHi);
-          h.jitRan += n - h.jN;
-          n = h.jN;
-          p = h.jOff;
+          // Windows take an int32 budget (wasm ones convert their arguments with ToInt32).
+          const nw = n > 0x3fffffff ? 0x3fffffff : n;
+          let k = fn(p, nw, vLo, vHi);
+          h.jitRan += nw - x[X_JN];
+          n = n - nw + x[X_JN];
+          p = x[X_JOFF];
+          if (x[X_CH_PG] >= 0) {
+            // A wasm page chained into other pages' functions: its results refer to the page it
+            // ended in (wasm-tier.ts dispatcherFn), which has a translation, so a decoded page too.
+            pg = x[X_CH_PG];
+            x[X_CH_PG] = -1;
+            vLo = x[X_CH_VLO];
+            vHi = x[X_CH_VHI];
+            pageOff = pg << 12;
+            code = pages[pg]!;
+            jw = jit[pg]!;
+          }
           if (k === 5) break;
+          if (k === 7) {
+            // A wasm window's JALR out of the page: its target is in the x view (state-layout.ts).
+            h.pcLo = x[X_PC_LO];
+            h.pcHi = x[X_PC_HI];
+            k = 2;
+          }
           if (k === 6) {
             // A load/store that missed the TLB (or is misaligned, or MMIO): interpret it alone from
             // the trampoline; the block then ends at PAGE_END and the next one re-enters translated

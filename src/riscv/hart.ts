@@ -24,7 +24,9 @@
  *   profile                  a HartProfile (hart-profile.ts) to count traps, walks, flushes and
  *                            translations in; null (the default) counts nothing.
  *   jitThreshold             interpreted instructions per 256-byte code window before it is translated
- *                            to JavaScript (jit.ts); Infinity keeps the interpreter alone.
+ *                            (its page to WebAssembly, wasm/wasm-tier.ts, or the window to JavaScript,
+ *                            jit.ts); Infinity keeps the interpreter alone.
+ *   tier                     'interp' | 'js' | 'wasm' (default: wasm where the hart can run it, else js).
  *
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
@@ -36,8 +38,34 @@ import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, execu
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
 import { compileWindow } from './jit.ts';
+import type { Tier } from './tier.ts';
+import { compileWasmWindow, wasmTierAvailable } from './wasm/wasm-tier.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
-import { Bus as BusClass } from '../memory/bus.ts';
+import { Bus as BusClass, HART_STATE_BYTES } from '../memory/bus.ts';
+import {
+  X_WORDS,
+  ST_X,
+  ST_MISC,
+  MISC_WORDS,
+  MISC_DKEY,
+  ST_RTAG_LO,
+  ST_RTAG_HI,
+  ST_ROFF,
+  ST_WTAG_LO,
+  ST_WTAG_HI,
+  ST_WOFF,
+  ST_XTAG_LO,
+  ST_XTAG_HI,
+  ST_XOFF,
+  ST_END,
+  ST_FN_TAG,
+  ST_FN_IDX,
+  FN_SLOTS,
+  MISC_IKEY,
+  MISC_PENDING,
+  X_CH_PG,
+} from './state-layout.ts';
+import { wasmApi, type WasmTable } from './wasm/api.ts';
 import { StateReader } from '../memory/state.ts';
 import {
   cpuConfig,
@@ -87,6 +115,14 @@ const JIT_FAST_SPAN = 2_000_000;
 const JIT_STAMP_UNIT = 4096;
 /** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
 const JIT_MAX_PER_PAGE = 64;
+/**
+ * Bound of the code cache: translated windows alive at once (per hart, either tier). A Linux boot
+ * translates ~100 at the default thresholds; forced translation (tests) or a large guest
+ * working set evicts the oldest, which is translated again when it gets hot again.
+ */
+export const JIT_CACHE_WINDOWS = 2048;
+
+export { TIERS, type Tier } from './tier.ts';
 /** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
 const SP_MAX = 8;
 const ACCESS_FAULT = [1, 5, 7];
@@ -115,7 +151,15 @@ export class Hart implements ExecContext, CodeCacheClient {
   readonly bus: Bus;
   readonly hartId: number;
   readonly clock: Clock;
-  readonly x = new Int32Array(66);
+  /** Integer registers (see the header), then the translated windows' results (state-layout.ts). */
+  readonly x: Int32Array;
+  /** Small state words translated wasm code reads (state-layout.ts MISC_*). */
+  readonly stMisc: Int32Array;
+  /**
+   * Byte offset of this hart's state area in bus.memory, or -1 when it has its own buffer (no
+   * wasm memory, or more harts than slots): the wasm tier is then unavailable.
+   */
+  readonly stateOffset: number;
   readonly f = new Int32Array(64);
   frm = 0;
   fflags = 0;
@@ -178,15 +222,16 @@ export class Hart implements ExecContext, CodeCacheClient {
   readonly ext: number;
 
   // ---- translation caches ----
-  readonly rTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly rTagHi = new Int32Array(TLB_SIZE);
-  readonly rOff = new Int32Array(TLB_SIZE);
-  readonly wTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly wTagHi = new Int32Array(TLB_SIZE);
-  readonly wOff = new Int32Array(TLB_SIZE);
-  readonly xTagLo = new Int32Array(TLB_SIZE).fill(1);
-  readonly xTagHi = new Int32Array(TLB_SIZE);
-  readonly xOff = new Int32Array(TLB_SIZE);
+  // (Views on the hart's state area, state-layout.ts, so translated wasm code reads them too.)
+  readonly rTagLo: Int32Array;
+  readonly rTagHi: Int32Array;
+  readonly rOff: Int32Array;
+  readonly wTagLo: Int32Array;
+  readonly wTagHi: Int32Array;
+  readonly wOff: Int32Array;
+  readonly xTagLo: Int32Array;
+  readonly xTagHi: Int32Array;
+  readonly xOff: Int32Array;
   /** XOR-ed into the high address word of TLB tags: effective privilege, SUM, MXR (see docs/cpu.md). */
   dkey = 0;
   ikey = 0;
@@ -224,14 +269,32 @@ export class Hart implements ExecContext, CodeCacheClient {
   profile: HartProfile | null = null;
   /** Instructions run inside translated windows (exec.ts adds each window's share of the budget). */
   jitRan = 0;
+  /**
+   * Which translator hot windows go to: 'wasm' (wasm/wasm-tier.ts; the default where the hart can
+   * run it) or 'js' (jit.ts). Set through `tier`; both share the windows, heat and invalidation.
+   */
+  private translator: 'js' | 'wasm' = 'js';
+  /** Translated windows live at once (both tiers): a ring of window ids, oldest evicted first. */
+  private readonly jitRing = new Int32Array(JIT_CACHE_WINDOWS).fill(-1);
+  private jitRingPos = 0;
+  /** Translations kept (at most JIT_CACHE_WINDOWS; tests lower it to see eviction at work). */
+  jitCacheLimit = JIT_CACHE_WINDOWS;
+  /** The wasm tier's function table and which slot each translated RAM page holds. */
+  private wasmTable: WasmTable | undefined;
+  private readonly wasmPageIdx = new Map<number, number>();
+  private readonly wasmFree: number[] = [];
+  private wasmNextIdx = 0;
+  /** ST_FN_TAG / ST_FN_IDX (state-layout.ts): pages with a wasm function, for chaining. */
+  private readonly fnTag: Int32Array;
+  private readonly fnIdx: Int32Array;
+  /** Windows translated and evicted since construction (bench/tests read them). */
+  jitTranslations = 0;
+  jitEvictions = 0;
   /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
   jitFastThreshold = JIT_FAST_THRESHOLD;
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
   private readonly jitStart: Int32Array;
   private readonly jitIncl = new Uint8Array(2048);
-  /** Results of a translated window: remaining budget and page offset (see jit.ts). */
-  jN = 0;
-  jOff = 0;
   private readonly tramp = new Int32Array(6);
   private readonly dec = new Int32Array(2);
 
@@ -252,6 +315,25 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.bus = bus;
     this.hartId = hartId;
     this.clock = clock;
+    const area = bus.hartStateArea();
+    if (ST_END > HART_STATE_BYTES) throw new Error('hart: state layout exceeds the bus state area');
+    this.stateOffset = area.inMemory ? area.offset : -1;
+    const view = (at: number, n: number) => new Int32Array(area.buffer, area.offset + at, n);
+    this.x = view(ST_X, X_WORDS);
+    this.stMisc = view(ST_MISC, MISC_WORDS);
+    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(1);
+    this.rTagHi = view(ST_RTAG_HI, TLB_SIZE);
+    this.rOff = view(ST_ROFF, TLB_SIZE);
+    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(1);
+    this.wTagHi = view(ST_WTAG_HI, TLB_SIZE);
+    this.wOff = view(ST_WOFF, TLB_SIZE);
+    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(1);
+    this.xTagHi = view(ST_XTAG_HI, TLB_SIZE);
+    this.xOff = view(ST_XOFF, TLB_SIZE);
+    this.fnTag = view(ST_FN_TAG, FN_SLOTS).fill(-1);
+    this.fnIdx = view(ST_FN_IDX, FN_SLOTS);
+    this.x[X_CH_PG] = -1;
+    if (wasmTierAvailable(this)) this.translator = 'wasm';
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -342,6 +424,31 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   flushDecodedCode(): void {
     this.flushDecoded();
+  }
+
+  /**
+   * The execution tier. Setting 'js' or 'wasm' restores the default threshold if the hart was
+   * interpreting only (set jitThreshold to 0 afterwards to translate from the first block);
+   * 'wasm' throws when this hart cannot run it (no WebAssembly, or its state is not in the RAM's
+   * WebAssembly.Memory). Translations of the other translator are dropped.
+   */
+  get tier(): Tier {
+    return this.jitThreshold === Infinity ? 'interp' : this.translator;
+  }
+
+  set tier(t: Tier) {
+    if (t === 'wasm' && !wasmTierAvailable(this))
+      throw new Error("the wasm tier needs WebAssembly and the hart state in the RAM's WebAssembly.Memory");
+    if (t === 'interp') {
+      this.jitThreshold = Infinity;
+      return;
+    }
+    if (t !== 'js' && t !== 'wasm') throw new Error(`unknown tier ${JSON.stringify(t)} (interp, js or wasm)`);
+    if (t !== this.translator) {
+      for (let p = 0; p < this.jit.length; p++) if (this.jit[p] !== undefined) this.dropJit(p);
+      this.translator = t;
+    }
+    if (this.jitThreshold === Infinity) this.jitThreshold = JIT_THRESHOLD;
   }
 
   // =============================== state ===============================
@@ -442,7 +549,9 @@ export class Hart implements ExecContext, CodeCacheClient {
     const sum = (ms >>> 18) & 1;
     const mxr = (ms >>> 19) & 1;
     this.dkey = (16 | eff | (sum << 2) | (mxr << 3)) << 24;
+    this.stMisc[MISC_DKEY] = this.dkey;
     this.ikey = (16 | this.priv) << 24;
+    this.stMisc[MISC_IKEY] = this.ikey;
   }
 
   private updateMip(): void {
@@ -453,6 +562,7 @@ export class Hart implements ExecContext, CodeCacheClient {
       sstc = this.sstcStip;
     }
     this.mip = this.mipPins | soft | sstc;
+    this.stMisc[MISC_PENDING] = this.mip & this.mie;
     if ((this.mip & this.mie) !== 0) this.waiting = false;
   }
 
@@ -516,10 +626,46 @@ export class Hart implements ExecContext, CodeCacheClient {
   private dropJit(ramPage: number): void {
     const windows = this.jit[ramPage];
     if (windows !== undefined && this.profile !== null) {
-      for (const w of windows) if (w !== undefined) this.profile.windowsDropped++;
+      // A wasm page function fills every window of its page: count each translation once.
+      let prev: JitWindow | undefined;
+      for (const w of windows) {
+        if (w !== undefined && w !== prev) this.profile.windowsDropped++;
+        prev = w;
+      }
     }
     this.jit[ramPage] = undefined;
     this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
+    if (this.wasmPageIdx.size !== 0) this.wasmUninstall(ramPage);
+  }
+
+  /** The function table wasm pages chain through (wasm-tier.ts dispatcherFn), made on first use. */
+  private wasmTableFor(): WasmTable {
+    this.wasmTable ??= new wasmApi!.Table({ element: 'anyfunc', initial: JIT_CACHE_WINDOWS });
+    return this.wasmTable;
+  }
+
+  /** Makes a page's wasm function reachable by chaining: a table slot and the ST_FN_* entry. */
+  private wasmInstall(ramPage: number, page: unknown): void {
+    let idx = this.wasmPageIdx.get(ramPage);
+    if (idx === undefined) {
+      idx = this.wasmFree.pop() ?? (this.wasmNextIdx < JIT_CACHE_WINDOWS ? this.wasmNextIdx++ : -1);
+      if (idx < 0) return; // table full: this page is entered from exec.ts only
+      this.wasmPageIdx.set(ramPage, idx);
+    }
+    this.wasmTable!.set(idx, page);
+    const slot = ramPage & (FN_SLOTS - 1);
+    this.fnTag[slot] = ramPage;
+    this.fnIdx[slot] = idx;
+  }
+
+  private wasmUninstall(ramPage: number): void {
+    const idx = this.wasmPageIdx.get(ramPage);
+    if (idx === undefined) return;
+    this.wasmPageIdx.delete(ramPage);
+    this.wasmTable!.set(idx, null);
+    this.wasmFree.push(idx);
+    const slot = ramPage & (FN_SLOTS - 1);
+    if (this.fnTag[slot] === ramPage) this.fnTag[slot] = -1;
   }
 
   /** exec.ts: window `win` starts warming; `ran` = budget used so far in this run(). */
@@ -567,23 +713,53 @@ export class Hart implements ExecContext, CodeCacheClient {
         if (op === Op.ILLEGAL || op === Op.CROSS) break;
       }
     }
-    const fn = compileWindow(this, code, incl, wi);
-    if (fn === undefined) {
-      this.jitThreshold = Infinity; // no run-time code generation on this host
+    const wasm = this.translator === 'wasm';
+    const res = wasm
+      ? compileWasmWindow(this, this.wasmTableFor(), code, incl, wi)
+      : compileWindow(this, code, incl, wi);
+    if (res === undefined) {
+      // No run-time code generation on this host: without wasm, try JS (from the next hot
+      // window on); without either, interpret.
+      if (wasm) this.translator = 'js';
+      else this.jitThreshold = Infinity;
       return;
     }
-    if (fn === null) {
+    if (res === null) {
       this.jitHeat[hi] = -0x40000000; // nothing to translate here
       return;
     }
+    const fn = typeof res === 'function' ? res : res.run;
+    if (typeof res !== 'function') this.wasmInstall(ramPage, res.page);
     let windows = this.jit[ramPage];
     if (windows === undefined) {
       // One more than the windows: exec.ts looks up offset 4096 (the page's end) too.
       windows = new Array<JitWindow | undefined>((1 << JIT_PAGE_BITS) + 1).fill(undefined);
       this.jit[ramPage] = windows;
     }
-    windows[wi] = fn;
+    // A wasm function covers the whole page (wasm-tier.ts): every window enters it.
+    if (wasm) windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
+    else windows[wi] = fn;
+    this.jitTranslations++;
     if (this.profile !== null) this.profile.windowsTranslated++;
+    // Bounded cache: the ring's oldest entry goes (if that window was dropped and translated again
+    // meanwhile, its newer translation goes early: harmless, it is translated again when hot).
+    const ring = this.jitRing;
+    const old = ring[this.jitRingPos];
+    if (old >= 0) {
+      const op = old >>> JIT_PAGE_BITS;
+      const ow = old & ((1 << JIT_PAGE_BITS) - 1);
+      const ows = this.jit[op];
+      if (ows !== undefined && ows[ow] !== undefined) {
+        if (this.translator === 'wasm') this.dropJit(op);
+        else {
+          ows[ow] = undefined;
+          this.jitHeat[old] = 0;
+        }
+        this.jitEvictions++;
+      }
+    }
+    ring[this.jitRingPos] = hi;
+    this.jitRingPos = (this.jitRingPos + 1) % Math.max(1, Math.min(this.jitCacheLimit, ring.length));
   }
 
   /**
@@ -1870,7 +2046,7 @@ const WARMUP_EXTRA_ITERATIONS = 4;
  *  2. and 3. interpreter, the register values rotated, then small values with zero words, so
  *     value-dependent paths (shift amounts below and above 32, zero low words for ctz, compares
  *     that reach the low words) have run too;
- *  4. translation tier on from the first block (jitThreshold 0), so the loop's calls into
+ *  4. the JS translation tier on from the first block (jitThreshold 0), so the loop's calls into
  *     translated windows, their exits and jitCompile have type feedback (and the window call site
  *     is megamorphic: V8 never inlines one window into the loop) before a guest's first hot window.
  */
@@ -1892,6 +2068,9 @@ function warmUpPass(values: (r: number) => [number, number], iterations: number,
   const base = 0x80000000;
   const bus = new BusClass(base, 64 * 1024);
   const h = new Hart(bus, 0, { now: () => 12345 });
+  // The translated pass gives exec.ts's window call site feedback with JS windows, as before the
+  // wasm tier: translating its pages to wasm at every start-up cost ~0.1 s (measured).
+  h.tier = 'js';
   h.jitThreshold = jitThreshold;
   for (const [at, words] of WARMUP_PROGRAM) bus.ramI32.set(words, at);
   for (let r = 5; r < 32; r++) h.writeRegParts(r, ...values(r));

@@ -8,7 +8,8 @@
  *
  * Contract with exec.ts (the interpreter stays the reference; a window may always decline):
  *   fn(p, n, vLo, vHi) runs from byte offset p of the page (virtual base vLo/vHi) with budget n
- *   (n >= 1) and returns a kind, leaving the remaining budget in h.jN and an offset in h.jOff:
+ *   (n >= 1) and returns a kind, leaving the remaining budget in x[X_JN] and an offset in x[X_JOFF]
+ *   (state-layout.ts; wasm/wasm-tier.ts makes functions with the same contract):
  *     0  pc = page + jOff; the instruction that ended the block still has to be counted (as the
  *        interpreter's exitKind 0: jumps out of the page, slow-path stores, FENCE.I)
  *     1  pc = page + jOff, everything counted (budget exhausted)
@@ -36,6 +37,7 @@
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts';
 import { execIntExt } from './ext/intext.ts';
+import { X_JN, X_JOFF } from './state-layout.ts';
 
 // Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8
 // to optimize (512-byte windows mostly were not), and only hot windows are translated.
@@ -68,7 +70,12 @@ let evalAllowed: boolean | undefined;
  * Translates window wi of a page's decoded slots (incl marks the slots to translate). Returns
  * null when the window holds none, undefined when run-time code generation is unavailable.
  */
-export function compileWindow(h: ExecContext, code: Int32Array, incl: Uint8Array, wi: number): JitWindow | null | undefined {
+export function compileWindow(
+  h: ExecContext,
+  code: Int32Array,
+  incl: Uint8Array,
+  wi: number,
+): JitWindow | null | undefined {
   if (evalAllowed === false) return undefined;
   const body = windowSource(code, incl, wi);
   if (body === undefined) return null;
@@ -166,8 +173,8 @@ default: { off = p; k = 5; break L; }
 }
 }
 if (k === 2) { h.pcLo = off; h.pcHi = hi2; }
-h.jN = n;
-h.jOff = off;
+x[${X_JN}] = n;
+x[${X_JOFF}] = off;
 return k;
 };`;
 }

@@ -72,6 +72,7 @@ export class VmSession {
         disks: s.disks.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, serial: serialOf(i) })),
         nics: s.nics.map((n) => ({ backend: n.backend, ...(n.mac ? { mac: n.mac } : {}) })),
         ...(s.translate !== undefined ? { translate: s.translate } : {}),
+        ...(s.tier !== undefined ? { tier: s.tier } : {}),
         ...(s.reloadBoot ? { reloadBoot: s.reloadBoot, releaseBootFiles: true } : {}),
       },
       host,
@@ -101,6 +102,7 @@ export class VmSession {
           disks: a.disks.map((d, i) => ({ backend: d.backend, readOnly: d.readOnly, serial: serialOf(i) })),
           nics: a.nics.map((n) => ({ backend: n.backend, ...(n.mac ? { mac: n.mac } : {}) })),
           ...(a.translate !== undefined ? { translate: a.translate } : {}),
+          ...(a.tier !== undefined ? { tier: a.tier } : {}),
           ...(a.append !== undefined ? { append: a.append } : {}),
           ...(got.reloadBoot ? { reloadBoot: got.reloadBoot } : {}),
         };

@@ -9,6 +9,7 @@
  * it cannot load) still follow as BoardConfigError.
  */
 import { CPU_MODELS, type CpuModel } from '../riscv/cpu-config.ts';
+import { TIERS, type Tier } from '../riscv/tier.ts';
 import { MAX_CPUS, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES, VIRT_DEVICE_SLOTS } from '../machine/virt.ts';
 import type { BlockBackend } from '../storage/types.ts';
 import type { NetBackend } from '../net/types.ts';
@@ -52,6 +53,8 @@ export interface VmSpec {
   nics: VmSpecNic[];
   /** Use the translation tier (default true). */
   translate?: boolean;
+  /** Execution tier (`--tier`: interp, js or wasm; default wasm where available, else js); wins over `translate`. */
+  tier?: Tier;
   /**
    * Reads the boot files again, checked unchanged, for a reboot. When given, the VM does not keep
    * `boot` in memory once the board has loaded it (tens of MiB per VM): a reboot asks for the files.
@@ -63,7 +66,7 @@ export interface VmSpec {
  * The devices a restored VM is given (memory, CPUs and RAM come from the snapshot), and the
  * kernel command line a reboot boots with.
  */
-export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate'> & { append?: string };
+export type VmAttachments = Pick<VmSpec, 'disks' | 'nics' | 'translate' | 'tier'> & { append?: string };
 
 export class VmSpecError extends Error {
   constructor(
@@ -77,8 +80,7 @@ export class VmSpecError extends Error {
 
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const hasMethods = (v: unknown, names: string[]) =>
-  isObject(v) && names.every((n) => typeof v[n] === 'function');
+const hasMethods = (v: unknown, names: string[]) => isObject(v) && names.every((n) => typeof v[n] === 'function');
 
 function checkBootFile(boot: Record<string, unknown>, name: keyof VmBootFiles): void {
   const v = boot[name];
@@ -102,7 +104,8 @@ function checkDevices(spec: Record<string, unknown>): void {
     if (typeof d.readOnly !== 'boolean') throw new VmSpecError(`${at}.readOnly`, 'must be true or false');
     if (typeof d.source !== 'string' || d.source.length > 4096)
       throw new VmSpecError(`${at}.source`, 'must be a string of at most 4096 characters');
-    if (d.format !== undefined && typeof d.format !== 'string') throw new VmSpecError(`${at}.format`, 'must be a string');
+    if (d.format !== undefined && typeof d.format !== 'string')
+      throw new VmSpecError(`${at}.format`, 'must be a string');
   });
   nics.forEach((n: unknown, i) => {
     const at = `nics[${i}]`;
@@ -114,6 +117,8 @@ function checkDevices(spec: Record<string, unknown>): void {
   });
   if (spec.translate !== undefined && typeof spec.translate !== 'boolean')
     throw new VmSpecError('translate', 'must be true or false');
+  if (spec.tier !== undefined && !(TIERS as readonly unknown[]).includes(spec.tier))
+    throw new VmSpecError('tier', `must be one of ${TIERS.join(', ')}, not ${String(spec.tier).slice(0, 20)}`);
 }
 
 /** Checks a whole spec; throws a VmSpecError naming the first bad field. */
@@ -125,8 +130,17 @@ export function validateVmSpec(spec: unknown): VmSpec {
       `${JSON.stringify(spec.version)?.slice(0, 20)} is not supported (this virtkit reads ${VM_SPEC_VERSION})`,
     );
   const m = spec.memoryBytes;
-  if (typeof m !== 'number' || !Number.isSafeInteger(m) || m % MiB !== 0 || m < MIN_MEMORY_BYTES || m > MAX_MEMORY_BYTES)
-    throw new VmSpecError('memoryBytes', `must be a whole number of MiB between 16 MiB and 4 GiB, not ${String(m).slice(0, 20)}`);
+  if (
+    typeof m !== 'number' ||
+    !Number.isSafeInteger(m) ||
+    m % MiB !== 0 ||
+    m < MIN_MEMORY_BYTES ||
+    m > MAX_MEMORY_BYTES
+  )
+    throw new VmSpecError(
+      'memoryBytes',
+      `must be a whole number of MiB between 16 MiB and 4 GiB, not ${String(m).slice(0, 20)}`,
+    );
   const c = spec.cpus;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_CPUS)
     throw new VmSpecError('cpus', `must be an integer 1..${MAX_CPUS}, not ${String(c).slice(0, 20)}`);

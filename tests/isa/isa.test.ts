@@ -49,11 +49,14 @@ function build(name: string, source: { file?: string; text?: string }): string {
   return elf;
 }
 
-/** Runs an ELF on the bare-metal board; `translated`: everything through the translation tier. */
-function runElf(elf: string, o: { translated?: boolean; cpu?: CpuModel } = {}) {
+/** Runs an ELF on the bare-metal board; `translated`: everything through that translation tier. */
+function runElf(elf: string, o: { translated?: 'js' | 'wasm'; cpu?: CpuModel } = {}) {
   let out = '';
   const m = new BareMetalMachine({ memory: 16 << 20, console: (b) => (out += String.fromCharCode(b)), cpu: o.cpu });
-  if (o.translated) m.hart.jitThreshold = 0;
+  if (o.translated) {
+    m.hart.tier = o.translated;
+    m.hart.jitThreshold = 0;
+  }
   m.load(new Uint8Array(readFileSync(elf)));
   const result = m.run({ maxInstructions: MAX_INSTRUCTIONS });
   const hex = (i: number) =>
@@ -90,18 +93,18 @@ test('there are ISA tests to run', () => {
 });
 
 // Each test runs on the interpreter (the reference) and again with every block translated
-// (jitThreshold 0), so every instruction is checked in both tiers.
+// (jitThreshold 0) by the JS tier and by the wasm tier, so every instruction is checked in each.
 for (const file of sources) {
   const name = file.slice(0, -2);
   test(`isa: ${name}`, { skip: false }, () => {
     assert.ok(toolsPresent(), `install binutils-riscv64-linux-gnu to run the ISA tests`);
     const elf = build(name, { file: join(here, file) });
-    for (const translated of [false, true]) {
+    for (const translated of [undefined, 'js', 'wasm'] as const) {
       const { result, detail } = runElf(elf, { translated });
       assert.deepEqual(
         result.kind,
         'pass',
-        `${name}${translated ? ' (translated)' : ''}: ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))} (${detail})`,
+        `${name}${translated ? ` (translated: ${translated})` : ''}: ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))} (${detail})`,
       );
     }
   });
