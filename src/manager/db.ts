@@ -10,8 +10,17 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 
-export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed';
-export const VM_STATES: readonly VmState[] = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed'];
+/** `in-browser`: the VM was moved into a browser tab (browser-move.ts); no VM process runs here. */
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed' | 'in-browser';
+export const VM_STATES: readonly VmState[] = [
+  'stopped',
+  'starting',
+  'running',
+  'paused',
+  'stopping',
+  'crashed',
+  'in-browser',
+];
 
 export type VmSource =
   | { type: 'default' }
@@ -454,7 +463,17 @@ export class ManagerDb {
         `INSERT OR REPLACE INTO backup_schedules (vm_id, every, keep, dest, incremental, ram, created, last_run, last_result)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(s.vmId, s.every, s.keep, s.dest, s.incremental ? 1 : 0, s.ram ? 1 : 0, s.created, s.lastRun ?? null, s.lastResult ?? null);
+      .run(
+        s.vmId,
+        s.every,
+        s.keep,
+        s.dest,
+        s.incremental ? 1 : 0,
+        s.ram ? 1 : 0,
+        s.created,
+        s.lastRun ?? null,
+        s.lastResult ?? null,
+      );
   }
 
   deleteSchedule(vmId: string): boolean {
