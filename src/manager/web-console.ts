@@ -70,20 +70,19 @@ const WORKER_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect
 /** Registers GET / and GET /assets/* as public routes (`config.public`, see server.ts). */
 export function registerWebConsole(app: FastifyInstance, opts: WebConsoleOptions): void {
   let built: Promise<ConsoleBundle> | undefined;
-  const bundle = (): Promise<ConsoleBundle> => {
-    if (opts.build) return (built ??= opts.build());
-    return (built ??= (async () => {
-      const m: ConsoleBundle = new Map();
-      for (const f of ['console.js', 'console.css', 'worker.js']) m.set(f, await readFile(join(opts.root, 'dist', f)));
-      return m;
-    })());
+  /** A bundle: built in memory from a checkout, else the prebuilt web/dist file (read per request). */
+  const bundled = (name: string) => async (): Promise<Uint8Array> => {
+    if (!opts.build) return readFile(join(opts.root, 'dist', name));
+    const file = (await (built ??= opts.build())).get(name);
+    if (!file) throw new Error(`the build made no ${name}`);
+    return file;
   };
   const files: Record<string, () => Promise<Uint8Array>> = {
     'index.html': () => readFile(join(opts.root, 'console', 'index.html')),
     'style.css': () => readFile(join(opts.root, 'console', 'style.css')),
-    'console.js': async () => (await bundle()).get('console.js')!,
-    'console.css': async () => (await bundle()).get('console.css')!,
-    'worker.js': async () => (await bundle()).get('worker.js')!,
+    'console.js': bundled('console.js'),
+    'console.css': bundled('console.css'),
+    'worker.js': bundled('worker.js'),
   };
 
   const send = async (reply: FastifyReply, name: string) => {
