@@ -250,7 +250,9 @@ export class BrowserMoves {
       await this.release(s);
       await this.mgr.supervisor.start(this.mgr.vm(name), file, ['in-browser']);
       this.mgr.supervisor.note(this.mgr.vm(name), 'back from a browser tab');
+      // The VM process has read both by now (it restores before its QMP socket answers).
       await unlink(s.stateFile).catch(() => {});
+      await unlink(file).catch(() => {});
     });
   }
 

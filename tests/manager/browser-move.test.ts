@@ -207,11 +207,19 @@ test(
     assert.equal((await d.req('POST', '/v1/vms/mv/start')).status, 200);
     await guestShell(d, 'mv', 'head -c 14 /dev/vda; echo; echo read-$((3+4))', /tab-wrote-this[\s\S]*read-7/);
 
-    // DELETE takes a VM back from its tab at once.
+    // DELETE takes a VM back from its tab at once; deleting the VM (force) does the same first.
     assert.equal((await d.req('POST', '/v1/vms/mv/browser')).status, 200);
     const del = await d.req('DELETE', '/v1/vms/mv/browser');
     assert.equal(del.status, 204, del.text);
-    assert.equal((await d.req('GET', '/v1/vms/mv')).body.state, 'stopped');
+    const taken = (await d.req('GET', '/v1/vms/mv')).body;
+    assert.equal(taken.state, 'stopped');
+    assert.match(taken.reason, /taken back from the browser tab without its RAM/);
     assert.equal((await d.req('DELETE', '/v1/vms/mv/browser')).status, 409);
+    assert.equal((await d.req('POST', '/v1/vms/mv/start')).status, 200);
+    await guestShell(d, 'mv', 'echo up-$((4+4))', /up-8/);
+    assert.equal((await d.req('POST', '/v1/vms/mv/browser')).status, 200);
+    assert.equal((await d.req('DELETE', '/v1/vms/mv')).status, 409, 'in a tab: delete needs force');
+    assert.equal((await d.req('DELETE', '/v1/vms/mv?force=true')).status, 204);
+    assert.equal((await d.req('GET', '/v1/vms/mv')).status, 404);
   },
 );
