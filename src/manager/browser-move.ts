@@ -17,6 +17,7 @@
  * (60 s) ends as a power cut does: the disks are flushed and closed with what the tab wrote, the
  * RAM is lost, and the VM is `stopped` (it boots afresh). DELETE ends a session at once.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ export const ZERO_MAX = 1 << 30;
  * much larger than RAM, and zero pages are not stored), the rest is JSON and a bitmap.
  */
 export const UPLOAD_SLACK = 16 << 20;
+const BUFFER_MAX = bufferConstants.MAX_LENGTH;
 
 export interface BrowserDisk {
   index: number;
@@ -87,7 +89,8 @@ export class BrowserMoves {
 
   /** The most a snapshot upload for `vm` may be. */
   uploadLimit(vm: VmRow): number {
-    return vm.memory * 1024 * 1024 + UPLOAD_SLACK;
+    // Held whole in one Buffer to be decoded: never past what a Buffer can be.
+    return Math.min(vm.memory * 1024 * 1024 + UPLOAD_SLACK, BUFFER_MAX);
   }
 
   /** Out: the VM process saves and quits, the daemon opens its disks for the tab. */
