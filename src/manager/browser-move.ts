@@ -62,6 +62,8 @@ export interface MoveAnswer {
   memory: number;
   cpus: number;
   nics: number;
+  /** The VM was paused: the tab keeps it paused. */
+  paused: boolean;
 }
 
 interface Session {
@@ -145,6 +147,7 @@ export class BrowserMoves {
         memory: vm.memory,
         cpus: vm.cpus,
         nics: vm.nics.length,
+        paused: vm.state === 'paused',
       };
     });
   }
@@ -237,7 +240,7 @@ export class BrowserMoves {
    * the disks back and restores the VM in a new VM process. A refused file leaves the VM in the
    * tab (400); a VM process that then fails to restore leaves the VM crashed (422).
    */
-  async returnFrom(name: string, id: string | undefined, bytes: Uint8Array): Promise<void> {
+  async returnFrom(name: string, id: string | undefined, bytes: Uint8Array, paused = false): Promise<void> {
     const s = this.session(name, id);
     const vm = this.mgr.vm(name);
     await this.mgr.exclusive(vm, 'the return from a browser tab', async () => {
@@ -253,6 +256,8 @@ export class BrowserMoves {
       await this.release(s);
       await this.mgr.supervisor.start(this.mgr.vm(name), file, ['in-browser']);
       this.mgr.supervisor.note(this.mgr.vm(name), 'back from a browser tab');
+      // Paused in the tab: paused here (the restored process starts running).
+      if (paused) await this.mgr.supervisor.pause(this.mgr.vm(name));
       // The VM process has read both by now (it restores before its QMP socket answers).
       await unlink(s.stateFile).catch(() => {});
       await unlink(file).catch(() => {});

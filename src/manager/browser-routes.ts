@@ -222,13 +222,17 @@ export async function registerBrowserRoutes(
       },
     );
 
-    sub.post<{ Params: { name: string } }>(
+    sub.post<{ Params: { name: string }; Querystring: { paused?: string } }>(
       '/v1/vms/:name/browser/return',
       {
         schema: {
           params: nameParams,
           headers,
-          querystring: noQuery,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { paused: { type: 'string', enum: ['true', 'false'] } },
+          },
           description:
             "the tab's snapshot (application/octet-stream, at most the VM's RAM + 16 MiB): checked, then the VM resumes in a new VM process",
           response: { 200: { type: 'object', additionalProperties: true }, ...errors },
@@ -238,7 +242,7 @@ export async function registerBrowserRoutes(
         const id = session(req);
         moves.touch(req.params.name, id); // 409 before the body is read
         const bytes = await readBody(req, moves.uploadLimit(mgr.vm(req.params.name)), 'the snapshot');
-        await moves.returnFrom(req.params.name, id, bytes);
+        await moves.returnFrom(req.params.name, id, bytes, req.query.paused === 'true');
         return vmJson(mgr.vm(req.params.name));
       },
     );

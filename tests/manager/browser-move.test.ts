@@ -90,6 +90,7 @@ test(
     assert.match(session, /^[0-9a-f]{32}$/);
     assert.deepEqual(mv.body.disks, [{ index: 0, size: 16 << 20, format: 'qcow2', readonly: false }]);
     assert.equal(mv.body.lease, LEASE_S);
+    assert.equal(mv.body.paused, false);
     assert.equal((await d.req('GET', '/v1/vms/mv')).body.state, 'in-browser');
 
     // No double running: the daemon refuses to start, resume or stop it, and says where it is.
@@ -170,9 +171,11 @@ test(
       Buffer.from(JSON.stringify({ offset: 8192, length: 512 })),
     );
     assert.equal(zero.status, 204, zero.body.toString());
-    const back = await raw('POST', '/v1/vms/mv/browser/return', octet(session), snap.body);
+    // Paused in the tab: paused back on the daemon.
+    const back = await raw('POST', '/v1/vms/mv/browser/return?paused=true', octet(session), snap.body);
     assert.equal(back.status, 200, back.body.toString());
-    assert.equal(back.json.state, 'running');
+    assert.equal(back.json.state, 'paused');
+    assert.equal((await d.req('POST', '/v1/vms/mv/resume')).status, 200);
     // The session is over.
     assert.equal((await raw('GET', '/v1/vms/mv/browser/snapshot', { 'x-virtkit-session': session })).status, 409);
 

@@ -22,6 +22,7 @@ interface MoveAnswer {
   session: string;
   lease: number;
   disks: RemoteVm['disks'];
+  paused: boolean;
 }
 
 export interface TabVmView {
@@ -89,11 +90,12 @@ export class TabVm {
       const running = vm.expect('phase');
       vm.post({ t: 'adopt', bytes: copy, remote }, [copy.buffer]);
       await running;
+      if (move.paused) vm.post({ t: 'pause' });
       return vm;
     } catch (e) {
       vm.terminate();
       try {
-        await vm.upload(bytes);
+        await vm.upload(bytes, move.paused);
       } catch (back) {
         throw new Error(`${(e as Error).message}; sending it back failed too: ${(back as Error).message}`);
       }
@@ -118,7 +120,7 @@ export class TabVm {
     this.post({ t: 'send-back' });
     const m = (await left) as Extract<WorkerMessage, { t: 'leave' }>;
     try {
-      await this.upload(m.bytes);
+      await this.upload(m.bytes, !m.wasRunning);
     } catch (e) {
       if (m.wasRunning) this.post({ t: 'resume' });
       throw e;
@@ -126,8 +128,9 @@ export class TabVm {
     this.terminate();
   }
 
-  private async upload(bytes: Uint8Array): Promise<void> {
-    const res = await fetch(`${this.base}/return`, {
+  /** `paused`: the VM was paused here, and stays paused on the daemon. */
+  private async upload(bytes: Uint8Array, paused = false): Promise<void> {
+    const res = await fetch(`${this.base}/return${paused ? '?paused=true' : ''}`, {
       method: 'POST',
       headers: { ...this.headers, 'content-type': 'application/octet-stream' },
       body: bytes as Uint8Array<ArrayBuffer>,
