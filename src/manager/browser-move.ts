@@ -76,6 +76,8 @@ interface Session {
   timer: NodeJS.Timeout;
   /** Set while the VM is being taken back (return or abandon): later requests are refused. */
   ending: boolean;
+  /** Uploads (and checks) of the tab's snapshot under way: the lease waits for them, however slow. */
+  pinned: number;
 }
 
 const sessionRe = /^[0-9a-f]{32}$/;
@@ -131,6 +133,7 @@ export class BrowserMoves {
         lastContact: Date.now(),
         timer: setInterval(() => this.checkLease(s), Math.min(5000, this.leaseMs / 4)),
         ending: false,
+        pinned: 0,
       };
       s.timer.unref();
       this.sessions.set(vm.id, s);
@@ -153,7 +156,7 @@ export class BrowserMoves {
   }
 
   private checkLease(s: Session): void {
-    if (s.ending || Date.now() - s.lastContact <= this.leaseMs) return;
+    if (s.ending || s.pinned > 0 || Date.now() - s.lastContact <= this.leaseMs) return;
     void this.end(
       s,
       `the browser tab went away (no request for ${this.leaseMs / 1000} s): its RAM is lost; the disks hold what it wrote, as after a power cut`,
@@ -195,6 +198,18 @@ export class BrowserMoves {
 
   touch(name: string, id: string | undefined): void {
     this.session(name, id);
+  }
+
+  /** Runs `fn` (an upload) with the session's lease held; contact counts from its end. */
+  async pinned<T>(name: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const s = this.session(name, id);
+    s.pinned++;
+    try {
+      return await fn();
+    } finally {
+      s.pinned--;
+      s.lastContact = Date.now();
+    }
   }
 
   async read(name: string, id: string | undefined, index: number, offset: number, length: number): Promise<Buffer> {

@@ -240,9 +240,11 @@ export async function registerBrowserRoutes(
       },
       async (req) => {
         const id = session(req);
-        moves.touch(req.params.name, id); // 409 before the body is read
-        const bytes = await readBody(req, moves.uploadLimit(mgr.vm(req.params.name)), 'the snapshot');
-        await moves.returnFrom(req.params.name, id, bytes, req.query.paused === 'true');
+        // 409 before the body is read; the lease is held while a slow upload comes in.
+        await moves.pinned(req.params.name, id, async () => {
+          const bytes = await readBody(req, moves.uploadLimit(mgr.vm(req.params.name)), 'the snapshot');
+          await moves.returnFrom(req.params.name, id, bytes, req.query.paused === 'true');
+        });
         return vmJson(mgr.vm(req.params.name));
       },
     );

@@ -141,7 +141,12 @@ test(
     await page.click('.vm-head [data-action=send-back]');
     await page.locator('#ops .op.done', { hasText: 'send mover back to the daemon' }).waitFor({ timeout: 300_000 });
     assert.equal(await apiState(), 'running');
-    await page.locator('#console-status', { hasText: 'connected: typing' }).waitFor({ timeout: 60_000 });
+    try {
+      await page.locator('#console-status', { hasText: 'connected: typing' }).waitFor({ timeout: 60_000 });
+    } catch (e) {
+      await shot('4-failed');
+      throw new Error(`${(e as Error).message}\nconsole status: ${await page.locator('#console-status').textContent()}`);
+    }
     await page.keyboard.press('Enter');
     const back = await run(probe('T2'), probeAnswer('T2'));
     assert.equal(back[1], bootId, 'the same boot back on the daemon');
@@ -153,6 +158,8 @@ test(
     // The earlier output is still on the screen: the console session went on.
     assert.match(await terminalText(), /T0 BOOT=[\s\S]*T1 F=moved-42[\s\S]*T2 F=/);
     await shot('4-back-on-daemon');
+    // The figures of this run (the page's own timing of both moves).
+    process.stderr.write(`operations: ${(await page.locator('#ops').innerText()).replace(/\n/g, '; ')}\n`);
 
     // And over the API's console WebSocket (the daemon's serial console), once the page, which
     // types in it, has left the VM's page.

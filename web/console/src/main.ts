@@ -587,8 +587,10 @@ class VmPage {
     );
     this.events.prepend(li);
     while (this.events.children.length > 200) this.events.lastChild!.remove();
-    if (e.state !== 'running' && e.state !== 'paused' && e.state !== e.previous && !this.consoleView.isLocal)
-      this.consoleView.disconnect();
+    // A VM that stops (or leaves for a tab) ends its console; 'starting' is a new process
+    // coming (after a send-back the console may have connected to it already).
+    const ends = e.state !== 'running' && e.state !== 'paused' && e.state !== 'starting';
+    if (ends && e.state !== e.previous && !this.consoleView.isLocal) this.consoleView.disconnect();
   }
 
   async loadSnapshots(): Promise<void> {

@@ -52,6 +52,8 @@ export class TabVm {
   private view: TabVmView | undefined;
   private waiting: { ok: (m: WorkerMessage) => void; ko: (e: Error) => void; want: WorkerMessage['t'] } | undefined;
   private closed = false;
+  /** A send-back is under way: the daemon ending the session is then expected, not news. */
+  private leaving = false;
   phaseText = 'restoring';
 
   private constructor(
@@ -119,9 +121,11 @@ export class TabVm {
     const left = this.expect('leave');
     this.post({ t: 'send-back' });
     const m = (await left) as Extract<WorkerMessage, { t: 'leave' }>;
+    this.leaving = true;
     try {
       await this.upload(m.bytes, !m.wasRunning);
     } catch (e) {
+      this.leaving = false;
       if (m.wasRunning) this.post({ t: 'resume' });
       throw e;
     }
@@ -151,7 +155,8 @@ export class TabVm {
   private async beat(): Promise<void> {
     try {
       const res = await fetch(`${this.base}/heartbeat`, { method: 'POST', headers: this.headers });
-      if (res.status === 409) {
+      // A beat answered after the VM went back (or while it goes) is not the daemon taking it.
+      if (res.status === 409 && !this.closed && !this.leaving) {
         const f = await failure(res);
         this.terminate();
         this.view?.ended(`the daemon took the VM back: ${f.message}`);
