@@ -110,7 +110,7 @@ export class ConsoleView {
   detachLocal(status: string, keep: boolean): void {
     this.local = undefined;
     this.keepScreen = keep;
-    this.setStatus(status);
+    if (!this.connected) this.setStatus(status);
   }
 
   get isLocal(): boolean {
