@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { TestDaemon, guestShell, until } from './harness.ts';
+import { openImageFile } from '../../src/host/node/open-image.ts';
 
 const LEASE_S = 20;
 const d = new TestDaemon();
@@ -92,6 +93,8 @@ test(
     assert.equal(mv.body.lease, LEASE_S);
     assert.equal(mv.body.paused, false);
     assert.equal((await d.req('GET', '/v1/vms/mv')).body.state, 'in-browser');
+    // The daemon holds the disk (its image lock) while the VM is away: nobody else may write it.
+    await assert.rejects(openImageFile(c.body.disks[0].path as string), /lock/i);
 
     // No double running: the daemon refuses to start, resume or stop it, and says where it is.
     for (const verb of ['start', 'resume', 'stop']) {
