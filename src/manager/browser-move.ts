@@ -19,7 +19,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlockBackend } from '../storage/types.ts';
 import { decodeSnapshot, SnapshotError } from '../vmm/snapshot-file.ts';
@@ -81,6 +81,9 @@ interface Session {
 }
 
 const sessionRe = /^[0-9a-f]{32}$/;
+/** The long operations (Manager.exclusive) of a move. */
+const MOVING_OUT = 'a move into a browser tab';
+const MOVING_BACK = 'the return from a browser tab';
 
 export class BrowserMoves {
   private readonly sessions = new Map<string, Session>();
@@ -102,7 +105,7 @@ export class BrowserMoves {
     const vm = this.mgr.vm(name);
     if (vm.state !== 'running' && vm.state !== 'paused')
       throw wrongState(name, vm.state, 'move (only a running or paused VM moves into a browser tab)');
-    return this.mgr.exclusive(vm, 'a move into a browser tab', async () => {
+    return this.mgr.exclusive(vm, MOVING_OUT, async () => {
       const stateFile = join(this.mgr.dir.vmDir(vm.id), 'browser-move.state');
       await this.mgr.supervisor.moveOut(this.mgr.vm(name), stateFile);
       const disks: Session['disks'] = [];
@@ -123,7 +126,7 @@ export class BrowserMoves {
         );
         throw unusable(`VM '${name}' did not move: its disks could not be opened (${(e as Error).message})`);
       }
-      const size = (await readFile(stateFile)).length;
+      const size = (await stat(stateFile)).size;
       const s: Session = {
         id: randomBytes(16).toString('hex'),
         vmId: vm.id,
@@ -258,7 +261,7 @@ export class BrowserMoves {
   async returnFrom(name: string, id: string | undefined, bytes: Uint8Array, paused = false): Promise<void> {
     const s = this.session(name, id);
     const vm = this.mgr.vm(name);
-    await this.mgr.exclusive(vm, 'the return from a browser tab', async () => {
+    await this.mgr.exclusive(vm, MOVING_BACK, async () => {
       if (bytes.length > this.uploadLimit(vm))
         throw badRequest(
           `the snapshot is ${bytes.length} bytes: at most ${this.uploadLimit(vm)} for a VM of ${vm.memory} MiB`,
@@ -351,7 +354,11 @@ export class BrowserMoves {
     const vm = this.mgr.vm(name);
     const s = this.sessions.get(vm.id);
     if (vm.state !== 'in-browser') throw wrongState(name, vm.state, 'take back from a browser tab');
+    if (s && s.pinned > 0) throw conflict(`VM '${name}' is being sent back by its tab right now`);
+    const busy = this.mgr.busyWith(vm);
+    if (busy === MOVING_OUT || busy === MOVING_BACK) throw conflict(`VM '${name}' is busy: ${busy} is in progress`);
     if (!s || s.ending) {
+      // A session already ended (its disks closed): only the record is left to fix.
       this.mgr.supervisor.setState(vm, ['in-browser'], 'stopped', 'taken back from a browser tab');
       return;
     }

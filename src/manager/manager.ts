@@ -78,6 +78,11 @@ export class Manager {
     return vmJson(this.vm(name));
   }
 
+  /** The long operation running on the VM (exclusive()), if any. */
+  busyWith(vm: VmRow): string | undefined {
+    return this.busy.get(vm.id);
+  }
+
   /** Runs `fn` as the one long operation on a VM; a second concurrent one is refused (409). */
   async exclusive<T>(vm: VmRow, what: string, fn: () => Promise<T>): Promise<T> {
     const running = this.busy.get(vm.id);
