@@ -37,7 +37,7 @@ export async function openSnapshotView(path: string, tag: string): Promise<Block
 /** The ranges of `b` that read as something other than zeros (through its backing chain). */
 export async function dataRanges(b: BlockBackend): Promise<Range[]> {
   const out: Range[] = [];
-  for (let off = 0; off < b.size;) {
+  for (let off = 0; off < b.size; ) {
     const s = await b.blockStatus(off, Math.min(b.size - off, 1 << 30));
     if (s.data && !s.zero) {
       const last = out[out.length - 1];

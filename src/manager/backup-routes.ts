@@ -3,14 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Manager } from './manager.ts';
 import { nameSchema } from './vm-def.ts';
 import { backupJobs, restoreBackup, startBackup, type BackupRequest } from './backup.ts';
-import {
-  EVERY_MAX,
-  EVERY_MIN,
-  deleteSchedule,
-  getSchedule,
-  putSchedule,
-  type PutScheduleBody,
-} from './backup-schedule.ts';
+import { EVERY_MAX, EVERY_MIN, deleteSchedule, getSchedule, putSchedule, type PutScheduleBody } from './backup-schedule.ts';
 
 const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 const nameParams = {

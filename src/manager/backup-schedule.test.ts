@@ -24,21 +24,9 @@ test('pruning keeps the newest N and every backup their chains need', () => {
     b('f2', ['f2']),
     b('j1', ['f2', 'j1']),
   ];
-  assert.deepEqual(
-    toPrune(all, 2).map((x) => x.id),
-    ['f1', 'i1', 'i2'],
-  );
+  assert.deepEqual(toPrune(all, 2).map((x) => x.id), ['f1', 'i1', 'i2']);
   // Keeping 3 reaches into the old chain (i2), which needs all of it.
-  assert.deepEqual(
-    toPrune(all, 3).map((x) => x.id),
-    [],
-  );
-  assert.deepEqual(
-    toPrune(all, 1).map((x) => x.id),
-    ['f1', 'i1', 'i2'],
-  );
-  assert.deepEqual(
-    toPrune([b('a', ['a']), b('b', ['b']), b('c', ['c'])], 1).map((x) => x.id),
-    ['a', 'b'],
-  );
+  assert.deepEqual(toPrune(all, 3).map((x) => x.id), []);
+  assert.deepEqual(toPrune(all, 1).map((x) => x.id), ['f1', 'i1', 'i2']);
+  assert.deepEqual(toPrune([b('a', ['a']), b('b', ['b']), b('c', ['c'])], 1).map((x) => x.id), ['a', 'b']);
 });

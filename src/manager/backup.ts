@@ -24,14 +24,7 @@ import type { Manager, VmJson } from './manager.ts';
 import { vmJson } from './manager.ts';
 import { daemonMetrics } from './metrics.ts';
 import { copyRanges, dataRanges, openSnapshotView, type Range } from './backup-copy.ts';
-import {
-  MANIFEST,
-  MANIFEST_FORMAT,
-  listBackups,
-  readManifest,
-  type Manifest,
-  type ManifestDisk,
-} from './backup-manifest.ts';
+import { MANIFEST, MANIFEST_FORMAT, listBackups, readManifest, type Manifest, type ManifestDisk } from './backup-manifest.ts';
 import { newVm } from './storage-ops.ts';
 import { vmFiles } from './vm-def.ts';
 
@@ -94,11 +87,7 @@ function backupDisks(vm: VmRow): VmDisk[] {
   return vm.disks;
 }
 
-const stamp = () =>
-  new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.(\d+)Z$/, '$1Z');
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
 
 /**
  * Starts a backup. Resolves with the job once the point is taken (the guest runs again); the copy
@@ -171,12 +160,7 @@ async function runBackup(
       for (const { d } of writable) await imgSnapshot(ctx, d.path, { op: 'create', name: tag }, { format: 'qcow2' });
     }
   } catch (e) {
-    await dropPoint(
-      mgr,
-      name,
-      writable.map((x) => x.d),
-      tag,
-    );
+    await dropPoint(mgr, name, writable.map((x) => x.d), tag);
     rmSync(dir, { recursive: true, force: true });
     throw e instanceof ApiError ? e : unusable(`VM '${name}': the backup point failed: ${describeError(e)}`);
   }
@@ -287,12 +271,7 @@ async function runBackup(
       renameSync(join(dir, `${MANIFEST}.tmp`), join(dir, MANIFEST));
     } finally {
       for (const p of plans) await p.view.close().catch(() => {});
-      await dropPoint(
-        mgr,
-        name,
-        writable.map((x) => x.d),
-        tag,
-      );
+      await dropPoint(mgr, name, writable.map((x) => x.d), tag);
     }
     job.state = 'done';
     end({ result: 'ok' });
@@ -327,8 +306,7 @@ async function dropPoint(mgr: Manager, name: string, disks: VmDisk[], tag: strin
     if (now && (now.state === 'running' || now.state === 'paused')) return;
   }
   const ctx = nodeImgContext();
-  for (const d of disks)
-    await imgSnapshot(ctx, d.path, { op: 'delete', name: tag }, { format: 'qcow2' }).catch(() => {});
+  for (const d of disks) await imgSnapshot(ctx, d.path, { op: 'delete', name: tag }, { format: 'qcow2' }).catch(() => {});
 }
 
 /**
@@ -360,13 +338,10 @@ export async function restoreBackup(mgr: Manager, body: { path: string; name?: s
   if (existing) {
     vm = await mgr.exclusive(existing, 'a restore', async () => {
       const cur = mgr.vm(name);
-      if (cur.state !== 'stopped' && cur.state !== 'crashed')
-        throw wrongState(name, cur.state, 'restore (stop it first)');
+      if (cur.state !== 'stopped' && cur.state !== 'crashed') throw wrongState(name, cur.state, 'restore (stop it first)');
       // Its snapshots live in the disks being replaced: they would name tags that are gone.
       if (mgr.db.listSnapshots(cur.id).length)
-        throw conflict(
-          `VM '${name}' has snapshots, which a restore would lose: delete them first, or restore into a new VM (name)`,
-        );
+        throw conflict(`VM '${name}' has snapshots, which a restore would lose: delete them first, or restore into a new VM (name)`);
       if (cur.disks.length !== m.disks.length)
         throw conflict(
           `VM '${name}' has ${cur.disks.length} disk(s), the backup ${m.disks.length}: restore into a new VM (name)`,

@@ -39,8 +39,7 @@ export interface SeedFields {
   password?: string;
 }
 
-export const wantsSeed = (b: SeedFields) =>
-  b.hostname !== undefined || b.sshKeys !== undefined || b.password !== undefined;
+export const wantsSeed = (b: SeedFields) => b.hostname !== undefined || b.sshKeys !== undefined || b.password !== undefined;
 
 /** Writes the seed into `dir` and adds it to `vm` as its last disk. */
 /** `slots`: virtio slots for disks and NICs (vm-def.ts DEVICE_SLOTS; passed in: vm-def imports this file). */

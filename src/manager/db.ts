@@ -463,17 +463,7 @@ export class ManagerDb {
         `INSERT OR REPLACE INTO backup_schedules (vm_id, every, keep, dest, incremental, ram, created, last_run, last_result)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        s.vmId,
-        s.every,
-        s.keep,
-        s.dest,
-        s.incremental ? 1 : 0,
-        s.ram ? 1 : 0,
-        s.created,
-        s.lastRun ?? null,
-        s.lastResult ?? null,
-      );
+      .run(s.vmId, s.every, s.keep, s.dest, s.incremental ? 1 : 0, s.ram ? 1 : 0, s.created, s.lastRun ?? null, s.lastResult ?? null);
   }
 
   deleteSchedule(vmId: string): boolean {

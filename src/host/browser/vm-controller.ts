@@ -372,12 +372,12 @@ export class VmController {
     const refs: SavedDiskRef[] = Array.isArray(web)
       ? (web as SavedDiskRef[])
       : config.disks.map((d) => ({
-          kind: 'file' as const,
-          name: d.path.split(/[\\/]/).pop() ?? d.path,
-          writable: !d.readOnly,
-          ...(d.format ? { format: d.format } : {}),
-          ...(d.identity !== undefined ? { identity: d.identity } : {}),
-        }));
+        kind: 'file' as const,
+        name: d.path.split(/[\\/]/).pop() ?? d.path,
+        writable: !d.readOnly,
+        ...(d.format ? { format: d.format } : {}),
+        ...(d.identity !== undefined ? { identity: d.identity } : {}),
+      }));
     try {
       for (const r of refs) {
         if (!isDiskRef(r)) throw new Error('the snapshot lists a disk it does not describe');
