@@ -145,7 +145,9 @@ test(
       await page.locator('#console-status', { hasText: 'connected: typing' }).waitFor({ timeout: 60_000 });
     } catch (e) {
       await shot('4-failed');
-      throw new Error(`${(e as Error).message}\nconsole status: ${await page.locator('#console-status').textContent()}`);
+      throw new Error(
+        `${(e as Error).message}\nconsole status: ${await page.locator('#console-status').textContent()}`,
+      );
     }
     await page.keyboard.press('Enter');
     const back = await run(probe('T2'), probeAnswer('T2'));

@@ -462,6 +462,10 @@ class VmPage {
     (globalThis as unknown as { virtkitConsole: unknown }).virtkitConsole = {
       text: () => this.consoleView.text(),
       samples: () => histories.get(name)?.length ?? 0,
+      tab: () => {
+        const t = tabVms.get(name);
+        return t ? { phase: t.phaseText, live: t.live, ...t.stats } : undefined;
+      },
     };
     const tab = tabVms.get(name);
     if (tab?.live) {

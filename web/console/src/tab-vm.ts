@@ -55,6 +55,8 @@ export class TabVm {
   /** A send-back is under way: the daemon ending the session is then expected, not news. */
   private leaving = false;
   phaseText = 'restoring';
+  /** The worker's last figures (instructions so far, MIPS), for the page and tests. */
+  stats = { instret: 0, mips: 0 };
 
   private constructor(
     readonly name: string,
@@ -196,6 +198,9 @@ export class TabVm {
           this.waiting = undefined;
           w.ok(m);
         }
+        break;
+      case 'stats':
+        this.stats = { instret: m.instret, mips: m.mips };
         break;
       case 'leave':
         if (this.waiting?.want === 'leave') {
