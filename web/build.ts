@@ -41,13 +41,14 @@ const COMMON: BuildOptions = {
 };
 
 /**
- * The web console's bundle (console.js, console.css) in memory, for a daemon running from a
+ * The web console's bundles (console.js, console.css, worker.js) in memory, for a daemon running from a
  * checkout: it serves what the sources say without writing web/dist under a concurrent build.
  */
 export async function buildConsoleInMemory(root = WEB_ROOT): Promise<Map<string, Uint8Array>> {
   const r = await build({
     ...COMMON,
-    entryPoints: { console: join(root, 'console/src/main.ts') },
+    // worker.js: the VM worker of `virtkit web`, which the console starts for a VM moved into its tab.
+    entryPoints: { console: join(root, 'console/src/main.ts'), worker: join(root, 'src/worker.ts') },
     outdir: join(root, 'dist'),
     minify: true,
     write: false,

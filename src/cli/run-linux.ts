@@ -584,6 +584,29 @@ export async function runLinux(argv: string[]): Promise<number> {
     }
     return {};
   };
+  /**
+   * QMP x-virtkit-save-and-quit {state-file} (docs/manager.md): the VM is moving elsewhere (a
+   * browser tab). Paused first and kept paused, so nothing the guest does after the state file
+   * reaches the disks; then quit as `quit` does (disks flushed and closed, exit status 0). If the
+   * file cannot be written the VM runs on as it was.
+   */
+  const saveAndLeave = async (stateFile: string) => {
+    const target = resolve(stateFile);
+    const why = await saveTargetProblem(target);
+    if (why) throw new QmpError('GenericError', `state-file ${why}`);
+    if (saving || vm.stopped) throw new QmpError('GenericError', 'the VM is already quitting');
+    const wasRunning = vm.pause();
+    try {
+      await writeSnapshot(target);
+    } catch (e) {
+      if (wasRunning) vm.resume();
+      throw new QmpError('GenericError', `save failed: ${oneLine(e)}`);
+    }
+    saving = true;
+    // After the answer is on its way: the process then ends as after quit.
+    setImmediate(() => vm.stop({ kind: 'quit' }));
+    return {};
+  };
   const saveAndQuit = async () => {
     if (saving || vm.stopped) return;
     saving = true;
@@ -729,6 +752,10 @@ export async function runLinux(argv: string[]): Promise<number> {
       qmpTarget.monitor.register('x-virtkit-savevm', {
         args: { tag: { type: 'string' }, 'state-file': { type: 'string' } },
         run: (args) => saveVm(args.tag as string, args['state-file'] as string),
+      });
+      qmpTarget.monitor.register('x-virtkit-save-and-quit', {
+        args: { 'state-file': { type: 'string' } },
+        run: (args) => saveAndLeave(args['state-file'] as string),
       });
       // Dirty bitmaps from here on: what the guest writes once it starts (docs/manager.md "Backups").
       const tracking = new BackupTracking();

@@ -17,6 +17,13 @@ export class ApiError extends Error {
 export const badRequest = (message: string) => new ApiError(400, 'invalid-request', message);
 export const notFound = (what: string) => new ApiError(404, 'not-found', `${what} does not exist`);
 export const conflict = (message: string) => new ApiError(409, 'conflict', message);
+/** A VM living in a browser tab runs nowhere else: the message says where it is and how it comes back. */
+const IN_BROWSER_HINT =
+  ' (it runs in a browser tab: send it back from the tab, or end that with DELETE /v1/vms/NAME/browser)';
 export const wrongState = (name: string, state: string, action: string) =>
-  new ApiError(409, 'wrong-state', `VM '${name}' is ${state}: cannot ${action} it`);
+  new ApiError(
+    409,
+    'wrong-state',
+    `VM '${name}' is ${state}: cannot ${action} it${state === 'in-browser' ? IN_BROWSER_HINT.replace('NAME', name) : ''}`,
+  );
 export const unusable = (message: string) => new ApiError(422, 'unusable', message);

@@ -121,6 +121,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return 0;
   } finally {
     scheduler?.stop();
+    await mgr?.browser.closeAll();
     mgr?.supervisor.detachAll();
     for (const a of apps) await a.close().catch(() => {});
     try {

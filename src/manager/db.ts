@@ -10,8 +10,17 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 
-export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed';
-export const VM_STATES: readonly VmState[] = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed'];
+/** `in-browser`: the VM was moved into a browser tab (browser-move.ts); no VM process runs here. */
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed' | 'in-browser';
+export const VM_STATES: readonly VmState[] = [
+  'stopped',
+  'starting',
+  'running',
+  'paused',
+  'stopping',
+  'crashed',
+  'in-browser',
+];
 
 export type VmSource =
   | { type: 'default' }

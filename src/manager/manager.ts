@@ -14,6 +14,7 @@ import type { QmpConnector } from './qmp-link.ts';
 import { DEFAULT_POOL, admit, checkStart, pool } from './pools.ts';
 import { buildFromTemplate } from './templates.ts';
 import { attachSeed, wantsSeed } from './cloud-init.ts';
+import { BrowserMoves } from './browser-move.ts';
 
 /** The VM as the API shows it (docs/manager.md `VM`). */
 export function vmJson(vm: VmRow) {
@@ -46,6 +47,8 @@ export type VmJson = ReturnType<typeof vmJson>;
 
 export class Manager {
   readonly supervisor: Supervisor;
+  /** VMs moved into browser tabs (browser-move.ts). */
+  readonly browser: BrowserMoves;
   /** Names being created right now: a second create of the same name is 409 before any file is made. */
   private readonly creating = new Set<string>();
   /** VMs with a long operation running (snapshot, clone, export, delete): a second one is 409. */
@@ -58,6 +61,7 @@ export class Manager {
     connectQmp: QmpConnector,
   ) {
     this.supervisor = new Supervisor(dir, db, bus, connectQmp);
+    this.browser = new BrowserMoves(this);
   }
 
   vm(name: string): VmRow {
@@ -72,6 +76,11 @@ export class Manager {
 
   get(name: string): VmJson {
     return vmJson(this.vm(name));
+  }
+
+  /** The long operation running on the VM (exclusive()), if any. */
+  busyWith(vm: VmRow): string | undefined {
+    return this.busy.get(vm.id);
   }
 
   /** Runs `fn` as the one long operation on a VM; a second concurrent one is refused (409). */
@@ -137,7 +146,8 @@ export class Manager {
       const cur = this.vm(name);
       if (cur.state !== 'stopped' && cur.state !== 'crashed') {
         if (!force) throw wrongState(name, cur.state, 'delete (stop it first, or delete with force=true)');
-        if (this.supervisor.isActive(cur.id)) await this.supervisor.stop(cur, 'delete');
+        if (cur.state === 'in-browser') await this.browser.abandon(name);
+        else if (this.supervisor.isActive(cur.id)) await this.supervisor.stop(cur, 'delete');
       }
       const last = this.db.getVmById(vm.id)?.state ?? 'stopped';
       this.db.deleteVm(vm.id);

@@ -22,6 +22,7 @@ import { registerBackupRoutes } from './backup-routes.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerPoolRoutes } from './pools.ts';
 import { registerTemplateRoutes } from './templates.ts';
+import { registerBrowserRoutes } from './browser-routes.ts';
 import { bearerFromProtocols, registerWebConsole, selectProtocol, type WebConsoleOptions } from './web-console.ts';
 
 export interface AppOptions {
@@ -409,6 +410,7 @@ export async function buildApp(mgr: Manager, opts: AppOptions): Promise<FastifyI
   await registerMetricsRoute(app, mgr);
   await registerPoolRoutes(app, mgr, errors);
   await registerTemplateRoutes(app, mgr, errors);
+  await registerBrowserRoutes(app, mgr, errors);
   if (opts.webConsole) registerWebConsole(app, opts.webConsole);
   await app.ready();
   return app;

@@ -43,7 +43,7 @@ export const START_TIMEOUT_MS = 300_000;
 /** vm.stderr is rotated to vm.stderr.1 at each start and exit once it is larger than this. */
 export const STDERR_MAX = 1 << 20;
 
-type Intent = 'stop' | 'shutdown' | 'delete';
+type Intent = 'stop' | 'shutdown' | 'delete' | 'move';
 
 interface Runtime {
   vmId: string;
@@ -54,6 +54,8 @@ interface Runtime {
   /** Why the manager ended it (a kill after a timeout), for the stopped event. */
   intentReason?: string;
   sawShutdown: boolean;
+  /** intent 'move': the state file x-virtkit-save-and-quit writes (whole once it exists: tmp + rename). */
+  moveFile?: string;
   /** Settles once the exit has been recorded. */
   exited: Promise<void>;
   markExited: () => void;
@@ -185,9 +187,9 @@ export class Supervisor {
   }
 
   /** Starts a stopped or crashed VM; resolves once its QMP socket answers. `restore`: a snapshot state file. */
-  async start(vm: VmRow, restore?: string): Promise<void> {
+  async start(vm: VmRow, restore?: string, from: readonly VmState[] = ['stopped', 'crashed']): Promise<void> {
     if (this.closing) throw new ApiError(500, 'shutting-down', 'the daemon is shutting down');
-    if (!this.setState(vm, ['stopped', 'crashed'], 'starting', undefined, { reason: null }))
+    if (!this.setState(vm, from, 'starting', undefined, { reason: null }))
       throw wrongState(vm.name, this.db.getVmById(vm.id)?.state ?? vm.state, 'start');
     const vmDir = this.dir.vmDir(vm.id);
     const f = vmFiles(vmDir);
@@ -328,8 +330,11 @@ export class Supervisor {
       const asked = rt.intent !== undefined;
       const known = code !== null || signal !== null;
       const clean = asked || code === 0 || (!known && rt.sawShutdown);
+      // A move to a browser tab: the state file is complete once it exists, and the VM lives on there.
+      const moved = rt.intent === 'move' && rt.moveFile !== undefined && existsSync(rt.moveFile);
       let reason: string;
-      if (asked) reason = rt.intentReason ?? (rt.intent === 'shutdown' ? 'the guest powered off' : 'stopped');
+      if (moved) reason = 'moved to a browser tab';
+      else if (asked) reason = rt.intentReason ?? (rt.intent === 'shutdown' ? 'the guest powered off' : 'stopped');
       else if (code === 0) reason = 'the guest powered off';
       else if (!known)
         reason = clean
@@ -340,9 +345,8 @@ export class Supervisor {
         reason = signal ? `killed by ${signal}` : `exit status ${code}`;
         if (tail && !signal) reason += `: ${tail}`;
       }
-      this.setState(vm, ['starting', 'running', 'paused', 'stopping'], clean ? 'stopped' : 'crashed', reason, {
-        pid: null,
-      });
+      const to: VmState = moved ? 'in-browser' : clean ? 'stopped' : 'crashed';
+      this.setState(vm, ['starting', 'running', 'paused', 'stopping'], to, reason, { pid: null });
       for (const p of [f.qmp, f.console, f.pid]) removeQuietly(p);
       rotateStderr(f.stderr);
     }
@@ -375,6 +379,36 @@ export class Supervisor {
     if (rt.qmp) await Promise.race([rt.qmp.execute('quit').catch(() => undefined), rt.exited]);
     else this.kill(rt, 'SIGTERM');
     await rt.exited;
+  }
+
+  /**
+   * Moves a running or paused VM out of its process (to a browser tab): QMP
+   * x-virtkit-save-and-quit writes RAM and device state to `stateFile` with the guest paused and
+   * its disks flushed, then the process quits and releases its disks. Resolves once it is gone,
+   * the VM `in-browser`; a failed save leaves the VM running as it was (422).
+   */
+  async moveOut(vm: VmRow, stateFile: string): Promise<void> {
+    const rt = this.runtimes.get(vm.id);
+    if (!rt?.qmp || (vm.state !== 'running' && vm.state !== 'paused') || rt.intent !== undefined)
+      throw wrongState(vm.name, vm.state, 'move');
+    removeQuietly(stateFile);
+    rt.intent = 'move';
+    rt.moveFile = stateFile;
+    try {
+      await Promise.race([rt.qmp.execute('x-virtkit-save-and-quit', { 'state-file': stateFile }), rt.exited]);
+    } catch (e) {
+      if (!rt.done) {
+        rt.intent = undefined;
+        rt.moveFile = undefined;
+      }
+      throw unusable(`VM '${vm.name}' could not be saved for the move (it runs on): ${(e as Error).message}`);
+    }
+    // The process quits by itself once the file is written; one that hangs is killed.
+    rt.timers.push(setTimeout(() => this.kill(rt, 'SIGKILL'), STOP_GRACE_MS));
+    await rt.exited;
+    const now = this.db.getVmById(vm.id);
+    if (now?.state !== 'in-browser')
+      throw unusable(`VM '${vm.name}' did not move: ${now?.reason ?? 'its process ended without its state file'}`);
   }
 
   /**
@@ -445,6 +479,16 @@ export class Supervisor {
    */
   async reattach(): Promise<void> {
     for (const vm of this.db.listVms()) {
+      if (vm.state === 'in-browser') {
+        // Its disks were served by the daemon that ended: the tab's VM lost them (browser-move.ts).
+        this.setState(
+          vm,
+          ['in-browser'],
+          'stopped',
+          'the daemon restarted while the VM ran in a browser tab: the tab lost its disks; they hold what it wrote (as after a power cut)',
+        );
+        continue;
+      }
       if (!['starting', 'running', 'paused', 'stopping'].includes(vm.state)) continue;
       const f = vmFiles(this.dir.vmDir(vm.id));
       const ours = vm.pid !== undefined && pidAlive(vm.pid) && isVmProcess(vm.pid, f.pid);

@@ -37,6 +37,12 @@ test('an installed package serves the prebuilt web/dist files; a missing bundle 
     assert.equal(js.body, 'console.log(1)');
     assert.match(String(js.headers['content-type']), /^text\/javascript/);
     assert.equal((await app.inject('/assets/console.css')).body, '.x{}');
+    // The VM worker's bundle is read on its own: one missing file fails only its own route.
+    assert.equal((await app.inject('/assets/worker.js')).statusCode, 500);
+    writeFileSync(join(root, 'dist', 'worker.js'), 'onmessage=null');
+    const w = await app.inject('/assets/worker.js');
+    assert.equal(w.body, 'onmessage=null');
+    assert.match(String(w.headers['content-security-policy']), /'unsafe-eval'/);
     await app.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

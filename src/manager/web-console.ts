@@ -60,22 +60,29 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/**
+ * The VM worker (a VM moved into the tab runs there) has its own policy: its translation tier
+ * (src/riscv/jit.ts) compiles guest code windows with `new Function`, so it may evaluate; it
+ * fetches only the daemon (the VM's disks) and loads nothing else. The page keeps the strict one.
+ */
+const WORKER_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; connect-src 'self'";
+
 /** Registers GET / and GET /assets/* as public routes (`config.public`, see server.ts). */
 export function registerWebConsole(app: FastifyInstance, opts: WebConsoleOptions): void {
   let built: Promise<ConsoleBundle> | undefined;
-  const bundle = (): Promise<ConsoleBundle> => {
-    if (opts.build) return (built ??= opts.build());
-    return (built ??= (async () => {
-      const m: ConsoleBundle = new Map();
-      for (const f of ['console.js', 'console.css']) m.set(f, await readFile(join(opts.root, 'dist', f)));
-      return m;
-    })());
+  /** A bundle: built in memory from a checkout, else the prebuilt web/dist file (read per request). */
+  const bundled = (name: string) => async (): Promise<Uint8Array> => {
+    if (!opts.build) return readFile(join(opts.root, 'dist', name));
+    const file = (await (built ??= opts.build())).get(name);
+    if (!file) throw new Error(`the build made no ${name}`);
+    return file;
   };
   const files: Record<string, () => Promise<Uint8Array>> = {
     'index.html': () => readFile(join(opts.root, 'console', 'index.html')),
     'style.css': () => readFile(join(opts.root, 'console', 'style.css')),
-    'console.js': async () => (await bundle()).get('console.js')!,
-    'console.css': async () => (await bundle()).get('console.css')!,
+    'console.js': bundled('console.js'),
+    'console.css': bundled('console.css'),
+    'worker.js': bundled('worker.js'),
   };
 
   const send = async (reply: FastifyReply, name: string) => {
@@ -95,13 +102,13 @@ export function registerWebConsole(app: FastifyInstance, opts: WebConsoleOptions
       .header('cache-control', 'no-cache')
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
-      .header('content-security-policy', CSP)
+      .header('content-security-policy', name === 'worker.js' ? WORKER_CSP : CSP)
       .send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   };
 
   const route = { schema: { hide: true }, config: { public: true } };
   app.get('/', route, (_req, reply) => send(reply, 'index.html'));
   app.get('/index.html', route, (_req, reply) => send(reply, 'index.html'));
-  for (const name of ['style.css', 'console.js', 'console.css'])
+  for (const name of ['style.css', 'console.js', 'console.css', 'worker.js'])
     app.get(`/assets/${name}`, route, (_req, reply) => send(reply, name));
 }

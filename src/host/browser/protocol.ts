@@ -4,6 +4,7 @@
  */
 import type { BlobLike } from './blob-store.ts';
 import type { BootConfig } from './guest-config.ts';
+import type { RemoteVm } from './daemon-vm.ts';
 
 /** A host file the user added as a disk (a DOM File: a Blob with a name). */
 export interface FileDisk {
@@ -23,7 +24,11 @@ export type UiMessage =
   | { t: 'save' }
   /** Press the guest's power button (the default guest shuts down cleanly). */
   | { t: 'power-button' }
-  | { t: 'restore'; bytes: Uint8Array; name: string; files: FileDisk[] };
+  | { t: 'restore'; bytes: Uint8Array; name: string; files: FileDisk[] }
+  /** Continue a VM `virtkit daemon` moved into this tab: its snapshot, its disks through the daemon. */
+  | { t: 'adopt'; bytes: Uint8Array; remote: RemoteVm }
+  /** Pause the adopted VM for good and answer its snapshot for the daemon ('leave'). */
+  | { t: 'send-back' };
 
 export type VmPhase = 'downloading' | 'opening disks' | 'booting' | 'running' | 'paused' | 'restoring' | 'stopped';
 
@@ -35,5 +40,7 @@ export type WorkerMessage =
   /** The first shell prompt since boot or restore; ms counted from the VM's start. */
   | { t: 'prompt'; ms: number; instret: number }
   | { t: 'snapshot'; bytes: Uint8Array }
+  /** The adopted VM, paused, as a snapshot for the daemon; `wasRunning`: resume it if the daemon refuses. */
+  | { t: 'leave'; bytes: Uint8Array; wasRunning: boolean }
   | { t: 'error'; message: string }
   | { t: 'stopped'; reason: string };

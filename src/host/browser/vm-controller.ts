@@ -22,6 +22,8 @@ import { checkValidator, decodeValidator, validatorOf, type DiskValidator } from
 import type { BootConfig } from './guest-config.ts';
 import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts';
 import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
+import { adoptAttachments, sendBackConfig, type DaemonRecord, type RemoteVm } from './daemon-vm.ts';
+import type { RemoteFetch } from './remote-disk.ts';
 
 /**
  * The translation tier (src/riscv/jit.ts) runs in the page's worker too. Before the tier stopped
@@ -93,6 +95,8 @@ export class VmController {
   /** Output bytes posted and not yet acknowledged by the page, and whether that held the VM. */
   private unacked = 0;
   private outputHeld = false;
+  /** Set while the VM is one `virtkit daemon` moved here (adopt): what its send-back records. */
+  private daemon: DaemonRecord | undefined;
 
   constructor(
     private readonly post: (msg: WorkerMessage, transfer?: ArrayBuffer[]) => void,
@@ -111,6 +115,12 @@ export class VmController {
         break;
       case 'restore':
         void this.guard(() => this.restore(msg.bytes, msg.name, msg.files));
+        break;
+      case 'adopt':
+        void this.guard(() => this.adopt(msg.bytes, msg.remote));
+        break;
+      case 'send-back':
+        void this.sendBack();
         break;
       case 'input':
         this.vm?.input(msg.data);
@@ -438,6 +448,57 @@ export class VmController {
     }
   }
 
+  /**
+   * Continues a VM the daemon moved here: its disks stay on the daemon's side (RemoteDisk), each
+   * checked against the snapshot's record of it before the guest runs.
+   */
+  private async adopt(bytes: Uint8Array, remote: RemoteVm): Promise<void> {
+    this.teardown();
+    this.phase('restoring', 'from the daemon');
+    const host = createWorkerHost();
+    let record: DaemonRecord | undefined;
+    try {
+      const vm = await VmSession.restore(
+        bytes,
+        async (saved) => {
+          const got = await adoptAttachments(saved, remote, this.fetchFn as unknown as RemoteFetch, TRANSLATE);
+          record = got.record;
+          return got.attachments;
+        },
+        host,
+        this.events(),
+      );
+      this.daemon = record;
+      this.config = undefined;
+      this.launch(vm, host);
+    } catch (e) {
+      host.close();
+      throw new Error(`cannot continue the VM from the daemon: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Pauses the adopted VM (for good, unless the daemon refuses its snapshot and the page resumes
+   * it) and answers its snapshot in `virtkit run`'s form, disks flushed to the daemon first.
+   */
+  private async sendBack(): Promise<void> {
+    const vm = this.vm;
+    const record = this.daemon;
+    if (!vm || vm.stopped || !record) {
+      this.error(new Error('nothing to send back: no VM from the daemon runs here'));
+      return;
+    }
+    const wasRunning = vm.running;
+    vm.pause();
+    this.phase('paused');
+    try {
+      const bytes = await vm.save(() => sendBackConfig(record, vm.disks));
+      this.post({ t: 'leave', bytes, wasRunning }, [bytes.buffer as ArrayBuffer]);
+    } catch (e) {
+      this.error(new Error(`cannot send the VM back: ${(e as Error).message}`));
+    }
+  }
+
   /** Events of one VM; a replaced VM's late events are dropped. */
   private events() {
     const gen = ++this.generation;
@@ -536,6 +597,7 @@ export class VmController {
     this.host?.close();
     this.host = undefined;
     this.overlays = [];
+    this.daemon = undefined;
   }
 }
 

@@ -29,7 +29,8 @@ const ALLOWED: Record<VmAction, readonly string[]> = {
   snapshot: ['running', 'paused', 'stopped', 'crashed'],
   // A copy of a disk in use would not be consistent: the daemon wants the source stopped.
   clone: ['stopped', 'crashed'],
-  delete: ['stopped', 'crashed', 'running', 'paused', 'stopping'],
+  // In a browser tab: the daemon takes it back from the tab (without its RAM), then deletes it.
+  delete: ['stopped', 'crashed', 'running', 'paused', 'stopping', 'in-browser'],
 };
 
 /** Whether `action` can act on a VM in `state` (and no long operation is running on it). */

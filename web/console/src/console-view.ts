@@ -17,6 +17,10 @@ export class ConsoleView {
   private mode: 'type' | 'watch' = 'type';
   private readonly resizeObserver: ResizeObserver;
   private disposed = false;
+  /** The VM runs in this tab (tab-vm.ts): keystrokes go here, not to a WebSocket. */
+  private local: ((bytes: Uint8Array) => void) | undefined;
+  /** The next connection keeps the screen: the VM came back from this tab, its new process has printed nothing. */
+  private keepScreen = false;
 
   constructor(
     private readonly box: HTMLElement,
@@ -27,7 +31,9 @@ export class ConsoleView {
     this.term = new Terminal({ scrollback: 5000, fontSize: 14, cols: 80, rows: 24 });
     this.term.open(box);
     this.term.onData((d) => {
-      if (this.ws?.readyState === WebSocket.OPEN && this.mode === 'type') this.ws.send(new TextEncoder().encode(d));
+      if (this.local) this.local(new TextEncoder().encode(d));
+      else if (this.ws?.readyState === WebSocket.OPEN && this.mode === 'type')
+        this.ws.send(new TextEncoder().encode(d));
     });
     let queued = false;
     this.resizeObserver = new ResizeObserver(() => {
@@ -47,14 +53,15 @@ export class ConsoleView {
 
   /** Opens the WebSocket (the VM must be running or paused). The replayed output starts a clean screen. */
   connect(): void {
-    if (this.disposed || this.connected) return;
+    if (this.disposed || this.connected || this.local) return;
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/vms/${encodeURIComponent(this.vm)}/console?mode=${this.mode}`;
     const ws = new WebSocket(url, ['virtkit.console', `virtkit.bearer.${this.token}`]);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.setStatus('connecting…');
     ws.onopen = () => {
-      this.term.reset();
+      if (!this.keepScreen) this.term.reset();
+      this.keepScreen = false;
       this.setStatus(this.mode === 'type' ? 'connected: typing' : 'connected: watching (another client types)');
       if (this.mode === 'type') this.term.focus();
     };
@@ -81,6 +88,33 @@ export class ConsoleView {
     this.ws = undefined;
     ws?.close();
     this.mode = 'type';
+  }
+
+  /** The VM now runs in this tab: typing goes to `sink`, its output comes through writeLocal(). */
+  attachLocal(sink: (bytes: Uint8Array) => void): void {
+    this.disconnect();
+    this.local = sink;
+    this.setStatus('in this tab: typing');
+    this.term.focus();
+  }
+
+  /** Output of the VM in this tab; `done` once xterm has shown it (the worker's flow control). */
+  writeLocal(bytes: Uint8Array, done?: () => void): void {
+    this.term.write(bytes, done);
+  }
+
+  /**
+   * The VM left this tab: `keep` (it was sent back: its new process has printed nothing) makes
+   * the next connection continue on the same screen instead of starting a clean one.
+   */
+  detachLocal(status: string, keep: boolean): void {
+    this.local = undefined;
+    this.keepScreen = keep;
+    if (!this.connected) this.setStatus(status);
+  }
+
+  get isLocal(): boolean {
+    return this.local !== undefined;
   }
 
   dispose(): void {

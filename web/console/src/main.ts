@@ -15,6 +15,7 @@ import { $, ask, h, showError } from './dom.ts';
 import { ConsoleView } from './console-view.ts';
 import { Charts } from './charts.ts';
 import type { VmEvent } from './sse.ts';
+import { TabVm, type TabVmView } from './tab-vm.ts';
 
 const TOKEN_KEY = 'virtkit.token';
 const POLL_MS = 5000;
@@ -29,6 +30,16 @@ const opLog: { text: string; state: 'running' | 'done' | 'failed'; since: number
 let page: { kind: 'list' } | { kind: 'vm'; name: string; view: VmPage } = { kind: 'list' };
 let eventsAbort: AbortController | undefined;
 let pollTimer: ReturnType<typeof setInterval> | undefined;
+/** VMs moved into this tab (tab-vm.ts), by name: they outlive the VM page that moved them. */
+const tabVms = new Map<string, TabVm>();
+const liveTabVms = () => [...tabVms.values()].filter((t) => t.live);
+// Leaving the page ends the VMs running in it: ask first, and tell the daemon at once if so.
+window.addEventListener('beforeunload', (e) => {
+  if (liveTabVms().length) e.preventDefault();
+});
+window.addEventListener('pagehide', () => {
+  for (const t of liveTabVms()) t.abandonOnUnload();
+});
 
 // ---------------------------------------------------------------- login
 
@@ -451,7 +462,16 @@ class VmPage {
     (globalThis as unknown as { virtkitConsole: unknown }).virtkitConsole = {
       text: () => this.consoleView.text(),
       samples: () => histories.get(name)?.length ?? 0,
+      tab: () => {
+        const t = tabVms.get(name);
+        return t ? { phase: t.phaseText, live: t.live, ...t.stats } : undefined;
+      },
     };
+    const tab = tabVms.get(name);
+    if (tab?.live) {
+      this.consoleView.attachLocal((b) => tab.input(b));
+      tab.attach(this.tabView());
+    }
     void this.loadSnapshots();
     void api.events(name).then(
       (list) => {
@@ -468,6 +488,32 @@ class VmPage {
       return;
     }
     this.vm = vm;
+    const tab = tabVms.get(vm.name);
+    const here = tab?.live === true;
+    const moveButtons = h(
+      'span',
+      { class: 'actions move' },
+      h(
+        'button',
+        {
+          'data-action': 'open-in-tab',
+          title: 'Move the running VM into this browser tab (its disks stay on the daemon)',
+          disabled: here || busy.has(vm.name) || (vm.state !== 'running' && vm.state !== 'paused'),
+          onclick: () => void this.openHere(),
+        },
+        'open in this tab',
+      ),
+      h(
+        'button',
+        {
+          'data-action': 'send-back',
+          title: 'Move the VM from this tab back to the daemon',
+          disabled: !here || busy.has(vm.name),
+          onclick: () => void this.sendBack(),
+        },
+        'send back',
+      ),
+    );
     this.head.replaceChildren(
       h('h2', {}, vm.name, ' ', stateBadge(vm)),
       h(
@@ -476,8 +522,11 @@ class VmPage {
         `${vm.cpus} CPU, ${vm.memory} MiB, source ${vm.source.type}${vm.source.path ? ` ${vm.source.path}` : ''}, ${vm.disks.length} disk(s)${vm.reason ? ` — ${vm.reason}` : ''}`,
       ),
       actionButtons(vm),
+      moveButtons,
     );
     if (vm.state === 'running' || vm.state === 'paused') this.consoleView.connect();
+    else if (vm.state === 'in-browser' && !this.consoleView.isLocal)
+      $('console-status').textContent = 'the VM runs in a browser tab (not this one)';
     let history = histories.get(vm.name);
     if (!history) histories.set(vm.name, (history = new StatsHistory()));
     if (!this.charts) this.charts = new Charts(this.chartBox, history);
@@ -485,6 +534,50 @@ class VmPage {
       this.chartedPoints = history.length;
       this.charts.update();
     }
+  }
+
+  /** The console shows the VM running in this tab. */
+  private tabView(): TabVmView {
+    return {
+      output: (bytes, done) => this.consoleView.writeLocal(bytes, done),
+      phase: (p) => {
+        if (this.consoleView.isLocal) $('console-status').textContent = `in this tab: ${p}`;
+      },
+      ended: (reason) => {
+        tabVms.delete(this.name);
+        this.consoleView.detachLocal(`ended in this tab: ${reason}`, false);
+        // A guest that powered off here: the daemon gets its disks back and records it stopped.
+        void api.call('DELETE', `/v1/vms/${encodeURIComponent(this.name)}/browser`).catch(() => undefined);
+        render();
+      },
+      error: (m) => showError(m),
+    };
+  }
+
+  private async openHere(): Promise<void> {
+    // Typing goes to the tab's VM from the start: the daemon's console closes with the move.
+    const holder: { tab?: TabVm | undefined } = {};
+    this.consoleView.attachLocal((b) => holder.tab?.input(b));
+    const tab = (holder.tab = await longOp(this.name, `move ${this.name} into this tab`, () =>
+      TabVm.open(api, sessionStorage.getItem(TOKEN_KEY) ?? '', this.name, this.tabView()),
+    ));
+    if (!tab) {
+      this.consoleView.detachLocal('', false);
+      render();
+      return;
+    }
+    tabVms.set(this.name, tab);
+    render();
+  }
+
+  private async sendBack(): Promise<void> {
+    const tab = tabVms.get(this.name);
+    if (!tab) return;
+    const ok = await longOp(this.name, `send ${this.name} back to the daemon`, () => tab.sendBack().then(() => true));
+    if (!ok) return;
+    tabVms.delete(this.name);
+    this.consoleView.detachLocal('back on the daemon', true);
+    render();
   }
 
   event(e: VmEvent): void {
@@ -498,7 +591,10 @@ class VmPage {
     );
     this.events.prepend(li);
     while (this.events.children.length > 200) this.events.lastChild!.remove();
-    if (e.state !== 'running' && e.state !== 'paused' && e.state !== e.previous) this.consoleView.disconnect();
+    // A VM that stops (or leaves for a tab) ends its console; 'starting' is a new process
+    // coming (after a send-back the console may have connected to it already).
+    const ends = e.state !== 'running' && e.state !== 'paused' && e.state !== 'starting';
+    if (ends && e.state !== e.previous && !this.consoleView.isLocal) this.consoleView.disconnect();
   }
 
   async loadSnapshots(): Promise<void> {
@@ -549,6 +645,7 @@ class VmPage {
   }
 
   dispose(): void {
+    tabVms.get(this.name)?.attach(undefined);
     this.consoleView.dispose();
     this.charts?.dispose();
   }
