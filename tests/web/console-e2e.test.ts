@@ -16,7 +16,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { ROOT, launchChromium, type ChromiumSession } from './harness.ts';
+import {
+  ROOT,
+  launchChromium,
+  screenshot,
+  typeAtConsole,
+  waitForConsole,
+  type ChromiumSession,
+} from './harness.ts';
 import { TestDaemon } from '../manager/harness.ts';
 
 const BOOT_MS = 600_000;
@@ -40,41 +47,11 @@ after(async () => {
   await d.cleanup();
 });
 
-async function shot(name: string): Promise<void> {
-  const path = join(artifacts, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  process.stderr.write(`screenshot: ${path}\n`);
-}
-
-function terminalText(): Promise<string> {
-  return page.evaluate(() => (globalThis as unknown as { virtkitConsole: { text(): string } }).virtkitConsole.text());
-}
-
-/** Waits until the console's text matches `re`; presses Enter every few seconds when `poke`. */
-async function waitForTerminal(re: RegExp, timeoutMs: number, poke = false): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  let text = '';
-  let lastPoke = Date.now();
-  while (Date.now() < end) {
-    text = await terminalText();
-    if (re.test(text)) return text;
-    if (poke && Date.now() - lastPoke > 5000) {
-      await page.locator('#terminal .xterm').click();
-      await page.keyboard.press('Enter');
-      lastPoke = Date.now();
-    }
-    await page.waitForTimeout(500);
-  }
-  throw new Error(`the console never matched ${re} in ${timeoutMs} ms; it ends with:\n${text.slice(-800)}`);
-}
-
+const shot = (name: string): Promise<void> => screenshot(page, artifacts, name);
+const waitForTerminal = (re: RegExp, timeoutMs: number, poke = false): Promise<RegExpExecArray> =>
+  waitForConsole(page, re, timeoutMs, poke);
 /** Types a command at the shell prompt and waits for a line of its output matching `answer`. */
-async function run(cmd: string, answer: RegExp): Promise<void> {
-  await page.locator('#terminal .xterm').click();
-  await page.keyboard.type(cmd);
-  await page.keyboard.press('Enter');
-  await waitForTerminal(new RegExp(answer.source, 'm'), CMD_MS);
-}
+const run = (cmd: string, answer: RegExp): Promise<RegExpExecArray> => typeAtConsole(page, cmd, answer, CMD_MS);
 
 async function vmState(): Promise<string> {
   return (await page.locator('.vm-head .state').textContent()) ?? '';

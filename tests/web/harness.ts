@@ -113,3 +113,55 @@ export async function waitForTerminal(page: Page, re: RegExp, timeoutMs: number)
   }
   throw new Error(`terminal never matched ${re} in ${timeoutMs} ms; it ends with:\n${text.slice(-800)}`);
 }
+
+/** Saves a full-page screenshot as DIR/NAME.png (test artifacts) and says where. */
+export async function screenshot(page: Page, dir: string, name: string): Promise<void> {
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  process.stderr.write(`screenshot: ${path}\n`);
+}
+
+/** The daemon web console's terminal text, as its test hook (virtkitConsole) reports it. */
+export function consoleText(page: Page): Promise<string> {
+  return page.evaluate(() => (globalThis as unknown as { virtkitConsole: { text(): string } }).virtkitConsole.text());
+}
+
+/**
+ * Waits until the daemon web console's terminal matches `re` (polling), or throws with its tail;
+ * with `poke`, presses Enter every 5 s (a prompt printed before the view attached shows again).
+ */
+export async function waitForConsole(
+  page: Page,
+  re: RegExp,
+  timeoutMs: number,
+  poke = false,
+): Promise<RegExpExecArray> {
+  const end = Date.now() + timeoutMs;
+  let text = '';
+  let lastPoke = Date.now();
+  while (Date.now() < end) {
+    text = await consoleText(page);
+    const m = re.exec(text);
+    if (m) return m;
+    if (poke && Date.now() - lastPoke > 5000) {
+      await page.locator('#terminal .xterm').click();
+      await page.keyboard.press('Enter');
+      lastPoke = Date.now();
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`the console never matched ${re} in ${timeoutMs} ms; it ends with:\n${text.slice(-1200)}`);
+}
+
+/** Types a command in the daemon web console and waits for a line matching `answer` (which its echo must not match). */
+export async function typeAtConsole(
+  page: Page,
+  cmd: string,
+  answer: RegExp,
+  timeoutMs: number,
+): Promise<RegExpExecArray> {
+  await page.locator('#terminal .xterm').click();
+  await page.keyboard.type(cmd);
+  await page.keyboard.press('Enter');
+  return waitForConsole(page, new RegExp(answer.source, 'm'), timeoutMs);
+}
