@@ -203,9 +203,13 @@ export class BrowserMoves {
     this.session(name, id);
   }
 
-  /** Runs `fn` (an upload) with the session's lease held; contact counts from its end. */
+  /**
+   * Runs `fn` (an upload) with the session's lease held; contact counts from its end. One upload
+   * at a time per VM: each buffers up to uploadLimit() bytes, so parallel ones would multiply that.
+   */
   async pinned<T>(name: string, id: string | undefined, fn: () => Promise<T>): Promise<T> {
     const s = this.session(name, id);
+    if (s.pinned > 0) throw conflict(`VM '${name}' is being sent back by its tab right now: one upload at a time`);
     s.pinned++;
     try {
       return await fn();

@@ -163,6 +163,22 @@ test(
     );
     assert.equal(huge.status, 400);
     assert.match(huge.json.error.message, /the snapshot is larger than the 150994944 bytes allowed/);
+    // One upload at a time: a second one while the first is still coming in is refused.
+    const slow = request({
+      socketPath: d.socket,
+      method: 'POST',
+      path: '/v1/vms/mv/browser/return',
+      headers: { ...octet(session), 'content-length': 1 << 20 },
+    });
+    slow.on('error', () => {});
+    slow.on('response', (res) => res.resume());
+    slow.write(new Uint8Array(1024));
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await raw('POST', '/v1/vms/mv/browser/return', octet(session), new Uint8Array(16));
+    slow.destroy();
+    assert.equal(second.status, 409, second.body.toString());
+    assert.match(second.json.error.message, /one upload at a time/);
+    await new Promise((r) => setTimeout(r, 500));
     const json = await d.req('POST', '/v1/vms/mv/browser/return', {});
     assert.equal(json.status, 400);
 
