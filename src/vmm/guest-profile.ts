@@ -19,6 +19,8 @@ import type { VirtMachine } from '../machine/virt.ts';
 const TWO32 = 4294967296;
 /** Samples keep 52 bits of the pc (20 of the high word): exact in a double, and every kernel and user address stays distinct. */
 const HIGH_BITS = 0xfffff;
+/** Distinct supervisor pcs a profile keeps (a boot samples about 30,000). */
+const MAX_PCS = 1 << 20;
 const PRIV_NAMES = ['user', 'supervisor', 'hypervisor', 'machine'];
 const EXCEPTION_NAMES: Record<number, string> = {
   0: 'instruction misaligned',
@@ -129,6 +131,7 @@ export class GuestProfiler {
   private slices = 0;
   private readonly privSamples = new Float64Array(4);
   private readonly kernelSamples = new Map<number, number>();
+  private otherKernelSamples = 0;
   private boards: VirtMachine[] = [];
   /** Instructions and translated instructions of boards a reboot replaced. */
   private doneInstret = 0;
@@ -165,7 +168,11 @@ export class GuestProfiler {
     this.privSamples[h.priv & 3]++;
     if (h.priv === 1) {
       const key = (h.pcHi & HIGH_BITS) * TWO32 + (h.pcLo >>> 0);
-      this.kernelSamples.set(key, (this.kernelSamples.get(key) ?? 0) + 1);
+      const n = this.kernelSamples.get(key);
+      // The guest chooses its pcs: past MAX_PCS distinct ones, new pcs are counted together.
+      if (n !== undefined) this.kernelSamples.set(key, n + 1);
+      else if (this.kernelSamples.size < MAX_PCS) this.kernelSamples.set(key, 1);
+      else this.otherKernelSamples++;
     }
   }
 
@@ -187,6 +194,7 @@ export class GuestProfiler {
       const name = symbols?.lookup(key) ?? (symbols ? `?${keyToHex(key)}` : keyToHex(key - (key % 256)));
       byName.set(name, (byName.get(name) ?? 0) + n);
     }
+    if (this.otherKernelSamples) byName.set('(pcs beyond the profile\'s table)', this.otherKernelSamples);
     const p = this.hart;
     const list = (counts: Float64Array, names: Record<number, string>) =>
       [...counts]
