@@ -194,7 +194,7 @@ export class GuestProfiler {
       const name = symbols?.lookup(key) ?? (symbols ? `?${keyToHex(key)}` : keyToHex(key - (key % 256)));
       byName.set(name, (byName.get(name) ?? 0) + n);
     }
-    if (this.otherKernelSamples) byName.set('(pcs beyond the profile\'s table)', this.otherKernelSamples);
+    if (this.otherKernelSamples) byName.set("(pcs beyond the profile's table)", this.otherKernelSamples);
     const p = this.hart;
     const list = (counts: Float64Array, names: Record<number, string>) =>
       [...counts]
