@@ -126,6 +126,9 @@ export function compileWasmWindow(
 
 // ---- the translator ----
 
+/** Longest straight-line run between budget checks (see `run` in windowModule). */
+const RUN_CAP = 64;
+
 /** 2-byte slots of a page: a wasm function covers a whole page (see windowModule). */
 const SLOTS = 2048;
 
@@ -172,9 +175,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   // run[j]: instructions of the straight-line run from case j, up to the first one that leaves it
   // (a jump, an exit, or a fall-through to an offset that is not the next case). Every taken
   // branch re-dispatches and checks the budget again, so with n > run[j] on entering case j the
-  // budget cannot run out inside the run (a per-entry bound: the interpreter is handed only the
-  // last few instructions of a slice).
+  // budget cannot run out inside the run. Runs are cut at RUN_CAP instructions (brk: fall through
+  // with a budget check), so that one bound, runMax, serves every entry from outside: an entry
+  // with n <= runMax is handed to the interpreter (the last few instructions of a slice).
   const run = new Int32Array(N + 1);
+  const brk = new Uint8Array(N);
+  let runMax = 1;
   for (let j = N - 1; j >= 0; j--) {
     const i = insns[j]!;
     const op = i.w & 255;
@@ -185,7 +191,9 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
       op === Op.FENCE_I ||
       !translated(op) ||
       insns[j + 1]?.p !== i.p + i.len;
-    run[j] = leaves ? 1 : 1 + run[j + 1];
+    if (!leaves && run[j + 1] >= RUN_CAP) brk[j] = 1;
+    run[j] = leaves || brk[j] === 1 ? 1 : 1 + run[j + 1];
+    if (run[j] > runMax) runMax = run[j];
   }
 
   const f = new FnBuilder([I32, I32, I32, I32], [I32]);
@@ -203,6 +211,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const VBASE = f.local(I64);
   const T = f.local(I64);
   const V = f.local(I64);
+  const ORD = f.local(I32);
 
   const xAt = (r: number) => S + ST_X + r * 4;
   // Prologue: dkey, the page's virtual base as one i64.
@@ -293,7 +302,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   /** Straight-line flow to the next instruction when it is not the next case. */
   const fallOut = () => {
     const next = p + len;
-    const nextCase = j + 1 < N && insns[j + 1]!.p === next;
+    const nextCase = j + 1 < N && insns[j + 1]!.p === next && brk[j] === 0;
     if (!nextCase) goTo(next);
   };
   const link = () => {
@@ -420,16 +429,20 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   // Structure (depths in the comments are what the helpers below compute):
   //   block $out
   //     loop $entry                     entry from exec.ts, and in-page JALR
+  //       n <= runMax -> k 5 (too little budget for some run: the interpreter counts each one)
   //       block $go
   //         block E_{N-1} .. E_0, block ED: br_table on pc's slot
-  //         ED: not translated -> k 5;  E_j: nb = n + j, br $go
-  //         E_j: n <= run[j] -> k 5 (too little budget for the run)
+  //         ED: not translated -> k 5;  E_j: ord = j, br $go
   //       end $go
+  //       nb = n + ord                  (jit.ts's ord scheme: the budget before case j is nb - j)
   //       loop $L                       in-page branches whose target is not a later case
   //         block B_{N-1} .. B_0, block D: br_table on pc's slot
   //         D: not translated -> k 5;  B_j: case j (falls through to case j+1)
+  // The entry stubs E_j are a few bytes each: code size is what V8's compile time follows.
   f.open(W.block); // $out
   f.open(W.loop); // $entry
+  f.get(NN).i32(runMax).op(W.i32_le_s);
+  f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
   f.open(W.block); // $go
   for (let j = N - 1; j >= 0; j--) f.open(W.block); // E_{N-1} .. E_0
   f.open(W.block); // ED
@@ -443,23 +456,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     .br(N + 2);
   for (let j = 0; j < N; j++) {
     f.end(); // E_j
-    // Too little budget for this run: the interpreter counts each instruction.
-    f.get(NN).i32(run[j]).op(W.i32_le_s);
-    f.open(W.if)
-      .get(P)
-      .set(OFF)
-      .i32(5)
-      .set(K)
-      .br(N + 2 - j)
-      .end();
-    // Budget before instruction j is nb - j (jit.ts's ord scheme).
-    f.get(NN)
-      .i32(j)
-      .op(W.i32_add)
-      .set(NB)
+    f.i32(j)
+      .set(ORD)
       .br(N - 1 - j);
   }
   f.end(); // $go
+  f.get(NN).get(ORD).op(W.i32_add).set(NB);
   f.open(W.loop); // $L
   for (let j = N - 1; j >= 0; j--) f.open(W.block); // B_{N-1} .. B_0
   f.open(W.block); // D
