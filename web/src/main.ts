@@ -96,6 +96,7 @@ let saving = false;
 let lastBoot: { config: BootConfig; files: FileDisk[] } | undefined;
 let promptMs: number | undefined;
 let promptInstret: number | undefined;
+let promptWasmPages: number | undefined;
 
 function showError(message: string): void {
   el.error.textContent = message;
@@ -229,6 +230,7 @@ function newWorker(): Worker {
   saving = false;
   promptMs = undefined;
   promptInstret = undefined;
+  promptWasmPages = undefined;
   return w;
 }
 
@@ -296,6 +298,7 @@ function onWorkerMessage(m: WorkerMessage): void {
     case 'prompt':
       promptMs = m.ms;
       promptInstret = m.instret;
+      promptWasmPages = m.wasmPages;
       break;
     case 'snapshot':
       saving = false;
@@ -414,6 +417,9 @@ async function loadConfig(): Promise<void> {
   },
   get promptMs() {
     return promptMs;
+  },
+  get promptWasmPages() {
+    return promptWasmPages;
   },
   get promptInstret() {
     return promptInstret;

@@ -38,7 +38,8 @@ export type WorkerMessage =
   | { t: 'output'; data: Uint8Array }
   | { t: 'stats'; instret: number; mips: number; seconds: number }
   /** The first shell prompt since boot or restore; ms counted from the VM's start. */
-  | { t: 'prompt'; ms: number; instret: number }
+  /** The first shell prompt; `wasmPages`: guest pages translated to WebAssembly so far in this worker (0: not that tier). */
+  | { t: 'prompt'; ms: number; instret: number; wasmPages: number }
   | { t: 'snapshot'; bytes: Uint8Array }
   /** The adopted VM, paused, as a snapshot for the daemon; `wasRunning`: resume it if the daemon refuses. */
   | { t: 'leave'; bytes: Uint8Array; wasRunning: boolean }

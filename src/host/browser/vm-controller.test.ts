@@ -19,7 +19,10 @@ let base: string;
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/loud-kernel') res.writeHead(200, { 'content-length': LOUD_KERNEL.length }).end(LOUD_KERNEL);
-    else if (req.url === '/junk-kernel') res.writeHead(200, { 'content-length': 64 }).end(Uint8Array.from('\x7fELF' + 'A'.repeat(60), (c) => c.charCodeAt(0)));
+    else if (req.url === '/junk-kernel')
+      res
+        .writeHead(200, { 'content-length': 64 })
+        .end(Uint8Array.from('\x7fELF' + 'A'.repeat(60), (c) => c.charCodeAt(0)));
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

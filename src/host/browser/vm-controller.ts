@@ -22,14 +22,15 @@ import { checkValidator, decodeValidator, validatorOf, type DiskValidator } from
 import type { BootConfig } from './guest-config.ts';
 import type { FileDisk, UiMessage, VmPhase, WorkerMessage } from './protocol.ts';
 import { createWorkerHost, type WorkerVmHost } from './worker-host.ts';
+import { wasmStats } from '../../riscv/wasm/wasm-tier.ts';
 import { adoptAttachments, sendBackConfig, type DaemonRecord, type RemoteVm } from './daemon-vm.ts';
 import type { RemoteFetch } from './remote-disk.ts';
 
 /**
- * The translation tier (src/riscv/jit.ts) runs in the page's worker too. Before the tier stopped
- * re-translating hot windows it was slower in Chromium than the interpreter (18.6 s against
- * 14.4 s to the prompt) and was on under Node only; now it boots the default guest in 11.8 s
- * against ~14 s without it in headless Chromium 156 (bench/browser, 2026-11-26 17:29).
+ * The translation tiers run in the page's worker too: the WebAssembly tier (src/riscv/wasm/) where
+ * the page allows run-time compilation, else the JavaScript tier (jit.ts). With the wasm tier the
+ * default guest boots within 1.05-1.12x of Node's time in headless Chromium 156 (bench/browser,
+ * 2026-12-07, BENCHMARKS.md "Browser").
  */
 const TRANSLATE = true;
 
@@ -372,12 +373,12 @@ export class VmController {
     const refs: SavedDiskRef[] = Array.isArray(web)
       ? (web as SavedDiskRef[])
       : config.disks.map((d) => ({
-        kind: 'file' as const,
-        name: d.path.split(/[\\/]/).pop() ?? d.path,
-        writable: !d.readOnly,
-        ...(d.format ? { format: d.format } : {}),
-        ...(d.identity !== undefined ? { identity: d.identity } : {}),
-      }));
+          kind: 'file' as const,
+          name: d.path.split(/[\\/]/).pop() ?? d.path,
+          writable: !d.readOnly,
+          ...(d.format ? { format: d.format } : {}),
+          ...(d.identity !== undefined ? { identity: d.identity } : {}),
+        }));
     try {
       for (const r of refs) {
         if (!isDiskRef(r)) throw new Error('the snapshot lists a disk it does not describe');
@@ -504,7 +505,8 @@ export class VmController {
     const gen = ++this.generation;
     return {
       firstPrompt: (at: { ms: number; instret: number }) => {
-        if (gen === this.generation) this.post({ t: 'prompt', ms: at.ms, instret: at.instret });
+        if (gen === this.generation)
+          this.post({ t: 'prompt', ms: at.ms, instret: at.instret, wasmPages: wasmStats.windows });
       },
       output: (data: Uint8Array) => {
         if (gen !== this.generation) return;
