@@ -116,3 +116,54 @@ export function echoKernel(banner: string): Uint8Array {
 export function floodKernel(): Uint8Array {
   return image([lui(T0, 0x10000), addi(T1, 0, 0x78), sb(T1, T0), jal(0, -4)]);
 }
+
+/**
+ * A compute loop with a call to a function one page away on every iteration, 2 * `half` times
+ * (`half` a multiple of 4096 below 2^30). After the first half it prints "." and waits for a byte
+ * on the UART (so a test can snapshot it there and resume it elsewhere); at the end it prints the
+ * 64-bit result as 16 hex digits and a newline, then idles. checksumExpected gives the same line.
+ */
+export function checksumKernel(half: number): Uint8Array {
+  const S5 = 21;
+  const T2 = 7;
+  const T3 = 28;
+  const T4 = 29;
+  const A3 = 13;
+  const A4 = 14;
+  const RA = 1;
+  const FN = 1100; // word index of the function: more than a page after the loop
+  const code: number[] = [];
+  const at = () => code.length;
+  code.push(lui(T0, 0x10000), lui(S1, (2 * half) >>> 12), lui(S5, half >>> 12), addi(S0, 0, 1));
+  code.push(lui(A3, 0x5bd1f), addi(A3, A3, -0x66b)); // multiplier 0x5bd1e995
+  const loop = at();
+  code.push(jal(RA, (FN - loop) * 4), addi(S1, S1, -1));
+  const skip = at();
+  code.push(0); // bne s1, s5 -> next (patched)
+  code.push(addi(T3, 0, 46), sb(T3, T0)); // "."
+  code.push(asm.lbu(T3, T0, 5), asm.andi(T3, T3, 1), beq(T3, 0, -8), asm.lbu(T3, T0, 0));
+  const next = at();
+  code[skip] = bne(S1, S5, (next - skip) * 4);
+  code.push(bne(S1, 0, (loop - next) * 4));
+  code.push(addi(T2, 0, 16));
+  const digit = at();
+  code.push(asm.srli(T3, S0, 60), addi(T4, 0, 10), asm.blt(T3, T4, 8), addi(T3, T3, 39), addi(T3, T3, 48));
+  code.push(sb(T3, T0), slli(S0, S0, 4), addi(T2, T2, -1));
+  code.push(bne(T2, 0, (digit - at()) * 4));
+  code.push(addi(T3, 0, 10), sb(T3, T0), WFI, jal(0, -4));
+  while (code.length < FN) code.push(addi(0, 0, 0));
+  // acc = (acc * m + i) ^ ((acc * m + i) >> 29)
+  code.push(asm.mul(S0, S0, A3), add(S0, S0, S1), asm.srli(A4, S0, 29), asm.xor(S0, S0, A4), asm.jalr(0, RA, 0));
+  return image(code);
+}
+
+/** The line checksumKernel(half) prints at the end. */
+export function checksumExpected(half: number): string {
+  const M = (1n << 64n) - 1n;
+  let acc = 1n;
+  for (let i = BigInt(2 * half); i > 0n; i--) {
+    acc = (acc * 0x5bd1e995n + i) & M;
+    acc ^= acc >> 29n;
+  }
+  return acc.toString(16).padStart(16, '0') + '\n';
+}
