@@ -145,6 +145,21 @@ function translated(op: number): boolean {
   return (op >= Op.LUI && op <= Op.FENCE_I) || (op >= Op.ADD_UW && op <= Op.BSETI);
 }
 
+/**
+ * Instructions that cannot leave a case other than by a taken branch: register-only integer
+ * ops and conditional branches (no memory access, no exit before they run).
+ */
+function registerOnly(op: number): boolean {
+  return (
+    (op >= Op.BEQ && op <= Op.BGEU) ||
+    op === Op.LUI ||
+    op === Op.AUIPC ||
+    (op >= Op.ADDI && op <= Op.REMUW) ||
+    op === Op.FENCE ||
+    (op >= Op.ADD_UW && op <= Op.BSETI)
+  );
+}
+
 /** i64.const for a safe-integer JS number. */
 function i64n(f: FnBuilder, v: number): void {
   f.i64(v | 0, Math.floor(v / 4294967296) | 0);
@@ -195,6 +210,41 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     run[j] = leaves || brk[j] === 1 ? 1 : 1 + run[j + 1];
     if (run[j] > runMax) runMax = run[j];
   }
+  // Cases: straight-line stretches of register-only instructions (and conditional branches) form
+  // one case, so registers can stay in locals inside it (see `reg`). A new case starts at every
+  // instruction that control can reach other than by falling through: in-page branch and jump
+  // targets, the first instruction, after a run cut or a gap, at and after loads and stores (a
+  // trap returns to them; after a hand-back, kind 6, the next block starts after them), and at
+  // every other instruction (jumps, exits). An entry from outside at an instruction inside a case
+  // (rare: a slice that ended in the interpreter there) hands that one instruction back (kind 6)
+  // until the next case starts.
+  const isTarget = new Uint8Array(N);
+  for (let jj = 0; jj < N; jj++) {
+    const i = insns[jj]!;
+    const o = i.w & 255;
+    if ((o >= Op.BEQ && o <= Op.BGEU) || o === Op.J || o === Op.JAL) {
+      const t = i.p + i.imm;
+      if (t >= 0 && t < 4096 && caseOf[t >> 1] >= 0 && (t & 1) === 0) isTarget[caseOf[t >> 1]] = 1;
+    }
+  }
+  const startsCase = new Uint8Array(N);
+  const caseNo = new Int32Array(N);
+  let G = 0;
+  for (let jj = 0; jj < N; jj++) {
+    const prev = insns[jj - 1];
+    const inCase =
+      prev !== undefined &&
+      prev.p + prev.len === insns[jj]!.p &&
+      brk[jj - 1] === 0 &&
+      isTarget[jj] === 0 &&
+      registerOnly(prev.w & 255) &&
+      registerOnly(insns[jj]!.w & 255);
+    if (!inCase) {
+      startsCase[jj] = 1;
+      G++;
+    }
+    caseNo[jj] = G - 1;
+  }
 
   const f = new FnBuilder([I32, I32, I32, I32], [I32]);
   const P = 0;
@@ -212,6 +262,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const T = f.local(I64);
   const V = f.local(I64);
   const ORD = f.local(I32);
+  /** Locals caching guest registers inside a case (made on first use). */
+  const regLocal = new Int32Array(32).fill(-1);
 
   const xAt = (r: number) => S + ST_X + r * 4;
   // Prologue: dkey, the page's virtual base as one i64.
@@ -222,8 +274,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.i32(5).set(K).get(P).set(OFF);
 
   const slotOf = (v: number) => () => f.get(v).i32(1).op(W.i32_shr_u);
+  // br_table targets by slot: 0 not translated (kind 5), 1 inside a case (kind 6), 2 + case.
   const targets: number[] = [];
-  for (let s = 0; s < SLOTS; s++) targets.push(caseOf[s] >= 0 ? caseOf[s] + 1 : 0);
+  for (let s = 0; s < SLOTS; s++) {
+    const c = caseOf[s];
+    targets.push(c < 0 ? 0 : startsCase[c] === 1 ? caseNo[c] + 2 : 1);
+  }
 
   // The instruction being emitted (emitInsn sets these; the helpers below read them). Helpers are
   // made once per module, not per instruction: closures per instruction cost more than the rest
@@ -238,17 +294,33 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   let b = 0;
   /** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
   let nest = 0;
-  const dOut = () => N - j + 1 + nest;
-  const dEntry = () => N - j + nest;
-  const dLoop = () => N - 1 - j + nest;
-  // Guest registers are read and written in memory (the x view), not cached in locals: with a
-  // page's ~30 registers in i64 locals, every entry and exit loaded and stored them all, and V8's
-  // code for the page's dispatch loop merged them all at each dispatch; int.c ran ~3x slower and
-  // the boot's translated code ~2.5x slower that way (docs/cpu.md, "WebAssembly tier").
-  const reg = (r: number) => (r === 0 ? f.i64(0) : f.i32(0).mem(W.i64_load, 3, xAt(r)));
+  /** The case being emitted. */
+  let g = 0;
+  const dOut = () => G - g + 1 + nest;
+  const dEntry = () => G - g + nest;
+  const dLoop = () => G - 1 - g + nest;
+  // Guest registers live in memory (the x view): every exit, chained call and interpreter hand-off
+  // finds them there. Inside one case a register read once is kept in a local (`cached`, a bit
+  // per register) and writes go to both (write-through), so nothing needs flushing at exits and no
+  // local is live across the case's start (V8 merges none at the dispatch). Keeping every register
+  // in locals across the whole page made int.c ~3x slower (docs/cpu.md, "WebAssembly tier").
+  let cached = 0;
+  // r is an x-view index (2 x register number, lo/hi int32 pairs); bit r/2 of `cached`.
+  const regLoc = (r: number) => (regLocal[r >> 1] >= 0 ? regLocal[r >> 1] : (regLocal[r >> 1] = f.local(I64)));
+  const reg = (r: number) => {
+    if (r === 0) return f.i64(0);
+    if ((cached >>> (r >> 1)) & 1) return f.get(regLocal[r >> 1]);
+    cached |= 1 << (r >> 1);
+    return f.i32(0).mem(W.i64_load, 3, xAt(r)).tee(regLoc(r));
+  };
   const rA = () => reg(a);
   const rB = () => reg(b);
-  const setD = () => (d === 0 || d === 64 ? f.op(W.drop) : f.set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d)));
+  const setD = () => {
+    if (d === 0 || d === 64) return f.op(W.drop);
+    const l = regLoc(d);
+    cached |= 1 << (d >> 1);
+    return f.tee(l).set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d));
+  };
   const budgetAt = (after: 0 | 1) =>
     f
       .get(NB)
@@ -265,11 +337,13 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     exitWith(kind, () => f.i32(off));
   };
   const ifThen = (body: () => void) => {
+    const c = cached;
     f.open(W.if);
     nest++;
     body();
     nest--;
     f.end();
+    cached = c;
   };
   /** This instruction was counted; control goes to page offset t (a constant). */
   const goTo = (t: number) => {
@@ -281,7 +355,8 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
       f.get(NN).i32(run[tc]).op(W.i32_le_s);
       ifThen(() => exitWith(5, () => f.i32(t)));
       f.get(NN).i32(tc).op(W.i32_add).set(NB);
-      if (tc > j) f.br(tc - j - 1 + nest);
+      // tc starts a case (targets and cuts do); a later one is a br away, others go by dispatch.
+      if (caseNo[tc] > g) f.br(caseNo[tc] - g - 1 + nest);
       else f.i32(t).set(P).br(dLoop());
       return;
     }
@@ -303,6 +378,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const fallOut = () => {
     const next = p + len;
     const nextCase = j + 1 < N && insns[j + 1]!.p === next && brk[j] === 0;
+    // (a following instruction in the same case, or the next case's first: falls through)
     if (!nextCase) goTo(next);
   };
   const link = () => {
@@ -390,13 +466,16 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   const b32 = () => rB().op(W.i32_wrap_i64);
   /** if (cond on stack) then `then` else `other`, both i64 (an expression). */
   const ifElse64 = (then: () => void, other: () => void) => {
+    const c = cached;
     f.open(W.if, I64);
     nest++;
     then();
+    cached = c;
     f.op(W.else);
     other();
     nest--;
     f.end();
+    cached = c;
   };
   const shAdd = (s: number, uw: boolean) => {
     rA();
@@ -426,57 +505,70 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     setD();
   };
 
-  // Structure (depths in the comments are what the helpers below compute):
+  // Structure (depths in the comments are what the helpers below compute; G cases):
   //   block $out
   //     loop $entry                     entry from exec.ts, and in-page JALR
   //       n <= runMax -> k 5 (too little budget for some run: the interpreter counts each one)
   //       block $go
-  //         block E_{N-1} .. E_0, block ED: br_table on pc's slot
-  //         ED: not translated -> k 5;  E_j: ord = j, br $go
+  //         block E_{G-1} .. E_0, block EM, block ED: br_table on pc's slot
+  //         ED: not translated -> k 5;  EM: inside a case -> k 6;  E_c: ord = first of c, br $go
   //       end $go
-  //       nb = n + ord                  (jit.ts's ord scheme: the budget before case j is nb - j)
+  //       nb = n + ord                  (jit.ts's ord scheme: the budget before instruction j is nb - j)
   //       loop $L                       in-page branches whose target is not a later case
-  //         block B_{N-1} .. B_0, block D: br_table on pc's slot
-  //         D: not translated -> k 5;  B_j: case j (falls through to case j+1)
-  // The entry stubs E_j are a few bytes each: code size is what V8's compile time follows.
+  //         block B_{G-1} .. B_0, block BM, block D: br_table on pc's slot
+  //         D: k 5;  BM: k 6;  B_c: case c (falls through to case c+1)
+  // The entry stubs E_c are a few bytes each: code size is what V8's compile time follows.
+  const firstOf = new Int32Array(G);
+  for (let jj = N - 1; jj >= 0; jj--) if (startsCase[jj] === 1) firstOf[caseNo[jj]] = jj;
+  /** After the br_table's block(s) ED/D and EM/BM: exits of kind 5 and 6 at P, unexecuted. */
+  const badEntries = () => {
+    f.end(); // ED / D: a slot that is not translated
+    f.get(P)
+      .set(OFF)
+      .i32(5)
+      .set(K)
+      .br(G + 3);
+    f.end(); // EM / BM: inside a case
+    f.get(P)
+      .set(OFF)
+      .i32(6)
+      .set(K)
+      .br(G + 2);
+  };
   f.open(W.block); // $out
   f.open(W.loop); // $entry
   f.get(NN).i32(runMax).op(W.i32_le_s);
   f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
   f.open(W.block); // $go
-  for (let j = N - 1; j >= 0; j--) f.open(W.block); // E_{N-1} .. E_0
+  for (let c = G - 1; c >= 0; c--) f.open(W.block); // E_{G-1} .. E_0
+  f.open(W.block); // EM
   f.open(W.block); // ED
   slotOf(P)();
   f.brTable(targets, 0);
-  f.end(); // ED
-  f.get(P)
-    .set(OFF)
-    .i32(5)
-    .set(K)
-    .br(N + 2);
-  for (let j = 0; j < N; j++) {
-    f.end(); // E_j
-    f.i32(j)
+  badEntries();
+  for (let c = 0; c < G; c++) {
+    f.end(); // E_c
+    f.i32(firstOf[c])
       .set(ORD)
-      .br(N - 1 - j);
+      .br(G - 1 - c);
   }
   f.end(); // $go
   f.get(NN).get(ORD).op(W.i32_add).set(NB);
   f.open(W.loop); // $L
-  for (let j = N - 1; j >= 0; j--) f.open(W.block); // B_{N-1} .. B_0
+  for (let c = G - 1; c >= 0; c--) f.open(W.block); // B_{G-1} .. B_0
+  f.open(W.block); // BM
   f.open(W.block); // D
   slotOf(P)();
   f.brTable(targets, 0);
-  f.end(); // D: a slot that is not translated
-  f.get(P)
-    .set(OFF)
-    .i32(5)
-    .set(K)
-    .br(N + 2);
+  badEntries();
 
-  for (let j = 0; j < N; j++) {
-    f.end(); // B_j: case j follows
-    emitInsn(j);
+  for (let jj = 0; jj < N; jj++) {
+    if (startsCase[jj] === 1) {
+      f.end(); // B_c: case c follows
+      g = caseNo[jj];
+      cached = 0;
+    }
+    emitInsn(jj);
   }
   f.end(); // $L (never reached by falling through: every last case branches)
   f.end(); // $entry
