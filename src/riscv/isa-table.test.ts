@@ -10,6 +10,7 @@ import {
   T_JS,
   T_WASM,
   F_JUMP,
+  F_SLOW,
   F_SYSTEM,
   F_LOAD,
   F_STORE,
@@ -343,5 +344,32 @@ test('translated ops: each one the table marks for a tier runs in that tier’s 
     m.hart.run(40);
     assert.equal(m.hart.mcauseLo, 2);
     assert.equal(m.hart.jitRan, 0, `${tier}: csrr ran in translated code`);
+  }
+});
+
+test('slow-path flag: exactly the entries marked F_SLOW go through Hart.execSystem in the interpreter', () => {
+  const P = RAM_BASE + 0x20000;
+  for (const e of ISA) {
+    const v = tierSample(e);
+    const m = tierMachine('js', [(v & 3) === 3 ? v : { c: v }, (v & 3) === 3 ? v : { c: v }]);
+    m.hart.tier = 'interp';
+    m.hart.mstatus |= C.MSTATUS_FS;
+    for (let i = 1; i < 32; i++) m.hart.writeRegParts(i, (e.flags & F_JUMP) !== 0 ? RAM_BASE : P, 0);
+    const real = m.hart.execSystem.bind(m.hart);
+    let calls = 0;
+    m.hart.execSystem = (w: number, imm: number) => {
+      calls++;
+      return real(w, imm);
+    };
+    // The first run may fill the TLB through the slow path; the second runs the instruction warm.
+    m.hart.run(1);
+    if ((e.flags & F_SLOW) !== 0) {
+      assert.ok(calls > 0, `${e.name}: marked F_SLOW, but the interpreter ran it inline`);
+      continue;
+    }
+    assert.equal(m.hart.mcauseLo, 0, `${e.name} ${hex(v)} trapped`);
+    calls = 0;
+    m.hart.run(1);
+    assert.equal(calls, 0, `${e.name}: not marked F_SLOW, but the interpreter sent it to execSystem`);
   }
 });

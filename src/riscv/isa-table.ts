@@ -397,7 +397,8 @@ add('fsh', 'Zfhmin', X_ZFHMIN, 'S', enc(0, 1, 0x27), M_F3, Op.FSH, 'S', '- x.rs1
 add('fsw', 'F', 0, 'S', enc(0, 2, 0x27), M_F3, Op.FSW, 'S', '- x.rs1 f.rs2', { flags: FPMEM | F_STORE, size: 4 });
 add('fsd', 'D', 0, 'S', enc(0, 3, 0x27), M_F3, Op.FSD, 'S', '- x.rs1 f.rs2', { flags: FPMEM | F_STORE, size: 8 });
 
-const FPOP = F_FP | F_TRAP | F_SLOW | F_ENDS;
+// Executed inline by the interpreter (executeFp), an illegal one trapping there.
+const FPOP = F_FP | F_TRAP;
 const FMTS = [
   ['s', 0, 'F', 0],
   ['d', 1, 'D', 0],
