@@ -31,14 +31,14 @@
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
  *
- * Files: the address translation, the CSRs, the traps and the code cache live in hart-mmu.ts,
- * hart-csr.ts, hart-trap.ts and hart-codecache.ts as plain functions taking the hart, each called
+ * Files: the address translation, the slow memory paths, the CSRs, the traps and the code cache
+ * live in hart-mmu.ts, hart-mem.ts, hart-csr.ts, hart-trap.ts and hart-codecache.ts as plain
+ * functions taking the hart, each called
  * through a thin method here (monomorphic, inlined by V8). The members they use are therefore
  * not `private`; they are internal all the same: only the API above is public.
  */
 import type { Bus, CodeCacheClient } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
-import { decodeAny } from './decode.ts';
 import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
@@ -76,7 +76,7 @@ import type { CpuConfig } from './cpu-config.ts';
 import { Pmp } from './pmp.ts';
 import { execIntExt } from './ext/intext.ts';
 import type { HartProfile } from './hart-profile.ts';
-import { flushTlb, flushTlbPage, xlate, walk, noteRegion, FETCH, LOAD, STORE, SP_MAX } from './hart-mmu.ts';
+import { flushTlb, flushTlbPage, xlate, walk, noteRegion, LOAD, STORE, SP_MAX } from './hart-mmu.ts';
 import {
   execCsr,
   liveInstret,
@@ -89,6 +89,7 @@ import {
   envcfgMask,
   writeMstatus,
 } from './hart-csr.ts';
+import { fetchMiss, slowFetch, fetchHalf, dataFault, load, loadBytes, store, storeBytes } from './hart-mem.ts';
 import { trap, illegal, rereadInsn, takeInterrupt, mret, sret } from './hart-trap.ts';
 import {
   JIT_CACHE_WINDOWS,
@@ -652,66 +653,19 @@ export class Hart implements ExecContext, CodeCacheClient {
     decodeRaw(this, code, pageOff, p);
   }
 
-  /** Fetch-TLB miss for pc: returns 1 (filled, retry), 2 (fetch via slowFetch), 0 (trap taken). */
+  /** See hart-mem.ts. */
   fetchMiss(): number {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
-    const pa = this.xlate(lo, hi, FETCH);
-    if (pa < 0) {
-      this.trap(this.xcause, lo, hi, false);
-      return 0;
-    }
-    const off = pa - this.bus.ramBase;
-    if (off >= 0 && off < this.bus.ramSize && this.fillOk) {
-      const i = (lo >>> 12) & TLB_MASK;
-      this.xTagLo[i] = lo & -4096;
-      this.xTagHi[i] = hi ^ this.ikey;
-      this.xOff[i] = off - (off % 4096);
-      return 1;
-    }
-    return 2;
+    return fetchMiss(this);
   }
 
-  /** Fetches and decodes the instruction at pc without the page cache (page-crossing or MMIO). */
+  /** See hart-mem.ts. */
   slowFetch(): Int32Array | null {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
-    const h0 = this.fetchHalf(lo, hi);
-    if (h0 < 0) return null;
-    let h1 = 0;
-    if ((h0 & 3) === 3) {
-      const lo2 = (lo + 2) | 0;
-      const hi2 = lo2 === 0 && lo === -2 ? (hi + 1) | 0 : (lo >>> 0) + 2 > 4294967295 ? (hi + 1) | 0 : hi;
-      h1 = this.fetchHalf(lo2, hi2);
-      if (h1 < 0) return null;
-    }
-    decodeAny(h0, h1, this.dec);
-    const t = this.tramp;
-    t[0] = this.dec[0];
-    t[1] = this.dec[1];
-    t[2] = Op.PAGE_END;
-    t[4] = Op.PAGE_END;
-    return t;
+    return slowFetch(this);
   }
 
-  /**
-   * One halfword of an instruction. Only RAM is executable on this board (its PMAs): fetching
-   * from a device would read its registers, with their side effects, so it is an instruction
-   * access fault like fetching from nothing. (fetchMiss sends every non-RAM pc here.)
-   */
-  private fetchHalf(lo: number, hi: number): number {
-    const pa = this.xlate(lo, hi, FETCH);
-    if (pa < 0) {
-      this.trap(this.xcause, lo, hi, false);
-      return -1;
-    }
-    const bus = this.bus;
-    if (!bus.isRam(pa, 2)) {
-      this.trap(1, lo, hi, false);
-      return -1;
-    }
-    const off = pa - bus.ramBase;
-    return bus.ram[off] | (bus.ram[off + 1] << 8);
+  /** See hart-mem.ts. */
+  fetchHalf(lo: number, hi: number): number {
+    return fetchHalf(this, lo, hi);
   }
 
   // =============================== address translation ===============================
@@ -740,140 +694,29 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   // =============================== data access slow paths ===============================
 
-  private dataFault(cause: number, lo: number, hi: number): false {
-    this.trap(cause, lo, hi, false);
-    return false;
+  /** See hart-mem.ts. */
+  dataFault(cause: number, lo: number, hi: number): false {
+    return dataFault(this, cause, lo, hi);
   }
 
-  /** Slow-path load of 1/2/4/8 bytes (any alignment) into ldLo/ldHi; false if a trap was taken. */
+  /** See hart-mem.ts. */
   load(lo: number, hi: number, size: number): boolean {
-    const o = lo & 4095;
-    if (o + size > 4096) return this.loadBytes(lo, hi, size);
-    const bus = this.bus;
-    const i = (lo >>> 12) & TLB_MASK;
-    let off: number;
-    let pa = 0;
-    if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
-      off = (this.rOff[i] >>> 0) + o; // TLB hit (misaligned, or LR/FP/AMO callers)
-    } else {
-      pa = this.xlate(lo, hi, LOAD, size);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
-      off = pa - bus.ramBase;
-      if (off >= 0 && off < bus.ramSize && this.fillOk) {
-        this.rTagLo[i] = lo & -4096;
-        this.rTagHi[i] = hi ^ this.dkey;
-        this.rOff[i] = off - o;
-      }
-    }
-    if (off >= 0 && off < bus.ramSize) {
-      const m = bus.ram;
-      let vlo = 0;
-      let vhi = 0;
-      for (let k = Math.min(size, 4) - 1; k >= 0; k--) vlo = (vlo << 8) | m[off + k];
-      for (let k = size - 1; k >= 4; k--) vhi = (vhi << 8) | m[off + k];
-      this.ldLo = vlo | 0;
-      this.ldHi = vhi | 0;
-      return true;
-    }
-    if ((lo & (size - 1)) !== 0) return this.dataFault(4, lo, hi);
-    const r = bus.findDevice(pa, size);
-    if (r === undefined) return this.dataFault(5, lo, hi);
-    const doff = pa - r.base;
-    if (size === 8) {
-      this.ldLo = r.dev.read(doff, 4) | 0;
-      this.ldHi = r.dev.read(doff + 4, 4) | 0;
-    } else {
-      this.ldLo = r.dev.read(doff, size as 1 | 2 | 4) | 0;
-      this.ldHi = 0;
-    }
-    return true;
+    return load(this, lo, hi, size);
   }
 
-  /**
-   * A load crossing a page boundary: byte by byte. A fault reports the address of the part of
-   * the access that faulted (the privileged spec's rule for misaligned accesses), not the
-   * access's start: the OS's fault handler maps the page stval names, so naming the first,
-   * present page would make it return to the same fault forever.
-   */
-  private loadBytes(lo: number, hi: number, size: number): boolean {
-    let vlo = 0;
-    let vhi = 0;
-    for (let k = 0; k < size; k++) {
-      const s = (lo >>> 0) + k;
-      const blo = s | 0;
-      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
-      const pa = this.xlate(blo, bhi, LOAD);
-      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
-      const b = this.bus.read(pa, 1);
-      if (b < 0) return this.dataFault(5, blo, bhi);
-      if (k < 4) vlo |= b << (8 * k);
-      else vhi |= b << (8 * (k - 4));
-    }
-    this.ldLo = vlo | 0;
-    this.ldHi = vhi | 0;
-    return true;
+  /** See hart-mem.ts. */
+  loadBytes(lo: number, hi: number, size: number): boolean {
+    return loadBytes(this, lo, hi, size);
   }
 
-  /** Slow-path store; false if a trap was taken. */
+  /** See hart-mem.ts. */
   store(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
-    const o = lo & 4095;
-    if (o + size > 4096) return this.storeBytes(lo, hi, size, vlo, vhi);
-    const bus = this.bus;
-    const i = (lo >>> 12) & TLB_MASK;
-    let off: number;
-    let pa = 0;
-    let fill = false;
-    if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
-      off = (this.wOff[i] >>> 0) + o;
-    } else {
-      pa = this.xlate(lo, hi, STORE, size);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
-      off = pa - bus.ramBase;
-      fill = this.fillOk;
-    }
-    if (off >= 0 && off < bus.ramSize) {
-      const page = off >>> 12;
-      if (bus.codePages[page] !== 0) {
-        bus.codeWritten(page);
-      } else if (fill) {
-        this.wTagLo[i] = lo & -4096;
-        this.wTagHi[i] = hi ^ this.dkey;
-        this.wOff[i] = off - o;
-      }
-      const m = bus.ram;
-      for (let k = 0; k < size; k++) m[off + k] = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
-      return true;
-    }
-    if ((lo & (size - 1)) !== 0) return this.dataFault(6, lo, hi);
-    const r = bus.findDevice(pa, size);
-    if (r === undefined) return this.dataFault(7, lo, hi);
-    const doff = pa - r.base;
-    if (size === 8) {
-      r.dev.write(doff, 4, vlo >>> 0);
-      r.dev.write(doff + 4, 4, vhi >>> 0);
-    } else {
-      r.dev.write(doff, size as 1 | 2 | 4, size === 4 ? vlo >>> 0 : vlo & ((1 << (8 * size)) - 1));
-    }
-    return true;
+    return store(this, lo, hi, size, vlo, vhi);
   }
 
-  /** A store crossing a page boundary; faults report the faulting part's address as loadBytes. */
-  private storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
-    // Translate every byte first so that a fault leaves memory untouched.
-    const pas: number[] = [];
-    for (let k = 0; k < size; k++) {
-      const s = (lo >>> 0) + k;
-      const blo = s | 0;
-      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
-      const pa = this.xlate(blo, bhi, STORE);
-      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
-      if (this.bus.findDevice(pa, 1) === undefined && !this.bus.isRam(pa, 1)) return this.dataFault(7, blo, bhi);
-      pas.push(pa);
-    }
-    for (let k = 0; k < size; k++) {
-      this.bus.write(pas[k], 1, (k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4))) & 255);
-    }
-    return true;
+  /** See hart-mem.ts. */
+  storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    return storeBytes(this, lo, hi, size, vlo, vhi);
   }
 
   // =============================== traps ===============================
