@@ -33,9 +33,9 @@
  *
  * Files: the address translation, the slow memory paths, the CSRs, the traps and the code cache
  * live in hart-mmu.ts, hart-mem.ts, hart-csr.ts, hart-trap.ts and hart-codecache.ts as plain
- * functions taking the hart, each called
- * through a thin method here (monomorphic, inlined by V8). The members they use are therefore
- * not `private`; they are internal all the same: only the API above is public.
+ * functions taking the hart, each called through a thin method here (monomorphic, inlined by
+ * V8). The members they use are therefore not `private`; they are internal all the same: only
+ * the API above is public.
  */
 import type { Bus, CodeCacheClient } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
