@@ -309,6 +309,7 @@ function tierMachine(tier: 'js' | 'wasm', code: (number | { c: number })[]) {
   load(m.bus, RAM_BASE, code);
   load(m.bus, RAM_BASE + 0x1000, [0x10500073]);
   m.hart.mtvecLo = (RAM_BASE + 0x1000) | 0;
+  m.hart.mstatus |= C.MSTATUS_FS; // FP instructions are legal
   return m;
 }
 
@@ -353,7 +354,6 @@ test('slow-path flag: exactly the entries marked F_SLOW go through Hart.execSyst
     const v = tierSample(e);
     const m = tierMachine('js', [(v & 3) === 3 ? v : { c: v }, (v & 3) === 3 ? v : { c: v }]);
     m.hart.tier = 'interp';
-    m.hart.mstatus |= C.MSTATUS_FS;
     for (let i = 1; i < 32; i++) m.hart.writeRegParts(i, (e.flags & F_JUMP) !== 0 ? RAM_BASE : P, 0);
     const real = m.hart.execSystem.bind(m.hart);
     let calls = 0;

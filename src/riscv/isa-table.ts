@@ -384,18 +384,41 @@ for (const [sfx, f3, size, lr, sc, amo] of [
 // Loads and stores have their own ops; every computational instruction is Op.FP with the raw
 // instruction as immediate (fpu/execute.ts decodes it again, and rejects what no entry covers).
 const FPMEM = F_FP | F_TRAP;
+/**
+ * The tiers that translate FP loads/stores (flw, fld, fsw, fsd and their compressed forms) and
+ * FP computational instructions (Op.FP): none yet. Every entry of one op must agree (the tiers
+ * decide per op), so a tier that starts translating them flips these two constants.
+ */
+const FP_MEM_TIERS = 0;
+const FP_OP_TIERS = 0;
 add('flh', 'Zfhmin', X_ZFHMIN, 'I', enc(0, 1, 0x07), M_F3, Op.FLH, 'I', 'f.rd x.rs1', {
   flags: FPMEM | F_LOAD | F_SLOW | F_ENDS,
   size: 2,
 });
-add('flw', 'F', 0, 'I', enc(0, 2, 0x07), M_F3, Op.FLW, 'I', 'f.rd x.rs1', { flags: FPMEM | F_LOAD, size: 4 });
-add('fld', 'D', 0, 'I', enc(0, 3, 0x07), M_F3, Op.FLD, 'I', 'f.rd x.rs1', { flags: FPMEM | F_LOAD, size: 8 });
+add('flw', 'F', 0, 'I', enc(0, 2, 0x07), M_F3, Op.FLW, 'I', 'f.rd x.rs1', {
+  flags: FPMEM | F_LOAD,
+  size: 4,
+  tiers: FP_MEM_TIERS,
+});
+add('fld', 'D', 0, 'I', enc(0, 3, 0x07), M_F3, Op.FLD, 'I', 'f.rd x.rs1', {
+  flags: FPMEM | F_LOAD,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 add('fsh', 'Zfhmin', X_ZFHMIN, 'S', enc(0, 1, 0x27), M_F3, Op.FSH, 'S', '- x.rs1 f.rs2', {
   flags: FPMEM | F_STORE | F_SLOW | F_ENDS,
   size: 2,
 });
-add('fsw', 'F', 0, 'S', enc(0, 2, 0x27), M_F3, Op.FSW, 'S', '- x.rs1 f.rs2', { flags: FPMEM | F_STORE, size: 4 });
-add('fsd', 'D', 0, 'S', enc(0, 3, 0x27), M_F3, Op.FSD, 'S', '- x.rs1 f.rs2', { flags: FPMEM | F_STORE, size: 8 });
+add('fsw', 'F', 0, 'S', enc(0, 2, 0x27), M_F3, Op.FSW, 'S', '- x.rs1 f.rs2', {
+  flags: FPMEM | F_STORE,
+  size: 4,
+  tiers: FP_MEM_TIERS,
+});
+add('fsd', 'D', 0, 'S', enc(0, 3, 0x27), M_F3, Op.FSD, 'S', '- x.rs1 f.rs2', {
+  flags: FPMEM | F_STORE,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 
 // Executed inline by the interpreter (executeFp), an illegal one trapping there.
 const FPOP = F_FP | F_TRAP;
@@ -410,7 +433,10 @@ const M_RM = 0xfe00007f; // rounding mode free
 const M_RM_RS2 = 0xfff0007f;
 for (const [t, fmt, ext, need] of FMTS) {
   const fp = (name: string, mask: number, match: number, regs: string) =>
-    add(`${name}.${t}`, ext, need, mask === 0x0600007f ? 'R4' : 'R', match, mask, Op.FP, 'raw', regs, { flags: FPOP });
+    add(`${name}.${t}`, ext, need, mask === 0x0600007f ? 'R4' : 'R', match, mask, Op.FP, 'raw', regs, {
+      flags: FPOP,
+      tiers: FP_OP_TIERS,
+    });
   for (const [name, opc] of [
     ['fmadd', 0x43],
     ['fmsub', 0x47],
@@ -440,8 +466,14 @@ for (const [t, fmt, ext, need] of FMTS) {
   const mvExt = t === 'h' ? 'Zfhmin' : ext;
   // fmv.x.w / fmv.w.x keep their historical names for singles.
   const ix = t === 's' ? 'w' : t;
-  add(`fmv.x.${ix}`, mvExt, mv, 'R', enc(f7(0x1c), 0, 0x53), M_F12, Op.FP, 'raw', 'x.rd f.rs1', { flags: FPOP });
-  add(`fmv.${ix}.x`, mvExt, mv, 'R', enc(f7(0x1e), 0, 0x53), M_F12, Op.FP, 'raw', 'f.rd x.rs1', { flags: FPOP });
+  add(`fmv.x.${ix}`, mvExt, mv, 'R', enc(f7(0x1c), 0, 0x53), M_F12, Op.FP, 'raw', 'x.rd f.rs1', {
+    flags: FPOP,
+    tiers: FP_OP_TIERS,
+  });
+  add(`fmv.${ix}.x`, mvExt, mv, 'R', enc(f7(0x1e), 0, 0x53), M_F12, Op.FP, 'raw', 'f.rd x.rs1', {
+    flags: FPOP,
+    tiers: FP_OP_TIERS,
+  });
   for (const [it, r] of [
     ['w', 0],
     ['wu', 1],
@@ -450,9 +482,11 @@ for (const [t, fmt, ext, need] of FMTS) {
   ] as const) {
     add(`fcvt.${it}.${t}`, ext, need, 'R', enc(f7(0x18), 0, 0x53) | (r << 20), M_RM_RS2, Op.FP, 'raw', 'x.rd f.rs1', {
       flags: FPOP,
+      tiers: FP_OP_TIERS,
     });
     add(`fcvt.${t}.${it}`, ext, need, 'R', enc(f7(0x1a), 0, 0x53) | (r << 20), M_RM_RS2, Op.FP, 'raw', 'f.rd x.rs1', {
       flags: FPOP,
+      tiers: FP_OP_TIERS,
     });
   }
 }
@@ -467,6 +501,7 @@ for (const [name, dst, src, ext, need] of [
 ] as const)
   add(name, ext, need, 'R', enc((0x08 << 2) | dst, 0, 0x53) | (src << 20), M_RM_RS2, Op.FP, 'raw', 'f.rd f.rs1', {
     flags: FPOP,
+    tiers: FP_OP_TIERS,
   });
 
 // ---- Zba, Zbb, Zbs (on every CPU model) ----
@@ -570,7 +605,11 @@ for (const [name, ext, need, kind] of [
 const CM = 0xe003; // funct3 + quadrant
 const cq = (f3: number, q: number) => (f3 << 13) | q;
 add('c.addi4spn', 'C', 0, 'CIW', cq(0, 0), CM, Op.ADDI, 'ciw', 'x.crdp x.sp', { when: K_CIMM8_NZ, tiers: BOTH });
-add('c.fld', 'C', 0, 'CL', cq(1, 0), CM, Op.FLD, 'clD', 'f.crdp x.crs1p', { flags: FPMEM | F_LOAD, size: 8 });
+add('c.fld', 'C', 0, 'CL', cq(1, 0), CM, Op.FLD, 'clD', 'f.crdp x.crs1p', {
+  flags: FPMEM | F_LOAD,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 add('c.lw', 'C', 0, 'CL', cq(2, 0), CM, Op.LW, 'clW', 'x.crdp x.crs1p', {
   flags: F_LOAD | F_TRAP,
   size: 4,
@@ -581,7 +620,11 @@ add('c.ld', 'C', 0, 'CL', cq(3, 0), CM, Op.LD, 'clD', 'x.crdp x.crs1p', {
   size: 8,
   tiers: BOTH,
 });
-add('c.fsd', 'C', 0, 'CS', cq(5, 0), CM, Op.FSD, 'clD', '- x.crs1p f.crdp', { flags: FPMEM | F_STORE, size: 8 });
+add('c.fsd', 'C', 0, 'CS', cq(5, 0), CM, Op.FSD, 'clD', '- x.crs1p f.crdp', {
+  flags: FPMEM | F_STORE,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 add('c.sw', 'C', 0, 'CS', cq(6, 0), CM, Op.SW, 'clW', '- x.crs1p x.crdp', {
   flags: F_STORE | F_TRAP,
   size: 4,
@@ -630,7 +673,11 @@ add('c.beqz', 'C', 0, 'CB', cq(6, 1), CM, Op.BEQ, 'cb', '- x.crs1p x.zero', { fl
 add('c.bnez', 'C', 0, 'CB', cq(7, 1), CM, Op.BNE, 'cb', '- x.crs1p x.zero', { flags: F_BRANCH, tiers: BOTH });
 // Shift amounts of 0 and rd = x0 are hints: decoded as the plain instruction (a no-op).
 add('c.slli', 'C', 0, 'CI', cq(0, 2), CM, Op.SLLI, 'ciSh', 'x.rd x.rd', { tiers: BOTH });
-add('c.fldsp', 'C', 0, 'CI', cq(1, 2), CM, Op.FLD, 'ciLdsp', 'f.rd x.sp', { flags: FPMEM | F_LOAD, size: 8 });
+add('c.fldsp', 'C', 0, 'CI', cq(1, 2), CM, Op.FLD, 'ciLdsp', 'f.rd x.sp', {
+  flags: FPMEM | F_LOAD,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 add('c.lwsp', 'C', 0, 'CI', cq(2, 2), CM, Op.LW, 'ciLwsp', 'x.rd x.sp', {
   when: K_RD_NZ,
   flags: F_LOAD | F_TRAP,
@@ -659,7 +706,11 @@ add('c.add', 'C', 0, 'CR', cq(4, 2) | (1 << 12), 0xf003, Op.ADD, 'none', 'x.rd x
   when: K_CRS2_NZ,
   tiers: BOTH,
 });
-add('c.fsdsp', 'C', 0, 'CSS', cq(5, 2), CM, Op.FSD, 'cssD', '- x.sp f.crs2', { flags: FPMEM | F_STORE, size: 8 });
+add('c.fsdsp', 'C', 0, 'CSS', cq(5, 2), CM, Op.FSD, 'cssD', '- x.sp f.crs2', {
+  flags: FPMEM | F_STORE,
+  size: 8,
+  tiers: FP_MEM_TIERS,
+});
 add('c.swsp', 'C', 0, 'CSS', cq(6, 2), CM, Op.SW, 'cssW', '- x.sp x.crs2', {
   flags: F_STORE | F_TRAP,
   size: 4,
