@@ -30,16 +30,20 @@
  *
  * Registers: x is lo/hi int32 pairs (x[2i] low word); entries 64/65 are a write sink for x0 used
  * by the decoder, so x0 always reads zero. f holds raw FP bits in the same layout.
+ *
+ * Files: the address translation, the slow memory paths, the CSRs, the traps and the code cache
+ * live in hart-mmu.ts, hart-mem.ts, hart-csr.ts, hart-trap.ts and hart-codecache.ts as plain
+ * functions taking the hart, each called through a thin method here (monomorphic, inlined by
+ * V8). The members they use are therefore not `private`; they are internal all the same: only
+ * the API above is public.
  */
 import type { Bus, CodeCacheClient } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
-import { decodeAny, decode16, decode32 } from './decode.ts';
-import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, execute, executeFp } from './exec.ts';
+import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
 import { WARMUP_PROGRAM } from './warmup-program.ts';
-import { compileWindow } from './jit.ts';
 import type { Tier } from './tier.ts';
-import { compileWasmWindow, wasmTierAvailable } from './wasm/wasm-tier.ts';
+import { wasmTierAvailable } from './wasm/wasm-tier.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Bus as BusClass, HART_STATE_BYTES } from '../memory/bus.ts';
 import {
@@ -65,34 +69,49 @@ import {
   MISC_PENDING,
   X_CH_PG,
 } from './state-layout.ts';
-import { wasmApi, type WasmTable } from './wasm/api.ts';
+import type { WasmTable } from './wasm/api.ts';
 import { StateReader } from '../memory/state.ts';
-import {
-  cpuConfig,
-  DEFAULT_CPU_MODEL,
-  X_SV57,
-  X_SVNAPOT,
-  X_SVPBMT,
-  X_ZICBOM,
-  X_ZICBOZ,
-  X_SVINVAL,
-  X_ZFHMIN,
-} from './cpu-config.ts';
+import { cpuConfig, DEFAULT_CPU_MODEL, X_ZICBOM, X_ZICBOZ, X_SVINVAL, X_ZFHMIN } from './cpu-config.ts';
 import type { CpuConfig } from './cpu-config.ts';
-import { Pmp, PMP_R, PMP_W, PMP_X } from './pmp.ts';
+import { Pmp } from './pmp.ts';
 import { execIntExt } from './ext/intext.ts';
 import type { HartProfile } from './hart-profile.ts';
+import { flushTlb, flushTlbPage, xlate, walk, noteRegion, LOAD, STORE, SP_MAX } from './hart-mmu.ts';
+import {
+  execCsr,
+  liveInstret,
+  set64,
+  counterOk,
+  csrRead,
+  sdBit,
+  csrWrite,
+  pmpChanged,
+  envcfgMask,
+  writeMstatus,
+} from './hart-csr.ts';
+import { fetchMiss, slowFetch, fetchHalf, dataFault, load, loadBytes, store, storeBytes } from './hart-mem.ts';
+import { trap, illegal, rereadInsn, takeInterrupt, mret, sret } from './hart-trap.ts';
+import {
+  JIT_CACHE_WINDOWS,
+  JIT_FAST_THRESHOLD,
+  flushDecoded,
+  dropJit,
+  wasmTableFor,
+  wasmInstall,
+  wasmUninstall,
+  jitStamp,
+  jitHot,
+  jitCompile,
+  oneShot,
+  dropWriteTranslations,
+  dropDecodedPage,
+  newCodePage,
+  decodeSlot,
+  decodeRaw,
+} from './hart-codecache.ts';
 
 const TWO32 = 4294967296;
 
-/** Access kinds for translation. */
-const FETCH = 0;
-const LOAD = 1;
-const STORE = 2;
-
-const PAGE_FAULT = [12, 13, 15];
-/** PMP permission each access kind needs. */
-const PMP_NEED = [PMP_X, PMP_R, PMP_W];
 /** Cache-block size of Zicbom/Zicboz (riscv,cbom-block-size / riscv,cboz-block-size). */
 export const CACHE_BLOCK = 64;
 /**
@@ -101,31 +120,9 @@ export const CACHE_BLOCK = 64;
  * than 1-2M, which translate many lukewarm windows; whole pages at 200k were 10x slower).
  */
 const JIT_THRESHOLD = 5_000_000;
-/**
- * A window that gets hot quickly is translated sooner: at JIT_FAST_THRESHOLD interpreted
- * instructions if it reached them within JIT_FAST_SPAN instructions of the hart's execution
- * (i.e. it ran at least 1/4 of everything since it started warming). Tight loops such as
- * bench/cpu's qualify at once; the boot's many lukewarm windows (each translation costs tens of
- * ms of V8 compile work, measured) wait for JIT_THRESHOLD, which measured best there
- * (docs/cpu.md "Translation tier").
- */
-const JIT_FAST_THRESHOLD = 500_000;
-const JIT_FAST_SPAN = 2_000_000;
-/** jitStart counts instructions in units of 2^12 (int32 for 2^43 instructions). */
-const JIT_STAMP_UNIT = 4096;
-/** A page re-decoded or re-translated this often stays interpreted (self-modifying, or churning). */
-const JIT_MAX_PER_PAGE = 64;
-/**
- * Bound of the code cache: translated windows alive at once (per hart, either tier). A Linux boot
- * translates ~100 at the default thresholds; forced translation (tests) or a large guest
- * working set evicts the oldest, which is translated again when it gets hot again.
- */
-export const JIT_CACHE_WINDOWS = 2048;
+export { JIT_CACHE_WINDOWS } from './hart-codecache.ts';
 
 export { TIERS, type Tier } from './tier.ts';
-/** Superpage regions tracked for address-specific SFENCE.VMA (a kernel has a handful). */
-const SP_MAX = 8;
-const ACCESS_FAULT = [1, 5, 7];
 
 export const HART_STATE_VERSION = 1;
 
@@ -179,7 +176,7 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** Effective mip: pins | software bits | Sstc's STIP. */
   mip = 0;
   private mipPins = 0;
-  private mipSoft = 0;
+  mipSoft = 0;
   private sstcStip = 0;
   mtvecLo = 0;
   mtvecHi = 0;
@@ -241,16 +238,16 @@ export class Hart implements ExecContext, CodeCacheClient {
    * slots may hold pieces of the same leaf (see flushTlbPage). More than SP_MAX distinct regions
    * sets spOverflow: every address flush is then a full flush until the next one.
    */
-  private readonly spLo = new Int32Array(SP_MAX);
-  private readonly spHi = new Int32Array(SP_MAX);
-  private readonly spMaskLo = new Int32Array(SP_MAX);
-  private readonly spMaskHi = new Int32Array(SP_MAX);
-  private spCount = 0;
-  private spOverflow = false;
+  readonly spLo = new Int32Array(SP_MAX);
+  readonly spHi = new Int32Array(SP_MAX);
+  readonly spMaskLo = new Int32Array(SP_MAX);
+  readonly spMaskHi = new Int32Array(SP_MAX);
+  spCount = 0;
+  spOverflow = false;
 
   /** Decoded instruction pages, indexed by RAM page number: [packed word, imm] per 2-byte slot. */
   readonly pages: (Int32Array | undefined)[];
-  private decodedList: number[] = [];
+  decodedList: number[] = [];
 
   // ---- translation tier (jit.ts) ----
   /** Translated windows per RAM page (undefined: not translated). */
@@ -258,7 +255,7 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** Instructions interpreted per window (page << JIT_PAGE_BITS | window) since it was (re)decoded. */
   readonly jitHeat: Int32Array;
   /** Windows translated per RAM page: a page whose code keeps changing stops being translated. */
-  private readonly jitCount: Uint8Array;
+  readonly jitCount: Uint8Array;
   /**
    * Interpreted instructions after which a code window is translated (jit.ts). Infinity disables
    * the tier; tests set 0 to run everything translated. Read by each run(), so changes apply from
@@ -273,30 +270,30 @@ export class Hart implements ExecContext, CodeCacheClient {
    * Which translator hot windows go to: 'wasm' (wasm/wasm-tier.ts; the default where the hart can
    * run it) or 'js' (jit.ts). Set through `tier`; both share the windows, heat and invalidation.
    */
-  private translator: 'js' | 'wasm' = 'js';
+  translator: 'js' | 'wasm' = 'js';
   /** Translated windows live at once (both tiers): a ring of window ids, oldest evicted first. */
-  private readonly jitRing = new Int32Array(JIT_CACHE_WINDOWS).fill(-1);
-  private jitRingPos = 0;
+  readonly jitRing = new Int32Array(JIT_CACHE_WINDOWS).fill(-1);
+  jitRingPos = 0;
   /** Translations kept (at most JIT_CACHE_WINDOWS; tests lower it to see eviction at work). */
   jitCacheLimit = JIT_CACHE_WINDOWS;
   /** The wasm tier's function table and which slot each translated RAM page holds. */
-  private wasmTable: WasmTable | undefined;
-  private readonly wasmPageIdx = new Map<number, number>();
-  private readonly wasmFree: number[] = [];
-  private wasmNextIdx = 0;
+  wasmTable: WasmTable | undefined;
+  readonly wasmPageIdx = new Map<number, number>();
+  readonly wasmFree: number[] = [];
+  wasmNextIdx = 0;
   /** ST_FN_TAG / ST_FN_IDX (state-layout.ts): pages with a wasm function, for chaining. */
-  private readonly fnTag: Int32Array;
-  private readonly fnIdx: Int32Array;
+  readonly fnTag: Int32Array;
+  readonly fnIdx: Int32Array;
   /** Windows translated and evicted since construction (bench/tests read them). */
   jitTranslations = 0;
   jitEvictions = 0;
   /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
   jitFastThreshold = JIT_FAST_THRESHOLD;
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
-  private readonly jitStart: Int32Array;
-  private readonly jitIncl = new Uint8Array(2048);
-  private readonly tramp = new Int32Array(6);
-  private readonly dec = new Int32Array(2);
+  readonly jitStart: Int32Array;
+  readonly jitIncl = new Uint8Array(2048);
+  readonly tramp = new Int32Array(6);
+  readonly dec = new Int32Array(2);
 
   // ---- run bookkeeping shared with exec.ts ----
   runTraps = 0;
@@ -304,9 +301,9 @@ export class Hart implements ExecContext, CodeCacheClient {
   runBudget = 0;
   ldLo = 0;
   ldHi = 0;
-  private csrLo = 0;
-  private csrHi = 0;
-  private resvValid = false;
+  csrLo = 0;
+  csrHi = 0;
+  resvValid = false;
   private resvAddr = 0;
 
   constructor(bus: Bus, hartId: number, clock: Clock, cpu: CpuConfig = cpuConfig(DEFAULT_CPU_MODEL)) {
@@ -539,7 +536,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.pcHi = (vHi + (s < 0 ? -1 : s > 4294967295 ? 1 : 0)) | 0;
   }
 
-  private advance(w: number): void {
+  advance(w: number): void {
     this.setPcRel(this.pcLo, this.pcHi, (w >>> 27) & 1 ? 2 : 4);
   }
 
@@ -554,7 +551,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.stMisc[MISC_IKEY] = this.ikey;
   }
 
-  private updateMip(): void {
+  updateMip(): void {
     let soft = this.mipSoft;
     let sstc = 0;
     if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) {
@@ -566,7 +563,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     if ((this.mip & this.mie) !== 0) this.waiting = false;
   }
 
-  private updateSstc(): void {
+  updateSstc(): void {
     const now = this.clock.now();
     const nowHi = Math.floor(now / TWO32);
     const nowLo = now - nowHi * TWO32;
@@ -576,719 +573,172 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.updateMip();
   }
 
+  /** See hart-mmu.ts. */
   flushTlb(): void {
-    if (this.profile !== null) this.profile.tlbFlushAll++;
-    this.rTagLo.fill(1);
-    this.wTagLo.fill(1);
-    this.xTagLo.fill(1);
-    this.spCount = 0;
-    this.spOverflow = false;
+    flushTlb(this);
   }
 
-  /**
-   * SFENCE.VMA with an address. Entries are per 4 KiB page: when the address lies in a superpage
-   * whose translations may be cached, its other 4 KiB pieces may sit in other slots, so flush
-   * everything; otherwise only the address's slot can hold a translation for it. (Linux issues
-   * these for every fixmap text patch, next to its 1 GiB linear map: a full flush each time was
-   * ~100,000 flushes and their refill walks per boot.)
-   */
-  private flushTlbPage(lo: number, hi: number): void {
-    if (this.spOverflow) {
-      this.flushTlb();
-      return;
-    }
-    for (let k = 0; k < this.spCount; k++) {
-      if ((lo & this.spMaskLo[k]) === this.spLo[k] && (hi & this.spMaskHi[k]) === this.spHi[k]) {
-        this.flushTlb();
-        return;
-      }
-    }
-    if (this.profile !== null) this.profile.tlbFlushPage++;
-    const i = (lo >>> 12) & TLB_MASK;
-    this.rTagLo[i] = 1;
-    this.wTagLo[i] = 1;
-    this.xTagLo[i] = 1;
+  /** See hart-mmu.ts. */
+  flushTlbPage(lo: number, hi: number): void {
+    flushTlbPage(this, lo, hi);
   }
 
+  /** See hart-codecache.ts. */
   flushDecoded(): void {
-    if (this.profile !== null) {
-      this.profile.codeFlushes++;
-      this.profile.codePagesDropped += this.decodedList.length;
-    }
-    for (const p of this.decodedList) {
-      this.pages[p] = undefined;
-      this.dropJit(p);
-    }
-    this.decodedList = [];
+    flushDecoded(this);
   }
 
-  /** Forgets the page's translations (its decoded slots changed or are gone). */
-  private dropJit(ramPage: number): void {
-    const windows = this.jit[ramPage];
-    if (windows !== undefined && this.profile !== null) {
-      // A wasm page function fills every window of its page: count each translation once.
-      let prev: JitWindow | undefined;
-      for (const w of windows) {
-        if (w !== undefined && w !== prev) this.profile.windowsDropped++;
-        prev = w;
-      }
-    }
-    this.jit[ramPage] = undefined;
-    this.jitHeat.fill(0, ramPage << JIT_PAGE_BITS, (ramPage + 1) << JIT_PAGE_BITS);
-    if (this.wasmPageIdx.size !== 0) this.wasmUninstall(ramPage);
+  /** See hart-codecache.ts. */
+  dropJit(ramPage: number): void {
+    dropJit(this, ramPage);
   }
 
-  /** The function table wasm pages chain through (wasm-tier.ts dispatcherFn), made on first use. */
-  private wasmTableFor(): WasmTable {
-    this.wasmTable ??= new wasmApi!.Table({ element: 'anyfunc', initial: JIT_CACHE_WINDOWS });
-    return this.wasmTable;
+  /** See hart-codecache.ts. */
+  wasmTableFor(): WasmTable {
+    return wasmTableFor(this);
   }
 
-  /** Makes a page's wasm function reachable by chaining: a table slot and the ST_FN_* entry. */
-  private wasmInstall(ramPage: number, page: unknown): void {
-    let idx = this.wasmPageIdx.get(ramPage);
-    if (idx === undefined) {
-      idx = this.wasmFree.pop() ?? (this.wasmNextIdx < JIT_CACHE_WINDOWS ? this.wasmNextIdx++ : -1);
-      if (idx < 0) return; // table full: this page is entered from exec.ts only
-      this.wasmPageIdx.set(ramPage, idx);
-    }
-    this.wasmTable!.set(idx, page);
-    const slot = ramPage & (FN_SLOTS - 1);
-    this.fnTag[slot] = ramPage;
-    this.fnIdx[slot] = idx;
+  /** See hart-codecache.ts. */
+  wasmInstall(ramPage: number, page: unknown): void {
+    wasmInstall(this, ramPage, page);
   }
 
-  private wasmUninstall(ramPage: number): void {
-    const idx = this.wasmPageIdx.get(ramPage);
-    if (idx === undefined) return;
-    this.wasmPageIdx.delete(ramPage);
-    this.wasmTable!.set(idx, null);
-    this.wasmFree.push(idx);
-    const slot = ramPage & (FN_SLOTS - 1);
-    if (this.fnTag[slot] === ramPage) this.fnTag[slot] = -1;
+  /** See hart-codecache.ts. */
+  wasmUninstall(ramPage: number): void {
+    wasmUninstall(this, ramPage);
   }
 
-  /** exec.ts: window `win` starts warming; `ran` = budget used so far in this run(). */
+  /** See hart-codecache.ts. */
   jitStamp(win: number, ran: number): void {
-    this.jitStart[win] = Math.floor((this.instret + ran) / JIT_STAMP_UNIT);
+    jitStamp(this, win, ran);
   }
 
-  /** exec.ts: window `win` reached jitFastThreshold (or more); translate it if it is due. */
+  /** See hart-codecache.ts. */
   jitHot(win: number, hot: number, ran: number): void {
-    const span = (this.instret + ran) / JIT_STAMP_UNIT - this.jitStart[win];
-    if (hot < this.jitThreshold && span >= JIT_FAST_SPAN / JIT_STAMP_UNIT) return;
-    this.jitCompile(win >>> JIT_PAGE_BITS, win & ((1 << JIT_PAGE_BITS) - 1), -1);
+    jitHot(this, win, hot, ran);
   }
 
-  /**
-   * Translates window `wi` of a page (called by exec.ts when its heat reaches jitThreshold);
-   * `entry` (or -1) is a page offset about to run, translated even if it has not run yet.
-   */
+  /** See hart-codecache.ts. */
   jitCompile(ramPage: number, wi: number, entry: number): void {
-    const code = this.pages[ramPage];
-    const hi = (ramPage << JIT_PAGE_BITS) | wi;
-    if (this.jit[ramPage]?.[wi] !== undefined) {
-      this.jitHeat[hi] = 0; // translated already (exec.ts does not ask for these; kept as a guard)
-      return;
-    }
-    if (code === undefined || this.jitCount[ramPage] >= JIT_MAX_PER_PAGE) {
-      this.jitHeat[hi] = -0x40000000; // do not ask again soon
-      return;
-    }
-    this.jitCount[ramPage]++;
-    // Slots to translate: every executed (decoded) instruction and the straight-line code after
-    // it, decoded now, so code not run yet needs no re-translation when it first runs. Following
-    // instruction lengths from executed starts never translates the middle of an instruction.
-    // (Decoding is a pure function of RAM, which the page mirrors.)
-    const pageOff = ramPage << 12;
-    const incl = this.jitIncl;
-    incl.fill(0);
-    if (entry >= 0 && (code[entry] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, entry);
-    for (let p = 0; p < 4096; p += 2) {
-      if ((code[p] & 255) === Op.DECODE || incl[p >> 1] === 1) continue;
-      for (let q = p; q < 4096 && incl[q >> 1] === 0; q += (code[q] >>> 27) & 1 ? 2 : 4) {
-        if ((code[q] & 255) === Op.DECODE) this.decodeRaw(code, pageOff, q);
-        incl[q >> 1] = 1;
-        const op = code[q] & 255;
-        if (op === Op.ILLEGAL || op === Op.CROSS) break;
-      }
-    }
-    const wasm = this.translator === 'wasm';
-    const res = wasm
-      ? compileWasmWindow(this, this.wasmTableFor(), code, incl, wi)
-      : compileWindow(this, code, incl, wi);
-    if (res === undefined) {
-      // No run-time code generation on this host: without wasm, try JS (from the next hot
-      // window on); without either, interpret.
-      if (wasm) this.translator = 'js';
-      else this.jitThreshold = Infinity;
-      return;
-    }
-    if (res === null) {
-      this.jitHeat[hi] = -0x40000000; // nothing to translate here
-      return;
-    }
-    const fn = typeof res === 'function' ? res : res.run;
-    if (typeof res !== 'function') this.wasmInstall(ramPage, res.page);
-    let windows = this.jit[ramPage];
-    if (windows === undefined) {
-      // One more than the windows: exec.ts looks up offset 4096 (the page's end) too.
-      windows = new Array<JitWindow | undefined>((1 << JIT_PAGE_BITS) + 1).fill(undefined);
-      this.jit[ramPage] = windows;
-    }
-    // A wasm function covers the whole page (wasm-tier.ts): every window enters it.
-    if (wasm) windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
-    else windows[wi] = fn;
-    this.jitTranslations++;
-    if (this.profile !== null) this.profile.windowsTranslated++;
-    // Bounded cache: the ring's oldest entry goes (if that window was dropped and translated again
-    // meanwhile, its newer translation goes early: harmless, it is translated again when hot).
-    const ring = this.jitRing;
-    const old = ring[this.jitRingPos];
-    if (old >= 0) {
-      const op = old >>> JIT_PAGE_BITS;
-      const ow = old & ((1 << JIT_PAGE_BITS) - 1);
-      const ows = this.jit[op];
-      if (ows !== undefined && ows[ow] !== undefined) {
-        if (this.translator === 'wasm') this.dropJit(op);
-        else {
-          ows[ow] = undefined;
-          this.jitHeat[old] = 0;
-        }
-        this.jitEvictions++;
-      }
-    }
-    ring[this.jitRingPos] = hi;
-    this.jitRingPos = (this.jitRingPos + 1) % Math.max(1, Math.min(this.jitCacheLimit, ring.length));
+    jitCompile(this, ramPage, wi, entry);
   }
 
-  /**
-   * The trampoline (as for page-crossing instructions) holding the decoded slot at `p` of `code`
-   * alone: exec.ts runs a load/store that a translated window handed back (jit.ts kind 6) from it,
-   * so exactly that one instruction is interpreted before the block ends.
-   */
+  /** See hart-codecache.ts. */
   oneShot(code: Int32Array, p: number): Int32Array {
-    const t = this.tramp;
-    t[0] = code[p];
-    t[1] = code[p + 1];
-    t[2] = Op.PAGE_END;
-    t[4] = Op.PAGE_END;
-    return t;
+    return oneShot(this, code, p);
   }
 
+  /** See hart-codecache.ts. */
   dropWriteTranslations(ramPage: number): void {
-    const off = ramPage << 12;
-    const tags = this.wTagLo;
-    const offs = this.wOff;
-    for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = 1;
+    dropWriteTranslations(this, ramPage);
   }
 
+  /** See hart-codecache.ts. */
   dropDecodedPage(ramPage: number): void {
-    if (this.profile !== null && this.pages[ramPage] !== undefined) this.profile.codePagesDropped++;
-    this.pages[ramPage] = undefined;
-    this.dropJit(ramPage);
+    dropDecodedPage(this, ramPage);
   }
 
+  /** See hart-codecache.ts. */
   newCodePage(ramPage: number): Int32Array {
-    if (this.profile !== null) this.profile.codePagesMade++;
-    const page = new Int32Array(4098);
-    page[4096] = Op.PAGE_END;
-    this.pages[ramPage] = page;
-    this.dropJit(ramPage);
-    if (this.decodedList.length > this.pages.length) {
-      this.decodedList = [];
-      for (let i = 0; i < this.pages.length; i++) if (this.pages[i] !== undefined) this.decodedList.push(i);
-    }
-    this.decodedList.push(ramPage);
-    this.bus.markCode(ramPage);
-    return page;
+    return newCodePage(this, ramPage);
   }
 
+  /** See hart-codecache.ts. */
   decodeSlot(code: Int32Array, pageOff: number, p: number): void {
-    // A translated window is missing this slot: translate it again once it is hot again.
-    const windows = this.jit[pageOff >>> 12];
-    const wi = p >>> JIT_WINDOW_SHIFT;
-    const hi = ((pageOff >>> 12) << JIT_PAGE_BITS) | wi;
-    if (windows !== undefined && windows[wi] !== undefined) {
-      windows[wi] = undefined;
-      this.jitHeat[hi] = 0;
-    } else if (this.jitHeat[hi] < 0) this.jitHeat[hi] = 0; // new code where there was none
-    this.decodeRaw(code, pageOff, p);
+    decodeSlot(this, code, pageOff, p);
   }
 
-  private decodeRaw(code: Int32Array, pageOff: number, p: number): void {
-    const m = this.bus.ram;
-    const a = (pageOff >>> 0) + p;
-    const lo16 = m[a] | (m[a + 1] << 8);
-    const dec = this.dec;
-    if ((lo16 & 3) === 3) {
-      if (p === 4094) {
-        code[p] = Op.CROSS;
-        code[p + 1] = 0;
-        return;
-      }
-      decode32(lo16 | (m[a + 2] << 16) | (m[a + 3] << 24), dec);
-    } else {
-      decode16(lo16, dec);
-    }
-    code[p] = dec[0];
-    code[p + 1] = dec[1];
+  /** See hart-codecache.ts. */
+  decodeRaw(code: Int32Array, pageOff: number, p: number): void {
+    decodeRaw(this, code, pageOff, p);
   }
 
-  /** Fetch-TLB miss for pc: returns 1 (filled, retry), 2 (fetch via slowFetch), 0 (trap taken). */
+  /** See hart-mem.ts. */
   fetchMiss(): number {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
-    const pa = this.xlate(lo, hi, FETCH);
-    if (pa < 0) {
-      this.trap(this.xcause, lo, hi, false);
-      return 0;
-    }
-    const off = pa - this.bus.ramBase;
-    if (off >= 0 && off < this.bus.ramSize && this.fillOk) {
-      const i = (lo >>> 12) & TLB_MASK;
-      this.xTagLo[i] = lo & -4096;
-      this.xTagHi[i] = hi ^ this.ikey;
-      this.xOff[i] = off - (off % 4096);
-      return 1;
-    }
-    return 2;
+    return fetchMiss(this);
   }
 
-  /** Fetches and decodes the instruction at pc without the page cache (page-crossing or MMIO). */
+  /** See hart-mem.ts. */
   slowFetch(): Int32Array | null {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
-    const h0 = this.fetchHalf(lo, hi);
-    if (h0 < 0) return null;
-    let h1 = 0;
-    if ((h0 & 3) === 3) {
-      const lo2 = (lo + 2) | 0;
-      const hi2 = lo2 === 0 && lo === -2 ? (hi + 1) | 0 : (lo >>> 0) + 2 > 4294967295 ? (hi + 1) | 0 : hi;
-      h1 = this.fetchHalf(lo2, hi2);
-      if (h1 < 0) return null;
-    }
-    decodeAny(h0, h1, this.dec);
-    const t = this.tramp;
-    t[0] = this.dec[0];
-    t[1] = this.dec[1];
-    t[2] = Op.PAGE_END;
-    t[4] = Op.PAGE_END;
-    return t;
+    return slowFetch(this);
   }
 
-  /**
-   * One halfword of an instruction. Only RAM is executable on this board (its PMAs): fetching
-   * from a device would read its registers, with their side effects, so it is an instruction
-   * access fault like fetching from nothing. (fetchMiss sends every non-RAM pc here.)
-   */
-  private fetchHalf(lo: number, hi: number): number {
-    const pa = this.xlate(lo, hi, FETCH);
-    if (pa < 0) {
-      this.trap(this.xcause, lo, hi, false);
-      return -1;
-    }
-    const bus = this.bus;
-    if (!bus.isRam(pa, 2)) {
-      this.trap(1, lo, hi, false);
-      return -1;
-    }
-    const off = pa - bus.ramBase;
-    return bus.ram[off] | (bus.ram[off + 1] << 8);
+  /** See hart-mem.ts. */
+  fetchHalf(lo: number, hi: number): number {
+    return fetchHalf(this, lo, hi);
   }
 
   // =============================== address translation ===============================
 
-  private xcause = 0;
+  xcause = 0;
   /**
    * Set by xlate: whether the translation it returned may be cached in a TLB entry for the
    * whole page (false when PMP gives parts of the physical page different answers, pmp.ts).
    */
-  private fillOk = true;
+  fillOk = true;
 
-  /**
-   * Translates a virtual address; returns the physical address, or -1 with xcause set. PMP is
-   * checked here (for `size` bytes), never in the loop: TLB entries are filled only from here.
-   */
-  private xlate(lo: number, hi: number, access: number, size = 1): number {
-    let eff = this.priv;
-    if (access !== FETCH && eff === 3 && (this.mstatus & C.MSTATUS_MPRV) !== 0) eff = (this.mstatus >>> 11) & 3;
-    const mode = this.satpHi >>> 28;
-    let pa: number;
-    this.fillOk = true;
-    if (eff === 3 || mode === 0) {
-      if (hi < 0 || hi >= 0x1000000) {
-        this.xcause = ACCESS_FAULT[access];
-        return -1;
-      }
-      pa = hi * TWO32 + (lo >>> 0);
-    } else {
-      pa = this.walk(lo, hi, access, eff, mode === 8 ? 3 : mode === 9 ? 4 : 5);
-      if (pa < 0) return -1;
-    }
-    if (this.pmp.active) {
-      if (!this.pmp.allows(pa, size, PMP_NEED[access], eff)) {
-        this.xcause = ACCESS_FAULT[access];
-        return -1;
-      }
-      this.fillOk = this.pmp.pageUniform(pa - (pa % 4096));
-    }
-    return pa;
+  /** See hart-mmu.ts. */
+  xlate(lo: number, hi: number, access: number, size = 1): number {
+    return xlate(this, lo, hi, access, size);
   }
 
-  private walk(lo: number, hi: number, access: number, eff: number, levels: number): number {
-    if (this.profile !== null) this.profile.walks[access]++;
-    // Canonical addresses: bits 63..(39|48|57) equal the top translated bit.
-    const top = levels === 3 ? hi >> 6 : levels === 4 ? hi >> 15 : hi >> 24;
-    const pf = PAGE_FAULT[access];
-    if (top !== 0 && top !== -1) {
-      this.xcause = pf;
-      return -1;
-    }
-    const bus = this.bus;
-    const ram = bus.ramI32;
-    let base = ((this.satpHi & 0xfff) * TWO32 + (this.satpLo >>> 0)) * 4096;
-    let pteLo = 0;
-    let pteHi = 0;
-    let pteAddr = 0;
-    let i = levels - 1;
-    for (; ; i--) {
-      const vpn =
-        i === 0
-          ? (lo >>> 12) & 511
-          : i === 1
-            ? (lo >>> 21) & 511
-            : i === 2
-              ? ((lo >>> 30) | (hi << 2)) & 511
-              : i === 3
-                ? (hi >>> 7) & 511
-                : (hi >>> 16) & 511;
-      pteAddr = base + vpn * 8;
-      const off = pteAddr - bus.ramBase;
-      if (off < 0 || off + 8 > bus.ramSize || (this.pmp.active && !this.pmp.allows(pteAddr, 8, PMP_R, 1))) {
-        this.xcause = ACCESS_FAULT[access];
-        return -1;
-      }
-      pteLo = ram[off >>> 2];
-      pteHi = ram[(off >>> 2) + 1];
-      if ((pteLo & 1) === 0 || (pteLo & 6) === 4) {
-        this.xcause = pf;
-        return -1;
-      }
-      if ((pteLo & 10) !== 0) break; // R or X: leaf
-      // D, A, U, and (Svpbmt, Svnapot) PBMT and N are reserved in non-leaf PTEs; no leaf at level 0
-      if ((pteLo & 0xd0) !== 0 || pteHi >>> 22 !== 0 || i === 0) {
-        this.xcause = pf;
-        return -1;
-      }
-      base = ((pteHi & 0x3fffff) * 4194304 + (pteLo >>> 10)) * 4096;
-    }
-    // Bits 63..54 of a leaf: N (63, Svnapot), PBMT (62..61, Svpbmt), reserved (60..54).
-    const top10 = pteHi >>> 22;
-    let napot = false;
-    if (top10 !== 0) {
-      const pbmt = (top10 >>> 7) & 3;
-      napot = top10 >>> 9 !== 0;
-      if (
-        (top10 & 0x7f) !== 0 ||
-        (pbmt !== 0 && (pbmt === 3 || (this.ext & X_SVPBMT) === 0 || (this.menvcfgHi & C.ENVCFG_PBMTE_HI) === 0)) ||
-        (napot && ((this.ext & X_SVNAPOT) === 0 || i !== 0 || ((pteLo >>> 10) & 15) !== 8))
-      ) {
-        this.xcause = pf; // reserved bits, PBMT 3 or not enabled, N without Svnapot or not 64 KiB
-        return -1;
-      }
-    }
-    // Leaf checks.
-    const u = (pteLo & 16) !== 0;
-    if (eff === 0 ? !u : u && (access === FETCH || (this.mstatus & C.MSTATUS_SUM) === 0)) {
-      this.xcause = pf;
-      return -1;
-    }
-    if (access === FETCH) {
-      if ((pteLo & 8) === 0) {
-        this.xcause = pf;
-        return -1;
-      }
-    } else if (access === LOAD) {
-      if ((pteLo & 2) === 0 && !((this.mstatus & C.MSTATUS_MXR) !== 0 && (pteLo & 8) !== 0)) {
-        this.xcause = pf;
-        return -1;
-      }
-    } else if ((pteLo & 4) === 0) {
-      this.xcause = pf;
-      return -1;
-    }
-    const ppnLo = pteLo >>> 10; // low 22 bits of ppn
-    const ppnHi = pteHi & 0x3fffff; // ppn bits 43..22
-    // Superpages: the low 9*i bits of the ppn must be zero (misaligned superpage otherwise).
-    const bits = 9 * i;
-    const misaligned =
-      bits <= 22 ? (ppnLo & ((1 << bits) - 1)) !== 0 : ppnLo !== 0 || (ppnHi & ((1 << (bits - 22)) - 1)) !== 0;
-    if (misaligned) {
-      this.xcause = pf;
-      return -1;
-    }
-    // Hardware A/D update.
-    const want = access === STORE ? 0xc0 : 0x40;
-    if ((pteLo & want) !== want) {
-      pteLo |= want;
-      ram[(pteAddr - bus.ramBase) >>> 2] = pteLo;
-      bus.notifyWrite(pteAddr, 8);
-    }
-    let ppn: number;
-    if (napot) {
-      // A 64 KiB NAPOT page: the low 4 ppn bits come from the virtual address.
-      this.noteRegion(lo, hi, -0x10000, -1);
-      ppn = ppnHi * 4194304 + (ppnLo & ~15) + ((lo >>> 12) & 15);
-    } else if (i > 0) {
-      this.noteRegion(lo, hi, i === 1 ? -0x200000 : i === 2 ? -0x40000000 : 0, i <= 2 ? -1 : i === 3 ? -128 : -65536);
-      const vpnLow = (hi & 0xffff) * 1048576 + (lo >>> 12); // virtual address bits 47..12
-      ppn = ppnHi * 4194304 + ppnLo + (vpnLow % 2 ** bits);
-    } else {
-      ppn = ppnHi * 4194304 + ppnLo;
-    }
-    return ppn * 4096 + (lo & 4095);
+  /** See hart-mmu.ts. */
+  walk(lo: number, hi: number, access: number, eff: number, levels: number): number {
+    return walk(this, lo, hi, access, eff, levels);
   }
 
-  /**
-   * Records the virtual region (base/mask as lo/hi words) of a leaf larger than 4 KiB containing
-   * (lo, hi): 64 KiB NAPOT pages, 2 MiB, 1 GiB, 512 GiB and 256 TiB superpages.
-   */
-  private noteRegion(lo: number, hi: number, mLo: number, mHi: number): void {
-    const bLo = lo & mLo;
-    const bHi = hi & mHi;
-    const n = this.spCount;
-    for (let k = 0; k < n; k++) {
-      if (this.spLo[k] === bLo && this.spHi[k] === bHi && this.spMaskLo[k] === mLo && this.spMaskHi[k] === mHi) return;
-    }
-    if (n === SP_MAX) {
-      this.spOverflow = true;
-      return;
-    }
-    this.spLo[n] = bLo;
-    this.spHi[n] = bHi;
-    this.spMaskLo[n] = mLo;
-    this.spMaskHi[n] = mHi;
-    this.spCount = n + 1;
+  /** See hart-mmu.ts. */
+  noteRegion(lo: number, hi: number, mLo: number, mHi: number): void {
+    noteRegion(this, lo, hi, mLo, mHi);
   }
 
   // =============================== data access slow paths ===============================
 
-  private dataFault(cause: number, lo: number, hi: number): false {
-    this.trap(cause, lo, hi, false);
-    return false;
+  /** See hart-mem.ts. */
+  dataFault(cause: number, lo: number, hi: number): false {
+    return dataFault(this, cause, lo, hi);
   }
 
-  /** Slow-path load of 1/2/4/8 bytes (any alignment) into ldLo/ldHi; false if a trap was taken. */
+  /** See hart-mem.ts. */
   load(lo: number, hi: number, size: number): boolean {
-    const o = lo & 4095;
-    if (o + size > 4096) return this.loadBytes(lo, hi, size);
-    const bus = this.bus;
-    const i = (lo >>> 12) & TLB_MASK;
-    let off: number;
-    let pa = 0;
-    if (this.rTagLo[i] === (lo & -4096) && this.rTagHi[i] === (hi ^ this.dkey)) {
-      off = (this.rOff[i] >>> 0) + o; // TLB hit (misaligned, or LR/FP/AMO callers)
-    } else {
-      pa = this.xlate(lo, hi, LOAD, size);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
-      off = pa - bus.ramBase;
-      if (off >= 0 && off < bus.ramSize && this.fillOk) {
-        this.rTagLo[i] = lo & -4096;
-        this.rTagHi[i] = hi ^ this.dkey;
-        this.rOff[i] = off - o;
-      }
-    }
-    if (off >= 0 && off < bus.ramSize) {
-      const m = bus.ram;
-      let vlo = 0;
-      let vhi = 0;
-      for (let k = Math.min(size, 4) - 1; k >= 0; k--) vlo = (vlo << 8) | m[off + k];
-      for (let k = size - 1; k >= 4; k--) vhi = (vhi << 8) | m[off + k];
-      this.ldLo = vlo | 0;
-      this.ldHi = vhi | 0;
-      return true;
-    }
-    if ((lo & (size - 1)) !== 0) return this.dataFault(4, lo, hi);
-    const r = bus.findDevice(pa, size);
-    if (r === undefined) return this.dataFault(5, lo, hi);
-    const doff = pa - r.base;
-    if (size === 8) {
-      this.ldLo = r.dev.read(doff, 4) | 0;
-      this.ldHi = r.dev.read(doff + 4, 4) | 0;
-    } else {
-      this.ldLo = r.dev.read(doff, size as 1 | 2 | 4) | 0;
-      this.ldHi = 0;
-    }
-    return true;
+    return load(this, lo, hi, size);
   }
 
-  /**
-   * A load crossing a page boundary: byte by byte. A fault reports the address of the part of
-   * the access that faulted (the privileged spec's rule for misaligned accesses), not the
-   * access's start: the OS's fault handler maps the page stval names, so naming the first,
-   * present page would make it return to the same fault forever.
-   */
-  private loadBytes(lo: number, hi: number, size: number): boolean {
-    let vlo = 0;
-    let vhi = 0;
-    for (let k = 0; k < size; k++) {
-      const s = (lo >>> 0) + k;
-      const blo = s | 0;
-      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
-      const pa = this.xlate(blo, bhi, LOAD);
-      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
-      const b = this.bus.read(pa, 1);
-      if (b < 0) return this.dataFault(5, blo, bhi);
-      if (k < 4) vlo |= b << (8 * k);
-      else vhi |= b << (8 * (k - 4));
-    }
-    this.ldLo = vlo | 0;
-    this.ldHi = vhi | 0;
-    return true;
+  /** See hart-mem.ts. */
+  loadBytes(lo: number, hi: number, size: number): boolean {
+    return loadBytes(this, lo, hi, size);
   }
 
-  /** Slow-path store; false if a trap was taken. */
+  /** See hart-mem.ts. */
   store(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
-    const o = lo & 4095;
-    if (o + size > 4096) return this.storeBytes(lo, hi, size, vlo, vhi);
-    const bus = this.bus;
-    const i = (lo >>> 12) & TLB_MASK;
-    let off: number;
-    let pa = 0;
-    let fill = false;
-    if (this.wTagLo[i] === (lo & -4096) && this.wTagHi[i] === (hi ^ this.dkey)) {
-      off = (this.wOff[i] >>> 0) + o;
-    } else {
-      pa = this.xlate(lo, hi, STORE, size);
-      if (pa < 0) return this.dataFault(this.xcause, lo, hi);
-      off = pa - bus.ramBase;
-      fill = this.fillOk;
-    }
-    if (off >= 0 && off < bus.ramSize) {
-      const page = off >>> 12;
-      if (bus.codePages[page] !== 0) {
-        bus.codeWritten(page);
-      } else if (fill) {
-        this.wTagLo[i] = lo & -4096;
-        this.wTagHi[i] = hi ^ this.dkey;
-        this.wOff[i] = off - o;
-      }
-      const m = bus.ram;
-      for (let k = 0; k < size; k++) m[off + k] = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
-      return true;
-    }
-    if ((lo & (size - 1)) !== 0) return this.dataFault(6, lo, hi);
-    const r = bus.findDevice(pa, size);
-    if (r === undefined) return this.dataFault(7, lo, hi);
-    const doff = pa - r.base;
-    if (size === 8) {
-      r.dev.write(doff, 4, vlo >>> 0);
-      r.dev.write(doff + 4, 4, vhi >>> 0);
-    } else {
-      r.dev.write(doff, size as 1 | 2 | 4, size === 4 ? vlo >>> 0 : vlo & ((1 << (8 * size)) - 1));
-    }
-    return true;
+    return store(this, lo, hi, size, vlo, vhi);
   }
 
-  /** A store crossing a page boundary; faults report the faulting part's address as loadBytes. */
-  private storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
-    // Translate every byte first so that a fault leaves memory untouched.
-    const pas: number[] = [];
-    for (let k = 0; k < size; k++) {
-      const s = (lo >>> 0) + k;
-      const blo = s | 0;
-      const bhi = s > 4294967295 ? (hi + 1) | 0 : hi;
-      const pa = this.xlate(blo, bhi, STORE);
-      if (pa < 0) return this.dataFault(this.xcause, blo, bhi);
-      if (this.bus.findDevice(pa, 1) === undefined && !this.bus.isRam(pa, 1)) return this.dataFault(7, blo, bhi);
-      pas.push(pa);
-    }
-    for (let k = 0; k < size; k++) {
-      this.bus.write(pas[k], 1, (k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4))) & 255);
-    }
-    return true;
+  /** See hart-mem.ts. */
+  storeBytes(lo: number, hi: number, size: number, vlo: number, vhi: number): boolean {
+    return storeBytes(this, lo, hi, size, vlo, vhi);
   }
 
   // =============================== traps ===============================
 
-  /** Takes a trap at the current pc (this.pcLo/pcHi). */
+  /** See hart-trap.ts. */
   trap(cause: number, tvalLo: number, tvalHi: number, isInterrupt: boolean): void {
-    const priv = this.priv;
-    if (this.profile !== null) this.profile.trap(cause, isInterrupt, priv);
-    this.resvValid = false;
-    const deleg = priv <= 1 && ((isInterrupt ? this.mideleg : this.medeleg) >>> cause) & 1;
-    const causeHi = isInterrupt ? -0x80000000 : 0;
-    let ms = this.mstatus;
-    if (deleg) {
-      this.sepcLo = this.pcLo & -2;
-      this.sepcHi = this.pcHi;
-      this.scauseLo = cause;
-      this.scauseHi = causeHi;
-      this.stvalLo = tvalLo;
-      this.stvalHi = tvalHi;
-      ms = (ms & ~(C.MSTATUS_SPIE | C.MSTATUS_SIE | C.MSTATUS_SPP)) | ((ms & C.MSTATUS_SIE) << 4) | (priv << 8);
-      this.priv = 1;
-      const vec = (this.stvecLo & 1) !== 0 && isInterrupt ? 4 * cause : 0;
-      this.setPcRel(this.stvecLo & -4, this.stvecHi, vec);
-    } else {
-      this.mepcLo = this.pcLo & -2;
-      this.mepcHi = this.pcHi;
-      this.mcauseLo = cause;
-      this.mcauseHi = causeHi;
-      this.mtvalLo = tvalLo;
-      this.mtvalHi = tvalHi;
-      ms = (ms & ~(C.MSTATUS_MPIE | C.MSTATUS_MIE | C.MSTATUS_MPP)) | ((ms & C.MSTATUS_MIE) << 4) | (priv << 11);
-      this.priv = 3;
-      const vec = (this.mtvecLo & 1) !== 0 && isInterrupt ? 4 * cause : 0;
-      this.setPcRel(this.mtvecLo & -4, this.mtvecHi, vec);
-    }
-    this.mstatus = ms;
-    this.updateKeys();
+    trap(this, cause, tvalLo, tvalHi, isInterrupt);
   }
 
-  /** Illegal instruction at pc; tval gets the instruction bits (re-read from memory when raw is 0). */
+  /** See hart-trap.ts. */
   illegal(raw: number): void {
-    let bits = raw;
-    if (bits === 0) bits = this.rereadInsn();
-    this.trap(2, bits, 0, false);
+    illegal(this, raw);
   }
 
-  private rereadInsn(): number {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
-    const pa = this.xlate(lo, hi, FETCH);
-    if (pa < 0) return 0;
-    const h0 = this.bus.read(pa, 2);
-    if (h0 < 0) return 0;
-    if ((h0 & 3) !== 3) return h0;
-    const pa2 = this.xlate((lo + 2) | 0, hi, FETCH);
-    const h1 = pa2 < 0 ? -1 : this.bus.read(pa2, 2);
-    return h1 < 0 ? 0 : h0 | (h1 << 16) | 0;
+  /** See hart-trap.ts. */
+  rereadInsn(): number {
+    return rereadInsn(this);
   }
 
-  /** Takes the highest-priority pending and enabled interrupt, if any. */
+  /** See hart-trap.ts. */
   takeInterrupt(): boolean {
-    const pend = this.mip & this.mie;
-    if (pend === 0) return false;
-    const priv = this.priv;
-    const ms = this.mstatus;
-    let cand = 0;
-    const mPend = pend & ~this.mideleg;
-    if (mPend !== 0 && (priv < 3 || (ms & C.MSTATUS_MIE) !== 0)) cand = mPend;
-    else {
-      const sPend = pend & this.mideleg;
-      if (sPend !== 0 && (priv === 0 || (priv === 1 && (ms & C.MSTATUS_SIE) !== 0))) cand = sPend;
-    }
-    if (cand === 0) return false;
-    for (const c of C.IRQ_PRIORITY) {
-      if ((cand >>> c) & 1) {
-        this.waiting = false;
-        this.trap(c, 0, 0, true);
-        return true;
-      }
-    }
-    return false;
+    return takeInterrupt(this);
   }
 
   // =============================== system instructions ===============================
@@ -1314,34 +764,10 @@ export class Hart implements ExecContext, CodeCacheClient {
       case Op.EBREAK:
         this.trap(3, this.pcLo, this.pcHi, false);
         return 0;
-      case Op.MRET: {
-        if (this.priv < 3) return this.illegalR();
-        let ms = this.mstatus;
-        const mpp = (ms >>> 11) & 3;
-        ms = (ms & ~(C.MSTATUS_MIE | C.MSTATUS_MPP)) | ((ms >>> 4) & C.MSTATUS_MIE) | C.MSTATUS_MPIE;
-        if (mpp !== 3) ms &= ~C.MSTATUS_MPRV;
-        this.mstatus = ms;
-        this.priv = mpp;
-        this.resvValid = false;
-        this.pcLo = this.mepcLo & -2;
-        this.pcHi = this.mepcHi;
-        this.updateKeys();
-        return 2;
-      }
-      case Op.SRET: {
-        if (this.priv < 1 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TSR) !== 0)) return this.illegalR();
-        let ms = this.mstatus;
-        const spp = (ms >>> 8) & 1;
-        ms = (ms & ~(C.MSTATUS_SIE | C.MSTATUS_SPP)) | ((ms >>> 4) & C.MSTATUS_SIE) | C.MSTATUS_SPIE;
-        ms &= ~C.MSTATUS_MPRV; // SPP is never M
-        this.mstatus = ms;
-        this.priv = spp;
-        this.resvValid = false;
-        this.pcLo = this.sepcLo & -2;
-        this.pcHi = this.sepcHi;
-        this.updateKeys();
-        return 2;
-      }
+      case Op.MRET:
+        return mret(this);
+      case Op.SRET:
+        return sret(this);
       case Op.WFI:
         if (this.priv === 0 || (this.priv === 1 && (this.mstatus & C.MSTATUS_TW) !== 0)) return this.illegalR();
         this.advance(w);
@@ -1475,7 +901,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     return this.illegalR();
   }
 
-  private illegalR(raw = 0): number {
+  illegalR(raw = 0): number {
     this.illegal(raw);
     return 0;
   }
@@ -1573,407 +999,49 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   // =============================== CSRs ===============================
 
-  private execCsr(op: number, d: number, rs1: number, csr: number, w: number): number {
-    const x = this.x;
-    const imm = op >= Op.CSRRWI;
-    const kind = imm ? op - Op.CSRRWI : op - Op.CSRRW; // 0 write, 1 set, 2 clear
-    const srcLo = imm ? rs1 : x[rs1 * 2];
-    const srcHi = imm ? 0 : x[rs1 * 2 + 1];
-    const writes = kind === 0 || rs1 !== 0;
-    if (this.priv < ((csr >>> 8) & 3) || (writes && csr >>> 10 === 3)) return this.illegalR();
-    // CSR reads here have no side effects, so CSRRW with rd=x0 may read too (it also checks
-    // that the CSR exists).
-    if (!this.csrRead(csr)) return this.illegalR();
-    const oldLo = this.csrLo;
-    const oldHi = this.csrHi;
-    if (writes) {
-      let nl = srcLo;
-      let nh = srcHi;
-      // CSRRS/CSRRC on mip: only the software-writable SEIP takes part in the read-modify-write,
-      // not the PLIC's level OR-ed into the value read (priv. spec 3.1.9). Otherwise firmware
-      // setting SSIP while an external interrupt is pending latches SEIP on forever.
-      const rmwLo = csr === C.MIP ? (oldLo & ~C.MIP_SEIP) | (this.mipSoft & C.MIP_SEIP) : oldLo;
-      if (kind === 1) {
-        nl = rmwLo | srcLo;
-        nh = oldHi | srcHi;
-      } else if (kind === 2) {
-        nl = rmwLo & ~srcLo;
-        nh = oldHi & ~srcHi;
-      }
-      if (!this.csrWrite(csr, nl, nh)) return this.illegalR();
-    }
-    x[d] = oldLo;
-    x[d + 1] = oldHi;
-    x[64] = 0;
-    x[65] = 0;
-    this.advance(w);
-    return 2;
+  /** See hart-csr.ts. */
+  execCsr(op: number, d: number, rs1: number, csr: number, w: number): number {
+    return execCsr(this, op, d, rs1, csr, w);
   }
 
-  /** Current instret including instructions retired so far in this run() slice. */
-  private liveInstret(): number {
-    return this.instret + (this.runBudget - this.runLeft) - this.runTraps;
+  /** See hart-csr.ts. */
+  liveInstret(): number {
+    return liveInstret(this);
   }
 
-  private set64(v: number): void {
-    const hi = Math.floor(v / TWO32);
-    this.csrLo = (v - hi * TWO32) | 0;
-    this.csrHi = hi | 0;
+  /** See hart-csr.ts. */
+  set64(v: number): void {
+    set64(this, v);
   }
 
-  /** Counter access rule for cycle/time/instret/hpmcounterN from S and U. */
-  private counterOk(bit: number): boolean {
-    if (this.priv < 3 && ((this.mcounteren >>> bit) & 1) === 0) return false;
-    if (this.priv === 0 && ((this.scounteren >>> bit) & 1) === 0) return false;
-    return true;
+  /** See hart-csr.ts. */
+  counterOk(bit: number): boolean {
+    return counterOk(this, bit);
   }
 
-  /** Reads a CSR into csrLo/csrHi; false when the CSR does not exist or is not accessible. */
-  private csrRead(csr: number): boolean {
-    this.csrHi = 0;
-    switch (csr) {
-      case C.FFLAGS:
-      case C.FRM:
-      case C.FCSR:
-        if ((this.mstatus & C.MSTATUS_FS) === 0) return false;
-        this.csrLo = csr === C.FFLAGS ? this.fflags : csr === C.FRM ? this.frm : (this.frm << 5) | this.fflags;
-        return true;
-      case C.CYCLE:
-        if (!this.counterOk(0)) return false;
-        this.set64(this.liveInstret() + this.cycleOffset);
-        return true;
-      case C.TIME:
-        if (!this.counterOk(1)) return false;
-        this.set64(this.clock.now());
-        return true;
-      case C.INSTRET:
-        if (!this.counterOk(2)) return false;
-        this.set64(this.liveInstret());
-        return true;
-      case C.MCYCLE:
-        this.set64(this.liveInstret() + this.cycleOffset);
-        return true;
-      case C.MINSTRET:
-        this.set64(this.liveInstret());
-        return true;
-      case C.SSTATUS:
-        this.csrLo = this.mstatus & C.SSTATUS_MASK;
-        this.csrHi = C.MSTATUS_HI_UXL | this.sdBit();
-        return true;
-      case C.MSTATUS:
-        this.csrLo = this.mstatus;
-        this.csrHi = C.MSTATUS_HI_UXL | C.MSTATUS_HI_SXL | this.sdBit();
-        return true;
-      case C.SIE:
-        this.csrLo = this.mie & this.mideleg;
-        return true;
-      case C.SIP:
-        if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) this.updateSstc();
-        this.csrLo = this.mip & this.mideleg;
-        return true;
-      case C.MIE:
-        this.csrLo = this.mie;
-        return true;
-      case C.MIP:
-        if ((this.menvcfgHi & C.ENVCFG_STCE_HI) !== 0) this.updateSstc();
-        this.csrLo = this.mip;
-        return true;
-      case C.STVEC:
-        this.csrLo = this.stvecLo;
-        this.csrHi = this.stvecHi;
-        return true;
-      case C.MTVEC:
-        this.csrLo = this.mtvecLo;
-        this.csrHi = this.mtvecHi;
-        return true;
-      case C.SCOUNTEREN:
-        this.csrLo = this.scounteren;
-        return true;
-      case C.MCOUNTEREN:
-        this.csrLo = this.mcounteren;
-        return true;
-      case C.SENVCFG:
-        this.csrLo = this.senvcfg;
-        return true;
-      case C.MENVCFG:
-        this.csrLo = this.menvcfgLo;
-        this.csrHi = this.menvcfgHi;
-        return true;
-      case C.SSCRATCH:
-        this.csrLo = this.sscratchLo;
-        this.csrHi = this.sscratchHi;
-        return true;
-      case C.MSCRATCH:
-        this.csrLo = this.mscratchLo;
-        this.csrHi = this.mscratchHi;
-        return true;
-      case C.SEPC:
-        this.csrLo = this.sepcLo & -2;
-        this.csrHi = this.sepcHi;
-        return true;
-      case C.MEPC:
-        this.csrLo = this.mepcLo & -2;
-        this.csrHi = this.mepcHi;
-        return true;
-      case C.SCAUSE:
-        this.csrLo = this.scauseLo;
-        this.csrHi = this.scauseHi;
-        return true;
-      case C.MCAUSE:
-        this.csrLo = this.mcauseLo;
-        this.csrHi = this.mcauseHi;
-        return true;
-      case C.STVAL:
-        this.csrLo = this.stvalLo;
-        this.csrHi = this.stvalHi;
-        return true;
-      case C.MTVAL:
-        this.csrLo = this.mtvalLo;
-        this.csrHi = this.mtvalHi;
-        return true;
-      case C.STIMECMP:
-        if (this.priv === 1 && ((this.mcounteren & 2) === 0 || (this.menvcfgHi & C.ENVCFG_STCE_HI) === 0)) return false;
-        this.csrLo = this.stimecmpLo;
-        this.csrHi = this.stimecmpHi;
-        return true;
-      case C.SATP:
-        if (this.priv === 1 && (this.mstatus & C.MSTATUS_TVM) !== 0) return false;
-        this.csrLo = this.satpLo;
-        this.csrHi = this.satpHi;
-        return true;
-      case C.MISA:
-        this.csrLo = C.MISA_LO;
-        this.csrHi = C.MISA_HI;
-        return true;
-      case C.MEDELEG:
-        this.csrLo = this.medeleg;
-        return true;
-      case C.MIDELEG:
-        this.csrLo = this.mideleg;
-        return true;
-      case C.MVENDORID:
-      case C.MARCHID:
-      case C.MIMPID:
-      case C.MCONFIGPTR:
-        this.csrLo = 0;
-        return true;
-      case C.MHARTID:
-        this.csrLo = this.hartId;
-        return true;
-      case C.MCOUNTINHIBIT:
-        this.csrLo = this.mcountinhibit;
-        return true;
-      case C.TSELECT:
-      case C.TDATA1:
-      case C.TDATA2:
-      case C.TDATA3:
-        // Debug triggers are not implemented: tselect reads 0 and tdata1 never accepts a trigger
-        // type, which is how software (OpenSBI, riscv-tests) detects that there are none.
-        this.csrLo = 0;
-        return true;
-    }
-    if (csr >= C.HPMCOUNTER3 && csr <= C.HPMCOUNTER31) {
-      if (!this.counterOk(csr - C.CYCLE)) return false;
-      this.csrLo = 0;
-      return true;
-    }
-    if ((csr >= C.MHPMCOUNTER3 && csr <= C.MHPMCOUNTER31) || (csr >= C.MHPMEVENT3 && csr <= C.MHPMEVENT31)) {
-      this.csrLo = 0;
-      return true;
-    }
-    if (csr >= C.PMPCFG0 && csr <= C.PMPCFG0 + 15) {
-      const n = csr - C.PMPCFG0;
-      if (n & 1) return false; // RV64: odd pmpcfg registers do not exist
-      const c = this.pmpcfg;
-      const o = n * 4;
-      this.csrLo = c[o] | (c[o + 1] << 8) | (c[o + 2] << 16) | (c[o + 3] << 24);
-      this.csrHi = c[o + 4] | (c[o + 5] << 8) | (c[o + 6] << 16) | (c[o + 7] << 24);
-      return true;
-    }
-    if (csr >= C.PMPADDR0 && csr <= C.PMPADDR0 + 63) {
-      const n = csr - C.PMPADDR0;
-      this.csrLo = this.pmpaddr[2 * n];
-      this.csrHi = this.pmpaddr[2 * n + 1];
-      return true;
-    }
-    return false;
+  /** See hart-csr.ts. */
+  csrRead(csr: number): boolean {
+    return csrRead(this, csr);
   }
 
-  private sdBit(): number {
-    return (this.mstatus & C.MSTATUS_FS) === C.MSTATUS_FS ? -0x80000000 : 0;
+  /** See hart-csr.ts. */
+  sdBit(): number {
+    return sdBit(this);
   }
 
-  private csrWrite(csr: number, lo: number, hi: number): boolean {
-    const v64 = (hi >>> 0) * TWO32 + (lo >>> 0);
-    switch (csr) {
-      case C.FFLAGS:
-        this.fflags = lo & 31;
-        this.mstatus |= C.MSTATUS_FS;
-        return true;
-      case C.FRM:
-        this.frm = lo & 7;
-        this.mstatus |= C.MSTATUS_FS;
-        return true;
-      case C.FCSR:
-        this.fflags = lo & 31;
-        this.frm = (lo >>> 5) & 7;
-        this.mstatus |= C.MSTATUS_FS;
-        return true;
-      case C.MCYCLE:
-        this.cycleOffset = v64 - this.liveInstret() - 1;
-        return true;
-      case C.MINSTRET:
-        this.instret = v64 - (this.runBudget - this.runLeft - this.runTraps) - 1;
-        return true;
-      case C.SSTATUS:
-        this.writeMstatus((this.mstatus & ~C.SSTATUS_WMASK) | (lo & C.SSTATUS_WMASK));
-        return true;
-      case C.MSTATUS:
-        this.writeMstatus((this.mstatus & ~C.MSTATUS_WMASK) | (lo & C.MSTATUS_WMASK));
-        return true;
-      case C.SIE:
-        this.mie = (this.mie & ~this.mideleg) | (lo & this.mideleg & C.MIE_MASK);
-        this.updateMip();
-        return true;
-      case C.SIP: {
-        const m = this.mideleg & C.MIP_SSIP;
-        this.mipSoft = (this.mipSoft & ~m) | (lo & m);
-        this.updateMip();
-        return true;
-      }
-      case C.MIE:
-        this.mie = lo & C.MIE_MASK;
-        this.updateMip();
-        return true;
-      case C.MIP:
-        this.mipSoft = (this.mipSoft & ~C.MIP_WMASK) | (lo & C.MIP_WMASK);
-        this.updateMip();
-        return true;
-      case C.STVEC:
-        this.stvecLo = (lo & 2) !== 0 ? lo & -4 : lo;
-        this.stvecHi = hi;
-        return true;
-      case C.MTVEC:
-        this.mtvecLo = (lo & 2) !== 0 ? lo & -4 : lo;
-        this.mtvecHi = hi;
-        return true;
-      case C.SCOUNTEREN:
-        this.scounteren = lo;
-        return true;
-      case C.MCOUNTEREN:
-        this.mcounteren = lo;
-        return true;
-      case C.SENVCFG:
-        this.senvcfg = lo & this.envcfgMask();
-        return true;
-      case C.MENVCFG: {
-        const pbmte = this.menvcfgHi & C.ENVCFG_PBMTE_HI;
-        this.menvcfgLo = lo & this.envcfgMask();
-        this.menvcfgHi = hi & (C.ENVCFG_STCE_HI | ((this.ext & X_SVPBMT) !== 0 ? C.ENVCFG_PBMTE_HI : 0));
-        // Cached translations were made under the old PBMTE (PBMT bits legal or not).
-        if ((this.menvcfgHi & C.ENVCFG_PBMTE_HI) !== pbmte) this.flushTlb();
-        this.updateSstc();
-        return true;
-      }
-      case C.SSCRATCH:
-        this.sscratchLo = lo;
-        this.sscratchHi = hi;
-        return true;
-      case C.MSCRATCH:
-        this.mscratchLo = lo;
-        this.mscratchHi = hi;
-        return true;
-      case C.SEPC:
-        this.sepcLo = lo & -2;
-        this.sepcHi = hi;
-        return true;
-      case C.MEPC:
-        this.mepcLo = lo & -2;
-        this.mepcHi = hi;
-        return true;
-      case C.SCAUSE:
-        this.scauseLo = lo;
-        this.scauseHi = hi;
-        return true;
-      case C.MCAUSE:
-        this.mcauseLo = lo;
-        this.mcauseHi = hi;
-        return true;
-      case C.STVAL:
-        this.stvalLo = lo;
-        this.stvalHi = hi;
-        return true;
-      case C.MTVAL:
-        this.mtvalLo = lo;
-        this.mtvalHi = hi;
-        return true;
-      case C.STIMECMP:
-        this.stimecmpLo = lo;
-        this.stimecmpHi = hi;
-        this.updateSstc();
-        return true;
-      case C.SATP: {
-        const mode = hi >>> 28;
-        // An unsupported mode (Sv57 without the feature) leaves satp unchanged.
-        if (mode !== 0 && mode !== 8 && mode !== 9 && !(mode === 10 && (this.ext & X_SV57) !== 0)) return true;
-        this.satpLo = lo;
-        this.satpHi = mode === 0 ? 0 : hi;
-        if (this.profile !== null) this.profile.satpWrites++;
-        this.flushTlb();
-        this.updateKeys();
-        return true;
-      }
-      case C.MEDELEG:
-        this.medeleg = lo & C.MEDELEG_MASK;
-        return true;
-      case C.MIDELEG:
-        this.mideleg = lo & C.MIDELEG_MASK;
-        this.updateMip();
-        return true;
-      case C.MCOUNTINHIBIT:
-        this.mcountinhibit = lo & ~2;
-        return true;
-      case C.MISA:
-        return true;
-    }
-    if (csr >= C.PMPCFG0 && csr <= C.PMPCFG0 + 15) {
-      const o = (csr - C.PMPCFG0) * 4;
-      const c = this.pmpcfg;
-      for (let k = 0; k < 8; k++) {
-        if (c[o + k] & 0x80) continue; // locked
-        let b = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0x9f;
-        if ((b & 3) === 2) b &= ~2; // W without R is reserved
-        c[o + k] = b;
-      }
-      this.pmpChanged();
-      return true;
-    }
-    if (csr >= C.PMPADDR0 && csr <= C.PMPADDR0 + 63) {
-      const n = csr - C.PMPADDR0;
-      if (this.pmpcfg[n] & 0x80) return true;
-      if (n + 1 < 64 && (this.pmpcfg[n + 1] & 0x98) === 0x88) return true; // next entry is locked TOR
-      this.pmpaddr[2 * n] = lo;
-      this.pmpaddr[2 * n + 1] = hi & 0x3fffff;
-      this.pmpChanged();
-      return true;
-    }
-    // Read-only-zero registers (hpm counters/events) accept and ignore writes.
-    return true;
+  /** See hart-csr.ts. */
+  csrWrite(csr: number, lo: number, hi: number): boolean {
+    return csrWrite(this, csr, lo, hi);
   }
 
-  /** PMP entries changed: rebuild the checks; cached translations were checked under the old ones. */
-  private pmpChanged(): void {
-    this.pmp.update(this.pmpcfg, this.pmpaddr);
-    this.flushTlb();
+  /** See hart-csr.ts. */
+  pmpChanged(): void {
+    pmpChanged(this);
   }
 
-  /** Writable xenvcfg low-word bits: FIOM, and the cache-block enables of the extensions present. */
-  private envcfgMask(): number {
-    return (
-      C.ENVCFG_FIOM |
-      ((this.ext & X_ZICBOM) !== 0 ? C.ENVCFG_CBIE | C.ENVCFG_CBCFE : 0) |
-      ((this.ext & X_ZICBOZ) !== 0 ? C.ENVCFG_CBZE : 0)
-    );
+  /** See hart-csr.ts. */
+  envcfgMask(): number {
+    return envcfgMask(this);
   }
 
   /**
@@ -2023,10 +1091,9 @@ export class Hart implements ExecContext, CodeCacheClient {
     return 2;
   }
 
-  private writeMstatus(v: number): void {
-    if (((v >>> 11) & 3) === 2) v = (v & ~C.MSTATUS_MPP) | (this.mstatus & C.MSTATUS_MPP);
-    this.mstatus = v;
-    this.updateKeys();
+  /** See hart-csr.ts. */
+  writeMstatus(v: number): void {
+    writeMstatus(this, v);
   }
 }
 

@@ -37,6 +37,7 @@
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { Op, TLB_MASK, JIT_WINDOW_SHIFT, mulh64, div64, div32 } from './exec.ts';
 import { execIntExt } from './ext/intext.ts';
+import { JS_TRANSLATED } from './isa-table.ts';
 import { X_JN, X_JOFF } from './state-layout.ts';
 
 // Windows of 2^JIT_WINDOW_SHIFT bytes (256: 16 per page) keep each function small enough for V8
@@ -272,6 +273,9 @@ function insnSource(
   };
   const link = `{ const s = (vLo >>> 0) + ${p + len}; x[${d}] = s | 0; x[${d + 1}] = s > 4294967295 ? (vHi + 1) | 0 : vHi; }`;
 
+  // Which ops this tier translates is the instruction table's (isa-table.ts, T_JS); the cases
+  // below are their translations (isa-table.test.ts checks that each one has one).
+  if (JS_TRANSLATED[op] === 0) return interpret;
   switch (op) {
     case Op.LUI:
       return plain(set(`${imm}`, `${imm >> 31}`));
@@ -481,7 +485,7 @@ function insnSource(
       // CPU model lacks changes nothing and hands the instruction back (it traps there).
       return plain(`if (!execIntExt(x, h.ext, ${w}, ${imm})) ${out(5, p)}`);
     default:
-      // System, atomics, FP, bit-manipulation rarities, CROSS and ILLEGAL: the interpreter's.
+      // Not reached for table-translated ops; kept so a missing case degrades to interpreting.
       return interpret;
   }
 }

@@ -53,6 +53,7 @@ import {
   ST_WOFF,
 } from '../state-layout.ts';
 import { FnBuilder, I32, I64, W, moduleBytes } from './emit.ts';
+import { WASM_TRANSLATED } from '../isa-table.ts';
 import { wasmApi, type WasmTable } from './api.ts';
 import type { WasmMemory } from '../../memory/bus.ts';
 
@@ -140,9 +141,12 @@ interface Insn {
   len: number;
 }
 
-/** Ops this tier translates (everything else hands control to the interpreter, kind 5). */
+/**
+ * Ops this tier translates (everything else hands control to the interpreter, kind 5): the
+ * instruction table's T_WASM entries (isa-table.ts), one typed-array load per instruction.
+ */
 function translated(op: number): boolean {
-  return (op >= Op.LUI && op <= Op.FENCE_I) || (op >= Op.ADD_UW && op <= Op.BSETI);
+  return WASM_TRANSLATED[op] === 1;
 }
 
 /**
