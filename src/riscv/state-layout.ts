@@ -36,7 +36,18 @@ export const MISC_IKEY = 1;
 export const MISC_PENDING = 2;
 /** Chained calls between wasm pages so far (wrapping int32; tests and diagnostics). */
 export const MISC_CHAINS = 3;
-/** The nine TLB arrays, TLB_SIZE int32s each, in this order. */
+/**
+ * What translated FP code may assume, written by exec.ts before each call into a translated
+ * window (mstatus and frm change only outside translated code): frm (0..7) when mstatus.FS is
+ * Dirty, else -1 (translated FP instructions then hand themselves back to the interpreter).
+ */
+export const MISC_FPMODE = 4;
+/** fflags raised by translated code; exec.ts ORs them into Hart.fflags after each window. */
+export const MISC_FFLAGS = 5;
+/** FP registers f0..f31 as int64s (raw bits; singles NaN-boxed): Hart.f is a view on them. */
+export const ST_F = 768;
+export const F_WORDS = 64;
+/** The nine TLB arrays, TLB_SIZE int32s each, in this order (after ST_F's 256 bytes). */
 export const ST_TLB = 1024;
 const TLB_BYTES = TLB_SIZE * 4;
 export const ST_RTAG_LO = ST_TLB;
