@@ -86,6 +86,8 @@ export class FpEmitter {
   private readonly f: FnBuilder;
   private readonly S: number;
   private readonly helperBase: number;
+  /** Scratch locals of the inline fast paths, per kind. */
+  private readonly pools: number[][] = [];
 
   constructor(env: FpTierEnv, helperBase: number) {
     this.env = env;
@@ -183,10 +185,25 @@ export class FpEmitter {
     } else f.mem(W.f64_store, 3, this.fAt(rd));
   }
 
-  /** R = call helper; bail when it returned NaN (undecided); store. */
+  /**
+   * R = fast path h on the operands in A, B, C (inline, or a call to its helper); bail when it
+   * could not decide (NaN); store R to f[rd].
+   */
   private callStore(h: number, dbl: boolean, rd: number): void {
     const f = this.f;
-    f.call(this.helperBase + h).tee(this.R).get(this.R).op(W.f64_ne);
+    if (INLINE[h]) {
+      f.open(W.block, F64);
+      this.pools[h] ??= [];
+      fastPath(h, new Body(f, this.A, this.B, this.C, true, this.pools[h]), this.S);
+      f.end();
+    } else {
+      const n = ARITY[h]!;
+      f.get(this.A);
+      if (n > 1) f.get(this.B);
+      if (n > 2) f.get(this.C);
+      f.call(helperIndex(this.helperBase, h));
+    }
+    f.tee(this.R).get(this.R).op(W.f64_ne);
     this.env.bailIf();
     this.storeR(dbl, rd);
   }
@@ -255,10 +272,8 @@ export class FpEmitter {
       this.load(dbl, rs1, this.A);
       this.load(dbl, rs2, this.B);
       this.load(dbl, insn >>> 27, this.C);
-      f.get(this.A);
-      if (op7 === 0x4b || op7 === 0x4f) f.op(W.f64_neg);
-      f.get(this.B).get(this.C);
-      if (op7 === 0x47 || op7 === 0x4f) f.op(W.f64_neg);
+      if (op7 === 0x4b || op7 === 0x4f) f.get(this.A).op(W.f64_neg).set(this.A);
+      if (op7 === 0x47 || op7 === 0x4f) f.get(this.C).op(W.f64_neg).set(this.C);
       this.callStore(dbl ? H_FMA_D : H_FMA_S, dbl, rd);
       return true;
     }
@@ -271,8 +286,7 @@ export class FpEmitter {
         if (!this.needRne(rm)) return false;
         this.load(dbl, rs1, this.A);
         this.load(dbl, rs2, this.B);
-        f.get(this.A).get(this.B);
-        if (funct5 === 0x01) f.op(W.f64_neg);
+        if (funct5 === 0x01) f.get(this.B).op(W.f64_neg).set(this.B);
         this.callStore(
           funct5 <= 1 ? (dbl ? H_ADD_D : H_ADD_S) : funct5 === 2 ? (dbl ? H_MUL_D : H_MUL_S) : dbl ? H_DIV_D : H_DIV_S,
           dbl,
@@ -282,7 +296,6 @@ export class FpEmitter {
       case 0x0b: // fsqrt
         if (rs2 !== 0 || !this.needRne(rm)) return false;
         this.load(dbl, rs1, this.A);
-        f.get(this.A);
         this.callStore(dbl ? H_SQRT_D : H_SQRT_S, dbl, rd);
         return true;
       case 0x04: {
@@ -469,11 +482,66 @@ function orFlagsOf(f: FnBuilder, S: number, push: () => void): void {
   f.op(W.i32_or).mem(W.i32_store, 2, at);
 }
 
-// ---- helper functions: the fast paths; each returns its result or NaN (cannot decide) ----
+// ---- the fast paths: each yields its result or NaN (cannot decide here) ----
 
-/** Emits `if (cond) return NaN`, cond an i32 on the stack. */
-function nanIf(f: FnBuilder): void {
-  f.open(W.if).f64(NaN).op(W.return).end();
+/**
+ * Where a fast path's code goes: a helper function of the module (operands are its parameters,
+ * results are returned), or inline in the page function (operands in the caller's locals, the
+ * body in a `block (result f64)` that "return" branches out of). Inline is faster — V8 spills the
+ * page function's live registers around every call — but bigger, so only the small, frequent
+ * paths are inlined (INLINE below).
+ */
+class Body {
+  readonly f: FnBuilder;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  /** Blocks opened by the body so far (inline: the depth of its result block). */
+  private depth = 0;
+  private readonly inline: boolean;
+  private readonly pool: number[];
+  private used = 0;
+
+  constructor(f: FnBuilder, a: number, b: number, c: number, inline: boolean, pool: number[]) {
+    this.f = f;
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.inline = inline;
+    this.pool = pool;
+  }
+
+  /** A scratch local (inline bodies of one kind share theirs across a page's instructions). */
+  local(t: typeof F64 | typeof I64): number {
+    if (!this.inline) return this.f.local(t);
+    if (this.used === this.pool.length) this.pool.push(this.f.local(t));
+    return this.pool[this.used++]!;
+  }
+
+  /** `if` on the i32 on the stack. */
+  open(): void {
+    this.f.open(W.if);
+    this.depth++;
+  }
+
+  close(): void {
+    this.f.end();
+    this.depth--;
+  }
+
+  /** Returns the f64 on the stack. */
+  ret(): void {
+    if (this.inline) this.f.br(this.depth);
+    else this.f.op(W.return);
+  }
+
+  /** if (i32 on the stack) return NaN */
+  nanIf(): void {
+    this.open();
+    this.f.f64(NaN);
+    this.ret();
+    this.close();
+  }
 }
 
 /** |l| < 2^990 (i32). */
@@ -496,8 +564,8 @@ interface TwoProd {
   bl: number;
 }
 
-function twoProdLocals(f: FnBuilder): TwoProd {
-  return { t: f.local(F64), ah: f.local(F64), al: f.local(F64), bh: f.local(F64), bl: f.local(F64) };
+function twoProdLocals(x: Body): TwoProd {
+  return { t: x.local(F64), ah: x.local(F64), al: x.local(F64), bh: x.local(F64), bl: x.local(F64) };
 }
 
 /** Pushes the exact error of p = a * b (Veltkamp split, Dekker), as fpu/exact.ts twoProd. */
@@ -520,240 +588,248 @@ function twoSumErr(f: FnBuilder, a: number, b: number, r: number, bb: number): v
   f.get(b).get(bb).op(W.f64_sub, W.f64_add);
 }
 
-/** The ten helper functions (H_* order), for a hart whose state area is at S. */
-export function fpHelpers(S: number): FnBuilder[] {
-  const out: FnBuilder[] = [];
-  const fn = (n: number) => {
-    const f = new FnBuilder(n === 1 ? [F64] : n === 2 ? [F64, F64] : [F64, F64, F64], [F64]);
-    out.push(f);
-    return f;
-  };
-  const nxIf = (f: FnBuilder, push: () => void) => orFlagsOf(f, S, push);
-  const a = 0;
-  const b = 1;
-  const c = 2;
+/** Operands of each fast path (H_* order). */
+const ARITY = [2, 2, 2, 1, 3, 2, 2, 2, 1, 3];
+/** Fast paths emitted inline (the others are helper functions). */
+const INLINE = [true, true, false, false, true, true, true, false, false, true];
 
-  {
-    // H_ADD_D
-    const f = fn(2);
-    const r = f.local(F64);
-    const bb = f.local(F64);
-    f.get(a).get(b).op(W.f64_add).set(r);
-    belowHigh(f, r);
-    belowHigh(f, a);
-    f.op(W.i32_and, W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => {
-      twoSumErr(f, a, b, r, bb);
+/**
+ * Emits fast path h: leaves its f64 result, or NaN when it cannot decide; ORs NX into fflags
+ * (state area at S).
+ */
+function fastPath(h: number, x: Body, S: number): void {
+  const f = x.f;
+  const nxIf = (push: () => void) => orFlagsOf(f, S, push);
+  const { a, b, c } = x;
+  const demoted = (l: number, to: number) => f.get(l).op(W.f32_demote_f64, W.f64_promote_f32).set(to);
+  const finite = (l: number) => f.get(l).op(W.f64_abs).f64(INF).op(W.f64_lt);
+  switch (h) {
+    case H_ADD_D: {
+      const r = x.local(F64);
+      const bb = x.local(F64);
+      f.get(a).get(b).op(W.f64_add).set(r);
+      belowHigh(f, r);
+      belowHigh(f, a);
+      f.op(W.i32_and, W.i32_eqz);
+      x.nanIf();
+      nxIf(() => {
+        twoSumErr(f, a, b, r, bb);
+        f.f64(0).op(W.f64_ne);
+      });
+      f.get(r);
+      return;
+    }
+    case H_MUL_D: {
+      const r = x.local(F64);
+      const L = twoProdLocals(x);
+      f.get(a).get(b).op(W.f64_mul).tee(r).f64(0).op(W.f64_eq);
+      x.open();
+      // A zero product: exact from a zero operand, else an underflow.
+      f.get(a).f64(0).op(W.f64_ne).get(b).f64(0).op(W.f64_ne, W.i32_and);
+      x.nanIf();
+      f.get(r);
+      x.ret();
+      x.close();
+      inSafe(f, r, LOW_SAFE_D);
+      belowHigh(f, a);
+      belowHigh(f, b);
+      f.op(W.i32_and, W.i32_and, W.i32_eqz);
+      x.nanIf();
+      nxIf(() => {
+        twoProdErr(f, L, a, b, r);
+        f.f64(0).op(W.f64_ne);
+      });
+      f.get(r);
+      return;
+    }
+    case H_DIV_D: {
+      const q = x.local(F64);
+      const p = x.local(F64);
+      const L = twoProdLocals(x);
+      f.get(a).get(b).op(W.f64_div).set(q);
+      inSafe(f, a, LOW_SAFE_D);
+      inSafe(f, b, LOW_SAFE_D);
+      inSafe(f, q, LOW_SAFE_D);
+      f.op(W.i32_and, W.i32_and, W.i32_eqz);
+      x.nanIf();
+      nxIf(() => {
+        f.get(a).get(q).get(b).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
+        twoProdErr(f, L, q, b, p);
+        f.f64(0).op(W.f64_ne, W.i32_or);
+      });
+      f.get(q);
+      return;
+    }
+    case H_SQRT_D: {
+      const s = x.local(F64);
+      const p = x.local(F64);
+      const L = twoProdLocals(x);
+      // 2^-960 <= a < 2^990 (negative operands are invalid: the interpreter's)
+      f.get(a).f64(LOW_SAFE_D).op(W.f64_ge).get(a).f64(HIGH_SAFE_D).op(W.f64_lt, W.i32_and, W.i32_eqz);
+      x.nanIf();
+      f.get(a).op(W.f64_sqrt).set(s);
+      nxIf(() => {
+        f.get(a).get(s).get(s).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
+        twoProdErr(f, L, s, s, p);
+        f.f64(0).op(W.f64_ne, W.i32_or);
+      });
+      f.get(s);
+      return;
+    }
+    case H_FMA_D: {
+      // Boldo & Melquiond, as fpu/execute.ts fastFmaD
+      const ph = x.local(F64);
+      const pl = x.local(F64);
+      const th = x.local(F64);
+      const tl = x.local(F64);
+      const s = x.local(F64);
+      const e = x.local(F64);
+      const v = x.local(F64);
+      const z = x.local(F64);
+      const bb = x.local(F64);
+      const bits = x.local(I64);
+      const L = twoProdLocals(x);
+      f.get(a).get(b).op(W.f64_mul).tee(ph).f64(0).op(W.f64_eq);
+      x.open();
+      // A zero product from a zero operand: ph + c is exact (IEEE's signed-zero sum rule in RNE).
+      f.get(a).f64(0).op(W.f64_ne).get(b).f64(0).op(W.f64_ne, W.i32_and);
+      f.get(a).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
+      f.get(b).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
+      f.get(c).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
+      x.nanIf();
+      f.get(ph).get(c).op(W.f64_add);
+      x.ret();
+      x.close();
+      inSafe(f, ph, FMA_LOW_D);
+      belowHigh(f, a);
+      belowHigh(f, b);
+      belowHigh(f, c);
+      f.op(W.i32_and, W.i32_and, W.i32_and, W.i32_eqz);
+      x.nanIf();
+      twoProdErr(f, L, a, b, ph);
+      f.set(pl);
+      f.get(c).get(ph).op(W.f64_add).set(th);
+      twoSumErr(f, c, ph, th, bb);
+      f.set(tl);
+      f.get(tl).get(pl).op(W.f64_add).set(s);
+      twoSumErr(f, tl, pl, s, bb);
+      f.tee(e).get(s).set(v);
+      // Round s to odd: when inexact with an even last bit, step one ulp toward the error.
       f.f64(0).op(W.f64_ne);
-    });
-    f.get(r).end();
-  }
-  {
-    // H_MUL_D
-    const f = fn(2);
-    const r = f.local(F64);
-    const L = twoProdLocals(f);
-    f.get(a).get(b).op(W.f64_mul).tee(r).f64(0).op(W.f64_eq);
-    f.open(W.if);
-    // A zero product: exact from a zero operand, else an underflow.
-    f.get(a).f64(0).op(W.f64_ne).get(b).f64(0).op(W.f64_ne, W.i32_and);
-    nanIf(f);
-    f.get(r).op(W.return);
-    f.end();
-    inSafe(f, r, LOW_SAFE_D);
-    belowHigh(f, a);
-    belowHigh(f, b);
-    f.op(W.i32_and, W.i32_and, W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => {
-      twoProdErr(f, L, a, b, r);
-      f.f64(0).op(W.f64_ne);
-    });
-    f.get(r).end();
-  }
-  {
-    // H_DIV_D
-    const f = fn(2);
-    const q = f.local(F64);
-    const L = twoProdLocals(f);
-    f.get(a).get(b).op(W.f64_div).set(q);
-    inSafe(f, a, LOW_SAFE_D);
-    inSafe(f, b, LOW_SAFE_D);
-    inSafe(f, q, LOW_SAFE_D);
-    f.op(W.i32_and, W.i32_and, W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => {
-      f.get(a).get(q).get(b).op(W.f64_mul, W.f64_sub).f64(0).op(W.f64_ne);
-      twoProdErr(f, L, q, b, product(f, q, b));
-      f.f64(0).op(W.f64_ne, W.i32_or);
-    });
-    f.get(q).end();
-  }
-  {
-    // H_SQRT_D
-    const f = fn(1);
-    const s = f.local(F64);
-    const L = twoProdLocals(f);
-    // 2^-960 <= a < 2^990 (negative operands are invalid: the interpreter's)
-    f.get(a).f64(LOW_SAFE_D).op(W.f64_ge).get(a).f64(HIGH_SAFE_D).op(W.f64_lt, W.i32_and, W.i32_eqz);
-    nanIf(f);
-    f.get(a).op(W.f64_sqrt).set(s);
-    nxIf(f, () => {
-      f.get(a).get(s).get(s).op(W.f64_mul, W.f64_sub).f64(0).op(W.f64_ne);
-      twoProdErr(f, L, s, s, product(f, s, s));
-      f.f64(0).op(W.f64_ne, W.i32_or);
-    });
-    f.get(s).end();
-  }
-  {
-    // H_FMA_D (Boldo & Melquiond, as fpu/execute.ts fastFmaD)
-    const f = fn(3);
-    const ph = f.local(F64);
-    const pl = f.local(F64);
-    const th = f.local(F64);
-    const tl = f.local(F64);
-    const s = f.local(F64);
-    const e = f.local(F64);
-    const v = f.local(F64);
-    const z = f.local(F64);
-    const bb = f.local(F64);
-    const bits = f.local(I64);
-    const L = twoProdLocals(f);
-    f.get(a).get(b).op(W.f64_mul).set(ph);
-    inSafe(f, ph, FMA_LOW_D);
-    belowHigh(f, a);
-    belowHigh(f, b);
-    belowHigh(f, c);
-    f.op(W.i32_and, W.i32_and, W.i32_and, W.i32_eqz);
-    nanIf(f);
-    twoProdErr(f, L, a, b, ph);
-    f.set(pl);
-    f.get(c).get(ph).op(W.f64_add).set(th);
-    twoSumErr(f, c, ph, th, bb);
-    f.set(tl);
-    f.get(tl).get(pl).op(W.f64_add).set(s);
-    twoSumErr(f, tl, pl, s, bb);
-    f.tee(e).get(s).set(v);
-    // Round s to odd: when inexact with an even last bit, step one ulp toward the error.
-    f.f64(0).op(W.f64_ne);
-    f.open(W.if);
-    f.get(s).op(W.i64_reinterpret_f64).tee(bits).i64(1).op(W.i64_and, W.i64_eqz);
-    f.open(W.if);
-    f.get(bits).i64(1).i64(-1);
-    f.get(e).f64(0).op(W.f64_gt).get(s).f64(0).op(W.f64_gt, W.i32_eq, W.select, W.i64_add);
-    f.op(W.f64_reinterpret_i64).set(v);
-    f.end();
-    f.end();
-    f.get(th).get(v).op(W.f64_add).set(z);
-    inSafe(f, z, FMA_LOW_D);
-    f.op(W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => {
-      f.get(e).f64(0).op(W.f64_ne);
-      twoSumErr(f, th, v, z, bb);
-      f.f64(0).op(W.f64_ne, W.i32_or);
-    });
-    f.get(z).end();
-  }
-  const demoted = (f: FnBuilder, l: number, to: number) => f.get(l).op(W.f32_demote_f64, W.f64_promote_f32).set(to);
-  const finite = (f: FnBuilder, l: number) => f.get(l).op(W.f64_abs).f64(INF).op(W.f64_lt);
-  {
-    // H_ADD_S: sums of singles never underflow inexactly (tiny sums are exact)
-    const f = fn(2);
-    const r = f.local(F64);
-    const fr = f.local(F64);
-    const bb = f.local(F64);
-    f.get(a).get(b).op(W.f64_add).set(r);
-    demoted(f, r, fr);
-    finite(f, fr);
-    f.op(W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => {
+      x.open();
+      f.get(s).op(W.i64_reinterpret_f64).tee(bits).i64(1).op(W.i64_and, W.i64_eqz);
+      x.open();
+      f.get(bits).i64(1).i64(-1);
+      f.get(e).f64(0).op(W.f64_gt).get(s).f64(0).op(W.f64_gt, W.i32_eq, W.select, W.i64_add);
+      f.op(W.f64_reinterpret_i64).set(v);
+      x.close();
+      x.close();
+      f.get(th).get(v).op(W.f64_add).set(z);
+      inSafe(f, z, FMA_LOW_D);
+      f.op(W.i32_eqz);
+      x.nanIf();
+      nxIf(() => {
+        f.get(e).f64(0).op(W.f64_ne);
+        twoSumErr(f, th, v, z, bb);
+        f.f64(0).op(W.f64_ne, W.i32_or);
+      });
+      f.get(z);
+      return;
+    }
+    case H_ADD_S: {
+      // Sums of singles never underflow inexactly (tiny sums are exact).
+      const r = x.local(F64);
+      const fr = x.local(F64);
+      const bb = x.local(F64);
+      f.get(a).get(b).op(W.f64_add).set(r);
+      demoted(r, fr);
+      finite(fr);
+      f.op(W.i32_eqz);
+      x.nanIf();
+      nxIf(() => {
+        f.get(fr).get(r).op(W.f64_ne);
+        twoSumErr(f, a, b, r, bb);
+        f.f64(0).op(W.f64_ne, W.i32_or);
+      });
+      f.get(fr);
+      return;
+    }
+    case H_MUL_S: {
+      // The double product of two singles is exact.
+      const r = x.local(F64);
+      const fr = x.local(F64);
+      f.get(a).get(b).op(W.f64_mul).set(r);
+      demoted(r, fr);
+      finite(fr);
+      f.op(W.i32_eqz);
+      x.nanIf();
       f.get(fr).get(r).op(W.f64_ne);
-      twoSumErr(f, a, b, r, bb);
-      f.f64(0).op(W.f64_ne, W.i32_or);
-    });
-    f.get(fr).end();
-  }
-  {
-    // H_MUL_S: the double product is exact
-    const f = fn(2);
-    const r = f.local(F64);
-    const fr = f.local(F64);
-    f.get(a).get(b).op(W.f64_mul).set(r);
-    demoted(f, r, fr);
-    finite(f, fr);
-    f.op(W.i32_eqz);
-    nanIf(f);
-    f.get(fr).get(r).op(W.f64_ne);
-    f.open(W.if);
-    f.get(r).op(W.f64_abs).f64(MIN_NORMAL_S).op(W.f64_lt); // possible underflow
-    nanIf(f);
-    f.end();
-    nxIf(f, () => f.get(fr).get(r).op(W.f64_ne));
-    f.get(fr).end();
-  }
-  {
-    // H_DIV_S
-    const f = fn(2);
-    const fr = f.local(F64);
-    f.get(a).get(b).op(W.f64_div).op(W.f32_demote_f64, W.f64_promote_f32).set(fr);
-    finite(f, fr);
-    f.op(W.i32_eqz);
-    nanIf(f);
-    f.get(fr).f64(0).op(W.f64_eq);
-    f.open(W.if);
-    f.get(a).f64(0).op(W.f64_ne);
-    nanIf(f);
-    f.get(fr).op(W.return);
-    f.end();
-    f.get(fr).op(W.f64_abs).f64(MIN_NORMAL_S).op(W.f64_gt, W.i32_eqz);
-    nanIf(f);
-    nxIf(f, () => f.get(fr).get(b).op(W.f64_mul).get(a).op(W.f64_ne)); // fr * b is exact
-    f.get(fr).end();
-  }
-  {
-    // H_SQRT_S
-    const f = fn(1);
-    const fr = f.local(F64);
-    f.get(a).f64(0).op(W.f64_ge);
-    finite(f, a);
-    f.op(W.i32_and, W.i32_eqz);
-    nanIf(f);
-    f.get(a).op(W.f64_sqrt, W.f32_demote_f64, W.f64_promote_f32).set(fr);
-    nxIf(f, () => f.get(fr).get(fr).op(W.f64_mul).get(a).op(W.f64_ne));
-    f.get(fr).end();
-  }
-  {
-    // H_FMA_S (as fpu/execute.ts fastFmaS)
-    const f = fn(3);
-    const p = f.local(F64);
-    const r = f.local(F64);
-    const err = f.local(F64);
-    const fr = f.local(F64);
-    const m = f.local(F64);
-    const bb = f.local(F64);
-    f.get(a).get(b).op(W.f64_mul).set(p);
-    f.get(p).get(c).op(W.f64_add).set(r);
-    twoSumErr(f, p, c, r, bb);
-    f.set(err);
-    f.get(r).f64(0).op(W.f64_eq);
-    f.open(W.if);
-    f.get(err).f64(0).op(W.f64_ne);
-    f.get(p).get(p).op(W.f64_ne, W.i32_or);
-    f.get(c).get(c).op(W.f64_ne, W.i32_or);
-    nanIf(f);
-    f.get(r).op(W.return);
-    f.end();
-    inSafe(f, r, 2 ** -125);
-    f.get(r).op(W.f64_abs).f64(2 ** 127).op(W.f64_lt, W.i32_and, W.i32_eqz);
-    nanIf(f);
-    demoted(f, r, fr);
-    f.get(err).f64(0).op(W.f64_ne);
-    f.open(W.if);
-    {
-      nxIf(f, () => f.i32(NX));
+      x.open();
+      f.get(r).op(W.f64_abs).f64(MIN_NORMAL_S).op(W.f64_lt); // possible underflow
+      x.nanIf();
+      x.close();
+      nxIf(() => f.get(fr).get(r).op(W.f64_ne));
+      f.get(fr);
+      return;
+    }
+    case H_DIV_S: {
+      const fr = x.local(F64);
+      f.get(a).get(b).op(W.f64_div).op(W.f32_demote_f64, W.f64_promote_f32).set(fr);
+      finite(fr);
+      f.op(W.i32_eqz);
+      x.nanIf();
+      f.get(fr).f64(0).op(W.f64_eq);
+      x.open();
+      f.get(a).f64(0).op(W.f64_ne);
+      x.nanIf();
+      f.get(fr);
+      x.ret();
+      x.close();
+      f.get(fr).op(W.f64_abs).f64(MIN_NORMAL_S).op(W.f64_gt, W.i32_eqz);
+      x.nanIf();
+      nxIf(() => f.get(fr).get(b).op(W.f64_mul).get(a).op(W.f64_ne)); // fr * b is exact
+      f.get(fr);
+      return;
+    }
+    case H_SQRT_S: {
+      const fr = x.local(F64);
+      f.get(a).f64(0).op(W.f64_ge);
+      finite(a);
+      f.op(W.i32_and, W.i32_eqz);
+      x.nanIf();
+      f.get(a).op(W.f64_sqrt, W.f32_demote_f64, W.f64_promote_f32).set(fr);
+      nxIf(() => f.get(fr).get(fr).op(W.f64_mul).get(a).op(W.f64_ne));
+      f.get(fr);
+      return;
+    }
+    default: {
+      // H_FMA_S, as fpu/execute.ts fastFmaS
+      const p = x.local(F64);
+      const r = x.local(F64);
+      const err = x.local(F64);
+      const fr = x.local(F64);
+      const m = x.local(F64);
+      const bb = x.local(F64);
+      f.get(a).get(b).op(W.f64_mul).set(p);
+      f.get(p).get(c).op(W.f64_add).set(r);
+      twoSumErr(f, p, c, r, bb);
+      f.set(err);
+      f.get(r).f64(0).op(W.f64_eq);
+      x.open();
+      f.get(err).f64(0).op(W.f64_ne);
+      f.get(p).get(p).op(W.f64_ne, W.i32_or);
+      f.get(c).get(c).op(W.f64_ne, W.i32_or);
+      x.nanIf();
+      f.get(r);
+      x.ret();
+      x.close();
+      inSafe(f, r, 2 ** -125);
+      f.get(r).op(W.f64_abs).f64(2 ** 127).op(W.f64_lt, W.i32_and, W.i32_eqz);
+      x.nanIf();
+      demoted(r, fr);
+      f.get(err).f64(0).op(W.f64_ne);
+      f.open(W.if);
+      nxIf(() => f.i32(NX));
       f.get(fr).get(r).op(W.f64_ne);
       f.open(W.if);
       // r may be a midpoint between fr and m, its other neighbour: err breaks the tie.
@@ -762,21 +838,32 @@ export function fpHelpers(S: number): FnBuilder[] {
       f.get(err).f64(0).op(W.f64_gt).get(m).get(fr).op(W.f64_gt, W.i32_eq, W.i32_and);
       f.open(W.if).get(m).set(fr).end();
       f.end();
+      f.op(W.else);
+      nxIf(() => f.get(fr).get(r).op(W.f64_ne));
+      f.end();
+      f.get(fr);
+      return;
     }
-    f.op(W.else);
-    nxIf(f, () => f.get(fr).get(r).op(W.f64_ne));
+  }
+}
+
+/** The helper functions of the fast paths that are not inlined, for the module (H_* order). */
+export function fpHelpers(S: number): FnBuilder[] {
+  const out: FnBuilder[] = [];
+  for (let h = 0; h < ARITY.length; h++) {
+    if (INLINE[h]) continue;
+    const n = ARITY[h]!;
+    const f = new FnBuilder(n === 1 ? [F64] : n === 2 ? [F64, F64] : [F64, F64, F64], [F64]);
+    fastPath(h, new Body(f, 0, 1, 2, false, []), S);
     f.end();
-    f.get(fr).end();
+    out.push(f);
   }
   return out;
 }
 
-/** p = x * y into a fresh local of f (stack unchanged); returns the local, for twoProdErr. */
-function product(f: FnBuilder, x: number, y: number): number {
-  const p = f.local(F64);
-  f.get(x).get(y).op(W.f64_mul).set(p);
-  return p;
+/** Function index (after the module's first `base` functions) of the helper for fast path h. */
+function helperIndex(base: number, h: number): number {
+  let i = base;
+  for (let k = 0; k < h; k++) if (!INLINE[k]) i++;
+  return i;
 }
-
-/** Number of helper functions fpHelpers returns. */
-export const FP_HELPERS = 10;
