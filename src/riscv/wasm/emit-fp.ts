@@ -82,6 +82,8 @@ export class FpEmitter {
   private readonly C: number;
   private readonly R: number;
   private readonly V: number;
+  /** fflags raised so far by this call of the page function (written back by `epilogue`). */
+  private readonly FFL: number;
   private readonly env: FpTierEnv;
   private readonly f: FnBuilder;
   private readonly S: number;
@@ -101,6 +103,16 @@ export class FpEmitter {
     this.C = f.local(F64);
     this.R = f.local(F64);
     this.V = f.local(I64);
+    this.FFL = f.local(I32);
+  }
+
+  /**
+   * Merges the flags this call raised into MISC_FFLAGS (in the page function's epilogue, which
+   * every exit passes). A local rather than a memory word per instruction: the read-modify-write
+   * of one word made a chain of store-to-load forwarding through all FP instructions.
+   */
+  epilogue(): void {
+    orFlagsOf(this.f, this.S, () => this.f.get(this.FFL));
   }
 
   /** Reads MISC_FPMODE into a local (it cannot change while translated code runs). */
@@ -194,7 +206,7 @@ export class FpEmitter {
     if (INLINE[h]) {
       f.open(W.block, F64);
       this.pools[h] ??= [];
-      fastPath(h, new Body(f, this.A, this.B, this.C, true, this.pools[h]), this.S);
+      fastPath(h, new Body(f, this.A, this.B, this.C, true, this.pools[h], this.FFL), this.S);
       f.end();
     } else {
       const n = ARITY[h]!;
@@ -410,7 +422,9 @@ export class FpEmitter {
 
   /** fflags |= the i32 (0 or NX) that push leaves. */
   private orFlags(push: () => void): void {
-    orFlagsOf(this.f, this.S, push);
+    this.f.get(this.FFL);
+    push();
+    this.f.op(W.i32_or).set(this.FFL);
   }
 
   private intToFloat(dbl: boolean, rd: number, rs1: number, kind: number, rm: number): void {
@@ -502,7 +516,11 @@ class Body {
   private readonly pool: number[];
   private used = 0;
 
-  constructor(f: FnBuilder, a: number, b: number, c: number, inline: boolean, pool: number[]) {
+  /** Inline: the page function's fflags local (helpers OR into MISC_FFLAGS). */
+  private readonly ffl: number;
+
+  constructor(f: FnBuilder, a: number, b: number, c: number, inline: boolean, pool: number[], ffl = -1) {
+    this.ffl = ffl;
     this.f = f;
     this.a = a;
     this.b = b;
@@ -533,6 +551,17 @@ class Body {
   ret(): void {
     if (this.inline) this.f.br(this.depth);
     else this.f.op(W.return);
+  }
+
+  /** fflags |= the i32 (0 or NX) that push leaves. */
+  flags(push: () => void, S: number): void {
+    if (!this.inline) {
+      orFlagsOf(this.f, S, push);
+      return;
+    }
+    this.f.get(this.ffl);
+    push();
+    this.f.op(W.i32_or).set(this.ffl);
   }
 
   /** if (i32 on the stack) return NaN */
@@ -599,7 +628,7 @@ const INLINE = [true, true, false, false, true, true, true, false, false, true];
  */
 function fastPath(h: number, x: Body, S: number): void {
   const f = x.f;
-  const nxIf = (push: () => void) => orFlagsOf(f, S, push);
+  const nxIf = (push: () => void) => x.flags(push, S);
   const { a, b, c } = x;
   const demoted = (l: number, to: number) => f.get(l).op(W.f32_demote_f64, W.f64_promote_f32).set(to);
   const finite = (l: number) => f.get(l).op(W.f64_abs).f64(INF).op(W.f64_lt);

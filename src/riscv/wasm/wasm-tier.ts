@@ -501,6 +501,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.end(); // $out
 
   // Epilogue: the results.
+  fpe?.epilogue();
   f.i32(0).get(NN).mem(W.i32_store, 2, xAt(X_JN));
   f.i32(0).get(OFF).mem(W.i32_store, 2, xAt(X_JOFF));
   f.get(K);
