@@ -543,12 +543,11 @@ export function execute(h: ExecContext, budget: number): number {
           // Windows take an int32 budget (wasm ones convert their arguments with ToInt32).
           const nw = n > 0x3fffffff ? 0x3fffffff : n;
           // Translated FP code (wasm/emit-fp.ts) needs FS and frm, which change only out here.
+          // fflags go in and out too: translated code skips exactness tests once NX is raised.
           misc[MISC_FPMODE] = (h.mstatus & 0x6000) === 0x6000 ? h.frm : -1;
+          misc[MISC_FFLAGS] = h.fflags;
           let k = fn(p, nw, vLo, vHi);
-          if (misc[MISC_FFLAGS] !== 0) {
-            h.fflags |= misc[MISC_FFLAGS];
-            misc[MISC_FFLAGS] = 0;
-          }
+          h.fflags = misc[MISC_FFLAGS];
           h.jitRan += nw - x[X_JN];
           n = n - nw + x[X_JN];
           p = x[X_JOFF];

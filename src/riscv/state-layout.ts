@@ -42,7 +42,10 @@ export const MISC_CHAINS = 3;
  * Dirty, else -1 (translated FP instructions then hand themselves back to the interpreter).
  */
 export const MISC_FPMODE = 4;
-/** fflags raised by translated code; exec.ts ORs them into Hart.fflags after each window. */
+/**
+ * fcsr.fflags while translated code runs: exec.ts copies Hart.fflags here before each call into a
+ * translated window and back after it; translated FP code ORs into it.
+ */
 export const MISC_FFLAGS = 5;
 /** FP registers f0..f31 as int64s (raw bits; singles NaN-boxed): Hart.f is a view on them. */
 export const ST_F = 768;

@@ -7,8 +7,9 @@
  * State: the FP registers are int64s in the hart's state area (state-layout.ts ST_F; Hart.f is a
  * view on them). exec.ts writes MISC_FPMODE (frm when mstatus.FS is Dirty, else -1) before every
  * call into translated code, because mstatus and frm change only outside it; the page function
- * reads it once into a local. fflags raised here are ORed into MISC_FFLAGS, which exec.ts merges
- * into Hart.fflags after every window. Translated FP code therefore needs FS = Dirty (FS Off must
+ * reads it once into a local. exec.ts also copies fflags to MISC_FFLAGS and back around every
+ * call; the page function keeps them in a local (written back on exit) and skips every exactness
+ * test while NX is already raised (flags accrue). Translated FP code needs FS = Dirty (FS Off must
  * trap, Initial/Clean must become Dirty: both are the interpreter's), and a dynamic rounding mode
  * that is round-to-nearest-even where the fast path depends on it.
  *
@@ -82,7 +83,7 @@ export class FpEmitter {
   private readonly C: number;
   private readonly R: number;
   private readonly V: number;
-  /** fflags raised so far by this call of the page function (written back by `epilogue`). */
+  /** fflags (MISC_FFLAGS at entry, plus what this call raised; written back by `epilogue`). */
   private readonly FFL: number;
   private readonly env: FpTierEnv;
   private readonly f: FnBuilder;
@@ -107,9 +108,10 @@ export class FpEmitter {
   }
 
   /**
-   * Merges the flags this call raised into MISC_FFLAGS (in the page function's epilogue, which
-   * every exit passes). A local rather than a memory word per instruction: the read-modify-write
-   * of one word made a chain of store-to-load forwarding through all FP instructions.
+   * Merges the flags into MISC_FFLAGS (in the page function's epilogue, which every exit passes;
+   * helper functions OR into the word directly). A local rather than the memory word per
+   * instruction: its read-modify-write made a chain of store-to-load forwarding through all FP
+   * instructions.
    */
   epilogue(): void {
     orFlagsOf(this.f, this.S, () => this.f.get(this.FFL));
@@ -121,6 +123,10 @@ export class FpEmitter {
       .i32(0)
       .mem(W.i32_load, 2, this.S + ST_MISC + MISC_FPMODE * 4)
       .set(this.FPM);
+    this.f
+      .i32(0)
+      .mem(W.i32_load, 2, this.S + ST_MISC + MISC_FFLAGS * 4)
+      .set(this.FFL);
   }
 
   private fAt(r: number): number {
@@ -553,15 +559,22 @@ class Body {
     else this.f.op(W.return);
   }
 
-  /** fflags |= the i32 (0 or NX) that push leaves. */
-  flags(push: () => void, S: number): void {
-    if (!this.inline) {
-      orFlagsOf(this.f, S, push);
-      return;
-    }
-    this.f.get(this.ffl);
-    push();
-    this.f.op(W.i32_or).set(this.ffl);
+  /**
+   * fflags |= the i32 (0 or NX) that push leaves, computed only while NX is not yet raised: the
+   * flags accrue, so once NX is set (nearly always, in real FP code) no exactness test is needed.
+   */
+  nx(push: () => void, S: number): void {
+    const f = this.f;
+    const at = S + ST_MISC + MISC_FFLAGS * 4;
+    if (this.inline) f.get(this.ffl);
+    else f.i32(0).mem(W.i32_load, 2, at);
+    f.i32(NX).op(W.i32_and, W.i32_eqz).open(W.if);
+    if (this.inline) {
+      f.get(this.ffl);
+      push();
+      f.op(W.i32_or).set(this.ffl);
+    } else orFlagsOf(f, S, push);
+    f.end();
   }
 
   /** if (i32 on the stack) return NaN */
@@ -628,7 +641,7 @@ const INLINE = [true, true, false, false, true, true, true, false, false, true];
  */
 function fastPath(h: number, x: Body, S: number): void {
   const f = x.f;
-  const nxIf = (push: () => void) => x.flags(push, S);
+  const nxIf = (push: () => void) => x.nx(push, S);
   const { a, b, c } = x;
   const demoted = (l: number, to: number) => f.get(l).op(W.f32_demote_f64, W.f64_promote_f32).set(to);
   const finite = (l: number) => f.get(l).op(W.f64_abs).f64(INF).op(W.f64_lt);
