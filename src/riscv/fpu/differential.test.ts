@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { executeFp } from './execute.ts';
 import type { FpContext } from './context.ts';
 import { allOps, VectorGen, type Vector } from './testdata/vectors.ts';
-import { buildReference, hex32, runReference } from './testdata/reference.ts';
+import { buildReference, hex32, runReference } from './testdata/testing.ts';
 
 const PER_OP = Number(process.env.FPU_DIFF_PER_OP ?? 700);
 

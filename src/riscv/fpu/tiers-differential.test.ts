@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allOps, encode, makeRng, VectorGen, type OpSpec, type Vector } from './testdata/vectors.ts';
 import { HalfVectorGen, halfOps } from './testdata/half-vectors.ts';
-import { buildReference, hex32, runReference } from './testdata/reference.ts';
+import { buildReference, hex32, runReference } from './testdata/testing.ts';
 import { asm, li64, load, machine, poke64, RAM_BASE } from '../test-support.ts';
 import type { Tier } from '../tier.ts';
 

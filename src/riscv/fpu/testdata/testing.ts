@@ -1,5 +1,6 @@
 /**
- * The qemu-riscv64 reference of the FPU differential tests: builds testdata/fpref.c with the
+ * The qemu-riscv64 reference of the FPU differential tests (Node-only test support, hence the
+ * name: tsconfig.core.json leaves testing.ts files out): builds testdata/fpref.c with the
  * Debian cross compiler and runs vectors through it (one output line per vector: "f4 x7 fflags"
  * in hexadecimal, or "ILL"). Fails, never skips, when the tools are missing.
  */
