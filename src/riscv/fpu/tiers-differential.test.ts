@@ -161,7 +161,7 @@ function ordinaryVectors(perOp: number, seed: number): Vector[] {
         src[7] = rnd() | 0;
         src[6] = src[7] >> 31;
       } else {
-        src[6] = k === 2 ? (rnd() | 0) : (rnd() % 0x400000) - 0x200000;
+        src[6] = k === 2 ? rnd() | 0 : (rnd() % 0x400000) - 0x200000;
         src[7] = rnd() | 0;
       }
       out.push({ insn: encode(op, rm), frm, src, name: op.name });
@@ -182,7 +182,8 @@ function compare(tier: Tier, vectors: Vector[], expected: string[]): void {
   for (let i = 0; i < vectors.length; i++) {
     if (got[i] === expected[i]) continue;
     perOp.set(vectors[i]!.name, (perOp.get(vectors[i]!.name) ?? 0) + 1);
-    if (failures.length < 20) failures.push(`${describe(vectors[i]!)}\n    qemu: ${expected[i]}\n    ${tier}: ${got[i]}`);
+    if (failures.length < 20)
+      failures.push(`${describe(vectors[i]!)}\n    qemu: ${expected[i]}\n    ${tier}: ${got[i]}`);
   }
   assert.equal(
     failures.length,

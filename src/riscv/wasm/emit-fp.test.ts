@@ -83,7 +83,8 @@ for (const frm of [0, 1]) {
     for (let r = 1; r < 32; r++) assert.equal(m.hart.readReg(r), ref.hart.readReg(r), `x${r}`);
     assert.equal(m.hart.fflags, ref.hart.fflags, 'fflags');
     assert.equal(ref.hart.fflags, 1, 'NX only');
-    for (let i = 0; i < 8; i++) assert.equal(m.bus.ramI32[(DATA - RAM_BASE) / 4 + i], ref.bus.ramI32[(DATA - RAM_BASE) / 4 + i]);
+    for (let i = 0; i < 8; i++)
+      assert.equal(m.bus.ramI32[(DATA - RAM_BASE) / 4 + i], ref.bus.ramI32[(DATA - RAM_BASE) / 4 + i]);
     assert.equal(m.hart.instret, ref.hart.instret);
     const share = m.hart.jitRan / m.hart.instret;
     if (frm === 0) {

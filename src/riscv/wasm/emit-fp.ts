@@ -257,7 +257,10 @@ export class FpEmitter {
         this.env.ramAddress(dbl ? 8 : 4, false);
         if (dbl) f.mem(W.i64_load, 3, 0);
         else f.mem(W.i64_load32_u, 2, 0).i64(0, BOX_HI).op(W.i64_or);
-        f.set(this.V).i32(0).get(this.V).mem(W.i64_store, 3, this.fAt(fd >> 1));
+        f.set(this.V)
+          .i32(0)
+          .get(this.V)
+          .mem(W.i64_store, 3, this.fAt(fd >> 1));
         return;
       }
       case Op.FSW:
@@ -456,7 +459,9 @@ export class FpEmitter {
     f.set(this.R);
     this.inexactIf(rm, () => {
       // inexact = !(R < 2^63 (2^64 unsigned) && trunc_sat(R) === source)
-      f.get(this.R).f64(unsigned ? 2 ** 64 : 2 ** 63).op(W.f64_lt);
+      f.get(this.R)
+        .f64(unsigned ? 2 ** 64 : 2 ** 63)
+        .op(W.f64_lt);
       f.get(this.R).op(0xfc, unsigned ? I64_TRUNC_SAT_F64_U : I64_TRUNC_SAT_F64_S);
       src();
       f.op(W.i64_eq, W.i32_and, W.i32_eqz);
@@ -866,7 +871,10 @@ function fastPath(h: number, x: Body, S: number): void {
       x.ret();
       x.close();
       inSafe(f, r, 2 ** -125);
-      f.get(r).op(W.f64_abs).f64(2 ** 127).op(W.f64_lt, W.i32_and, W.i32_eqz);
+      f.get(r)
+        .op(W.f64_abs)
+        .f64(2 ** 127)
+        .op(W.f64_lt, W.i32_and, W.i32_eqz);
       x.nanIf();
       demoted(r, fr);
       f.get(err).f64(0).op(W.f64_ne);
