@@ -56,6 +56,7 @@ const HIGH_SAFE_D = 2 ** 990;
 const LOW_SAFE_D = 2 ** -960;
 const FMA_LOW_D = 2 ** -900;
 const MIN_NORMAL_S = 2 ** -126;
+const MIN_NORMAL_D = 2 ** -1022;
 const SPLIT = 134217729; // 2^27 + 1 (Veltkamp)
 const I64_TRUNC_SAT_F64_S = 6;
 const I64_TRUNC_SAT_F64_U = 7;
@@ -568,18 +569,24 @@ class Body {
    * fflags |= the i32 (0 or NX) that push leaves, computed only while NX is not yet raised: the
    * flags accrue, so once NX is set (nearly always, in real FP code) no exactness test is needed.
    */
-  nx(push: () => void, S: number): void {
+  nx(push: () => void, S: number, guard?: () => void): void {
     const f = this.f;
     const at = S + ST_MISC + MISC_FFLAGS * 4;
     if (this.inline) f.get(this.ffl);
     else f.i32(0).mem(W.i32_load, 2, at);
-    f.i32(NX).op(W.i32_and, W.i32_eqz).open(W.if);
+    f.i32(NX).op(W.i32_and, W.i32_eqz);
+    this.open();
+    // What the exactness test itself needs (e.g. no overflow in its error terms), else undecided.
+    if (guard) {
+      guard();
+      this.nanIf();
+    }
     if (this.inline) {
       f.get(this.ffl);
       push();
       f.op(W.i32_or).set(this.ffl);
     } else orFlagsOf(f, S, push);
-    f.end();
+    this.close();
   }
 
   /** if (i32 on the stack) return NaN */
@@ -646,7 +653,12 @@ const INLINE = [true, true, false, false, true, true, true, false, false, true];
  */
 function fastPath(h: number, x: Body, S: number): void {
   const f = x.f;
-  const nxIf = (push: () => void) => x.nx(push, S);
+  const nxIf = (push: () => void, guard?: () => void) => x.nx(push, S, guard);
+  /** i32: lo < |l| < hi */
+  const absIn = (l: number, lo: number, hi: number) => {
+    f.get(l).op(W.f64_abs).f64(lo).op(W.f64_gt);
+    f.get(l).op(W.f64_abs).f64(hi).op(W.f64_lt, W.i32_and);
+  };
   const { a, b, c } = x;
   const demoted = (l: number, to: number) => f.get(l).op(W.f32_demote_f64, W.f64_promote_f32).set(to);
   const finite = (l: number) => f.get(l).op(W.f64_abs).f64(INF).op(W.f64_lt);
@@ -654,15 +666,21 @@ function fastPath(h: number, x: Body, S: number): void {
     case H_ADD_D: {
       const r = x.local(F64);
       const bb = x.local(F64);
-      f.get(a).get(b).op(W.f64_add).set(r);
-      belowHigh(f, r);
-      belowHigh(f, a);
-      f.op(W.i32_and, W.i32_eqz);
+      // A finite sum did not overflow (RNE overflows to infinity); sums never underflow
+      // inexactly. Only the 2Sum of the NX test needs magnitudes below 2^990.
+      f.get(a).get(b).op(W.f64_add).tee(r).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz);
       x.nanIf();
-      nxIf(() => {
-        twoSumErr(f, a, b, r, bb);
-        f.f64(0).op(W.f64_ne);
-      });
+      nxIf(
+        () => {
+          twoSumErr(f, a, b, r, bb);
+          f.f64(0).op(W.f64_ne);
+        },
+        () => {
+          belowHigh(f, r);
+          belowHigh(f, a);
+          f.op(W.i32_and, W.i32_eqz);
+        },
+      );
       f.get(r);
       return;
     }
@@ -677,15 +695,23 @@ function fastPath(h: number, x: Body, S: number): void {
       f.get(r);
       x.ret();
       x.close();
-      inSafe(f, r, LOW_SAFE_D);
-      belowHigh(f, a);
-      belowHigh(f, b);
-      f.op(W.i32_and, W.i32_and, W.i32_eqz);
+      // Normal and finite: no overflow, and not tiny (so no underflow). Dekker's error terms
+      // need more room, but only while NX is still clear.
+      absIn(r, MIN_NORMAL_D, INF);
+      f.op(W.i32_eqz);
       x.nanIf();
-      nxIf(() => {
-        twoProdErr(f, L, a, b, r);
-        f.f64(0).op(W.f64_ne);
-      });
+      nxIf(
+        () => {
+          twoProdErr(f, L, a, b, r);
+          f.f64(0).op(W.f64_ne);
+        },
+        () => {
+          inSafe(f, r, LOW_SAFE_D);
+          belowHigh(f, a);
+          belowHigh(f, b);
+          f.op(W.i32_and, W.i32_and, W.i32_eqz);
+        },
+      );
       f.get(r);
       return;
     }
@@ -693,17 +719,24 @@ function fastPath(h: number, x: Body, S: number): void {
       const q = x.local(F64);
       const p = x.local(F64);
       const L = twoProdLocals(x);
+      // A normal finite quotient: no overflow, underflow, division by zero or NaN.
       f.get(a).get(b).op(W.f64_div).set(q);
-      inSafe(f, a, LOW_SAFE_D);
-      inSafe(f, b, LOW_SAFE_D);
-      inSafe(f, q, LOW_SAFE_D);
-      f.op(W.i32_and, W.i32_and, W.i32_eqz);
+      absIn(q, MIN_NORMAL_D, INF);
+      f.op(W.i32_eqz);
       x.nanIf();
-      nxIf(() => {
-        f.get(a).get(q).get(b).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
-        twoProdErr(f, L, q, b, p);
-        f.f64(0).op(W.f64_ne, W.i32_or);
-      });
+      nxIf(
+        () => {
+          f.get(a).get(q).get(b).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
+          twoProdErr(f, L, q, b, p);
+          f.f64(0).op(W.f64_ne, W.i32_or);
+        },
+        () => {
+          inSafe(f, a, LOW_SAFE_D);
+          inSafe(f, b, LOW_SAFE_D);
+          inSafe(f, q, LOW_SAFE_D);
+          f.op(W.i32_and, W.i32_and, W.i32_eqz);
+        },
+      );
       f.get(q);
       return;
     }
@@ -711,15 +744,19 @@ function fastPath(h: number, x: Body, S: number): void {
       const s = x.local(F64);
       const p = x.local(F64);
       const L = twoProdLocals(x);
-      // 2^-960 <= a < 2^990 (negative operands are invalid: the interpreter's)
-      f.get(a).f64(LOW_SAFE_D).op(W.f64_ge).get(a).f64(HIGH_SAFE_D).op(W.f64_lt, W.i32_and, W.i32_eqz);
+      // 0 < a < infinity (negative operands are invalid, zeros keep their sign: the
+      // interpreter's); the root of a positive double is normal and finite.
+      f.get(a).f64(0).op(W.f64_gt).get(a).f64(INF).op(W.f64_lt, W.i32_and, W.i32_eqz);
       x.nanIf();
       f.get(a).op(W.f64_sqrt).set(s);
-      nxIf(() => {
-        f.get(a).get(s).get(s).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
-        twoProdErr(f, L, s, s, p);
-        f.f64(0).op(W.f64_ne, W.i32_or);
-      });
+      nxIf(
+        () => {
+          f.get(a).get(s).get(s).op(W.f64_mul).tee(p).op(W.f64_sub).f64(0).op(W.f64_ne);
+          twoProdErr(f, L, s, s, p);
+          f.f64(0).op(W.f64_ne, W.i32_or);
+        },
+        () => f.get(a).f64(LOW_SAFE_D).op(W.f64_ge).get(a).f64(HIGH_SAFE_D).op(W.f64_lt, W.i32_and, W.i32_eqz),
+      );
       f.get(s);
       return;
     }
@@ -760,17 +797,16 @@ function fastPath(h: number, x: Body, S: number): void {
       f.set(tl);
       f.get(tl).get(pl).op(W.f64_add).set(s);
       twoSumErr(f, tl, pl, s, bb);
-      f.tee(e).get(s).set(v);
-      // Round s to odd: when inexact with an even last bit, step one ulp toward the error.
-      f.f64(0).op(W.f64_ne);
-      x.open();
-      f.get(s).op(W.i64_reinterpret_f64).tee(bits).i64(1).op(W.i64_and, W.i64_eqz);
-      x.open();
-      f.get(bits).i64(1).i64(-1);
-      f.get(e).f64(0).op(W.f64_gt).get(s).f64(0).op(W.f64_gt, W.i32_eq, W.select, W.i64_add);
-      f.op(W.f64_reinterpret_i64).set(v);
-      x.close();
-      x.close();
+      f.set(e);
+      // Round s to odd: when inexact (e != 0) with an even last bit, step one ulp toward the
+      // error. Branch-free: both conditions are data-dependent coin flips in real code.
+      f.get(s).op(W.i64_reinterpret_f64).tee(bits);
+      f.i64(1).i64(-1);
+      f.get(e).f64(0).op(W.f64_gt).get(s).f64(0).op(W.f64_gt, W.i32_eq, W.select);
+      f.i64(0);
+      f.get(e).f64(0).op(W.f64_ne);
+      f.get(bits).op(W.i32_wrap_i64).i32(1).op(W.i32_and, W.i32_eqz, W.i32_and, W.select);
+      f.op(W.i64_add, W.f64_reinterpret_i64).set(v);
       f.get(th).get(v).op(W.f64_add).set(z);
       inSafe(f, z, FMA_LOW_D);
       f.op(W.i32_eqz);
