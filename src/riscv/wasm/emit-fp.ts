@@ -773,23 +773,21 @@ function fastPath(h: number, x: Body, S: number): void {
       const bb = x.local(F64);
       const bits = x.local(I64);
       const L = twoProdLocals(x);
-      f.get(a).get(b).op(W.f64_mul).tee(ph).f64(0).op(W.f64_eq);
+      // 2^-900 <= |ph| < 2^990 keeps Dekker's error term exact. Operands too large for the
+      // Veltkamp split, or a huge or non-finite c, make the later values infinite or NaN, which
+      // the check of z below rejects (so they need no test of their own here).
+      f.get(a).get(b).op(W.f64_mul).set(ph);
+      inSafe(f, ph, FMA_LOW_D);
+      f.op(W.i32_eqz);
       x.open();
       // A zero product from a zero operand: ph + c is exact (IEEE's signed-zero sum rule in RNE).
-      f.get(a).f64(0).op(W.f64_ne).get(b).f64(0).op(W.f64_ne, W.i32_and);
-      f.get(a).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
-      f.get(b).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
-      f.get(c).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_eqz, W.i32_or);
+      f.get(ph).f64(0).op(W.f64_eq);
+      f.get(a).f64(0).op(W.f64_eq).get(b).f64(0).op(W.f64_eq, W.i32_or, W.i32_and);
+      f.get(c).op(W.f64_abs).f64(INF).op(W.f64_lt, W.i32_and, W.i32_eqz);
       x.nanIf();
       f.get(ph).get(c).op(W.f64_add);
       x.ret();
       x.close();
-      inSafe(f, ph, FMA_LOW_D);
-      belowHigh(f, a);
-      belowHigh(f, b);
-      belowHigh(f, c);
-      f.op(W.i32_and, W.i32_and, W.i32_and, W.i32_eqz);
-      x.nanIf();
       twoProdErr(f, L, a, b, ph);
       f.set(pl);
       f.get(c).get(ph).op(W.f64_add).set(th);
