@@ -35,6 +35,8 @@ export interface FpTierEnv {
   readonly S: number;
   /** if (i32 condition on the stack) { hand this instruction back unexecuted (kind 6) } */
   bailIf(): void;
+  /** Hand this instruction back unexecuted, from inside `extra` blocks opened by this file. */
+  bail(extra: number): void;
   /**
    * Effective address of this load/store (decoded rs1 + imm) checked against the read or write
    * TLB for `size` bytes (a miss or a misaligned address bails); pushes the RAM byte address.
@@ -205,23 +207,28 @@ export class FpEmitter {
   }
 
   /**
-   * R = fast path h on the operands in A, B, C (inline, or a call to its helper); bail when it
-   * could not decide (NaN); store R to f[rd].
+   * R = fast path h on the operands in A, B, C and store it to f[rd]; bail when the fast path
+   * cannot decide (a helper function returns NaN then; inline code branches to the bail).
    */
   private callStore(h: number, dbl: boolean, rd: number): void {
     const f = this.f;
     if (INLINE[h]) {
-      f.open(W.block, F64);
+      // block $done (block $bail (block $res (result f64) body) R = ...; store; br $done) bail
+      f.open(W.block).open(W.block).open(W.block, F64);
       this.pools[h] ??= [];
       fastPath(h, new Body(f, this.A, this.B, this.C, true, this.pools[h], this.FFL), this.S);
+      f.end().set(this.R);
+      this.storeR(dbl, rd);
+      f.br(1).end();
+      this.env.bail(1);
       f.end();
-    } else {
-      const n = ARITY[h]!;
-      f.get(this.A);
-      if (n > 1) f.get(this.B);
-      if (n > 2) f.get(this.C);
-      f.call(helperIndex(this.helperBase, h));
+      return;
     }
+    const n = ARITY[h]!;
+    f.get(this.A);
+    if (n > 1) f.get(this.B);
+    if (n > 2) f.get(this.C);
+    f.call(helperIndex(this.helperBase, h));
     f.tee(this.R).get(this.R).op(W.f64_ne);
     this.env.bailIf();
     this.storeR(dbl, rd);
@@ -589,8 +596,15 @@ class Body {
     this.close();
   }
 
-  /** if (i32 on the stack) return NaN */
+  /**
+   * if (i32 on the stack) "undecided": a helper function returns NaN; an inline body branches to
+   * the bail block around its result block (emitter.callStore).
+   */
   nanIf(): void {
+    if (this.inline) {
+      this.f.brIf(this.depth + 1);
+      return;
+    }
     this.open();
     this.f.f64(NaN);
     this.ret();

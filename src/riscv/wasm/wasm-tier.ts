@@ -220,6 +220,11 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
           f,
           S,
           bailIf: () => ifThen(() => out(6, p)),
+          bail: (extra) => {
+            nest += extra;
+            out(6, p);
+            nest -= extra;
+          },
           ramAddress: (size, write) => {
             addr();
             tlbCheck(size, write ? ST_WTAG_LO : ST_RTAG_LO, write ? ST_WTAG_HI : ST_RTAG_HI);
