@@ -9,6 +9,7 @@
  * window (X_JN, X_JOFF: remaining budget and page offset) and, for a wasm window that leaves the
  * page, the new pc (X_PC_LO/HI); when a wasm function chained into other pages' functions, the
  * RAM page and virtual base of the page it ended in (X_CH_PG, -1 when it did not chain; X_CH_VLO/HI).
+ * The FP registers follow the same layout at ST_F (Hart.f).
  */
 /** log2 of the TLB entries (exec.ts re-exports it; defined here so this file imports nothing). */
 export const TLB_BITS = 12;
@@ -26,8 +27,9 @@ export const X_CH_VHI = 73;
 
 export const ST_X = 0;
 /**
- * Int32 words the translated code reads: the data and fetch TLB keys (Hart.dkey, ikey) and
- * mip & mie (non-zero: an interrupt may be due, so translated code does not chain to other pages).
+ * Int32 words the translated code reads: the data and fetch TLB keys (Hart.dkey, ikey),
+ * mip & mie (non-zero: an interrupt may be due, so translated code does not chain to other pages)
+ * and, for FP, the mode and fflags (MISC_FPMODE, MISC_FFLAGS).
  */
 export const ST_MISC = 512;
 export const MISC_WORDS = 16;
