@@ -177,3 +177,51 @@ test('each arithmetic fast path raises NX exactly when the result is inexact, tr
     }
   }
 });
+
+test('fused multiply-add rounds once (the round-to-odd step decides exact-midpoint cases), translated', () => {
+  // a*b = 2^-53 (1 + ε) with a tiny error pl (sign of ε) beyond the 2^-53 tie of c + 2^-53:
+  // rounding th + tl + pl in two steps would land on the tie and round to even, the wrong way.
+  const cases: { a: [number, number]; b: [number, number]; c: [number, number]; z: [number, number] }[] = [
+    // (1 + 2^-52)(1 - 2^-53) 2^-53 + 1 = 1 + 2^-53 + (2^-106 - 2^-158): up to 1 + 2^-52
+    { a: [1, 0x3ca00000], b: [-1, 0x3fefffff], c: [0, 0x3ff00000], z: [1, 0x3ff00000] },
+    // (1 + 2^-52)(1 - 2^-52) 2^-53 + (1 + 2^-52) = 1 + 2^-52 + 2^-53 - 2^-157: down to 1 + 2^-52
+    { a: [1, 0x3ca00000], b: [-2, 0x3fefffff], c: [1, 0x3ff00000], z: [1, 0x3ff00000] },
+    // the same product + 1 = 1 + 2^-53 - 2^-157: tl + pl rounds up to 2^-53 (away from the exact
+    // value), round-to-odd steps back below; down to 1
+    { a: [1, 0x3ca00000], b: [-2, 0x3fefffff], c: [0, 0x3ff00000], z: [0, 0x3ff00000] },
+  ];
+  for (const [i, k] of cases.entries()) {
+    for (const negate of [false, true]) {
+      // fmadd.d f5 = f1*f2 + f3, or fnmadd.d f5 = -(f1*f2) - f3 (the negated result)
+      const insn = (3 << 27) | (1 << 25) | (2 << 20) | (1 << 15) | (DYN << 12) | (5 << 7) | (negate ? 0x4f : 0x43);
+      for (const tier of ['interp', 'wasm'] as Tier[]) {
+        const m = machine();
+        m.hart.tier = tier;
+        if (tier !== 'interp') m.hart.jitThreshold = 0;
+        poke64(m.bus, DATA, k.a[0], k.a[1]);
+        poke64(m.bus, DATA + 8, k.b[0], k.b[1]);
+        poke64(m.bus, DATA + 16, k.c[0], k.c[1]);
+        load(m.bus, RAM_BASE, [
+          asm.lui(5, 6),
+          asm.csrrs(0, 0x300, 5),
+          ...li64(10, DATA | 0, 0),
+          asm.fld(1, 10, 0),
+          asm.fld(2, 10, 8),
+          asm.fld(3, 10, 16),
+          asm.addi(9, 0, 50),
+          insn | 0,
+          asm.addi(9, 9, -1),
+          asm.bne(9, 0, -8),
+          asm.ebreak(),
+        ]);
+        m.hart.run(1000);
+        const what = `case ${i}${negate ? ' negated' : ''} ${tier}`;
+        assert.equal(m.hart.mcauseLo, 3, `${what}: reached the ebreak`);
+        assert.equal(m.hart.f[10], k.z[0], `${what}: low word`);
+        assert.equal(m.hart.f[11], negate ? k.z[1] | 0x80000000 : k.z[1], `${what}: high word`);
+        assert.equal(m.hart.fflags, 1, `${what}: NX`);
+        if (tier === 'wasm') assert.ok(m.hart.jitRan / m.hart.instret > 0.8, `${what}: translated`);
+      }
+    }
+  }
+});

@@ -810,15 +810,15 @@ function fastPath(h: number, x: Body, S: number): void {
       f.get(tl).get(pl).op(W.f64_add).set(s);
       twoSumErr(f, tl, pl, s, bb);
       f.set(e);
-      // Round s to odd: when inexact (e != 0) with an even last bit, step one ulp toward the
-      // error. Branch-free: both conditions are data-dependent coin flips in real code.
+      // Round s to odd when inexact (e != 0): truncate (s's bits minus one when s overshot the
+      // exact tl + pl, i.e. e and s differ in sign; sign-magnitude bits step toward zero) and set
+      // the last bit, which picks the odd one of the two doubles around tl + pl. Branch-free: the
+      // conditions are data-dependent coin flips in real code.
       f.get(s).op(W.i64_reinterpret_f64).tee(bits);
-      f.i64(1).i64(-1);
-      f.get(e).f64(0).op(W.f64_gt).get(s).f64(0).op(W.f64_gt, W.i32_eq, W.select);
-      f.i64(0);
-      f.get(e).f64(0).op(W.f64_ne);
-      f.get(bits).op(W.i32_wrap_i64).i32(1).op(W.i32_and, W.i32_eqz, W.i32_and, W.select);
-      f.op(W.i64_add, W.f64_reinterpret_i64).set(v);
+      f.get(e).op(W.i64_reinterpret_f64).get(bits).op(W.i64_xor).i64(63).op(W.i64_shr_u, W.i64_sub);
+      f.i64(1).op(W.i64_or);
+      f.get(bits);
+      f.get(e).f64(0).op(W.f64_ne, W.select, W.f64_reinterpret_i64).set(v);
       f.get(th).get(v).op(W.f64_add).set(z);
       inSafe(f, z, FMA_LOW_D);
       f.op(W.i32_eqz);
