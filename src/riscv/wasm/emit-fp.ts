@@ -14,15 +14,17 @@
  * that is round-to-nearest-even where the fast path depends on it.
  *
  * Fast paths (round to nearest even, the native wasm rounding; see docs/fpu.md for the proofs):
- *   - add/sub, mul, div, sqrt, fused multiply-add in both precisions, as the FPU's fast paths, in
- *     helper functions of the module that return NaN for "cannot decide here" (a translated
- *     instruction never produces a NaN: NaN operands and invalid operations fall back);
+ *   - add/sub, mul, div, sqrt, fused multiply-add in both precisions, as the FPU's fast paths:
+ *     add, mul and fma inline (branching to the hand-back when they cannot decide), div and sqrt
+ *     as helper functions of the module that return NaN then (a translated instruction never
+ *     produces a NaN: NaN operands and invalid operations fall back);
  *   - sign injection, moves, compares and fmin/fmax (NaN operands fall back), fcvt.d.s, fcvt.s.d,
  *     int -> float (inexact only in RNE), float -> int in RNE/RTZ/RDN/RUP within range;
  *   - FLW/FLD/FSW/FSD through the same inline TLB check as integer loads and stores.
  * Falls back: NaN and infinite operands, results near overflow/underflow (and zero results of
- * mul/div/sqrt from non-zero operands), inexact results in a directed rounding mode, RMM,
- * fclass, Zfh (fmt H), illegal encodings, FS not Dirty.
+ * mul/div/sqrt from non-zero operands, div and sqrt of zero), improperly NaN-boxed singles in
+ * arithmetic, inexact results in a directed rounding mode, RMM conversions, fclass, Zfh (fmt H),
+ * reserved rounding modes, illegal encodings, FS not Dirty.
  */
 import { FnBuilder, F64, I32, I64, W } from './emit.ts';
 import { Op } from '../exec.ts';
