@@ -18,6 +18,8 @@ export type JitWindow = (p: number, n: number, vLo: number, vHi: number) => numb
 export interface ExecContext extends FpContext {
   /** Integer registers, then a translated window's results (state-layout.ts X_*). */
   readonly x: Int32Array;
+  /** State words shared with translated wasm code (state-layout.ts MISC_*). */
+  readonly stMisc: Int32Array;
   readonly bus: Bus;
 
   pcLo: number;

@@ -15,7 +15,18 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
-import { X_JN, X_JOFF, X_PC_LO, X_PC_HI, X_CH_PG, X_CH_VLO, X_CH_VHI, TLB_BITS } from './state-layout.ts';
+import {
+  X_JN,
+  X_JOFF,
+  X_PC_LO,
+  X_PC_HI,
+  X_CH_PG,
+  X_CH_VLO,
+  X_CH_VHI,
+  TLB_BITS,
+  MISC_FPMODE,
+  MISC_FFLAGS,
+} from './state-layout.ts';
 
 /** Bytes per translated window (hart.ts and jit.ts take it from here). */
 export const JIT_WINDOW_SHIFT = 8;
@@ -459,6 +470,7 @@ export function execute(h: ExecContext, budget: number): number {
   const jitOn = jitThreshold !== Infinity;
   const jitFast = Math.min(h.jitFastThreshold, jitThreshold);
   const f = h.f;
+  const misc = h.stMisc;
   let n = budget;
 
   while (n > 0 && !h.waiting) {
@@ -530,7 +542,12 @@ export function execute(h: ExecContext, budget: number): number {
           if (fn === undefined) break;
           // Windows take an int32 budget (wasm ones convert their arguments with ToInt32).
           const nw = n > 0x3fffffff ? 0x3fffffff : n;
+          // Translated FP code (wasm/emit-fp.ts) needs FS and frm, which change only out here.
+          // fflags go in and out too: translated code skips exactness tests once NX is raised.
+          misc[MISC_FPMODE] = (h.mstatus & 0x6000) === 0x6000 ? h.frm : -1;
+          misc[MISC_FFLAGS] = h.fflags;
           let k = fn(p, nw, vLo, vHi);
+          h.fflags = misc[MISC_FFLAGS];
           h.jitRan += nw - x[X_JN];
           n = n - nw + x[X_JN];
           p = x[X_JOFF];

@@ -481,6 +481,38 @@ test('saveState/loadState round trip', () => {
   assert.throws(() => m2.hart.loadState({ version: 99 }), /version/);
 });
 
+test('saveState/loadState carries the FP registers, frm and fflags; translated code sees them', () => {
+  const m = machine();
+  m.hart.f[6] = 0x11223344;
+  m.hart.f[7] = 0x55667788;
+  m.hart.f[62] = 0x3f800000;
+  m.hart.f[63] = -1;
+  m.hart.frm = 3;
+  m.hart.fflags = 0x11;
+  const s = JSON.parse(JSON.stringify(m.hart.saveState()));
+  const m2 = machine();
+  m2.hart.loadState(s);
+  assert.deepEqual(Array.from(m2.hart.f), Array.from(m.hart.f));
+  assert.equal(m2.hart.frm, 3);
+  assert.equal(m2.hart.fflags, 0x11);
+  // Hart.f is a view on the state area that wasm code reads (state-layout.ts ST_F).
+  m2.hart.tier = 'wasm';
+  m2.hart.jitThreshold = 0;
+  load(m2.bus, RAM_BASE, [
+    asm.lui(5, 6),
+    asm.csrrs(0, C.MSTATUS, 5),
+    0xe2018553, // fmv.x.d a0, f3
+    0xe00f85d3, // fmv.x.w a1, f31
+    asm.ebreak(),
+  ]);
+  m2.hart.setPc(RAM_BASE);
+  m2.hart.run(20);
+  assert.equal(m2.hart.readRegLo(10), 0x11223344);
+  assert.equal(m2.hart.readRegHi(10), 0x55667788);
+  assert.equal(m2.hart.readReg(11), 0x3f800000);
+  assert.ok(m2.hart.jitRan >= 2, 'ran translated');
+});
+
 test('every warm-up pass runs the program through every iteration to its final WFI', () => {
   const passes = warmUpInterpreter();
   assert.equal(passes.length, 4);

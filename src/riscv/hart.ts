@@ -51,6 +51,8 @@ import {
   ST_X,
   ST_MISC,
   MISC_WORDS,
+  ST_F,
+  F_WORDS,
   MISC_DKEY,
   ST_RTAG_LO,
   ST_RTAG_HI,
@@ -157,7 +159,8 @@ export class Hart implements ExecContext, CodeCacheClient {
    * wasm memory, or more harts than slots): the wasm tier is then unavailable.
    */
   readonly stateOffset: number;
-  readonly f = new Int32Array(64);
+  /** FP registers (FpContext): a view on the state area (state-layout.ts ST_F), like x. */
+  readonly f: Int32Array;
   frm = 0;
   fflags = 0;
 
@@ -318,6 +321,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     const view = (at: number, n: number) => new Int32Array(area.buffer, area.offset + at, n);
     this.x = view(ST_X, X_WORDS);
     this.stMisc = view(ST_MISC, MISC_WORDS);
+    this.f = view(ST_F, F_WORDS).fill(0);
     this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(1);
     this.rTagHi = view(ST_RTAG_HI, TLB_SIZE);
     this.rOff = view(ST_ROFF, TLB_SIZE);

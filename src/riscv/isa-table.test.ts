@@ -329,6 +329,14 @@ test('translated ops: each one the table marks for a tier runs in that tier’s 
       const m = tierMachine(tier, [insn, insn, insn, insn, insn, insn, 0]);
       // (A jalr's target is its own page: leaving it would count the jalr in the interpreter.)
       for (let i = 1; i < 32; i++) m.hart.writeRegParts(i, (e.flags & F_JUMP) !== 0 ? RAM_BASE : P, 0);
+      // FP operands are ordinary numbers (1.5) of the format the instruction reads, so the wasm
+      // tier's exact fast paths apply (NaNs, infinities and unboxed singles are handed back).
+      const single =
+        /^fcvt\.[a-z]+\.s$/.test(e.name) || (/^f[a-z]+\.s(\.|$)/.test(e.name) && !e.name.startsWith('fcvt.s.'));
+      for (let i = 0; i < 32; i++) {
+        m.hart.f[2 * i] = single ? 0x3fc00000 : 0;
+        m.hart.f[2 * i + 1] = single ? -1 : 0x3ff80000;
+      }
       // A load misses the TLB once (handed back to the interpreter), then hits it.
       m.hart.run(40);
       const end = RAM_BASE + 6 * (e.compressed ? 2 : 4);

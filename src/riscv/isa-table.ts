@@ -386,11 +386,12 @@ for (const [sfx, f3, size, lr, sc, amo] of [
 const FPMEM = F_FP | F_TRAP;
 /**
  * The tiers that translate FP loads/stores (flw, fld, fsw, fsd and their compressed forms) and
- * FP computational instructions (Op.FP): none yet. Every entry of one op must agree (the tiers
- * decide per op), so a tier that starts translating them flips these two constants.
+ * FP computational instructions (Op.FP): the wasm tier (wasm/emit-fp.ts; it hands back, one
+ * instruction at a time, what its exact fast paths do not cover: Zfh, fclass, NaNs, directed
+ * rounding of inexact results...). Every entry of one op must agree (the tiers decide per op).
  */
-const FP_MEM_TIERS = 0;
-const FP_OP_TIERS = 0;
+const FP_MEM_TIERS = T_WASM;
+const FP_OP_TIERS = T_WASM;
 add('flh', 'Zfhmin', X_ZFHMIN, 'I', enc(0, 1, 0x07), M_F3, Op.FLH, 'I', 'f.rd x.rs1', {
   flags: FPMEM | F_LOAD | F_SLOW | F_ENDS,
   size: 2,

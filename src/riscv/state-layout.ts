@@ -9,6 +9,7 @@
  * window (X_JN, X_JOFF: remaining budget and page offset) and, for a wasm window that leaves the
  * page, the new pc (X_PC_LO/HI); when a wasm function chained into other pages' functions, the
  * RAM page and virtual base of the page it ended in (X_CH_PG, -1 when it did not chain; X_CH_VLO/HI).
+ * The FP registers follow the same layout at ST_F (Hart.f).
  */
 /** log2 of the TLB entries (exec.ts re-exports it; defined here so this file imports nothing). */
 export const TLB_BITS = 12;
@@ -26,8 +27,9 @@ export const X_CH_VHI = 73;
 
 export const ST_X = 0;
 /**
- * Int32 words the translated code reads: the data and fetch TLB keys (Hart.dkey, ikey) and
- * mip & mie (non-zero: an interrupt may be due, so translated code does not chain to other pages).
+ * Int32 words the translated code reads: the data and fetch TLB keys (Hart.dkey, ikey),
+ * mip & mie (non-zero: an interrupt may be due, so translated code does not chain to other pages)
+ * and, for FP, the mode and fflags (MISC_FPMODE, MISC_FFLAGS).
  */
 export const ST_MISC = 512;
 export const MISC_WORDS = 16;
@@ -36,7 +38,21 @@ export const MISC_IKEY = 1;
 export const MISC_PENDING = 2;
 /** Chained calls between wasm pages so far (wrapping int32; tests and diagnostics). */
 export const MISC_CHAINS = 3;
-/** The nine TLB arrays, TLB_SIZE int32s each, in this order. */
+/**
+ * What translated FP code may assume, written by exec.ts before each call into a translated
+ * window (mstatus and frm change only outside translated code): frm (0..7) when mstatus.FS is
+ * Dirty, else -1 (translated FP instructions then hand themselves back to the interpreter).
+ */
+export const MISC_FPMODE = 4;
+/**
+ * fcsr.fflags while translated code runs: exec.ts copies Hart.fflags here before each call into a
+ * translated window and back after it; translated FP code ORs into it.
+ */
+export const MISC_FFLAGS = 5;
+/** FP registers f0..f31 as int64s (raw bits; singles NaN-boxed): Hart.f is a view on them. */
+export const ST_F = 768;
+export const F_WORDS = 64;
+/** The nine TLB arrays, TLB_SIZE int32s each, in this order (after ST_F's 256 bytes). */
 export const ST_TLB = 1024;
 const TLB_BYTES = TLB_SIZE * 4;
 export const ST_RTAG_LO = ST_TLB;

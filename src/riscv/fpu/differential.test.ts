@@ -7,51 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { executeFp } from './execute.ts';
 import type { FpContext } from './context.ts';
 import { allOps, VectorGen, type Vector } from './testdata/vectors.ts';
+import { buildReference, hex32, runReference } from './testdata/testing.ts';
 
-const SOURCE = fileURLToPath(new URL('./testdata/fpref.c', import.meta.url));
 const PER_OP = Number(process.env.FPU_DIFF_PER_OP ?? 700);
-
-function hex32(v: number): string {
-  return (v >>> 0).toString(16).padStart(8, '0');
-}
-
-function buildReference(dir: string): string {
-  for (const tool of ['riscv64-linux-gnu-gcc', 'qemu-riscv64']) {
-    const r = spawnSync(tool, ['--version'], { encoding: 'utf8' });
-    if (r.error || r.status !== 0) {
-      assert.fail(
-        `${tool} is not available: install the Debian packages gcc-riscv64-linux-gnu and qemu-user ` +
-          `(apt-get install -y gcc-riscv64-linux-gnu qemu-user) to run the FPU differential test`,
-      );
-    }
-  }
-  const exe = join(dir, 'fpref');
-  const cc = spawnSync('riscv64-linux-gnu-gcc', ['-O1', '-static', '-o', exe, SOURCE], { encoding: 'utf8' });
-  assert.equal(cc.status, 0, `compiling ${SOURCE} failed:\n${cc.stderr}`);
-  return exe;
-}
-
-function runReference(exe: string, vectors: Vector[]): string[] {
-  const input = vectors
-    .map((v) => {
-      const s = v.src;
-      return `${v.insn.toString(16)} ${v.frm} ${hex32(s[0])}${hex32(s[1])} ${hex32(s[2])}${hex32(s[3])} ${hex32(s[4])}${hex32(s[5])} ${hex32(s[6])}${hex32(s[7])}`;
-    })
-    .join('\n');
-  const r = spawnSync('qemu-riscv64', [exe], { input: input + '\n', encoding: 'utf8', maxBuffer: 1 << 28 });
-  assert.equal(r.status, 0, `qemu-riscv64 failed: ${r.stderr}`);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, vectors.length, 'reference output has one line per vector');
-  return lines;
-}
 
 function runOurs(v: Vector): string {
   const ctx: FpContext = { x: new Int32Array(64), f: new Int32Array(64), frm: v.frm, fflags: 0 };

@@ -12,7 +12,9 @@
 /** Value types. */
 export const I32 = 0x7f;
 export const I64 = 0x7e;
-export type ValType = typeof I32 | typeof I64;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
+export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64;
 /** Block type "no result". */
 export const VOID = 0x40;
 
@@ -123,6 +125,51 @@ export const W = {
   i64_extend8_s: 0xc2,
   i64_extend16_s: 0xc3,
   i64_extend32_s: 0xc4,
+  // Floating point (the FP translation, emit-fp.ts).
+  f32_load: 0x2a,
+  f64_load: 0x2b,
+  f32_store: 0x38,
+  f64_store: 0x39,
+  f64_const: 0x44,
+  f32_eq: 0x5b,
+  f32_ne: 0x5c,
+  f32_lt: 0x5d,
+  f32_le: 0x5f,
+  f64_eq: 0x61,
+  f64_ne: 0x62,
+  f64_lt: 0x63,
+  f64_gt: 0x64,
+  f64_le: 0x65,
+  f64_ge: 0x66,
+  f32_min: 0x96,
+  f32_max: 0x97,
+  f64_abs: 0x99,
+  f64_neg: 0x9a,
+  f64_ceil: 0x9b,
+  f64_floor: 0x9c,
+  f64_trunc: 0x9d,
+  f64_nearest: 0x9e,
+  f64_sqrt: 0x9f,
+  f64_add: 0xa0,
+  f64_sub: 0xa1,
+  f64_mul: 0xa2,
+  f64_div: 0xa3,
+  f64_min: 0xa4,
+  f64_max: 0xa5,
+  i64_trunc_f64_s: 0xb0,
+  i64_trunc_f64_u: 0xb1,
+  f32_convert_i64_s: 0xb4,
+  f32_convert_i64_u: 0xb5,
+  f32_demote_f64: 0xb6,
+  f64_convert_i32_s: 0xb7,
+  f64_convert_i32_u: 0xb8,
+  f64_convert_i64_s: 0xb9,
+  f64_convert_i64_u: 0xba,
+  f64_promote_f32: 0xbb,
+  i32_reinterpret_f32: 0xbc,
+  i64_reinterpret_f64: 0xbd,
+  f32_reinterpret_i32: 0xbe,
+  f64_reinterpret_i64: 0xbf,
 } as const;
 
 /** Where bytes go: a number[] (tests) or a Bytes buffer. */
@@ -198,6 +245,8 @@ export function sleb64(out: ByteSink, lo: number, hi: number): void {
   }
 }
 
+const F64_VIEW = new DataView(new ArrayBuffer(8));
+
 /** A function body under construction. */
 export class FnBuilder {
   readonly params: ValType[];
@@ -233,6 +282,14 @@ export class FnBuilder {
   i64(lo: number, hi: number = lo >> 31): this {
     this.code.push(W.i64_const);
     sleb64(this.code, lo, hi);
+    return this;
+  }
+
+  /** f64.const v (bit-exact: the 8 little-endian bytes of v). */
+  f64(v: number): this {
+    this.code.push(W.f64_const);
+    F64_VIEW.setFloat64(0, v, true);
+    for (let i = 0; i < 8; i++) this.code.push(F64_VIEW.getUint8(i));
     return this;
   }
 

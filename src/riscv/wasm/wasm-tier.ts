@@ -16,8 +16,9 @@
  * locals). RV64 integer arithmetic is native i64 arithmetic (no BigInt anywhere).
  *
  * Translated: RV64I (incl. compressed forms, which decode to the same ops), M, Zba, Zbb, Zbs,
- * FENCE. Loads and stores hit the TLB inline; a miss, a misaligned access or MMIO hands the
- * instruction back unexecuted (kind 6) as in jit.ts. System, CSR, FP, atomics, Zicond/Zbc/Zbk*
+ * FENCE, and F/D (emit-fp.ts: exact fast paths; every case it cannot prove exact is handed back,
+ * kind 6). Loads and stores hit the TLB inline; a miss, a misaligned access or MMIO hands the
+ * instruction back unexecuted (kind 6) as in jit.ts. System, CSR, atomics, Zicond/Zbc/Zbk*
  * (Op.XINT) and undecodable slots hand control to the interpreter (kind 5) before the instruction.
  *
  * Budget accounting is jit.ts's (per straight-line run; see `ord` there). The ordinal of the entry
@@ -54,6 +55,7 @@ import {
 } from '../state-layout.ts';
 import { FnBuilder, I32, I64, W, moduleBytes } from './emit.ts';
 import { WASM_TRANSLATED } from '../isa-table.ts';
+import { FpEmitter, fpHelpers, isFpOp } from './emit-fp.ts';
 import { wasmApi, type WasmTable } from './api.ts';
 import type { WasmMemory } from '../../memory/bus.ts';
 
@@ -275,6 +277,29 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
     .mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4)
     .set(DKEY);
   f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
+  // F and D (emit-fp.ts): only pages that hold FP ops get its locals, prologue and helpers (the
+  // closures run while emitInsn emits an FP instruction, when the helpers below exist).
+  const fpe = insns.some((i) => isFpOp(i.w & 255))
+    ? new FpEmitter(
+        {
+          f,
+          S,
+          bailIf: () => ifThen(() => out(6, p)),
+          bail: (extra) => {
+            nest += extra;
+            out(6, p);
+            nest -= extra;
+          },
+          ramAddress: (size, write) => {
+            addr();
+            tlbCheck(size, write ? ST_WTAG_LO : ST_RTAG_LO, write ? ST_WTAG_HI : ST_RTAG_HI);
+            ramAddr(write ? ST_WOFF : ST_ROFF);
+          },
+        },
+        3,
+      )
+    : null;
+  fpe?.prologue();
   f.i32(5).set(K).get(P).set(OFF);
 
   const slotOf = (v: number) => () => f.get(v).i32(1).op(W.i32_shr_u);
@@ -579,6 +604,7 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   f.end(); // $out
 
   // Epilogue: the results.
+  fpe?.epilogue();
   f.i32(0).get(NN).mem(W.i32_store, 2, xAt(X_JN));
   f.i32(0).get(OFF).mem(W.i32_store, 2, xAt(X_JOFF));
   f.get(K);
@@ -587,7 +613,12 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
   return moduleBytes({
     memory: { module: 'm', name: 'mem', min: 0 },
     table: { module: 'm', name: 'tab', min: 0 },
-    funcs: [{ fn: f, exportAs: 'f' }, { fn: mulhuFn() }, { fn: dispatcherFn(S), exportAs: 'w' }],
+    funcs: [
+      { fn: f, exportAs: 'f' },
+      { fn: mulhuFn() },
+      { fn: dispatcherFn(S), exportAs: 'w' },
+      ...(fpe ? fpHelpers(S).map((fn) => ({ fn })) : []),
+    ],
   });
 
   // ---- per instruction (closures over the builder and the window) ----
@@ -1048,8 +1079,15 @@ function windowModule(code: Int32Array, incl: Uint8Array, _wi: number, S: number
         f.op(W.i64_shr_u).i64(1).op(W.i64_and);
         setD();
         break;
+      case Op.FLW:
+      case Op.FLD:
+      case Op.FSW:
+      case Op.FSD:
+      case Op.FP:
+        fpe!.emit(op, d, b, imm);
+        break;
       default:
-        // System, CSR, atomics, FP, XINT, CROSS, ILLEGAL: the interpreter's, from this instruction.
+        // System, CSR, atomics, XINT, CROSS, ILLEGAL: the interpreter's, from this instruction.
         out(5, p);
         return;
     }
