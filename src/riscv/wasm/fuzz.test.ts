@@ -1,34 +1,82 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, randomCase, runCase, stateOf } from './fuzz.ts';
+import { Rng } from './fuzz.ts';
+import { randomCase, runCase, stateOf, ramDiff } from './fuzz-machine.ts';
 import { wasmStats } from './wasm-tier.ts';
+import { HartProfile } from '../hart-profile.ts';
 
 /**
- * Differential fuzzing of the translation tiers against the interpreter (fuzz.ts). CI runs a
- * fixed seed; VIRTKIT_FUZZ_SEED / VIRTKIT_FUZZ_PROGRAMS pick others and run longer (docs/cpu.md).
+ * Differential fuzzing of the translation tiers against the interpreter (fuzz.ts, fuzz-fp.ts,
+ * fuzz-machine.ts). CI runs a fixed seed in a few groups; VIRTKIT_FUZZ_SEED / VIRTKIT_FUZZ_PROGRAMS
+ * pick others and run longer (docs/cpu.md "WebAssembly tier").
  */
 const SEED = Number(process.env.VIRTKIT_FUZZ_SEED ?? 20261207);
-const PROGRAMS = Number(process.env.VIRTKIT_FUZZ_PROGRAMS ?? 150);
+const PROGRAMS = Number(process.env.VIRTKIT_FUZZ_PROGRAMS ?? 240);
+const GROUPS = 4;
 
-test(`random programs run identically in the interpreter, the JS tier and the wasm tier (seed ${SEED}, ${PROGRAMS} programs)`, () => {
-  const r = new Rng(SEED);
-  let traps = 0;
-  let translated = 0;
-  for (let k = 0; k < PROGRAMS; k++) {
+/** Runs a group of programs (the interpreter's events are counted in prof). */
+function runGroup(seed: number, programs: number, prof: HartProfile): { translated: number; fpDirty: number } {
+  const r = new Rng(seed);
+  const seen = { translated: 0, fpDirty: 0 };
+  for (let k = 0; k < programs; k++) {
     const caseSeed = r.next();
     const fc = randomCase(new Rng(caseSeed));
-    const ref = runCase(fc, 'interp', caseSeed);
+    const ref = runCase(fc, 'interp', prof);
     const want = stateOf(ref);
     for (const tier of ['js', 'wasm'] as const) {
-      const m = runCase(fc, tier, caseSeed);
-      translated += m.hart.jitTranslations;
-      assert.deepEqual(stateOf(m), want, `program ${k} (case seed ${caseSeed}) differs in the ${tier} tier`);
+      const m = runCase(fc, tier);
+      seen.translated += m.hart.jitTranslations;
+      const got = stateOf(m);
+      if (got.ram !== want.ram) assert.fail(`case seed ${caseSeed} (${fc.what}): RAM differs in the ${tier} tier: ${ramDiff(m, ref)}`);
+      assert.deepEqual(got, want, `case seed ${caseSeed} (${fc.what}) differs in the ${tier} tier`);
     }
-    if (ref.hart.mcauseLo !== 0) traps++;
+    if ((ref.hart.mstatus & 0x6000) === 0x6000) seen.fpDirty++;
   }
-  // The generator must exercise what it claims: traps (faulting and misaligned accesses) and
-  // translated code in most programs.
-  assert.ok(traps > PROGRAMS / 4, `only ${traps} of ${PROGRAMS} programs trapped`);
+  return seen;
+}
+
+const prof = new HartProfile();
+let translated = 0;
+let fpDirty = 0;
+
+for (let g = 0; g < GROUPS; g++) {
+  const n = Math.ceil(PROGRAMS / GROUPS);
+  test(`random programs run identically in the interpreter, the JS tier and the wasm tier (seed ${SEED}, group ${g + 1}/${GROUPS}, ${n} programs)`, () => {
+    const s = runGroup(SEED * GROUPS + g, n, prof);
+    translated += s.translated;
+    fpDirty += s.fpDirty;
+    assert.ok(s.translated >= n * 2, `only ${s.translated} windows translated`);
+    assert.equal(wasmStats.rejected, 0, 'modules the engine rejected (translator bugs)');
+  });
+}
+
+test('the random programs exercise what the fuzzer claims to cover', () => {
+  // Over all groups (the interpreter's runs): page walks, page faults of all three kinds,
+  // misaligned and illegal-instruction traps, breakpoints, ecalls from every privilege,
+  // interrupts (timer, msip, ssip), traps from U, S and M, FP state written, translated code.
+  const ex = prof.exceptions;
+  const walks = prof.walks[0]! + prof.walks[1]! + prof.walks[2]!;
   assert.ok(translated >= PROGRAMS * 2, `only ${translated} windows translated`);
-  assert.equal(wasmStats.rejected, 0, 'modules the engine rejected (translator bugs)');
+  assert.ok(walks > PROGRAMS, `only ${walks} page-table walks`);
+  for (const [cause, name] of [
+    [2, 'illegal instruction'],
+    [3, 'breakpoint'],
+    [4, 'misaligned load'],
+    [6, 'misaligned store/AMO'],
+    [8, 'ecall from U'],
+    [9, 'ecall from S'],
+    [11, 'ecall from M'],
+    [12, 'fetch page fault'],
+    [13, 'load page fault'],
+    [15, 'store/AMO page fault'],
+  ] as const)
+    assert.ok(ex[cause]! > 0, `no ${name} (cause ${cause}) in ${PROGRAMS} programs`);
+  for (const [cause, name] of [
+    [1, 'supervisor software'],
+    [3, 'machine software'],
+    [7, 'machine timer'],
+  ] as const)
+    assert.ok(prof.interrupts[cause]! > 0, `no ${name} interrupt in ${PROGRAMS} programs`);
+  assert.ok(prof.trapsFrom[0]! > 0 && prof.trapsFrom[1]! > 0 && prof.trapsFrom[3]! > 0, 'traps from U, S and M');
+  assert.ok(fpDirty > PROGRAMS / 10, `FP state written in only ${fpDirty} programs`);
 });
