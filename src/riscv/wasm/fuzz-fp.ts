@@ -94,7 +94,12 @@ function fmt(r: Rng): number {
  * One random FP instruction. `ptr` holds a pointer into the data pages (x8); `mem` gives a
  * random load/store offset off it. Integer destinations come from `dests`.
  */
-export function randomFpInsn(r: Rng, ptr: number, mem: () => number, dests: readonly number[]): (number | { c: number })[] {
+export function randomFpInsn(
+  r: Rng,
+  ptr: number,
+  mem: () => number,
+  dests: readonly number[],
+): (number | { c: number })[] {
   const fd = r.int(32);
   const f1 = r.int(32);
   const f2 = r.int(32);
@@ -102,7 +107,8 @@ export function randomFpInsn(r: Rng, ptr: number, mem: () => number, dests: read
   const xd = r.pick(dests);
   const xs = r.int(32);
   const t = fmt(r);
-  const op = (f5: number, rs2: number, rs1: number, fn3: number, rd: number) => R((f5 << 2) | t, rs2, rs1, fn3, rd, 0x53);
+  const op = (f5: number, rs2: number, rs1: number, fn3: number, rd: number) =>
+    R((f5 << 2) | t, rs2, rs1, fn3, rd, 0x53);
   switch (r.int(16)) {
     case 0:
     case 1: // add, sub, mul, div

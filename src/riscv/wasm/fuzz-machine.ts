@@ -555,7 +555,13 @@ function regValue(r: Rng, dataVa: number, ctx: ProgramCtx, paged: boolean): [num
       // a pointer: into the data pages, their alias, the superpage's view of RAM, the code alias, the timer
       const p = r.pick(
         paged
-          ? [dataVa + 2 * PAGE, dataVa + PAGE * 2 + 2048, 0x20000000 + r.int(RAM_SIZE / 8) * 8, ctx.codeAlias, ctx.clint]
+          ? [
+              dataVa + 2 * PAGE,
+              dataVa + PAGE * 2 + 2048,
+              0x20000000 + r.int(RAM_SIZE / 8) * 8,
+              ctx.codeAlias,
+              ctx.clint,
+            ]
           : [dataVa + 2048, ctx.clint],
       );
       return split(p + (r.int(64) - 32) * 8);

@@ -27,7 +27,8 @@ function runGroup(seed: number, programs: number, prof: HartProfile): { translat
       const m = runCase(fc, tier);
       seen.translated += m.hart.jitTranslations;
       const got = stateOf(m);
-      if (got.ram !== want.ram) assert.fail(`case seed ${caseSeed} (${fc.what}): RAM differs in the ${tier} tier: ${ramDiff(m, ref)}`);
+      if (got.ram !== want.ram)
+        assert.fail(`case seed ${caseSeed} (${fc.what}): RAM differs in the ${tier} tier: ${ramDiff(m, ref)}`);
       assert.deepEqual(got, want, `case seed ${caseSeed} (${fc.what}) differs in the ${tier} tier`);
     }
     if ((ref.hart.mstatus & 0x6000) === 0x6000) seen.fpDirty++;

@@ -350,8 +350,7 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
       // software-pending bits (SSIP, STIP, SEIP in mip; SSIP through sip)
       const k = r.int(4);
       if (k === 0) return [...li32(29, ctx.clint), asm.addi(28, 0, r.int(2)), asm.sw(28, 29, 0)];
-      if (k === 1)
-        return [...li32(29, ctx.clint + 0x4000), r.chance(0.3) ? asm.sw(xs, 29, 0) : asm.sw(0, 29, 4)];
+      if (k === 1) return [...li32(29, ctx.clint + 0x4000), r.chance(0.3) ? asm.sw(xs, 29, 0) : asm.sw(0, 29, 4)];
       if (k === 2) return [asm.csrrsi(0, ctx.priv === 3 ? CSR_MIP : CSR_SIP, 2)];
       return [asm.addi(29, 0, r.pick([2, 0x20, 0x200])), asm.csrrs(0, CSR_MIP, 29)];
     }
@@ -400,8 +399,7 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
         // sstatus.SUM / MXR / FS (FS off makes FP illegal)
         return [asm.lui(29, r.pick([0x40, 0x80, 0xc0, 0x6])), (r.chance(0.6) ? asm.csrrs : asm.csrrc)(d, 0x100, 29)];
       }
-      if (csr === 0x340 || csr === 0x140)
-        return [r.pick([asm.csrrw, asm.csrrs, asm.csrrc])(d, csr, r.int(32))];
+      if (csr === 0x340 || csr === 0x140) return [r.pick([asm.csrrw, asm.csrrs, asm.csrrc])(d, csr, r.int(32))];
       return [asm.csrrs(d, csr, 0)];
     }
   }
@@ -412,7 +410,8 @@ export function randomProgram(r: Rng, length: number, ctx: ProgramCtx): Item[] {
   const items: Item[] = [];
   const push = (words: Word[]) =>
     items.push({ words, len: words.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0) });
-  const memOff = () => (r.chance(0.7) ? (r.int(512) - 256) * 8 + r.pick([0, 0, 0, 1, 2, 4, 6]) : (r.int(4096) - 2048) | 0);
+  const memOff = () =>
+    r.chance(0.7) ? (r.int(512) - 256) * 8 + r.pick([0, 0, 0, 1, 2, 4, 6]) : (r.int(4096) - 2048) | 0;
   for (let k = 0; k < length; k++) {
     const roll = r.int(10);
     if (r.chance(ctx.fp)) {
