@@ -326,6 +326,7 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
     codeAlias: 0,
     clint: TIMER_BASE,
     satps: [],
+    targets: [],
   };
   // Code placement: start of a page, anywhere in it, or near its end (crossing into the next).
   const codeOff = r.pick([0, 2 * r.int(1800), PAGE - 2 * (1 + r.int(40))]);
@@ -337,6 +338,7 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
   let dataVa: number;
   const nCode = 3;
   let roots: number[] = [];
+  let shVa = PA(HANDLER_PG) + 0xc00;
   if (!paged) {
     const base = 1 + r.int(HANDLER_PG - 8);
     for (let k = 0; k < nCode; k++) codePgs.push(base + k);
@@ -352,6 +354,8 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
     dataVa = 0x40000000 + r.int(0x3fff0) * PAGE;
     ctx.codeAlias = (0x4000 + r.int(0x3000)) * PAGE;
     ctx.clint = 0x08000000 + r.int(0x1000) * 0x8000;
+    shVa = (0x7800 + r.int(0x400)) * PAGE;
+    ctx.targets = [shVa, shVa, ctx.codeAlias, dataVa, 0x20000000];
     // Roots (allocated now: the program may switch between them): Sv39, Sv48 and Sv57 over one
     // tree, and an Sv39 root whose data pages are swapped.
     roots = [alloc(), alloc(), alloc(), alloc()];
@@ -418,7 +422,6 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
     t.map(0x20000000, RAM_BASE / PAGE, V | R_ | W_ | A_ | D_ | u, 1);
     // The S-mode handler's page (never a U page).
     const shPg = alloc();
-    const shVa = (0x7800 + r.int(0x400)) * PAGE;
     t.map(shVa, RAM_BASE / PAGE + shPg, V | R_ | X_ | A_);
     load0(page(shPg), 0, S_HANDLER);
     sHandler = shVa;
@@ -499,7 +502,7 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
     r.int(8),
     0, // satp: set below (a 64-bit value)
     1 << 13, // mstatus: FS on for the fcsr write
-    r.int(256),
+    ((r.chance(0.85) ? r.int(5) : 5 + r.int(3)) << 5) | r.int(32), // fcsr: frm (sometimes reserved), fflags
     r.next() | 0,
     r.next() | 0,
     entry,
@@ -507,7 +510,13 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
   ];
   const pro: number[] = [asm.auipc(30, 0), asm.addi(30, 30, SETUP)];
   SETUP_CSRS.forEach((csr, k) => pro.push(asm.ld(29, 30, 8 * k), asm.csrrw(0, csr, 29)));
-  pro.push(asm.sfence_vma(0, 0), asm.ld(29, 30, 8 * SETUP_CSRS.length), asm.mret());
+  // x29 and x30 get their random values back (x30 last: it is the table's base)
+  pro.push(
+    asm.sfence_vma(0, 0),
+    asm.ld(29, 30, 8 * SETUP_CSRS.length),
+    asm.ld(30, 30, 8 * SETUP_CSRS.length + 8),
+    asm.mret(),
+  );
   const p0 = page(0);
   load0(p0, 0, pro);
   const pv = new DataView(p0.buffer);
@@ -521,6 +530,8 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
   pv.setInt32(SETUP + 8 * 15, mstatusFinal, true);
   pv.setInt32(SETUP + 8 * SETUP_CSRS.length, regs[29]![0], true);
   pv.setInt32(SETUP + 8 * SETUP_CSRS.length + 4, regs[29]![1], true);
+  pv.setInt32(SETUP + 8 * SETUP_CSRS.length + 8, regs[30]![0], true);
+  pv.setInt32(SETUP + 8 * SETUP_CSRS.length + 12, regs[30]![1], true);
 
   // Timer: armed in the near future, at once, or not at all; ticks between slices.
   const timerCmp: [number, number] = r.pick([[1000 + r.int(300), 0] as [number, number], [0, 0], [-1, -1]]);

@@ -297,6 +297,11 @@ export interface ProgramCtx {
   clint: number;
   /** satp values ([lo, hi]) the program may switch between (none: it keeps its own). */
   satps: [number, number][];
+  /**
+   * Virtual addresses (below 2^31) a wild jump may go to: the S-mode handler (runs in S, faults
+   * in U), non-executable aliases, data. The M-mode handler brings a faulting fetch back.
+   */
+  targets: number[];
 }
 
 /** lui/addiw loading a 32-bit signed value into rd. */
@@ -324,6 +329,11 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
       // ecall: with x17 = k the M-mode handler breaks entry k of its page-table fix list
       return [asm.addi(17, 0, r.int(8)), asm.ecall()];
     case 2:
+      if (r.chance(0.4)) {
+        // a wild jump: to one of the targets, or through a random register
+        if (ctx.targets.length === 0 || r.chance(0.3)) return [asm.jalr(r.pick([0, 1, 5]), r.int(32), 0)];
+        return [...li32(29, r.pick(ctx.targets) + 2 * r.int(8)), asm.jalr(r.pick([0, 1, 5]), 29, 0)];
+      }
       return [r.pick([asm.ebreak(), { c: 0x9002 }, asm.wfi(), asm.fence_i()])];
     case 3:
       return [asm.sfence_vma(r.pick([0, PTR, PTR, 6, r.int(32)]), r.chance(0.7) ? 0 : r.int(32))];
