@@ -35,9 +35,15 @@ const HANDLER_PG = RAM_PAGES - 2;
 const PA = (pg: number) => RAM_BASE + pg * PAGE;
 /** The test timer (see Timer) sits where the CLINT does on the virt board. */
 export const TIMER_BASE = 0x2000000;
-/** Offsets in the M handler's page: saved x28/x29, the recovery pc, the fix list. */
+/**
+ * Offsets in the M handler's page: the trap log (32 entries of mcause, mepc, mtval, mstatus: every
+ * trap's values are compared with memory, not only the last one's), saved x28/x29, the recovery
+ * pc, the log's next entry, the fix list.
+ */
+const H_LOG = 0x200;
 const H_SAVE = 0x600;
 const H_RECOVER = 0x610;
+const H_LOGI = 0x618;
 const H_TABLE = 0x700;
 const FIX_ENTRIES = 8;
 /** The prologue's table of CSR values. */
@@ -105,7 +111,7 @@ const B = (to: string, enc: (off: number) => number) => ({ to, enc });
 
 /**
  * The M-mode handler (physical, at HANDLER_PG). x28/x29 are saved in its page, x30/x31 are
- * clobbered. Interrupts: silence every source (mtimecmp high half = ~0, msip = 0, the soft
+ * clobbered. Every trap is logged (H_LOG). Interrupts: silence every source (mtimecmp high half = ~0, msip = 0, the soft
  * pending bits) and return. ecall: break fix-list entry x17 & 7 (its bad PTE, sfence.vma) and skip.
  * Page faults: repair the first fix-list entry of the faulting page and retry; without one, skip
  * (loads/stores) or resume at the loop's tail (fetches). Other exceptions: skip the instruction.
@@ -116,6 +122,14 @@ const M_HANDLER = assemble([
   asm.sd(28, 30, H_SAVE + 8),
   asm.addi(29, 30, 0),
   asm.csrrs(31, 0x342, 0),
+  asm.ld(28, 29, H_LOGI),
+  asm.add(30, 29, 28),
+  asm.sd(31, 30, H_LOG),
+  ...[0x341, 0x343, 0x300].flatMap((csr, k) => [asm.csrrs(28, csr, 0), asm.sd(28, 30, H_LOG + 8 + 8 * k)]),
+  asm.ld(28, 29, H_LOGI),
+  asm.addi(28, 28, 32),
+  asm.andi(28, 28, 0x3ff),
+  asm.sd(28, 29, H_LOGI),
   B('irq', (o) => asm.blt(31, 0, o)),
   ...[8, 9, 11].flatMap((c) => [asm.addi(30, 0, c), B('ecall', (o) => asm.beq(31, 30, o))]),
   ...[12, 13, 15].flatMap((c) => [asm.addi(30, 0, c), B('pf', (o) => asm.beq(31, 30, o))]),
@@ -187,6 +201,8 @@ const M_HANDLER = assemble([
   asm.csrrc(0, 0x344, 31),
   B('ret', (o) => asm.jal(0, o)),
 ]);
+
+if (M_HANDLER.length * 4 > H_LOG) throw new Error('fuzz: the M-mode handler overlaps its log');
 
 /** The S-mode handler (delegated ecalls from U skip, a delegated SSIP is cleared). */
 const S_HANDLER = assemble([
@@ -298,7 +314,7 @@ function breakPte(r: Rng, good: number, priv: number): number {
 }
 
 /** A random whole test case. */
-export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
+export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
   const pages = new Map<number, Uint8Array>();
   const page = (pg: number) => {
     let b = pages.get(pg);
@@ -321,7 +337,7 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
   const mode = paged ? r.pick([8, 8, 9, 10]) : 0;
   const ctx: ProgramCtx = {
     priv,
-    fp: r.pick([0, 0.05, 0.15, 0.4]),
+    fp: r.pick([0, 0.1, 0.25, 0.5]),
     sys: r.pick([0.02, 0.06, 0.12]),
     codeAlias: 0,
     clint: TIMER_BASE,
@@ -502,7 +518,7 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
     r.int(8),
     0, // satp: set below (a 64-bit value)
     1 << 13, // mstatus: FS on for the fcsr write
-    ((r.chance(0.85) ? r.int(5) : 5 + r.int(3)) << 5) | r.int(32), // fcsr: frm (sometimes reserved), fflags
+    ((r.chance(0.85) ? r.int(5) : 5 + r.int(3)) << 5) | (r.chance(0.2) ? r.int(32) : 0), // fcsr: frm (sometimes reserved), fflags
     r.next() | 0,
     r.next() | 0,
     entry,
@@ -544,8 +560,8 @@ export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
 
   // Usually a budget that ends mid-program (pc and instret then show where each slice stopped,
   // so budget accounting is checked), sometimes one that reaches the final spin.
-  const full = loops * (length + 20) * 4 + 40;
-  const budget = r.chance(0.6) ? 30 + r.int(loops * length * 2) : full;
+  const full = loops * (length + 30) * 8 + 40;
+  const budget = r.chance(0.5) ? 30 + r.int(full) : full;
   const what = `${['M', 'S', '?', 'U'][priv === 3 ? 0 : priv === 1 ? 1 : 3]}-mode, ${paged ? ['sv39', 'sv48', 'sv57'][mode - 8] : 'bare'}, fp ${ctx.fp}, sys ${ctx.sys}, budget ${budget}`;
   return { pages, regs, fregs, timerCmp, ticks, ipis, budget, what };
 }

@@ -11,7 +11,7 @@ import { HartProfile } from '../hart-profile.ts';
  * pick others and run longer (docs/cpu.md "WebAssembly tier").
  */
 const SEED = Number(process.env.VIRTKIT_FUZZ_SEED ?? 20261207);
-const PROGRAMS = Number(process.env.VIRTKIT_FUZZ_PROGRAMS ?? 240);
+const PROGRAMS = Number(process.env.VIRTKIT_FUZZ_PROGRAMS ?? 200);
 const GROUPS = 4;
 
 /** Runs a group of programs (the interpreter's events are counted in prof). */
