@@ -339,6 +339,7 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
     priv,
     fp: r.pick([0, 0.1, 0.25, 0.5]),
     sys: r.pick([0.02, 0.06, 0.12]),
+    codeVa: 0,
     codeAlias: 0,
     clint: TIMER_BASE,
     satps: [],
@@ -378,6 +379,7 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
     const satpOf = (pg: number, m: number): [number, number] => [(RAM_BASE >>> 12) + pg, m << 28];
     ctx.satps = [satpOf(roots[0]!, 8), satpOf(roots[1]!, 9), satpOf(roots[2]!, 10), satpOf(roots[3]!, 8)];
   }
+  ctx.codeVa = codeVa;
   const body = randomProgram(r, length, ctx);
   const words = layout(body, codeOff);
   const bodyLen = wordsLength(words);
@@ -430,7 +432,8 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
     const dataFlags = V | R_ | W_ | A_ | D_ | (priv === 0 || r.chance(0.15) ? U_ : 0) | g();
     dataPgs.forEach((pg, k) => add(dataVa + k * PAGE, pg, dataFlags, true));
     add(dataVa + 2 * PAGE, dataPgs[0]!, dataFlags, true);
-    codePgs.forEach((pg, k) => add(ctx.codeAlias + k * PAGE, pg, V | R_ | W_ | A_ | D_ | u, true, 0.1));
+    const aliasX = r.chance(0.6) ? X_ : 0;
+    codePgs.forEach((pg, k) => add(ctx.codeAlias + k * PAGE, pg, V | R_ | W_ | A_ | D_ | aliasX | u, true, 0.1));
     // Test timer: msip and mtimecmp pages (physical addresses above RAM).
     t.map(ctx.clint, TIMER_BASE / PAGE, V | R_ | W_ | A_ | D_ | u);
     t.map(ctx.clint + 0x4000, TIMER_BASE / PAGE + 4, V | R_ | W_ | A_ | D_ | u);

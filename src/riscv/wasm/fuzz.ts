@@ -291,7 +291,8 @@ export interface ProgramCtx {
   /** Chances of an FP item and of a system item (traps, interrupts, paging, atomics...). */
   fp: number;
   sys: number;
-  /** Virtual address (below 2^31) of a writable alias of the code pages, or 0. */
+  /** Virtual address of the code's first page; of its writable (sometimes executable) alias (below 2^31), or 0. */
+  codeVa: number;
   codeAlias: number;
   /** Virtual address (below 2^31) of the CLINT's msip page (mtimecmp's page at +0x4000). */
   clint: number;
@@ -308,6 +309,13 @@ export interface ProgramCtx {
 function li32(rd: number, v: number): number[] {
   const up = (v + 0x800) >> 12;
   return [asm.lui(rd, up & 0xfffff), asm.addiw(rd, rd, v - (up << 12))];
+}
+
+/** x29 = a virtual address below 2^31 or in [-2^38, -2^38 + 2^31) (x28 scratch). */
+function liVa(v: number): number[] {
+  if (v >= 2 ** 31 || v < -(2 ** 38)) throw new Error(`fuzz: no liVa for ${v}`);
+  if (v >= 0) return li32(29, v);
+  return [asm.addi(29, 0, -1), asm.slli(29, 29, 38), ...li32(28, v + 2 ** 38), asm.add(29, 29, 28)];
 }
 
 const CSR_MIP = 0x344;
@@ -450,6 +458,13 @@ export function randomProgram(r: Rng, length: number, ctx: ProgramCtx): Item[] {
       const odd = r.chance(0.2) ? 1 : 0;
       push([asm.auipc(6, 0)]);
       items.push({ late: (off) => [asm.jalr(link, 6, off + 4 + odd)], len: 4, to });
+    } else if ((roll === 3 || roll === 4) && ctx.codeAlias !== 0 && r.chance(0.5)) {
+      // a jump to a later item through the code's other mapping (the alias faults unless it is
+      // executable: then one physical page runs at two virtual addresses)
+      const to = items.length + 1 + r.int(6);
+      const base = r.chance(0.5) ? ctx.codeAlias : ctx.codeVa;
+      const len = 4 * liVa(base).length + 4;
+      items.push({ late: (_rel, abs) => [...liVa(base + abs), asm.jalr(0, 29, 0)], len, to });
     } else if (roll === 2 && r.chance(0.3)) {
       // a self-modifying store: a random instruction word over a later item (lui/addiw build it
       // in x29), through the code's own mapping (auipc) or its writable alias; the code page's
