@@ -113,7 +113,8 @@ const B = (to: string, enc: (off: number) => number) => ({ to, enc });
  * The M-mode handler (physical, at HANDLER_PG). x28/x29 are saved in its page, x30/x31 are
  * clobbered. Every trap is logged (H_LOG). Interrupts: silence every source (mtimecmp high half = ~0, msip = 0, the soft
  * pending bits) and return. ecall: break fix-list entry x17 & 7 (its bad PTE, sfence.vma) and skip.
- * Page faults: repair the first fix-list entry of the faulting page and retry; without one, skip
+ * Page faults: repair the first fix-list entry of the faulting page and retry; without one (or
+ * when the entry is good already), skip
  * (loads/stores) or resume at the loop's tail (fetches). Other exceptions: skip the instruction.
  */
 const M_HANDLER = assemble([
@@ -150,8 +151,11 @@ const M_HANDLER = assemble([
   asm.addi(30, 30, 32),
   B('pfloop', (o) => asm.jal(0, o)),
   L('pffix'),
+  // an entry that is good already (the fault has another reason) cannot be repaired
   asm.ld(28, 30, 8),
   asm.ld(31, 30, 16),
+  asm.ld(30, 28, 0),
+  B('pfnone', (o) => asm.beq(30, 31, o)),
   asm.sd(31, 28, 0),
   asm.sfence_vma(0, 0),
   B('ret', (o) => asm.jal(0, o)),
@@ -199,6 +203,8 @@ const M_HANDLER = assemble([
   asm.sw(0, 30, 0),
   asm.addi(31, 0, 0x222),
   asm.csrrc(0, 0x344, 31),
+  asm.addi(31, 0, -1),
+  asm.csrrw(0, 0x14d, 31), // stimecmp: Sstc's STIP
   B('ret', (o) => asm.jal(0, o)),
 ]);
 
@@ -317,6 +323,7 @@ function breakPte(r: Rng, good: number, priv: number): number {
 export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
   const pages = new Map<number, Uint8Array>();
   const page = (pg: number) => {
+    if (!Number.isInteger(pg) || pg < 0 || pg >= RAM_PAGES) throw new Error(`fuzz: no RAM page ${pg}`);
     let b = pages.get(pg);
     if (b === undefined) {
       b = new Uint8Array(PAGE);
@@ -419,7 +426,7 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
       const pte = t.map(va, RAM_BASE / PAGE + pg, flags);
       if (breakable) {
         if (broken) {
-          const dv = new DataView(page(pte / PAGE - RAM_BASE / PAGE).buffer, pte % PAGE, 8);
+          const dv = new DataView(page(Math.floor((pte - RAM_BASE) / PAGE)).buffer, pte % PAGE, 8);
           dv.setUint32(0, bad % 4294967296, true);
           dv.setUint32(4, Math.floor(bad / 4294967296), true);
         }
@@ -544,6 +551,8 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
     pv.setInt32(SETUP + 8 * k, lo, true);
     pv.setInt32(SETUP + 8 * k + 4, hi, true);
   });
+  // menvcfg.STCE (bit 63, Sstc: stimecmp drives STIP) in 40% of the cases
+  if (r.chance(0.4)) pv.setInt32(SETUP + 8 * 5 + 4, -0x80000000, true);
   pv.setInt32(SETUP + 8 * 9, satp[0], true);
   pv.setInt32(SETUP + 8 * 9 + 4, satp[1], true);
   pv.setInt32(SETUP + 8 * 15, mstatusFinal, true);

@@ -365,12 +365,14 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
     case 6:
     case 7: {
       // interrupt sources: msip, mtimecmp's high half (0: due now if its low half <= mtime), the
-      // software-pending bits (SSIP, STIP, SEIP in mip; SSIP through sip)
-      const k = r.int(4);
+      // software-pending bits (SSIP, STIP, SEIP in mip; SSIP through sip), Sstc's stimecmp
+      const k = r.int(5);
       if (k === 0) return [...li32(29, ctx.clint), asm.addi(28, 0, r.int(2)), asm.sw(28, 29, 0)];
       if (k === 1) return [...li32(29, ctx.clint + 0x4000), r.chance(0.3) ? asm.sw(xs, 29, 0) : asm.sw(0, 29, 4)];
       if (k === 2) return [asm.csrrsi(0, ctx.priv === 3 ? CSR_MIP : CSR_SIP, 2)];
-      return [asm.addi(29, 0, r.pick([2, 0x20, 0x200])), asm.csrrs(0, CSR_MIP, 29)];
+      if (k === 3) return [asm.addi(29, 0, r.pick([2, 0x20, 0x200])), asm.csrrs(0, CSR_MIP, 29)];
+      // Sstc: stimecmp near the test clock (due now or a few slices later; STCE decides)
+      return [...li32(29, 1000 + r.int(600)), asm.csrrw(0, 0x14d, 29)];
     }
     case 8:
     case 9: {
@@ -410,7 +412,7 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
       // accounting; time is the test clock, fixed within a slice), status words, satp, the trap CSRs
       const csr = r.pick([
         0x340, 0x340, 0x140, 0x140, 0xc02, 0xc00, 0xc01, 0xb02, 0xb00, 0x300, 0x100, 0x180, 0x341, 0x342, 0x343, 0x141,
-        0x142, 0x143, 0x344, 0x304, 0x144, 0x104, 0x302, 0x303, 0x10a, 0x30a,
+        0x142, 0x143, 0x344, 0x304, 0x144, 0x104, 0x302, 0x303, 0x10a, 0x30a, 0x14d,
       ]);
       const k = r.int(4);
       if (csr === 0x100 && k === 0) {
