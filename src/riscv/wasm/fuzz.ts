@@ -299,8 +299,8 @@ export interface ProgramCtx {
   /** satp values ([lo, hi]) the program may switch between (none: it keeps its own). */
   satps: [number, number][];
   /**
-   * Virtual addresses (below 2^31) a wild jump may go to: the S-mode handler (runs in S, faults
-   * in U), non-executable aliases, data. The M-mode handler brings a faulting fetch back.
+   * Virtual addresses (below 2^31) a wild jump may go to: the S-mode handler first (runs in S,
+   * faults in U), non-executable aliases, data. The M-mode handler brings a faulting fetch back.
    */
   targets: number[];
 }
@@ -334,7 +334,11 @@ function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
   switch (r.int(16)) {
     case 0:
     case 1:
-      // ecall: with x17 = k the M-mode handler breaks entry k of its page-table fix list
+      // ecall: with x17 = k the M-mode handler breaks entry k of its page-table fix list. From U
+      // it may go to the S-mode handler (medeleg); then sometimes a jump there from U, which must
+      // fault although the fetch TLB holds the page (filled in S).
+      if (ctx.priv === 0 && ctx.targets.length > 0 && r.chance(0.5))
+        return [asm.ecall(), ...li32(29, ctx.targets[0]!), asm.jalr(r.pick([0, 1]), 29, 0)];
       return [asm.addi(17, 0, r.int(8)), asm.ecall()];
     case 2:
       if (r.chance(0.4)) {
