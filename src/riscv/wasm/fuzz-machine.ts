@@ -319,8 +319,14 @@ function breakPte(r: Rng, good: number, priv: number): number {
   }
 }
 
+/** Overrides of the generator's random choices (the random numbers drawn stay the same). */
+export interface CaseOptions {
+  /** Chance of an FP item (VIRTKIT_FUZZ_FP: FP-heavy runs for the FP translation). */
+  fp?: number;
+}
+
 /** A random whole test case. */
-export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
+export function randomCase(r: Rng, opts: CaseOptions = {}, length = 48, loops = 4): FuzzCase {
   const pages = new Map<number, Uint8Array>();
   const page = (pg: number) => {
     if (!Number.isInteger(pg) || pg < 0 || pg >= RAM_PAGES) throw new Error(`fuzz: no RAM page ${pg}`);
@@ -352,6 +358,7 @@ export function randomCase(r: Rng, length = 48, loops = 4): FuzzCase {
     satps: [],
     targets: [],
   };
+  if (opts.fp !== undefined) ctx.fp = opts.fp;
   // Code placement: start of a page, anywhere in it, or near its end (crossing into the next).
   const codeOff = r.pick([0, 2 * r.int(1800), PAGE - 2 * (1 + r.int(40))]);
 
