@@ -1,12 +1,14 @@
 /**
- * Differential fuzzer of the translation tiers: random valid programs of the instructions the
- * tiers translate (RV64I, M, Zba, Zbb, Zbs, their compressed forms; loads and stores that hit
- * the TLB, miss it, are misaligned or fault; forward branches and jumps, JALR, an outer loop),
- * with CSR accesses (mscratch, minstret, instret) and self-modifying stores mixed in, run
- * on the interpreter, the JS tier and the wasm tier (translated from the first instruction), in
- * slices of varied sizes, and the whole architectural state is compared after each program.
+ * Differential fuzzer of the translation tiers, the programs: random valid instruction sequences
+ * — RV64I, M, Zba, Zbb, Zbs and their compressed forms (loads and stores that hit the TLB, miss
+ * it, are misaligned or fault; forward branches and jumps, JALR, an outer loop), Zicond, Zbc,
+ * Zbkb, Zbkx, FP (fuzz-fp.ts), and "system" items (ecall/ebreak/wfi, sfence.vma and satp
+ * switches, interrupt sources and enables, LR/SC and AMOs, cache-block operations, CSR accesses,
+ * wild jumps) — plus self-modifying stores (with or without FENCE.I) and jumps between the code's
+ * two mappings. fuzz-machine.ts builds the machine around them (memory, page tables, handlers)
+ * and runs them on the interpreter, the JS tier and the wasm tier; fuzz.test.ts compares.
  *
- * fuzz.test.ts runs a fixed seed in CI; docs/cpu.md ("WebAssembly tier") shows a long run:
+ * fuzz.test.ts runs a fixed seed in CI; docs/cpu.md ("Differential fuzzer") shows long runs:
  *   VIRTKIT_FUZZ_SEED=<n> VIRTKIT_FUZZ_PROGRAMS=<count> node --import tsx --test src/riscv/wasm/fuzz.test.ts
  * Test-only code (imports test-support.ts).
  */
