@@ -64,6 +64,7 @@ import {
   MISC_IKEY,
   MISC_PENDING,
   X_CH_PG,
+  TLB_INVALID,
 } from './state-layout.ts';
 import { wasmApi, type WasmTable } from './wasm/api.ts';
 import { StateReader } from '../memory/state.ts';
@@ -321,13 +322,13 @@ export class Hart implements ExecContext, CodeCacheClient {
     const view = (at: number, n: number) => new Int32Array(area.buffer, area.offset + at, n);
     this.x = view(ST_X, X_WORDS);
     this.stMisc = view(ST_MISC, MISC_WORDS);
-    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(1);
+    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.rTagHi = view(ST_RTAG_HI, TLB_SIZE);
     this.rOff = view(ST_ROFF, TLB_SIZE);
-    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(1);
+    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.wTagHi = view(ST_WTAG_HI, TLB_SIZE);
     this.wOff = view(ST_WOFF, TLB_SIZE);
-    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(1);
+    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.xTagHi = view(ST_XTAG_HI, TLB_SIZE);
     this.xOff = view(ST_XOFF, TLB_SIZE);
     this.fnTag = view(ST_FN_TAG, FN_SLOTS).fill(-1);
@@ -578,9 +579,9 @@ export class Hart implements ExecContext, CodeCacheClient {
 
   flushTlb(): void {
     if (this.profile !== null) this.profile.tlbFlushAll++;
-    this.rTagLo.fill(1);
-    this.wTagLo.fill(1);
-    this.xTagLo.fill(1);
+    this.rTagLo.fill(TLB_INVALID);
+    this.wTagLo.fill(TLB_INVALID);
+    this.xTagLo.fill(TLB_INVALID);
     this.spCount = 0;
     this.spOverflow = false;
   }
@@ -605,9 +606,9 @@ export class Hart implements ExecContext, CodeCacheClient {
     }
     if (this.profile !== null) this.profile.tlbFlushPage++;
     const i = (lo >>> 12) & TLB_MASK;
-    this.rTagLo[i] = 1;
-    this.wTagLo[i] = 1;
-    this.xTagLo[i] = 1;
+    this.rTagLo[i] = TLB_INVALID;
+    this.wTagLo[i] = TLB_INVALID;
+    this.xTagLo[i] = TLB_INVALID;
   }
 
   flushDecoded(): void {
@@ -780,7 +781,7 @@ export class Hart implements ExecContext, CodeCacheClient {
     const off = ramPage << 12;
     const tags = this.wTagLo;
     const offs = this.wOff;
-    for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = 1;
+    for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = TLB_INVALID;
   }
 
   dropDecodedPage(ramPage: number): void {
