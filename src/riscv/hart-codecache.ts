@@ -12,7 +12,7 @@ import { Op, JIT_PAGE_BITS, JIT_WINDOW_SHIFT, TLB_SIZE } from './exec.ts';
 import { compileWindow } from './jit.ts';
 import { compileWasmWindow } from './wasm/wasm-tier.ts';
 import type { JitWindow } from './exec-context.ts';
-import { FN_SLOTS } from './state-layout.ts';
+import { FN_SLOTS, TLB_INVALID } from './state-layout.ts';
 import { wasmApi, type WasmTable } from './wasm/api.ts';
 
 /**
@@ -204,7 +204,7 @@ export function dropWriteTranslations(h: Hart, ramPage: number): void {
   const off = ramPage << 12;
   const tags = h.wTagLo;
   const offs = h.wOff;
-  for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = 1;
+  for (let i = 0; i < TLB_SIZE; i++) if (offs[i] === off) tags[i] = TLB_INVALID;
 }
 
 export function dropDecodedPage(h: Hart, ramPage: number): void {

@@ -10,6 +10,7 @@ import * as C from './csr.ts';
 import { TLB_MASK } from './exec.ts';
 import { PMP_R, PMP_W, PMP_X } from './pmp.ts';
 import { X_SVNAPOT, X_SVPBMT } from './cpu-config.ts';
+import { TLB_INVALID } from './state-layout.ts';
 
 const TWO32 = 4294967296;
 
@@ -27,9 +28,9 @@ export const SP_MAX = 8;
 
 export function flushTlb(h: Hart): void {
   if (h.profile !== null) h.profile.tlbFlushAll++;
-  h.rTagLo.fill(1);
-  h.wTagLo.fill(1);
-  h.xTagLo.fill(1);
+  h.rTagLo.fill(TLB_INVALID);
+  h.wTagLo.fill(TLB_INVALID);
+  h.xTagLo.fill(TLB_INVALID);
   h.spCount = 0;
   h.spOverflow = false;
 }
@@ -54,9 +55,9 @@ export function flushTlbPage(h: Hart, lo: number, hi: number): void {
   }
   if (h.profile !== null) h.profile.tlbFlushPage++;
   const i = (lo >>> 12) & TLB_MASK;
-  h.rTagLo[i] = 1;
-  h.wTagLo[i] = 1;
-  h.xTagLo[i] = 1;
+  h.rTagLo[i] = TLB_INVALID;
+  h.wTagLo[i] = TLB_INVALID;
+  h.xTagLo[i] = TLB_INVALID;
 }
 
 /**

@@ -573,3 +573,29 @@ test('pc and register conventions: signed 64-bit values as JS numbers', () => {
   h.writeReg(0, 7);
   assert.equal(h.readReg(0), 0);
 });
+
+test('a misaligned access at an odd address of page 0 does not hit a flushed TLB entry', () => {
+  // Regression (found by wasm/fuzz.test.ts): empty TLB entries had the low tag 1, which equals
+  // `lo & (-4096 | 7)` for `ld` at address 1, so after a flush the stale translation of slot 0
+  // (here RAM_BASE's page) was used instead of the slow path's trap (misaligned, no RAM there).
+  for (const tier of ['interp', 'js', 'wasm'] as const) {
+    const m = machine();
+    m.hart.tier = tier;
+    if (tier !== 'interp') m.hart.jitThreshold = 0;
+    runProgram(
+      [
+        asm.auipc(6, 0), // x6 = RAM_BASE: the read TLB's slot 0
+        asm.ld(5, 6, 0x400),
+        asm.csrrw(0, 0x180, 0), // satp write: flushes the TLB
+        asm.addi(7, 0, 7),
+        asm.ld(7, 0, 1), // no RAM at address 1: a trap, x7 unchanged
+        asm.jal(0, 0),
+      ],
+      50,
+      m,
+    );
+    assert.equal(m.hart.mcauseLo, 4, `${tier}: load address misaligned`);
+    assert.equal(m.hart.mtvalLo, 1, `${tier}: mtval`);
+    assert.equal(m.hart.readReg(7), 7, `${tier}: x7 not loaded`);
+  }
+});

@@ -70,6 +70,7 @@ import {
   MISC_IKEY,
   MISC_PENDING,
   X_CH_PG,
+  TLB_INVALID,
 } from './state-layout.ts';
 import type { WasmTable } from './wasm/api.ts';
 import { StateReader } from '../memory/state.ts';
@@ -322,13 +323,13 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.x = view(ST_X, X_WORDS);
     this.stMisc = view(ST_MISC, MISC_WORDS);
     this.f = view(ST_F, F_WORDS).fill(0);
-    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(1);
+    this.rTagLo = view(ST_RTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.rTagHi = view(ST_RTAG_HI, TLB_SIZE);
     this.rOff = view(ST_ROFF, TLB_SIZE);
-    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(1);
+    this.wTagLo = view(ST_WTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.wTagHi = view(ST_WTAG_HI, TLB_SIZE);
     this.wOff = view(ST_WOFF, TLB_SIZE);
-    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(1);
+    this.xTagLo = view(ST_XTAG_LO, TLB_SIZE).fill(TLB_INVALID);
     this.xTagHi = view(ST_XTAG_HI, TLB_SIZE);
     this.xOff = view(ST_XOFF, TLB_SIZE);
     this.fnTag = view(ST_FN_TAG, FN_SLOTS).fill(-1);

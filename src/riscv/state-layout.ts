@@ -14,6 +14,13 @@
 /** log2 of the TLB entries (exec.ts re-exports it; defined here so this file imports nothing). */
 export const TLB_BITS = 12;
 const TLB_SIZE = 1 << TLB_BITS;
+/**
+ * The low tag of an empty TLB entry. Lookups compare a tag with `lo & (-4096 | (size - 1))`,
+ * which keeps an access's alignment bits (0..2) and clears bits 3..11, so only a value with one
+ * of bits 3..11 set can never match. (It was 1: a misaligned access at an odd address of virtual
+ * page 0 matched a flushed entry and used its stale translation.)
+ */
+export const TLB_INVALID = 0x800;
 
 /** Int32 words of the x view. */
 export const X_WORDS = 76;

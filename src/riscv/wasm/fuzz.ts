@@ -1,17 +1,19 @@
 /**
- * Differential fuzzer of the translation tiers: random valid programs of the instructions the
- * tiers translate (RV64I, M, Zba, Zbb, Zbs, their compressed forms; loads and stores that hit
- * the TLB, miss it, are misaligned or fault; forward branches and jumps, JALR, an outer loop),
- * with CSR accesses (mscratch, minstret, instret) and self-modifying stores mixed in, run
- * on the interpreter, the JS tier and the wasm tier (translated from the first instruction), in
- * slices of varied sizes, and the whole architectural state is compared after each program.
+ * Differential fuzzer of the translation tiers, the programs: random valid instruction sequences
+ * — RV64I, M, Zba, Zbb, Zbs and their compressed forms (loads and stores that hit the TLB, miss
+ * it, are misaligned or fault; forward branches and jumps, JALR, an outer loop), Zicond, Zbc,
+ * Zbkb, Zbkx, FP (fuzz-fp.ts), and "system" items (ecall/ebreak/wfi, sfence.vma and satp
+ * switches, interrupt sources and enables, LR/SC and AMOs, cache-block operations, CSR accesses,
+ * wild jumps) — plus self-modifying stores (with or without FENCE.I) and jumps between the code's
+ * two mappings. fuzz-machine.ts builds the machine around them (memory, page tables, handlers)
+ * and runs them on the interpreter, the JS tier and the wasm tier; fuzz.test.ts compares.
  *
- * fuzz.test.ts runs a fixed seed in CI; docs/cpu.md ("WebAssembly tier") shows a long run:
+ * fuzz.test.ts runs a fixed seed in CI; docs/cpu.md ("Differential fuzzer") shows long runs:
  *   VIRTKIT_FUZZ_SEED=<n> VIRTKIT_FUZZ_PROGRAMS=<count> node --import tsx --test src/riscv/wasm/fuzz.test.ts
  * Test-only code (imports test-support.ts).
  */
-import { asm, machine, load, RAM_BASE, type Machine } from '../test-support.ts';
-import type { Tier } from '../tier.ts';
+import { asm } from '../test-support.ts';
+import { randomFpInsn } from './fuzz-fp.ts';
 
 /** A small deterministic PRNG (xorshift32), so a seed reproduces a failure. */
 export class Rng {
@@ -44,18 +46,12 @@ export class Rng {
   }
 }
 
-const CODE = RAM_BASE;
-const HANDLER = RAM_BASE + 0x3f000;
-/** The data pointer (x8) points at the middle of two data pages, so ±2 KiB offsets stay in them. */
-const DATA = RAM_BASE + 0x41000;
-const DATA_LO = DATA - 0x1000;
-const DATA_HI = DATA + 0x1000;
-/** Reserved registers: x7 loop counter, x8 data pointer; x30/x31 the trap handler's scratch. */
-const LOOP = 7;
-const PTR = 8;
+/** Reserved registers: x7 loop counter, x8 data pointer; x28..x31 the trap handler's scratch. */
+export const LOOP = 7;
+export const PTR = 8;
 
 /** Destination registers the random instructions may write. */
-const DESTS = [0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29];
+export const DESTS = [0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
 /** Destination registers of compressed CA/CB/CL forms (x8..x15 without the data pointer). */
 const CDESTS = [9, 10, 11, 12, 13, 14, 15];
 
@@ -108,24 +104,15 @@ const I = (imm: number, rs1: number, f3: number, rd: number, op: number) =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
 
 /** An item of a program: fixed words, or a branch resolved once item addresses are known. */
-type Item =
-  | { words: (number | { c: number })[]; len: number }
-  | { branch: (off: number) => number | { c: number }; len: number; to: number };
-
-function regValue(r: Rng): [number, number] {
-  const edge = [0, -1, 1, -0x80000000, 0x7fffffff, 0x12345678];
-  switch (r.int(4)) {
-    case 0:
-      return [r.pick(edge), r.pick(edge)];
-    case 1:
-      return [r.int(64) - 32, r.chance(0.5) ? 0 : -1];
-    default:
-      return [r.next() | 0, r.next() | 0];
-  }
-}
+type Word = number | { c: number };
+/**
+ * An item of a program: fixed words, or words resolved once item addresses are known (`rel`: the
+ * target item's offset from this one; `abs`: its offset from the code's first virtual page).
+ */
+type Item = { words: Word[]; len: number } | { late: (rel: number, abs: number) => Word[]; len: number; to: number };
 
 /** One random straight-line instruction (or short group) of the covered set. */
-function randomInsn(r: Rng): (number | { c: number })[] {
+export function randomInsn(r: Rng): Word[] {
   const d = r.pick(DESTS);
   const a = r.int(32);
   const b = r.int(32);
@@ -134,7 +121,7 @@ function randomInsn(r: Rng): (number | { c: number })[] {
   const R = (f7: number, f3: number, op: number) => asm.r(f7, f3, op, d, a, b);
   const memOff = () => (r.chance(0.7) ? (r.int(512) - 256) * 8 + r.pick([0, 0, 0, 1, 2, 4, 6]) : imm);
   const base = () => (r.chance(0.85) ? PTR : a);
-  switch (r.int(12)) {
+  switch (r.int(13)) {
     case 0: // loads
       return [r.pick([asm.lb, asm.lh, asm.lw, asm.ld, asm.lbu, asm.lhu, asm.lwu])(d, base(), memOff())];
     case 1: // stores
@@ -277,18 +264,187 @@ function randomInsn(r: Rng): (number | { c: number })[] {
       const off = f3 === 3 || f3 === 7 ? r.int(32) * 8 : r.int(32) * 4;
       return [{ c: c.mem(f3, cd, off) }];
     }
+    case 11: // Zicond, Zbc, Zbkb, Zbkx (Op.XINT: handed to the interpreter by the tiers)
+      return [
+        r.pick([
+          () => R(0x07, 5, 0x33), // czero.eqz
+          () => R(0x07, 7, 0x33), // czero.nez
+          () => R(0x05, 1, 0x33), // clmul
+          () => R(0x05, 2, 0x33), // clmulr
+          () => R(0x05, 3, 0x33), // clmulh
+          () => R(0x04, 4, 0x33), // pack
+          () => R(0x04, 7, 0x33), // packh
+          () => asm.r(0x04, 4, 0x3b, d, a, b === 0 ? 1 : b), // packw
+          () => I(0x687, a, 5, d, 0x13), // brev8
+          () => R(0x14, 2, 0x33), // xperm4
+          () => R(0x14, 4, 0x33), // xperm8
+        ])(),
+      ];
     default:
       // copies of the data pointer, so other registers' accesses hit the data pages too
       return r.chance(0.5) ? [asm.fence()] : [asm.addi(d, PTR, r.int(64) * 8)];
   }
 }
 
-/** A random program: setup by the caller (registers), then body × loops, then ebreak. */
-export function randomProgram(r: Rng, length: number): Item[] {
+/** What a program may refer to besides its own code (fuzz-machine.ts builds it). */
+export interface ProgramCtx {
+  /** Privilege the program runs in (3 M, 1 S, 0 U). */
+  priv: number;
+  /** Chances of an FP item and of a system item (traps, interrupts, paging, atomics...). */
+  fp: number;
+  sys: number;
+  /** Virtual address of the code's first page; of its writable (sometimes executable) alias (below 2^31), or 0. */
+  codeVa: number;
+  codeAlias: number;
+  /** Virtual address (below 2^31) of the CLINT's msip page (mtimecmp's page at +0x4000). */
+  clint: number;
+  /** satp values ([lo, hi]) the program may switch between (none: it keeps its own). */
+  satps: [number, number][];
+  /**
+   * Virtual addresses (below 2^31) a wild jump may go to: the S-mode handler first (runs in S,
+   * faults in U), non-executable aliases, data. The M-mode handler brings a faulting fetch back.
+   */
+  targets: number[];
+}
+
+/** lui/addiw loading a 32-bit signed value into rd. */
+function li32(rd: number, v: number): number[] {
+  const up = (v + 0x800) >> 12;
+  return [asm.lui(rd, up & 0xfffff), asm.addiw(rd, rd, v - (up << 12))];
+}
+
+/** x29 = a virtual address below 2^31 or in [-2^38, -2^38 + 2^31) (x28 scratch). */
+function liVa(v: number): number[] {
+  if (v >= 2 ** 31 || v < -(2 ** 38)) throw new Error(`fuzz: no liVa for ${v}`);
+  if (v >= 0) return li32(29, v);
+  return [asm.addi(29, 0, -1), asm.slli(29, 29, 38), ...li32(28, v + 2 ** 38), asm.add(29, 29, 28)];
+}
+
+const CSR_MIP = 0x344;
+const CSR_SIP = 0x144;
+
+/**
+ * One "system" item: traps (ecall, which also asks the M-mode handler to break a page-table
+ * entry, ebreak, wfi), sfence.vma, satp switches, interrupt sources (msip and mtimecmp stores to
+ * the CLINT, software-pending bits in mip/sip) and enables (mstatus/sstatus, mie/sie), atomics,
+ * cache-block operations, FENCE.I and CSR accesses. x28/x29 are scratch here (the trap handler
+ * preserves them), x6 an address register.
+ */
+function systemItem(r: Rng, ctx: ProgramCtx): Word[] {
+  const d = r.pick(DESTS);
+  const xs = r.int(32);
+  switch (r.int(16)) {
+    case 0:
+    case 1:
+      // ecall: with x17 = k the M-mode handler breaks entry k of its page-table fix list. From U
+      // it may go to the S-mode handler (medeleg); then sometimes a jump there from U, which must
+      // fault although the fetch TLB holds the page (filled in S).
+      if (ctx.priv === 0 && ctx.targets.length > 0 && r.chance(0.5))
+        return [asm.ecall(), ...li32(29, ctx.targets[0]!), asm.jalr(r.pick([0, 1]), 29, 0)];
+      return [asm.addi(17, 0, r.int(8)), asm.ecall()];
+    case 2:
+      if (r.chance(0.4)) {
+        // a wild jump: to one of the targets, or through a random register
+        if (ctx.targets.length === 0 || r.chance(0.3)) return [asm.jalr(r.pick([0, 1, 5]), r.int(32), 0)];
+        return [...li32(29, r.pick(ctx.targets) + 2 * r.int(8)), asm.jalr(r.pick([0, 1, 5]), 29, 0)];
+      }
+      return [r.pick([asm.ebreak(), { c: 0x9002 }, asm.wfi(), asm.fence_i()])];
+    case 3:
+      return [asm.sfence_vma(r.pick([0, PTR, PTR, 6, r.int(32)]), r.chance(0.7) ? 0 : r.int(32))];
+    case 4: {
+      if (ctx.satps.length === 0) return [asm.csrrs(d, 0x180, 0)];
+      const [lo, hi] = r.pick(ctx.satps);
+      // x29 = ppn (below 2^31), x28 = mode << 60 | a random ASID << 44
+      const asid = r.chance(0.5) ? 0 : r.int(2048);
+      return [
+        ...li32(29, lo),
+        asm.addi(28, 0, hi >>> 28),
+        asm.slli(28, 28, 16),
+        asm.ori(28, 28, asid),
+        asm.slli(28, 28, 44),
+        asm.or(29, 29, 28),
+        asm.csrrw(r.chance(0.5) ? 0 : d, 0x180, 29),
+        ...(r.chance(0.6) ? [asm.sfence_vma(0, 0)] : []),
+      ];
+    }
+    case 5:
+    case 6:
+    case 7: {
+      // interrupt sources: msip, mtimecmp's high half (0: due now if its low half <= mtime), the
+      // software-pending bits (SSIP, STIP, SEIP in mip; SSIP through sip), Sstc's stimecmp
+      const k = r.int(5);
+      if (k === 0) return [...li32(29, ctx.clint), asm.addi(28, 0, r.int(2)), asm.sw(28, 29, 0)];
+      if (k === 1) return [...li32(29, ctx.clint + 0x4000), r.chance(0.3) ? asm.sw(xs, 29, 0) : asm.sw(0, 29, 4)];
+      if (k === 2) return [asm.csrrsi(0, ctx.priv === 3 ? CSR_MIP : CSR_SIP, 2)];
+      if (k === 3) return [asm.addi(29, 0, r.pick([2, 0x20, 0x200])), asm.csrrs(0, CSR_MIP, 29)];
+      // Sstc: stimecmp near the test clock (due now or a few slices later; STCE decides)
+      return [...li32(29, 1000 + r.int(600)), asm.csrrw(0, 0x14d, 29)];
+    }
+    case 8:
+    case 9: {
+      // interrupt enables: mstatus.MIE/SIE, sstatus.SIE, mie/sie bits
+      const k = r.int(3);
+      if (k === 0) return [(r.chance(0.7) ? asm.csrrsi : asm.csrrci)(0, 0x300, r.pick([8, 2, 10]))];
+      if (k === 1) return [(r.chance(0.7) ? asm.csrrsi : asm.csrrci)(0, 0x100, 2)];
+      return [
+        asm.addi(29, 0, r.pick([0x2, 0x8, 0x80, 0x20, 0x88, 0x2aa])),
+        (r.chance(0.7) ? asm.csrrs : asm.csrrc)(0, r.chance(0.5) ? 0x304 : 0x104, 29),
+      ];
+    }
+    case 10:
+    case 11: {
+      // atomics on x6 = x8 + an offset (sometimes misaligned); LR/SC pairs with work between
+      const off = (r.int(512) - 256) * 8 + (r.chance(0.15) ? r.pick([1, 2, 4, 6]) : 0);
+      const dbl = r.chance(0.5);
+      const aqrl = r.int(4);
+      const at = asm.addi(6, PTR, off);
+      if (r.chance(0.4)) {
+        const between = r.int(3);
+        const out: Word[] = [at, asm.amo(2, dbl, d, 6, 0) | (aqrl << 25)];
+        for (let k = 0; k < between; k++) out.push(...randomInsn(r));
+        if (r.chance(0.2)) out.push(asm.addi(6, 6, r.pick([8, -8, 64])));
+        out.push(asm.amo(3, r.chance(0.9) ? dbl : !dbl, r.pick(DESTS), 6, xs) | (aqrl << 25));
+        return out;
+      }
+      return [at, asm.amo(r.pick([0, 1, 4, 8, 12, 16, 20, 24, 28]), dbl, d, 6, xs) | (aqrl << 25)];
+    }
+    case 12: {
+      // cbo.zero (4), cbo.clean (1), cbo.flush (2), cbo.inval (0)
+      const off = (r.int(64) - 32) * 64 + r.int(64);
+      return [asm.addi(6, PTR, off), I(r.pick([4, 4, 4, 0, 1, 2]), 6, 2, 0, 0x0f)];
+    }
+    default: {
+      // CSR accesses: scratch registers (mscratch is illegal below M), counters (exact budget
+      // accounting; time is the test clock, fixed within a slice), status words, satp, the trap CSRs
+      const csr = r.pick([
+        0x340, 0x340, 0x140, 0x140, 0xc02, 0xc00, 0xc01, 0xb02, 0xb00, 0x300, 0x100, 0x180, 0x341, 0x342, 0x343, 0x141,
+        0x142, 0x143, 0x344, 0x304, 0x144, 0x104, 0x302, 0x303, 0x10a, 0x30a, 0x14d,
+      ]);
+      const k = r.int(4);
+      if (csr === 0x100 && k === 0) {
+        // sstatus.SUM / MXR / FS (FS off makes FP illegal)
+        return [asm.lui(29, r.pick([0x40, 0x80, 0xc0, 0x6])), (r.chance(0.6) ? asm.csrrs : asm.csrrc)(d, 0x100, 29)];
+      }
+      if (csr === 0x340 || csr === 0x140) return [r.pick([asm.csrrw, asm.csrrs, asm.csrrc])(d, csr, r.int(32))];
+      return [asm.csrrs(d, csr, 0)];
+    }
+  }
+}
+
+/** A random program body (the caller adds the loop's tail) for the context. */
+export function randomProgram(r: Rng, length: number, ctx: ProgramCtx): Item[] {
   const items: Item[] = [];
+  const push = (words: Word[]) =>
+    items.push({ words, len: words.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0) });
+  const memOff = () =>
+    r.chance(0.7) ? (r.int(512) - 256) * 8 + r.pick([0, 0, 0, 1, 2, 4, 6]) : (r.int(4096) - 2048) | 0;
   for (let k = 0; k < length; k++) {
     const roll = r.int(10);
-    if (roll === 0) {
+    if (r.chance(ctx.fp)) {
+      push(randomFpInsn(r, r.chance(0.9) ? PTR : r.int(32), memOff, DESTS));
+    } else if (r.chance(ctx.sys)) {
+      push(systemItem(r, ctx));
+    } else if (roll === 0) {
       // forward branch to one of the next few items (or the loop's tail)
       const to = items.length + 1 + r.int(6);
       const a = r.int(32);
@@ -298,53 +454,56 @@ export function randomProgram(r: Rng, length: number): Item[] {
       const kind = r.int(4);
       const bz = r.chance(0.5) ? 6 : 7;
       const link = r.pick(DESTS);
-      if (kind === 0) items.push({ branch: (off) => ({ c: c.bz(bz, cb, off) }), len: 2, to });
-      else if (kind === 1) items.push({ branch: (off) => ({ c: c.j(off) }), len: 2, to });
-      else if (kind === 2) items.push({ branch: (off) => asm.jal(link, off), len: 4, to });
-      else items.push({ branch: (off) => br(a, b, off), len: 4, to });
+      if (kind === 0) items.push({ late: (off) => [{ c: c.bz(bz, cb, off) }], len: 2, to });
+      else if (kind === 1) items.push({ late: (off) => [{ c: c.j(off) }], len: 2, to });
+      else if (kind === 2) items.push({ late: (off) => [asm.jal(link, off)], len: 4, to });
+      else items.push({ late: (off) => [br(a, b, off)], len: 4, to });
     } else if (roll === 1) {
-      // auipc x6 + jalr to a later item: jalr's offset is from the auipc (nothing in between)
+      // auipc x6 + jalr to a later item: jalr's offset is from the auipc (nothing in between);
+      // sometimes odd (JALR clears bit 0)
       const to = items.length + 2 + r.int(4);
       const link = r.pick(DESTS);
-      items.push({ words: [asm.auipc(6, 0)], len: 4 });
-      items.push({ branch: (off) => asm.jalr(link, 6, off + 4), len: 4, to });
+      const odd = r.chance(0.2) ? 1 : 0;
+      push([asm.auipc(6, 0)]);
+      items.push({ late: (off) => [asm.jalr(link, 6, off + 4 + odd)], len: 4, to });
+    } else if ((roll === 3 || roll === 4) && ctx.codeAlias !== 0 && r.chance(0.5)) {
+      // a jump to a later item through the code's other mapping (the alias faults unless it is
+      // executable: then one physical page runs at two virtual addresses)
+      const to = items.length + 1 + r.int(6);
+      const base = r.chance(0.5) ? ctx.codeAlias : ctx.codeVa;
+      const len = 4 * liVa(base).length + 4;
+      items.push({ late: (_rel, abs) => [...liVa(base + abs), asm.jalr(0, 29, 0)], len, to });
     } else if (roll === 2 && r.chance(0.3)) {
       // a self-modifying store: a random instruction word over a later item (lui/addiw build it
-      // in x29, auipc x6 gives the address); the code page's translations must be dropped
+      // in x29), through the code's own mapping (auipc) or its writable alias; the code page's
+      // translations must be dropped. Sometimes FENCE.I after it.
       let v = 0;
       while (v === 0) {
         const w = randomInsn(r)[0];
         v = typeof w === 'number' ? w | 0 : 0;
       }
-      const up = (v + 0x800) >> 12;
-      items.push({ words: [asm.lui(29, up & 0xfffff), asm.addiw(29, 29, v - (up << 12)), asm.auipc(6, 0)], len: 12 });
+      push(li32(29, v));
       const to = items.length + 1 + r.int(8);
-      items.push({ branch: (off) => asm.sw(29, 6, off + 4), len: 4, to });
-    } else if (roll === 3 && r.chance(0.3)) {
-      // CSR accesses (handed to the interpreter mid-page): mscratch, and minstret, whose value
-      // depends on exact budget accounting up to the exit
-      const d = r.pick(DESTS);
-      items.push({
-        words: [
-          r.pick([
-            () => asm.csrrw(d, 0x340, r.int(32)),
-            () => asm.csrrs(d, 0x340, 0),
-            () => asm.csrrs(d, 0xb02, 0),
-            () => asm.csrrs(d, 0xc02, 0),
-          ])(),
-        ],
-        len: 4,
-      });
+      const alias = ctx.codeAlias;
+      if (alias !== 0 && r.chance(0.5)) {
+        items.push({ late: (_rel, abs) => [...li32(6, alias + abs), asm.sw(29, 6, 0)], len: 12, to });
+      } else {
+        push([asm.auipc(6, 0)]);
+        items.push({ late: (off) => [asm.sw(29, 6, off + 4)], len: 4, to });
+      }
+      if (r.chance(0.3)) push([asm.fence_i()]);
     } else {
-      const words = randomInsn(r);
-      items.push({ words, len: words.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0) });
+      push(randomInsn(r));
     }
   }
   return items;
 }
 
-/** Lays out the items: returns the instruction words. Branch targets are item indices. */
-function layout(items: Item[]): (number | { c: number })[] {
+/**
+ * Lays out the items at byte offset `base` of the code's first page: returns the words. Branch
+ * targets are item indices (past the end: the loop's tail).
+ */
+export function layout(items: Item[], base: number): Word[] {
   const at: number[] = [];
   let pos = 0;
   for (const it of items) {
@@ -352,83 +511,20 @@ function layout(items: Item[]): (number | { c: number })[] {
     pos += it.len;
   }
   at.push(pos);
-  const out: (number | { c: number })[] = [];
+  const out: Word[] = [];
   items.forEach((it, k) => {
     if ('words' in it) out.push(...it.words);
-    else out.push(it.branch(at[Math.min(it.to, items.length)]! - at[k]!));
+    else {
+      const to = at[Math.min(it.to, items.length)]!;
+      const ws = it.late(to - at[k]!, base + to);
+      if (ws.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0) !== it.len)
+        throw new Error('fuzz: an item changed length at layout');
+      out.push(...ws);
+    }
   });
   return out;
 }
 
-/** The trap handler: mepc += the trapping instruction's length; mret (uses x30, x31). */
-const HANDLER_CODE = [
-  asm.csrrs(31, 0x341, 0),
-  asm.lhu(30, 31, 0),
-  asm.andi(30, 30, 3),
-  asm.addi(31, 31, 2),
-  asm.addi(30, 30, -3),
-  asm.bne(30, 0, 8),
-  asm.addi(31, 31, 2),
-  asm.csrrw(0, 0x341, 31),
-  asm.mret(),
-];
-
-export interface FuzzCase {
-  words: (number | { c: number })[];
-  regs: [number, number][];
-  budget: number;
-}
-
-/** A whole test case: registers, program (looped `loops` times) and a budget. */
-export function randomCase(r: Rng, length = 48, loops = 3): FuzzCase {
-  const body = layout(randomProgram(r, length));
-  const bodyLen = body.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0);
-  // loop: body; addi x7, x7, -1; bne x7, x0, -(bodyLen + 4)
-  // (then `j .`: spins, translated too, until the budget ends)
-  const words = [...body, asm.addi(LOOP, LOOP, -1), asm.bne(LOOP, 0, -(bodyLen + 4)), asm.jal(0, 0)];
-  const regs: [number, number][] = [];
-  for (let k = 0; k < 32; k++) regs.push(regValue(r));
-  regs[0] = [0, 0];
-  regs[LOOP] = [loops, 0];
-  regs[PTR] = [DATA | 0, 0];
-  // Usually a budget that ends mid-program (pc and instret then show where each slice stopped,
-  // so budget accounting is checked), sometimes one that reaches the final spin.
-  const full = loops * (length + 20) * 3;
-  return { words, regs, budget: r.chance(0.7) ? 1 + r.int(loops * length) : full };
-}
-
-const SLICES = [37, 500, 3, 211, 1000, 64, 1, 17, 4000];
-
-/** Runs a case on one tier (translated from the first instruction) and returns the machine. */
-export function runCase(fc: FuzzCase, tier: Tier, dataSeed: number): Machine {
-  const m = machine();
-  m.hart.tier = tier;
-  if (tier !== 'interp') m.hart.jitThreshold = 0;
-  load(m.bus, CODE, fc.words);
-  load(m.bus, HANDLER, HANDLER_CODE);
-  m.hart.mtvecLo = HANDLER | 0;
-  const data = new Rng(dataSeed);
-  for (let a = DATA_LO - RAM_BASE; a < DATA_HI - RAM_BASE; a += 4) m.bus.ramI32[a >>> 2] = data.next() | 0;
-  fc.regs.forEach(([lo, hi], k) => m.hart.writeRegParts(k, lo, hi));
-  let left = fc.budget;
-  for (let i = 0; left > 0 && !m.hart.waiting; i++)
-    left -= Math.max(1, m.hart.run(Math.min(left, SLICES[i % SLICES.length]!)));
-  return m;
-}
-
-/** The architectural state compared between tiers (registers, pc, counters, trap CSRs, memory). */
-export function stateOf(m: Machine): Record<string, unknown> {
-  const h = m.hart;
-  return {
-    x: Array.from(h.x.subarray(0, 64)),
-    pc: h.getPc(),
-    instret: h.instret,
-    priv: h.priv,
-    mcause: [h.mcauseLo, h.mcauseHi],
-    mepc: [h.mepcLo, h.mepcHi],
-    mtval: [h.mtvalLo, h.mtvalHi],
-    mstatus: h.mstatus,
-    data: Array.from(m.bus.ramI32.subarray((DATA_LO - RAM_BASE) >>> 2, (DATA_HI - RAM_BASE) >>> 2)),
-    code: Array.from(m.bus.ramI32.subarray(0, 0x400)),
-  };
-}
+export const wordsLength = (ws: readonly Word[]): number =>
+  ws.reduce<number>((s, w) => s + (typeof w === 'number' ? 4 : 2), 0);
+export type { Word };
