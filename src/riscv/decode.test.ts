@@ -82,7 +82,17 @@ test('x0 destinations are redirected to the sink register; FP destinations are n
 
 test('32-bit illegal encodings: unknown opcode, bad funct fields, AMO with bad funct5', () => {
   const out = new Int32Array(2);
-  for (const insn of [0xffffffff, 0x0000007f, 0x02002033 | (0x7f << 25), 0x0000300f, 0x0000208f, 0x0030200f, 0x0080200f, 0x00004073, 0x3000202f]) {
+  for (const insn of [
+    0xffffffff,
+    0x0000007f,
+    0x02002033 | (0x7f << 25),
+    0x0000300f,
+    0x0000208f,
+    0x0030200f,
+    0x0080200f,
+    0x00004073,
+    0x3000202f,
+  ]) {
     decode32(insn | 0, out);
     assert.equal(out[0] & 255, Op.ILLEGAL, `0x${(insn >>> 0).toString(16)}`);
     assert.equal(out[1], insn | 0);
