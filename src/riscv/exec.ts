@@ -15,6 +15,7 @@
  */
 import type { ExecContext, JitWindow } from './exec-context.ts';
 import { executeFp } from './fpu/execute.ts';
+import { MSTATUS_FS } from './csr.ts';
 import {
   X_JN,
   X_JOFF,
@@ -544,7 +545,7 @@ export function execute(h: ExecContext, budget: number): number {
           const nw = n > 0x3fffffff ? 0x3fffffff : n;
           // Translated FP code (wasm/emit-fp.ts) needs FS and frm, which change only out here.
           // fflags go in and out too: translated code skips exactness tests once NX is raised.
-          misc[MISC_FPMODE] = (h.mstatus & 0x6000) === 0x6000 ? h.frm : -1;
+          misc[MISC_FPMODE] = (h.mstatus & MSTATUS_FS) === MSTATUS_FS ? h.frm : -1;
           misc[MISC_FFLAGS] = h.fflags;
           let k = fn(p, nw, vLo, vHi);
           h.fflags = misc[MISC_FFLAGS];

@@ -7,6 +7,8 @@ import {
   INTERNAL_OPS,
   JS_TRANSLATED,
   WASM_TRANSLATED,
+  WASM_REGISTER_ONLY,
+  OP_LIMIT,
   T_JS,
   T_WASM,
   F_JUMP,
@@ -380,4 +382,12 @@ test('slow-path flag: exactly the entries marked F_SLOW go through Hart.execSyst
     m.hart.run(1);
     assert.equal(calls, 0, `${e.name}: not marked F_SLOW, but the interpreter sent it to execSystem`);
   }
+});
+
+test('register-only ops (the wasm tier groups them into one case) come from the table', () => {
+  for (const op of [Op.ADD, Op.ADDI, Op.LUI, Op.AUIPC, Op.MUL, Op.DIV, Op.BEQ, Op.SH1ADD, Op.REV8])
+    assert.equal(WASM_REGISTER_ONLY[op], 1, Op[op]);
+  for (const op of [Op.LD, Op.SD, Op.JAL, Op.JALR, Op.J, Op.FENCE_I, Op.FP, Op.FLD, Op.AMO_W, Op.CSRRS, Op.XINT])
+    assert.equal(WASM_REGISTER_ONLY[op], 0, Op[op]);
+  for (let op = 0; op < OP_LIMIT; op++) if (WASM_REGISTER_ONLY[op] === 1) assert.equal(WASM_TRANSLATED[op], 1, Op[op]);
 });

@@ -741,3 +741,19 @@ function tierArray(tier: number): Uint8Array {
 export const JS_TRANSLATED: Uint8Array = tierArray(T_JS);
 /** 1 for the ops the wasm tier translates (wasm/wasm-tier.ts). */
 export const WASM_TRANSLATED: Uint8Array = tierArray(T_WASM);
+
+/**
+ * 1 for the ops the wasm tier translates that touch only registers (no memory, no jump, no exit
+ * before they run; conditional branches allowed): wasm-tier.ts groups runs of them into one case.
+ * An op qualifies only if every one of its entries does.
+ */
+export const WASM_REGISTER_ONLY: Uint8Array = (() => {
+  const a = new Uint8Array(OP_LIMIT);
+  const no = new Uint8Array(OP_LIMIT);
+  for (const e of ISA) {
+    if ((e.tiers & T_WASM) !== 0 && (e.flags & ~F_BRANCH) === 0) a[e.op] = 1;
+    else no[e.op] = 1;
+  }
+  for (let op = 0; op < OP_LIMIT; op++) if (no[op] === 1) a[op] = 0;
+  return a;
+})();

@@ -54,7 +54,7 @@ import {
   ST_WOFF,
 } from '../state-layout.ts';
 import { FnBuilder, I32, I64, W, moduleBytes } from './emit.ts';
-import { WASM_TRANSLATED } from '../isa-table.ts';
+import { WASM_REGISTER_ONLY, WASM_TRANSLATED } from '../isa-table.ts';
 import { FpEmitter, fpHelpers, isFpOp } from './emit-fp.ts';
 import { wasmApi, type WasmTable } from './api.ts';
 import type { WasmMemory } from '../../memory/bus.ts';
@@ -151,19 +151,9 @@ function translated(op: number): boolean {
   return WASM_TRANSLATED[op] === 1;
 }
 
-/**
- * Instructions that cannot leave a case other than by a taken branch: register-only integer
- * ops and conditional branches (no memory access, no exit before they run).
- */
+/** Register-only ops (the instruction table's): runs of them share one case (windowModule). */
 function registerOnly(op: number): boolean {
-  return (
-    (op >= Op.BEQ && op <= Op.BGEU) ||
-    op === Op.LUI ||
-    op === Op.AUIPC ||
-    (op >= Op.ADDI && op <= Op.REMUW) ||
-    op === Op.FENCE ||
-    (op >= Op.ADD_UW && op <= Op.BSETI)
-  );
+  return WASM_REGISTER_ONLY[op] === 1;
 }
 
 /** i64.const for a safe-integer JS number. */
