@@ -41,7 +41,7 @@ import type { Bus, CodeCacheClient } from '../memory/bus.ts';
 import type { Clock } from '../memory/clock.ts';
 import { Op, TLB_SIZE, TLB_MASK, JIT_PAGE_BITS, execute, executeFp } from './exec.ts';
 import * as C from './csr.ts';
-import { WARMUP_PROGRAM } from './warmup-program.ts';
+import { WARMUP_HITS, WARMUP_PROGRAM } from './warmup-program.ts';
 import type { Tier } from './tier.ts';
 import { wasmTierAvailable } from './wasm/wasm-tier.ts';
 import type { ExecContext, JitWindow } from './exec-context.ts';
@@ -123,6 +123,16 @@ export const CACHE_BLOCK = 64;
  * than 1-2M, which translate many lukewarm windows; whole pages at 200k were 10x slower).
  */
 const JIT_THRESHOLD = 5_000_000;
+/** Largest budget of one run(): 2^30 - 1, V8's small-integer range (callers loop for more). */
+const MAX_SLICE = 0x3fffffff;
+/**
+ * Initial value of number fields that outgrow V8's small integers (instret, jitRan pass 2^30
+ * during a boot) or hold Infinity (jitThreshold). A field that starts as a small integer and
+ * later holds a double changes representation: V8 deprecates the Hart's hidden class, and every
+ * optimized function that touched a hart deoptimizes ("wrong map"), the interpreter loop
+ * included. Starting them as doubles (the constructor then sets the real value) avoids that.
+ */
+const DOUBLE_FIELD = 2 ** 53;
 export { JIT_CACHE_WINDOWS } from './hart-codecache.ts';
 
 export { TIERS, type Tier } from './tier.ts';
@@ -168,7 +178,8 @@ export class Hart implements ExecContext, CodeCacheClient {
   pcLo = 0;
   pcHi = 0;
   priv = 3;
-  instret = 0;
+  /** Retired instructions: a double from the start (see DOUBLE_FIELD). */
+  instret = DOUBLE_FIELD;
   waiting = false;
   sbiHandler?: (hart: Hart) => boolean;
 
@@ -265,11 +276,11 @@ export class Hart implements ExecContext, CodeCacheClient {
    * the tier; tests set 0 to run everything translated. Read by each run(), so changes apply from
    * the next one.
    */
-  jitThreshold = JIT_THRESHOLD;
+  jitThreshold = DOUBLE_FIELD; // JIT_THRESHOLD (set in the constructor; Infinity is a double)
   /** Event counters while profiling (hart-profile.ts); null: not profiling. */
   profile: HartProfile | null = null;
   /** Instructions run inside translated windows (exec.ts adds each window's share of the budget). */
-  jitRan = 0;
+  jitRan = DOUBLE_FIELD;
   /**
    * Which translator hot windows go to: 'wasm' (wasm/wasm-tier.ts; the default where the hart can
    * run it) or 'js' (jit.ts). Set through `tier`; both share the windows, heat and invalidation.
@@ -336,6 +347,9 @@ export class Hart implements ExecContext, CodeCacheClient {
     this.fnIdx = view(ST_FN_IDX, FN_SLOTS);
     this.x[X_CH_PG] = -1;
     if (wasmTierAvailable(this)) this.translator = 'wasm';
+    this.instret = 0;
+    this.jitRan = 0;
+    this.jitThreshold = JIT_THRESHOLD;
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -411,7 +425,9 @@ export class Hart implements ExecContext, CodeCacheClient {
       this.waiting = false;
     }
     if (!(budget >= 1)) return 0; // also rejects NaN
-    budget = Math.floor(budget);
+    // A small integer (V8's Smi range) always: a larger or fractional budget reaching execute()
+    // once deoptimizes it ("lost precision"), costing a re-compile of the whole interpreter loop.
+    budget = budget > MAX_SLICE ? MAX_SLICE : Math.floor(budget);
     this.runTraps = 0;
     this.runBudget = budget;
     this.runLeft = budget;
@@ -1106,21 +1122,29 @@ let warmedUp = false;
 /** Iterations of about 200 instructions: one gives type feedback; a few dozen also let V8 start
  * optimizing the loop (about 30 ms of CPU, measured against first-run speed of bench/cpu). */
 const WARMUP_ITERATIONS = 50;
-/** Iterations of the second (other register values) and translated passes: feedback only. */
+/** Iterations of the feedback-only passes (other register values, translated tiers). */
 const WARMUP_EXTRA_ITERATIONS = 4;
 
 /**
  * Runs WARMUP_PROGRAM on scratch buses (see warmup-program.ts for why). Hart construction calls it
- * once per process; returns each pass's hart so tests can check that the program ran to its WFI. Three passes, each of which removed deoptimizations of the interpreter loop seen in the
- * Linux boot (`--trace-deopt`, 13 per boot before, each costing two ~0.5 s TurboFan compiles
- * of `execute` and a stretch in V8's bytecode interpreter):
- *  1. interpreter, large register values (every op, both outcomes of every compare);
- *  2. and 3. interpreter, the register values rotated, then small values with zero words, so
+ * once per process; returns each pass's hart so tests can check that the program ran to its WFI.
+ * Every pass removed deoptimizations of the interpreter loop seen in the Linux boot
+ * (`--trace-deopt`): each one costs a background TurboFan compile of `execute` (0.1-0.4 s) and a
+ * stretch in V8's baseline code meanwhile; a busybox boot ran 2.4 s (27%) slower than a second
+ * boot in the same process before the wasm pass, the interrupt and field steps were added.
+ *  1. and 2. interpreter, the register values rotated, then small values with zero words, so
  *     value-dependent paths (shift amounts below and above 32, zero low words for ctz, compares
- *     that reach the low words) have run too;
- *  4. the JS translation tier on from the first block (jitThreshold 0), so the loop's calls into
+ *     that reach the low words) have run;
+ *  3. the JS translation tier on from the first block (jitThreshold 0), so the loop's calls into
  *     translated windows, their exits and jitCompile have type feedback (and the window call site
- *     is megamorphic: V8 never inlines one window into the loop) before a guest's first hot window.
+ *     is megamorphic: V8 never inlines one window into the loop) before a guest's first hot window;
+ *  4. the same with the wasm tier where the host has it: its exits (kind 7, chained pages);
+ *  passes 1, 3 and 4 then run WARMUP_HITS (TLB hits after misses, FP misses, a call to an
+ *  untranslated page);
+ *  then an interrupt taken (the loop's interrupt check, warmUpInterrupt);
+ *  5. interpreter, large register values (every op, both outcomes of every compare), long enough
+ *     for V8 to optimize the loop, last, so it does so with the feedback of every pass;
+ * then every number field of a hart written (warmUpFields).
  */
 export function warmUpInterpreter(): Hart[] {
   warmedUp = true;
@@ -1128,22 +1152,29 @@ export function warmUpInterpreter(): Hart[] {
   const large = (r: number): [number, number] => [big[r % 6]!, big[(r + 3) % 6]!];
   const rotated = (r: number): [number, number] => [big[(r + 3) % 6]!, big[r % 6]!];
   const small = (r: number): [number, number] => [r % 3 === 0 ? 0 : r * 3, r % 2 === 0 ? 0 : -1];
-  return [
-    warmUpPass(large, WARMUP_ITERATIONS, Infinity),
-    warmUpPass(rotated, WARMUP_EXTRA_ITERATIONS, Infinity),
-    warmUpPass(small, WARMUP_EXTRA_ITERATIONS, Infinity),
-    warmUpPass(large, WARMUP_EXTRA_ITERATIONS, 0),
+  const passes: Hart[] = [
+    warmUpPass(rotated, WARMUP_EXTRA_ITERATIONS, 'interp')!,
+    warmUpPass(small, WARMUP_EXTRA_ITERATIONS, 'interp')!,
+    warmUpPass(large, WARMUP_EXTRA_ITERATIONS, 'js')!,
   ];
+  const wasm = warmUpPass(large, WARMUP_EXTRA_ITERATIONS, 'wasm');
+  if (wasm !== null) passes.push(wasm);
+  for (const h of passes) if (h !== passes[1]) warmUpHits(h);
+  warmUpInterrupt(warmUpPass(small, 1, 'interp')!);
+  const main = warmUpPass(large, WARMUP_ITERATIONS, 'interp')!;
+  passes.push(main);
+  warmUpFields(main);
+  return passes;
 }
 
-function warmUpPass(values: (r: number) => [number, number], iterations: number, jitThreshold: number): Hart {
+/** One pass of WARMUP_PROGRAM on a new hart; null when that tier is not available here. */
+function warmUpPass(values: (r: number) => [number, number], iterations: number, tier: Tier): Hart | null {
   const base = 0x80000000;
   const bus = new BusClass(base, 64 * 1024);
   const h = new Hart(bus, 0, { now: () => 12345 });
-  // The translated pass gives exec.ts's window call site feedback with JS windows, as before the
-  // wasm tier: translating its pages to wasm at every start-up cost ~0.1 s (measured).
-  h.tier = 'js';
-  h.jitThreshold = jitThreshold;
+  if (tier === 'wasm' && !wasmTierAvailable(h)) return null;
+  h.tier = tier;
+  if (tier !== 'interp') h.jitThreshold = 0; // translated from the first block
   for (const [at, words] of WARMUP_PROGRAM) bus.ramI32.set(words, at);
   for (let r = 5; r < 32; r++) h.writeRegParts(r, ...values(r));
   h.writeRegParts(8, base + 0x8000, 0); // s0: data pointer
@@ -1153,4 +1184,46 @@ function warmUpPass(values: (r: number) => [number, number], iterations: number,
   h.setPc(base);
   for (let k = 0; k < 1000 && !h.waiting; k++) h.run(10_000);
   return h;
+}
+
+/** Runs WARMUP_HITS on a hart that finished WARMUP_PROGRAM; it ends waiting in WFI again. */
+function warmUpHits(h: Hart): void {
+  const base = 0x80000000;
+  for (const [at, words] of WARMUP_HITS) h.bus.ramI32.set(words, at);
+  h.setPc(base + 0x2000);
+  h.waiting = false;
+  for (let k = 0; k < 100 && !h.waiting; k++) h.run(1000);
+}
+
+/**
+ * Takes a machine software interrupt on a hart that finished the program (waiting in WFI), so the
+ * loop's interrupt check has run its taken side. The program's trap handler (its first
+ * instructions, mtvec) returns past the interrupted instruction; the few instructions after the
+ * program's WFI run, interrupted again each time, until the budget ends.
+ */
+function warmUpInterrupt(h: Hart): void {
+  const MSIP = 1 << 3;
+  h.mie |= MSIP;
+  h.writeMstatus(h.mstatus | C.MSTATUS_MIE);
+  h.setPending(MSIP, true);
+  h.run(16);
+  h.setPending(MSIP, false);
+}
+
+/**
+ * Writes every number field of a (scratch) hart with another value and back. V8 tracks fields
+ * written only once as constant; optimized code that relied on one deoptimizes when a guest first
+ * changes it (mip, frm, stimecmp..., seen in the boot as "code dependencies" deoptimizations of
+ * the interpreter loop). The hidden class is shared by every hart, so this hart's writes make the
+ * fields mutable for all.
+ */
+function warmUpFields(h: Hart): void {
+  const fields = h as unknown as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    const v = fields[key];
+    if (typeof v !== 'number') continue;
+    // An int32 stays one; a double (2^53, Infinity...) field is a double field already.
+    fields[key] = (v | 0) === v ? v ^ 1 : v === 0.5 ? 1.5 : 0.5;
+    fields[key] = v;
+  }
 }

@@ -38,3 +38,46 @@ export const WARMUP_PROGRAM: readonly (readonly [number, readonly number[]])[] =
   ],
   [1023, [0x08130001, 0x08330018, 0x0c6300c8, 0x0000ae00]],
 ];
+
+/**
+ * Run after WARMUP_PROGRAM on the feedback passes' harts (FS is on, s0 the data pointer): loads and
+ * stores that miss the TLB after an sfence.vma and then hit it (the program's aligned ld/sd and FP
+ * accesses all follow an sfence or are misaligned, so their hit paths and the FP miss paths had
+ * no feedback: each deoptimized the loop in a Linux boot), then a call into the next page, which
+ * returns (a translated page's exit to a page without a translation yet). Same format.
+ */
+export const WARMUP_HITS: readonly (readonly [number, readonly number[]])[] = [
+  [
+    0x2000 / 4,
+    [
+      0x12000073, // sfence.vma
+      0x01043783, // ld a5, 16(s0)
+      0x01043783, // ld a5, 16(s0)
+      0x00e43823, // sd a4, 16(s0)
+      0x00e43823, // sd a4, 16(s0)
+      0x01040783, // lb a5, 16(s0)
+      0x01144783, // lbu a5, 17(s0)
+      0x01241783, // lh a5, 18(s0)
+      0x01245783, // lhu a5, 18(s0)
+      0x01442783, // lw a5, 20(s0)
+      0x01446783, // lwu a5, 20(s0)
+      0x00e40823, // sb a4, 16(s0)
+      0x00e41923, // sh a4, 18(s0)
+      0x00e42a23, // sw a4, 20(s0)
+      0x12000073, // sfence.vma
+      0x01043087, // fld f1, 16(s0)
+      0x01043087, // fld f1, 16(s0)
+      0x00143c27, // fsd f1, 24(s0)
+      0x00143c27, // fsd f1, 24(s0)
+      0x12000073, // sfence.vma
+      0x02042107, // flw f2, 32(s0)
+      0x02042107, // flw f2, 32(s0)
+      0x02242427, // fsw f2, 40(s0)
+      0x02242427, // fsw f2, 40(s0)
+      0x00001317, // auipc t1, 1: t1 = this + 4096, in the next page
+      0xfa0300e7, // jalr ra, -96(t1): call the next page's first instruction
+      0x10500073, // wfi
+    ],
+  ],
+  [0x3000 / 4, [0x00008067]], // ret
+];
