@@ -43,7 +43,8 @@ export const WARMUP_PROGRAM: readonly (readonly [number, readonly number[]])[] =
  * Run after WARMUP_PROGRAM on the feedback passes' harts (FS is on, s0 the data pointer): loads and
  * stores that miss the TLB after an sfence.vma and then hit it (the program's aligned ld/sd and FP
  * accesses all follow an sfence or are misaligned, so their hit paths and the FP miss paths had
- * no feedback: each deoptimized the loop in a Linux boot), then a call into the next page, which
+ * no feedback: each deoptimized the loop in a Linux boot), li and cbo.zero (ops WARMUP_PROGRAM
+ * lacks), then a call into the next page, which
  * returns (a translated page's exit to a page without a translation yet). Same format.
  */
 export const WARMUP_HITS: readonly (readonly [number, readonly number[]])[] = [
@@ -74,8 +75,10 @@ export const WARMUP_HITS: readonly (readonly [number, readonly number[]])[] = [
       0x02042107, // flw f2, 32(s0)
       0x02242427, // fsw f2, 40(s0)
       0x02242427, // fsw f2, 40(s0)
+      0x00700793, // li a5, 7 (addi a5, x0, 7: its own op)
+      0x0044200f, // cbo.zero (s0)
       0x00001317, // auipc t1, 1: t1 = this + 4096, in the next page
-      0xfa0300e7, // jalr ra, -96(t1): call the next page's first instruction
+      0xf98300e7, // jalr ra, -104(t1): call the next page's first instruction
       0x10500073, // wfi
     ],
   ],
