@@ -1141,7 +1141,8 @@ const WARMUP_EXTRA_ITERATIONS = 4;
  *  4. the same with the wasm tier where the host has it: its exits (kind 7, chained pages);
  *  passes 1, 3 and 4 then run WARMUP_HITS (TLB hits after misses, FP misses, a call to an
  *  untranslated page);
- *  then an interrupt taken (the loop's interrupt check, warmUpInterrupt);
+ *  then an interrupt and a fetch fault taken (the loop's interrupt check and fetch trap,
+ *  warmUpInterrupt);
  *  5. interpreter, large register values (every op, both outcomes of every compare), long enough
  *     for V8 to optimize the loop, last, so it does so with the feedback of every pass;
  * then every number field of a hart written (warmUpFields).
@@ -1201,7 +1202,7 @@ function warmUpHits(h: Hart): void {
 
 /**
  * Takes a machine software interrupt on a hart that finished the program (waiting in WFI), so the
- * loop's interrupt check has run its taken side. The program's trap handler (its first
+ * loop's interrupt check has run its taken side, then a fetch fault. The program's trap handler (its first
  * instructions, mtvec) returns past the interrupted instruction; the few instructions after the
  * program's WFI run, interrupted again each time, until the budget ends.
  */
@@ -1212,6 +1213,11 @@ function warmUpInterrupt(h: Hart): void {
   h.setPending(MSIP, true);
   h.run(16);
   h.setPending(MSIP, false);
+  // An instruction access fault (no memory at 0x1000): the fetch path's trap. The handler returns
+  // to the next address, which faults again, until the budget ends.
+  h.setPc(0x1000);
+  h.waiting = false;
+  h.run(8);
 }
 
 /**
