@@ -1124,6 +1124,8 @@ let warmedUp = false;
 const WARMUP_ITERATIONS = 50;
 /** Iterations of the feedback-only passes (other register values, translated tiers). */
 const WARMUP_EXTRA_ITERATIONS = 4;
+/** RAM base of the warm-up's scratch buses (warmup-program.ts word indexes count from it). */
+const WARMUP_BASE = 0x80000000;
 
 /**
  * Runs WARMUP_PROGRAM on scratch buses (see warmup-program.ts for why). Hart construction calls it
@@ -1174,7 +1176,7 @@ export function warmUpInterpreter(): Hart[] {
 
 /** One pass of WARMUP_PROGRAM on a new hart; null when that tier is not available here. */
 function warmUpPass(values: (r: number) => [number, number], iterations: number, tier: Tier): Hart | null {
-  const base = 0x80000000;
+  const base = WARMUP_BASE;
   const bus = new BusClass(base, 64 * 1024);
   const h = new Hart(bus, 0, { now: () => 12345 });
   if (tier === 'wasm' && !wasmTierAvailable(h)) return null;
@@ -1193,18 +1195,17 @@ function warmUpPass(values: (r: number) => [number, number], iterations: number,
 
 /** Runs WARMUP_HITS on a hart that finished WARMUP_PROGRAM; it ends waiting in WFI again. */
 function warmUpHits(h: Hart): void {
-  const base = 0x80000000;
   for (const [at, words] of WARMUP_HITS) h.bus.ramI32.set(words, at);
-  h.setPc(base + 0x2000);
+  h.setPc(WARMUP_BASE + WARMUP_HITS[0]![0] * 4); // its first block
   h.waiting = false;
   for (let k = 0; k < 100 && !h.waiting; k++) h.run(1000);
 }
 
 /**
  * Takes a machine software interrupt on a hart that finished the program (waiting in WFI), so the
- * loop's interrupt check has run its taken side, then a fetch fault. The program's trap handler (its first
- * instructions, mtvec) returns past the interrupted instruction; the few instructions after the
- * program's WFI run, interrupted again each time, until the budget ends.
+ * loop's interrupt check has run its taken side, then a fetch fault. The program's trap handler
+ * (its first instructions, mtvec) returns past the interrupted instruction; the few instructions
+ * after the program's WFI run, interrupted again each time, until the budget ends.
  */
 function warmUpInterrupt(h: Hart): void {
   const MSIP = 1 << 3;

@@ -40,12 +40,12 @@ export const WARMUP_PROGRAM: readonly (readonly [number, readonly number[]])[] =
 ];
 
 /**
- * Run after WARMUP_PROGRAM on the feedback passes' harts (FS is on, s0 the data pointer): loads and
- * stores that miss the TLB after an sfence.vma and then hit it (the program's aligned ld/sd and FP
- * accesses all follow an sfence or are misaligned, so their hit paths and the FP miss paths had
- * no feedback: each deoptimized the loop in a Linux boot), li and cbo.zero (ops WARMUP_PROGRAM
- * lacks), then a call into the next page, which
- * returns (a translated page's exit to a page without a translation yet). Same format.
+ * Run after WARMUP_PROGRAM on the feedback passes' harts (FS is on, s0 the data pointer), from its
+ * first entry: loads and stores that miss the TLB after an sfence.vma and then hit it (the
+ * program's aligned ld/sd and FP accesses all follow an sfence or are misaligned, so their hit
+ * paths and the FP miss paths had no feedback: each deoptimized the loop in a Linux boot), li and
+ * cbo.zero (ops WARMUP_PROGRAM lacks), then a call into the next page, which returns (a translated
+ * page's exit to a page without a translation yet). Same format.
  */
 export const WARMUP_HITS: readonly (readonly [number, readonly number[]])[] = [
   [

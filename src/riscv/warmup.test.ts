@@ -50,11 +50,11 @@ console.log('--- done', h.instret > 2 ** 31);
 `;
 
 test('after the warm-up, late guest events do not deoptimize the interpreter loop', () => {
-  const r = spawnSync(
-    process.execPath,
-    ['--trace-deopt', '--import', 'tsx', '--input-type=module', '-e', CHILD],
-    { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 },
-  );
+  const r = spawnSync(process.execPath, ['--trace-deopt', '--import', 'tsx', '--input-type=module', '-e', CHILD], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
   assert.ok(out.includes('--- events') && out.includes('--- done true'), `child output:\n${out.slice(-2000)}`);
