@@ -50,14 +50,23 @@ console.log('--- done', h.instret > 2 ** 31);
 `;
 
 test('after the warm-up, late guest events do not deoptimize the interpreter loop', () => {
-  const r = spawnSync(process.execPath, ['--trace-deopt', '--import', 'tsx', '--input-type=module', '-e', CHILD], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--trace-opt', '--trace-deopt', '--import', 'tsx', '--input-type=module', '-e', CHILD],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
   assert.ok(out.includes('--- events') && out.includes('--- done true'), `child output:\n${out.slice(-2000)}`);
+  // The trace works and the loop was optimized (else "no deoptimization" below would say nothing).
+  assert.ok(
+    out.split('\n').some((l) => l.includes('completed optimizing') && l.includes('<JSFunction execute ')),
+    'execute was never optimized',
+  );
   // From the first hart on (the warm-up included): no deoptimization of the loop, and no
   // optimization of it thrown away because a hart's hidden class changed meanwhile.
   const bad = out
