@@ -160,7 +160,7 @@ export function jitCompile(h: Hart, ramPage: number, wi: number, entry: number):
     windows = new Array<JitWindow | undefined>((1 << JIT_PAGE_BITS) + 1).fill(undefined);
     h.jit[ramPage] = windows;
   }
-  // A wasm function covers the whole page (wasm-tier.ts): every window enters it.
+  // A wasm module covers the whole page (wasm-tier.ts): every window enters it.
   if (wasm) windows.fill(fn, 0, 1 << JIT_PAGE_BITS);
   else windows[wi] = fn;
   h.jitTranslations++;

@@ -24,6 +24,7 @@ import type { HartProfile } from '../hart-profile.ts';
 import { Rng, randomProgram, layout, wordsLength, LOOP, PTR, type ProgramCtx, type Word } from './fuzz.ts';
 import { fpValue } from './fuzz-fp.ts';
 import { TIMER_BASE, H_RECOVER, H_TABLE, FIX_ENTRIES, M_HANDLER, S_HANDLER, Timer } from './fuzz-handlers.ts';
+import { wasmTuning } from './wasm-tier.ts';
 
 const PAGE = 4096;
 const RAM_SIZE = 1 << 20;
@@ -58,6 +59,8 @@ export interface FuzzCase {
   ticks: number[];
   ipis: number[];
   budget: number;
+  /** The wasm translator's region size for this case (wasm-tier.ts pageRegions). */
+  regionMin: number;
   /** Summary for failure messages. */
   what: string;
 }
@@ -214,8 +217,15 @@ export function randomCase(r: Rng, opts: CaseOptions = {}, length = 48, loops = 
   const body = randomProgram(r, length, ctx);
   const words = layout(body, codeOff);
   const bodyLen = wordsLength(words);
-  // loop: body; addi x7, x7, -1; bne x7, x0, -(bodyLen + 4); then `j .` (translated too) until the budget ends
-  const all: Word[] = [...words, asm.addi(LOOP, LOOP, -1), asm.bne(LOOP, 0, -(bodyLen + 4)), asm.jal(0, 0)];
+  // loop: body; addi x7, x7, -1; bne x7, x0, -(bodyLen + 4); then `j .` (translated too) until the budget ends.
+  // Or the loop's way back is a JALR (beq x7, x0 to the `j .`; auipc x6; jalr x0, x6, back): no
+  // branch then spans the body, so the wasm tier may split it into regions (small ones here).
+  const regionMin = r.pick([1, 2, 5, 16, 48]);
+  const viaJalr = r.chance(0.5) && bodyLen + 8 <= 2048;
+  const back = viaJalr
+    ? [asm.beq(LOOP, 0, 12), asm.auipc(6, 0), asm.jalr(0, 6, -(bodyLen + 8))]
+    : [asm.bne(LOOP, 0, -(bodyLen + 4))];
+  const all: Word[] = [...words, asm.addi(LOOP, LOOP, -1), ...back, asm.jal(0, 0)];
   const image = new Uint8Array(nCode * PAGE);
   let pos = codeOff;
   for (const w of all) {
@@ -399,7 +409,7 @@ export function randomCase(r: Rng, opts: CaseOptions = {}, length = 48, loops = 
   const full = loops * (length + 30) * 8 + 40;
   const budget = r.chance(0.5) ? 30 + r.int(full) : full;
   const what = `${['M', 'S', '?', 'U'][priv === 3 ? 0 : priv === 1 ? 1 : 3]}-mode, ${paged ? ['sv39', 'sv48', 'sv57'][mode - 8] : 'bare'}, fp ${ctx.fp}, sys ${ctx.sys}, budget ${budget}`;
-  return { pages, regs, fregs, timerCmp, ticks, ipis, budget, what };
+  return { pages, regs, fregs, timerCmp, ticks, ipis, budget, what: `${what}, regions ${regionMin}`, regionMin };
 }
 
 function load0(b: Uint8Array, off: number, words: readonly number[]): void {
@@ -456,6 +466,18 @@ export function runCase(fc: FuzzCase, tier: Tier, profile: HartProfile | null = 
   timer.cmpLo = fc.timerCmp[0] >>> 0;
   timer.cmpHi = fc.timerCmp[1] >>> 0;
   timer.update();
+  const tuned = wasmTuning.regionMin;
+  wasmTuning.regionMin = fc.regionMin;
+  try {
+    runSlices(m, timer, fc);
+  } finally {
+    wasmTuning.regionMin = tuned;
+  }
+  return m;
+}
+
+function runSlices(m: Machine, timer: Timer, fc: FuzzCase): void {
+  const h = m.hart;
   let left = fc.budget;
   for (let i = 0; left > 0; i++) {
     if (h.waiting) {
@@ -473,7 +495,6 @@ export function runCase(fc: FuzzCase, tier: Tier, profile: HartProfile | null = 
     if (ipi === 1) h.setSoftwarePending(1 << 1, true);
     else if (ipi === 2) timer.write(0, 4, 1);
   }
-  return m;
 }
 
 /** FNV-1a over RAM words (the comparison's digest of memory; a mismatch then lists the words). */

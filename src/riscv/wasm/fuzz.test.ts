@@ -105,4 +105,9 @@ if (CASE === undefined)
       assert.ok(prof.interrupts[cause]! > 0, `no ${name} interrupt in ${PROGRAMS} programs`);
     assert.ok(prof.trapsFrom[0]! > 0 && prof.trapsFrom[1]! > 0 && prof.trapsFrom[3]! > 0, 'traps from U, S and M');
     assert.ok(fpDirty > PROGRAMS / 10, `FP state written in only ${fpDirty} programs`);
+    // Pages split into several region functions (control then passes between them in pageFn).
+    assert.ok(
+      wasmStats.regions > wasmStats.windows + PROGRAMS / 4,
+      `${wasmStats.regions} region functions in ${wasmStats.windows} translated pages`,
+    );
   });
