@@ -16,14 +16,19 @@ import { FN_SLOTS, TLB_INVALID } from './state-layout.ts';
 import { wasmApi, type WasmTable } from './wasm/api.ts';
 
 /**
- * A window that gets hot quickly is translated sooner: at JIT_FAST_THRESHOLD interpreted
- * instructions if it reached them within JIT_FAST_SPAN instructions of the hart's execution
- * (i.e. it ran at least 1/4 of everything since it started warming). Tight loops such as
- * bench/cpu's qualify at once; the boot's many lukewarm windows (each translation costs tens of
- * ms of V8 compile work, measured) wait for JIT_THRESHOLD, which measured best there
- * (docs/cpu.md "Translation tier").
+ * Default thresholds per translator: a window is translated after `threshold` interpreted
+ * instructions, or sooner, at `fast`, if it reached them within JIT_FAST_SPAN instructions of the
+ * hart's execution (it ran at least 1/10 (wasm) or 1/4 (js) of everything since it started). Tight
+ * loops such as bench/cpu's qualify at once; the boot's many lukewarm windows wait for
+ * `threshold`. The JS tier's translations are 256-byte windows that V8 optimizes as JS (tens of
+ * ms each, measured: 5 M boots faster than 1-2 M, docs/cpu.md "Translation tier"); the wasm
+ * tier's are page modules whose regions V8 optimizes only when they run hot, so lukewarm code
+ * pays off sooner (measured: 1 M boots faster than 5 M, docs/cpu.md "WebAssembly tier").
  */
-export const JIT_FAST_THRESHOLD = 500_000;
+export const JIT_DEFAULTS = {
+  js: { threshold: 5_000_000, fast: 500_000 },
+  wasm: { threshold: 1_000_000, fast: 200_000 },
+} as const;
 const JIT_FAST_SPAN = 2_000_000;
 /** jitStart counts instructions in units of 2^12 (int32 for 2^43 instructions). */
 const JIT_STAMP_UNIT = 4096;
@@ -144,7 +149,7 @@ export function jitCompile(h: Hart, ramPage: number, wi: number, entry: number):
   if (res === undefined) {
     // No run-time code generation on this host: without wasm, try JS (from the next hot
     // window on); without either, interpret.
-    if (wasm) h.translator = 'js';
+    if (wasm) h.useTranslator('js');
     else h.jitThreshold = Infinity;
     return;
   }

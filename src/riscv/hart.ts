@@ -96,7 +96,7 @@ import { fetchMiss, slowFetch, fetchHalf, dataFault, load, loadBytes, store, sto
 import { trap, illegal, rereadInsn, takeInterrupt, mret, sret } from './hart-trap.ts';
 import {
   JIT_CACHE_WINDOWS,
-  JIT_FAST_THRESHOLD,
+  JIT_DEFAULTS,
   flushDecoded,
   dropJit,
   wasmTableFor,
@@ -117,12 +117,6 @@ const TWO32 = 4294967296;
 
 /** Cache-block size of Zicbom/Zicboz (riscv,cbom-block-size / riscv,cboz-block-size). */
 export const CACHE_BLOCK = 64;
-/**
- * Default jitThreshold, per 256-byte window: only really hot code is worth V8's compile time
- * (measured on the Linux boot, docs/cpu.md "Translation tier": 5M boots faster than 20M, and
- * than 1-2M, which translate many lukewarm windows; whole pages at 200k were 10x slower).
- */
-const JIT_THRESHOLD = 5_000_000;
 /** Largest budget of one run(): 2^30 - 1, V8's small-integer range (callers loop for more). */
 const MAX_SLICE = 0x3fffffff;
 /**
@@ -276,7 +270,7 @@ export class Hart implements ExecContext, CodeCacheClient {
    * the tier; tests set 0 to run everything translated. Read by each run(), so changes apply from
    * the next one.
    */
-  jitThreshold = DOUBLE_FIELD; // JIT_THRESHOLD (set in the constructor; Infinity is a double)
+  jitThreshold = DOUBLE_FIELD; // JIT_DEFAULTS (set in the constructor; Infinity is a double)
   /** Event counters while profiling (hart-profile.ts); null: not profiling. */
   profile: HartProfile | null = null;
   /** Instructions run inside translated windows (exec.ts adds each window's share of the budget). */
@@ -302,8 +296,8 @@ export class Hart implements ExecContext, CodeCacheClient {
   /** Windows translated and evicted since construction (bench/tests read them). */
   jitTranslations = 0;
   jitEvictions = 0;
-  /** Heat at which a quickly heated window is translated (JIT_FAST_THRESHOLD). */
-  jitFastThreshold = JIT_FAST_THRESHOLD;
+  /** Heat at which a quickly heated window is translated (JIT_DEFAULTS, hart-codecache.ts). */
+  jitFastThreshold: number = JIT_DEFAULTS.js.fast;
   /** When each window's heat started (instret / JIT_STAMP_UNIT). */
   readonly jitStart: Int32Array;
   readonly jitIncl = new Uint8Array(2048);
@@ -349,7 +343,8 @@ export class Hart implements ExecContext, CodeCacheClient {
     if (wasmTierAvailable(this)) this.translator = 'wasm';
     this.instret = 0;
     this.jitRan = 0;
-    this.jitThreshold = JIT_THRESHOLD;
+    this.jitThreshold = JIT_DEFAULTS[this.translator].threshold;
+    this.jitFastThreshold = JIT_DEFAULTS[this.translator].fast;
     this.pages = new Array<Int32Array | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jit = new Array<(JitWindow | undefined)[] | undefined>(bus.ramSize >>> 12).fill(undefined);
     this.jitHeat = new Int32Array((bus.ramSize >>> 12) << JIT_PAGE_BITS);
@@ -464,9 +459,17 @@ export class Hart implements ExecContext, CodeCacheClient {
     if (t !== 'js' && t !== 'wasm') throw new Error(`unknown tier ${JSON.stringify(t)} (interp, js or wasm)`);
     if (t !== this.translator) {
       for (let p = 0; p < this.jit.length; p++) if (this.jit[p] !== undefined) this.dropJit(p);
-      this.translator = t;
+      this.useTranslator(t);
     }
-    if (this.jitThreshold === Infinity) this.jitThreshold = JIT_THRESHOLD;
+    if (this.jitThreshold === Infinity) this.jitThreshold = JIT_DEFAULTS[t].threshold;
+  }
+
+  /** Sends hot windows to translator t; thresholds left at the old one's defaults take t's. */
+  useTranslator(t: 'js' | 'wasm'): void {
+    const old = JIT_DEFAULTS[this.translator];
+    if (this.jitThreshold === old.threshold) this.jitThreshold = JIT_DEFAULTS[t].threshold;
+    if (this.jitFastThreshold === old.fast) this.jitFastThreshold = JIT_DEFAULTS[t].fast;
+    this.translator = t;
   }
 
   // =============================== state ===============================
@@ -1145,9 +1148,9 @@ const WARMUP_BASE = 0x80000000;
  *  untranslated page);
  *  then an interrupt and a fetch fault taken (the loop's interrupt check and fetch trap,
  *  warmUpInterrupt);
+ * then every number field of a hart written (warmUpFields);
  *  5. interpreter, large register values (every op, both outcomes of every compare), long enough
- *     for V8 to optimize the loop, last, so it does so with the feedback of every pass;
- * then every number field of a hart written (warmUpFields).
+ *     for V8 to optimize the loop, last, so it does so with the feedback of every pass.
  */
 export function warmUpInterpreter(): Hart[] {
   warmedUp = true;
@@ -1168,9 +1171,8 @@ export function warmUpInterpreter(): Hart[] {
   for (const h of passes) if (h !== passes[1]) warmUpHits(h);
   Object.assign(wasmStats, stats, { rejected: wasmStats.rejected });
   warmUpInterrupt(warmUpPass(small, 1, 'interp')!);
-  const main = warmUpPass(large, WARMUP_ITERATIONS, 'interp')!;
-  passes.push(main);
-  warmUpFields(main);
+  warmUpFields(passes[1]!);
+  passes.push(warmUpPass(large, WARMUP_ITERATIONS, 'interp')!);
   return passes;
 }
 
@@ -1222,19 +1224,27 @@ function warmUpInterrupt(h: Hart): void {
 }
 
 /**
- * Writes every number field of a (scratch) hart with another value and back. V8 tracks fields
- * written only once as constant; optimized code that relied on one deoptimizes when a guest first
- * changes it (mip, frm, stimecmp..., seen in the boot as "code dependencies" deoptimizations of
- * the interpreter loop). The hidden class is shared by every hart, so this hart's writes make the
- * fields mutable for all.
+ * Writes every number field of a (scratch) hart with another value and back, and every field
+ * that holds a plain array, null or undefined (a list replaced later, a hook or profile attached
+ * later: decodedList, sbiHandler, profile). V8 tracks fields written only once as constant;
+ * optimized code that relied on one deoptimizes when it is first changed (mip, frm, stimecmp...
+ * by a guest, decodedList at its first flush, seen in the boot as "code dependencies"
+ * deoptimizations of the interpreter loop). The hidden class is shared by every hart, so this
+ * hart's writes make the fields mutable for all. It runs before the optimizing pass: a write
+ * while V8 compiles the loop in the background aborts that compile.
  */
 function warmUpFields(h: Hart): void {
   const fields = h as unknown as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     const v = fields[key];
-    if (typeof v !== 'number') continue;
-    // An int32 stays one; a double (2^53, Infinity...) field is a double field already.
-    fields[key] = (v | 0) === v ? v ^ 1 : v === 0.5 ? 1.5 : 0.5;
+    if (typeof v === 'number') {
+      // An int32 stays one; a double (2^53, Infinity...) field is a double field already.
+      fields[key] = (v | 0) === v ? v ^ 1 : v === 0.5 ? 1.5 : 0.5;
+    } else if (v === null || v === undefined) {
+      fields[key] = warmUpFields;
+    } else if (Array.isArray(v)) {
+      fields[key] = [];
+    } else continue;
     fields[key] = v;
   }
 }

@@ -171,17 +171,16 @@ function i64n(f: FnBuilder, v: number): void {
  * loops then stay in translated code. Hart.jitCompile installs it for every window.
  */
 function windowModule(
-  code: Int32Array,
-  incl: Uint8Array,
+  pageCode: Int32Array,
+  pageIncl: Uint8Array,
   _wi: number,
-  S: number,
+  stateOffset: number,
 ): { bytes: Uint8Array; regions: number } | undefined {
-  const ws = 0;
-  const we = 4096;
-  const decoded = (p: number) => p < 4096 && incl[p >> 1] === 1 && (code[p] & 255) !== Op.DECODE;
-  const insns: Insn[] = [];
-  /** Case index per slot (-1: not translated). */
-  const caseOf = new Int32Array(SLOTS).fill(-1);
+  code = pageCode;
+  incl = pageIncl;
+  S = stateOffset;
+  insns = [];
+  caseOf.fill(-1);
   for (let p = ws; p < we; p += 2) {
     if (!decoded(p)) continue;
     const w = code[p];
@@ -189,7 +188,7 @@ function windowModule(
     caseOf[s] = insns.length;
     insns.push({ p, w, imm: code[p + 1], len: (w >>> 27) & 1 ? 2 : 4 });
   }
-  const N = insns.length;
+  N = insns.length;
   if (N === 0) return undefined;
   // run[j]: instructions of the straight-line run from case j, up to the first one that leaves it
   // (a jump, an exit, or a fall-through to an offset that is not the next case). Every taken
@@ -197,9 +196,9 @@ function windowModule(
   // budget cannot run out inside the run. Runs are cut at RUN_CAP instructions (brk: fall through
   // with a budget check), so that one bound, runMax, serves every entry from outside: an entry
   // with n <= runMax is handed to the interpreter (the last few instructions of a slice).
-  const run = new Int32Array(N + 1);
-  const brk = new Uint8Array(N);
-  let runMax = 1;
+  run = new Int32Array(N + 1);
+  brk = new Uint8Array(N);
+  runMax = 1;
   for (let j = N - 1; j >= 0; j--) {
     const i = insns[j]!;
     const op = i.w & 255;
@@ -231,9 +230,9 @@ function windowModule(
       if (t >= 0 && t < 4096 && caseOf[t >> 1] >= 0 && (t & 1) === 0) isTarget[caseOf[t >> 1]] = 1;
     }
   }
-  const startsCase = new Uint8Array(N);
-  const caseNo = new Int32Array(N);
-  let G = 0;
+  startsCase = new Uint8Array(N);
+  caseNo = new Int32Array(N);
+  let cases = 0;
   for (let jj = 0; jj < N; jj++) {
     const prev = insns[jj - 1];
     const inCase =
@@ -245,12 +244,12 @@ function windowModule(
       registerOnly(insns[jj]!.w & 255);
     if (!inCase) {
       startsCase[jj] = 1;
-      G++;
+      cases++;
     }
-    caseNo[jj] = G - 1;
+    caseNo[jj] = cases - 1;
   }
 
-  const firstOf = new Int32Array(G);
+  firstOf = new Int32Array(cases);
   for (let jj = N - 1; jj >= 0; jj--) if (startsCase[jj] === 1) firstOf[caseNo[jj]] = jj;
 
   // The page's module: function 0 dispatches to one function per region (pageRegions), so V8
@@ -271,859 +270,912 @@ function windowModule(
     ],
   });
   return { bytes, regions: regions.length };
+}
 
-  /**
-   * The function of the region of instructions jLo..jHi-1 (whole cases): the page function's
-   * contract, plus kind 8 for control that goes to another region of this page (pageFn follows
-   * it). Its cases are numbered from 0 (case c here is the page's case gBase + c).
-   */
-  function regionFn(jLo: number, jHi: number): FnBuilder {
-    const gBase = caseNo[jLo]!;
-    const G = caseNo[jHi - 1]! - gBase + 1;
-    const sLo = insns[jLo]!.p >> 1;
-    const sHi = (insns[jHi - 1]!.p >> 1) + 1;
-    const f = new FnBuilder([I32, I32, I32, I32], [I32]);
-    const P = 0;
-    const NN = 1;
-    const VLO = 2;
-    const VHI = 3;
-    const K = f.local(I32);
-    const OFF = f.local(I32);
-    const NB = f.local(I32);
-    const DKEY = f.local(I32);
-    const LO = f.local(I32);
-    const HI = f.local(I32);
-    const TI = f.local(I32);
-    const VBASE = f.local(I64);
-    const T = f.local(I64);
-    const V = f.local(I64);
-    const ORD = f.local(I32);
-    /** Locals caching guest registers inside a case (made on first use). */
-    const regLocal = new Int32Array(32).fill(-1);
+// ---- the translator's state while it emits one page ----
+// Module-level, with module-level helpers (below), so that V8 compiles each helper once per
+// process: as closures made per page (or per region) every translation brought fresh function
+// objects that V8 optimized again, 1.8 s of its compiler threads' CPU in a Linux boot.
+// Translation is synchronous and not re-entrant.
 
-    const xAt = (r: number) => S + ST_X + r * 4;
-    // Prologue: dkey, the page's virtual base as one i64.
-    f.i32(0)
-      .mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4)
-      .set(DKEY);
-    f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
-    // F and D (emit-fp.ts): only pages that hold FP ops get its locals, prologue and helpers (the
-    // closures run while emitInsn emits an FP instruction, when the helpers below exist).
-    const fpe = insns.slice(jLo, jHi).some((i) => isFpOp(i.w & 255))
-      ? new FpEmitter(
-          {
-            f,
-            S,
-            bailIf: () => ifThen(() => out(6, p)),
-            bail: (extra) => {
-              nest += extra;
-              out(6, p);
-              nest -= extra;
-            },
-            ramAddress: (size, write) => {
-              addr();
-              tlbCheck(size, write ? ST_WTAG_LO : ST_RTAG_LO, write ? ST_WTAG_HI : ST_RTAG_HI);
-              ramAddr(write ? ST_WOFF : ST_ROFF);
-            },
-          },
-          3,
-        )
-      : null;
-    fpe?.prologue();
-    f.i32(5).set(K).get(P).set(OFF);
+const ws = 0;
+const we = 4096;
+/** The page's decoded slots, the slots to translate (Hart.jitCompile), the hart's state area. */
+let code: Int32Array = new Int32Array(0);
+let incl: Uint8Array = new Uint8Array(0);
+let S = 0;
+const decoded = (p: number) => p < 4096 && incl[p >> 1] === 1 && (code[p] & 255) !== Op.DECODE;
+/** The page's instructions to translate, in address order. */
+let insns: Insn[] = [];
+let N = 0;
+/** Case index per slot (-1: not translated). */
+const caseOf = new Int32Array(SLOTS);
+/** Per instruction: run length and run cut (see windowModule), starts a case, its case. */
+let run = new Int32Array(0);
+let brk = new Uint8Array(0);
+let runMax = 1;
+let startsCase = new Uint8Array(0);
+let caseNo = new Int32Array(0);
+/** First instruction of each case. */
+let firstOf = new Int32Array(0);
 
-    /** The br_table index of offset v: its slot relative to the region's first (others: default). */
-    const slotOf = (v: number) => () => f.get(v).i32(1).op(W.i32_shr_u).i32(sLo).op(W.i32_sub);
-    // br_table targets by slot: 0 (the default) another region's (kind 8), 1 not translated
-    // (kind 5), 2 inside a case (kind 6), 3 + case.
-    const targets: number[] = [];
-    for (let s = sLo; s < sHi; s++) {
-      const c = caseOf[s]!;
-      targets.push(c < 0 ? 1 : startsCase[c] === 1 ? caseNo[c]! - gBase + 3 : 2);
+// The region being emitted (regionFn): its instructions jLo..jHi-1, its cases gBase..gBase+G-1,
+// its slots sLo..sHi-1, its function and locals.
+let jLo = 0;
+let jHi = 0;
+let gBase = 0;
+let G = 0;
+let sLo = 0;
+let sHi = 0;
+let f = new FnBuilder([], []);
+const P = 0;
+const NN = 1;
+const VLO = 2;
+const VHI = 3;
+let K = 0;
+let OFF = 0;
+let NB = 0;
+let DKEY = 0;
+let LO = 0;
+let HI = 0;
+let TI = 0;
+let VBASE = 0;
+let T = 0;
+let V = 0;
+let ORD = 0;
+/** Locals caching guest registers inside a case (made on first use). */
+let regLocal = new Int32Array(32);
+let fpe: FpEmitter | null = null;
+/** br_table targets by slot of the region (see regionFn). */
+const targets: number[] = [];
+
+// The instruction being emitted (emitInsn sets these; the helpers below read them).
+let j = 0;
+let p = 0;
+let imm = 0;
+let len = 4;
+let op = 0;
+let d = 0;
+let a = 0;
+let b = 0;
+/** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
+let nest = 0;
+/** The case being emitted (numbered from 0 in the region). */
+let g = 0;
+/** Guest registers held in locals in this case: bit r/2 for x-view index r. */
+let cached = 0;
+
+const xAt = (r: number) => S + ST_X + r * 4;
+/** The br_table index of offset v: its slot relative to the region's first (others: default). */
+const slotOf = (v: number) => f.get(v).i32(1).op(W.i32_shr_u).i32(sLo).op(W.i32_sub);
+
+/** emit-fp.ts's ways out and to RAM, for the instruction being emitted. */
+const fpBailIf = () => ifThen(() => out(6, p));
+const fpBail = (extra: number) => {
+  nest += extra;
+  out(6, p);
+  nest -= extra;
+};
+const fpRamAddress = (size: number, write: boolean) => {
+  addr();
+  tlbCheck(size, write ? ST_WTAG_LO : ST_RTAG_LO, write ? ST_WTAG_HI : ST_RTAG_HI);
+  ramAddr(write ? ST_WOFF : ST_ROFF);
+};
+
+/**
+ * The function of the region of instructions lo..hi-1 (whole cases) of the page windowModule
+ * analysed: the page function's contract, plus kind 8 for control that goes to another region
+ * of this page (pageFn follows it). Its cases are numbered from 0 (case c here is the page's case
+ * gBase + c).
+ */
+function regionFn(lo: number, hi: number): FnBuilder {
+  jLo = lo;
+  jHi = hi;
+  gBase = caseNo[jLo]!;
+  G = caseNo[jHi - 1]! - gBase + 1;
+  sLo = insns[jLo]!.p >> 1;
+  sHi = (insns[jHi - 1]!.p >> 1) + 1;
+  f = new FnBuilder([I32, I32, I32, I32], [I32]);
+  K = f.local(I32);
+  OFF = f.local(I32);
+  NB = f.local(I32);
+  DKEY = f.local(I32);
+  LO = f.local(I32);
+  HI = f.local(I32);
+  TI = f.local(I32);
+  VBASE = f.local(I64);
+  T = f.local(I64);
+  V = f.local(I64);
+  ORD = f.local(I32);
+  /** Locals caching guest registers inside a case (made on first use). */
+  regLocal = new Int32Array(32).fill(-1);
+
+  // Prologue: dkey, the page's virtual base as one i64.
+  f.i32(0)
+    .mem(W.i32_load, 2, S + ST_MISC + MISC_DKEY * 4)
+    .set(DKEY);
+  f.get(VLO).op(W.i64_extend_i32_u).get(VHI).op(W.i64_extend_i32_u).i64(32).op(W.i64_shl, W.i64_or).set(VBASE);
+  // F and D (emit-fp.ts): only regions that hold FP ops get its locals and prologue.
+  fpe = insns.slice(jLo, jHi).some((i) => isFpOp(i.w & 255))
+    ? new FpEmitter({ f, S, bailIf: fpBailIf, bail: fpBail, ramAddress: fpRamAddress }, 3)
+    : null;
+  fpe?.prologue();
+  f.i32(5).set(K).get(P).set(OFF);
+
+  // br_table targets by slot: 0 (the default) another region's (kind 8), 1 not translated
+  // (kind 5), 2 inside a case (kind 6), 3 + case.
+  targets.length = 0;
+  for (let s = sLo; s < sHi; s++) {
+    const c = caseOf[s]!;
+    targets.push(c < 0 ? 1 : startsCase[c] === 1 ? caseNo[c]! - gBase + 3 : 2);
+  }
+
+  f.open(W.block); // $out
+  f.open(W.loop); // $entry
+  f.get(NN).i32(runMax).op(W.i32_le_s);
+  f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
+  f.open(W.block); // $go
+  for (let c = G - 1; c >= 0; c--) f.open(W.block); // E_{G-1} .. E_0
+  f.open(W.block); // EM
+  f.open(W.block); // ED
+  f.open(W.block); // DX
+  slotOf(P);
+  f.brTable(targets, 0);
+  badEntries();
+  for (let c = 0; c < G; c++) {
+    f.end(); // E_c
+    f.i32(firstOf[gBase + c]!)
+      .set(ORD)
+      .br(G - 1 - c);
+  }
+  f.end(); // $go
+  f.get(NN).get(ORD).op(W.i32_add).set(NB);
+  f.open(W.loop); // $L
+  for (let c = G - 1; c >= 0; c--) f.open(W.block); // B_{G-1} .. B_0
+  f.open(W.block); // BM
+  f.open(W.block); // D
+  f.open(W.block); // DX
+  slotOf(P);
+  f.brTable(targets, 0);
+  badEntries();
+
+  for (let jj = jLo; jj < jHi; jj++) {
+    if (startsCase[jj] === 1) {
+      f.end(); // B_c: case c follows
+      g = caseNo[jj]! - gBase;
+      cached = 0;
     }
+    emitInsn(jj);
+  }
+  f.end(); // $L (never reached by falling through: every last case branches)
+  f.end(); // $entry
+  f.end(); // $out
 
-    // The instruction being emitted (emitInsn sets these; the helpers below read them). Helpers are
-    // made once per module, not per instruction: closures per instruction cost more than the rest
-    // of the translation (and tsx/esbuild's keepNames wraps each one).
-    let j = 0;
-    let p = 0;
-    let imm = 0;
-    let len = 4;
-    let op = 0;
-    let d = 0;
-    let a = 0;
-    let b = 0;
-    /** Blocks/ifs opened inside this instruction's code (they deepen every branch). */
-    let nest = 0;
-    /** The case being emitted. */
-    let g = 0;
-    const dOut = () => G - g + 1 + nest;
-    const dEntry = () => G - g + nest;
-    const dLoop = () => G - 1 - g + nest;
-    // Guest registers live in memory (the x view): every exit, chained call and interpreter hand-off
-    // finds them there. Inside one case a register read once is kept in a local (`cached`, a bit
-    // per register) and writes go to both (write-through), so nothing needs flushing at exits and no
-    // local is live across the case's start (V8 merges none at the dispatch). Keeping every register
-    // in locals across the whole page made int.c ~3x slower (docs/cpu.md, "WebAssembly tier").
-    let cached = 0;
-    // r is an x-view index (2 x register number, lo/hi int32 pairs); bit r/2 of `cached`.
-    const regLoc = (r: number) => (regLocal[r >> 1] >= 0 ? regLocal[r >> 1] : (regLocal[r >> 1] = f.local(I64)));
-    const reg = (r: number) => {
-      if (r === 0) return f.i64(0);
-      if ((cached >>> (r >> 1)) & 1) return f.get(regLocal[r >> 1]);
-      cached |= 1 << (r >> 1);
-      return f.i32(0).mem(W.i64_load, 3, xAt(r)).tee(regLoc(r));
-    };
-    const rA = () => reg(a);
-    const rB = () => reg(b);
-    const setD = () => {
-      if (d === 0 || d === 64) return f.op(W.drop);
-      const l = regLoc(d);
-      cached |= 1 << (d >> 1);
-      return f.tee(l).set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d));
-    };
-    const budgetAt = (after: 0 | 1) =>
-      f
-        .get(NB)
-        .i32(j + after)
-        .op(W.i32_sub)
-        .set(NN);
-    const exitWith = (kind: number, off: () => void) => {
-      off();
-      f.set(OFF).i32(kind).set(K).br(dOut());
-    };
-    /** Exit before this instruction ran or was counted. */
-    const out = (kind: number, off: number) => {
-      budgetAt(0);
-      exitWith(kind, () => f.i32(off));
-    };
-    const ifThen = (body: () => void) => {
-      const c = cached;
-      f.open(W.if);
-      nest++;
-      body();
-      nest--;
-      f.end();
-      cached = c;
-    };
-    /** This instruction was counted; control goes to page offset t (a constant). */
-    const goTo = (t: number) => {
-      budgetAt(1);
-      f.get(NN).i32(0).op(W.i32_le_s);
-      ifThen(() => exitWith(1, () => f.i32(t)));
-      const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1]! : -1;
-      if (tc >= jLo && tc < jHi) {
-        f.get(NN).i32(run[tc]!).op(W.i32_le_s);
-        ifThen(() => exitWith(5, () => f.i32(t)));
-        f.get(NN).i32(tc).op(W.i32_add).set(NB);
-        // tc starts a case (targets and cuts do); a later one is a br away, others go by dispatch.
-        const tg = caseNo[tc]! - gBase;
-        if (tg > g) f.br(tg - g - 1 + nest);
-        else f.i32(t).set(P).br(dLoop());
-        return;
-      }
-      // Another region's case (kind 8, pageFn goes on there), or code not translated.
-      exitWith(tc >= 0 ? 8 : t >= ws && t < we ? 5 : 4, () => f.i32(t));
-    };
-    const takenStatic = (t: number) => {
-      if (t >= 0 && t < 4096) goTo(t);
-      else {
-        // Out of the page: the new pc as for JALR (kind 7), so the dispatcher may chain to it.
-        budgetAt(0);
-        f.i32(0).get(VBASE);
-        i64n(f, t);
-        f.op(W.i64_add).tee(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
-        f.i32(0).get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_HI));
-        exitWith(7, () => f.i32(0));
-      }
-    };
-    /** Straight-line flow to the next instruction when it is not the next case. */
-    const fallOut = () => {
-      const next = p + len;
-      const nextCase = j + 1 < jHi && insns[j + 1]!.p === next && brk[j] === 0;
-      // (a following instruction in the same case, or the next case's first: falls through)
-      if (!nextCase) goTo(next);
-    };
-    const link = () => {
-      if (d === 0 || d === 64) return;
+  // Epilogue: the results.
+  fpe?.epilogue();
+  f.i32(0).get(NN).mem(W.i32_store, 2, xAt(X_JN));
+  f.i32(0).get(OFF).mem(W.i32_store, 2, xAt(X_JOFF));
+  f.get(K);
+  f.end();
+  return f;
+}
+
+// Structure (depths in the comments are what the helpers below compute; G cases):
+//   block $out
+//     loop $entry                     entry from exec.ts, and in-page JALR
+//       n <= runMax -> k 5 (too little budget for some run: the interpreter counts each one)
+//       block $go
+//         block E_{G-1} .. E_0, block EM, block ED: br_table on pc's slot
+//         ED: not translated -> k 5;  EM: inside a case -> k 6;  E_c: ord = first of c, br $go
+//       end $go
+//       nb = n + ord                  (jit.ts's ord scheme: the budget before instruction j is nb - j)
+//       loop $L                       in-page branches whose target is not a later case
+//         block B_{G-1} .. B_0, block BM, block D: br_table on pc's slot
+//         D: k 5;  BM: k 6;  B_c: case c (falls through to case c+1)
+// The entry stubs E_c are a few bytes each: code size is what V8's compile time follows.
+/** After the br_table's blocks DX, ED/D and EM/BM: exits of kind 8, 5 and 6 at P, unexecuted. */
+const badEntries = () => {
+  f.end(); // DX: another region's slot
+  f.get(P)
+    .set(OFF)
+    .i32(8)
+    .set(K)
+    .br(G + 4);
+  f.end(); // ED / D: a slot that is not translated
+  f.get(P)
+    .set(OFF)
+    .i32(5)
+    .set(K)
+    .br(G + 3);
+  f.end(); // EM / BM: inside a case
+  f.get(P)
+    .set(OFF)
+    .i32(6)
+    .set(K)
+    .br(G + 2);
+};
+
+// ---- emitting code for the instruction in emitState (helpers of emitInsn and regionFn) ----
+const dOut = () => G - g + 1 + nest;
+const dEntry = () => G - g + nest;
+const dLoop = () => G - 1 - g + nest;
+// Guest registers live in memory (the x view): every exit, chained call and interpreter hand-off
+// finds them there. Inside one case a register read once is kept in a local (`cached`, a bit
+// per register) and writes go to both (write-through), so nothing needs flushing at exits and no
+// local is live across the case's start (V8 merges none at the dispatch). Keeping every register
+// in locals across the whole page made int.c ~3x slower (docs/cpu.md, "WebAssembly tier").
+// (`cached` is a bit per register; see the state above.)
+// r is an x-view index (2 x register number, lo/hi int32 pairs); bit r/2 of `cached`.
+const regLoc = (r: number) => (regLocal[r >> 1] >= 0 ? regLocal[r >> 1] : (regLocal[r >> 1] = f.local(I64)));
+const reg = (r: number) => {
+  if (r === 0) return f.i64(0);
+  if ((cached >>> (r >> 1)) & 1) return f.get(regLocal[r >> 1]);
+  cached |= 1 << (r >> 1);
+  return f.i32(0).mem(W.i64_load, 3, xAt(r)).tee(regLoc(r));
+};
+const rA = () => reg(a);
+const rB = () => reg(b);
+const setD = () => {
+  if (d === 0 || d === 64) return f.op(W.drop);
+  const l = regLoc(d);
+  cached |= 1 << (d >> 1);
+  return f.tee(l).set(V).i32(0).get(V).mem(W.i64_store, 3, xAt(d));
+};
+const budgetAt = (after: 0 | 1) =>
+  f
+    .get(NB)
+    .i32(j + after)
+    .op(W.i32_sub)
+    .set(NN);
+const exitWith = (kind: number, off: () => void) => {
+  off();
+  f.set(OFF).i32(kind).set(K).br(dOut());
+};
+/** Exit before this instruction ran or was counted. */
+const out = (kind: number, off: number) => {
+  budgetAt(0);
+  exitWith(kind, () => f.i32(off));
+};
+const ifThen = (body: () => void) => {
+  const c = cached;
+  f.open(W.if);
+  nest++;
+  body();
+  nest--;
+  f.end();
+  cached = c;
+};
+/** This instruction was counted; control goes to page offset t (a constant). */
+const goTo = (t: number) => {
+  budgetAt(1);
+  f.get(NN).i32(0).op(W.i32_le_s);
+  ifThen(() => exitWith(1, () => f.i32(t)));
+  const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1]! : -1;
+  if (tc >= jLo && tc < jHi) {
+    f.get(NN).i32(run[tc]!).op(W.i32_le_s);
+    ifThen(() => exitWith(5, () => f.i32(t)));
+    f.get(NN).i32(tc).op(W.i32_add).set(NB);
+    // tc starts a case (targets and cuts do); a later one is a br away, others go by dispatch.
+    const tg = caseNo[tc]! - gBase;
+    if (tg > g) f.br(tg - g - 1 + nest);
+    else f.i32(t).set(P).br(dLoop());
+    return;
+  }
+  // Another region's case (kind 8, pageFn goes on there), or code not translated.
+  exitWith(tc >= 0 ? 8 : t >= ws && t < we ? 5 : 4, () => f.i32(t));
+};
+const takenStatic = (t: number) => {
+  if (t >= 0 && t < 4096) goTo(t);
+  else {
+    // Out of the page: the new pc as for JALR (kind 7), so the dispatcher may chain to it.
+    budgetAt(0);
+    f.i32(0).get(VBASE);
+    i64n(f, t);
+    f.op(W.i64_add).tee(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
+    f.i32(0).get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_HI));
+    exitWith(7, () => f.i32(0));
+  }
+};
+/** Straight-line flow to the next instruction when it is not the next case. */
+const fallOut = () => {
+  const next = p + len;
+  const nextCase = j + 1 < jHi && insns[j + 1]!.p === next && brk[j] === 0;
+  // (a following instruction in the same case, or the next case's first: falls through)
+  if (!nextCase) goTo(next);
+};
+const link = () => {
+  if (d === 0 || d === 64) return;
+  f.get(VBASE);
+  i64n(f, p + len);
+  f.op(W.i64_add);
+  setD();
+};
+/** Effective address rs1 + imm into LO/HI and the TLB byte index into TI. */
+const addr = () => {
+  rA();
+  f.i64(imm).op(W.i64_add).tee(T).op(W.i32_wrap_i64).set(LO);
+  f.get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).set(HI);
+  f.get(LO)
+    .i32(10)
+    .op(W.i32_shr_u)
+    .i32(TLB_MASK << 2)
+    .op(W.i32_and)
+    .set(TI);
+};
+/** Miss unless tag[ti] === (lo & mask) && tagHi[ti] === (hi ^ dkey): hand back (kind 6). */
+const tlbCheck = (size: number, tagLo: number, tagHi: number) => {
+  const mask = -4096 | (size - 1);
+  f.get(TI)
+    .mem(W.i32_load, 2, S + tagLo)
+    .get(LO)
+    .i32(mask)
+    .op(W.i32_and, W.i32_ne);
+  f.get(TI)
+    .mem(W.i32_load, 2, S + tagHi)
+    .get(HI)
+    .get(DKEY)
+    .op(W.i32_xor, W.i32_ne, W.i32_or);
+  ifThen(() => out(6, p));
+};
+const ramAddr = (offs: number) =>
+  f
+    .get(TI)
+    .mem(W.i32_load, 2, S + offs)
+    .get(LO)
+    .i32(4095)
+    .op(W.i32_and, W.i32_add);
+const load = (size: number, opcode: number) => {
+  addr();
+  tlbCheck(size, ST_RTAG_LO, ST_RTAG_HI);
+  ramAddr(ST_ROFF);
+  f.mem(opcode, Math.log2(size), 0);
+  setD();
+};
+const store = (size: number, opcode: number) => {
+  addr();
+  tlbCheck(size, ST_WTAG_LO, ST_WTAG_HI);
+  ramAddr(ST_WOFF);
+  rB();
+  f.mem(opcode, Math.log2(size), 0);
+};
+const branch = (cmp: number) => {
+  rA();
+  rB();
+  f.op(cmp);
+  ifThen(() => takenStatic(p + imm));
+};
+const bin = (...ops: number[]) => {
+  rA();
+  rB();
+  f.op(...ops);
+  setD();
+};
+const binImm = (...ops: number[]) => {
+  rA();
+  f.i64(imm).op(...ops);
+  setD();
+};
+/** 32-bit op on the low words, sign-extended. */
+const binW = (opc: number, immB?: number) => {
+  rA();
+  f.op(W.i32_wrap_i64);
+  if (immB === undefined) rB().op(W.i32_wrap_i64);
+  else f.i32(immB);
+  f.op(opc, W.i64_extend_i32_s);
+  setD();
+};
+const a32 = () => rA().op(W.i32_wrap_i64);
+const b32 = () => rB().op(W.i32_wrap_i64);
+/** if (cond on stack) then `then` else `other`, both i64 (an expression). */
+const ifElse64 = (then: () => void, other: () => void) => {
+  const c = cached;
+  f.open(W.if, I64);
+  nest++;
+  then();
+  cached = c;
+  f.op(W.else);
+  other();
+  nest--;
+  f.end();
+  cached = c;
+};
+const shAdd = (s: number, uw: boolean) => {
+  rA();
+  if (uw) f.i64(-1, 0).op(W.i64_and);
+  if (s > 0) f.i64(s).op(W.i64_shl);
+  rB();
+  f.op(W.i64_add);
+  setD();
+};
+const mulh = (signedA: boolean, signedB: boolean) => {
+  rA();
+  rB();
+  f.call(1);
+  // Signed corrections: -(a<0 ? b : 0) - (b<0 ? a : 0)
+  if (signedA) {
+    rB();
+    f.i64(0);
+    rA();
+    f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
+  }
+  if (signedB) {
+    rA();
+    f.i64(0);
+    rB();
+    f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
+  }
+  setD();
+};
+
+function emitInsn(jj: number): void {
+  j = jj;
+  const ins = insns[j]!;
+  p = ins.p;
+  imm = ins.imm;
+  len = ins.len;
+  op = ins.w & 255;
+  d = (ins.w >>> 8) & 127;
+  a = (ins.w >>> 15) & 63;
+  b = (ins.w >>> 21) & 63;
+  nest = 0;
+  switch (op) {
+    case Op.LUI:
+    case Op.LI:
+      f.i64(imm);
+      setD();
+      break;
+    case Op.AUIPC:
       f.get(VBASE);
-      i64n(f, p + len);
+      i64n(f, p + imm);
       f.op(W.i64_add);
       setD();
-    };
-    /** Effective address rs1 + imm into LO/HI and the TLB byte index into TI. */
-    const addr = () => {
+      break;
+    case Op.JAL:
+      link();
+      takenStatic(p + imm);
+      return;
+    case Op.J:
+      takenStatic(p + imm);
+      return;
+    case Op.JALR: {
       rA();
-      f.i64(imm).op(W.i64_add).tee(T).op(W.i32_wrap_i64).set(LO);
-      f.get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).set(HI);
-      f.get(LO)
-        .i32(10)
-        .op(W.i32_shr_u)
-        .i32(TLB_MASK << 2)
-        .op(W.i32_and)
-        .set(TI);
-    };
-    /** Miss unless tag[ti] === (lo & mask) && tagHi[ti] === (hi ^ dkey): hand back (kind 6). */
-    const tlbCheck = (size: number, tagLo: number, tagHi: number) => {
-      const mask = -4096 | (size - 1);
-      f.get(TI)
-        .mem(W.i32_load, 2, S + tagLo)
-        .get(LO)
-        .i32(mask)
-        .op(W.i32_and, W.i32_ne);
-      f.get(TI)
-        .mem(W.i32_load, 2, S + tagHi)
-        .get(HI)
-        .get(DKEY)
-        .op(W.i32_xor, W.i32_ne, W.i32_or);
-      ifThen(() => out(6, p));
-    };
-    const ramAddr = (offs: number) =>
-      f
-        .get(TI)
-        .mem(W.i32_load, 2, S + offs)
-        .get(LO)
-        .i32(4095)
-        .op(W.i32_and, W.i32_add);
-    const load = (size: number, opcode: number) => {
-      addr();
-      tlbCheck(size, ST_RTAG_LO, ST_RTAG_HI);
-      ramAddr(ST_ROFF);
-      f.mem(opcode, Math.log2(size), 0);
-      setD();
-    };
-    const store = (size: number, opcode: number) => {
-      addr();
-      tlbCheck(size, ST_WTAG_LO, ST_WTAG_HI);
-      ramAddr(ST_WOFF);
-      rB();
-      f.mem(opcode, Math.log2(size), 0);
-    };
-    const branch = (cmp: number) => {
-      rA();
-      rB();
-      f.op(cmp);
-      ifThen(() => takenStatic(p + imm));
-    };
-    const bin = (...ops: number[]) => {
-      rA();
-      rB();
-      f.op(...ops);
-      setD();
-    };
-    const binImm = (...ops: number[]) => {
-      rA();
-      f.i64(imm).op(...ops);
-      setD();
-    };
-    /** 32-bit op on the low words, sign-extended. */
-    const binW = (opc: number, immB?: number) => {
-      rA();
-      f.op(W.i32_wrap_i64);
-      if (immB === undefined) rB().op(W.i32_wrap_i64);
-      else f.i32(immB);
-      f.op(opc, W.i64_extend_i32_s);
-      setD();
-    };
-    const a32 = () => rA().op(W.i32_wrap_i64);
-    const b32 = () => rB().op(W.i32_wrap_i64);
-    /** if (cond on stack) then `then` else `other`, both i64 (an expression). */
-    const ifElse64 = (then: () => void, other: () => void) => {
-      const c = cached;
-      f.open(W.if, I64);
-      nest++;
-      then();
-      cached = c;
-      f.op(W.else);
-      other();
-      nest--;
-      f.end();
-      cached = c;
-    };
-    const shAdd = (s: number, uw: boolean) => {
-      rA();
-      if (uw) f.i64(-1, 0).op(W.i64_and);
-      if (s > 0) f.i64(s).op(W.i64_shl);
-      rB();
-      f.op(W.i64_add);
-      setD();
-    };
-    const mulh = (signedA: boolean, signedB: boolean) => {
-      rA();
-      rB();
-      f.call(1);
-      // Signed corrections: -(a<0 ? b : 0) - (b<0 ? a : 0)
-      if (signedA) {
-        rB();
-        f.i64(0);
-        rA();
-        f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
-      }
-      if (signedB) {
-        rA();
-        f.i64(0);
-        rB();
-        f.i64(0).op(W.i64_lt_s, W.select, W.i64_sub);
-      }
-      setD();
-    };
-
-    // Structure (depths in the comments are what the helpers below compute; G cases):
-    //   block $out
-    //     loop $entry                     entry from exec.ts, and in-page JALR
-    //       n <= runMax -> k 5 (too little budget for some run: the interpreter counts each one)
-    //       block $go
-    //         block E_{G-1} .. E_0, block EM, block ED: br_table on pc's slot
-    //         ED: not translated -> k 5;  EM: inside a case -> k 6;  E_c: ord = first of c, br $go
-    //       end $go
-    //       nb = n + ord                  (jit.ts's ord scheme: the budget before instruction j is nb - j)
-    //       loop $L                       in-page branches whose target is not a later case
-    //         block B_{G-1} .. B_0, block BM, block D: br_table on pc's slot
-    //         D: k 5;  BM: k 6;  B_c: case c (falls through to case c+1)
-    // The entry stubs E_c are a few bytes each: code size is what V8's compile time follows.
-    /** After the br_table's blocks DX, ED/D and EM/BM: exits of kind 8, 5 and 6 at P, unexecuted. */
-    const badEntries = () => {
-      f.end(); // DX: another region's slot
-      f.get(P)
-        .set(OFF)
-        .i32(8)
-        .set(K)
-        .br(G + 4);
-      f.end(); // ED / D: a slot that is not translated
-      f.get(P)
-        .set(OFF)
-        .i32(5)
-        .set(K)
-        .br(G + 3);
-      f.end(); // EM / BM: inside a case
-      f.get(P)
-        .set(OFF)
-        .i32(6)
-        .set(K)
-        .br(G + 2);
-    };
-    f.open(W.block); // $out
-    f.open(W.loop); // $entry
-    f.get(NN).i32(runMax).op(W.i32_le_s);
-    f.open(W.if).get(P).set(OFF).i32(5).set(K).br(2).end();
-    f.open(W.block); // $go
-    for (let c = G - 1; c >= 0; c--) f.open(W.block); // E_{G-1} .. E_0
-    f.open(W.block); // EM
-    f.open(W.block); // ED
-    f.open(W.block); // DX
-    slotOf(P)();
-    f.brTable(targets, 0);
-    badEntries();
-    for (let c = 0; c < G; c++) {
-      f.end(); // E_c
-      f.i32(firstOf[gBase + c]!)
-        .set(ORD)
-        .br(G - 1 - c);
+      f.i64(imm).op(W.i64_add).i64(-2).op(W.i64_and).set(T); // target (rs1 read before the link)
+      link();
+      f.get(T).i64(-4096).op(W.i64_and).get(VBASE).op(W.i64_eq);
+      ifThen(() => {
+        // In this page: counted, then re-enter through the entry dispatch.
+        f.get(T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).set(LO);
+        budgetAt(1);
+        f.get(NN).i32(0).op(W.i32_le_s);
+        ifThen(() => exitWith(1, () => f.get(LO)));
+        f.get(LO).set(P).br(dEntry());
+      });
+      budgetAt(0);
+      f.i32(0).get(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
+      f.i32(0).get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_HI));
+      exitWith(7, () => f.i32(0));
+      return;
     }
-    f.end(); // $go
-    f.get(NN).get(ORD).op(W.i32_add).set(NB);
-    f.open(W.loop); // $L
-    for (let c = G - 1; c >= 0; c--) f.open(W.block); // B_{G-1} .. B_0
-    f.open(W.block); // BM
-    f.open(W.block); // D
-    f.open(W.block); // DX
-    slotOf(P)();
-    f.brTable(targets, 0);
-    badEntries();
-
-    for (let jj = jLo; jj < jHi; jj++) {
-      if (startsCase[jj] === 1) {
-        f.end(); // B_c: case c follows
-        g = caseNo[jj]! - gBase;
-        cached = 0;
-      }
-      emitInsn(jj);
-    }
-    f.end(); // $L (never reached by falling through: every last case branches)
-    f.end(); // $entry
-    f.end(); // $out
-
-    // Epilogue: the results.
-    fpe?.epilogue();
-    f.i32(0).get(NN).mem(W.i32_store, 2, xAt(X_JN));
-    f.i32(0).get(OFF).mem(W.i32_store, 2, xAt(X_JOFF));
-    f.get(K);
-    f.end();
-    return f;
-
-    // ---- per instruction (closures over the builder and the window) ----
-
-    function emitInsn(jj: number): void {
-      j = jj;
-      const ins = insns[j]!;
-      p = ins.p;
-      imm = ins.imm;
-      len = ins.len;
-      op = ins.w & 255;
-      d = (ins.w >>> 8) & 127;
-      a = (ins.w >>> 15) & 63;
-      b = (ins.w >>> 21) & 63;
-      nest = 0;
-      switch (op) {
-        case Op.LUI:
-        case Op.LI:
-          f.i64(imm);
-          setD();
-          break;
-        case Op.AUIPC:
-          f.get(VBASE);
-          i64n(f, p + imm);
-          f.op(W.i64_add);
-          setD();
-          break;
-        case Op.JAL:
-          link();
-          takenStatic(p + imm);
-          return;
-        case Op.J:
-          takenStatic(p + imm);
-          return;
-        case Op.JALR: {
+    case Op.BEQ:
+      branch(W.i64_eq);
+      break;
+    case Op.BNE:
+      branch(W.i64_ne);
+      break;
+    case Op.BLT:
+      branch(W.i64_lt_s);
+      break;
+    case Op.BGE:
+      branch(W.i64_ge_s);
+      break;
+    case Op.BLTU:
+      branch(W.i64_lt_u);
+      break;
+    case Op.BGEU:
+      branch(W.i64_ge_u);
+      break;
+    case Op.LB:
+      load(1, W.i64_load8_s);
+      break;
+    case Op.LBU:
+      load(1, W.i64_load8_u);
+      break;
+    case Op.LH:
+      load(2, W.i64_load16_s);
+      break;
+    case Op.LHU:
+      load(2, W.i64_load16_u);
+      break;
+    case Op.LW:
+      load(4, W.i64_load32_s);
+      break;
+    case Op.LWU:
+      load(4, W.i64_load32_u);
+      break;
+    case Op.LD:
+      load(8, W.i64_load);
+      break;
+    case Op.SB:
+      store(1, W.i64_store8);
+      break;
+    case Op.SH:
+      store(2, W.i64_store16);
+      break;
+    case Op.SW:
+      store(4, W.i64_store32);
+      break;
+    case Op.SD:
+      store(8, W.i64_store);
+      break;
+    case Op.ADDI:
+      binImm(W.i64_add);
+      break;
+    case Op.MV:
+      rA();
+      setD();
+      break;
+    case Op.SLTI:
+      binImm(W.i64_lt_s, W.i64_extend_i32_u);
+      break;
+    case Op.SLTIU:
+      binImm(W.i64_lt_u, W.i64_extend_i32_u);
+      break;
+    case Op.XORI:
+      binImm(W.i64_xor);
+      break;
+    case Op.ORI:
+      binImm(W.i64_or);
+      break;
+    case Op.ANDI:
+      binImm(W.i64_and);
+      break;
+    case Op.SLLI:
+      binImm(W.i64_shl);
+      break;
+    case Op.SRLI:
+      binImm(W.i64_shr_u);
+      break;
+    case Op.SRAI:
+      binImm(W.i64_shr_s);
+      break;
+    case Op.ADD:
+      bin(W.i64_add);
+      break;
+    case Op.SUB:
+      bin(W.i64_sub);
+      break;
+    case Op.SLL:
+      bin(W.i64_shl);
+      break;
+    case Op.SLT:
+      bin(W.i64_lt_s, W.i64_extend_i32_u);
+      break;
+    case Op.SLTU:
+      bin(W.i64_lt_u, W.i64_extend_i32_u);
+      break;
+    case Op.XOR:
+      bin(W.i64_xor);
+      break;
+    case Op.SRL:
+      bin(W.i64_shr_u);
+      break;
+    case Op.SRA:
+      bin(W.i64_shr_s);
+      break;
+    case Op.OR:
+      bin(W.i64_or);
+      break;
+    case Op.AND:
+      bin(W.i64_and);
+      break;
+    case Op.ADDIW:
+      binW(W.i32_add, imm);
+      break;
+    case Op.SLLIW:
+      binW(W.i32_shl, imm);
+      break;
+    case Op.SRLIW:
+      binW(W.i32_shr_u, imm);
+      break;
+    case Op.SRAIW:
+      binW(W.i32_shr_s, imm);
+      break;
+    case Op.ADDW:
+      binW(W.i32_add);
+      break;
+    case Op.SUBW:
+      binW(W.i32_sub);
+      break;
+    case Op.SLLW:
+      binW(W.i32_shl);
+      break;
+    case Op.SRLW:
+      binW(W.i32_shr_u);
+      break;
+    case Op.SRAW:
+      binW(W.i32_shr_s);
+      break;
+    case Op.MUL:
+      bin(W.i64_mul);
+      break;
+    case Op.MULW:
+      binW(W.i32_mul);
+      break;
+    case Op.MULHU:
+      mulh(false, false);
+      break;
+    case Op.MULH:
+      mulh(true, true);
+      break;
+    case Op.MULHSU:
+      mulh(true, false);
+      break;
+    case Op.DIV:
+      // b = 0: -1; MIN / -1: MIN (wasm would trap on both)
+      rB().op(W.i64_eqz);
+      ifElse64(
+        () => f.i64(-1),
+        () => {
           rA();
-          f.i64(imm).op(W.i64_add).i64(-2).op(W.i64_and).set(T); // target (rs1 read before the link)
-          link();
-          f.get(T).i64(-4096).op(W.i64_and).get(VBASE).op(W.i64_eq);
-          ifThen(() => {
-            // In this page: counted, then re-enter through the entry dispatch.
-            f.get(T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).set(LO);
-            budgetAt(1);
-            f.get(NN).i32(0).op(W.i32_le_s);
-            ifThen(() => exitWith(1, () => f.get(LO)));
-            f.get(LO).set(P).br(dEntry());
-          });
-          budgetAt(0);
-          f.i32(0).get(T).op(W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_LO));
-          f.i32(0).get(T).i64(32).op(W.i64_shr_u, W.i32_wrap_i64).mem(W.i32_store, 2, xAt(X_PC_HI));
-          exitWith(7, () => f.i32(0));
-          return;
-        }
-        case Op.BEQ:
-          branch(W.i64_eq);
-          break;
-        case Op.BNE:
-          branch(W.i64_ne);
-          break;
-        case Op.BLT:
-          branch(W.i64_lt_s);
-          break;
-        case Op.BGE:
-          branch(W.i64_ge_s);
-          break;
-        case Op.BLTU:
-          branch(W.i64_lt_u);
-          break;
-        case Op.BGEU:
-          branch(W.i64_ge_u);
-          break;
-        case Op.LB:
-          load(1, W.i64_load8_s);
-          break;
-        case Op.LBU:
-          load(1, W.i64_load8_u);
-          break;
-        case Op.LH:
-          load(2, W.i64_load16_s);
-          break;
-        case Op.LHU:
-          load(2, W.i64_load16_u);
-          break;
-        case Op.LW:
-          load(4, W.i64_load32_s);
-          break;
-        case Op.LWU:
-          load(4, W.i64_load32_u);
-          break;
-        case Op.LD:
-          load(8, W.i64_load);
-          break;
-        case Op.SB:
-          store(1, W.i64_store8);
-          break;
-        case Op.SH:
-          store(2, W.i64_store16);
-          break;
-        case Op.SW:
-          store(4, W.i64_store32);
-          break;
-        case Op.SD:
-          store(8, W.i64_store);
-          break;
-        case Op.ADDI:
-          binImm(W.i64_add);
-          break;
-        case Op.MV:
-          rA();
-          setD();
-          break;
-        case Op.SLTI:
-          binImm(W.i64_lt_s, W.i64_extend_i32_u);
-          break;
-        case Op.SLTIU:
-          binImm(W.i64_lt_u, W.i64_extend_i32_u);
-          break;
-        case Op.XORI:
-          binImm(W.i64_xor);
-          break;
-        case Op.ORI:
-          binImm(W.i64_or);
-          break;
-        case Op.ANDI:
-          binImm(W.i64_and);
-          break;
-        case Op.SLLI:
-          binImm(W.i64_shl);
-          break;
-        case Op.SRLI:
-          binImm(W.i64_shr_u);
-          break;
-        case Op.SRAI:
-          binImm(W.i64_shr_s);
-          break;
-        case Op.ADD:
-          bin(W.i64_add);
-          break;
-        case Op.SUB:
-          bin(W.i64_sub);
-          break;
-        case Op.SLL:
-          bin(W.i64_shl);
-          break;
-        case Op.SLT:
-          bin(W.i64_lt_s, W.i64_extend_i32_u);
-          break;
-        case Op.SLTU:
-          bin(W.i64_lt_u, W.i64_extend_i32_u);
-          break;
-        case Op.XOR:
-          bin(W.i64_xor);
-          break;
-        case Op.SRL:
-          bin(W.i64_shr_u);
-          break;
-        case Op.SRA:
-          bin(W.i64_shr_s);
-          break;
-        case Op.OR:
-          bin(W.i64_or);
-          break;
-        case Op.AND:
-          bin(W.i64_and);
-          break;
-        case Op.ADDIW:
-          binW(W.i32_add, imm);
-          break;
-        case Op.SLLIW:
-          binW(W.i32_shl, imm);
-          break;
-        case Op.SRLIW:
-          binW(W.i32_shr_u, imm);
-          break;
-        case Op.SRAIW:
-          binW(W.i32_shr_s, imm);
-          break;
-        case Op.ADDW:
-          binW(W.i32_add);
-          break;
-        case Op.SUBW:
-          binW(W.i32_sub);
-          break;
-        case Op.SLLW:
-          binW(W.i32_shl);
-          break;
-        case Op.SRLW:
-          binW(W.i32_shr_u);
-          break;
-        case Op.SRAW:
-          binW(W.i32_shr_s);
-          break;
-        case Op.MUL:
-          bin(W.i64_mul);
-          break;
-        case Op.MULW:
-          binW(W.i32_mul);
-          break;
-        case Op.MULHU:
-          mulh(false, false);
-          break;
-        case Op.MULH:
-          mulh(true, true);
-          break;
-        case Op.MULHSU:
-          mulh(true, false);
-          break;
-        case Op.DIV:
-          // b = 0: -1; MIN / -1: MIN (wasm would trap on both)
-          rB().op(W.i64_eqz);
-          ifElse64(
-            () => f.i64(-1),
-            () => {
-              rA();
-              f.i64(0, -0x80000000).op(W.i64_eq);
-              rB();
-              f.i64(-1).op(W.i64_eq, W.i32_and);
-              ifElse64(rA, () => {
-                rA();
-                rB();
-                f.op(W.i64_div_s);
-              });
-            },
-          );
-          setD();
-          break;
-        case Op.DIVU:
-          rB().op(W.i64_eqz);
-          ifElse64(
-            () => f.i64(-1),
-            () => {
-              rA();
-              rB();
-              f.op(W.i64_div_u);
-            },
-          );
-          setD();
-          break;
-        case Op.REM:
-        case Op.REMU:
-          // b = 0: a (MIN % -1 is 0 in wasm as in RISC-V)
-          rB().op(W.i64_eqz);
+          f.i64(0, -0x80000000).op(W.i64_eq);
+          rB();
+          f.i64(-1).op(W.i64_eq, W.i32_and);
           ifElse64(rA, () => {
             rA();
             rB();
-            f.op(op === Op.REM ? W.i64_rem_s : W.i64_rem_u);
+            f.op(W.i64_div_s);
           });
-          setD();
-          break;
-        case Op.DIVW:
-          b32().op(W.i32_eqz);
-          ifElse64(
-            () => f.i64(-1),
-            () => {
-              a32().i32(-0x80000000).op(W.i32_eq);
-              b32().i32(-1).op(W.i32_eq, W.i32_and);
-              ifElse64(
-                () => a32().op(W.i64_extend_i32_s),
-                () => {
-                  a32();
-                  b32();
-                  f.op(W.i32_div_s, W.i64_extend_i32_s);
-                },
-              );
-            },
-          );
-          setD();
-          break;
-        case Op.DIVUW:
-          b32().op(W.i32_eqz);
-          ifElse64(
-            () => f.i64(-1),
-            () => {
-              a32();
-              b32();
-              f.op(W.i32_div_u, W.i64_extend_i32_s);
-            },
-          );
-          setD();
-          break;
-        case Op.REMW:
-        case Op.REMUW:
-          b32().op(W.i32_eqz);
+        },
+      );
+      setD();
+      break;
+    case Op.DIVU:
+      rB().op(W.i64_eqz);
+      ifElse64(
+        () => f.i64(-1),
+        () => {
+          rA();
+          rB();
+          f.op(W.i64_div_u);
+        },
+      );
+      setD();
+      break;
+    case Op.REM:
+    case Op.REMU:
+      // b = 0: a (MIN % -1 is 0 in wasm as in RISC-V)
+      rB().op(W.i64_eqz);
+      ifElse64(rA, () => {
+        rA();
+        rB();
+        f.op(op === Op.REM ? W.i64_rem_s : W.i64_rem_u);
+      });
+      setD();
+      break;
+    case Op.DIVW:
+      b32().op(W.i32_eqz);
+      ifElse64(
+        () => f.i64(-1),
+        () => {
+          a32().i32(-0x80000000).op(W.i32_eq);
+          b32().i32(-1).op(W.i32_eq, W.i32_and);
           ifElse64(
             () => a32().op(W.i64_extend_i32_s),
             () => {
               a32();
               b32();
-              f.op(op === Op.REMW ? W.i32_rem_s : W.i32_rem_u, W.i64_extend_i32_s);
+              f.op(W.i32_div_s, W.i64_extend_i32_s);
             },
           );
-          setD();
-          break;
-        case Op.FENCE:
-          break;
-        case Op.FENCE_I:
-          // As in the interpreter: nothing to drop (decoded code is coherent), but the block ends.
-          out(0, p + len);
-          return;
-        case Op.SH1ADD:
-          shAdd(1, false);
-          break;
-        case Op.SH2ADD:
-          shAdd(2, false);
-          break;
-        case Op.SH3ADD:
-          shAdd(3, false);
-          break;
-        case Op.ADD_UW:
-          shAdd(0, true);
-          break;
-        case Op.SH1ADD_UW:
-          shAdd(1, true);
-          break;
-        case Op.SH2ADD_UW:
-          shAdd(2, true);
-          break;
-        case Op.SH3ADD_UW:
-          shAdd(3, true);
-          break;
-        case Op.SLLI_UW:
-          rA();
-          f.i64(-1, 0).op(W.i64_and).i64(imm).op(W.i64_shl);
-          setD();
-          break;
-        case Op.ANDN:
-          rA();
-          rB();
-          f.i64(-1).op(W.i64_xor, W.i64_and);
-          setD();
-          break;
-        case Op.ORN:
-          rA();
-          rB();
-          f.i64(-1).op(W.i64_xor, W.i64_or);
-          setD();
-          break;
-        case Op.XNOR:
-          rA();
-          rB();
-          f.op(W.i64_xor).i64(-1).op(W.i64_xor);
-          setD();
-          break;
-        case Op.CLZ:
-          rA().op(W.i64_clz);
-          setD();
-          break;
-        case Op.CTZ:
-          rA().op(W.i64_ctz);
-          setD();
-          break;
-        case Op.CPOP:
-          rA().op(W.i64_popcnt);
-          setD();
-          break;
-        case Op.CLZW:
-          a32().op(W.i32_clz, W.i64_extend_i32_u);
-          setD();
-          break;
-        case Op.CTZW:
-          a32().op(W.i32_ctz, W.i64_extend_i32_u);
-          setD();
-          break;
-        case Op.CPOPW:
-          a32().op(W.i32_popcnt, W.i64_extend_i32_u);
-          setD();
-          break;
-        case Op.MAX:
-        case Op.MAXU:
-        case Op.MIN:
-        case Op.MINU: {
-          // select(a, b, a > b) for max, (a < b) for min
-          rA();
-          rB();
-          rA();
-          rB();
-          f.op(
-            op === Op.MAX ? W.i64_gt_s : op === Op.MAXU ? W.i64_gt_u : op === Op.MIN ? W.i64_lt_s : W.i64_lt_u,
-            W.select,
-          );
-          setD();
-          break;
-        }
-        case Op.SEXT_B:
-          rA().op(W.i64_extend8_s);
-          setD();
-          break;
-        case Op.SEXT_H:
-          rA().op(W.i64_extend16_s);
-          setD();
-          break;
-        case Op.ZEXT_H:
-          rA().i64(0xffff).op(W.i64_and);
-          setD();
-          break;
-        case Op.ROL:
-          bin(W.i64_rotl);
-          break;
-        case Op.ROR:
-          bin(W.i64_rotr);
-          break;
-        case Op.RORI:
-          binImm(W.i64_rotr);
-          break;
-        case Op.ROLW:
-          binW(W.i32_rotl);
-          break;
-        case Op.RORW:
-          binW(W.i32_rotr);
-          break;
-        case Op.RORIW:
-          binW(W.i32_rotr, imm);
-          break;
-        case Op.ORC_B:
-          // High bit of each byte of ((a & 0x7f..) + 0x7f..) | a is set iff the byte is non-zero.
-          rA();
-          f.i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_and).i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_add);
-          rA();
-          f.op(W.i64_or)
-            .i64(0x80808080 | 0, 0x80808080 | 0)
-            .op(W.i64_and)
-            .i64(7)
-            .op(W.i64_shr_u);
-          f.i64(0xff).op(W.i64_mul);
-          setD();
-          break;
-        case Op.REV8:
-          rA().set(T);
-          f.get(T).i64(8).op(W.i64_shr_u).i64(0x00ff00ff, 0x00ff00ff).op(W.i64_and);
-          f.get(T).i64(0x00ff00ff, 0x00ff00ff).op(W.i64_and).i64(8).op(W.i64_shl, W.i64_or).set(T);
-          f.get(T).i64(16).op(W.i64_shr_u).i64(0x0000ffff, 0x0000ffff).op(W.i64_and);
-          f.get(T).i64(0x0000ffff, 0x0000ffff).op(W.i64_and).i64(16).op(W.i64_shl, W.i64_or);
-          f.i64(32).op(W.i64_rotl);
-          setD();
-          break;
-        case Op.BCLR:
-        case Op.BCLRI:
-        case Op.BINV:
-        case Op.BINVI:
-        case Op.BSET:
-        case Op.BSETI: {
-          const isImm = op === Op.BCLRI || op === Op.BINVI || op === Op.BSETI;
-          rA();
-          f.i64(1);
-          if (isImm) f.i64(imm);
-          else rB();
-          f.op(W.i64_shl);
-          if (op === Op.BCLR || op === Op.BCLRI) f.i64(-1).op(W.i64_xor, W.i64_and);
-          else f.op(op === Op.BINV || op === Op.BINVI ? W.i64_xor : W.i64_or);
-          setD();
-          break;
-        }
-        case Op.BEXT:
-        case Op.BEXTI:
-          rA();
-          if (op === Op.BEXTI) f.i64(imm);
-          else rB();
-          f.op(W.i64_shr_u).i64(1).op(W.i64_and);
-          setD();
-          break;
-        case Op.FLW:
-        case Op.FLD:
-        case Op.FSW:
-        case Op.FSD:
-        case Op.FP:
-          fpe!.emit(op, d, b, imm);
-          break;
-        default:
-          // System, CSR, atomics, XINT, CROSS, ILLEGAL: the interpreter's, from this instruction.
-          out(5, p);
-          return;
-      }
-      fallOut();
+        },
+      );
+      setD();
+      break;
+    case Op.DIVUW:
+      b32().op(W.i32_eqz);
+      ifElse64(
+        () => f.i64(-1),
+        () => {
+          a32();
+          b32();
+          f.op(W.i32_div_u, W.i64_extend_i32_s);
+        },
+      );
+      setD();
+      break;
+    case Op.REMW:
+    case Op.REMUW:
+      b32().op(W.i32_eqz);
+      ifElse64(
+        () => a32().op(W.i64_extend_i32_s),
+        () => {
+          a32();
+          b32();
+          f.op(op === Op.REMW ? W.i32_rem_s : W.i32_rem_u, W.i64_extend_i32_s);
+        },
+      );
+      setD();
+      break;
+    case Op.FENCE:
+      break;
+    case Op.FENCE_I:
+      // As in the interpreter: nothing to drop (decoded code is coherent), but the block ends.
+      out(0, p + len);
+      return;
+    case Op.SH1ADD:
+      shAdd(1, false);
+      break;
+    case Op.SH2ADD:
+      shAdd(2, false);
+      break;
+    case Op.SH3ADD:
+      shAdd(3, false);
+      break;
+    case Op.ADD_UW:
+      shAdd(0, true);
+      break;
+    case Op.SH1ADD_UW:
+      shAdd(1, true);
+      break;
+    case Op.SH2ADD_UW:
+      shAdd(2, true);
+      break;
+    case Op.SH3ADD_UW:
+      shAdd(3, true);
+      break;
+    case Op.SLLI_UW:
+      rA();
+      f.i64(-1, 0).op(W.i64_and).i64(imm).op(W.i64_shl);
+      setD();
+      break;
+    case Op.ANDN:
+      rA();
+      rB();
+      f.i64(-1).op(W.i64_xor, W.i64_and);
+      setD();
+      break;
+    case Op.ORN:
+      rA();
+      rB();
+      f.i64(-1).op(W.i64_xor, W.i64_or);
+      setD();
+      break;
+    case Op.XNOR:
+      rA();
+      rB();
+      f.op(W.i64_xor).i64(-1).op(W.i64_xor);
+      setD();
+      break;
+    case Op.CLZ:
+      rA().op(W.i64_clz);
+      setD();
+      break;
+    case Op.CTZ:
+      rA().op(W.i64_ctz);
+      setD();
+      break;
+    case Op.CPOP:
+      rA().op(W.i64_popcnt);
+      setD();
+      break;
+    case Op.CLZW:
+      a32().op(W.i32_clz, W.i64_extend_i32_u);
+      setD();
+      break;
+    case Op.CTZW:
+      a32().op(W.i32_ctz, W.i64_extend_i32_u);
+      setD();
+      break;
+    case Op.CPOPW:
+      a32().op(W.i32_popcnt, W.i64_extend_i32_u);
+      setD();
+      break;
+    case Op.MAX:
+    case Op.MAXU:
+    case Op.MIN:
+    case Op.MINU: {
+      // select(a, b, a > b) for max, (a < b) for min
+      rA();
+      rB();
+      rA();
+      rB();
+      f.op(
+        op === Op.MAX ? W.i64_gt_s : op === Op.MAXU ? W.i64_gt_u : op === Op.MIN ? W.i64_lt_s : W.i64_lt_u,
+        W.select,
+      );
+      setD();
+      break;
     }
+    case Op.SEXT_B:
+      rA().op(W.i64_extend8_s);
+      setD();
+      break;
+    case Op.SEXT_H:
+      rA().op(W.i64_extend16_s);
+      setD();
+      break;
+    case Op.ZEXT_H:
+      rA().i64(0xffff).op(W.i64_and);
+      setD();
+      break;
+    case Op.ROL:
+      bin(W.i64_rotl);
+      break;
+    case Op.ROR:
+      bin(W.i64_rotr);
+      break;
+    case Op.RORI:
+      binImm(W.i64_rotr);
+      break;
+    case Op.ROLW:
+      binW(W.i32_rotl);
+      break;
+    case Op.RORW:
+      binW(W.i32_rotr);
+      break;
+    case Op.RORIW:
+      binW(W.i32_rotr, imm);
+      break;
+    case Op.ORC_B:
+      // High bit of each byte of ((a & 0x7f..) + 0x7f..) | a is set iff the byte is non-zero.
+      rA();
+      f.i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_and).i64(0x7f7f7f7f, 0x7f7f7f7f).op(W.i64_add);
+      rA();
+      f.op(W.i64_or)
+        .i64(0x80808080 | 0, 0x80808080 | 0)
+        .op(W.i64_and)
+        .i64(7)
+        .op(W.i64_shr_u);
+      f.i64(0xff).op(W.i64_mul);
+      setD();
+      break;
+    case Op.REV8:
+      rA().set(T);
+      f.get(T).i64(8).op(W.i64_shr_u).i64(0x00ff00ff, 0x00ff00ff).op(W.i64_and);
+      f.get(T).i64(0x00ff00ff, 0x00ff00ff).op(W.i64_and).i64(8).op(W.i64_shl, W.i64_or).set(T);
+      f.get(T).i64(16).op(W.i64_shr_u).i64(0x0000ffff, 0x0000ffff).op(W.i64_and);
+      f.get(T).i64(0x0000ffff, 0x0000ffff).op(W.i64_and).i64(16).op(W.i64_shl, W.i64_or);
+      f.i64(32).op(W.i64_rotl);
+      setD();
+      break;
+    case Op.BCLR:
+    case Op.BCLRI:
+    case Op.BINV:
+    case Op.BINVI:
+    case Op.BSET:
+    case Op.BSETI: {
+      const isImm = op === Op.BCLRI || op === Op.BINVI || op === Op.BSETI;
+      rA();
+      f.i64(1);
+      if (isImm) f.i64(imm);
+      else rB();
+      f.op(W.i64_shl);
+      if (op === Op.BCLR || op === Op.BCLRI) f.i64(-1).op(W.i64_xor, W.i64_and);
+      else f.op(op === Op.BINV || op === Op.BINVI ? W.i64_xor : W.i64_or);
+      setD();
+      break;
+    }
+    case Op.BEXT:
+    case Op.BEXTI:
+      rA();
+      if (op === Op.BEXTI) f.i64(imm);
+      else rB();
+      f.op(W.i64_shr_u).i64(1).op(W.i64_and);
+      setD();
+      break;
+    case Op.FLW:
+    case Op.FLD:
+    case Op.FSW:
+    case Op.FSD:
+    case Op.FP:
+      fpe!.emit(op, d, b, imm);
+      break;
+    default:
+      // System, CSR, atomics, XINT, CROSS, ILLEGAL: the interpreter's, from this instruction.
+      out(5, p);
+      return;
   }
+  fallOut();
 }
 
 /**
