@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadGuest, fetchDefaultGuest } from '../../src/host/node/guest/debian-guest.ts';
 
@@ -118,7 +119,7 @@ for (let r = 0; r < runs; r++) {
     const stats = /(\d+) instructions in ([\d.]+) s \(([\d.]+) MIPS\), peak RSS (\d+) MiB/.exec(v.stderr);
     const s = (ms: number) => (ms / 1000).toFixed(2);
     console.log(
-      `run ${r + 1}${tag}: boot to prompt  virtkit ${s(v.prompt)} s  qemu ${s(q.prompt)} s  ratio ${(v.prompt / q.prompt).toFixed(1)}  virtkit CPU ${cpu.toFixed(2)} s`,
+      `run ${r + 1}${tag}: boot to prompt  virtkit ${s(v.prompt)} s  qemu ${s(q.prompt)} s  ratio ${(v.prompt / q.prompt).toFixed(1)}  virtkit CPU ${cpu.toFixed(2)} s  load average ${loadavg()[0]!.toFixed(2)}`,
     );
     console.log(
       `run ${r + 1}${tag}: to power-off    virtkit ${s(v.exit)} s  qemu ${s(q.exit)} s  ratio ${(v.exit / q.exit).toFixed(1)}`,

@@ -99,3 +99,43 @@ test('a pending interrupt stops chaining (exec.ts takes it between blocks)', () 
   assert.equal(m.hart.stMisc[MISC_CHAINS], 0);
   assert.equal(m.hart.readReg(9), 0, 'the loop finished');
 });
+
+test('a jump into the middle of an instruction, then straight on, runs as in the interpreter', () => {
+  // The JALR at 0x1c jumps to 0x1e, the middle of itself: the 4-byte instruction there (its upper
+  // half and the next halfword: beq s10, s6, not taken) falls through to 0x22, which is also the
+  // second instruction after the c.and at 0x20. Translated, 0x22 must start a case of its own:
+  // entering the case of [c.and, addi] at its start ran the c.and that the guest never runs.
+  const program = (m: ReturnType<typeof machine>) => {
+    load(m.bus, RAM_BASE, [
+      asm.addi(11, 0, -822),
+      asm.addi(26, 0, 1),
+      asm.addi(22, 0, 2),
+      asm.addi(27, 0, 20),
+      asm.auipc(6, 0), // 0x10: t1 = the loop's start
+      asm.addi(0, 0, 0),
+      asm.addi(0, 0, 0),
+      asm.jalr(10, 6, 14), // 0x1c: a0 = 0x20, to 0x1e
+      { c: 0x8d6d }, // 0x20: c.and a0, a1 (the bytes 0x1e..0x21 are beq s10, s6, -1856)
+      asm.addi(27, 27, -1), // 0x22
+      asm.bne(27, 0, 0x10 - 0x26),
+      asm.jal(0, 0),
+    ]);
+    m.hart.setPc(RAM_BASE);
+    for (let i = 0; i < 100; i++) m.hart.run(20);
+  };
+  const ref = machine();
+  ref.hart.tier = 'interp';
+  program(ref);
+  assert.equal(ref.hart.readReg(27), 0, 'the loop finished');
+  assert.equal(ref.hart.readReg(10), RAM_BASE + 0x20);
+  for (const tier of ['js', 'wasm'] as const) {
+    const m = machine();
+    m.hart.tier = tier;
+    m.hart.jitThreshold = 0;
+    program(m);
+    for (const r of [10, 11, 27]) assert.equal(m.hart.readReg(r), ref.hart.readReg(r), `${tier}: x${r}`);
+    assert.equal(m.hart.getPc(), ref.hart.getPc());
+    assert.equal(m.hart.instret, ref.hart.instret);
+    assert.ok(m.hart.jitRan > 0, `${tier}: translated code ran`);
+  }
+});

@@ -229,6 +229,11 @@ function windowModule(
       const t = i.p + i.imm;
       if (t >= 0 && t < 4096 && caseOf[t >> 1] >= 0 && (t & 1) === 0) isTarget[caseOf[t >> 1]] = 1;
     }
+    // Overlapping instruction streams (a jump into the middle of an instruction, then straight on):
+    // this one's fall-through successor is not the next instruction by address, so it must start
+    // a case of its own (a `br` to a case's block end enters the case at its first instruction).
+    const next = i.p + i.len;
+    if (next < 4096 && insns[jj + 1]?.p !== next && caseOf[next >> 1]! >= 0) isTarget[caseOf[next >> 1]!] = 1;
   }
   startsCase = new Uint8Array(N);
   caseNo = new Int32Array(N);
@@ -551,18 +556,20 @@ const goTo = (t: number) => {
   f.get(NN).i32(0).op(W.i32_le_s);
   ifThen(() => exitWith(1, () => f.i32(t)));
   const tc = t >= ws && t < we && decoded(t) ? caseOf[(t - ws) >> 1]! : -1;
-  if (tc >= jLo && tc < jHi) {
+  if (tc >= jLo && tc < jHi && startsCase[tc] === 1) {
     f.get(NN).i32(run[tc]!).op(W.i32_le_s);
     ifThen(() => exitWith(5, () => f.i32(t)));
     f.get(NN).i32(tc).op(W.i32_add).set(NB);
-    // tc starts a case (targets and cuts do); a later one is a br away, others go by dispatch.
+    // tc starts a case (targets, cuts and overlap successors do; anything else would be a
+    // translator bug, handed to the interpreter below); a later one is a br away, others go by
+    // dispatch.
     const tg = caseNo[tc]! - gBase;
     if (tg > g) f.br(tg - g - 1 + nest);
     else f.i32(t).set(P).br(dLoop());
     return;
   }
   // Another region's case (kind 8, pageFn goes on there), or code not translated.
-  exitWith(tc >= 0 ? 8 : t >= ws && t < we ? 5 : 4, () => f.i32(t));
+  exitWith(tc >= 0 && startsCase[tc] === 1 ? 8 : t >= ws && t < we ? 5 : 4, () => f.i32(t));
 };
 const takenStatic = (t: number) => {
   if (t >= 0 && t < 4096) goTo(t);
