@@ -465,18 +465,20 @@ function regionFn(lo: number, hi: number): FnBuilder {
   return f;
 }
 
-// Structure (depths in the comments are what the helpers below compute; G cases):
+// A region function's structure (regionFn; depths in the comments are what the helpers below
+// compute; G cases of the region, its slots sLo..sHi-1 indexing the br_tables):
 //   block $out
-//     loop $entry                     entry from exec.ts, and in-page JALR
+//     loop $entry                     entry from pageFn, and in-page JALR
 //       n <= runMax -> k 5 (too little budget for some run: the interpreter counts each one)
 //       block $go
-//         block E_{G-1} .. E_0, block EM, block ED: br_table on pc's slot
-//         ED: not translated -> k 5;  EM: inside a case -> k 6;  E_c: ord = first of c, br $go
+//         block E_{G-1} .. E_0, block EM, block ED, block DX: br_table on pc's slot
+//         DX (default): another region's slot -> k 8;  ED: not translated -> k 5;
+//         EM: inside a case -> k 6;  E_c: ord = first of c, br $go
 //       end $go
 //       nb = n + ord                  (jit.ts's ord scheme: the budget before instruction j is nb - j)
-//       loop $L                       in-page branches whose target is not a later case
-//         block B_{G-1} .. B_0, block BM, block D: br_table on pc's slot
-//         D: k 5;  BM: k 6;  B_c: case c (falls through to case c+1)
+//       loop $L                       branches in the region whose target is not a later case
+//         block B_{G-1} .. B_0, block BM, block D, block DX: br_table on pc's slot
+//         DX: k 8;  D: k 5;  BM: k 6;  B_c: case c (falls through to case c+1)
 // The entry stubs E_c are a few bytes each: code size is what V8's compile time follows.
 /** After the br_table's blocks DX, ED/D and EM/BM: exits of kind 8, 5 and 6 at P, unexecuted. */
 const badEntries = () => {
@@ -500,7 +502,7 @@ const badEntries = () => {
     .br(G + 2);
 };
 
-// ---- emitting code for the instruction in emitState (helpers of emitInsn and regionFn) ----
+// ---- helpers that emit the current instruction's code (state above; for emitInsn, regionFn) ----
 const dOut = () => G - g + 1 + nest;
 const dEntry = () => G - g + nest;
 const dLoop = () => G - 1 - g + nest;
@@ -509,7 +511,6 @@ const dLoop = () => G - 1 - g + nest;
 // per register) and writes go to both (write-through), so nothing needs flushing at exits and no
 // local is live across the case's start (V8 merges none at the dispatch). Keeping every register
 // in locals across the whole page made int.c ~3x slower (docs/cpu.md, "WebAssembly tier").
-// (`cached` is a bit per register; see the state above.)
 // r is an x-view index (2 x register number, lo/hi int32 pairs); bit r/2 of `cached`.
 const regLoc = (r: number) => (regLocal[r >> 1] >= 0 ? regLocal[r >> 1] : (regLocal[r >> 1] = f.local(I64)));
 const reg = (r: number) => {
